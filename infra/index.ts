@@ -1,0 +1,53 @@
+/**
+ * The one description of the resources this service owns. `serverless.yml` (through
+ * `infra/cloudformation.js`), the local stack and the integration tests all read `resources.json`,
+ * so a table or queue cannot exist in one place and be missing in another.
+ */
+import resources from './resources.json';
+
+export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys'] as const;
+export type TableName = (typeof TABLE_NAMES)[number];
+
+export const QUEUE_NAMES = ['events', 'dead-letter'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface TableDefinition {
+  kind: 'event' | 'quarantine' | 'control';
+  partitionKey: string;
+  sortKey?: string;
+  ttlAttribute?: string;
+}
+
+export interface QueueDefinition {
+  description: string;
+  visibilityTimeoutSeconds: number;
+  messageRetentionSeconds: number;
+  receiveWaitTimeSeconds: number;
+  maximumMessageSizeBytes: number;
+  deadLetter?: QueueName;
+  maxReceiveCount?: number;
+}
+
+export const SERVICE_NAME: string = resources.service;
+export const TABLES: Record<TableName, TableDefinition> = resources.tables as Record<TableName, TableDefinition>;
+export const QUEUES: Record<QueueName, QueueDefinition> = resources.queues as Record<QueueName, QueueDefinition>;
+
+for (const name of TABLE_NAMES) {
+  if (!TABLES[name]) throw new Error(`infra/resources.json has no table "${name}"`);
+}
+for (const name of QUEUE_NAMES) {
+  if (!QUEUES[name]) throw new Error(`infra/resources.json has no queue "${name}"`);
+}
+
+/** Physical name of a table or queue in a stage: `segment-ingest-<stage>-<name>`. */
+export function resourceName(stage: string, name: TableName | QueueName): string {
+  return `${SERVICE_NAME}-${stage}-${name}`;
+}
+
+/** Physical names of every table in a stage, keyed by logical name. */
+export function tableNames(stage: string): Record<TableName, string> {
+  return Object.fromEntries(TABLE_NAMES.map((name) => [name, resourceName(stage, name)])) as Record<TableName, string>;
+}
