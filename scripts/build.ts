@@ -1,0 +1,41 @@
+/**
+ * Bundles each Lambda function with esbuild: one minified file per function under dist/<name>/,
+ * with its source map, the AWS SDK bundled in (so the deployed code is exactly what was tested).
+ */
+import { build } from 'esbuild';
+import path from 'node:path';
+
+export const FUNCTIONS = {
+  ingest: 'functions/ingest/handler.ts',
+  worker: 'functions/worker/handler.ts',
+} as const;
+
+const root = path.resolve(__dirname, '..');
+
+async function main(): Promise<void> {
+  for (const [name, entry] of Object.entries(FUNCTIONS)) {
+    const result = await build({
+      entryPoints: [path.join(root, entry)],
+      outfile: path.join(root, 'dist', name, 'index.js'),
+      bundle: true,
+      minify: true,
+      sourcemap: true,
+      keepNames: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      metafile: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    const bytes = Object.values(result.metafile.outputs).find((o) => o.entryPoint)?.bytes ?? 0;
+    console.log(`dist/${name}/index.js  ${(bytes / 1024).toFixed(0)} KB`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
