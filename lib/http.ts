@@ -1,0 +1,107 @@
+/**
+ * HTTP plumbing shared by every route: the request as the handlers see it, reading a body within
+ * the limits (content type, charset, gzip, size), and the one mapping from errors to answers.
+ */
+import { gunzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PayloadTooLargeError, ServiceError, UnsupportedMediaTypeError, BadRequestError } from './errors';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: Buffer;
+  requestId: string;
+  receivedAtMs: number;
+}
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
+
+/** Translates an API Gateway HTTP API (payload 2.0) event into our request. */
+export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = value;
+  }
+  const raw = event.body ?? '';
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    headers,
+    body: event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'),
+    requestId: event.requestContext.requestId,
+    receivedAtMs,
+  };
+}
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** The one place errors become answers: our errors keep their status and message, anything else is a bare 500. */
+export function errorResponse(error: unknown): HttpResponse {
+  if (error instanceof ServiceError) {
+    return jsonResponse(error.status, { message: error.message, ...error.details }, error.headers);
+  }
+  return jsonResponse(500, { message: 'internal error; the request was not accepted, retry it' });
+}
+
+const READABLE_TYPES = /^(application\/json|text\/plain|application\/[\w.+-]*\+json)$/;
+const READABLE_CHARSETS = /^(utf-?8|us-ascii)$/i;
+
+/**
+ * Checks the content type and encoding, the size before and after decompression, and decodes
+ * UTF-8. `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
+ */
+export function readBody(request: HttpRequest, limitBytes: number): string {
+  const contentType = request.headers['content-type'];
+  if (contentType) {
+    const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
+    if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
+      throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
+    }
+    const charset = params.find((p) => /^charset=/i.test(p))?.slice(8).replace(/"/g, '');
+    if (charset && !READABLE_CHARSETS.test(charset)) {
+      throw new UnsupportedMediaTypeError(`charset "${charset}" is not supported; send UTF-8`);
+    }
+  }
+
+  if (request.body.length > limitBytes) {
+    throw new PayloadTooLargeError(`request body is ${request.body.length} bytes; the limit for this route is ${limitBytes}`);
+  }
+
+  let body = request.body;
+  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding === 'gzip' || encoding === 'x-gzip') {
+    try {
+      // maxOutputLength stops a zip bomb before it is inflated in memory.
+      body = gunzipSync(body, { maxOutputLength: limitBytes });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
+        throw new PayloadTooLargeError(`request body inflates to more than ${limitBytes} bytes, the limit for this route`);
+      }
+      throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data');
+    }
+  } else if (encoding !== 'identity' && encoding !== '') {
+    throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
+  }
+
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+  } catch {
+    throw new BadRequestError('body is not valid UTF-8');
+  }
+}
+
+export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: string };
+
+/** Parses JSON without throwing, keeping the parser's description of what is wrong. */
+export function parseJson(text: string): JsonParse {
+  if (text.trim() === '') return { ok: false, problem: 'body is empty; send a JSON object' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, problem: `body is not valid JSON: ${(error as Error).message}` };
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Getting records into SQS. Records are packed into as few messages as the size cap allows (SQS
+ * bills per 64 KB chunk and per request, so one big message is cheaper than many small ones), sent
+ * with SendMessageBatch, and every `Failed[]` entry is retried until SQS has taken it or the time
+ * budget runs out. Only then may the caller answer 200; otherwise it answers 503.
+ */
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { QueueUnavailableError } from './errors';
+import { ENVELOPE_BYTES, encodeMessage, type SerializedRecord } from './records';
+
+/** SQS limits: 10 entries and 1 MiB per SendMessageBatch request. */
+const BATCH_ENTRIES = 10;
+const BATCH_BYTES = 1024 * 1024;
+const RETRY_AFTER_SECONDS = 10;
+
+/** Packs records, in order, into message bodies of at most `capBytes` each. */
+export function packMessages(records: readonly SerializedRecord[], capBytes: number): string[] {
+  const messages: string[] = [];
+  let current: SerializedRecord[] = [];
+  let size = ENVELOPE_BYTES;
+  for (const record of records) {
+    const added = record.bytes + (current.length > 0 ? 1 : 0);
+    if (current.length > 0 && size + added > capBytes) {
+      messages.push(encodeMessage(current));
+      current = [];
+      size = ENVELOPE_BYTES;
+    }
+    size += record.bytes + (current.length > 0 ? 1 : 0);
+    current.push(record);
+  }
+  if (current.length > 0) messages.push(encodeMessage(current));
+  return messages;
+}
+
+/** Groups message bodies into SendMessageBatch requests within the entry and byte limits. */
+export function groupIntoBatches(entries: readonly SendMessageBatchRequestEntry[]): SendMessageBatchRequestEntry[][] {
+  const batches: SendMessageBatchRequestEntry[][] = [];
+  let current: SendMessageBatchRequestEntry[] = [];
+  let size = 0;
+  for (const entry of entries) {
+    const bytes = Buffer.byteLength(entry.MessageBody ?? '');
+    if (current.length === BATCH_ENTRIES || (current.length > 0 && size + bytes > BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += bytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+export interface EnqueueDeps {
+  sqs: SQSClient;
+  queueUrl: string;
+  messageBytes: number;
+  budgetMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface EnqueueResult {
+  messages: number;
+  requests: number;
+  /** Entries sent again after SQS failed them or a request failed. */
+  retries: number;
+}
+
+export type Enqueue = (records: readonly SerializedRecord[]) => Promise<EnqueueResult>;
+
+/**
+ * Returns a function that puts records durably into the queue, or throws `QueueUnavailableError`
+ * once the budget is spent with some entries still not accepted.
+ */
+export function createEnqueuer(deps: EnqueueDeps): Enqueue {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  return async (records) => {
+    const deadline = now() + deps.budgetMs;
+    const bodies = packMessages(records, deps.messageBytes);
+    let pending: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({ Id: String(index), MessageBody: body }));
+    const result: EnqueueResult = { messages: bodies.length, requests: 0, retries: 0 };
+    let lastProblem: unknown;
+
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) {
+        const delay = Math.min(1000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        if (now() + delay >= deadline) break;
+        await sleep(delay);
+        result.retries += pending.length;
+      }
+      const remaining = deadline - now();
+      if (remaining <= 0) break;
+      const batches = groupIntoBatches(pending);
+      result.requests += batches.length;
+      const outcomes = await Promise.all(
+        batches.map(async (batch) => {
+          try {
+            const response = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch }), {
+              abortSignal: AbortSignal.timeout(remaining),
+            });
+            const failed = new Set((response.Failed ?? []).map((f) => f.Id));
+            if (failed.size > 0) lastProblem = response.Failed?.[0];
+            return batch.filter((entry) => failed.has(entry.Id));
+          } catch (error) {
+            lastProblem = error;
+            return batch;
+          }
+        }),
+      );
+      pending = outcomes.flat();
+    }
+
+    if (pending.length > 0) {
+      throw new QueueUnavailableError(
+        `the queue did not accept ${pending.length} of ${bodies.length} messages in time; retry later`,
+        RETRY_AFTER_SECONDS,
+        lastProblem,
+      );
+    }
+    return result;
+  };
+}

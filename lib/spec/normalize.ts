@@ -1,0 +1,125 @@
+/**
+ * Turns one incoming item into a normalised Segment event, or the list of reasons it cannot be one.
+ * Normalisation is what makes storage idempotent and queries simple: ids become strings, the
+ * timestamp becomes ISO-8601 UTC, and a missing `messageId` becomes one derived from the content.
+ */
+import { createHash } from 'node:crypto';
+import type { SegmentEvent } from '../records';
+import type { SpecType } from './schemas';
+import { parseTimestamp, toIsoMillis } from './timestamps';
+import { validateAgainstSpec } from './validate';
+
+export interface NormalizeOptions {
+  /** The type the route implies (`/v1/track`); a different `type` in the body is an error. */
+  routeType?: SpecType;
+  /** Types this route accepts. */
+  allowedTypes: readonly SpecType[];
+  /** Batch-level `context` and `integrations`, merged under the item's own. */
+  defaults?: { context?: unknown; integrations?: unknown };
+  receivedAtMs: number;
+  maxEventBytes: number;
+}
+
+export type Verdict =
+  | { ok: true; event: SegmentEvent; json: string }
+  | { ok: false; reasons: string[]; messageId?: string };
+
+const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+/** Fields that never reach storage: `writeKey` is a credential, `sentAt` varies between retries. */
+const DROPPED_FIELDS = ['writeKey'] as const;
+
+/** Validates and normalises one item. Never throws for bad input; never mutates `input`. */
+export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdict {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, reasons: [`each event must be a JSON object, got ${describeJsonType(input)}`] };
+  }
+  const event: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  const messageId = typeof event.messageId === 'string' || typeof event.messageId === 'number' ? String(event.messageId) : undefined;
+  const reject = (reasons: string[]): Verdict => ({ ok: false, reasons, messageId });
+
+  // Analytics libraries send `userId: null` for anonymous visitors; an absent id is what they mean.
+  for (const field of ['userId', 'anonymousId'] as const) {
+    if (event[field] === null || event[field] === '') delete event[field];
+  }
+  for (const field of DROPPED_FIELDS) delete event[field];
+
+  const type = resolveType(event.type, options);
+  if (typeof type !== 'string') return reject([type.error]);
+  event.type = type;
+
+  mergeDefault(event, 'context', options.defaults?.context);
+  mergeDefault(event, 'integrations', options.defaults?.integrations);
+
+  const reasons = validateAgainstSpec(type, event);
+  if (type !== 'delete' && event.userId === undefined && event.anonymousId === undefined) {
+    reasons.push('either "userId" or "anonymousId" is required');
+  }
+  if (reasons.length > 0) return reject(reasons);
+
+  for (const field of ID_FIELDS) {
+    if (typeof event[field] === 'number') event[field] = String(event[field]);
+  }
+  event.messageId = messageId ?? deriveMessageId(event);
+
+  const eventMs = parseTimestamp(event.timestamp) ?? parseTimestamp(event.originalTimestamp);
+  if (event.timestamp !== undefined && parseTimestamp(event.timestamp) === undefined) {
+    event.rawTimestamp = event.timestamp;
+  }
+  event.timestamp = toIsoMillis(eventMs ?? options.receivedAtMs);
+
+  const json = JSON.stringify(event);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > options.maxEventBytes) {
+    return reject([`event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}`]);
+  }
+  return { ok: true, event: event as SegmentEvent, json };
+}
+
+function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | { error: string } {
+  const allowed = options.allowedTypes.join(', ');
+  if (options.routeType) {
+    if (bodyType === undefined || bodyType === null || bodyType === options.routeType) return options.routeType;
+    return { error: `"type" is ${JSON.stringify(bodyType)} but this route takes ${options.routeType} events` };
+  }
+  if (bodyType === undefined || bodyType === null) return { error: `missing required field "type" (one of ${allowed})` };
+  if (typeof bodyType !== 'string' || !options.allowedTypes.includes(bodyType as SpecType)) {
+    return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
+  }
+  return bodyType as SpecType;
+}
+
+function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integrations', fallback: unknown): void {
+  if (typeof fallback !== 'object' || fallback === null || Array.isArray(fallback)) return;
+  const own = event[field];
+  if (own === undefined || own === null) event[field] = { ...fallback };
+  else if (typeof own === 'object' && !Array.isArray(own)) event[field] = { ...fallback, ...own };
+}
+
+/**
+ * The same payload always yields the same id, so a sender's retry of an event without a
+ * `messageId` overwrites the first copy instead of duplicating it. `sentAt` is left out because
+ * SDKs refresh it on every retry.
+ */
+function deriveMessageId(event: Record<string, unknown>): string {
+  const { sentAt: _sentAt, ...content } = event;
+  return `auto-${createHash('sha256').update(canonicalJson(content)).digest('hex').slice(0, 32)}`;
+}
+
+/** JSON with object keys sorted at every level, so key order does not change the hash. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function describeJsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

@@ -1,0 +1,41 @@
+/**
+ * One Ajv instance, every schema compiled once at load, `allErrors` so a rejected event lists every
+ * reason. Errors are turned into sentences a Segment user can act on in the debugger.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { SCHEMAS, SPEC_TYPES, type SpecType } from './schemas';
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const validators = Object.fromEntries(SPEC_TYPES.map((type) => [type, ajv.compile(SCHEMAS[type])])) as Record<
+  SpecType,
+  ValidateFunction
+>;
+
+/** Validates `event` against the schema of `type`; returns the reasons it is invalid (empty when valid). */
+export function validateAgainstSpec(type: SpecType, event: unknown): string[] {
+  const validate = validators[type];
+  if (validate(event)) return [];
+  return (validate.errors ?? []).map(describeError);
+}
+
+function describeError(error: ErrorObject): string {
+  const field = error.instancePath.slice(1).replaceAll('/', '.');
+  switch (error.keyword) {
+    case 'required':
+      return `missing required field "${String(error.params.missingProperty)}"`;
+    case 'type': {
+      const types = String(error.params.type).split(',').join(' or ');
+      return field ? `"${field}" must be ${article(types)}` : `the event must be ${article(types)}`;
+    }
+    case 'minLength':
+      return `"${field}" must not be empty`;
+    case 'maxLength':
+      return `"${field}" must be at most ${String(error.params.limit)} characters`;
+    default:
+      return field ? `"${field}" ${error.message ?? 'is invalid'}` : (error.message ?? 'the event is invalid');
+  }
+}
+
+function article(types: string): string {
+  return types.replace('object', 'an object').replace(/^(string|number|array|null)/, 'a $1').replace(' or null', ' or null');
+}
