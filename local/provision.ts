@@ -1,0 +1,69 @@
+/**
+ * Creates a stage's tables and queues on the emulators from `infra/resources.json`, the same
+ * definitions `serverless.yml` deploys, so the local stack and AWS cannot drift apart. Idempotent:
+ * what exists already is left as it is.
+ */
+import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, UpdateTimeToLiveCommand, type DynamoDBClient, type KeySchemaElement, type AttributeDefinition } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { QUEUES, TABLES, TABLE_NAMES, resourceName } from '../infra';
+
+export interface StageQueues {
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+}
+
+export interface ProvisionOptions {
+  /** Overrides the events queue's visibility timeout (tests use a short one to see redelivery quickly). */
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+}
+
+export async function provisionTables(dynamodb: DynamoDBClient, stage: string): Promise<void> {
+  await Promise.all(
+    TABLE_NAMES.map(async (name) => {
+      const definition = TABLES[name];
+      const TableName = resourceName(stage, name);
+      try {
+        await dynamodb.send(new DescribeTableCommand({ TableName }));
+        return;
+      } catch (error) {
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+      }
+      const KeySchema: KeySchemaElement[] = [{ AttributeName: definition.partitionKey, KeyType: 'HASH' }];
+      const AttributeDefinitions: AttributeDefinition[] = [{ AttributeName: definition.partitionKey, AttributeType: 'S' }];
+      if (definition.sortKey) {
+        KeySchema.push({ AttributeName: definition.sortKey, KeyType: 'RANGE' });
+        AttributeDefinitions.push({ AttributeName: definition.sortKey, AttributeType: 'S' });
+      }
+      await dynamodb.send(new CreateTableCommand({ TableName, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+      if (definition.ttlAttribute) {
+        await dynamodb.send(new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true } }));
+      }
+    }),
+  );
+}
+
+export async function provisionQueues(sqs: SQSClient, stage: string, options: ProvisionOptions = {}): Promise<StageQueues> {
+  const dlq = QUEUES['dead-letter'];
+  const { QueueUrl: deadLetterQueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: resourceName(stage, 'dead-letter'),
+      Attributes: { VisibilityTimeout: String(dlq.visibilityTimeoutSeconds), MessageRetentionPeriod: String(dlq.messageRetentionSeconds), MaximumMessageSize: String(dlq.maximumMessageSizeBytes) },
+    }),
+  );
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }));
+  const events = QUEUES.events;
+  const { QueueUrl: queueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: resourceName(stage, 'events'),
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? events.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(events.messageRetentionSeconds),
+        MaximumMessageSize: String(events.maximumMessageSizeBytes),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: options.maxReceiveCount ?? events.maxReceiveCount }),
+      },
+    }),
+  );
+  if (!queueUrl || !deadLetterQueueUrl) throw new Error('the SQS emulator returned no queue URL');
+  return { queueUrl, deadLetterQueueUrl };
+}

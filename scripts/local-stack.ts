@@ -1,0 +1,105 @@
+/**
+ * `npm start`: the whole pipeline on this machine. Starts DynamoDB Local (data kept in .data/ so a
+ * restart keeps it) and the SQS emulator, creates the `local` stage's tables and queues from
+ * infra/, serves the ingest function on http://localhost:$PORT and drains the queue with the worker.
+ * Ctrl-C stops everything it started.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateKey, hashKey } from '../lib/auth';
+import { startEmulators } from '../local/emulators';
+import { startPipeline } from '../local/pipeline';
+
+const root = path.resolve(__dirname, '..');
+const dataDir = path.join(root, '.data');
+const STAGE = 'local';
+const SOURCE_ID = 'local';
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    console.error(`${name} must be a port number, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** The dev key: DEV_API_KEY, else the one generated on an earlier start, else a new one. */
+function devApiKey(): string {
+  if (process.env.DEV_API_KEY) return process.env.DEV_API_KEY;
+  const file = path.join(dataDir, 'dev-api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = generateKey();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+async function main(): Promise<void> {
+  const httpPort = port('PORT', 3000);
+  const emulators = await startEmulators({
+    dynamodbPort: port('DYNAMODB_PORT', 8000),
+    sqsPort: port('SQS_PORT', 9324),
+    dataDir: path.join(dataDir, 'dynamodb'),
+  });
+  const quiet = process.env.QUIET === '1';
+  const pipeline = await startPipeline({
+    stage: STAGE,
+    dynamodbEndpoint: emulators.dynamodbEndpoint,
+    sqsEndpoint: emulators.sqsEndpoint,
+    port: httpPort,
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv() },
+    onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
+    trigger: {
+      onBatch: quiet ? undefined : ({ messages, failed, error }) => console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
+    },
+  });
+
+  const key = devApiKey();
+  if (!(await pipeline.admin.getSource(SOURCE_ID))) await pipeline.admin.createSource(SOURCE_ID, 'Local development');
+  const keys = await pipeline.admin.listKeys(SOURCE_ID);
+  if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await pipeline.admin.createKey(SOURCE_ID, key);
+
+  const endpoint = `http://localhost:${new URL(pipeline.url).port}`;
+  console.log(`
+segment-ingest is running (stage "${STAGE}")
+  endpoint        ${endpoint}
+  source          ${SOURCE_ID}
+  API key         ${key}
+  DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)
+  SQS emulator    ${emulators.sqsEndpoint}
+  queue           ${pipeline.queues.queueUrl}
+  tables          ${pipeline.config.tables.track}, ... (segment-ingest-${STAGE}-<type>)
+
+Try it:
+  curl -u "${key}:" -H 'content-type: application/json' \\
+    -d '{"type":"track","event":"Order Completed","userId":"u1","properties":{"total":27.5}}' \\
+    ${endpoint}/v1/track
+
+Ctrl-C stops everything.
+`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    await pipeline.stop();
+    await emulators.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Function settings a developer may set for the local stack, with the names Lambda uses. */
+function pickFunctionEnv(): Record<string, string | undefined> {
+  const names = ['MAX_EVENT_BYTES', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'MAX_WEBHOOK_EVENTS', 'MAX_REQUEST_BYTES', 'QUEUE_MESSAGE_BYTES', 'ENQUEUE_BUDGET_MS', 'KEY_CACHE_SECONDS', 'REJECTED_RETENTION_DAYS', 'WRITE_CONCURRENCY'];
+  return Object.fromEntries(names.map((name) => [name, process.env[name]]));
+}
+
+main().catch((error: unknown) => {
+  console.error(`segment-ingest could not start: ${(error as Error).message}`);
+  process.exit(1);
+});
