@@ -17,6 +17,8 @@ export interface SqsTriggerOptions {
   windowMs?: number;
   /** Parallel pollers, like the mapping's concurrency. */
   concurrency?: number;
+  /** Pause after a poll that found nothing. */
+  idleDelayMs?: number;
   /** The function's timeout, handed to the handler as its remaining time. */
   timeoutMs?: number;
   onBatch?: (info: { messages: number; failed: number; error?: unknown }) => void;
@@ -53,6 +55,7 @@ export function startSqsTrigger(options: SqsTriggerOptions): SqsTrigger {
   const batchSize = options.batchSize ?? 10;
   const windowMs = options.windowMs ?? 200;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const idleDelayMs = options.idleDelayMs ?? 50;
   const queueArn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop() ?? 'queue'}`;
   let running = true;
   let busy = 0;
@@ -63,12 +66,11 @@ export function startSqsTrigger(options: SqsTriggerOptions): SqsTrigger {
     const messages: Message[] = [];
     const until = Date.now() + windowMs;
     while (running && messages.length < batchSize) {
-      const waitSeconds = messages.length === 0 ? 1 : 0;
       const { Messages = [] } = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
           MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
-          WaitTimeSeconds: waitSeconds,
+          WaitTimeSeconds: 0,
           MessageSystemAttributeNames: ['All'],
         }),
         { abortSignal: controller.signal },
@@ -93,6 +95,8 @@ export function startSqsTrigger(options: SqsTriggerOptions): SqsTrigger {
       }
       if (messages.length === 0) {
         emptyPolls++;
+        // Short polling with a pause: the emulator's long poll does not return early when a message arrives.
+        await new Promise((resolve) => setTimeout(resolve, idleDelayMs));
         continue;
       }
       emptyPolls = 0;
