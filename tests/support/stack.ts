@@ -80,9 +80,13 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { Attributes = {} } = await pipeline.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+          new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
         );
-        const waiting = Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+        // The emulator counts a message just sent as delayed for a moment; it is waiting all the same.
+        const waiting =
+          Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+          Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+          Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
         // Received messages count as not visible until the worker deletes them, after their writes.
         if (waiting === 0) return;
         if (Date.now() > deadline) throw new Error(`queue still holds ${waiting} message(s) after ${timeoutMs} ms`);

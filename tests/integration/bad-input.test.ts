@@ -1,0 +1,173 @@
+/**
+ * Bad input gets the status of SPEC.md section 2 and a message that names the problem, never a 500;
+ * whatever an authenticated sender sent and we refused is quarantined.
+ */
+import { gzipSync } from 'node:zlib';
+import { segmentEvent } from '../support/events';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+async function rejectedFor(route: string, reason: string) {
+  await stack.drain();
+  return (await stack.scan('rejected')).filter((r) => r.route === route && (r.reasons as string[]).some((x) => x.includes(reason)));
+}
+
+describe('bad input', () => {
+  it('answers 400 for a body that is not JSON, and quarantines the raw text', async () => {
+    const response = await stack.send('/v1/track', undefined, { raw: '{"type":"track",' });
+
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/^body is not valid JSON: /);
+    const [quarantined] = await rejectedFor('/v1/track', 'body is not valid JSON');
+    expect(quarantined?.raw).toBe('{"type":"track",');
+  });
+
+  it('answers 400 for JSON that is not an object', async () => {
+    const response = await stack.send('/v1/identify', [1, 2]);
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ message: 'body must be a JSON object (one identify event), got an array' });
+  });
+
+  it('answers 400 for a batch body without a batch array', async () => {
+    const response = await stack.send('/v1/batch', { events: [] });
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ message: 'body has no "batch" array' });
+  });
+
+  it('answers 400 for an empty batch', async () => {
+    const response = await stack.send('/v1/batch', { batch: [] });
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ message: '"batch" is empty; send at least one event' });
+  });
+
+  it('answers 400 for an empty body', async () => {
+    const response = await stack.send('/v1/track', undefined, { raw: '' });
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ message: 'body is empty; send a JSON object' });
+  });
+
+  it('answers 413 for an event over 32 KB, before parsing it', async () => {
+    const big = segmentEvent('track', { properties: { blob: 'x'.repeat(33 * 1024) } });
+
+    const response = await stack.send('/v1/track', big);
+
+    expect(response.status).toBe(413);
+    expect(response.body.message).toMatch(/^request body is \d+ bytes; the limit for this route is 32768$/);
+  });
+
+  it('answers 413 for a batch over 500 KB', async () => {
+    const batch = Array.from({ length: 60 }, () => segmentEvent('track', { properties: { blob: 'y'.repeat(9 * 1024) } }));
+
+    const response = await stack.send('/v1/batch', { batch });
+
+    expect(response.status).toBe(413);
+    expect(response.body.message).toMatch(/^request body is \d+ bytes; the limit for this route is 512000$/);
+  });
+
+  it('quarantines a batch item over 32 KB and accepts its neighbours', async () => {
+    const big = segmentEvent('track', { userId: 'big-item', properties: { blob: 'z'.repeat(40 * 1024) } });
+    const small = segmentEvent('track', { userId: 'small-item' });
+
+    const response = await stack.send('/v1/batch', { batch: [big, small] });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ accepted: 1, rejected: 1 });
+    expect((response.body.errors as Array<{ message: string }>)[0]?.message).toMatch(/^event is \d+ bytes serialized; the limit is 32768$/);
+  });
+
+  it('answers 413 for gzip that inflates past the limit (a zip bomb)', async () => {
+    const bomb = gzipSync(Buffer.alloc(20 * 1024 * 1024, 0x20));
+
+    const response = await stack.send('/v1/track', undefined, { raw: bomb, headers: { 'content-encoding': 'gzip' } });
+
+    expect(bomb.length).toBeLessThan(32 * 1024);
+    expect(response.status).toBe(413);
+    expect(response.body).toEqual({ message: 'request body inflates to more than 32768 bytes, the limit for this route' });
+  });
+
+  it('answers 400 naming the field for a track without event', async () => {
+    const response = await stack.send('/v1/track', segmentEvent('track', { event: undefined }));
+
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe('invalid track: missing required field "event"');
+    expect(response.body).toMatchObject({ success: false, accepted: 0, rejected: 1 });
+  });
+
+  it('answers 400 for an event with neither userId nor anonymousId, and quarantines it', async () => {
+    const orphan = segmentEvent('screen', { userId: undefined, anonymousId: undefined });
+
+    const response = await stack.send('/v1/screen', orphan);
+
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe('invalid screen: either "userId" or "anonymousId" is required');
+    const quarantined = (await rejectedFor('/v1/screen', '"anonymousId" is required')).filter((r) => r.messageId === orphan.messageId);
+    expect(quarantined).toHaveLength(1);
+  });
+
+  it('answers 400 for a body type that conflicts with the path', async () => {
+    const response = await stack.send('/v1/track', segmentEvent('identify'));
+
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe('invalid track: "type" is "identify" but this route takes track events');
+  });
+
+  it('lists every reason when an event breaks several rules', async () => {
+    const response = await stack.send('/v1/group', segmentEvent('group', { groupId: undefined, properties: 'nope', messageId: 'm'.repeat(101) }));
+
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe(
+      'invalid group: missing required field "groupId"; "messageId" must be at most 100 characters; "properties" must be an object or null',
+    );
+  });
+
+  it('answers 415 for a content type it cannot read', async () => {
+    const response = await stack.send('/v1/track', segmentEvent('track'), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+    expect(response.status).toBe(415);
+    expect(response.body.message).toBe('Content-Type "application/x-www-form-urlencoded" is not supported; send application/json (or text/plain)');
+  });
+
+  it('answers 415 for an encoding it cannot read', async () => {
+    const response = await stack.send('/v1/track', segmentEvent('track'), { headers: { 'content-encoding': 'br' } });
+
+    expect(response.status).toBe(415);
+    expect(response.body.message).toBe('Content-Encoding "br" is not supported; send gzip or no encoding');
+  });
+
+  it('answers 404 for an unknown route and 405 for a wrong method', async () => {
+    const unknown = await stack.send('/v2/track', segmentEvent('track'));
+    const unknownType = await stack.send('/v1/delete', segmentEvent('track'));
+    const wrongMethod = await stack.send('/v1/batch', undefined, { method: 'GET' });
+
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ message: 'no route for POST /v2/track' });
+    expect(unknownType.status).toBe(404);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('never answers 500 to any of a range of malformed bodies', async () => {
+    const bodies = ['null', '0', '"x"', '[]', '{"batch":null}', '{"type":null}', '{"userId":{}}', '\u0000', '{"context":[]}'];
+    for (const path of ['/v1/track', '/v1/batch']) {
+      for (const raw of bodies) {
+        const response = await stack.send(path, undefined, { raw });
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+        expect(typeof response.body.message).toBe('string');
+      }
+    }
+  });
+});
