@@ -1,0 +1,86 @@
+/**
+ * infra/cloudformation.js on its own: that a table added to resources.json (issue 3's `erasures`)
+ * is deployed, granted and output with no other change, and that bad settings stop the package.
+ */
+import { generateTemplate } from '../../infra/cloudformation.js';
+import resourcesJson from '../../infra/resources.json';
+
+type Definitions = Parameters<typeof generateTemplate>[0];
+type Settings = Parameters<typeof generateTemplate>[1];
+
+const settings = (overrides: Partial<Settings> = {}): Settings => ({
+  stage: 'unit',
+  maxReceiveCount: 5,
+  queueAgeAlarmSeconds: 900,
+  alarmEmail: '',
+  tableDeletionPolicy: 'Retain',
+  workerTimeout: 25,
+  workerBatchWindow: 1,
+  ...overrides,
+});
+
+const definitions = (): Definitions => structuredClone(resourcesJson) as Definitions;
+
+interface Statement {
+  Sid: string;
+  Action: string[];
+  Resource: unknown[];
+}
+
+function workerStatements(resources: Record<string, unknown>): Statement[] {
+  const role = resources.WorkerRole as { Properties: { Policies: { PolicyDocument: { Statement: Statement[] } }[] } };
+  return role.Properties.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+describe('generateTemplate', () => {
+  it('deploys, grants and outputs a table added to resources.json', () => {
+    // Prepare
+    const withErasures = definitions();
+    withErasures.tables.erasures = { kind: 'audit', partitionKey: 'pk', sortKey: 'sk' };
+
+    // Act
+    const { Resources, Outputs } = generateTemplate(withErasures, settings());
+
+    // Assess
+    expect(Resources.ErasuresTable).toMatchObject({
+      Type: 'AWS::DynamoDB::Table',
+      Properties: { TableName: 'segment-ingest-unit-erasures', BillingMode: 'PAY_PER_REQUEST' },
+    });
+    expect(workerStatements(Resources)).toContainEqual({
+      Effect: 'Allow',
+      Sid: 'AuditErasures',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
+      Resource: [{ 'Fn::GetAtt': ['ErasuresTable', 'Arn'] }],
+    });
+    expect(Outputs.ErasuresTableName).toEqual({ Description: 'Name of the erasures table', Value: { Ref: 'ErasuresTable' } });
+  });
+
+  it('grants nothing on an erasures table while resources.json has none', () => {
+    const { Resources } = generateTemplate(definitions(), settings());
+    expect(workerStatements(Resources).map((statement) => statement.Sid)).not.toContain('AuditErasures');
+  });
+
+  it('subscribes alarmEmail to the alarm topic', () => {
+    const { Resources } = generateTemplate(definitions(), settings({ alarmEmail: 'ops@example.com' }));
+    expect(Resources.AlarmEmailSubscription).toMatchObject({ Properties: { Protocol: 'email', Endpoint: 'ops@example.com' } });
+  });
+
+  it('lets a stage delete its tables with the stack when tableDeletionPolicy is Delete', () => {
+    const { Resources } = generateTemplate(definitions(), settings({ tableDeletionPolicy: 'Delete' }));
+    expect(Resources.TrackTable).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+
+  it('refuses a worker timeout the events queue visibility timeout cannot cover six times', () => {
+    expect(() => generateTemplate(definitions(), settings({ workerTimeout: 30, workerBatchWindow: 1 }))).toThrow(
+      /visibilityTimeoutSeconds \(180\).*6 x the worker timeout \(30\) \+ its batching window \(1\) = 181/,
+    );
+  });
+
+  it('lists every invalid parameter at once', () => {
+    // Act
+    const act = () => generateTemplate(definitions(), settings({ maxReceiveCount: 0, tableDeletionPolicy: 'Snapshot', alarmEmail: 'ops' }));
+
+    // Assess
+    expect(act).toThrow(/maxReceiveCount[\s\S]*tableDeletionPolicy[\s\S]*alarmEmail/);
+  });
+});

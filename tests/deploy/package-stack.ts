@@ -1,0 +1,79 @@
+/**
+ * Runs `serverless package` the way CI can: offline, with no AWS credentials or config, on a copy
+ * of the project in a temporary folder, so the developer's `.serverless/` and `dist/` are left
+ * alone. The bundles are stand-ins (SEGMENT_INGEST_SKIP_BUILD=1): these tests are about the
+ * CloudFormation, and `npm run build` / `npm run package` exercise the real bundles.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { FUNCTIONS } from '../../scripts/build';
+
+export interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DependsOn?: string | string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+
+export interface Template {
+  Resources: Record<string, Resource>;
+  Outputs: Record<string, { Description?: string; Value: unknown }>;
+}
+
+export interface PackagedStack {
+  template: Template;
+  /** Files serverless wrote to `.serverless/`. */
+  artifacts: string[];
+}
+
+const root = path.resolve(__dirname, '../..');
+/** Not copied: dependencies are linked, and build output or state would hide what the test checks. */
+const SKIPPED = new Set(['node_modules', '.git', 'dist', '.serverless', 'coverage', '.data', '.bench']);
+
+/** Packages the service for `stage` and returns the generated update template. */
+export async function packageStack(stage: string): Promise<PackagedStack> {
+  const workDir = mkdtempSync(path.join(tmpdir(), 'segment-ingest-package-'));
+  try {
+    cpSync(root, workDir, { recursive: true, filter: (source) => !SKIPPED.has(path.relative(root, source)) });
+    symlinkSync(path.join(root, 'node_modules'), path.join(workDir, 'node_modules'), 'dir');
+    for (const name of Object.keys(FUNCTIONS)) {
+      mkdirSync(path.join(workDir, 'dist', name), { recursive: true });
+      writeFileSync(path.join(workDir, 'dist', name, 'index.js'), 'exports.handler = async () => ({});\n');
+    }
+    const home = path.join(workDir, '.home');
+    mkdirSync(home);
+
+    await promisify(execFile)(
+      process.execPath,
+      [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage],
+      {
+        cwd: workDir,
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        // Only what a shell needs: no AWS credentials, profile, config file or instance metadata.
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: home,
+          CI: '1',
+          SEGMENT_INGEST_SKIP_BUILD: '1',
+          AWS_CONFIG_FILE: path.join(home, 'no-aws-config'),
+          AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-aws-credentials'),
+          AWS_EC2_METADATA_DISABLED: 'true',
+        },
+      },
+    ).catch((error: unknown) => {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`serverless package --stage ${stage} failed:\n${stdout}\n${stderr}`, { cause: error });
+    });
+
+    const output = path.join(workDir, '.serverless');
+    const template = JSON.parse(readFileSync(path.join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+    return { template, artifacts: readdirSync(output) };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
