@@ -34,6 +34,9 @@ export interface Config {
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   logLevel: string;
+  /** Powertools service name (a metric dimension); one per stage in AWS. */
+  serviceName: string;
+  metricsNamespace: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -87,6 +90,8 @@ export function loadConfig(env: Env = process.env): Config {
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
     logLevel: env.LOG_LEVEL ?? 'INFO',
+    serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
+    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

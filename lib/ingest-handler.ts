@@ -6,23 +6,25 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createAuthenticator } from './auth';
 import { createClients } from './clients';
 import { loadConfig, type Config } from './config';
-import { ConfigError } from './errors';
+import { ConfigError, QueueUnavailableError } from './errors';
 import { errorResponse, requestFromApiGateway, type HttpResponse } from './http';
 import { createIngest, type IngestDeps } from './ingest';
 import { createLogger, type Log } from './log';
+import { createMeter, noMeter, reasonCategory, type Meter } from './metrics';
 import { createEnqueuer } from './queue';
 
 export function loadIngestDeps(env: Record<string, string | undefined> = process.env): IngestDeps {
   const config = loadConfig(env);
   if (!config.queueUrl) throw new ConfigError(['QUEUE_URL is required by the ingest function']);
   const clients = createClients(config);
-  return ingestDepsFrom(config, clients, createLogger('segment-ingest', config.logLevel));
+  return ingestDepsFrom(config, clients, createLogger(config.serviceName, config.logLevel), createMeter(config.metricsNamespace, config.serviceName));
 }
 
-export function ingestDepsFrom(config: Config, clients: ReturnType<typeof createClients>, log: Log): IngestDeps {
+export function ingestDepsFrom(config: Config, clients: ReturnType<typeof createClients>, log: Log, meter: Meter = noMeter): IngestDeps {
   return {
     config,
     log,
+    meter,
     auth: createAuthenticator({ documents: clients.documents, tables: config.tables, cacheSeconds: config.keyCacheSeconds }),
     enqueue: createEnqueuer({ sqs: clients.sqs, queueUrl: config.queueUrl ?? '', messageBytes: config.queueMessageBytes, budgetMs: config.enqueueBudgetMs }),
   };
@@ -36,18 +38,25 @@ export function createIngestHandler(deps: IngestDeps, now: () => number = Date.n
       return await ingest(request);
     } catch (error) {
       const response = errorResponse(error);
-      if (response.statusCode >= 500) {
+      if (error instanceof QueueUnavailableError) {
+        deps.meter.count('EnqueueFailures', 1);
+        deps.log.error('queue did not take the events', { requestId: request.requestId, status: response.statusCode, error: describe(error) });
+      } else if (response.statusCode >= 500) {
         deps.log.error('request failed', { requestId: request.requestId, status: response.statusCode, error: describe(error) });
       } else {
-        deps.log.info('request refused', { requestId: request.requestId, status: response.statusCode, reason: (error as Error).message });
+        // The message itself may quote the body (a JSON parse error can); log only its category.
+        deps.log.info('request refused', { requestId: request.requestId, status: response.statusCode, reason: reasonCategory((error as Error).message) });
       }
       return response;
+    } finally {
+      deps.meter.latency(now() - request.receivedAtMs);
+      deps.meter.flush();
     }
   };
 }
 
-/** An error's name and message, without the cause chain's payloads. */
+/** An error's name and its cause's name: enough to find the problem, never a payload. */
 function describe(error: unknown): Record<string, unknown> {
-  if (error instanceof Error) return { name: error.name, message: error.message, cause: error.cause instanceof Error ? error.cause.name : undefined };
+  if (error instanceof Error) return { name: error.name, cause: error.cause instanceof Error ? error.cause.name : undefined };
   return { name: typeof error };
 }

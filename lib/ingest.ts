@@ -10,6 +10,7 @@ import type { Config } from './config';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './errors';
 import { jsonResponse, parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
 import type { Log } from './log';
+import { reasonCategory, type Meter } from './metrics';
 import type { Enqueue } from './queue';
 import { RAW_TEXT_LIMIT, serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from './records';
 import { createRouter, type Route } from './router';
@@ -21,6 +22,7 @@ export interface IngestDeps {
   auth: Authenticator;
   enqueue: Enqueue;
   log: Log;
+  meter: Meter;
 }
 
 export interface EventItemError {
@@ -80,6 +82,10 @@ export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: 
 
   const result = await deps.enqueue(records);
   const accepted = items.length - errors.length;
+  const rejectedReasons = errors.map((e) => reasonCategory(e.message));
+  deps.meter.count('EventsAccepted', accepted);
+  deps.meter.count('EnqueueRetries', result.retries);
+  rejectedReasons.forEach((reason) => deps.meter.count('EventsRejected', 1, ['reason', reason]));
   deps.log.info('events enqueued', {
     requestId: request.requestId,
     sourceId: principal.sourceId,
@@ -88,7 +94,7 @@ export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: 
     rejected: errors.length,
     messages: result.messages,
     enqueueRetries: result.retries,
-    rejectedReasons: errors.slice(0, 5).map((e) => e.message),
+    rejectedReasons: [...new Set(rejectedReasons)],
   });
 
   const answer: IngestAnswer = { success: accepted > 0, accepted, rejected: errors.length, errors };
@@ -104,8 +110,10 @@ export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: 
  * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: string): Promise<never> {
-  await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem]))]);
-  deps.log.info('body quarantined', { requestId: delivery.request.requestId, sourceId: delivery.principal.sourceId, route: delivery.route, reason: problem });
+  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem]))]);
+  deps.meter.count('EventsRejected', 1, ['reason', reasonCategory(problem)]);
+  deps.meter.count('EnqueueRetries', result.retries);
+  deps.log.info('body quarantined', { requestId: delivery.request.requestId, sourceId: delivery.principal.sourceId, route: delivery.route, reason: reasonCategory(problem) });
   throw new BadRequestError(problem);
 }
 

@@ -9,6 +9,7 @@ import { EVENT_TYPES, type EventType } from '../infra';
 import type { Config } from './config';
 import { eventItem, quarantineItem, rejectedRecordItem } from './items';
 import type { Log } from './log';
+import { reasonCategory, type Meter } from './metrics';
 import { decodeMessage, RAW_TEXT_LIMIT, UnreadableMessageError } from './records';
 import { writeItems, type WriteDeps, type WriteRequest } from './store';
 
@@ -16,13 +17,17 @@ export interface WorkerDeps {
   documents: WriteDeps['documents'];
   config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'>;
   log: Log;
+  meter: Meter;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
 export interface WorkerStats {
   messages: number;
+  /** Events of each type in the batch. */
   events: Partial<Record<EventType, number>>;
+  /** Events of each type written (their messages did not fail, DynamoDB did not refuse them). */
+  stored: Partial<Record<EventType, number>>;
   quarantined: number;
   failedMessages: number;
   requests: number;
@@ -45,9 +50,10 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     const deadline = started + Math.max(1000, (remainingMs ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS) - SAFETY_MARGIN_MS);
     const ingestedAt = new Date(started).toISOString();
     const expiresAt = Math.floor(started / 1000) + deps.config.rejectedRetentionDays * 86_400;
-    const stats: WorkerStats = { messages: event.Records.length, events: {}, quarantined: 0, failedMessages: 0, requests: 0, retries: 0 };
+    const stats: WorkerStats = { messages: event.Records.length, events: {}, stored: {}, quarantined: 0, failedMessages: 0, requests: 0, retries: 0 };
 
     const writes: WriteRequest[] = [];
+    const eventWrites: Array<{ type: EventType; write: WriteRequest }> = [];
     for (const message of event.Records) {
       const owners = [message.messageId];
       try {
@@ -57,7 +63,9 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
             stats.quarantined++;
           } else if (EVENT_TYPES.includes(record.event.type as EventType)) {
             const type = record.event.type as EventType;
-            writes.push({ table: tables[type], item: eventItem(record, ingestedAt), owners });
+            const write = { table: tables[type], item: eventItem(record, ingestedAt), owners };
+            writes.push(write);
+            eventWrites.push({ type, write });
             stats.events[type] = (stats.events[type] ?? 0) + 1;
           } else {
             const raw = JSON.stringify(record.event);
@@ -95,7 +103,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
           owners: write.owners,
         };
       });
-      deps.log.warn('items refused by DynamoDB quarantined', { count: quarantines.length, reasons: outcome.refused.slice(0, 3).map((r) => r.reason) });
+      deps.log.warn('items refused by DynamoDB quarantined', { count: quarantines.length, reasons: [...new Set(outcome.refused.map((r) => r.reason.slice(0, 200)))].slice(0, 3) });
       const second = await writeItems(writeDeps, quarantines, deadline);
       second.failedOwners.forEach((owner) => outcome.failedOwners.add(owner));
       second.refused.forEach(({ write }) => write.owners.forEach((owner) => outcome.failedOwners.add(owner)));
@@ -104,6 +112,16 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     }
 
     stats.failedMessages = outcome.failedOwners.size;
+    const refused = new Set(outcome.refused.map(({ write }) => `${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`));
+    for (const { type, write } of eventWrites) {
+      if (write.owners.some((owner) => outcome.failedOwners.has(owner))) continue;
+      if (refused.has(`${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`)) continue;
+      stats.stored[type] = (stats.stored[type] ?? 0) + 1;
+    }
+    for (const [type, count] of Object.entries(stats.stored)) deps.meter.count('EventsStored', count, ['type', type]);
+    deps.meter.count('WriteRetries', stats.retries);
+    deps.meter.count('QuarantinedRecords', stats.quarantined);
+    outcome.refused.forEach(({ reason }) => deps.meter.count('EventsRejected', 1, ['reason', reasonCategory(reason)]));
     deps.log.info('batch processed', { ...stats, durationMs: now() - started });
     return { batchItemFailures: [...outcome.failedOwners].map((itemIdentifier) => ({ itemIdentifier })), stats };
   };

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../lib/config';
 import { createIngestHandler, ingestDepsFrom } from '../lib/ingest-handler';
 import type { IngestDeps } from '../lib/ingest';
 import { silentLog, type Log } from '../lib/log';
+import { noMeter } from '../lib/metrics';
 import { createSourceAdmin, type SourceAdmin } from '../lib/sources';
 import { createWorker, type WorkerDeps } from '../lib/worker';
 import { startApiServer, type ApiServer } from './api-server';
@@ -68,7 +69,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const ingestDeps = ingestDepsFrom(config, clients, log);
   const api = await startApiServer(createIngestHandler(ingestDeps), options.port, options.onResponse);
-  const workerDeps: WorkerDeps = { documents: clients.documents, config, log };
+  const workerDeps: WorkerDeps = { documents: clients.documents, config, log, meter: noMeter };
   const processBatch = createWorker(workerDeps);
   const trigger =
     options.startWorker === false
