@@ -1,15 +1,13 @@
 /**
  * Runs `serverless package` the way CI can: offline, with no AWS credentials or config, on a copy
  * of the project in a temporary folder, so the developer's `.serverless/` and `dist/` are left
- * alone. The bundles are stand-ins (SEGMENT_INGEST_SKIP_BUILD=1): these tests are about the
- * CloudFormation, and `npm run build` / `npm run package` exercise the real bundles.
+ * alone. The build plugin bundles the real functions with esbuild first, as a deploy would.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FUNCTIONS } from '../../scripts/build';
 
 export interface Resource {
   Type: string;
@@ -26,8 +24,9 @@ export interface Template {
 
 export interface PackagedStack {
   template: Template;
-  /** Files serverless wrote to `.serverless/`. */
+  /** Files serverless wrote to `.serverless/`, with their sizes in bytes. */
   artifacts: string[];
+  sizes: Record<string, number>;
 }
 
 const root = path.resolve(__dirname, '../..');
@@ -40,10 +39,6 @@ export async function packageStack(stage: string): Promise<PackagedStack> {
   try {
     cpSync(root, workDir, { recursive: true, filter: (source) => !SKIPPED.has(path.relative(root, source)) });
     symlinkSync(path.join(root, 'node_modules'), path.join(workDir, 'node_modules'), 'dir');
-    for (const name of Object.keys(FUNCTIONS)) {
-      mkdirSync(path.join(workDir, 'dist', name), { recursive: true });
-      writeFileSync(path.join(workDir, 'dist', name, 'index.js'), 'exports.handler = async () => ({});\n');
-    }
     const home = path.join(workDir, '.home');
     mkdirSync(home);
 
@@ -59,7 +54,6 @@ export async function packageStack(stage: string): Promise<PackagedStack> {
           PATH: process.env.PATH ?? '',
           HOME: home,
           CI: '1',
-          SEGMENT_INGEST_SKIP_BUILD: '1',
           AWS_CONFIG_FILE: path.join(home, 'no-aws-config'),
           AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-aws-credentials'),
           AWS_EC2_METADATA_DISABLED: 'true',
@@ -72,7 +66,8 @@ export async function packageStack(stage: string): Promise<PackagedStack> {
 
     const output = path.join(workDir, '.serverless');
     const template = JSON.parse(readFileSync(path.join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
-    return { template, artifacts: readdirSync(output) };
+    const artifacts = readdirSync(output);
+    return { template, artifacts, sizes: Object.fromEntries(artifacts.map((name) => [name, statSync(path.join(output, name)).size])) };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

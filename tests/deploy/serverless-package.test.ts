@@ -15,9 +15,10 @@ const QUEUES = resourcesJson.queues as Record<string, QueueDefinition>;
 
 let template: Template;
 let artifacts: string[];
+let sizes: Record<string, number>;
 
 beforeAll(async () => {
-  ({ template, artifacts } = await packageStack(STAGE));
+  ({ template, artifacts, sizes } = await packageStack(STAGE));
 }, 120_000);
 
 const pascal = (name: string): string =>
@@ -72,6 +73,9 @@ describe('serverless package --stage test', () => {
   it('writes a zip per function, without network or credentials', () => {
     // Assess
     expect(artifacts).toEqual(expect.arrayContaining(['cloudformation-template-update-stack.json', 'ingest.zip', 'worker.zip']));
+    // The real esbuild bundles (with the AWS SDK inside), not placeholders: well over 100 KB zipped.
+    expect(sizes['ingest.zip']).toBeGreaterThan(100 * 1024);
+    expect(sizes['worker.zip']).toBeGreaterThan(100 * 1024);
   });
 
   describe('HTTP API', () => {
