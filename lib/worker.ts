@@ -122,7 +122,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     deps.meter.count('WriteRetries', stats.retries);
     deps.meter.count('QuarantinedRecords', stats.quarantined);
     outcome.refused.forEach(({ reason }) => deps.meter.count('EventsRejected', 1, ['reason', reasonCategory(reason)]));
-    deps.log.info('batch processed', { ...stats, durationMs: now() - started });
+    deps.log.info('batch processed', { ...stats, failedMessageIds: [...outcome.failedOwners].slice(0, 10), durationMs: now() - started });
     return { batchItemFailures: [...outcome.failedOwners].map((itemIdentifier) => ({ itemIdentifier })), stats };
   };
 }
