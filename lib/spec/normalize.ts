@@ -82,6 +82,9 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
     return { error: `"type" is ${JSON.stringify(bodyType)} but this route takes ${options.routeType} events` };
   }
   if (bodyType === undefined || bodyType === null) return { error: `missing required field "type" (one of ${allowed})` };
+  if (bodyType === 'delete' && !options.allowedTypes.includes('delete')) {
+    return { error: '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}' };
+  }
   if (typeof bodyType !== 'string' || !options.allowedTypes.includes(bodyType as SpecType)) {
     return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
   }
