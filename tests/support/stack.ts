@@ -11,6 +11,8 @@ import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/
 export interface TestStack extends Pipeline {
   sourceId: string;
   key: string;
+  /** The source's webhook shared secret (what Segment's Webhooks destination signs with). */
+  webhookSecret: string;
   /** POST (or another method) JSON or raw text to the local endpoint, with the stack's key unless told otherwise. */
   send(path: string, body?: unknown, options?: SendOptions): Promise<TestResponse>;
   /** Waits until the queue holds no message, visible or in the worker's hands. */
@@ -53,11 +55,14 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
   const sourceId = 'src-test';
   await pipeline.admin.createSource(sourceId, 'Test source');
   const { key } = await pipeline.admin.createKey(sourceId);
+  const webhookSecret = `whsec-${randomBytes(12).toString('hex')}`;
+  await pipeline.admin.setWebhookSecret(sourceId, webhookSecret);
 
   return {
     ...pipeline,
     sourceId,
     key,
+    webhookSecret,
     async send(path, body, opts = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
       const auth = opts.auth === undefined ? key : opts.auth;
@@ -80,10 +85,18 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { Attributes = {} } = await pipeline.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+          new GetQueueAttributesCommand({
+            QueueUrl: pipeline.queues.queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+          }),
         );
-        const waiting = Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+        const waiting = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].reduce(
+          (sum, name) => sum + Number(Attributes[name as keyof typeof Attributes] ?? 0),
+          0,
+        );
         // Received messages count as not visible until the worker deletes them, after their writes.
+        // A message just sent counts as delayed for a moment (the emulator makes it visible on a
+        // 0 ms timer), and in neither of the other two counts.
         if (waiting === 0) return;
         if (Date.now() > deadline) throw new Error(`queue still holds ${waiting} message(s) after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 50));
