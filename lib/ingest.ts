@@ -132,8 +132,13 @@ function rejectedRecord(delivery: Delivery, raw: string, reasons: string[], inde
   };
 }
 
+/** The item's JSON for its quarantine record; an item too deep to serialize is named, not lost silently. */
 function safeStringify(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (error) {
+    return `(the item could not be serialized: ${(error as Error).name})`;
+  }
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

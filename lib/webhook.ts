@@ -57,8 +57,12 @@ function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonPars
   const payloads: Array<string | Buffer> = [request.body];
   if (inflated !== request.body) payloads.push(inflated);
   if (parsed.ok && Array.isArray(parsed.value) && parsed.value.length > 0) {
-    const first = JSON.stringify(parsed.value[0]);
-    if (first !== undefined) payloads.push(first);
+    try {
+      const first = JSON.stringify(parsed.value[0]);
+      if (first !== undefined) payloads.push(first);
+    } catch {
+      // Too deeply nested to print: Segment could not have signed it this way either.
+    }
   }
   return payloads;
 }
