@@ -4,6 +4,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { signWebhookPayload } from '../../lib/webhook';
+import type { EventType } from '../../infra';
 import type { TestResponse, TestStack } from './stack';
 
 export const EVENT_ROUTES = ['/v1/{type}', '/v1/batch', '/v1/import', '/segment', '/webhook (one event)', '/webhook (array)'] as const;
@@ -19,11 +20,11 @@ export interface DeliverOptions {
 }
 
 /** The path and body text a route's sender would use for `events`. */
-export function requestFor(stack: TestStack, route: EventRoute, events: readonly Record<string, unknown>[]): { path: string; text: string } {
+export function requestFor(stack: TestStack, route: EventRoute, events: readonly unknown[]): { path: string; text: string } {
   const [first] = events;
   switch (route) {
     case '/v1/{type}':
-      return { path: `/v1/${String(first?.type)}`, text: JSON.stringify(first) };
+      return { path: `/v1/${String((first as { type?: unknown } | undefined)?.type)}`, text: JSON.stringify(first) };
     case '/v1/batch':
     case '/v1/import':
       return { path: route, text: JSON.stringify({ batch: events }) };
@@ -37,7 +38,7 @@ export function requestFor(stack: TestStack, route: EventRoute, events: readonly
 }
 
 /** Delivers `events` on `route` with the credentials its sender uses (webhooks sign, the rest send the key). */
-export async function deliver(stack: TestStack, route: EventRoute, events: readonly Record<string, unknown>[], options: DeliverOptions = {}): Promise<TestResponse> {
+export async function deliver(stack: TestStack, route: EventRoute, events: readonly unknown[], options: DeliverOptions = {}): Promise<TestResponse> {
   const request = requestFor(stack, route, events);
   const text = options.text ?? request.text;
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json', ...options.headers };
@@ -50,4 +51,27 @@ export async function deliver(stack: TestStack, route: EventRoute, events: reado
     headers,
     raw: options.gzip ? gzipSync(Buffer.from(text)) : text,
   });
+}
+
+/** Routes whose body is one event: a case with several events sends one request each. */
+export function isSingleEventRoute(route: EventRoute): boolean {
+  return route === '/v1/{type}' || route === '/segment' || route === '/webhook (one event)';
+}
+
+/** Delivers `events` in as few requests as the route allows. */
+export async function deliverAll(stack: TestStack, route: EventRoute, events: readonly unknown[], options: DeliverOptions = {}): Promise<TestResponse[]> {
+  if (!isSingleEventRoute(route)) return [await deliver(stack, route, events, options)];
+  const responses: TestResponse[] = [];
+  for (const event of events) responses.push(await deliver(stack, route, [event], options));
+  return responses;
+}
+
+/** A label unique to a route, for user ids, so cases of different routes never see each other's items. */
+export function routeLabel(route: EventRoute, label: string): string {
+  return `${label}-${route.replace(/[^a-z0-9]+/gi, '-')}`;
+}
+
+/** Items of `userId` in the table of `type`. */
+export async function storedFor(stack: TestStack, type: EventType, userId: string): Promise<Record<string, unknown>[]> {
+  return (await stack.scan(type)).filter((item) => item.userId === userId);
 }

@@ -36,6 +36,26 @@ export interface TestResponse {
   text: string;
 }
 
+/** What `TestStack.send` does, against any base URL (e.g. a second server in front of other dependencies). */
+export async function sendTo(baseUrl: string, key: string, path: string, body?: unknown, opts: SendOptions = {}): Promise<TestResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  const auth = opts.auth === undefined ? key : opts.auth;
+  if (auth !== null && !headers.authorization) headers.authorization = `Basic ${Buffer.from(`${auth}:`).toString('base64')}`;
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: opts.method ?? 'POST',
+    headers,
+    body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Left empty: tests that care assert on `text`.
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
 export function testStage(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
@@ -63,24 +83,7 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
     sourceId,
     key,
     webhookSecret,
-    async send(path, body, opts = {}) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      const auth = opts.auth === undefined ? key : opts.auth;
-      if (auth !== null && !headers.authorization) headers.authorization = `Basic ${Buffer.from(`${auth}:`).toString('base64')}`;
-      const response = await fetch(`${pipeline.url}${path}`, {
-        method: opts.method ?? 'POST',
-        headers,
-        body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-      });
-      const text = await response.text();
-      let parsed: Record<string, unknown> = {};
-      try {
-        parsed = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        // Left empty: tests that care assert on `text`.
-      }
-      return { status: response.status, headers: response.headers, body: parsed, text };
-    },
+    send: (path, body, opts) => sendTo(pipeline.url, key, path, body, opts),
     async drain(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
