@@ -114,9 +114,9 @@ export function parseJson(text: string): JsonParse {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
-    // V8 quotes the start of the body in its message ('"not json" is not valid JSON'); the problem
-    // is logged and stored as a reason, and event bodies must never reach the logs.
-    const reason = (error as Error).message.replace(/,? ".*" is not valid JSON$/s, '');
+    // V8 quotes part of the body in its message (', "not json" is not valid JSON', or with "..."
+    // around a cut); the problem is logged and stored as a reason, and bodies never reach the logs.
+    const reason = (error as Error).message.replace(/,? (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
     return { ok: false, problem: `body is not valid JSON: ${reason}` };
   }
 }
