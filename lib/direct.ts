@@ -71,6 +71,7 @@ async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<Ht
   return acceptEvents(deps, delivery, [parsed.value], { single: true, allowedTypes: SPEC_TYPES, warnings });
 }
 
+/** The Direct destination's route, for `createIngest`'s extra routes. */
 export function directRoutes(deps: IngestDeps): Route[] {
   return [{ path: DIRECT_ROUTE, methods: ['POST'], handler: (request) => receiveDirect(deps, request) }];
 }

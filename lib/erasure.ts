@@ -131,41 +131,44 @@ export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: str
   // takes every item whose timestamp is at or before the cut-off, whatever its messageId.
   const bound = `${cutoff}$`;
   const erased = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
-  let complete = true;
 
-  await Promise.all(
-    EVENT_TYPES.map(async (type) => {
-      const table = deps.tables[type];
-      let start: Record<string, unknown> | undefined;
-      do {
-        if (deps.now() >= deadline) {
-          complete = false;
-          return;
-        }
-        const page = await deps.documents.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'pk = :pk AND sk < :bound',
-            ExpressionAttributeValues: { ':pk': pk, ':bound': bound },
-            ProjectionExpression: 'pk, sk',
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-          { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
-        );
-        const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({ table, item: { pk: item.pk, sk: item.sk }, action: 'delete', owners: [owner] }));
-        if (deletes.length > 0) {
-          const outcome = await writeItems(deps.write, deletes, deadline);
-          erased[type] += outcome.written;
-          if (outcome.failedOwners.size > 0) {
-            complete = false;
-            return;
-          }
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-    }),
+  async function sweepTable(type: EventType): Promise<boolean> {
+    const table = deps.tables[type];
+    let start: Record<string, unknown> | undefined;
+    do {
+      if (deps.now() >= deadline) return false;
+      const page = await deps.documents.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk AND sk < :bound',
+          ExpressionAttributeValues: { ':pk': pk, ':bound': bound },
+          ProjectionExpression: 'pk, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+        { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
+      );
+      const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({ table, item: { pk: item.pk, sk: item.sk }, action: 'delete', owners: [owner] }));
+      if (deletes.length > 0) {
+        const outcome = await writeItems(deps.write, deletes, deadline);
+        erased[type] += outcome.written;
+        if (outcome.failedOwners.size > 0) return false;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return true;
+  }
+
+  // A table that fails leaves the others going, and what was deleted is still counted for the audit.
+  const done = await Promise.all(
+    EVENT_TYPES.map((type) =>
+      sweepTable(type).catch((error: unknown) => {
+        deps.log.warn('erasure sweep of a table failed', { table: deps.tables[type], error: (error as Error).name });
+        return false;
+      }),
+    ),
   );
+  const complete = done.every(Boolean);
   return { complete, erased };
 }
 

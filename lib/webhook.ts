@@ -98,6 +98,7 @@ async function authenticateWebhook(deps: IngestDeps, request: HttpRequest, sourc
     if (!verifyWebhookSignature(given, secrets, signedPayloads(request, inflated, parsed))) {
       throw new UnauthorizedError(`X-Signature does not match the body: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`);
     }
+    // No key was used: the principal names the signature, which is what logs may show.
     principal ??= { sourceId: source.sourceId, keyPrefix: 'x-signature' };
   }
 
@@ -135,6 +136,7 @@ async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: 
   return acceptEvents(deps, delivery, [body], { single: true, allowedTypes: SPEC_TYPES });
 }
 
+/** The Webhooks destination's route, for `createIngest`'s extra routes. */
 export function webhookRoutes(deps: IngestDeps): Route[] {
   return [{ path: `${WEBHOOK_ROUTE}/{sourceId}`, methods: WEBHOOK_METHODS, handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? '') }];
 }

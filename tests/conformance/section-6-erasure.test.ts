@@ -268,6 +268,39 @@ describe('section 6: events still in flight when the delete is processed', () =>
     expect(audit?.completedAt).toBeDefined();
   });
 
+  it('counts what it erased when one table fails, and finishes on redelivery', async () => {
+    // Prepare: Query on the page table fails once, through a wrapper around the real client (the
+    // emulator cannot be made to fail one table)
+    await deliver(stack, '/v1/batch', historyOf('faulty'));
+    await processMessages(stack, await receiveAll(stack, 1));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'faulty', timestamp: new Date().toISOString() })]);
+    const [message] = await receiveAll(stack, 1);
+    const real = stack.clients.documents;
+    const failingPage = {
+      send: async (command: { constructor: { name: string }; input: { TableName?: string } }, options?: unknown) => {
+        if (command.constructor.name === 'QueryCommand' && command.input.TableName === stack.config.tables.page) {
+          throw Object.assign(new Error('simulated'), { name: 'InternalServerError' });
+        }
+        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
+      },
+    } as unknown as DynamoDBDocumentClient;
+
+    // Act
+    const first = await processMessages(stack, [message!], { documents: failingPage });
+    const [auditAfterFirst] = await auditOf(stack, 'faulty');
+    const second = await processMessages(stack, [message!]);
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: message!.MessageId }]);
+    expect(auditAfterFirst).toMatchObject({ runs: 1, erasedItems: 5, erased_page: 0 });
+    expect(auditAfterFirst?.completedAt).toBeUndefined();
+    expect(second.batchItemFailures).toEqual([]);
+    expect(await itemsOf(stack, 'faulty')).toEqual([]);
+    const [audit] = await auditOf(stack, 'faulty');
+    expect(audit).toMatchObject({ runs: 2, erasedItems: 6, erased_page: 1 });
+    expect(audit?.completedAt).toBeDefined();
+  });
+
   it('is idempotent: a redelivered delete erases nothing more and completes again', async () => {
     await deliver(stack, '/v1/batch', historyOf('twice'));
     await processMessages(stack, await receiveAll(stack, 1));
