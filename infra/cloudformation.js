@@ -253,14 +253,16 @@ function roles(stack) {
       },
       {
         Sid: 'EraseEvents',
-        Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'],
+        // lib/erasure.ts: Query a user's partition, delete its items with BatchWriteItem.
+        Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
         Resource: tableArns(ofKind('event')),
       },
       ...(all[ERASURES_TABLE]
         ? [
             {
               Sid: 'AuditErasures',
-              Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
+              // lib/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
+              Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
               Resource: tableArns([ERASURES_TABLE]),
             },
           ]

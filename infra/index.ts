@@ -8,7 +8,11 @@ import resources from './resources.json';
 export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys'] as const;
+/**
+ * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are
+ * never stored again) and an audit record per delete request; see lib/erasure.ts.
+ */
+export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 export const QUEUE_NAMES = ['events', 'dead-letter'] as const;

@@ -19,6 +19,14 @@ export interface SourceRecord {
   disabled?: boolean;
   /** Shared secret for Webhooks `X-Signature`; stored as is, since an HMAC needs it. */
   webhookSecret?: string;
+  webhookSecretSetAt?: string;
+  /**
+   * The secret before the last rotation, still accepted until `previousWebhookSecretExpiresAt`
+   * (ISO-8601): Segment keeps signing with it until its settings are changed, and retries what
+   * it signed with it for up to four hours.
+   */
+  previousWebhookSecret?: string;
+  previousWebhookSecretExpiresAt?: string;
   createdAt?: string;
 }
 

@@ -8,10 +8,12 @@ import { createClients } from './clients';
 import { loadConfig, type Config } from './config';
 import { ConfigError, QueueUnavailableError } from './errors';
 import { errorResponse, requestFromApiGateway, type HttpResponse } from './http';
+import { directRoutes } from './direct';
 import { createIngest, type IngestDeps } from './ingest';
 import { createLogger, type Log } from './log';
 import { createMeter, noMeter, reasonCategory, type Meter } from './metrics';
 import { createEnqueuer } from './queue';
+import { webhookRoutes } from './webhook';
 
 export function loadIngestDeps(env: Record<string, string | undefined> = process.env): IngestDeps {
   const config = loadConfig(env);
@@ -31,7 +33,7 @@ export function ingestDepsFrom(config: Config, clients: ReturnType<typeof create
 }
 
 export function createIngestHandler(deps: IngestDeps, now: () => number = Date.now) {
-  const ingest = createIngest(deps);
+  const ingest = createIngest(deps, [...directRoutes(deps), ...webhookRoutes(deps)]);
   return async (event: APIGatewayProxyEventV2, _context?: Context): Promise<HttpResponse> => {
     const request = requestFromApiGateway(event, now());
     try {

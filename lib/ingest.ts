@@ -36,6 +36,8 @@ export interface IngestAnswer {
   accepted: number;
   rejected: number;
   errors: EventItemError[];
+  /** Problems with the request that did not stop its events (e.g. unreadable `X-Segment-Settings`). */
+  warnings?: string[];
 }
 
 /** The context of one request's events, carried into every record it produces. */
@@ -52,6 +54,8 @@ export interface AcceptOptions {
   routeType?: SpecType;
   allowedTypes: readonly SpecType[];
   defaults?: { context?: unknown; integrations?: unknown };
+  /** Added to the answer, so the sender sees them (Segment shows answers in its debugger). */
+  warnings?: readonly string[];
 }
 
 /**
@@ -98,6 +102,7 @@ export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: 
   });
 
   const answer: IngestAnswer = { success: accepted > 0, accepted, rejected: errors.length, errors };
+  if (options.warnings && options.warnings.length > 0) answer.warnings = [...options.warnings];
   if (accepted > 0) return jsonResponse(200, answer);
   const message = options.single
     ? `invalid ${options.routeType ?? 'event'}: ${errors[0]?.message ?? 'invalid event'}`
@@ -135,11 +140,16 @@ function rejectedRecord(delivery: Delivery, raw: string, reasons: string[], inde
   };
 }
 
+/** The item's JSON for its quarantine record; an item too deep to serialize is named, not lost silently. */
 function safeStringify(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (error) {
+    return `(the item could not be serialized: ${(error as Error).name})`;
+  }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

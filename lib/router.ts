@@ -39,7 +39,8 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
         route.methods.forEach((m) => allowed.add(m));
         continue;
       }
-      const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+      const params = decodeParams(route.names, match);
+      if (!params) throw new NotFoundError(`no route for ${request.method} ${request.path}: the path is not valid percent-encoding`);
       return route.handler(request, params);
     }
     if (allowed.size > 0) {
@@ -47,4 +48,13 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
     }
     throw new NotFoundError(`no route for ${request.method} ${request.path}`);
   };
+}
+
+/** Path parameters, percent-decoded; `undefined` when a segment is not valid percent-encoding. */
+function decodeParams(names: readonly string[], match: RegExpExecArray): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,7 @@
  * Managing sources and their keys: what the local stack, the tests and the ops CLI use. A key is
  * returned once, when it is created; only its hash is stored.
  */
+import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateKey, hashKey, keyPrefix, type KeyRecord, type SourceRecord } from './auth';
@@ -10,6 +11,17 @@ export interface SourceAdminDeps {
   documents: DynamoDBDocumentClient;
   tables: { keys: string; sources: string };
   now?: () => Date;
+}
+
+/**
+ * How long the previous webhook secret stays valid after a rotation, by default: time to paste the
+ * new one into Segment, plus the four hours Segment retries deliveries it signed with the old one.
+ */
+export const WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600;
+
+/** A random shared secret for Segment's Webhooks destination: 32 bytes, hex. */
+export function generateWebhookSecret(): string {
+  return randomBytes(32).toString('hex');
 }
 
 export class SourceAdminError extends Error {
@@ -52,8 +64,40 @@ export function createSourceAdmin(deps: SourceAdminDeps) {
       await updateExisting(documents, tables.sources, { sourceId }, 'SET disabled = :d', { ':d': disabled }, `source "${sourceId}" does not exist`);
     },
 
-    async setWebhookSecret(sourceId: string, secret: string): Promise<void> {
-      await updateExisting(documents, tables.sources, { sourceId }, 'SET webhookSecret = :s, webhookSecretSetAt = :t', { ':s': secret, ':t': now() }, `source "${sourceId}" does not exist`);
+    /**
+     * Sets or rotates the source's webhook shared secret. The secret it replaces stays valid for
+     * `graceSeconds` (default 24 h) so deliveries Segment signed with it are not refused while the
+     * new one is being configured there and while Segment retries; pass 0 to end it at once (a
+     * leaked secret). Takes effect within the ingest function's cache lifetime.
+     */
+    async setWebhookSecret(sourceId: string, secret: string, options: { graceSeconds?: number } = {}): Promise<{ previousValidUntil?: string }> {
+      if (secret.length === 0 || secret.length > 1024) throw new SourceAdminError('a webhook secret must be 1-1024 characters');
+      const graceSeconds = options.graceSeconds ?? WEBHOOK_SECRET_GRACE_SECONDS;
+      if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new SourceAdminError('graceSeconds must be 0 or more');
+      const { Item } = await documents.send(new GetCommand({ TableName: tables.sources, Key: { sourceId }, ConsistentRead: true }));
+      if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
+      const current = (Item as SourceRecord).webhookSecret;
+      const at = now();
+      const keepPrevious = current !== undefined && current !== secret && graceSeconds > 0;
+      const previousValidUntil = keepPrevious ? new Date(Date.parse(at) + graceSeconds * 1000).toISOString() : undefined;
+      const values: Record<string, unknown> = { ':s': secret, ':t': at };
+      let expression = 'SET webhookSecret = :s, webhookSecretSetAt = :t';
+      if (keepPrevious) {
+        expression += ', previousWebhookSecret = :p, previousWebhookSecretExpiresAt = :e';
+        Object.assign(values, { ':p': current, ':e': previousValidUntil });
+      } else if (current !== secret) {
+        expression += ' REMOVE previousWebhookSecret, previousWebhookSecretExpiresAt';
+      }
+      // The condition makes two rotations racing each other fail rather than lose a secret silently.
+      const condition = current === undefined ? 'attribute_not_exists(webhookSecret)' : 'webhookSecret = :current';
+      if (current !== undefined) values[':current'] = current;
+      try {
+        await documents.send(new UpdateCommand({ TableName: tables.sources, Key: { sourceId }, UpdateExpression: expression, ExpressionAttributeValues: values, ConditionExpression: `attribute_exists(sourceId) AND ${condition}` }));
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`the webhook secret of source "${sourceId}" changed meanwhile; try again`);
+        throw error;
+      }
+      return previousValidUntil === undefined ? {} : { previousValidUntil };
     },
 
     /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */

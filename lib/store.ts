@@ -12,7 +12,10 @@ const BATCH_ITEMS = 25;
 
 export interface WriteRequest {
   table: string;
+  /** The item to put or, for a delete, its key (`pk`, `sk`). */
   item: Item;
+  /** Default `put`. Deletes erase a user's items (lib/erasure.ts). */
+  action?: 'put' | 'delete';
   /** Ids of the SQS messages that need this item written before they can be deleted. */
   owners: readonly string[];
 }
@@ -89,6 +92,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
   async function writeChunk(chunk: WriteRequest[]): Promise<void> {
     let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
+      if (now() >= deadline) break;
       if (attempt > 0) {
         // Full jitter, capped: spreads retries of parallel chunks so they do not throttle together.
         const delay = Math.random() * Math.min(2000, 50 * 2 ** attempt);
@@ -97,8 +101,10 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
         outcome.retries += pending.length;
       }
       const byKey = new Map(pending.map((w) => [keyOf(w), w]));
-      const requestItems: Record<string, Array<{ PutRequest: { Item: Item } }>> = {};
-      for (const write of pending) (requestItems[write.table] ??= []).push({ PutRequest: { Item: write.item } });
+      const requestItems: Record<string, Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>> = {};
+      for (const write of pending) {
+        (requestItems[write.table] ??= []).push(write.action === 'delete' ? { DeleteRequest: { Key: { pk: write.item.pk, sk: write.item.sk } } } : { PutRequest: { Item: write.item } });
+      }
       try {
         outcome.requests++;
         const response = await deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), {
@@ -107,7 +113,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
         const unprocessed: WriteRequest[] = [];
         for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
           for (const request of requests) {
-            const item = request.PutRequest?.Item;
+            const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
             const write = item && byKey.get(`${table}\u0000${String(item.pk)}\u0000${String(item.sk ?? '')}`);
             if (write) unprocessed.push(write);
           }
@@ -129,6 +135,12 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
 
   async function writeOneByOne(pending: readonly WriteRequest[]): Promise<void> {
     for (const write of pending) {
+      // A key-only delete has nothing DynamoDB could refuse in it: the error is about us (access,
+      // a missing table), so the message goes back to the queue and, if it persists, to the DLQ.
+      if (write.action === 'delete') {
+        fail([write]);
+        continue;
+      }
       try {
         outcome.requests++;
         await deps.documents.send(new PutCommand({ TableName: write.table, Item: write.item }), {

@@ -3,14 +3,20 @@
  * items for the event tables and the `rejected` table, write them all together, and report only the
  * messages whose writes failed transiently. A message that can never be read is quarantined, not
  * retried; an item DynamoDB refuses for good is quarantined too, so nothing is lost.
+ *
+ * `delete` records are erasures (lib/erasure.ts): their tombstones are written before the batch's
+ * events, events of the batch they cover are never written, the batch's written events are then
+ * checked against tombstones (one BatchGetItem per 100 users), and each erasure sweeps its user's
+ * partitions last. An erasure that cannot finish in time fails its message, and SQS redelivers it.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { EVENT_TYPES, type EventType } from '../infra';
 import type { Config } from './config';
+import { erasureCutoff, findTombstones, isErased, recordAudit, recordTombstone, sweepUser, tombstoneKey, type ErasureDeps } from './erasure';
 import { eventItem, quarantineItem, rejectedRecordItem } from './items';
 import type { Log } from './log';
 import { reasonCategory, type Meter } from './metrics';
-import { decodeMessage, RAW_TEXT_LIMIT, UnreadableMessageError } from './records';
+import { decodeMessage, RAW_TEXT_LIMIT, UnreadableMessageError, type EventRecord } from './records';
 import { writeItems, type WriteDeps, type WriteRequest } from './store';
 
 export interface WorkerDeps {
@@ -26,9 +32,14 @@ export interface WorkerStats {
   messages: number;
   /** Events of each type in the batch. */
   events: Partial<Record<EventType, number>>;
-  /** Events of each type written (their messages did not fail, DynamoDB did not refuse them). */
+  /** Events of each type written and kept (not failed, refused or covered by an erasure). */
   stored: Partial<Record<EventType, number>>;
   quarantined: number;
+  /** Erasures (delete events) finished in this batch, and the items they deleted. */
+  erasures: number;
+  erasedItems: number;
+  /** Events not stored, or deleted again, because an erasure covers them. */
+  droppedByErasure: number;
   failedMessages: number;
   requests: number;
   retries: number;
@@ -43,16 +54,21 @@ export type ProcessBatch = (event: SQSEvent, remainingMs?: number) => Promise<SQ
 export function createWorker(deps: WorkerDeps): ProcessBatch {
   const now = deps.now ?? Date.now;
   const { tables } = deps.config;
-  const writeDeps: WriteDeps = { documents: deps.documents, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep: deps.sleep };
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const writeDeps: WriteDeps = { documents: deps.documents, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep };
+  const erasureDeps: ErasureDeps = { documents: deps.documents, tables, write: writeDeps, log: deps.log, now, sleep };
 
   return async (event, remainingMs) => {
     const started = now();
     const deadline = started + Math.max(1000, (remainingMs ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS) - SAFETY_MARGIN_MS);
     const ingestedAt = new Date(started).toISOString();
     const expiresAt = Math.floor(started / 1000) + deps.config.rejectedRetentionDays * 86_400;
-    const stats: WorkerStats = { messages: event.Records.length, events: {}, stored: {}, quarantined: 0, failedMessages: 0, requests: 0, retries: 0 };
+    const stats: WorkerStats = { messages: event.Records.length, events: {}, stored: {}, quarantined: 0, erasures: 0, erasedItems: 0, droppedByErasure: 0, failedMessages: 0, requests: 0, retries: 0 };
 
     const writes: WriteRequest[] = [];
+    /** The event writes of identified users, with what the tombstone check needs. */
+    const userWrites: Array<{ write: WriteRequest; sourceId: string; userId: string; timestamp: string }> = [];
+    const deletes: Array<{ record: EventRecord; owner: string; cutoff: string }> = [];
     const eventWrites: Array<{ type: EventType; write: WriteRequest }> = [];
     for (const message of event.Records) {
       const owners = [message.messageId];
@@ -63,10 +79,14 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
             stats.quarantined++;
           } else if (EVENT_TYPES.includes(record.event.type as EventType)) {
             const type = record.event.type as EventType;
-            const write = { table: tables[type], item: eventItem(record, ingestedAt), owners };
+            const write: WriteRequest = { table: tables[type], item: eventItem(record, ingestedAt), owners };
             writes.push(write);
             eventWrites.push({ type, write });
+            const { userId } = record.event;
+            if (userId !== undefined) userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });
             stats.events[type] = (stats.events[type] ?? 0) + 1;
+          } else if (record.event.type === 'delete' && typeof record.event.userId === 'string') {
+            deletes.push({ record, owner: message.messageId, cutoff: erasureCutoff(record) });
           } else {
             const raw = JSON.stringify(record.event);
             writes.push({
@@ -88,9 +108,87 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
       }
     }
 
-    const outcome = await writeItems(writeDeps, writes, deadline);
+    // Tombstones first: from here on, no batch (this one or a concurrent one) can store an event
+    // they cover without its tombstone check finding it.
+    const failedDeletes = new Set<EventRecord>();
+    for (const erasure of deletes) {
+      try {
+        await recordTombstone(erasureDeps, erasure.record.sourceId, erasure.record.event.userId ?? '', erasure.cutoff, deadline);
+        stats.requests++;
+      } catch (error) {
+        failedDeletes.add(erasure.record);
+        deps.log.warn('erasure tombstone not written; the delete will be retried', { messageId: erasure.owner, error: (error as Error).name });
+      }
+    }
+
+    // Events of this batch that a delete of this batch covers are never written.
+    const batchCutoffs = new Map<string, string>();
+    for (const { record, cutoff } of deletes) {
+      const pk = tombstoneKey(record.sourceId, record.event.userId ?? '').pk;
+      const known = batchCutoffs.get(pk);
+      if (known === undefined || known < cutoff) batchCutoffs.set(pk, cutoff);
+    }
+    const dropped = new Set<WriteRequest>();
+    if (batchCutoffs.size > 0) {
+      for (const w of userWrites) {
+        const cutoff = batchCutoffs.get(tombstoneKey(w.sourceId, w.userId).pk);
+        if (cutoff !== undefined && isErased(w.timestamp, cutoff)) dropped.add(w.write);
+      }
+      stats.droppedByErasure += dropped.size;
+    }
+
+    const outcome = await writeItems(writeDeps, dropped.size > 0 ? writes.filter((w) => !dropped.has(w)) : writes, deadline);
     stats.requests += outcome.requests;
     stats.retries += outcome.retries;
+
+    // Then the check: any event just written that a tombstone covers is deleted again.
+    const written = userWrites.filter((w) => !dropped.has(w.write));
+    if (written.length > 0) {
+      try {
+        const { cutoffs, requests } = await findTombstones(erasureDeps, written, deadline);
+        stats.requests += requests;
+        const undo: WriteRequest[] = [];
+        for (const w of written) {
+          const cutoff = cutoffs.get(tombstoneKey(w.sourceId, w.userId).pk);
+          if (cutoff !== undefined && isErased(w.timestamp, cutoff)) {
+            undo.push({ ...w.write, item: { pk: w.write.item.pk, sk: w.write.item.sk }, action: 'delete' });
+            dropped.add(w.write);
+          }
+        }
+        if (undo.length > 0) {
+          const undone = await writeItems(writeDeps, undo, deadline);
+          undone.failedOwners.forEach((owner) => outcome.failedOwners.add(owner));
+          stats.requests += undone.requests;
+          stats.droppedByErasure += undone.written;
+        }
+      } catch (error) {
+        // Without the check we cannot tell whether an erased user's data was just written back:
+        // redeliver those messages; writing and checking again is idempotent.
+        written.forEach((w) => w.write.owners.forEach((owner) => outcome.failedOwners.add(owner)));
+        deps.log.warn('tombstone check failed; messages will be retried', { error: (error as Error).name, events: written.length });
+      }
+    }
+
+    // Erasures last, so the common path (events) is not held up behind them.
+    for (const erasure of deletes) {
+      if (failedDeletes.has(erasure.record)) {
+        outcome.failedOwners.add(erasure.owner);
+        continue;
+      }
+      const { record, owner, cutoff } = erasure;
+      try {
+        const result = await sweepUser(erasureDeps, record.sourceId, record.event.userId ?? '', cutoff, owner, deadline);
+        await recordAudit(erasureDeps, record, cutoff, result, deadline);
+        const count = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
+        stats.erasedItems += count;
+        if (result.complete) stats.erasures++;
+        else outcome.failedOwners.add(owner);
+        deps.log.info(result.complete ? 'erasure done' : 'erasure incomplete; the delete will be retried', { sourceId: record.sourceId, messageId: record.event.messageId, cutoff, erased: result.erased });
+      } catch (error) {
+        outcome.failedOwners.add(owner);
+        deps.log.warn('erasure failed; the delete will be retried', { sourceId: record.sourceId, messageId: record.event.messageId, error: (error as Error).name });
+      }
+    }
     if (outcome.refused.length > 0) {
       const quarantines = outcome.refused.map(({ write, reason }) => {
         const raw = JSON.stringify(write.item);
@@ -114,13 +212,14 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     stats.failedMessages = outcome.failedOwners.size;
     const refused = new Set(outcome.refused.map(({ write }) => `${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`));
     for (const { type, write } of eventWrites) {
-      if (write.owners.some((owner) => outcome.failedOwners.has(owner))) continue;
+      if (dropped.has(write) || write.owners.some((owner) => outcome.failedOwners.has(owner))) continue;
       if (refused.has(`${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`)) continue;
       stats.stored[type] = (stats.stored[type] ?? 0) + 1;
     }
     for (const [type, count] of Object.entries(stats.stored)) deps.meter.count('EventsStored', count, ['type', type]);
     deps.meter.count('WriteRetries', stats.retries);
     deps.meter.count('QuarantinedRecords', stats.quarantined);
+    deps.meter.count('Erasures', stats.erasures);
     outcome.refused.forEach(({ reason }) => deps.meter.count('EventsRejected', 1, ['reason', reasonCategory(reason)]));
     deps.log.info('batch processed', { ...stats, failedMessageIds: [...outcome.failedOwners].slice(0, 10), durationMs: now() - started });
     return { batchItemFailures: [...outcome.failedOwners].map((itemIdentifier) => ({ itemIdentifier })), stats };

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateKey, hashKey } from '../lib/auth';
+import { generateWebhookSecret } from '../lib/sources';
 import { startEmulators } from '../local/emulators';
 import { startPipeline } from '../local/pipeline';
 
@@ -36,6 +37,17 @@ function devApiKey(): string {
   return key;
 }
 
+/** The local source's webhook shared secret: DEV_WEBHOOK_SECRET, else the one kept from an earlier start, else a new one. */
+function devWebhookSecret(): string {
+  if (process.env.DEV_WEBHOOK_SECRET) return process.env.DEV_WEBHOOK_SECRET;
+  const file = path.join(dataDir, 'dev-webhook-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = generateWebhookSecret();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
 async function main(): Promise<void> {
   const httpPort = port('PORT', 3000);
   const emulators = await startEmulators({
@@ -60,6 +72,8 @@ async function main(): Promise<void> {
   if (!(await pipeline.admin.getSource(SOURCE_ID))) await pipeline.admin.createSource(SOURCE_ID, 'Local development');
   const keys = await pipeline.admin.listKeys(SOURCE_ID);
   if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await pipeline.admin.createKey(SOURCE_ID, key);
+  const webhookSecret = devWebhookSecret();
+  if ((await pipeline.admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await pipeline.admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 
   const endpoint = `http://localhost:${new URL(pipeline.url).port}`;
   console.log(`
@@ -67,6 +81,8 @@ segment-ingest is running (stage "${STAGE}")
   endpoint        ${endpoint}
   source          ${SOURCE_ID}
   API key         ${key}
+  Direct          ${endpoint}/segment          (Segment Direct destination: endpoint + API key)
+  Webhooks        ${endpoint}/webhook/${SOURCE_ID}    (shared secret ${webhookSecret})
   DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)
   SQS emulator    ${emulators.sqsEndpoint}
   queue           ${pipeline.queues.queueUrl}

@@ -25,6 +25,13 @@ export type Verdict =
   | { ok: false; reasons: string[]; messageId?: string };
 
 const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+
+/**
+ * Deepest nesting an event may have. Deeper than DynamoDB's 32 levels is still stored (as JSON
+ * text); this bound only keeps the recursive steps (JSON.stringify, the canonical form behind a
+ * derived messageId) well inside the stack, so a hostile body gets a 400 rather than a crash.
+ */
+export const MAX_NESTING = 1000;
 /** Fields that never reach storage: `writeKey` is a credential, `sentAt` varies between retries. */
 const DROPPED_FIELDS = ['writeKey'] as const;
 
@@ -32,6 +39,10 @@ const DROPPED_FIELDS = ['writeKey'] as const;
 export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdict {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, reasons: [`each event must be a JSON object, got ${describeJsonType(input)}`] };
+  }
+  const rawMessageId = (input as Record<string, unknown>).messageId;
+  if (nestingDepth(input, MAX_NESTING) > MAX_NESTING) {
+    return { ok: false, reasons: [`the event nests deeper than ${MAX_NESTING} levels`], messageId: typeof rawMessageId === 'string' ? rawMessageId : undefined };
   }
   const event: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   const messageId = typeof event.messageId === 'string' || typeof event.messageId === 'number' ? String(event.messageId) : undefined;
@@ -75,6 +86,20 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   return { ok: true, event: event as SegmentEvent, json };
 }
 
+/** Nesting depth of `value`, counted without recursion; stops counting once past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | { error: string } {
   const allowed = options.allowedTypes.join(', ');
   if (options.routeType) {
@@ -82,6 +107,9 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
     return { error: `"type" is ${JSON.stringify(bodyType)} but this route takes ${options.routeType} events` };
   }
   if (bodyType === undefined || bodyType === null) return { error: `missing required field "type" (one of ${allowed})` };
+  if (bodyType === 'delete' && !options.allowedTypes.includes('delete')) {
+    return { error: '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}' };
+  }
   if (typeof bodyType !== 'string' || !options.allowedTypes.includes(bodyType as SpecType)) {
     return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
   }

@@ -36,6 +36,7 @@ describe('generateTemplate', () => {
   it('deploys, grants and outputs a table added to resources.json', () => {
     // Prepare
     const withErasures = definitions();
+    delete withErasures.tables.erasures;
     withErasures.tables.erasures = { kind: 'audit', partitionKey: 'pk', sortKey: 'sk' };
 
     // Act
@@ -49,14 +50,16 @@ describe('generateTemplate', () => {
     expect(workerStatements(Resources)).toContainEqual({
       Effect: 'Allow',
       Sid: 'AuditErasures',
-      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
+      Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
       Resource: [{ 'Fn::GetAtt': ['ErasuresTable', 'Arn'] }],
     });
     expect(Outputs.ErasuresTableName).toEqual({ Description: 'Name of the erasures table', Value: { Ref: 'ErasuresTable' } });
   });
 
-  it('grants nothing on an erasures table while resources.json has none', () => {
-    const { Resources } = generateTemplate(definitions(), settings());
+  it('grants nothing on an erasures table when resources.json has none', () => {
+    const withoutErasures = definitions();
+    delete withoutErasures.tables.erasures;
+    const { Resources } = generateTemplate(withoutErasures, settings());
     expect(workerStatements(Resources).map((statement) => statement.Sid)).not.toContain('AuditErasures');
   });
 

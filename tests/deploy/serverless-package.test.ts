@@ -296,9 +296,13 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(
         expect.arrayContaining([...eventArns, getAtt('RejectedTable')]),
       );
-      for (const action of ['dynamodb:Query', 'dynamodb:DeleteItem']) {
-        expect(resourcesFor(role, action)).toEqual(eventArns);
+      expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
+      expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
+      for (const action of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']) {
+        expect(resourcesFor(role, action)).toEqual([getAtt('ErasuresTable')]);
       }
+      expect(actions).not.toContain('dynamodb:DeleteItem');
+      expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).not.toContainEqual(getAtt('KeysTable'));
       expect(actions).not.toContain('cloudwatch:PutMetricData');

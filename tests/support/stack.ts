@@ -11,6 +11,8 @@ import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/
 export interface TestStack extends Pipeline {
   sourceId: string;
   key: string;
+  /** The source's webhook shared secret (what Segment's Webhooks destination signs with). */
+  webhookSecret: string;
   /** POST (or another method) JSON or raw text to the local endpoint, with the stack's key unless told otherwise. */
   send(path: string, body?: unknown, options?: SendOptions): Promise<TestResponse>;
   /** Waits until the queue holds no message, visible or in the worker's hands. */
@@ -34,6 +36,26 @@ export interface TestResponse {
   text: string;
 }
 
+/** What `TestStack.send` does, against any base URL (e.g. a second server in front of other dependencies). */
+export async function sendTo(baseUrl: string, key: string, path: string, body?: unknown, opts: SendOptions = {}): Promise<TestResponse> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+  const auth = opts.auth === undefined ? key : opts.auth;
+  if (auth !== null && !headers.authorization) headers.authorization = `Basic ${Buffer.from(`${auth}:`).toString('base64')}`;
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: opts.method ?? 'POST',
+    headers,
+    body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Left empty: tests that care assert on `text`.
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
 export function testStage(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
@@ -53,41 +75,31 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
   const sourceId = 'src-test';
   await pipeline.admin.createSource(sourceId, 'Test source');
   const { key } = await pipeline.admin.createKey(sourceId);
+  const webhookSecret = `whsec-${randomBytes(12).toString('hex')}`;
+  await pipeline.admin.setWebhookSecret(sourceId, webhookSecret);
 
   return {
     ...pipeline,
     sourceId,
     key,
-    async send(path, body, opts = {}) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      const auth = opts.auth === undefined ? key : opts.auth;
-      if (auth !== null && !headers.authorization) headers.authorization = `Basic ${Buffer.from(`${auth}:`).toString('base64')}`;
-      const response = await fetch(`${pipeline.url}${path}`, {
-        method: opts.method ?? 'POST',
-        headers,
-        body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-      });
-      const text = await response.text();
-      let parsed: Record<string, unknown> = {};
-      try {
-        parsed = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        // Left empty: tests that care assert on `text`.
-      }
-      return { status: response.status, headers: response.headers, body: parsed, text };
-    },
+    webhookSecret,
+    send: (path, body, opts) => sendTo(pipeline.url, key, path, body, opts),
     async drain(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { Attributes = {} } = await pipeline.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+          new GetQueueAttributesCommand({
+            QueueUrl: pipeline.queues.queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+          }),
         );
-        // The emulator counts a message just sent as delayed for a moment; it is waiting all the same.
-        const waiting =
-          Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-          Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-          Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+        const waiting = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].reduce(
+          (sum, name) => sum + Number(Attributes[name as keyof typeof Attributes] ?? 0),
+          0,
+        );
         // Received messages count as not visible until the worker deletes them, after their writes.
+        // A message just sent counts as delayed for a moment (the emulator makes it visible on a
+        // 0 ms timer), and in neither of the other two counts.
         if (waiting === 0) return;
         if (Date.now() > deadline) throw new Error(`queue still holds ${waiting} message(s) after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 50));

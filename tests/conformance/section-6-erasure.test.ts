@@ -1,0 +1,319 @@
+/**
+ * SPEC.md section 6: a `delete` erases everything stored for the user in that source, in every
+ * event table; events of that user still in the queue with earlier timestamps do not bring data
+ * back; an audit record says when and how much, without the data.
+ */
+import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EVENT_TYPES } from '../../infra';
+import { userHash } from '../../lib/erasure';
+import { segmentEvent } from '../support/events';
+import { deliver } from '../support/senders';
+import { startTestStack, type TestStack } from '../support/stack';
+import { messageWith, processMessages, receiveAll } from '../support/worker';
+
+const EARLIER = '2026-01-01T00:00:00.000Z';
+
+/** Every item of `userId`'s partition in every event table. */
+async function itemsOf(stack: TestStack, userId: string, sourceId = stack.sourceId): Promise<Record<string, unknown>[]> {
+  const pages = await Promise.all(
+    EVENT_TYPES.map(async (type) => {
+      const { Items = [] } = await stack.clients.documents.send(
+        new QueryCommand({ TableName: stack.config.tables[type], KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `${sourceId}#${userId}` }, ConsistentRead: true }),
+      );
+      return Items;
+    }),
+  );
+  return pages.flat();
+}
+
+/** One event of each of the six types for `userId`, timed at `timestamp` (plus a second each). */
+function historyOf(userId: string, timestamp = EARLIER): Record<string, unknown>[] {
+  return EVENT_TYPES.map((type, i) => segmentEvent(type, { userId, timestamp: new Date(Date.parse(timestamp) + i * 1000).toISOString() }));
+}
+
+async function auditOf(stack: TestStack, userId: string): Promise<Record<string, unknown>[]> {
+  const { Items = [] } = await stack.clients.documents.send(
+    new QueryCommand({ TableName: stack.config.tables.erasures, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `audit#${stack.sourceId}` }, ConsistentRead: true }),
+  );
+  return Items.filter((item) => item.userHash === userHash(userId));
+}
+
+describe('section 6: erasure through the running pipeline', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('erases the user from every event table, and nobody else', async () => {
+    // Prepare: the user's history in all six tables, a neighbour, an anonymous visitor, and the same userId in another source
+    await stack.admin.createSource('src-other');
+    const { key: otherKey } = await stack.admin.createKey('src-other');
+    await deliver(stack, '/v1/batch', [...historyOf('erase-me'), ...historyOf('keep-me'), segmentEvent('page', { userId: undefined, anonymousId: 'erase-me' })]);
+    await stack.send('/v1/batch', { batch: historyOf('erase-me') }, { auth: otherKey });
+    await stack.drain();
+    expect(await itemsOf(stack, 'erase-me')).toHaveLength(6);
+
+    // Act
+    const response = await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'erase-me', timestamp: new Date().toISOString() })]);
+    await stack.drain();
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ success: true, accepted: 1, rejected: 0 });
+    expect(await itemsOf(stack, 'erase-me')).toEqual([]);
+    expect(await itemsOf(stack, 'keep-me')).toHaveLength(6);
+    expect(await itemsOf(stack, 'anon:erase-me')).toHaveLength(1);
+    expect(await itemsOf(stack, 'erase-me', 'src-other')).toHaveLength(6);
+  });
+
+  it('keeps an audit record of when and how much, without the userId or any event data', async () => {
+    await deliver(stack, '/v1/batch', historyOf('audited', EARLIER));
+    await stack.drain();
+    const del = segmentEvent('delete', { userId: 'audited', timestamp: new Date().toISOString() });
+
+    await deliver(stack, '/segment', [del]);
+    await stack.drain();
+
+    const [audit, ...more] = await auditOf(stack, 'audited');
+    expect(more).toEqual([]);
+    expect(audit).toMatchObject({
+      sourceId: stack.sourceId,
+      userHash: userHash('audited'),
+      messageId: del.messageId,
+      requestedAt: del.timestamp,
+      erasedItems: 6,
+      runs: 1,
+      ...Object.fromEntries(EVENT_TYPES.map((type) => [`erased_${type}`, 1])),
+    });
+    expect(Date.parse(String(audit?.completedAt))).not.toBeNaN();
+    expect(Date.parse(String(audit?.cutoff))).toBeGreaterThanOrEqual(Date.parse(String(del.timestamp)));
+    const { Items = [] } = await stack.clients.documents.send(new ScanCommand({ TableName: stack.config.tables.erasures }));
+    expect(JSON.stringify(Items)).not.toContain('audited');
+  });
+
+  it('keeps events of the user timed after the erasure', async () => {
+    await deliver(stack, '/v1/batch', historyOf('comes-back'));
+    await stack.drain();
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'comes-back', timestamp: new Date().toISOString() })]);
+    await stack.drain();
+
+    const later = segmentEvent('track', { userId: 'comes-back', timestamp: new Date(Date.now() + 60_000).toISOString() });
+    await deliver(stack, '/v1/{type}', [later]);
+    await stack.drain();
+
+    expect((await itemsOf(stack, 'comes-back')).map((i) => i.messageId)).toEqual([later.messageId]);
+  });
+
+  it('drops a later replay of the erased history', async () => {
+    const history = historyOf('replayed');
+    await deliver(stack, '/v1/batch', history);
+    await stack.drain();
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'replayed', timestamp: new Date().toISOString() })]);
+    await stack.drain();
+
+    const replay = await deliver(stack, '/v1/import', history);
+    await stack.drain();
+
+    expect(replay.status).toBe(200);
+    expect(await itemsOf(stack, 'replayed')).toEqual([]);
+  });
+
+  it('accepts a delete through the signed webhook too', async () => {
+    await deliver(stack, '/v1/batch', historyOf('hooked'));
+    await stack.drain();
+
+    const response = await deliver(stack, '/webhook (array)', [segmentEvent('delete', { userId: 'hooked', timestamp: new Date().toISOString() })]);
+    await stack.drain();
+
+    expect(response.status).toBe(200);
+    expect(await itemsOf(stack, 'hooked')).toEqual([]);
+  });
+
+  it('erases a numeric userId as its decimal string', async () => {
+    await deliver(stack, '/v1/batch', historyOf('4711'));
+    await stack.drain();
+
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 4711, timestamp: new Date().toISOString() })]);
+    await stack.drain();
+
+    expect(await itemsOf(stack, '4711')).toEqual([]);
+  });
+});
+
+describe('section 6: events still in flight when the delete is processed', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    // No worker: each test decides which queue message is processed when.
+    stack = await startTestStack({ startWorker: false });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('does not let older events processed after the delete bring the data back', async () => {
+    // Prepare: history stored, then more older events and the delete in the queue
+    const stored = historyOf('in-flight');
+    await deliver(stack, '/v1/batch', stored);
+    await processMessages(stack, await receiveAll(stack, 1));
+    const late = historyOf('in-flight', '2026-02-01T00:00:00.000Z');
+    await deliver(stack, '/v1/batch', late.slice(0, 3));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'in-flight', timestamp: new Date().toISOString(), messageId: 'del-in-flight' })]);
+    await deliver(stack, '/v1/batch', late.slice(3));
+    const messages = await receiveAll(stack, 3);
+
+    // Act: the delete first, then the older events, in separate batches (the order that resurrects data without tombstones)
+    const erasure = await processMessages(stack, [messageWith(messages, 'del-in-flight')]);
+    const rest = messages.filter((m) => !(m.Body ?? '').includes('del-in-flight'));
+    const first = await processMessages(stack, [rest[0]!]);
+    const second = await processMessages(stack, [rest[1]!]);
+
+    // Assess
+    expect(erasure.batchItemFailures).toEqual([]);
+    expect(erasure.stats).toMatchObject({ erasures: 1, erasedItems: 6 });
+    expect(first.batchItemFailures).toEqual([]);
+    expect(second.batchItemFailures).toEqual([]);
+    expect(first.stats.droppedByErasure + second.stats.droppedByErasure).toBe(6);
+    expect(await itemsOf(stack, 'in-flight')).toEqual([]);
+  });
+
+  it.each([
+    ['the delete before the events', true],
+    ['the events before the delete', false],
+  ])('erases older events that share an SQS batch with the delete (%s)', async (_order, deleteFirst) => {
+    const userId = `same-batch-${String(deleteFirst)}`;
+    const deleteEvent = segmentEvent('delete', { userId, timestamp: new Date().toISOString(), messageId: `del-${userId}` });
+    if (deleteFirst) await deliver(stack, '/segment', [deleteEvent]);
+    await deliver(stack, '/v1/batch', historyOf(userId));
+    if (!deleteFirst) await deliver(stack, '/segment', [deleteEvent]);
+    const messages = await receiveAll(stack, 2);
+
+    const result = await processMessages(stack, messages);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ erasures: 1, droppedByErasure: 6, erasedItems: 0 });
+    expect(await itemsOf(stack, userId)).toEqual([]);
+  });
+
+  it('erases an event whose batch wrote it while the erasure was running in another batch', async () => {
+    // Prepare: batch A (old events) is held just before its write until batch B (the delete) has
+    // finished: the interleaving where a check-before-write design stores erased data. The hold is
+    // a wrapper around the real client: the emulator cannot be made to pause a request.
+    await deliver(stack, '/v1/batch', historyOf('raced'));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'raced', timestamp: new Date().toISOString(), messageId: 'del-raced' })]);
+    const messages = await receiveAll(stack, 2);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reachedWrite!: () => void;
+    const atWrite = new Promise<void>((resolve) => (reachedWrite = resolve));
+    const real = stack.clients.documents;
+    const holding = {
+      send: async (command: { constructor: { name: string } }, options?: unknown) => {
+        if (command.constructor.name === 'BatchWriteCommand') {
+          reachedWrite();
+          await held;
+        }
+        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
+      },
+    } as unknown as DynamoDBDocumentClient;
+
+    // Act
+    const batchA = processMessages(stack, messages.filter((m) => !(m.Body ?? '').includes('del-raced')), { documents: holding });
+    await atWrite;
+    const batchB = await processMessages(stack, [messageWith(messages, 'del-raced')]);
+    release();
+    const resultA = await batchA;
+
+    // Assess
+    expect(batchB.batchItemFailures).toEqual([]);
+    expect(batchB.stats.erasedItems).toBe(0);
+    expect(resultA.batchItemFailures).toEqual([]);
+    expect(resultA.stats.droppedByErasure).toBe(6);
+    expect(await itemsOf(stack, 'raced')).toEqual([]);
+  });
+
+  it('fails the delete message when the erasure runs out of time, and finishes it on redelivery', async () => {
+    // Prepare: 80 items in one table (four BatchWriteItem calls of 25 at concurrency 1), and a
+    // clock that jumps past the deadline after the first call
+    const many = Array.from({ length: 80 }, (_, i) => segmentEvent('track', { userId: 'slow', timestamp: new Date(Date.parse(EARLIER) + i * 1000).toISOString() }));
+    await deliver(stack, '/v1/batch', many);
+    await processMessages(stack, await receiveAll(stack, 1));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'slow', timestamp: new Date().toISOString(), messageId: 'del-slow' })]);
+    const [message] = await receiveAll(stack, 1);
+    let skew = 0;
+    const real = stack.clients.documents;
+    const jumping = {
+      send: async (command: { constructor: { name: string } }, options?: unknown) => {
+        const result = await (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
+        if (command.constructor.name === 'BatchWriteCommand') skew = 10 * 60_000;
+        return result;
+      },
+    } as unknown as DynamoDBDocumentClient;
+
+    // Act
+    const first = await processMessages(stack, [message!], { documents: jumping, now: () => Date.now() + skew, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+    const left = (await itemsOf(stack, 'slow')).length;
+    const second = await processMessages(stack, [message!]);
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: message!.MessageId }]);
+    expect(left).toBe(55);
+    expect(second.batchItemFailures).toEqual([]);
+    expect(await itemsOf(stack, 'slow')).toEqual([]);
+    const [audit] = await auditOf(stack, 'slow');
+    expect(audit).toMatchObject({ runs: 2, erasedItems: 80, erased_track: 80 });
+    expect(audit?.completedAt).toBeDefined();
+  });
+
+  it('counts what it erased when one table fails, and finishes on redelivery', async () => {
+    // Prepare: Query on the page table fails once, through a wrapper around the real client (the
+    // emulator cannot be made to fail one table)
+    await deliver(stack, '/v1/batch', historyOf('faulty'));
+    await processMessages(stack, await receiveAll(stack, 1));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'faulty', timestamp: new Date().toISOString() })]);
+    const [message] = await receiveAll(stack, 1);
+    const real = stack.clients.documents;
+    const failingPage = {
+      send: async (command: { constructor: { name: string }; input: { TableName?: string } }, options?: unknown) => {
+        if (command.constructor.name === 'QueryCommand' && command.input.TableName === stack.config.tables.page) {
+          throw Object.assign(new Error('simulated'), { name: 'InternalServerError' });
+        }
+        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
+      },
+    } as unknown as DynamoDBDocumentClient;
+
+    // Act
+    const first = await processMessages(stack, [message!], { documents: failingPage });
+    const [auditAfterFirst] = await auditOf(stack, 'faulty');
+    const second = await processMessages(stack, [message!]);
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: message!.MessageId }]);
+    expect(auditAfterFirst).toMatchObject({ runs: 1, erasedItems: 5, erased_page: 0 });
+    expect(auditAfterFirst?.completedAt).toBeUndefined();
+    expect(second.batchItemFailures).toEqual([]);
+    expect(await itemsOf(stack, 'faulty')).toEqual([]);
+    const [audit] = await auditOf(stack, 'faulty');
+    expect(audit).toMatchObject({ runs: 2, erasedItems: 6, erased_page: 1 });
+    expect(audit?.completedAt).toBeDefined();
+  });
+
+  it('is idempotent: a redelivered delete erases nothing more and completes again', async () => {
+    await deliver(stack, '/v1/batch', historyOf('twice'));
+    await processMessages(stack, await receiveAll(stack, 1));
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'twice', timestamp: new Date().toISOString() })]);
+    const [message] = await receiveAll(stack, 1);
+
+    const first = await processMessages(stack, [message!]);
+    const [auditAfterFirst] = await auditOf(stack, 'twice');
+    const second = await processMessages(stack, [message!]);
+
+    expect(first.stats).toMatchObject({ erasures: 1, erasedItems: 6 });
+    expect(second.stats).toMatchObject({ erasures: 1, erasedItems: 0 });
+    const [audit] = await auditOf(stack, 'twice');
+    expect(audit).toMatchObject({ runs: 2, erasedItems: 6, completedAt: auditAfterFirst?.completedAt });
+  });
+});
