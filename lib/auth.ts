@@ -17,6 +17,8 @@ export interface SourceRecord {
   sourceId: string;
   name?: string;
   disabled?: boolean;
+  /** Events per second each function instance accepts from this source before answering 429. */
+  rateLimitPerSecond?: number;
   /** Shared secret for Webhooks `X-Signature`; stored as is, since an HMAC needs it. */
   webhookSecret?: string;
   webhookSecretSetAt?: string;

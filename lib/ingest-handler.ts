@@ -13,6 +13,7 @@ import { createIngest, type IngestDeps } from './ingest';
 import { createLogger, type Log } from './log';
 import { createMeter, noMeter, reasonCategory, type Meter } from './metrics';
 import { createEnqueuer } from './queue';
+import { createRateLimiter } from './rate-limit';
 import { webhookRoutes } from './webhook';
 
 export function loadIngestDeps(env: Record<string, string | undefined> = process.env): IngestDeps {
@@ -27,6 +28,7 @@ export function ingestDepsFrom(config: Config, clients: ReturnType<typeof create
     config,
     log,
     meter,
+    rateLimiter: createRateLimiter(),
     auth: createAuthenticator({ documents: clients.documents, tables: config.tables, cacheSeconds: config.keyCacheSeconds }),
     enqueue: createEnqueuer({ sqs: clients.sqs, queueUrl: config.queueUrl ?? '', messageBytes: config.queueMessageBytes, budgetMs: config.enqueueBudgetMs }),
   };

@@ -12,6 +12,7 @@ import { jsonResponse, parseJson, readBody, type HttpRequest, type HttpResponse,
 import type { Log } from './log';
 import { reasonCategory, type Meter } from './metrics';
 import type { Enqueue } from './queue';
+import type { RateLimiter } from './rate-limit';
 import { RAW_TEXT_LIMIT, serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from './records';
 import { createRouter, type Route } from './router';
 import { describeJsonType, normalizeEvent } from './spec/normalize';
@@ -23,6 +24,7 @@ export interface IngestDeps {
   enqueue: Enqueue;
   log: Log;
   meter: Meter;
+  rateLimiter: RateLimiter;
 }
 
 export interface EventItemError {
@@ -64,6 +66,9 @@ export interface AcceptOptions {
  */
 export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: readonly unknown[], options: AcceptOptions): Promise<HttpResponse> {
   const { request, principal } = delivery;
+  // The source is cached by the authenticator, so this costs no read on a warm instance.
+  const source = await deps.auth.getSource(principal.sourceId);
+  deps.rateLimiter.admit(principal.sourceId, source?.rateLimitPerSecond, items.length);
   const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
   const records: SerializedRecord[] = [];
   const errors: EventItemError[] = [];

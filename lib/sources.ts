@@ -100,6 +100,15 @@ export function createSourceAdmin(deps: SourceAdminDeps) {
       return previousValidUntil === undefined ? {} : { previousValidUntil };
     },
 
+    /** Sets the events/s each ingest instance accepts from the source; `undefined` removes the limit. */
+    async setRateLimit(sourceId: string, perSecond: number | undefined): Promise<void> {
+      if (perSecond !== undefined && !(Number.isFinite(perSecond) && perSecond > 0)) {
+        throw new SourceAdminError(`rate limit must be a positive number of events per second, got ${perSecond}`);
+      }
+      const [expression, values] = perSecond === undefined ? ['REMOVE rateLimitPerSecond', undefined] : ['SET rateLimitPerSecond = :r', { ':r': perSecond }];
+      await updateExisting(documents, tables.sources, { sourceId }, expression, values, `source "${sourceId}" does not exist`);
+    },
+
     /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */
     async createKey(sourceId: string, key: string = generateKey()): Promise<{ key: string; record: KeyRecord }> {
       const { Item } = await documents.send(new GetCommand({ TableName: tables.sources, Key: { sourceId } }));
@@ -147,7 +156,7 @@ async function updateExisting(
   table: string,
   key: Record<string, string>,
   expression: string,
-  values: Record<string, unknown>,
+  values: Record<string, unknown> | undefined,
   missing: string,
 ): Promise<void> {
   try {
