@@ -4,8 +4,10 @@
  */
 import { formatHelp, parseCommand } from './args';
 import type { Command, CommandDeps } from './command';
+import { events } from './commands/events';
 import { keysCreate, keysList, keysRevoke } from './commands/keys';
 import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesSetSecret } from './commands/sources';
+import { status } from './commands/status';
 import { CliError, EXIT, explainError } from './errors';
 import { write, type Io } from './io';
 
@@ -18,6 +20,8 @@ export const COMMANDS: readonly Command[] = [
   keysCreate,
   keysList,
   keysRevoke,
+  status,
+  events,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));
