@@ -4,6 +4,7 @@
  */
 import { formatHelp, parseCommand } from './args';
 import type { Command, CommandDeps } from './command';
+import { dlqRedrive } from './commands/dlq';
 import { events } from './commands/events';
 import { keysCreate, keysList, keysRevoke } from './commands/keys';
 import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesSetSecret } from './commands/sources';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   keysRevoke,
   status,
   events,
+  dlqRedrive,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));
