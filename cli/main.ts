@@ -7,6 +7,7 @@ import type { Command, CommandDeps } from './command';
 import { dlqRedrive } from './commands/dlq';
 import { events } from './commands/events';
 import { keysCreate, keysList, keysRevoke } from './commands/keys';
+import { replay } from './commands/replay';
 import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesSetSecret } from './commands/sources';
 import { status } from './commands/status';
 import { CliError, EXIT, explainError } from './errors';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   status,
   events,
   dlqRedrive,
+  replay,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));
