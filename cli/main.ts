@@ -7,6 +7,7 @@ import type { Command, CommandDeps } from './command';
 import { dlqRedrive } from './commands/dlq';
 import { events } from './commands/events';
 import { keysCreate, keysList, keysRevoke } from './commands/keys';
+import { rejectedList, rejectedReplay } from './commands/rejected';
 import { replay } from './commands/replay';
 import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesSetSecret } from './commands/sources';
 import { status } from './commands/status';
@@ -24,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   keysRevoke,
   status,
   events,
+  rejectedList,
+  rejectedReplay,
   dlqRedrive,
   replay,
 ];
