@@ -59,6 +59,8 @@ interface Chunk {
   /** Undefined for the tail of a file that holds no event (blank or invalid lines only). */
   batch: Batch<number> | undefined;
   ticket: number;
+  /** Bytes of the file (compressed, for gzip) its lines came from, for progress. */
+  fileBytes: number;
 }
 
 export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
@@ -69,15 +71,17 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   const totalBytes = options.files.reduce((sum, f) => sum + f.size, 0);
   let bytesBefore = 0; // of the files finished reading
   let bytesRead = 0;
+  // Progress counts acknowledged bytes: reading runs ahead of the requests, acknowledgements do not.
+  let bytesDone = 0;
   let bytesResumed = 0; // passed over on resume, not part of this run's speed
   let rejectionsShown = 0;
   const batchLimits = { ...limits, batchEvents: Math.min(limits.batchEvents, options.rate?.burst ?? Infinity) };
 
   const render = () => {
     const elapsed = Math.max(1, now() - started);
-    const fraction = totalBytes > 0 ? bytesRead / totalBytes : 1;
-    const doneThisRun = bytesRead - bytesResumed;
-    const eta = doneThisRun > 0 ? ((totalBytes - bytesRead) / doneThisRun) * elapsed : NaN;
+    const fraction = totalBytes > 0 ? bytesDone / totalBytes : 1;
+    const doneThisRun = bytesDone - bytesResumed;
+    const eta = doneThisRun > 0 ? ((totalBytes - bytesDone) / doneThisRun) * elapsed : NaN;
     const perSecond = Math.round((summary.accepted + summary.rejected) / (elapsed / 1000));
     return `${formatNumber(summary.accepted + summary.rejected)} events ${formatBar(fraction, 20)} ${Math.floor(fraction * 100)}%  ${formatNumber(perSecond)} events/s  ETA ${formatDuration(eta)}  (rejected ${formatNumber(summary.rejected)}, retried ${formatNumber(summary.retries)}, not sent ${formatNumber(summary.invalid)})`;
   };
@@ -95,17 +99,27 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
         summary.filesSkipped++;
         progress.log(`${file.name}: replayed completely before (checkpoint); skipped`);
         bytesBefore += file.size;
-        bytesRead = bytesResumed = bytesBefore;
+        bytesRead = bytesBefore;
+        bytesDone += file.size;
+        bytesResumed += file.size;
         continue;
       }
       if (known.linesDone > 0) progress.log(`${file.name}: resuming after line ${formatNumber(known.linesDone)} (checkpoint)`);
       const state: FileState = { file, tracker: new PrefixTracker(known.linesDone), finalRegistered: false };
       const builder = new BatchBuilder<number>(batchLimits);
       let lastLine = known.linesDone;
+      let chunkStart = bytesBefore;
+      const span = (end: number) => {
+        const bytes = end - chunkStart;
+        chunkStart = end;
+        return bytes;
+      };
       for await (const line of readLines(file, (bytes) => (bytesRead = bytesBefore + bytes))) {
         if (line.lineNo <= known.linesDone) {
           summary.linesSkipped++;
-          bytesResumed = bytesRead;
+          const skipped = span(bytesRead);
+          bytesDone += skipped;
+          bytesResumed += skipped;
           continue;
         }
         const verdict = classifyLine(line.text, limits);
@@ -114,14 +128,14 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
           progress.log(`${file.name}:${line.lineNo}: ${verdict.problem}`);
         } else if (verdict.kind === 'event') {
           const full = builder.add(verdict.text, verdict.bytes, line.lineNo);
-          if (full) yield { state, batch: full, ticket: state.tracker.register(line.lineNo - 1) };
+          if (full) yield { state, batch: full, ticket: state.tracker.register(line.lineNo - 1), fileBytes: span(bytesRead) };
         }
         lastLine = line.lineNo;
         progress.update(render);
       }
       const batch = builder.flush();
       state.finalRegistered = true;
-      yield { state, batch, ticket: state.tracker.register(lastLine) };
+      yield { state, batch, ticket: state.tracker.register(lastLine), fileBytes: span(bytesBefore + file.size) };
       bytesBefore += file.size;
     }
   }
@@ -145,6 +159,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
       }
     }
     if (state.tracker.complete(chunk.ticket)) saveProgress(state);
+    bytesDone += chunk.fileBytes;
     progress.update(render);
   };
 
