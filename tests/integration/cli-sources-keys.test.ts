@@ -1,0 +1,133 @@
+/**
+ * `sources` and `keys` against a local stage: what each command changes in the tables, and that the
+ * service sees the change (a new key works, a revoked one gets 401, a disabled source 403).
+ */
+import { hashKey } from '../../lib/auth';
+import { segmentEvent } from '../support/events';
+import { cli } from '../support/cli';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  // No key cache, so a revocation or a disabled source shows at once.
+  stack = await startTestStack({ env: { KEY_CACHE_SECONDS: '0' } });
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+describe('sources', () => {
+  it('creates a source with the given id and name, and lists it', async () => {
+    const created = await cli(stack, ['sources', 'create', 'shop-web', '--name', 'Shop (web)']);
+    const listed = await cli(stack, ['sources', 'list']);
+
+    expect(created).toMatchObject({ code: 0, stdout: 'shop-web\n' });
+    expect(await stack.admin.getSource('shop-web')).toMatchObject({ sourceId: 'shop-web', name: 'Shop (web)', disabled: false });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^SOURCE +NAME +STATE +WEBHOOK SECRET +KEYS +CREATED$/m);
+    expect(listed.stdout).toMatch(/^shop-web +Shop \(web\) +enabled +- +0 /m);
+  });
+
+  it('generates an id when none is given', async () => {
+    const created = await cli(stack, ['sources', 'create']);
+
+    const id = created.stdout.trim();
+    expect(created.code).toBe(0);
+    expect(id).toMatch(/^src-[0-9a-f]{12}$/);
+    expect(await stack.admin.getSource(id)).toMatchObject({ sourceId: id });
+  });
+
+  it('refuses a source that exists, with a message and exit 1', async () => {
+    await cli(stack, ['sources', 'create', 'twice']);
+
+    const again = await cli(stack, ['sources', 'create', 'twice']);
+
+    expect(again).toEqual({ code: 1, stdout: '', stderr: 'segment-ingest: source "twice" already exists\n' });
+  });
+
+  it('disables a source so its keys get 403, and enables it again', async () => {
+    const event = segmentEvent('track');
+
+    const disabled = await cli(stack, ['sources', 'disable', stack.sourceId]);
+    const whileDisabled = await stack.send('/v1/track', event);
+    const enabled = await cli(stack, ['sources', 'enable', stack.sourceId]);
+    const afterwards = await stack.send('/v1/track', event);
+
+    expect(disabled.code).toBe(0);
+    expect(whileDisabled.status).toBe(403);
+    expect(enabled.code).toBe(0);
+    expect(afterwards.status).toBe(200);
+  });
+
+  it('says so when the source does not exist', async () => {
+    const result = await cli(stack, ['sources', 'disable', 'nope']);
+
+    expect(result).toMatchObject({ code: 1, stderr: 'segment-ingest: source "nope" does not exist\n' });
+  });
+
+  it('generates a webhook secret, prints it once on stdout, and stores it', async () => {
+    const result = await cli(stack, ['sources', 'set-secret', stack.sourceId]);
+
+    const secret = result.stdout.trim();
+    expect(result.code).toBe(0);
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.stderr).toContain('shown once');
+    expect((await stack.admin.getSource(stack.sourceId))?.webhookSecret).toBe(secret);
+    expect((await cli(stack, ['sources', 'list'])).stdout).not.toContain(secret);
+  });
+
+  it('sets a given secret, from stdin so it stays out of the shell history', async () => {
+    const result = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin'], { stdin: 'my-shared-secret-1\n' });
+
+    expect(result).toMatchObject({ code: 0, stdout: `Webhook secret of source "${stack.sourceId}" set.\n` });
+    expect((await stack.admin.getSource(stack.sourceId))?.webhookSecret).toBe('my-shared-secret-1');
+  });
+});
+
+describe('keys', () => {
+  it('creates a key that is printed once, stored only as its hash, and accepted by the endpoint', async () => {
+    const result = await cli(stack, ['keys', 'create', '--source', stack.sourceId]);
+    const key = result.stdout.trim();
+
+    const response = await stack.send('/v1/track', segmentEvent('track'), { auth: key });
+
+    expect(result.code).toBe(0);
+    expect(key).toMatch(/^sk_[A-Za-z0-9]{40}$/);
+    const stored = (await stack.scan('keys')).find((k) => k.keyHash === hashKey(key));
+    expect(stored).toMatchObject({ sourceId: stack.sourceId, keyPrefix: key.slice(0, 7) });
+    expect(JSON.stringify(await stack.scan('keys'))).not.toContain(key);
+    expect(response.status).toBe(200);
+  });
+
+  it('lists keys by prefix and hash, never the key', async () => {
+    const result = await cli(stack, ['keys', 'list', '--source', stack.sourceId]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^KEY +SOURCE +STATE +CREATED +REVOKED +HASH \(SHA-256\)$/m);
+    expect(result.stdout).toContain(`${stack.key.slice(0, 7)}…`);
+    expect(result.stdout).toContain(hashKey(stack.key).slice(0, 16));
+    expect(result.stdout).not.toContain(stack.key);
+  });
+
+  it('revokes a key by its prefix, after which the endpoint answers 401', async () => {
+    const key = (await cli(stack, ['keys', 'create', '--source', stack.sourceId])).stdout.trim();
+
+    const revoked = await cli(stack, ['keys', 'revoke', `${key.slice(0, 7)}…`]);
+    const response = await stack.send('/v1/track', segmentEvent('track'), { auth: key });
+    const listed = await cli(stack, ['keys', 'list', '--source', stack.sourceId, '--json']);
+
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`Key ${key.slice(0, 7)}… of source "${stack.sourceId}" revoked`);
+    expect(response.status).toBe(401);
+    const record = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((k) => k.keyPrefix === key.slice(0, 7));
+    expect(typeof record?.revokedAt).toBe('string');
+  });
+
+  it('needs --source to create a key', async () => {
+    const result = await cli(stack, ['keys', 'create']);
+
+    expect(result).toMatchObject({ code: 2, stderr: 'segment-ingest: --source is required: the source the key belongs to\n' });
+  });
+});

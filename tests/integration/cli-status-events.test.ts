@@ -1,0 +1,115 @@
+/**
+ * `status` and `events` against a local stage: the numbers and rows they print come from what the
+ * pipeline stored.
+ */
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { EVENT_TYPES } from '../../infra';
+import { segmentEvent } from '../support/events';
+import { cli } from '../support/cli';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+describe('status', () => {
+  it('shows queue depths, items per table and the latest rejections with their reasons', async () => {
+    // Prepare: stored events of every type, one rejection, and a message in the dead-letter queue.
+    const batch = EVENT_TYPES.map((type) => segmentEvent(type, { userId: 'status-user' }));
+    await stack.send('/v1/batch', { batch: [...batch, { type: 'track', userId: 'no-event-name' }] });
+    await stack.drain();
+    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageBody: '{"v":1,"records":[]}' }));
+
+    // Act
+    const result = await cli(stack, ['status']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`status: stage "${stack.config.stage}" on the local emulators`);
+    expect(result.stdout).toMatch(new RegExp(`^endpoint  ${stack.url.replace(/[.:/]/g, '\\$&')}  healthy`, 'm'));
+    expect(result.stdout).toMatch(/^events +0 +0 +0 +http/m);
+    expect(result.stdout).toMatch(/^dead-letter +1 +0 +0 +http/m);
+    expect(result.stdout).toContain('! 1 dead-lettered message(s)');
+    for (const type of EVENT_TYPES) expect(result.stdout).toMatch(new RegExp(`^${type} +1 +segment-ingest-${stack.config.stage}-${type}$`, 'm'));
+    expect(result.stdout).toMatch(/^rejected +1 /m);
+    expect(result.stdout).toMatch(/^all events +6/m);
+    expect(result.stdout).toMatch(new RegExp(`^\\S+Z +${stack.sourceId} +/v1/batch +6 +- +missing required field "event"$`, 'm'));
+  });
+
+  it('prints the same report as JSON', async () => {
+    const result = await cli(stack, ['status', '--json']);
+
+    const report = JSON.parse(result.stdout) as { queues: Array<{ role: string }>; tables: Array<{ name: string; items: number }>; rejections: Array<{ reasons: string[] }> };
+    expect(result.code).toBe(0);
+    expect(report.queues.map((q) => q.role)).toEqual(['events', 'dead-letter']);
+    expect(report.tables.find((t) => t.name === 'track')?.items).toBe(1);
+    expect(report.rejections[0]?.reasons).toEqual(['missing required field "event"']);
+  });
+});
+
+describe('events', () => {
+  const at = (day: number) => `2026-0${day < 10 ? 3 : 4}-${String(day < 10 ? day : day - 9).padStart(2, '0')}T10:00:00.000Z`;
+
+  beforeAll(async () => {
+    // Out of order, across types, plus another user and an anonymous visitor who must not show up.
+    const events = [
+      segmentEvent('track', { userId: 'alice', timestamp: at(3), messageId: 'a3' }),
+      segmentEvent('identify', { userId: 'alice', timestamp: at(1), messageId: 'a1' }),
+      segmentEvent('page', { userId: 'alice', timestamp: at(2), messageId: 'a2' }),
+      segmentEvent('track', { userId: 'alice', timestamp: at(5), messageId: 'a5' }),
+      segmentEvent('group', { userId: 'alice', timestamp: at(4), messageId: 'a4' }),
+      segmentEvent('track', { userId: 'bob', timestamp: at(2), messageId: 'b2' }),
+      segmentEvent('screen', { userId: undefined, anonymousId: 'visitor-9', timestamp: at(1), messageId: 'v1' }),
+    ];
+    const response = await stack.send('/v1/batch', { batch: events });
+    await stack.drain();
+    expect(response.status).toBe(200);
+  });
+
+  const lines = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it("prints a user's events of every type in time order, as JSON lines", async () => {
+    const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'alice']);
+
+    expect(result.code).toBe(0);
+    const events = lines(result.stdout);
+    expect(events.map((e) => e.messageId)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(events.map((e) => e.type)).toEqual(['identify', 'page', 'track', 'group', 'track']);
+    expect(events[0]).toMatchObject({ userId: 'alice', timestamp: at(1), sourceId: stack.sourceId, pk: `${stack.sourceId}#alice` });
+    expect(Object.keys(events[0] ?? {}).slice(0, 4)).toEqual(['type', 'timestamp', 'messageId', 'userId']);
+  });
+
+  it('narrows by type and by a [since, until) time range', async () => {
+    const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'alice', '--type', 'track,group', '--since', at(3), '--until', at(5)]);
+
+    expect(lines(result.stdout).map((e) => e.messageId)).toEqual(['a3', 'a4']);
+  });
+
+  it('finds an anonymous visitor by anonymousId', async () => {
+    const result = await cli(stack, ['events', '--source', stack.sourceId, '--anonymous', 'visitor-9']);
+
+    expect(lines(result.stdout).map((e) => e.messageId)).toEqual(['v1']);
+  });
+
+  it('says on stderr when there is nothing, and exits 0', async () => {
+    const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'nobody']);
+
+    expect(result).toEqual({ code: 0, stdout: '', stderr: `No events for user "nobody" in source "${stack.sourceId}".\n` });
+  });
+
+  it('refuses an unknown type and a missing user, with exit 2', async () => {
+    const badType = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'alice', '--type', 'click']);
+    const noUser = await cli(stack, ['events', '--source', stack.sourceId]);
+
+    expect(badType.code).toBe(2);
+    expect(badType.stderr).toContain('unknown --type click');
+    expect(noUser.code).toBe(2);
+    expect(noUser.stderr).toContain('give --user USER_ID or --anonymous ANONYMOUS_ID');
+  });
+});
