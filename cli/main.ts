@@ -9,7 +9,7 @@ import { events } from './commands/events';
 import { keysCreate, keysList, keysRevoke } from './commands/keys';
 import { rejectedList, rejectedReplay } from './commands/rejected';
 import { replay } from './commands/replay';
-import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesSetSecret } from './commands/sources';
+import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesRateLimit, sourcesSetSecret } from './commands/sources';
 import { status } from './commands/status';
 import { CliError, EXIT, explainError } from './errors';
 import { write, type Io } from './io';
@@ -20,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   sourcesDisable,
   sourcesEnable,
   sourcesSetSecret,
+  sourcesRateLimit,
   keysCreate,
   keysList,
   keysRevoke,

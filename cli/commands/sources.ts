@@ -92,9 +92,11 @@ export const sourcesSetSecret: Command = {
     options: {
       secret: { type: 'string', value: 'SECRET', description: 'the secret to set (it stays in your shell history; prefer --secret-stdin)' },
       'secret-stdin': { type: 'boolean', description: 'read the secret from the first line of stdin' },
+      'grace-seconds': { type: 'string', value: 'N', description: 'how long the previous secret stays valid (default 86400, so Segment can be updated and finish its retries; 0 for a leaked secret)' },
       ...TARGET_OPTIONS,
     },
-    details: 'Paste the secret into the "Shared Secret" setting of the Segment Webhooks destination. The previous secret stops working at once (after the cache lifetime).',
+    details:
+      'Paste the secret into the "Shared Secret" setting of the Segment Webhooks destination. The previous secret keeps working for --grace-seconds (default 24 h), then stops; with --grace-seconds 0 it stops at once (after the key cache lifetime).',
   },
   async run({ values, positionals }, io, deps) {
     const sourceId = positionals[0] ?? '';
@@ -104,15 +106,44 @@ export const sourcesSetSecret: Command = {
       secret = (await readFirstLine(io)).trim();
     }
     if (secret !== undefined && secret.length < 8) throw new UsageError('the secret must be at least 8 characters');
+    const graceText = stringOption(values, 'grace-seconds');
+    const graceSeconds = graceText === undefined ? undefined : Number(graceText);
+    if (graceSeconds !== undefined && !(Number.isInteger(graceSeconds) && graceSeconds >= 0)) {
+      throw new UsageError(`--grace-seconds must be a whole number of seconds, 0 or more, got "${graceText}"`);
+    }
     const generated = secret === undefined;
     const value = secret ?? randomBytes(32).toString('hex');
-    await withStage(values, io, deps, (stage) => stage.admin.setWebhookSecret(sourceId, value));
+    const { previousValidUntil } = await withStage(values, io, deps, (stage) => stage.admin.setWebhookSecret(sourceId, value, { graceSeconds }));
+    const previous = previousValidUntil ? ` The previous secret stays valid until ${previousValidUntil}.` : '';
     if (generated) {
       await write(io.stdout, `${value}\n`);
-      await write(io.stderr, `Webhook secret of source "${sourceId}" set. It is shown once: paste it into the Segment Webhooks destination's "Shared Secret".\n`);
+      await write(io.stderr, `Webhook secret of source "${sourceId}" set.${previous} It is shown once: paste it into the Segment Webhooks destination's "Shared Secret".\n`);
     } else {
-      await write(io.stdout, `Webhook secret of source "${sourceId}" set.\n`);
+      await write(io.stdout, `Webhook secret of source "${sourceId}" set.${previous}\n`);
     }
+    return EXIT.ok;
+  },
+};
+
+export const sourcesRateLimit: Command = {
+  spec: {
+    name: 'sources rate-limit',
+    summary: 'Sets (or with --off removes) the events per second each ingest instance accepts from a source; over it senders get 429 with Retry-After.',
+    args: 'ID [EVENTS_PER_SECOND]',
+    minPositionals: 1,
+    maxPositionals: 2,
+    options: { off: { type: 'boolean', description: 'remove the limit' }, ...TARGET_OPTIONS },
+    details: 'The limit holds per function instance, with a burst of two seconds of events; Lambda may run several instances. Takes effect within the key cache lifetime.',
+    examples: ['segment-ingest sources rate-limit shop-web 500', 'segment-ingest sources rate-limit shop-web --off'],
+  },
+  async run({ values, positionals }, io, deps) {
+    const [sourceId = '', rateText] = positionals;
+    const off = booleanOption(values, 'off');
+    if (off === (rateText !== undefined)) throw new UsageError('give either EVENTS_PER_SECOND or --off');
+    const rate = rateText === undefined ? undefined : Number(rateText);
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`EVENTS_PER_SECOND must be a positive number, got "${rateText}"`);
+    await withStage(values, io, deps, (stage) => stage.admin.setRateLimit(sourceId, rate));
+    await write(io.stdout, rate === undefined ? `Source "${sourceId}" has no rate limit.\n` : `Source "${sourceId}" is limited to ${rate} events/s per ingest instance.\n`);
     return EXIT.ok;
   },
 };

@@ -81,8 +81,42 @@ describe('sources', () => {
   it('sets a given secret, from stdin so it stays out of the shell history', async () => {
     const result = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin'], { stdin: 'my-shared-secret-1\n' });
 
-    expect(result).toMatchObject({ code: 0, stdout: `Webhook secret of source "${stack.sourceId}" set.\n` });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Webhook secret of source "${stack.sourceId}" set\\.( The previous secret stays valid until \\S+\\.)?\\n$`));
     expect((await stack.admin.getSource(stack.sourceId))?.webhookSecret).toBe('my-shared-secret-1');
+  });
+
+  it('rotates a secret with a grace period for the previous one, or none with --grace-seconds 0', async () => {
+    await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin'], { stdin: 'rotation-secret-1\n' });
+
+    const graceful = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '3600'], { stdin: 'rotation-secret-2\n' });
+    const kept = await stack.admin.getSource(stack.sourceId);
+    const immediate = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '0'], { stdin: 'rotation-secret-3\n' });
+    const dropped = await stack.admin.getSource(stack.sourceId);
+
+    expect(graceful.stdout).toMatch(/The previous secret stays valid until 20\d\d-/);
+    expect(kept).toMatchObject({ webhookSecret: 'rotation-secret-2', previousWebhookSecret: 'rotation-secret-1' });
+    expect(immediate.stdout).toBe(`Webhook secret of source "${stack.sourceId}" set.\n`);
+    expect(dropped?.webhookSecret).toBe('rotation-secret-3');
+    expect(dropped?.previousWebhookSecret).toBeUndefined();
+  });
+
+  it('sets and removes a rate limit, which the endpoint enforces with 429', async () => {
+    await stack.admin.createSource('limited-cli');
+    const { key } = await stack.admin.createKey('limited-cli');
+
+    const set = await cli(stack, ['sources', 'rate-limit', 'limited-cli', '1']);
+    const burst = await stack.send('/v1/batch', { batch: [segmentEvent('track'), segmentEvent('track')] }, { auth: key });
+    const over = await stack.send('/v1/track', segmentEvent('track'), { auth: key });
+    const off = await cli(stack, ['sources', 'rate-limit', 'limited-cli', '--off']);
+    const bad = await cli(stack, ['sources', 'rate-limit', 'limited-cli', '-3']);
+
+    expect(set).toMatchObject({ code: 0, stdout: 'Source "limited-cli" is limited to 1 events/s per ingest instance.\n' });
+    expect(burst.status).toBe(200);
+    expect(over.status).toBe(429);
+    expect(off).toMatchObject({ code: 0, stdout: 'Source "limited-cli" has no rate limit.\n' });
+    expect((await stack.admin.getSource('limited-cli'))?.rateLimitPerSecond).toBeUndefined();
+    expect(bad.code).toBe(2);
   });
 });
 
