@@ -15,7 +15,7 @@ import { createEnqueuer } from './queue';
 export function loadIngestDeps(env: Record<string, string | undefined> = process.env): IngestDeps {
   const config = loadConfig(env);
   if (!config.queueUrl) throw new ConfigError(['QUEUE_URL is required by the ingest function']);
-  const clients = createClients(config);
+  const clients = createClients(config, { sqsRequestTimeoutMs: config.enqueueBudgetMs });
   return ingestDepsFrom(config, clients, createLogger('segment-ingest', config.logLevel));
 }
 

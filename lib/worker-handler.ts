@@ -3,14 +3,14 @@
  * to `lib/worker.ts`, whose answer is the partial batch response.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createClients } from './clients';
+import { createDynamoClients } from './clients';
 import { loadConfig } from './config';
 import { createLogger } from './log';
 import { createWorker, type WorkerDeps } from './worker';
 
 export function loadWorkerDeps(env: Record<string, string | undefined> = process.env): WorkerDeps {
   const config = loadConfig(env);
-  const { documents } = createClients(config);
+  const { documents } = createDynamoClients(config);
   return { documents, config, log: createLogger('segment-ingest', config.logLevel) };
 }
 
