@@ -4,6 +4,7 @@
  */
 import { build } from 'esbuild';
 import path from 'node:path';
+import { writeValidators } from './generate-validators';
 
 export const FUNCTIONS = {
   ingest: 'functions/ingest/handler.ts',
@@ -13,6 +14,8 @@ export const FUNCTIONS = {
 const root = path.resolve(__dirname, '..');
 
 async function main(): Promise<void> {
+  // The Spec validators are compiled here, from lib/spec/schemas.ts, not at cold start.
+  if (writeValidators()) console.log('lib/spec/compiled-validators.ts regenerated from lib/spec/schemas.ts; commit it');
   for (const [name, entry] of Object.entries(FUNCTIONS)) {
     const result = await build({
       entryPoints: [path.join(root, entry)],
