@@ -11,7 +11,10 @@ export interface HttpRequest {
   path: string;
   /** Header names in lower case. */
   headers: Record<string, string>;
-  body: Buffer;
+  /** The body's bytes (for signatures, gzip). Built on first use: a JSON request never needs them. */
+  readonly body: Buffer;
+  /** The body as API Gateway delivered it when it came as text (not base64); `readBody` reads it directly. */
+  text?: string;
   requestId: string;
   receivedAtMs: number;
 }
@@ -21,15 +24,22 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: num
 /** Translates an API Gateway HTTP API (payload 2.0) event into our request. */
 export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number): HttpRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
+  const source = event.headers ?? {};
+  for (const name in source) {
+    const value = source[name];
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
   const raw = event.body ?? '';
+  const base64 = event.isBase64Encoded;
+  let bytes: Buffer | undefined;
   return {
     method: event.requestContext.http.method.toUpperCase(),
     path: event.rawPath,
     headers,
-    body: event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'),
+    get body() {
+      return (bytes ??= base64 ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'));
+    },
+    text: base64 ? undefined : raw,
     requestId: event.requestContext.requestId,
     receivedAtMs,
   };
@@ -56,7 +66,7 @@ const READABLE_CHARSETS = /^(utf-?8|us-ascii)$/i;
  */
 export function readBody(request: HttpRequest, limitBytes: number): string {
   const contentType = request.headers['content-type'];
-  if (contentType) {
+  if (contentType && contentType !== 'application/json') {
     const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
     if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
       throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
@@ -67,12 +77,15 @@ export function readBody(request: HttpRequest, limitBytes: number): string {
     }
   }
 
+  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const identity = encoding === 'identity' || encoding === '';
+  if (identity && request.text !== undefined) return readText(request.text, limitBytes);
+
   if (request.body.length > limitBytes) {
     throw new PayloadTooLargeError(`request body is ${request.body.length} bytes; the limit for this route is ${limitBytes}`);
   }
 
   let body = request.body;
-  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     try {
       // maxOutputLength stops a zip bomb before it is inflated in memory.
@@ -83,15 +96,39 @@ export function readBody(request: HttpRequest, limitBytes: number): string {
       }
       throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data');
     }
-  } else if (encoding !== 'identity' && encoding !== '') {
+  } else if (!identity) {
     throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
   }
 
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+    return UTF8.decode(body);
   } catch {
     throw new BadRequestError('body is not valid UTF-8');
   }
+}
+
+/** `fatal`: invalid UTF-8 is an error, not replacement characters. Reusable: `decode` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * A text body as `readBody` would return it after a round trip through UTF-8 bytes, without making
+ * the bytes: the size counted in UTF-8, lone surrogates replaced by U+FFFD, a byte order mark dropped.
+ */
+function readText(text: string, limitBytes: number): string {
+  // n UTF-16 units are at most 3n UTF-8 bytes: count exactly only near the limit.
+  if (text.length * 3 > limitBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > limitBytes) throw new PayloadTooLargeError(`request body is ${bytes} bytes; the limit for this route is ${limitBytes}`);
+  }
+  const es2024 = text as unknown as WellFormedString;
+  const wellFormed = es2024.isWellFormed() ? text : es2024.toWellFormed();
+  return wellFormed.charCodeAt(0) === 0xfeff ? wellFormed.slice(1) : wellFormed;
+}
+
+/** ES2024 string methods (Node 20 has them; the project's TypeScript lib is ES2023). */
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
 }
 
 export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: string };

@@ -23,3 +23,26 @@ describe('parseTimestamp', () => {
     expect(toIsoMillis(Date.UTC(2026, 0, 2, 3, 4, 5, 6))).toBe('2026-01-02T03:04:05.006Z');
   });
 });
+
+describe('toIsoMillis', () => {
+  it('writes exactly what Date#toISOString writes', () => {
+    const edges = [
+      0,
+      Date.UTC(1972, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2000, 1, 29),
+      Date.UTC(2000, 2, 1),
+      Date.UTC(2100, 1, 28, 12),
+      Date.UTC(2100, 2, 1),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    ];
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const samples = [...edges, ...Array.from({ length: 20000 }, () => Math.floor(random() * Date.UTC(9999, 11, 31, 23, 59, 59, 999)))];
+    for (const ms of samples) expect([ms, toIsoMillis(ms)]).toEqual([ms, new Date(ms).toISOString()]);
+  });
+
+  it('leaves times outside 1970-9999 and fractions to Date', () => {
+    for (const ms of [-1, Date.UTC(10000, 0, 1), 1.5]) expect(toIsoMillis(ms)).toBe(new Date(ms).toISOString());
+  });
+});
