@@ -2,7 +2,7 @@
  * Packing records into SQS messages and getting them into the queue within the time budget.
  */
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createEnqueuer, groupIntoBatches, packMessages, withinDeadline } from '../../lib/queue';
+import { createEnqueuer, groupIntoBatches, packMessages, packSized, withinDeadline } from '../../lib/queue';
 import { ENVELOPE_BYTES, serializeEventRecord, type SerializedRecord } from '../../lib/records';
 
 const meta = { sourceId: 's', receivedAt: '2026-03-14T12:00:00.000Z', requestId: 'r' };
@@ -118,5 +118,13 @@ describe('withinDeadline', () => {
 
   it('rejects with a TimeoutError when the time is up', async () => {
     await expect(withinDeadline(new Promise(() => {}), 10)).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+describe('packSized', () => {
+  it('knows each message size exactly', () => {
+    const records = [record(900), serializeEventRecord(meta, JSON.stringify({ name: 'Übersicht – 🙂'.repeat(40) })), record(3000)];
+
+    for (const message of packSized(records, 4000)) expect(message.bytes).toBe(Buffer.byteLength(message.body));
   });
 });
