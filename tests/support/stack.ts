@@ -80,10 +80,15 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { Attributes = {} } = await pipeline.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+          new GetQueueAttributesCommand({
+            QueueUrl: pipeline.queues.queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+          }),
         );
-        const waiting = Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+        const waiting =
+          Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
         // Received messages count as not visible until the worker deletes them, after their writes.
+        // The emulator counts a message just sent as delayed until its next timer tick, even with no delay.
         if (waiting === 0) return;
         if (Date.now() > deadline) throw new Error(`queue still holds ${waiting} message(s) after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 50));
