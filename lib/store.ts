@@ -71,11 +71,13 @@ type AttributeMap = Record<string, AttributeValue>;
  * Returns `undefined` for anything else (unsafe or special numbers, class instances, objects with
  * their own `constructor`), which then goes through the document client itself, so its errors and
  * conversions stay exactly the same. It is several times faster than the document client's
- * general-purpose conversion, which the worker paid for every attribute of every event.
+ * general-purpose conversion, which the worker paid for every attribute of every event. Like the
+ * document client, it is called for each attempt: wire forms are dropped after their send.
  */
 export function marshallItem(item: Record<string, unknown>): AttributeMap | undefined {
   const out: AttributeMap = {};
-  for (const [key, value] of Object.entries(item)) {
+  for (const key of Object.keys(item)) {
+    const value = item[key];
     if (value === undefined || typeof value === 'function') continue;
     const converted = toAttribute(value);
     if (converted === undefined) return undefined;
@@ -123,17 +125,6 @@ function toAttribute(value: unknown): AttributeValue | undefined {
   }
 }
 
-/** Wire forms, made once per item even when the item is retried. */
-const marshalled = new WeakMap<Item, AttributeMap | null>();
-
-function wireForm(item: Item): AttributeMap | undefined {
-  let form = marshalled.get(item);
-  if (form === undefined) {
-    form = marshallItem(item) ?? null;
-    marshalled.set(item, form);
-  }
-  return form ?? undefined;
-}
 
 /**
  * Collapses writes to the same key (BatchWriteItem refuses duplicate keys in one call): the last
@@ -142,8 +133,9 @@ function wireForm(item: Item): AttributeMap | undefined {
 export function dedupeWrites(writes: readonly WriteRequest[]): WriteRequest[] {
   const byKey = new Map<string, WriteRequest>();
   for (const write of writes) {
-    const previous = byKey.get(keyOf(write));
-    byKey.set(keyOf(write), previous ? { ...write, owners: [...new Set([...previous.owners, ...write.owners])] } : write);
+    const key = keyOf(write);
+    const previous = byKey.get(key);
+    byKey.set(key, previous ? { ...write, owners: [...new Set([...previous.owners, ...write.owners])] } : write);
   }
   return [...byKey.values()];
 }
@@ -178,7 +170,9 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
         await sleep(delay);
         outcome.retries += pending.length;
       }
-      const byKey = new Map(pending.map((w) => [keyOf(w), w]));
+      // Only needed to match unprocessed items, which are rare: built on first use.
+      let byKeyMap: Map<string, WriteRequest> | undefined;
+      const byKey = (key: string) => (byKeyMap ??= new Map(pending.map((w) => [keyOf(w), w]))).get(key);
       try {
         outcome.requests++;
         const options = { abortSignal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) };
@@ -190,7 +184,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item;
-              const write = item && byKey.get(`${table}\u0000${attributeText(item.pk)}\u0000${attributeText(item.sk)}`);
+              const write = item && byKey(`${table}\u0000${attributeText(item.pk)}\u0000${attributeText(item.sk)}`);
               if (write) unprocessed.push(write);
             }
           }
@@ -201,7 +195,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item;
-              const write = item && byKey.get(`${table}\u0000${String(item.pk)}\u0000${String(item.sk ?? '')}`);
+              const write = item && byKey(`${table}\u0000${String(item.pk)}\u0000${String(item.sk ?? '')}`);
               if (write) unprocessed.push(write);
             }
           }
@@ -240,7 +234,9 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
   function wireRequestItems(pending: readonly WriteRequest[]): Record<string, DynamoWriteRequest[]> | undefined {
     const requestItems: Record<string, DynamoWriteRequest[]> = {};
     for (const write of pending) {
-      const Item = wireForm(write.item);
+      // Made per attempt and dropped after the send: kept for the whole batch, these short-lived
+      // trees outlived young-generation collections and doubled the worker's GC time.
+      const Item = marshallItem(write.item);
       if (!Item) return undefined;
       (requestItems[write.table] ??= []).push({ PutRequest: { Item } });
     }
