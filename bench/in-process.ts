@@ -10,11 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
 import { hashKey } from '../lib/auth';
-import { createClients, createDynamoClients } from '../lib/clients';
-import { loadConfig } from '../lib/config';
-import { createIngestHandler, ingestDepsFrom } from '../lib/ingest-handler';
-import { createLogger } from '../lib/log';
-import { createWorkerHandler } from '../lib/worker-handler';
+import { createIngestHandler, loadIngestDeps } from '../lib/ingest-handler';
+import { createWorkerHandler, loadWorkerDeps } from '../lib/worker-handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { SHAPES, type ShapeId } from './shapes';
@@ -106,11 +103,10 @@ function fakeAws(): FakeAws {
   });
 }
 
+/** The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake. */
 function ingestRig(shape: ShapeId) {
   const fake = fakeAws();
-  const config = loadConfig(functionEnv(shape));
-  const clients = createClients(config, { requestHandler: fake as never });
-  const handler = createIngestHandler(ingestDepsFrom(config, clients, createLogger('segment-ingest', config.logLevel)), () => RECEIVED_AT);
+  const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
   return { fake, handler };
 }
 
@@ -241,10 +237,9 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
     });
   }
 
+  // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
   const fake = new FakeAws({ account: true });
-  const config = loadConfig(functionEnv(shape));
-  const { documents } = createDynamoClients(config, { requestHandler: fake as never });
-  const handler = createWorkerHandler({ documents, config, log: createLogger('segment-ingest', config.logLevel) });
+  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never }));
 
   logs.take();
   for (const event of sqsEvents) {

@@ -52,6 +52,16 @@ export function createDynamoClients(config: ClientConfig, options: ClientOptions
   return { dynamodb, documents };
 }
 
+/**
+ * A low-level DynamoDB client for the worker's BatchWriteItem calls alone. It caches its middleware
+ * per command type like the SQS client, which is safe for low-level commands sent without per-call
+ * options but not for the document client's commands (a cached handler would keep the first
+ * command's input), so it is a client of its own and never backs a document client.
+ */
+export function createWriteClient(config: ClientConfig, options: ClientOptions = {}): DynamoDBClient {
+  return new DynamoDBClient({ region: config.region, endpoint: config.dynamodbEndpoint, maxAttempts: 3, cacheMiddleware: true, requestHandler: options.requestHandler });
+}
+
 /** Every client, for code that uses both services (the ingest function, the local stack). */
 export function createClients(config: ClientConfig, options: ClientOptions = {}): Clients {
   return { sqs: createSqsClient(config, options), ...createDynamoClients(config, options) };

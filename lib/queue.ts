@@ -5,8 +5,11 @@
  * budget runs out. Only then may the caller answer 200; otherwise it answers 503.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { withinDeadline } from './deadline';
 import { QueueUnavailableError } from './errors';
 import { ENVELOPE_BYTES, encodeMessage, type SerializedRecord } from './records';
+
+export { DeadlineError, withinDeadline } from './deadline';
 
 /** SQS limits: 10 entries and 1 MiB per SendMessageBatch request. */
 const BATCH_ENTRIES = 10;
@@ -66,35 +69,6 @@ export function groupIntoBatches(
   }
   if (current.length > 0) batches.push(current);
   return batches;
-}
-
-/** Raised by `withinDeadline` when the time is up; treated like any failed send (retried, then 503). */
-export class DeadlineError extends Error {
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-    this.name = 'TimeoutError';
-  }
-}
-
-/**
- * Settles like `promise`, or rejects with `DeadlineError` after `ms`, whichever comes first. The
- * work behind `promise` is not cancelled: an SQS request we stopped waiting for may still land,
- * which at-least-once delivery and idempotent storage already allow for.
- */
-export function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 export interface EnqueueDeps {

@@ -4,8 +4,9 @@
  * and chunks run in parallel with a bounded concurrency. What cannot be written in time is reported
  * per owner (the SQS message it came from), so only those messages are redelivered.
  */
-import { BatchWriteItemCommand, type AttributeValue, type WriteRequest as DynamoWriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest as DynamoWriteRequest } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withinDeadline } from './deadline';
 import type { Item } from './items';
 import type { Log } from './log';
 
@@ -20,6 +21,11 @@ export interface WriteRequest {
 
 export interface WriteDeps {
   documents: DynamoDBDocumentClient;
+  /**
+   * A low-level client with cached middleware (lib/clients.ts `createWriteClient`) for the batch
+   * writes; without it they go through `documents`.
+   */
+  writer?: DynamoDBClient;
   concurrency: number;
   log: Log;
   now?: () => number;
@@ -175,12 +181,15 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
       const byKey = (key: string) => (byKeyMap ??= new Map(pending.map((w) => [keyOf(w), w]))).get(key);
       try {
         outcome.requests++;
-        const options = { abortSignal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) };
+        const remaining = Math.max(1, Math.ceil(deadline - now()));
+        const options = () => ({ abortSignal: AbortSignal.timeout(remaining) });
         const unprocessed: WriteRequest[] = [];
         const wire = wireRequestItems(pending);
         if (wire) {
-          // Already in wire form: sent as the low-level command through the same client.
-          const response = await deps.documents.send(new BatchWriteItemCommand({ RequestItems: wire }), options);
+          // Already in wire form: sent as the low-level command. The writer takes no per-call
+          // options (they would bypass its cached middleware), so the deadline is kept here.
+          const command = new BatchWriteItemCommand({ RequestItems: wire });
+          const response = deps.writer ? await withinDeadline(deps.writer.send(command), remaining) : await deps.documents.send(command, options());
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item;
@@ -191,7 +200,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
         } else {
           const requestItems: Record<string, Array<{ PutRequest: { Item: Item } }>> = {};
           for (const write of pending) (requestItems[write.table] ??= []).push({ PutRequest: { Item: write.item } });
-          const response = await deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), options);
+          const response = await deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), options());
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item;

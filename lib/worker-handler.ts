@@ -3,15 +3,16 @@
  * to `lib/worker.ts`, whose answer is the partial batch response.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createDynamoClients } from './clients';
+import { createDynamoClients, createWriteClient, type ClientOptions } from './clients';
 import { loadConfig } from './config';
 import { createLogger } from './log';
 import { createWorker, type WorkerDeps } from './worker';
 
-export function loadWorkerDeps(env: Record<string, string | undefined> = process.env): WorkerDeps {
+/** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
+export function loadWorkerDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): WorkerDeps {
   const config = loadConfig(env);
-  const { documents } = createDynamoClients(config);
-  return { documents, config, log: createLogger('segment-ingest', config.logLevel) };
+  const { documents } = createDynamoClients(config, clientOptions);
+  return { documents, writer: createWriteClient(config, clientOptions), config, log: createLogger('segment-ingest', config.logLevel) };
 }
 
 export function createWorkerHandler(deps: WorkerDeps) {

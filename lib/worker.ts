@@ -14,6 +14,8 @@ import { writeItems, type WriteDeps, type WriteRequest } from './store';
 
 export interface WorkerDeps {
   documents: WriteDeps['documents'];
+  /** Sends the batch writes when given (lib/clients.ts `createWriteClient`). */
+  writer?: WriteDeps['writer'];
   config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'>;
   log: Log;
   now?: () => number;
@@ -38,7 +40,7 @@ export type ProcessBatch = (event: SQSEvent, remainingMs?: number) => Promise<SQ
 export function createWorker(deps: WorkerDeps): ProcessBatch {
   const now = deps.now ?? Date.now;
   const { tables } = deps.config;
-  const writeDeps: WriteDeps = { documents: deps.documents, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep: deps.sleep };
+  const writeDeps: WriteDeps = { documents: deps.documents, writer: deps.writer, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep: deps.sleep };
 
   return async (event, remainingMs) => {
     const started = now();

@@ -2,6 +2,7 @@
  * writeItems: what goes over the wire (byte for byte what the document client would send), which
  * owners fail, what is refused, and how unprocessed items and transient errors are retried.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dedupeWrites, isTransient, marshallItem, writeItems, type WriteRequest } from '../../lib/store';
 import { silentLog } from '../../lib/log';
@@ -58,6 +59,36 @@ describe('writeItems on the wire', () => {
     expect(outcome).toMatchObject({ requests: 3, written: 60, retries: 0, refused: [] });
     expect(outcome.failedOwners.size).toBe(0);
     expect(requests.map((r) => Object.entries(r.body.RequestItems as Record<string, unknown[]>).map(([t, l]) => `${t}:${l.length}`).join(','))).toEqual(['a:25', 'a:5,b:20', 'b:10']);
+  });
+});
+
+describe('writeItems with a writer client', () => {
+  it('sends the same requests through the writer, and odd items through the document client', async () => {
+    // Prepare
+    const items = [{ pk: 'src#u1', sk: 's1', ...segmentEvent('track') }, odd];
+    const viaDocuments = fakeDynamoDb();
+    await writeItems({ documents: viaDocuments.documents, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    const viaWriter = fakeDynamoDb();
+
+    // Act
+    await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    const unsafe = await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })], FAR);
+
+    // Assess
+    expect(viaWriter.requests.map((r) => r.text)).toEqual(viaDocuments.requests.map((r) => r.text));
+    // The document client refuses the number itself, before any request, exactly as without a writer.
+    expect(unsafe.refused.map((r) => r.reason)).toEqual(['DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.']);
+  });
+
+  it('keeps the deadline when the writer never answers', async () => {
+    const { documents } = fakeDynamoDb();
+    const writer = { send: () => new Promise(() => {}) } as unknown as DynamoDBClient;
+    const started = Date.now();
+
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'a', sk: '1' })], Date.now() + 200);
+
+    expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 
