@@ -2,7 +2,7 @@
  * One in-process measurement in a fresh process (its own heap and JIT state), started by
  * bench/run.ts; the result goes back over IPC. (No forced GC between rounds: `--expose-gc` and
  * `gc()` made the handlers measurably slower afterwards.)
- *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms}
+ *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n}
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
 import type { ShapeId } from './shapes';
@@ -17,13 +17,15 @@ interface Task {
   shape: ShapeId;
   rounds: number;
   roundMs: number;
+  /** Worker only: messages per invocation, when not the deployed batch size. */
+  batchSize?: number;
 }
 
 async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '{}') as Task;
   const logs = installLogSink();
   const options = { rounds: task.rounds, roundMs: task.roundMs };
-  const result = task.task === 'ingest' ? await measureIngest(task.shape, options, logs) : await measureWorker(task.shape, options, logs);
+  const result = task.task === 'ingest' ? await measureIngest(task.shape, options, logs) : await measureWorker(task.shape, options, logs, task.batchSize);
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

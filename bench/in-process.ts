@@ -14,14 +14,13 @@ import { createIngestHandler, loadIngestDeps } from '../lib/ingest-handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker-handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
+import { DEPLOYMENT } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 
 export const BENCH_KEY = 'sk_benchBENCHbenchBENCHbenchBENCHbenchBENC';
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
 /** Fixed receive time, so a request's queue messages are the same bytes every time it is sent. */
 const RECEIVED_AT = Date.UTC(2026, 2, 14, 12, 0, 0);
-/** Messages per worker invocation: the SQS trigger's batch size in serverless.yml. */
-export const WORKER_BATCH_SIZE = 10;
 
 export interface TimingOptions {
   rounds: number;
@@ -190,7 +189,8 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
       if (response.statusCode !== 200) throw new Error(`ingest answered ${response.statusCode} ${response.body}`);
     }
   };
-  await timeRounds(fake, { rounds: 1, roundMs: options.roundMs / 2 }, events.length, cycle); // warm-up
+  // Warm-up: the JIT keeps tiering up for a while, longest where a request makes few calls (batches).
+  await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, events.length, cycle);
   const rounds = await timeRounds(fake, options, events.length, cycle);
   logs.take();
 
@@ -212,7 +212,8 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
   };
 }
 
-export async function measureWorker(shape: ShapeId, options: TimingOptions, logs: { take(): number }): Promise<WorkerMeasurement> {
+/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
+export async function measureWorker(shape: ShapeId, options: TimingOptions, logs: { take(): number }, batchSize: number = DEPLOYMENT.workerBatchSize): Promise<WorkerMeasurement> {
   // The queue messages the ingest function really writes for this shape.
   const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
   const ingest = ingestRig(shape);
@@ -221,9 +222,9 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
   const sentEvents = requests.flatMap((r) => r.events);
 
   const sqsEvents: SQSEvent[] = [];
-  for (let i = 0; i < messages.length; i += WORKER_BATCH_SIZE) {
+  for (let i = 0; i < messages.length; i += batchSize) {
     sqsEvents.push({
-      Records: messages.slice(i, i + WORKER_BATCH_SIZE).map((body, j) => ({
+      Records: messages.slice(i, i + batchSize).map((body, j) => ({
         messageId: `00000000-0000-4000-8000-${String(i + j).padStart(12, '0')}`,
         receiptHandle: `rh-${i + j}`,
         body,
@@ -254,7 +255,7 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
   const cycle = async () => {
     for (const event of sqsEvents) await handler(event);
   };
-  await timeRounds(fake, { rounds: 1, roundMs: options.roundMs / 2 }, sqsEvents.length, cycle); // warm-up
+  await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
   const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
   logs.take();
 

@@ -14,7 +14,7 @@ export interface BenchResult {
   command: string;
   machine: { node: string; cpus: number; cpuModel: string; loadAtStart: number[]; loadAtEnd: number[] };
   settings: { rounds: number; roundMs: number; coldStartRuns: number; e2eSeconds: number };
-  shapes: Partial<Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; cost?: ShapeCost }>>;
+  shapes: Partial<Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; workerLargeBatch?: WorkerMeasurement; cost?: ShapeCost }>>;
   coldStart?: ColdStart[];
   endToEnd?: EndToEnd[];
   seconds: number;
@@ -51,6 +51,7 @@ export function renderReport(result: BenchResult): string {
     row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
     row('events per invocation (10 messages)', (s) => s.worker && int(s.worker.eventsPerInvocation)),
+    row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
     row('item bytes (event alone), mean', (s) => s.worker && `${int(s.worker.itemBytesMean)} (${int(s.worker.eventBytesMean)})`),
     row('write units per event: ours / without receivedAt+requestId / floor', (s) => s.worker && `${fixed(s.worker.wruPerEvent, 2)} / ${fixed(s.worker.leanWruPerEvent, 2)} / ${fixed(s.worker.floorWruPerEvent, 2)}`),

@@ -22,6 +22,9 @@ const outDir = path.join(root, '.bench');
 
 type Section = 'ingest' | 'worker' | 'cold' | 'e2e';
 
+/** A trigger batch size to compare with the deployed one, for single events. */
+const LARGE_BATCH = 100;
+
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',') as Section[] | undefined;
@@ -35,9 +38,9 @@ function parseArgs(argv: string[]) {
   };
 }
 
-function runChild<T>(task: 'ingest' | 'worker', shape: ShapeId, rounds: number, roundMs: number): Promise<T> {
+function runChild<T>(task: 'ingest' | 'worker', shape: ShapeId, rounds: number, roundMs: number, batchSize?: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs })], {
+    const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, batchSize })], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -72,6 +75,11 @@ async function main(): Promise<void> {
     if (args.sections.has('worker')) {
       log(`worker, in process: ${SHAPES[id].label}`);
       shape.worker = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs);
+      if (id === 'single') {
+        // Single events make one-event messages: how much a larger trigger batch would help.
+        log(`worker, in process: ${SHAPES[id].label}, ${LARGE_BATCH} messages per invocation`);
+        shape.workerLargeBatch = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, LARGE_BATCH);
+      }
     }
     if (shape.ingest && shape.worker) shape.cost = shapeCost(shape.ingest, shape.worker);
     result.shapes[id] = shape;
