@@ -25,6 +25,11 @@ export interface CostLine {
 export interface ShapeCost {
   ours: CostLine;
   floor: CostLine;
+  /**
+   * The floor if each item must hold what SPEC.md section 5 asks for (the event, its key, sourceId,
+   * the ingest time), priced from the items as written less our other attributes.
+   */
+  specFloor: CostLine;
   naive: CostLine;
   /** CloudWatch Logs for our own log lines, dollars per million events (not in the totals). */
   logsDollars: number;
@@ -80,6 +85,7 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
   });
   // What any design pays: the API request, one invocation per HTTP request, one write unit per KB of event.
   const floor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.floorWruPerEvent });
+  const specFloor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.leanWruPerEvent });
   // One SQS message and one PutItem per event: a send per event, a receive and a delete per 10 messages,
   // a worker invocation per 10 events (its compute taken as ours, which flatters it), the same items.
   const naive = line({
@@ -94,6 +100,7 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
   return {
     ours,
     floor,
+    specFloor,
     naive,
     logsDollars: (logBytesPerEvent * 1e6 * PRICES.logsPerGb) / 1024 ** 3,
     gbSeconds: (ingestGbSeconds + workerGbSeconds) * 1e6,

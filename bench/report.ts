@@ -70,6 +70,7 @@ export function renderReport(result: BenchResult): string {
     row('floor (API + 1 invocation/request + 1 WRU/KB)', (s) => s.cost && money(s.cost.floor.dollars.total)),
     row('naive (1 SQS message + 1 PutItem per event)', (s) => s.cost && money(s.cost.naive.dollars.total)),
     row('ours ÷ floor', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.floor.dollars.total)),
+    row('ours ÷ floor with SPEC items (event + key + sourceId + ingest time)', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.specFloor.dollars.total)),
     row('CloudWatch Logs, our lines (not in totals)', (s) => s.cost && money(s.cost.logsDollars)),
   ];
   if (result.endToEnd?.length) {
