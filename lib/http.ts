@@ -11,7 +11,10 @@ export interface HttpRequest {
   path: string;
   /** Header names in lower case. */
   headers: Record<string, string>;
-  body: Buffer;
+  /** The body's bytes (for signatures, gzip). Built on first use: a JSON request never needs them. */
+  readonly body: Buffer;
+  /** The body as API Gateway delivered it when it came as text (not base64); `readBody` reads it directly. */
+  text?: string;
   requestId: string;
   receivedAtMs: number;
 }
@@ -21,15 +24,22 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: num
 /** Translates an API Gateway HTTP API (payload 2.0) event into our request. */
 export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number): HttpRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
+  const source = event.headers ?? {};
+  for (const name in source) {
+    const value = source[name];
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
   const raw = event.body ?? '';
+  const base64 = event.isBase64Encoded;
+  let bytes: Buffer | undefined;
   return {
     method: event.requestContext.http.method.toUpperCase(),
     path: event.rawPath,
     headers,
-    body: event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'),
+    get body() {
+      return (bytes ??= base64 ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'));
+    },
+    text: base64 ? undefined : raw,
     requestId: event.requestContext.requestId,
     receivedAtMs,
   };
@@ -50,11 +60,34 @@ export function errorResponse(error: unknown): HttpResponse {
 const READABLE_TYPES = /^(application\/json|text\/plain|application\/[\w.+-]*\+json)$/;
 const READABLE_CHARSETS = /^(utf-?8|us-ascii)$/i;
 
+/** Throws 415 for a content type or charset we cannot read. */
+function checkContentType(request: HttpRequest): void {
+  const contentType = request.headers['content-type'];
+  if (!contentType || contentType === 'application/json') return;
+  const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
+  if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
+    throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
+  }
+  const charset = params.find((p) => /^charset=/i.test(p))?.slice(8).replace(/"/g, '');
+  if (charset && !READABLE_CHARSETS.test(charset)) {
+    throw new UnsupportedMediaTypeError(`charset "${charset}" is not supported; send UTF-8`);
+  }
+}
+
+function contentEncoding(request: HttpRequest): string {
+  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  return encoding === '' ? 'identity' : encoding;
+}
+
 /**
  * Checks the content type and encoding, the size before and after decompression, and decodes
  * UTF-8. `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
  */
 export function readBody(request: HttpRequest, limitBytes: number): string {
+  if (request.text !== undefined && contentEncoding(request) === 'identity') {
+    checkContentType(request);
+    return readText(request.text, limitBytes);
+  }
   return decodeUtf8(readBodyBytes(request, limitBytes));
 }
 
@@ -63,23 +96,11 @@ export function readBody(request: HttpRequest, limitBytes: number): string {
  * a signature over exactly what was sent. Throws 413, 415 or 400 like `readBody`.
  */
 export function readBodyBytes(request: HttpRequest, limitBytes: number): Buffer {
-  const contentType = request.headers['content-type'];
-  if (contentType) {
-    const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
-    if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
-      throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
-    }
-    const charset = params.find((p) => /^charset=/i.test(p))?.slice(8).replace(/"/g, '');
-    if (charset && !READABLE_CHARSETS.test(charset)) {
-      throw new UnsupportedMediaTypeError(`charset "${charset}" is not supported; send UTF-8`);
-    }
-  }
-
+  checkContentType(request);
   if (request.body.length > limitBytes) {
     throw new PayloadTooLargeError(`request body is ${request.body.length} bytes; the limit for this route is ${limitBytes}`);
   }
-
-  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = contentEncoding(request);
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     try {
       // maxOutputLength stops a zip bomb before it is inflated in memory.
@@ -91,19 +112,43 @@ export function readBodyBytes(request: HttpRequest, limitBytes: number): Buffer 
       throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data');
     }
   }
-  if (encoding !== 'identity' && encoding !== '') {
+  if (encoding !== 'identity') {
     throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
   }
   return request.body;
 }
 
+/** `fatal`: invalid UTF-8 is an error, not replacement characters. Reusable: `decode` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Decodes UTF-8 strictly (a leading BOM is dropped); throws 400 for bytes that are not UTF-8. */
 export function decodeUtf8(body: Buffer): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+    return UTF8.decode(body);
   } catch {
     throw new BadRequestError('body is not valid UTF-8');
   }
+}
+
+/**
+ * A text body as `readBody` would return it after a round trip through UTF-8 bytes, without making
+ * the bytes: the size counted in UTF-8, lone surrogates replaced by U+FFFD, a byte order mark dropped.
+ */
+function readText(text: string, limitBytes: number): string {
+  // n UTF-16 units are at most 3n UTF-8 bytes: count exactly only near the limit.
+  if (text.length * 3 > limitBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > limitBytes) throw new PayloadTooLargeError(`request body is ${bytes} bytes; the limit for this route is ${limitBytes}`);
+  }
+  const es2024 = text as unknown as WellFormedString;
+  const wellFormed = es2024.isWellFormed() ? text : es2024.toWellFormed();
+  return wellFormed.charCodeAt(0) === 0xfeff ? wellFormed.slice(1) : wellFormed;
+}
+
+/** ES2024 string methods (Node 20 has them; the project's TypeScript lib is ES2023). */
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
 }
 
 export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: string };

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createAuthenticator } from './auth';
-import { createClients } from './clients';
+import { createClients, type ClientOptions } from './clients';
 import { loadConfig, type Config } from './config';
 import { ConfigError, QueueUnavailableError } from './errors';
 import { errorResponse, requestFromApiGateway, type HttpResponse } from './http';
@@ -16,10 +16,11 @@ import { createEnqueuer } from './queue';
 import { createRateLimiter } from './rate-limit';
 import { webhookRoutes } from './webhook';
 
-export function loadIngestDeps(env: Record<string, string | undefined> = process.env): IngestDeps {
+/** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
+export function loadIngestDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): IngestDeps {
   const config = loadConfig(env);
   if (!config.queueUrl) throw new ConfigError(['QUEUE_URL is required by the ingest function']);
-  const clients = createClients(config);
+  const clients = createClients(config, { sqsRequestTimeoutMs: config.enqueueBudgetMs, ...clientOptions });
   return ingestDepsFrom(config, clients, createLogger(config.serviceName, config.logLevel), createMeter(config.metricsNamespace, config.serviceName));
 }
 

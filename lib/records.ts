@@ -56,10 +56,18 @@ export interface SerializedRecord {
   bytes: number;
 }
 
+/** The JSON text of a request's record fields, made once per request (keyed by its `meta` object). */
+const prefixes = new WeakMap<RecordMeta, { text: string; bytes: number }>();
+
 /** Serializes an event record around an event that is already JSON text. */
 export function serializeEventRecord(meta: RecordMeta, eventJson: string): SerializedRecord {
-  const json = `{"kind":"event","sourceId":${JSON.stringify(meta.sourceId)},"receivedAt":"${meta.receivedAt}","requestId":${JSON.stringify(meta.requestId)},"event":${eventJson}}`;
-  return { json, bytes: Buffer.byteLength(json) };
+  let prefix = prefixes.get(meta);
+  if (!prefix) {
+    const text = `{"kind":"event","sourceId":${JSON.stringify(meta.sourceId)},"receivedAt":${JSON.stringify(meta.receivedAt)},"requestId":${JSON.stringify(meta.requestId)},"event":`;
+    prefix = { text, bytes: Buffer.byteLength(text) };
+    prefixes.set(meta, prefix);
+  }
+  return { json: `${prefix.text}${eventJson}}`, bytes: prefix.bytes + Buffer.byteLength(eventJson) + 1 };
 }
 
 export function serializeRecord(record: QueueRecord): SerializedRecord {
@@ -74,7 +82,13 @@ export const ENVELOPE_BYTES = ENVELOPE_HEAD.length + ENVELOPE_TAIL.length;
 
 /** Wraps serialized records in the versioned envelope. */
 export function encodeMessage(records: readonly SerializedRecord[]): string {
-  return ENVELOPE_HEAD + records.map((r) => r.json).join(',') + ENVELOPE_TAIL;
+  if (records.length === 0) return ENVELOPE_HEAD + ENVELOPE_TAIL;
+  // One join into one flat string: the SDK then reads it character by character, which is
+  // several times slower on a string built by concatenation (a rope) than on a flat one.
+  const parts = records.map((r) => r.json);
+  parts[0] = ENVELOPE_HEAD + String(parts[0]);
+  parts[parts.length - 1] += ENVELOPE_TAIL;
+  return parts.join(',');
 }
 
 /** Raised for a message the worker can never process; it is quarantined, not retried. */

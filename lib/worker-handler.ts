@@ -3,16 +3,23 @@
  * to `lib/worker.ts`, whose answer is the partial batch response.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createClients } from './clients';
+import { createDynamoClients, createWriteClient, type ClientOptions } from './clients';
 import { loadConfig } from './config';
 import { createLogger } from './log';
 import { createMeter } from './metrics';
 import { createWorker, type WorkerDeps } from './worker';
 
-export function loadWorkerDeps(env: Record<string, string | undefined> = process.env): WorkerDeps {
+/** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
+export function loadWorkerDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): WorkerDeps {
   const config = loadConfig(env);
-  const { documents } = createClients(config);
-  return { documents, config, log: createLogger(config.serviceName, config.logLevel), meter: createMeter(config.metricsNamespace, config.serviceName) };
+  const { documents } = createDynamoClients(config, clientOptions);
+  return {
+    documents,
+    writer: createWriteClient(config, clientOptions),
+    config,
+    log: createLogger(config.serviceName, config.logLevel),
+    meter: createMeter(config.metricsNamespace, config.serviceName),
+  };
 }
 
 export function createWorkerHandler(deps: WorkerDeps) {

@@ -21,6 +21,8 @@ import { writeItems, type WriteDeps, type WriteRequest } from './store';
 
 export interface WorkerDeps {
   documents: WriteDeps['documents'];
+  /** Sends the batch writes when given (lib/clients.ts `createWriteClient`). */
+  writer?: WriteDeps['writer'];
   config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'>;
   log: Log;
   meter: Meter;
@@ -55,7 +57,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
   const now = deps.now ?? Date.now;
   const { tables } = deps.config;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const writeDeps: WriteDeps = { documents: deps.documents, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep };
+  const writeDeps: WriteDeps = { documents: deps.documents, writer: deps.writer, concurrency: deps.config.writeConcurrency, log: deps.log, now, sleep };
   const erasureDeps: ErasureDeps = { documents: deps.documents, tables, write: writeDeps, log: deps.log, now, sleep };
 
   return async (event, remainingMs) => {

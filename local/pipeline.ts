@@ -3,7 +3,7 @@
  * handler served over HTTP, and the worker driven by an SQS trigger. `npm start` and the
  * integration tests both build on this, so what the tests exercise is what a developer runs.
  */
-import { createClients, type Clients } from '../lib/clients';
+import { createClients, createWriteClient, type Clients } from '../lib/clients';
 import { loadConfig, type Config } from '../lib/config';
 import { createIngestHandler, ingestDepsFrom } from '../lib/ingest-handler';
 import type { IngestDeps } from '../lib/ingest';
@@ -69,7 +69,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const ingestDeps = ingestDepsFrom(config, clients, log);
   const api = await startApiServer(createIngestHandler(ingestDeps), options.port, options.onResponse);
-  const workerDeps: WorkerDeps = { documents: clients.documents, config, log, meter: noMeter };
+  // Wired as lib/worker-handler.ts wires it in Lambda, so the tests exercise the same write path.
+  const writer = createWriteClient(config);
+  const workerDeps: WorkerDeps = { documents: clients.documents, writer, config, log, meter: noMeter };
   const processBatch = createWorker(workerDeps);
   const trigger =
     options.startWorker === false
@@ -100,6 +102,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await api.close();
       clients.sqs.destroy();
       clients.dynamodb.destroy();
+      writer.destroy();
     },
   };
 }

@@ -44,44 +44,49 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (nestingDepth(input, MAX_NESTING) > MAX_NESTING) {
     return { ok: false, reasons: [`the event nests deeper than ${MAX_NESTING} levels`], messageId: typeof rawMessageId === 'string' ? rawMessageId : undefined };
   }
+  // This runs once per event on the ingest hot path: no closures, each field read once, and
+  // the object's shape left alone unless a field really has to go.
   const event: Record<string, unknown> = { ...(input as Record<string, unknown>) };
-  const messageId = typeof event.messageId === 'string' || typeof event.messageId === 'number' ? String(event.messageId) : undefined;
-  const reject = (reasons: string[]): Verdict => ({ ok: false, reasons, messageId });
+  const messageId = typeof rawMessageId === 'string' || typeof rawMessageId === 'number' ? String(rawMessageId) : undefined;
 
   // Analytics libraries send `userId: null` for anonymous visitors; an absent id is what they mean.
-  for (const field of ['userId', 'anonymousId'] as const) {
-    if (event[field] === null || event[field] === '') delete event[field];
-  }
-  for (const field of DROPPED_FIELDS) delete event[field];
+  if (event.userId === null || event.userId === '') delete event.userId;
+  if (event.anonymousId === null || event.anonymousId === '') delete event.anonymousId;
+  for (const field of DROPPED_FIELDS) if (field in event) delete event[field];
 
   const type = resolveType(event.type, options);
-  if (typeof type !== 'string') return reject([type.error]);
+  if (typeof type !== 'string') return { ok: false, reasons: [type.error], messageId };
   event.type = type;
 
-  mergeDefault(event, 'context', options.defaults?.context);
-  mergeDefault(event, 'integrations', options.defaults?.integrations);
+  if (options.defaults) {
+    mergeDefault(event, 'context', options.defaults.context);
+    mergeDefault(event, 'integrations', options.defaults.integrations);
+  }
 
   const reasons = validateAgainstSpec(type, event);
   if (type !== 'delete' && event.userId === undefined && event.anonymousId === undefined) {
     reasons.push('either "userId" or "anonymousId" is required');
   }
-  if (reasons.length > 0) return reject(reasons);
+  if (reasons.length > 0) return { ok: false, reasons, messageId };
 
   for (const field of ID_FIELDS) {
     if (typeof event[field] === 'number') event[field] = String(event[field]);
   }
   event.messageId = messageId ?? deriveMessageId(event);
 
-  const eventMs = parseTimestamp(event.timestamp) ?? parseTimestamp(event.originalTimestamp);
-  if (event.timestamp !== undefined && parseTimestamp(event.timestamp) === undefined) {
-    event.rawTimestamp = event.timestamp;
-  }
+  const timestamp = event.timestamp;
+  const timestampMs = parseTimestamp(timestamp);
+  const eventMs = timestampMs ?? parseTimestamp(event.originalTimestamp);
+  if (timestamp !== undefined && timestampMs === undefined) event.rawTimestamp = timestamp;
   event.timestamp = toIsoMillis(eventMs ?? options.receivedAtMs);
 
   const json = JSON.stringify(event);
-  const bytes = Buffer.byteLength(json);
-  if (bytes > options.maxEventBytes) {
-    return reject([`event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}`]);
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: count exactly only near the limit.
+  if (json.length * 3 > options.maxEventBytes) {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > options.maxEventBytes) {
+      return { ok: false, reasons: [`event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}`], messageId };
+    }
   }
   return { ok: true, event: event as SegmentEvent, json };
 }
@@ -101,19 +106,17 @@ export function nestingDepth(value: unknown, limit: number): number {
 }
 
 function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | { error: string } {
-  const allowed = options.allowedTypes.join(', ');
   if (options.routeType) {
     if (bodyType === undefined || bodyType === null || bodyType === options.routeType) return options.routeType;
     return { error: `"type" is ${JSON.stringify(bodyType)} but this route takes ${options.routeType} events` };
   }
+  if (typeof bodyType === 'string' && options.allowedTypes.includes(bodyType as SpecType)) return bodyType as SpecType;
+  const allowed = options.allowedTypes.join(', ');
   if (bodyType === undefined || bodyType === null) return { error: `missing required field "type" (one of ${allowed})` };
   if (bodyType === 'delete' && !options.allowedTypes.includes('delete')) {
     return { error: '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}' };
   }
-  if (typeof bodyType !== 'string' || !options.allowedTypes.includes(bodyType as SpecType)) {
-    return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
-  }
-  return bodyType as SpecType;
+  return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
 }
 
 function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integrations', fallback: unknown): void {

@@ -6,6 +6,12 @@
 import { EVENT_TYPES } from '../../infra';
 
 export const SPEC_TYPES = [...EVENT_TYPES, 'delete'] as const;
+
+/**
+ * How the schemas are compiled (by `scripts/generate-validators.ts`, at build time): `allErrors` so
+ * a rejected event lists every reason; `strict` so a typo in a schema fails the build.
+ */
+export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
 export type SpecType = (typeof SPEC_TYPES)[number];
 
 /** A user, group or previous id: a non-empty string, or a number stored as its decimal string. */

@@ -212,7 +212,7 @@ describe('section 6: events still in flight when the delete is processed', () =>
     const real = stack.clients.documents;
     const holding = {
       send: async (command: { constructor: { name: string } }, options?: unknown) => {
-        if (command.constructor.name === 'BatchWriteCommand') {
+        if (command.constructor.name === 'BatchWriteCommand' || command.constructor.name === 'BatchWriteItemCommand') {
           reachedWrite();
           await held;
         }
@@ -221,7 +221,7 @@ describe('section 6: events still in flight when the delete is processed', () =>
     } as unknown as DynamoDBDocumentClient;
 
     // Act
-    const batchA = processMessages(stack, messages.filter((m) => !(m.Body ?? '').includes('del-raced')), { documents: holding });
+    const batchA = processMessages(stack, messages.filter((m) => !(m.Body ?? '').includes('del-raced')), { documents: holding, writer: holding as never });
     await atWrite;
     const batchB = await processMessages(stack, [messageWith(messages, 'del-raced')]);
     release();
@@ -248,13 +248,13 @@ describe('section 6: events still in flight when the delete is processed', () =>
     const jumping = {
       send: async (command: { constructor: { name: string } }, options?: unknown) => {
         const result = await (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
-        if (command.constructor.name === 'BatchWriteCommand') skew = 10 * 60_000;
+        if (command.constructor.name === 'BatchWriteCommand' || command.constructor.name === 'BatchWriteItemCommand') skew = 10 * 60_000;
         return result;
       },
     } as unknown as DynamoDBDocumentClient;
 
     // Act
-    const first = await processMessages(stack, [message!], { documents: jumping, now: () => Date.now() + skew, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+    const first = await processMessages(stack, [message!], { documents: jumping, writer: jumping as never, now: () => Date.now() + skew, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
     const left = (await itemsOf(stack, 'slow')).length;
     const second = await processMessages(stack, [message!]);
 

@@ -4,7 +4,8 @@
  * through the SQS emulator.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, ProvisionedThroughputExceededException, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { silentLog } from '../../lib/log';
 import { createWorker, type WorkerDeps } from '../../lib/worker';
@@ -22,13 +23,17 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function workerWith(documents: DynamoDBDocumentClient, overrides: Partial<WorkerDeps> = {}) {
-  return createWorker({ ...stack.workerDeps, documents, log: silentLog, sleep: async () => {}, ...overrides });
+/** The worker with `client` as both its document client and its batch writer. */
+function workerWith(client: DynamoDBDocumentClient, overrides: Partial<WorkerDeps> = {}) {
+  const writer = client === stack.clients.documents ? stack.workerDeps.writer : (client as unknown as DynamoDBClient);
+  return createWorker({ ...stack.workerDeps, documents: client, writer, log: silentLog, sleep: async () => {}, ...overrides });
 }
 
 /**
  * DynamoDB Local never answers with UnprocessedItems or throttling, so these tests wrap the real
- * client to force those faults; every write that is not faked still goes to DynamoDB Local.
+ * client to force those faults; every write that is not faked still goes to DynamoDB Local. The
+ * wrapper serves as both the document client and the batch writer (lib/clients.ts), so it sees the
+ * batch writes whichever path they take.
  */
 function faultyClient(fault: (items: Array<{ table: string; item: Record<string, unknown> }>, call: number) => 'throttle' | Array<Record<string, unknown>>) {
   const real = stack.clients.documents;
@@ -36,26 +41,34 @@ function faultyClient(fault: (items: Array<{ table: string; item: Record<string,
   const calls: number[] = [];
   const client = {
     send: async (command: unknown, options?: unknown) => {
-      if (command instanceof BatchWriteCommand) {
+      const wire = command instanceof BatchWriteItemCommand;
+      if (command instanceof BatchWriteCommand || wire) {
         call++;
-        const requestItems = command.input.RequestItems ?? {};
-        const items = Object.entries(requestItems).flatMap(([table, requests]) => requests.map((r) => ({ table, item: r.PutRequest?.Item ?? {} })));
-        calls.push(items.length);
-        const decision = fault(items, call);
+        const requestItems = (command.input.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Record<string, unknown> } }>>;
+        const entries = Object.entries(requestItems).flatMap(([table, requests]) =>
+          requests.map((request) => {
+            const raw = request.PutRequest?.Item ?? {};
+            return { table, request, item: wire ? unmarshall(raw as Record<string, AttributeValue>) : raw };
+          }),
+        );
+        calls.push(entries.length);
+        const decision = fault(entries.map(({ table, item }) => ({ table, item })), call);
         if (decision === 'throttle') {
           throw new ProvisionedThroughputExceededException({ message: 'forced by the test', $metadata: {} });
         }
         const held = new Set(decision);
-        const toWrite: Record<string, Array<{ PutRequest: { Item: Record<string, unknown> } }>> = {};
-        const unprocessed: Record<string, Array<{ PutRequest: { Item: Record<string, unknown> } }>> = {};
-        for (const { table, item } of items) ((held.has(item) ? unprocessed : toWrite)[table] ??= []).push({ PutRequest: { Item: item } });
-        if (Object.keys(toWrite).length > 0) await real.send(new BatchWriteCommand({ RequestItems: toWrite }));
+        const toWrite: Record<string, unknown[]> = {};
+        const unprocessed: Record<string, unknown[]> = {};
+        for (const { table, request, item } of entries) ((held.has(item) ? unprocessed : toWrite)[table] ??= []).push(request);
+        if (Object.keys(toWrite).length > 0) {
+          await real.send((wire ? new BatchWriteItemCommand({ RequestItems: toWrite as never }) : new BatchWriteCommand({ RequestItems: toWrite as never })) as never);
+        }
         return { UnprocessedItems: unprocessed, $metadata: {} };
       }
       return real.send(command as never, options as never);
     },
   };
-  return { client: client as unknown as DynamoDBDocumentClient, calls };
+  return { client: client as unknown as DynamoDBDocumentClient & DynamoDBClient, calls };
 }
 
 describe('worker', () => {
@@ -166,7 +179,7 @@ describe('the local SQS trigger', () => {
     // Prepare: a stack whose worker always fails the message (a stuck write), 2 receives allowed.
     const dlqStack = await startTestStack({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1, startWorker: false });
     const { client } = faultyClient((items) => items.map((i) => i.item));
-    const worker = createWorker({ ...dlqStack.workerDeps, documents: client, log: silentLog, sleep: async () => {}, now: (() => { let t = 0; return () => (t += 1000); })() });
+    const worker = createWorker({ ...dlqStack.workerDeps, documents: client, writer: client, log: silentLog, sleep: async () => {}, now: (() => { let t = 0; return () => (t += 1000); })() });
     const { startSqsTrigger } = await import('../../local/sqs-trigger');
     const receives: number[] = [];
     const trigger = startSqsTrigger({ sqs: dlqStack.clients.sqs, queueUrl: dlqStack.queues.queueUrl, handler: worker, onBatch: ({ messages }) => receives.push(messages) });

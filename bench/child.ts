@@ -1,0 +1,36 @@
+/**
+ * One in-process measurement in a fresh process (its own heap and JIT state), started by
+ * bench/run.ts; the result goes back over IPC. (No forced GC between rounds: `--expose-gc` and
+ * `gc()` made the handlers measurably slower afterwards.)
+ *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n}
+ */
+import { installLogSink, measureIngest, measureWorker } from './in-process';
+import type { ShapeId } from './shapes';
+
+// The SDK's default credential chain reads these; nothing is sent anywhere.
+process.env.AWS_ACCESS_KEY_ID = 'AKIDBENCHMARK0000000';
+process.env.AWS_SECRET_ACCESS_KEY = 'benchmark';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+interface Task {
+  task: 'ingest' | 'worker';
+  shape: ShapeId;
+  rounds: number;
+  roundMs: number;
+  /** Worker only: messages per invocation, when not the deployed batch size. */
+  batchSize?: number;
+}
+
+async function main(): Promise<void> {
+  const task = JSON.parse(process.argv[2] ?? '{}') as Task;
+  const logs = installLogSink();
+  const options = { rounds: task.rounds, roundMs: task.roundMs };
+  const result = task.task === 'ingest' ? await measureIngest(task.shape, options, logs) : await measureWorker(task.shape, options, logs, task.batchSize);
+  if (process.send) process.send(result, () => process.exit(0));
+  else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,108 @@
+/**
+ * AWS requests and dollars per million events for one traffic shape, from what the in-process run
+ * observed (request sizes, SQS requests and payloads, handler times, item sizes) and PRICES.
+ *
+ * Assumptions, each visible here: full worker batches (DEPLOYMENT.workerBatchSize messages per
+ * receive, delete and invocation, as under steady traffic); a receive is billed per 64 KB chunk of
+ * the messages it returns; Lambda duration is the handler time measured in process, rounded up
+ * to the billing step (in AWS it also includes the network wait for SQS and DynamoDB, which the
+ * in-process run does not have); the idle long polls of the trigger are a fixed monthly cost, not
+ * a cost per event, and are left out.
+ */
+import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import { DEPLOYMENT, PRICES } from './prices';
+
+export interface CostLine {
+  /** AWS requests per 1000 events. */
+  apiRequests: number;
+  lambdaInvocations: number;
+  sqsRequests: number;
+  dynamoWriteUnits: number;
+  /** Dollars per million events. */
+  dollars: { api: number; lambda: number; sqs: number; dynamodb: number; total: number };
+}
+
+export interface ShapeCost {
+  ours: CostLine;
+  floor: CostLine;
+  /**
+   * The floor if each item must hold what SPEC.md section 5 asks for (the event, its key, sourceId,
+   * the ingest time), priced from the items as written less our other attributes.
+   */
+  specFloor: CostLine;
+  naive: CostLine;
+  /** CloudWatch Logs for our own log lines, dollars per million events (not in the totals). */
+  logsDollars: number;
+  /** Lambda GB-seconds per million events (ingest + worker), from measured handler time. */
+  gbSeconds: number;
+}
+
+const GB = DEPLOYMENT.memoryMb / 1024;
+const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / PRICES.sqsChunkBytes));
+const billedSeconds = (us: number) => (Math.ceil(us / 1000 / PRICES.lambdaBillingStepMs) * PRICES.lambdaBillingStepMs) / 1000;
+
+function line(perEvent: { api: number; invocations: number; gbSeconds: number; sqs: number; wru: number }): CostLine {
+  const m = 1e6;
+  const api = perEvent.api * PRICES.httpApiPerRequest * m;
+  const lambda = (perEvent.invocations * PRICES.lambdaPerInvocation + perEvent.gbSeconds * PRICES.lambdaPerGbSecondArm) * m;
+  const sqs = perEvent.sqs * PRICES.sqsPerRequest * m;
+  const dynamodb = perEvent.wru * PRICES.dynamoPerWriteUnit * m;
+  return {
+    apiRequests: perEvent.api * 1000,
+    lambdaInvocations: perEvent.invocations * 1000,
+    sqsRequests: perEvent.sqs * 1000,
+    dynamoWriteUnits: perEvent.wru * 1000,
+    dollars: { api, lambda, sqs, dynamodb, total: api + lambda + sqs + dynamodb },
+  };
+}
+
+export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement): ShapeCost {
+  const events = ingest.eventsPerRequest;
+  const perRequest = (n: number) => n / events;
+  const apiUnits = Math.max(1, Math.ceil(ingest.requestBytes / PRICES.httpApiMeterBytes));
+
+  // SQS, from the accounting pass: sends as observed; the trigger's receives and deletes per full batch.
+  const sends = ingest.sendPayloads.reduce((sum, bytes) => sum + chunks(bytes), 0);
+  let receives = 0;
+  let deletes = 0;
+  for (let i = 0; i < ingest.messageBytes.length; i += DEPLOYMENT.workerBatchSize) {
+    const batch = ingest.messageBytes.slice(i, i + DEPLOYMENT.workerBatchSize);
+    receives += chunks(batch.reduce((a, b) => a + b, 0));
+    deletes += 1;
+  }
+  const sqsPerEvent = (sends + receives + deletes) / (ingest.requestsInPass * events);
+
+  const workerInvocationsPerEvent = 1 / worker.eventsPerInvocation;
+  const ingestGbSeconds = perRequest(billedSeconds(ingest.wallUsPerRequest) * GB);
+  const workerGbSeconds = workerInvocationsPerEvent * billedSeconds(worker.wallUsPerInvocation) * GB;
+
+  const ours = line({
+    api: perRequest(apiUnits),
+    invocations: perRequest(1) + workerInvocationsPerEvent,
+    gbSeconds: ingestGbSeconds + workerGbSeconds,
+    sqs: sqsPerEvent,
+    wru: worker.wruPerEvent,
+  });
+  // What any design pays: the API request, one invocation per HTTP request, one write unit per KB of event.
+  const floor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.floorWruPerEvent });
+  const specFloor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.leanWruPerEvent });
+  // One SQS message and one PutItem per event: a send per event, a receive and a delete per 10 messages,
+  // a worker invocation per 10 events (its compute taken as ours, which flatters it), the same items.
+  const naive = line({
+    api: perRequest(apiUnits),
+    invocations: perRequest(1) + 1 / DEPLOYMENT.workerBatchSize,
+    gbSeconds: ingestGbSeconds + (worker.cpuUsPerEvent / 1e6) * GB,
+    sqs: 1 + 2 / DEPLOYMENT.workerBatchSize,
+    wru: worker.wruPerEvent,
+  });
+
+  const logBytesPerEvent = perRequest(ingest.logBytesPerRequest) + workerInvocationsPerEvent * worker.logBytesPerInvocation;
+  return {
+    ours,
+    floor,
+    specFloor,
+    naive,
+    logsDollars: (logBytesPerEvent * 1e6 * PRICES.logsPerGb) / 1024 ** 3,
+    gbSeconds: (ingestGbSeconds + workerGbSeconds) * 1e6,
+  };
+}

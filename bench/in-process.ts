@@ -1,0 +1,285 @@
+/**
+ * The ingest and worker handlers measured in process: the real handlers built the way Lambda builds
+ * them (config, real SDK clients, Powertools logger at INFO), with AWS answered by `FakeAws`.
+ *
+ * Each measurement first runs an accounting pass (every AWS request parsed and counted, every SQS
+ * message kept, every DynamoDB item sized), then timed rounds that repeat exactly the same requests
+ * with AWS's answers replayed, so the timed figures hold our code and the SDK, not the fake.
+ * Runs in a child process of its own (bench/child.ts), one shape at a time.
+ */
+import { openSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { SQSEvent } from 'aws-lambda';
+import { hashKey } from '../lib/auth';
+import { createIngestHandler, loadIngestDeps } from '../lib/ingest-handler';
+import { createWorkerHandler, loadWorkerDeps } from '../lib/worker-handler';
+import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
+import { apiGatewayEvent } from './fixtures';
+import { DEPLOYMENT } from './prices';
+import { SHAPES, type ShapeId } from './shapes';
+
+export const BENCH_KEY = 'sk_benchBENCHbenchBENCHbenchBENCHbenchBENC';
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
+/** Fixed receive time, so a request's queue messages are the same bytes every time it is sent. */
+const RECEIVED_AT = Date.UTC(2026, 2, 14, 12, 0, 0);
+
+export interface TimingOptions {
+  rounds: number;
+  roundMs: number;
+}
+
+export interface Round {
+  cpuUs: number;
+  wallUs: number;
+  /** Handler calls in the round. */
+  calls: number;
+  /** Time spent inside the fake AWS, already taken out of cpuUs and wallUs. */
+  fakeUs: number;
+}
+
+export interface IngestMeasurement {
+  shape: ShapeId;
+  eventsPerRequest: number;
+  requestBytes: number;
+  rounds: Round[];
+  cpuUsPerRequest: number;
+  wallUsPerRequest: number;
+  floorCpuUsPerEvent: number;
+  /** AWS requests per HTTP request, from the accounting pass. */
+  awsPerRequest: Record<string, number>;
+  /** SQS messages one request produced, and their bodies' sizes, in order. */
+  messagesPerRequest: number;
+  messageBytes: number[];
+  /** Body bytes of each SendMessageBatch request of the accounting pass. */
+  sendPayloads: number[];
+  requestsInPass: number;
+  logBytesPerRequest: number;
+}
+
+export interface WorkerMeasurement {
+  shape: ShapeId;
+  messagesPerInvocation: number;
+  eventsPerInvocation: number;
+  rounds: Round[];
+  cpuUsPerEvent: number;
+  wallUsPerInvocation: number;
+  dynamoRequestsPer1000Events: number;
+  itemBytesMean: number;
+  wruPerEvent: number;
+  /** Write units per event if items did not carry LEAN_OMITS (receivedAt, requestId). */
+  leanWruPerEvent: number;
+  floorWruPerEvent: number;
+  eventBytesMean: number;
+  logBytesPerInvocation: number;
+}
+
+/**
+ * Counts what the Powertools logger writes to stdout and sends it to /dev/null with a synchronous
+ * write, as a Lambda's stdout (a pipe) is written: the system call stays in the measured time.
+ */
+export function installLogSink(): { take(): number } {
+  let bytes = 0;
+  const devNull = openSync('/dev/null', 'w');
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    bytes += typeof chunk === 'string' ? writeSync(devNull, chunk) : writeSync(devNull, chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  return {
+    take() {
+      const taken = bytes;
+      bytes = 0;
+      return taken;
+    },
+  };
+}
+
+function functionEnv(shape: ShapeId): Record<string, string> {
+  return { STAGE: 'bench', QUEUE_URL, AWS_REGION: 'us-east-1', LOG_LEVEL: 'INFO', ...SHAPES[shape].env };
+}
+
+function fakeAws(): FakeAws {
+  return new FakeAws({
+    keepMessages: true,
+    items: {
+      '-keys': { keyHash: hashKey(BENCH_KEY), sourceId: 'bench', keyPrefix: BENCH_KEY.slice(0, 7), createdAt: '2026-01-01T00:00:00.000Z' },
+      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false },
+    },
+  });
+}
+
+/** The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake. */
+function ingestRig(shape: ShapeId) {
+  const fake = fakeAws();
+  const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
+  return { fake, handler };
+}
+
+function httpEvents(shape: ShapeId, count: number) {
+  const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
+  const requests = SHAPES[shape].requests(count);
+  return {
+    requests,
+    events: requests.map((request, i) => apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` })),
+  };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+/** Runs `cycle` (which makes `callsPerCycle` handler calls) for about `roundMs`, `rounds` times. */
+async function timeRounds(fake: FakeAws, options: TimingOptions, callsPerCycle: number, cycle: () => Promise<void>): Promise<Round[]> {
+  const rounds: Round[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    fake.reset();
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let calls = 0;
+    do {
+      await cycle();
+      calls += callsPerCycle;
+    } while (performance.now() - wall0 < options.roundMs);
+    const wall = (performance.now() - wall0) * 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const fakeUs = fake.observed.overheadMs * 1000;
+    rounds.push({ cpuUs: cpu.user + cpu.system - fakeUs, wallUs: wall - fakeUs, calls, fakeUs });
+  }
+  return rounds;
+}
+
+/** JSON.parse + JSON.stringify of the same bodies: what any JSON service pays per event. */
+function floorCpuUsPerEvent(bodies: string[], eventsPerBody: number, options: TimingOptions): number {
+  let sink = 0;
+  const perEvent: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let events = 0;
+    do {
+      for (const body of bodies) sink += JSON.stringify(JSON.parse(body)).length;
+      events += bodies.length * eventsPerBody;
+    } while (performance.now() - wall0 < options.roundMs / 2);
+    const cpu = process.cpuUsage(cpu0);
+    perEvent.push((cpu.user + cpu.system) / events);
+  }
+  if (sink < 0) console.error(sink);
+  return median(perEvent);
+}
+
+/** Requests per accounting pass: enough messages to fill worker invocations, few enough to stay fast. */
+const PASS_REQUESTS: Record<ShapeId, number> = { single: 400, batch: 20, webhook: 4 };
+
+export async function measureIngest(shape: ShapeId, options: TimingOptions, logs: { take(): number }): Promise<IngestMeasurement> {
+  const { requests, events } = httpEvents(shape, PASS_REQUESTS[shape]);
+  const { fake, handler } = ingestRig(shape);
+  const expected = SHAPES[shape].eventsPerRequest;
+
+  // Accounting pass: every answer checked, AWS requests counted, answers recorded for replay.
+  fake.setMode('record');
+  logs.take();
+  for (const event of events) {
+    const response = await handler(event);
+    const body = JSON.parse(response.body) as { accepted?: number };
+    if (response.statusCode !== 200 || body.accepted !== expected) throw new Error(`ingest answered ${response.statusCode} ${response.body}`);
+  }
+  const pass: Observed = fake.reset();
+  const logBytes = logs.take();
+
+  fake.setMode('replay');
+  const cycle = async () => {
+    for (const event of events) {
+      const response = await handler(event);
+      if (response.statusCode !== 200) throw new Error(`ingest answered ${response.statusCode} ${response.body}`);
+    }
+  };
+  // Warm-up: the JIT keeps tiering up for a while, longest where a request makes few calls (batches).
+  await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, events.length, cycle);
+  const rounds = await timeRounds(fake, options, events.length, cycle);
+  logs.take();
+
+  const perRequest = (n: number) => n / events.length;
+  return {
+    shape,
+    eventsPerRequest: expected,
+    requestBytes: requests.reduce((sum, r) => sum + Buffer.byteLength(r.body), 0) / requests.length,
+    rounds,
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUs / r.calls)),
+    wallUsPerRequest: median(rounds.map((r) => r.wallUs / r.calls)),
+    floorCpuUsPerEvent: floorCpuUsPerEvent(requests.map((r) => r.body), expected, options),
+    awsPerRequest: Object.fromEntries(Object.entries(pass.requests).map(([op, n]) => [op, perRequest(n)])),
+    messagesPerRequest: perRequest(pass.messages.length),
+    messageBytes: pass.messages.map((m) => Buffer.byteLength(m)),
+    sendPayloads: pass.sendPayloads,
+    requestsInPass: events.length,
+    logBytesPerRequest: perRequest(logBytes),
+  };
+}
+
+/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
+export async function measureWorker(shape: ShapeId, options: TimingOptions, logs: { take(): number }, batchSize: number = DEPLOYMENT.workerBatchSize): Promise<WorkerMeasurement> {
+  // The queue messages the ingest function really writes for this shape.
+  const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
+  const ingest = ingestRig(shape);
+  for (const event of httpRequests) await ingest.handler(event);
+  const messages = ingest.fake.reset().messages;
+  const sentEvents = requests.flatMap((r) => r.events);
+
+  const sqsEvents: SQSEvent[] = [];
+  for (let i = 0; i < messages.length; i += batchSize) {
+    sqsEvents.push({
+      Records: messages.slice(i, i + batchSize).map((body, j) => ({
+        messageId: `00000000-0000-4000-8000-${String(i + j).padStart(12, '0')}`,
+        receiptHandle: `rh-${i + j}`,
+        body,
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(RECEIVED_AT), SenderId: 'AIDABENCH', ApproximateFirstReceiveTimestamp: String(RECEIVED_AT) },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:segment-ingest-bench-events',
+        awsRegion: 'us-east-1',
+      })),
+    });
+  }
+
+  // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
+  const fake = new FakeAws({ account: true });
+  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never }));
+
+  logs.take();
+  for (const event of sqsEvents) {
+    const { batchItemFailures } = await handler(event);
+    if (batchItemFailures.length > 0) throw new Error(`the worker failed ${batchItemFailures.length} message(s)`);
+  }
+  const pass = fake.reset();
+  const logBytes = logs.take();
+
+  fake.account = false;
+  fake.setMode('replay');
+  const cycle = async () => {
+    for (const event of sqsEvents) await handler(event);
+  };
+  await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
+  const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
+  logs.take();
+
+  const eventsPerCycle = sentEvents.length;
+  const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
+  const eventSizes = sentEvents.map((e) => eventItemBytes(e));
+  return {
+    shape,
+    messagesPerInvocation: messages.length / sqsEvents.length,
+    eventsPerInvocation,
+    rounds,
+    cpuUsPerEvent: median(rounds.map((r) => r.cpuUs / (r.calls * eventsPerInvocation))),
+    wallUsPerInvocation: median(rounds.map((r) => r.wallUs / r.calls)),
+    dynamoRequestsPer1000Events: (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) + (pass.requests['DynamoDB.PutItem'] ?? 0)) / eventsPerCycle) * 1000,
+    itemBytesMean: pass.itemBytes.reduce((a, b) => a + b, 0) / pass.itemBytes.length,
+    wruPerEvent: pass.itemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
+    leanWruPerEvent: pass.leanItemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
+    floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
+    eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
+    logBytesPerInvocation: logBytes / sqsEvents.length,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The bench's report: one table per traffic shape (columns) and measure (rows), the cold-start
+ * table, and the targets of issue 6 checked against the numbers, as Markdown.
+ */
+import type { ColdStart } from './cold-start';
+import type { ShapeCost } from './cost';
+import type { EndToEnd } from './e2e';
+import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import { DEPLOYMENT, PRICES } from './prices';
+import { SHAPES, type ShapeId } from './shapes';
+
+export interface BenchResult {
+  startedAt: string;
+  command: string;
+  machine: { node: string; cpus: number; cpuModel: string; loadAtStart: number[]; loadAtEnd: number[] };
+  settings: { rounds: number; roundMs: number; coldStartRuns: number; e2eSeconds: number };
+  shapes: Partial<Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; workerLargeBatch?: WorkerMeasurement; cost?: ShapeCost }>>;
+  coldStart?: ColdStart[];
+  endToEnd?: EndToEnd[];
+  seconds: number;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, digits = 1) => n.toFixed(digits);
+const money = (n: number) => `$${n < 0.1 ? n.toFixed(4) : n.toFixed(3)}`;
+const ratio = (n: number) => `${n.toFixed(2)}x`;
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function renderReport(result: BenchResult): string {
+  const ids = (Object.keys(SHAPES) as ShapeId[]).filter((id) => result.shapes[id]);
+  const cell = (id: ShapeId, f: (s: NonNullable<BenchResult['shapes'][ShapeId]>) => string | undefined) => {
+    const shape = result.shapes[id];
+    return (shape && f(shape)) ?? '–';
+  };
+  const row = (label: string, f: (s: NonNullable<BenchResult['shapes'][ShapeId]>, id: ShapeId) => string | undefined) => [label, ...ids.map((id) => cell(id, (s) => f(s, id)))];
+  const e2e = (id: ShapeId) => result.endToEnd?.find((e) => e.shape === id);
+
+  const rows: string[][] = [
+    ['**Ingest handler, in process**', ...ids.map(() => '')],
+    row('requests/s per core', (s) => s.ingest && int(1e6 / s.ingest.cpuUsPerRequest)),
+    row('events/s per core', (s) => s.ingest && int((1e6 / s.ingest.cpuUsPerRequest) * s.ingest.eventsPerRequest)),
+    row('CPU µs per event', (s) => s.ingest && fixed(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest)),
+    row('floor: JSON.parse + stringify, µs per event', (s) => s.ingest && fixed(s.ingest.floorCpuUsPerEvent, 2)),
+    row('ingest ÷ floor', (s) => s.ingest && ratio(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest / s.ingest.floorCpuUsPerEvent)),
+    ['**Worker handler, in process**', ...ids.map(() => '')],
+    row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
+    row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
+    row('events per invocation (10 messages)', (s) => s.worker && int(s.worker.eventsPerInvocation)),
+    row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
+    row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
+    row('item bytes (event alone), mean', (s) => s.worker && `${int(s.worker.itemBytesMean)} (${int(s.worker.eventBytesMean)})`),
+    row('write units per event: ours / without receivedAt+requestId / floor', (s) => s.worker && `${fixed(s.worker.wruPerEvent, 2)} / ${fixed(s.worker.leanWruPerEvent, 2)} / ${fixed(s.worker.floorWruPerEvent, 2)}`),
+    ['**AWS requests per 1,000 events**', ...ids.map(() => '')],
+    row('API Gateway (512 KB units)', (s) => s.cost && fixed(s.cost.ours.apiRequests)),
+    row('Lambda invocations (ingest + worker)', (s) => s.cost && fixed(s.cost.ours.lambdaInvocations)),
+    row('SQS (64 KB chunks: send, receive, delete)', (s) => s.cost && fixed(s.cost.ours.sqsRequests)),
+    row('DynamoDB write units (floor)', (s) => s.cost && `${int(s.cost.ours.dynamoWriteUnits)} (${int(s.cost.floor.dynamoWriteUnits)})`),
+    row('Lambda GB-s per million events', (s) => s.cost && fixed(s.cost.gbSeconds, 2)),
+    ['**USD per million events**', ...ids.map(() => '')],
+    row('API Gateway', (s) => s.cost && money(s.cost.ours.dollars.api)),
+    row('Lambda', (s) => s.cost && money(s.cost.ours.dollars.lambda)),
+    row('SQS', (s) => s.cost && money(s.cost.ours.dollars.sqs)),
+    row('DynamoDB', (s) => s.cost && money(s.cost.ours.dollars.dynamodb)),
+    row('**ours**', (s) => s.cost && `**${money(s.cost.ours.dollars.total)}**`),
+    row('floor (API + 1 invocation/request + 1 WRU/KB)', (s) => s.cost && money(s.cost.floor.dollars.total)),
+    row('naive (1 SQS message + 1 PutItem per event)', (s) => s.cost && money(s.cost.naive.dollars.total)),
+    row('ours ÷ floor', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.floor.dollars.total)),
+    row('ours ÷ floor with SPEC items (event + key + sourceId + ingest time)', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.specFloor.dollars.total)),
+    row('CloudWatch Logs, our lines (not in totals)', (s) => s.cost && money(s.cost.logsDollars)),
+  ];
+  if (result.endToEnd?.length) {
+    rows.push(
+      ['**End to end, local stack (emulators)**', ...ids.map(() => '')],
+      row('requests/s: pipeline (bare server)', (_s, id) => {
+        const e = e2e(id);
+        return e && `${int(e.pipeline.requestsPerSecond)} (${int(e.bare.requestsPerSecond)})`;
+      }),
+      row('p50 / p99 ms: pipeline (bare server)', (_s, id) => {
+        const e = e2e(id);
+        return e && `${e.pipeline.p50Ms} / ${e.pipeline.p99Ms} (${e.bare.p50Ms} / ${e.bare.p99Ms})`;
+      }),
+      row('worker drained, events/s', (_s, id) => {
+        const e = e2e(id);
+        return e && `${int(e.drain.eventsPerSecond)}${e.drain.drained ? '' : ` (${int(e.drain.written)} of ${int(e.drain.accepted)} in time)`}`;
+      }),
+      row('failed requests', (_s, id) => {
+        const e = e2e(id);
+        return e && String(e.pipeline.failed);
+      }),
+    );
+  }
+  const header = ['', ...ids.map((id) => SHAPES[id].label + (SHAPES[id].note ? ` (${SHAPES[id].note})` : ''))];
+
+  const parts: string[] = [];
+  parts.push(
+    `\`${result.command}\` on ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC: Node ${result.machine.node}, ${result.machine.cpus} cores (${result.machine.cpuModel}), ` +
+      `load average ${result.machine.loadAtStart.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) at start, ${result.machine.loadAtEnd.map((l) => l.toFixed(2)).join(' / ')} at end; ${Math.round(result.seconds)} s.`,
+  );
+  parts.push('', table(header, rows));
+  if (result.coldStart?.length) {
+    const cold = result.coldStart;
+    const base = (name: string) => cold.find((c) => c.name === (name === 'ingest' ? 'sdk-only (SQS + DynamoDB)' : 'sdk-only (DynamoDB)'));
+    parts.push(
+      '',
+      table(
+        ['Cold start (fresh node, require the bundle)', 'KB', 'load + deps, ms (best)', 'from process start, ms', 'with --enable-source-maps, ms', 'vs SDK-only: size / load'],
+        cold.map((c) => {
+          const b = c.name === 'ingest' || c.name === 'worker' ? base(c.name) : undefined;
+          return [
+            c.name,
+            int(c.bytes / 1024),
+            `${fixed(c.loadMs)} (${fixed(c.loadMsBest)})`,
+            fixed(c.readyMs),
+            c.loadMsSourceMaps === undefined ? '–' : fixed(c.loadMsSourceMaps),
+            b ? `${ratio(c.bytes / b.bytes)} / ${ratio(c.loadMs / b.loadMs)}` : '–',
+          ];
+        }),
+      ),
+    );
+  }
+  parts.push('', ...targetLines(result).map((t) => `- ${t}`));
+  parts.push(
+    '',
+    `Prices: ${PRICES.region}, on-demand list prices assumed as of ${PRICES.assumedOn} (bench/prices.ts); Lambda arm64 at ${DEPLOYMENT.memoryMb} MB, ` +
+      `worker batches of ${DEPLOYMENT.workerBatchSize} messages; Lambda time is the handler time measured in process (no network wait). ` +
+      `Medians of ${result.settings.rounds} rounds of ${result.settings.roundMs} ms; cold start: median of ${result.settings.coldStartRuns} processes.`,
+  );
+  return parts.join('\n');
+}
+
+/** The targets of issue 6, each with the measured figure and whether it is met. */
+export function targetLines(result: BenchResult): string[] {
+  const lines: string[] = [];
+  const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const single = result.shapes.single;
+  if (single?.ingest) {
+    const rps = 1e6 / single.ingest.cpuUsPerRequest;
+    lines.push(`single-event ingest ≥ 5,000 requests/s per core: ${int(rps)} — ${mark(rps >= 5000)}`);
+  }
+  for (const id of ['batch', 'webhook'] as const) {
+    const ingest = result.shapes[id]?.ingest;
+    if (!ingest) continue;
+    const r = ingest.cpuUsPerRequest / ingest.eventsPerRequest / ingest.floorCpuUsPerEvent;
+    lines.push(`${SHAPES[id].label} ingest within 3x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 3)}`);
+  }
+  for (const id of Object.keys(SHAPES) as ShapeId[]) {
+    const worker = result.shapes[id]?.worker;
+    if (!worker) continue;
+    const eps = 1e6 / worker.cpuUsPerEvent;
+    lines.push(`worker ≥ 30,000 events/s per core (${SHAPES[id].label}): ${int(eps)} — ${mark(eps >= 30000)}`);
+  }
+  for (const id of Object.keys(SHAPES) as ShapeId[]) {
+    const cost = result.shapes[id]?.cost;
+    if (!cost) continue;
+    const limit = id === 'single' ? 1.1 : 1.2;
+    const r = cost.ours.dollars.total / cost.floor.dollars.total;
+    lines.push(`cost of ${SHAPES[id].label} within ${limit}x of the floor: ${ratio(r)} — ${mark(r <= limit)}`);
+  }
+  for (const name of ['ingest', 'worker']) {
+    const ours = result.coldStart?.find((c) => c.name === name);
+    const base = result.coldStart?.find((c) => c.name === (name === 'ingest' ? 'sdk-only (SQS + DynamoDB)' : 'sdk-only (DynamoDB)'));
+    if (!ours || !base) continue;
+    const size = ours.bytes / base.bytes;
+    const load = ours.loadMs / base.loadMs;
+    lines.push(`${name} bundle ≤ 1.2x the SDK-only bundle: size ${ratio(size)}, load ${ratio(load)} — ${mark(size <= 1.2 && load <= 1.2)}`);
+  }
+  return lines;
+}

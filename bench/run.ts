@@ -1,0 +1,109 @@
+/**
+ * `npm run bench` (and `npm run bench:quick`): speed, cold start and AWS cost per million events of
+ * every traffic shape, printed as one report and written under .bench/ (git-ignored) as JSON and
+ * Markdown. Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e.
+ *
+ * Numbers depend on the machine and on what else runs on it: the report starts with the load
+ * average at start and end; compare runs taken at similar load.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { measureColdStarts } from './cold-start';
+import { shapeCost } from './cost';
+import { measureEndToEnd } from './e2e';
+import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import { renderReport, type BenchResult } from './report';
+import { SHAPES, type ShapeId } from './shapes';
+
+const root = path.resolve(__dirname, '..');
+const outDir = path.join(root, '.bench');
+
+type Section = 'ingest' | 'worker' | 'cold' | 'e2e';
+
+/** A trigger batch size to compare with the deployed one, for single events. */
+const LARGE_BATCH = 100;
+
+function parseArgs(argv: string[]) {
+  const quick = argv.includes('--quick');
+  const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',') as Section[] | undefined;
+  return {
+    quick,
+    sections: new Set<Section>(only ?? ['ingest', 'worker', 'cold', 'e2e']),
+    rounds: quick ? 3 : 5,
+    roundMs: quick ? 500 : 1200,
+    coldStartRuns: quick ? 5 : 15,
+    e2eSeconds: quick ? 2 : 4,
+  };
+}
+
+function runChild<T>(task: 'ingest' | 'worker', shape: ShapeId, rounds: number, roundMs: number, batchSize?: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, batchSize })], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let result: T | undefined;
+    child.on('message', (message) => {
+      result = message as T;
+    });
+    child.on('exit', (code) => (result !== undefined ? resolve(result) : reject(new Error(`${task} ${shape}: the measuring process exited (${String(code)})`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const result: BenchResult = {
+    startedAt: new Date(started).toISOString(),
+    command: `npm run bench${args.quick ? ':quick' : ''}`,
+    machine: { node: process.versions.node, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', loadAtStart: os.loadavg(), loadAtEnd: [] },
+    settings: { rounds: args.rounds, roundMs: args.roundMs, coldStartRuns: args.coldStartRuns, e2eSeconds: args.e2eSeconds },
+    shapes: {},
+    seconds: 0,
+  };
+  log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+
+  for (const id of Object.keys(SHAPES) as ShapeId[]) {
+    const shape: BenchResult['shapes'][ShapeId] = {};
+    if (args.sections.has('ingest')) {
+      log(`ingest, in process: ${SHAPES[id].label}`);
+      shape.ingest = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs);
+    }
+    if (args.sections.has('worker')) {
+      log(`worker, in process: ${SHAPES[id].label}`);
+      shape.worker = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs);
+      if (id === 'single') {
+        // Single events make one-event messages: how much a larger trigger batch would help.
+        log(`worker, in process: ${SHAPES[id].label}, ${LARGE_BATCH} messages per invocation`);
+        shape.workerLargeBatch = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, LARGE_BATCH);
+      }
+    }
+    if (shape.ingest && shape.worker) shape.cost = shapeCost(shape.ingest, shape.worker);
+    result.shapes[id] = shape;
+  }
+  if (args.sections.has('cold')) {
+    log('cold start');
+    result.coldStart = await measureColdStarts(path.join(outDir, 'bundles'), args.coldStartRuns);
+  }
+  if (args.sections.has('e2e')) {
+    result.endToEnd = await measureEndToEnd({ seconds: args.e2eSeconds, drainTimeoutMs: args.quick ? 8000 : 15000, log });
+  }
+
+  result.machine.loadAtEnd = os.loadavg();
+  result.seconds = (Date.now() - started) / 1000;
+  const report = renderReport(result);
+  mkdirSync(outDir, { recursive: true });
+  const stamp = result.startedAt.replace(/[:.]/g, '-');
+  writeFileSync(path.join(outDir, `bench-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(outDir, 'latest.md'), `${report}\n`);
+  process.stdout.write(`${report}\n\nWritten to .bench/latest.json, .bench/latest.md and .bench/bench-${stamp}.json\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

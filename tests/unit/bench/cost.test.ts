@@ -1,0 +1,82 @@
+/**
+ * The benchmark's accounting: item sizes as DynamoDB bills them and the cost model's arithmetic.
+ */
+import { dynamoItemBytes, eventItemBytes } from '../../../bench/fake-aws';
+import { shapeCost } from '../../../bench/cost';
+import type { IngestMeasurement, WorkerMeasurement } from '../../../bench/in-process';
+
+describe('dynamoItemBytes', () => {
+  it('counts names and values as DynamoDB bills them', () => {
+    expect(dynamoItemBytes({ a: { S: 'xyz' } })).toBe(4);
+    expect(dynamoItemBytes({ é: { S: 'é' } })).toBe(4);
+    expect(dynamoItemBytes({ n: { N: '12345' } })).toBe(5);
+    expect(dynamoItemBytes({ n: { N: '-0.0012300' } })).toBe(1 + 2 + 1);
+    expect(dynamoItemBytes({ b: { BOOL: true }, z: { NULL: true } })).toBe(4);
+    expect(dynamoItemBytes({ m: { M: { k: { S: 'v' } } } })).toBe(1 + 3 + (1 + 1 + 1));
+    expect(dynamoItemBytes({ l: { L: [{ S: 'ab' }, { NULL: true }] } })).toBe(1 + 3 + (1 + 2) + (1 + 1));
+  });
+
+  it('sizes a plain event as the attributes it would be stored as', () => {
+    expect(eventItemBytes({ type: 'track', n: 1, p: { a: [true] } })).toBe(4 + 5 + 1 + 2 + 1 + 3 + (1 + 1 + 3 + (1 + 1)));
+  });
+});
+
+describe('shapeCost', () => {
+  const ingest = (over: Partial<IngestMeasurement>): IngestMeasurement => ({
+    shape: 'single',
+    eventsPerRequest: 1,
+    requestBytes: 1000,
+    rounds: [],
+    cpuUsPerRequest: 150,
+    wallUsPerRequest: 150,
+    floorCpuUsPerEvent: 5,
+    awsPerRequest: {},
+    messagesPerRequest: 1,
+    messageBytes: Array.from({ length: 10 }, () => 1200),
+    sendPayloads: Array.from({ length: 10 }, () => 1200),
+    requestsInPass: 10,
+    logBytesPerRequest: 0,
+    ...over,
+  });
+  const worker = (over: Partial<WorkerMeasurement>): WorkerMeasurement => ({
+    shape: 'single',
+    messagesPerInvocation: 10,
+    eventsPerInvocation: 10,
+    rounds: [],
+    cpuUsPerEvent: 30,
+    wallUsPerInvocation: 400,
+    dynamoRequestsPer1000Events: 100,
+    itemBytesMean: 900,
+    wruPerEvent: 1,
+    leanWruPerEvent: 1,
+    floorWruPerEvent: 1,
+    eventBytesMean: 800,
+    logBytesPerInvocation: 0,
+    ...over,
+  });
+
+  it('prices single events: one API request, one send, a tenth of a receive and a delete each', () => {
+    const cost = shapeCost(ingest({}), worker({}));
+
+    expect(cost.ours.apiRequests).toBe(1000);
+    expect(cost.ours.sqsRequests).toBeCloseTo(1200);
+    expect(cost.ours.lambdaInvocations).toBeCloseTo(1100);
+    expect(cost.ours.dollars.api).toBeCloseTo(1.0);
+    expect(cost.ours.dollars.sqs).toBeCloseTo(0.48);
+    expect(cost.ours.dollars.dynamodb).toBeCloseTo(0.625);
+    // Each invocation is billed at least 1 ms at 0.5 GB: 1.1 million x 0.0005 GB-s.
+    expect(cost.gbSeconds).toBeCloseTo(550);
+    expect(cost.floor.dollars.total).toBeCloseTo(1.0 + 0.2 + 0.625);
+  });
+
+  it('bills SQS per 64 KB chunk and API Gateway per 512 KB', () => {
+    const cost = shapeCost(
+      ingest({ eventsPerRequest: 1000, requestBytes: 1.1e6, messageBytes: [200_000, 200_000, 200_000, 200_000, 200_000], sendPayloads: [800_000, 200_000], requestsInPass: 1 }),
+      worker({ eventsPerInvocation: 1000 }),
+    );
+
+    // API: 1.1 MB = 3 units of 512 KB per 1000 events. SQS: sends 13 + 4 chunks, one receive of 1 MB = 16 chunks, one delete.
+    expect(cost.ours.apiRequests).toBeCloseTo(3);
+    expect(cost.ours.sqsRequests).toBeCloseTo(13 + 4 + 16 + 1);
+  });
+});
