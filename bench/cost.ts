@@ -3,7 +3,7 @@
  * observed (request sizes, SQS requests and payloads, handler times, item sizes) and PRICES.
  *
  * Assumptions, each visible here: full worker batches (DEPLOYMENT.workerBatchSize messages per
- * receive, delete and invocation, as under steady traffic); a receive is billed per 64 KB chunk of
+ * invocation, gathered by receives of 10 and deleted 10 at a time, as under steady traffic); a receive is billed per 64 KB chunk of
  * the messages it returns; Lambda duration is the handler time measured in process, rounded up
  * to the billing step (in AWS it also includes the network wait for SQS and DynamoDB, which the
  * in-process run does not have); the idle long polls of the trigger are a fixed monthly cost, not
@@ -18,6 +18,7 @@ export interface CostLine {
   lambdaInvocations: number;
   sqsRequests: number;
   dynamoWriteUnits: number;
+  dynamoReadUnits: number;
   /** Dollars per million events. */
   dollars: { api: number; lambda: number; sqs: number; dynamodb: number; total: number };
 }
@@ -41,17 +42,19 @@ const GB = DEPLOYMENT.memoryMb / 1024;
 const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / PRICES.sqsChunkBytes));
 const billedSeconds = (us: number) => (Math.ceil(us / 1000 / PRICES.lambdaBillingStepMs) * PRICES.lambdaBillingStepMs) / 1000;
 
-function line(perEvent: { api: number; invocations: number; gbSeconds: number; sqs: number; wru: number }): CostLine {
+function line(perEvent: { api: number; invocations: number; gbSeconds: number; sqs: number; wru: number; rru?: number }): CostLine {
   const m = 1e6;
   const api = perEvent.api * PRICES.httpApiPerRequest * m;
   const lambda = (perEvent.invocations * PRICES.lambdaPerInvocation + perEvent.gbSeconds * PRICES.lambdaPerGbSecondArm) * m;
   const sqs = perEvent.sqs * PRICES.sqsPerRequest * m;
-  const dynamodb = perEvent.wru * PRICES.dynamoPerWriteUnit * m;
+  const rru = perEvent.rru ?? 0;
+  const dynamodb = (perEvent.wru * PRICES.dynamoPerWriteUnit + rru * PRICES.dynamoPerReadUnit) * m;
   return {
     apiRequests: perEvent.api * 1000,
     lambdaInvocations: perEvent.invocations * 1000,
     sqsRequests: perEvent.sqs * 1000,
     dynamoWriteUnits: perEvent.wru * 1000,
+    dynamoReadUnits: rru * 1000,
     dollars: { api, lambda, sqs, dynamodb, total: api + lambda + sqs + dynamodb },
   };
 }
@@ -65,8 +68,10 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
   const sends = ingest.sendPayloads.reduce((sum, bytes) => sum + chunks(bytes), 0);
   let receives = 0;
   let deletes = 0;
-  for (let i = 0; i < ingest.messageBytes.length; i += DEPLOYMENT.workerBatchSize) {
-    const batch = ingest.messageBytes.slice(i, i + DEPLOYMENT.workerBatchSize);
+  // ReceiveMessage and DeleteMessageBatch take at most 10 messages, whatever the trigger's batch size.
+  const perCall = Math.min(10, DEPLOYMENT.workerBatchSize);
+  for (let i = 0; i < ingest.messageBytes.length; i += perCall) {
+    const batch = ingest.messageBytes.slice(i, i + perCall);
     receives += chunks(batch.reduce((a, b) => a + b, 0));
     deletes += 1;
   }
@@ -82,6 +87,7 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
     gbSeconds: ingestGbSeconds + workerGbSeconds,
     sqs: sqsPerEvent,
     wru: worker.wruPerEvent,
+    rru: worker.rruPerEvent,
   });
   // What any design pays: the API request, one invocation per HTTP request, one write unit per KB of event.
   const floor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.floorWruPerEvent });

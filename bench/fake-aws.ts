@@ -27,6 +27,8 @@ export interface Observed {
   itemBytes: number[];
   /** The same items without the attributes in `LEAN_OMITS`: what they would cost without them. */
   leanItemBytes: number[];
+  /** Keys read by BatchGetItem (the worker's erasure tombstone check): one read unit each, found or not. */
+  readUnits: number;
   /** CPU time spent in this handler itself, ms. */
   overheadMs: number;
 }
@@ -49,14 +51,14 @@ export interface FakeAwsOptions {
 }
 
 /** Attributes of ours that SPEC.md does not ask for; the bench shows what items would cost without them. */
-export const LEAN_OMITS = ['receivedAt', 'requestId'] as const;
+export const LEAN_OMITS = ['requestId', 'ingestedAt'] as const;
 
 const JSON_HEADERS = { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench-0000' };
 const EMPTY_UNPROCESSED = new TextEncoder().encode('{"UnprocessedItems":{}}');
 const EMPTY_OBJECT = new TextEncoder().encode('{}');
 
 export function emptyObserved(): Observed {
-  return { requests: {}, messages: [], sendPayloads: [], itemBytes: [], leanItemBytes: [], overheadMs: 0 };
+  return { requests: {}, messages: [], sendPayloads: [], itemBytes: [], leanItemBytes: [], readUnits: 0, overheadMs: 0 };
 }
 
 /** A `requestHandler` for `new SQSClient({ requestHandler })` and `new DynamoDBClient({ requestHandler })`. */
@@ -156,6 +158,12 @@ export class FakeAws {
       case 'DynamoDB.PutItem': {
         if (this.account) this.size((JSON.parse(body) as { Item: Record<string, AttributeValue> }).Item);
         return EMPTY_OBJECT;
+      }
+      case 'DynamoDB.BatchGetItem': {
+        // No tombstones: every user of the bench is still wanted.
+        const { RequestItems } = JSON.parse(body) as { RequestItems: Record<string, { Keys: unknown[] }> };
+        for (const { Keys } of Object.values(RequestItems)) this.observed.readUnits += Keys.length;
+        return Buffer.from(JSON.stringify({ Responses: Object.fromEntries(Object.keys(RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));
       }
       case 'DynamoDB.GetItem': {
         const { TableName } = JSON.parse(body) as { TableName: string };

@@ -66,7 +66,9 @@ export interface WorkerMeasurement {
   dynamoRequestsPer1000Events: number;
   itemBytesMean: number;
   wruPerEvent: number;
-  /** Write units per event if items did not carry LEAN_OMITS (receivedAt, requestId). */
+  /** Read units per event: the erasure tombstone check, one per distinct user of a batch. */
+  rruPerEvent: number;
+  /** Write units per event if items did not carry LEAN_OMITS (attributes beyond what SPEC.md asks for). */
   leanWruPerEvent: number;
   floorWruPerEvent: number;
   eventBytesMean: number;
@@ -274,7 +276,9 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
     rounds,
     cpuUsPerEvent: median(rounds.map((r) => r.cpuUs / (r.calls * eventsPerInvocation))),
     wallUsPerInvocation: median(rounds.map((r) => r.wallUs / r.calls)),
-    dynamoRequestsPer1000Events: (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) + (pass.requests['DynamoDB.PutItem'] ?? 0)) / eventsPerCycle) * 1000,
+    dynamoRequestsPer1000Events:
+      (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) + (pass.requests['DynamoDB.PutItem'] ?? 0) + (pass.requests['DynamoDB.BatchGetItem'] ?? 0)) / eventsPerCycle) * 1000,
+    rruPerEvent: pass.readUnits / eventsPerCycle,
     itemBytesMean: pass.itemBytes.reduce((a, b) => a + b, 0) / pass.itemBytes.length,
     wruPerEvent: pass.itemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
     leanWruPerEvent: pass.leanItemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,

@@ -20,14 +20,16 @@ export const PRICES = {
   /** DynamoDB on-demand: per write request unit (one per 1 KB of item, rounded up per item). */
   dynamoPerWriteUnit: 0.625 / 1e6,
   dynamoWriteUnitBytes: 1024,
+  /** DynamoDB on-demand: per read request unit (a strongly consistent read of up to 4 KB, found or not). */
+  dynamoPerReadUnit: 0.125 / 1e6,
   /** CloudWatch Logs: per GB ingested (standard class). Shown beside the totals, not in them. */
   logsPerGb: 0.5,
 } as const;
 
-/** Deployment settings the cost model assumes (serverless.yml of the deploy branch). */
+/** Deployment settings the cost model assumes (serverless.yml defaults). */
 export const DEPLOYMENT = {
   /** provider.memorySize, MB, for both functions. */
   memoryMb: 512,
   /** The SQS trigger's batchSize: messages per worker invocation, and per receive and delete. */
-  workerBatchSize: 10,
+  workerBatchSize: 100,
 } as const;

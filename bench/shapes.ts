@@ -4,18 +4,16 @@
 import { makeEvents, type BenchEvent } from './fixtures';
 
 /**
- * Where one Direct-destination event goes. Until `POST /segment` is on main, the Tracking API's
- * single-event routes stand in; when it lands, this is the one line to change:
- *   export const singleRoute = (_event: BenchEvent): string => '/segment';
+ * Where one Direct-destination event goes: `POST /segment`. (`(event) => \`/v1/${event.type}\``
+ * measures the Tracking API's single-event routes instead.)
  */
-export const singleRoute = (event: BenchEvent): string => `/v1/${event.type}`;
+export const singleRoute = (_event: BenchEvent): string => '/segment';
 
 /**
- * Where a Webhooks array goes. `undefined` until `/webhook/{sourceId}` is on main: the shape is
- * then measured as the same 1000 events through `/v1/batch` (its size limit raised for the run),
- * and labelled so. When the route lands, set it, e.g. `'/webhook/bench'`.
+ * Where a Webhooks array goes: the bench source's webhook route, authenticated with its key.
+ * `undefined` measures the same 1000 events through `/v1/batch` (its size limit raised), labelled so.
  */
-export const webhookRoute: string | undefined = undefined;
+export const webhookRoute: string | undefined = '/webhook/bench';
 
 export type ShapeId = 'single' | 'batch' | 'webhook';
 

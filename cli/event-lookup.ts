@@ -61,7 +61,7 @@ export async function* lookupEvents(documents: DynamoDBDocumentClient, tables: R
 
 /** Fields shown first, in this order; then the event's other fields; then what the service added. */
 const LEADING = ['type', 'timestamp', 'messageId', 'userId', 'anonymousId', 'event', 'name', 'category', 'groupId', 'previousId', 'properties', 'traits', 'context', 'integrations'];
-const TRAILING = ['sourceId', 'receivedAt', 'ingestedAt', 'requestId', 'storedAs', 'pk', 'sk'];
+const TRAILING = ['sourceId', 'receivedAt', 'storedAs', 'pk', 'sk'];
 
 /**
  * An item as printed: the event's fields first in a fixed order (DynamoDB keeps no attribute

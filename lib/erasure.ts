@@ -13,6 +13,13 @@
  * the erasure sweeps *after* writing its tombstone. With strongly consistent reads one of the two
  * always sees the other's write, so no interleaving of concurrent batches can resurrect data. A
  * check before writing would leave a window: read "no tombstone", erasure runs, then write.
+ *
+ * To keep that check cheap, each source also has a watermark: the latest cut-off of any of its
+ * erasures, raised after the tombstone and before the sweep. Writers read the watermarks of their
+ * batch's sources first (one read per source) and look up tombstones only for events at or before
+ * their source's watermark, which live traffic never is. The argument is the same: a writer that
+ * read an old watermark did so before the erasure raised it, so after its own write, and the sweep
+ * that follows finds what it wrote.
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
@@ -24,6 +31,7 @@ import type { EventRecord } from './records';
 import { writeItems, type WriteDeps, type WriteRequest } from './store';
 
 const TOMBSTONE_SK = 'tombstone';
+const WATERMARK_SK = 'watermark';
 /** BatchGetItem reads at most 100 keys a call. */
 const BATCH_GET_KEYS = 100;
 
@@ -45,6 +53,11 @@ export function tombstoneKey(sourceId: string, userId: string): { pk: string; sk
   return { pk: `user#${sourceId}#${userHash(userId)}`, sk: TOMBSTONE_SK };
 }
 
+/** A source's erasure watermark: the latest cut-off of any erasure in the source. */
+export function watermarkKey(sourceId: string): { pk: string; sk: string } {
+  return { pk: `source#${sourceId}`, sk: WATERMARK_SK };
+}
+
 /**
  * The erasure's cut-off: the later of the delete's own `timestamp` and the time we received it,
  * so everything the user did up to the request is covered even when the sender's clock is behind.
@@ -60,18 +73,24 @@ export function isErased(timestamp: string, cutoff: string): boolean {
 }
 
 /**
- * Records (or moves forward) the user's tombstone. The cut-off only ever grows, so an older delete
- * processed late cannot shorten a newer one.
+ * Records (or moves forward) the user's tombstone, then the source's watermark. Both cut-offs
+ * only ever grow, so an older delete processed late cannot shorten a newer one.
  */
 export async function recordTombstone(deps: ErasureDeps, sourceId: string, userId: string, cutoff: string, deadline: number): Promise<void> {
+  const now = new Date(deps.now()).toISOString();
+  await raiseCutoff(deps, tombstoneKey(sourceId, userId), cutoff, { ':s': sourceId, ':h': userHash(userId), ':now': now }, 'sourceId = :s, userHash = :h, updatedAt = :now', deadline);
+  await raiseCutoff(deps, watermarkKey(sourceId), cutoff, { ':s': sourceId, ':now': now }, 'sourceId = :s, updatedAt = :now', deadline);
+}
+
+async function raiseCutoff(deps: ErasureDeps, key: { pk: string; sk: string }, cutoff: string, values: Record<string, string>, set: string, deadline: number): Promise<void> {
   try {
     await deps.documents.send(
       new UpdateCommand({
         TableName: deps.tables.erasures,
-        Key: tombstoneKey(sourceId, userId),
-        UpdateExpression: 'SET cutoff = :c, sourceId = :s, userHash = :h, updatedAt = :now',
+        Key: key,
+        UpdateExpression: `SET cutoff = :c, ${set}`,
         ConditionExpression: 'attribute_not_exists(cutoff) OR cutoff < :c',
-        ExpressionAttributeValues: { ':c': cutoff, ':s': sourceId, ':h': userHash(userId), ':now': new Date(deps.now()).toISOString() },
+        ExpressionAttributeValues: { ':c': cutoff, ...values },
       }),
       { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
     );
@@ -83,12 +102,29 @@ export async function recordTombstone(deps: ErasureDeps, sourceId: string, userI
 }
 
 /**
- * The cut-offs of the tombstones among `users` (`{sourceId, userId}`), keyed by tombstone `pk`.
- * One BatchGetItem per 100 distinct users, strongly consistent; unprocessed keys are retried
- * until `deadline`, then it throws so the caller fails the messages concerned.
+ * The cut-offs of the tombstones that may cover `writes` (`{sourceId, userId, timestamp}`), keyed
+ * by tombstone `pk`: first the watermarks of their sources, then the tombstones of the users whose
+ * events are at or before their source's watermark. Strongly consistent; throws at `deadline` so
+ * the caller fails the messages concerned.
  */
-export async function findTombstones(deps: ErasureDeps, users: ReadonlyArray<{ sourceId: string; userId: string }>, deadline: number): Promise<{ cutoffs: Map<string, string>; requests: number }> {
-  const keys = [...new Map(users.map((u) => [tombstoneKey(u.sourceId, u.userId).pk, tombstoneKey(u.sourceId, u.userId)])).values()];
+export async function findTombstones(deps: ErasureDeps, writes: ReadonlyArray<{ sourceId: string; userId: string; timestamp: string }>, deadline: number): Promise<{ cutoffs: Map<string, string>; requests: number }> {
+  const sources = [...new Set(writes.map((w) => w.sourceId))].map(watermarkKey);
+  const watermarks = await readCutoffs(deps, sources, deadline);
+  const candidates = writes.filter((w) => {
+    const watermark = watermarks.cutoffs.get(watermarkKey(w.sourceId).pk);
+    return watermark !== undefined && isErased(w.timestamp, watermark);
+  });
+  if (candidates.length === 0) return { cutoffs: new Map(), requests: watermarks.requests };
+  const keys = [...new Map(candidates.map((u) => [tombstoneKey(u.sourceId, u.userId).pk, tombstoneKey(u.sourceId, u.userId)])).values()];
+  const tombstones = await readCutoffs(deps, keys, deadline);
+  return { cutoffs: tombstones.cutoffs, requests: watermarks.requests + tombstones.requests };
+}
+
+/**
+ * `cutoff` of the erasures-table items at `keys`, keyed by `pk`. One BatchGetItem per 100 keys,
+ * strongly consistent; unprocessed keys are retried until `deadline`, then it throws.
+ */
+async function readCutoffs(deps: ErasureDeps, keys: ReadonlyArray<{ pk: string; sk: string }>, deadline: number): Promise<{ cutoffs: Map<string, string>; requests: number }> {
   const cutoffs = new Map<string, string>();
   let requests = 0;
   const table = deps.tables.erasures;

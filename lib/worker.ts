@@ -81,7 +81,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
             stats.quarantined++;
           } else if (EVENT_TYPES.includes(record.event.type as EventType)) {
             const type = record.event.type as EventType;
-            const write: WriteRequest = { table: tables[type], item: eventItem(record, ingestedAt), owners };
+            const write: WriteRequest = { table: tables[type], item: eventItem(record), owners };
             writes.push(write);
             eventWrites.push({ type, write });
             const { userId } = record.event;

@@ -317,3 +317,55 @@ describe('section 6: events still in flight when the delete is processed', () =>
     expect(audit).toMatchObject({ runs: 2, erasedItems: 6, completedAt: auditAfterFirst?.completedAt });
   });
 });
+
+describe('section 6: the cost of checking for erasures', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ startWorker: false });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  /** The real client, counting the keys each BatchGetItem asks for (tombstones and watermarks). */
+  function countingReads() {
+    const real = stack.clients.documents;
+    const keys: string[] = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: { RequestItems?: Record<string, { Keys: Array<{ pk: string }> }> } }, options?: unknown) => {
+        if (command.constructor.name === 'BatchGetCommand') {
+          for (const { Keys } of Object.values(command.input.RequestItems ?? {})) keys.push(...Keys.map((k) => k.pk));
+        }
+        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    return { client, keys };
+  }
+
+  it('reads one watermark per source for live events, and tombstones only for events at or before it', async () => {
+    // Prepare: an erasure in the source, then live events of other users and an old one of the erased user.
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'gone', timestamp: new Date().toISOString() })]);
+    await processMessages(stack, await receiveAll(stack, 1));
+    const later = new Date(Date.now() + 60_000).toISOString();
+    await deliver(stack, '/v1/batch', [segmentEvent('track', { userId: 'live-1', timestamp: later }), segmentEvent('identify', { userId: 'live-2', timestamp: later })]);
+    const live = await receiveAll(stack, 1);
+    await deliver(stack, '/v1/batch', [segmentEvent('track', { userId: 'gone', timestamp: EARLIER }), segmentEvent('track', { userId: 'old-but-kept', timestamp: EARLIER })]);
+    const old = await receiveAll(stack, 1);
+
+    // Act
+    const liveReads = countingReads();
+    const liveResult = await processMessages(stack, live, { documents: liveReads.client });
+    const oldReads = countingReads();
+    const oldResult = await processMessages(stack, old, { documents: oldReads.client });
+
+    // Assess: live traffic costs one watermark read; history is checked user by user and the erased user stays erased.
+    expect(liveResult.batchItemFailures).toEqual([]);
+    expect(liveReads.keys).toEqual([`source#${stack.sourceId}`]);
+    expect(oldResult.batchItemFailures).toEqual([]);
+    expect(oldReads.keys[0]).toBe(`source#${stack.sourceId}`);
+    expect(oldReads.keys.slice(1).sort()).toEqual([`user#${stack.sourceId}#${userHash('gone')}`, `user#${stack.sourceId}#${userHash('old-but-kept')}`].sort());
+    expect(await itemsOf(stack, 'gone')).toEqual([]);
+    expect(await itemsOf(stack, 'old-but-kept')).toHaveLength(1);
+    expect(await itemsOf(stack, 'live-1')).toHaveLength(1);
+  });
+});

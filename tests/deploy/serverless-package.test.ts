@@ -174,7 +174,7 @@ describe('serverless package --stage test', () => {
       expect(mappings[0]?.[1].Properties).toMatchObject({
         EventSourceArn: getAtt('EventsQueue'),
         FunctionName: getAtt('WorkerLambdaFunction'),
-        BatchSize: 10,
+        BatchSize: 100,
         MaximumBatchingWindowInSeconds: 1,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         ScalingConfig: { MaximumConcurrency: 5 },

@@ -38,7 +38,8 @@ describe('POST /v1/{type}', () => {
       sourceId: stack.sourceId,
       context: event.context,
     });
-    expect(typeof item?.ingestedAt).toBe('string');
+    expect(typeof item?.receivedAt).toBe('string');
+    expect(item?.requestId).toBeUndefined();
     for (const field of ['properties', 'traits', 'event', 'name', 'groupId', 'previousId']) {
       if (event[field] !== undefined) expect(item?.[field]).toEqual(event[field]);
     }

@@ -11,12 +11,12 @@ const record = (event: Record<string, unknown>): EventRecord => ({
 
 describe('eventItem', () => {
   it('keys by source and user, sorted by timestamp and messageId', () => {
-    expect(eventItem(record({ userId: 'u' }), 'now')).toMatchObject({ pk: 'src#u', sk: '2026-01-01T00:00:00.000Z#m1', sourceId: 'src', ingestedAt: 'now' });
-    expect(eventItem(record({ anonymousId: 'a' }), 'now').pk).toBe('src#anon:a');
+    expect(eventItem(record({ userId: 'u' }))).toEqual({ pk: 'src#u', sk: '2026-01-01T00:00:00.000Z#m1', sourceId: 'src', receivedAt: '2026-01-01T00:00:00.000Z', type: 'track', messageId: 'm1', timestamp: '2026-01-01T00:00:00.000Z', userId: 'u' });
+    expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
   });
 
   it('keeps an event field whose name the service uses, under event_<name>', () => {
-    const item = eventItem(record({ userId: 'u', sourceId: 'theirs', pk: 'x' }), 'now');
+    const item = eventItem(record({ userId: 'u', sourceId: 'theirs', pk: 'x' }));
     expect(item).toMatchObject({ sourceId: 'src', event_sourceId: 'theirs', pk: 'src#u', event_pk: 'x' });
   });
 });

@@ -48,6 +48,7 @@ describe('shapeCost', () => {
     dynamoRequestsPer1000Events: 100,
     itemBytesMean: 900,
     wruPerEvent: 1,
+    rruPerEvent: 0,
     leanWruPerEvent: 1,
     floorWruPerEvent: 1,
     eventBytesMean: 800,
