@@ -5,8 +5,11 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
-/** A small seeded PRNG (mulberry32) so every run sends the same events. */
-function random(seed: number): () => number {
+/**
+ * A small seeded PRNG (mulberry32) so every run sends the same events; the burst test's archive
+ * generator (tests/support/archive.ts) uses it too.
+ */
+export function random(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

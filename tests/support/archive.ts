@@ -7,21 +7,11 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import { EVENT_TYPES, type EventType } from '../../infra';
+// Deterministic (mulberry32), so a failing run can be reproduced.
+import { random } from '../../bench/fixtures';
 
 /** Share of each type in a generated archive, roughly what a web property sends. */
 const WEIGHTS: Record<EventType, number> = { track: 45, page: 25, identify: 12, screen: 8, group: 6, alias: 4 };
-
-/** A small deterministic generator (mulberry32), so a failing run can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function archiveEvent(i: number, next: () => number, prefix: string): Record<string, unknown> {
   let pick = next() * 100;
