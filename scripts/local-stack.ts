@@ -26,27 +26,25 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
-/** The dev key: DEV_API_KEY, else the one generated on an earlier start, else a new one. */
-function devApiKey(): string {
-  if (process.env.DEV_API_KEY) return process.env.DEV_API_KEY;
-  const file = path.join(dataDir, 'dev-api-key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const key = generateKey();
+/**
+ * A local credential: the environment variable `envName` if set, else the value kept in
+ * `.data/<file>` by an earlier start, else a new one from `generate`, kept there for the next start.
+ */
+function localCredential(envName: string, file: string, generate: () => string): string {
+  const fromEnv = process.env[envName];
+  if (fromEnv) return fromEnv;
+  const kept = path.join(dataDir, file);
+  if (existsSync(kept)) return readFileSync(kept, 'utf8').trim();
+  const value = generate();
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  return key;
+  writeFileSync(kept, `${value}\n`, { mode: 0o600 });
+  return value;
 }
 
-/** The local source's webhook shared secret: DEV_WEBHOOK_SECRET, else the one kept from an earlier start, else a new one. */
-function devWebhookSecret(): string {
-  if (process.env.DEV_WEBHOOK_SECRET) return process.env.DEV_WEBHOOK_SECRET;
-  const file = path.join(dataDir, 'dev-webhook-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = generateWebhookSecret();
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
-}
+/** The `local` source's API key: DEV_API_KEY, or kept in .data/dev-api-key. */
+const devApiKey = () => localCredential('DEV_API_KEY', 'dev-api-key', generateKey);
+/** The `local` source's webhook shared secret: DEV_WEBHOOK_SECRET, or kept in .data/dev-webhook-secret. */
+const devWebhookSecret = () => localCredential('DEV_WEBHOOK_SECRET', 'dev-webhook-secret', generateWebhookSecret);
 
 async function main(): Promise<void> {
   const httpPort = port('PORT', 3000);
