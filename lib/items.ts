@@ -10,10 +10,14 @@ export type Item = Record<string, unknown>;
 /** Attribute names the service sets itself; an event field with one of these names is stored as `event_<name>`. */
 const RESERVED = new Set(['pk', 'sk', 'sourceId', 'receivedAt', 'storedAs', 'json']);
 
-/** DynamoDB limits an item must respect to be stored as a map (checked before writing). */
+/** Limits an item must respect to be stored as a map (checked before writing). */
 const MAX_DEPTH = 32;
-const MAX_NUMBER = 9.999999999999999e125;
 const MIN_NUMBER = 1e-130;
+/**
+ * DynamoDB holds numbers up to 9.99e125, but the SDK refuses to write any number beyond 2^53
+ * (it could not read it back exactly), so larger ones go the JSON-text way too.
+ */
+const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
 
 export function eventPartitionKey(sourceId: string, userId: string | undefined, anonymousId: string | undefined): string {
   return userId !== undefined ? `${sourceId}#${userId}` : `${sourceId}#anon:${String(anonymousId)}`;

@@ -24,7 +24,10 @@ describe('eventItem', () => {
 describe('fitsDynamo', () => {
   it.each([
     [{ a: 1, b: [1, 'x', null, true], c: { d: 0.5 } }, true],
-    [{ n: 1e125 }, true],
+    [{ n: Number.MAX_SAFE_INTEGER }, true],
+    [{ n: 2 ** 60 }, false],
+    [{ n: -1e20 }, false],
+    [{ n: 1e125 }, false],
     [{ n: -1e-129 }, true],
     [{ n: 1e200 }, false],
     [{ n: 1e-200 }, false],
