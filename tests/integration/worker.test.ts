@@ -145,7 +145,7 @@ describe('worker', () => {
     const tooDeep = segmentEvent('track', { userId: 'json-fallback', properties: deep });
     const hugeNumber = segmentEvent('track', { userId: 'json-fallback', properties: { big: 1e200 } });
     // Beyond 2^53: DynamoDB could hold it, the SDK refuses to write it.
-    const bigInteger = segmentEvent('track', { userId: 'json-fallback', properties: { orderNumber: 12345678901234567890 } });
+    const bigInteger = segmentEvent('track', { userId: 'json-fallback', properties: { orderNumber: 2 ** 64 } });
     const byId = new Map([tooDeep, hugeNumber, bigInteger].map((e) => [e.messageId, e]));
 
     const result = await workerWith(stack.clients.documents)(sqsEvent(sqsRecord(eventMessage(stack.sourceId, [tooDeep, hugeNumber, bigInteger]))));
