@@ -51,24 +51,30 @@ export function isTransient(error: unknown): boolean {
   if (e.$retryable) return true;
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined && status >= 500) return true;
-  return [
-    'ProvisionedThroughputExceededException',
-    'ThrottlingException',
-    'RequestLimitExceeded',
-    'InternalServerError',
-    'ServiceUnavailable',
-    'TimeoutError',
-    'AbortError',
-    'ResourceNotFoundException',
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ETIMEDOUT',
-    'EPIPE',
-  ].includes(e.name ?? e.code ?? '') || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '');
+  const id = e.name ?? e.code ?? '';
+  return TRANSIENT_NAMES.has(id) || TRANSIENT_CODES.has(id) || TRANSIENT_CODES.has(e.code ?? '');
+}
+
+const TRANSIENT_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'AbortError',
+  'ResourceNotFoundException',
+]);
+/** Node's codes for a connection that failed or broke. */
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+
+/** The identity of a write: table and key, as text. */
+function keyText(table: string, pk: string, sk: string): string {
+  return `${table}\u0000${pk}\u0000${sk}`;
 }
 
 function keyOf(write: WriteRequest): string {
-  return `${write.table}\u0000${String(write.item.pk)}\u0000${String(write.item.sk ?? '')}`;
+  return keyText(write.table, String(write.item.pk), String(write.item.sk ?? ''));
 }
 
 type AttributeMap = Record<string, AttributeValue>;
@@ -199,7 +205,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
-              const write = item && byKey(`${table}\u0000${attributeText(item.pk)}\u0000${attributeText(item.sk)}`);
+              const write = item && byKey(keyText(table, attributeText(item.pk), attributeText(item.sk)));
               if (write) unprocessed.push(write);
             }
           }
@@ -212,7 +218,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
           for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
             for (const request of requests) {
               const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
-              const write = item && byKey(`${table}\u0000${String(item.pk)}\u0000${String(item.sk ?? '')}`);
+              const write = item && byKey(keyText(table, String(item.pk), String(item.sk ?? '')));
               if (write) unprocessed.push(write);
             }
           }
