@@ -9,7 +9,7 @@ import { createServer as createNetServer } from 'node:net';
 import type { SQSEvent } from 'aws-lambda';
 import { startEmulators } from '../local/emulators';
 import { startPipeline, type Pipeline } from '../local/pipeline';
-import { createWorker } from '../lib/worker';
+import { createWorker } from '../lib/worker/process-batch';
 import { startSqsTrigger, type SqsTrigger } from '../local/sqs-trigger';
 
 export type Command = { cmd: 'start'; stage: string } | { cmd: 'drain'; expected: number; timeoutMs: number } | { cmd: 'stopStage' } | { cmd: 'exit' };

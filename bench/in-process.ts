@@ -10,9 +10,9 @@
 import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
-import { hashKey } from '../lib/auth';
-import { createIngestHandler, loadIngestDeps } from '../lib/ingest-handler';
-import { createWorkerHandler, loadWorkerDeps } from '../lib/worker-handler';
+import { hashKey } from '../lib/ingest/auth';
+import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
+import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { DEPLOYMENT } from './prices';

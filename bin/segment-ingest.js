@@ -10,7 +10,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 require('tsx/cjs/api').register();
 const { runCli } = require('../cli/main.ts');
-const { processIo } = require('../cli/io.ts');
+const { processIo } = require('../cli/core/io.ts');
 
 // A closed pipe (`segment-ingest events ... | head`) is not an error.
 process.stdout.on('error', (error) => {

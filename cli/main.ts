@@ -2,17 +2,17 @@
  * `segment-ingest <command>`: the ops CLI. `runCli` is what the bin runs and what tests call
  * in-process; it returns the exit code and never lets a stack trace reach the operator.
  */
-import { formatHelp, parseCommand } from './args';
-import type { Command, CommandDeps } from './command';
-import { dlqRedrive } from './commands/dlq';
-import { events } from './commands/events';
-import { keysCreate, keysList, keysRevoke } from './commands/keys';
-import { rejectedList, rejectedReplay } from './commands/rejected';
-import { replay } from './commands/replay';
-import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesRateLimit, sourcesSetSecret } from './commands/sources';
-import { status } from './commands/status';
-import { CliError, EXIT, explainError } from './errors';
-import { write, type Io } from './io';
+import { formatHelp, parseCommand } from './core/args';
+import type { Command, CommandDeps } from './core/command';
+import { dlqRedrive } from './dlq/command';
+import { events } from './events/command';
+import { keysCreate, keysList, keysRevoke } from './keys/command';
+import { rejectedList, rejectedReplay } from './rejected/command';
+import { replay } from './replay/command';
+import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesRateLimit, sourcesSetSecret } from './sources/command';
+import { status } from './status/command';
+import { CliError, EXIT, explainError } from './core/errors';
+import { write, type Io } from './core/io';
 
 export const COMMANDS: readonly Command[] = [
   sourcesCreate,

@@ -253,7 +253,7 @@ function roles(stack) {
       },
       {
         Sid: 'EraseEvents',
-        // lib/erasure.ts: Query a user's partition, delete its items with BatchWriteItem.
+        // lib/worker/erasure.ts: Query a user's partition, delete its items with BatchWriteItem.
         Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
         Resource: tableArns(ofKind('event')),
       },
@@ -261,7 +261,7 @@ function roles(stack) {
         ? [
             {
               Sid: 'AuditErasures',
-              // lib/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
+              // lib/worker/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
               Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
               Resource: tableArns([ERASURES_TABLE]),
             },

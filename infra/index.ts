@@ -10,7 +10,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are
- * never stored again) and an audit record per delete request; see lib/erasure.ts.
+ * never stored again) and an audit record per delete request; see lib/worker/erasure.ts.
  */
 export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];

@@ -3,14 +3,14 @@
  * handler served over HTTP, and the worker driven by an SQS trigger. `npm start` and the
  * integration tests both build on this, so what the tests exercise is what a developer runs.
  */
-import { createClients, createWriteClient, type Clients } from '../lib/clients';
-import { loadConfig, type Config } from '../lib/config';
-import { createIngestHandler, ingestDepsFrom } from '../lib/ingest-handler';
-import type { IngestDeps } from '../lib/ingest';
-import { silentLog, type Log } from '../lib/log';
-import { noMeter } from '../lib/metrics';
-import { createSourceAdmin, type SourceAdmin } from '../lib/sources';
-import { createWorker, type WorkerDeps } from '../lib/worker';
+import { createClients, createWriteClient, type Clients } from '../lib/shared/clients';
+import { loadConfig, type Config } from '../lib/shared/config';
+import { createIngestHandler, ingestDepsFrom } from '../lib/ingest/handler';
+import type { IngestDeps } from '../lib/ingest/accept';
+import { silentLog, type Log } from '../lib/shared/log';
+import { noMeter } from '../lib/shared/metrics';
+import { createSourceAdmin, type SourceAdmin } from '../lib/admin/sources';
+import { createWorker, type WorkerDeps } from '../lib/worker/process-batch';
 import { startApiServer, type ApiServer } from './api-server';
 import { provisionQueues, provisionTables, type StageQueues } from './provision';
 import { startSqsTrigger, type SqsTrigger, type SqsTriggerOptions } from './sqs-trigger';
@@ -69,7 +69,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const ingestDeps = ingestDepsFrom(config, clients, log);
   const api = await startApiServer(createIngestHandler(ingestDeps), options.port, options.onResponse);
-  // Wired as lib/worker-handler.ts wires it in Lambda, so the tests exercise the same write path.
+  // Wired as lib/worker/handler.ts wires it in Lambda, so the tests exercise the same write path.
   const writer = createWriteClient(config);
   const workerDeps: WorkerDeps = { documents: clients.documents, writer, config, log, meter: noMeter };
   const processBatch = createWorker(workerDeps);

@@ -6,8 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateKey, hashKey } from '../lib/auth';
-import { generateWebhookSecret } from '../lib/sources';
+import { generateKey, hashKey } from '../lib/ingest/auth';
+import { generateWebhookSecret } from '../lib/admin/sources';
 import { startEmulators } from '../local/emulators';
 import { startPipeline } from '../local/pipeline';
 

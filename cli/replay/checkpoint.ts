@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from '../errors';
+import { UsageError } from '../core/errors';
 
 export interface FileProgress {
   size: number;

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { CliError, EXIT, UsageError } from '../errors';
+import { CliError, EXIT, UsageError } from '../core/errors';
 
 export interface InputFile {
   /** As given on the command line, for messages. */

@@ -4,8 +4,8 @@
  * an optional rate, retried per `sender.ts`; progress is shown and checkpointed as the prefix of
  * acknowledged lines, so an interrupted replay resumes where it stopped.
  */
-import { formatBar, formatDuration, formatNumber } from '../format';
-import type { Progress } from '../progress';
+import { formatBar, formatDuration, formatNumber } from '../core/format';
+import type { Progress } from '../core/progress';
 import { BatchBuilder, batchBody, classifyLine, type Batch, type BatchLimits } from './batches';
 import { PrefixTracker, type Checkpoint, type FileProgress } from './checkpoint';
 import { readLines, type InputFile } from './lines';

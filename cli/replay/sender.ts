@@ -4,7 +4,7 @@
  * back off exponentially with jitter; anything else the endpoint refuses stops the replay, since
  * sending more would fail the same way (a wrong key, a wrong URL).
  */
-import { CliError, EXIT, networkProblem } from '../errors';
+import { CliError, EXIT, networkProblem } from '../core/errors';
 import { sleep } from './sleep';
 
 export interface BatchAnswer {

@@ -3,6 +3,6 @@
  * the handler only translates the API Gateway event to our request and our answer back.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { loadIngestDeps, createIngestHandler } from '../../lib/ingest-handler';
+import { loadIngestDeps, createIngestHandler } from '../../lib/ingest/handler';
 
 export const handler: (event: APIGatewayProxyEventV2, context?: Context) => Promise<unknown> = createIngestHandler(loadIngestDeps());

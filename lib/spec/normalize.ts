@@ -4,7 +4,7 @@
  * timestamp becomes ISO-8601 UTC, and a missing `messageId` becomes one derived from the content.
  */
 import { createHash } from 'node:crypto';
-import type { SegmentEvent } from '../records';
+import type { SegmentEvent } from '../message/format';
 import type { SpecType } from './schemas';
 import { parseTimestamp, toIsoMillis } from './timestamps';
 import { validateAgainstSpec } from './validate';

@@ -4,9 +4,9 @@
  * (text/plain, charsets, gzip with an inflate cap, base64 bodies, odd timestamps, no messageId).
  */
 import { gzipSync } from 'node:zlib';
-import { createClients } from '../../lib/clients';
-import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest-handler';
-import { silentLog } from '../../lib/log';
+import { createClients } from '../../lib/shared/clients';
+import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest/handler';
+import { silentLog } from '../../lib/shared/log';
 import { startApiServer, type ApiServer } from '../../local/api-server';
 import { httpApiEvent, segmentEvent } from '../support/events';
 import { freePort } from '../support/ports';
@@ -64,7 +64,7 @@ describe.each(EVENT_ROUTES)('200 and tolerance: %s', (route) => {
     const { path, text } = requestFor(stack, route, [event]);
     const handler = createIngestHandler(stack.ingestDeps);
     const isWebhook = route.startsWith('/webhook');
-    const { signWebhookPayload } = await import('../../lib/webhook');
+    const { signWebhookPayload } = await import('../../lib/ingest/webhook');
     const headers: Record<string, string> = isWebhook
       ? { 'x-signature': signWebhookPayload(stack.webhookSecret, text) }
       : { authorization: `Basic ${Buffer.from(`${stack.key}:`).toString('base64')}` };
@@ -263,7 +263,7 @@ describe('403: a disabled source', () => {
     ['a valid signature', 'x-signature'],
     ['its own key', 'authorization'],
   ])('/webhook/{sourceId} refuses %s', async (_case, header) => {
-    const { signWebhookPayload } = await import('../../lib/webhook');
+    const { signWebhookPayload } = await import('../../lib/ingest/webhook');
     const text = JSON.stringify(segmentEvent('track', { userId: 'off' }));
     const headers: Record<string, string> = header === 'x-signature' ? { 'x-signature': signWebhookPayload('disabled-secret', text) } : { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
 

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { Log } from '../../lib/log';
-import { SourceAdminError } from '../../lib/sources';
-import { signWebhookPayload } from '../../lib/webhook';
+import type { Log } from '../../lib/shared/log';
+import { SourceAdminError } from '../../lib/admin/sources';
+import { signWebhookPayload } from '../../lib/ingest/webhook';
 import { segmentEvent } from '../support/events';
 import { deliver, EVENT_ROUTES, requestFor, storedFor } from '../support/senders';
 import { startTestStack, type TestResponse, type TestStack } from '../support/stack';

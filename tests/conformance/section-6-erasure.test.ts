@@ -6,7 +6,7 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES } from '../../infra';
-import { userHash } from '../../lib/erasure';
+import { userHash } from '../../lib/worker/erasure';
 import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';

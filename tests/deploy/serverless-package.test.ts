@@ -5,7 +5,7 @@
  */
 import resourcesJson from '../../infra/resources.json';
 import { resourceName, type QueueDefinition, type TableDefinition } from '../../infra';
-import { loadConfig } from '../../lib/config';
+import { loadConfig } from '../../lib/shared/config';
 import { FUNCTIONS } from '../../scripts/build';
 import { packageStack, type Resource, type Template } from './package-stack';
 
@@ -137,7 +137,7 @@ describe('serverless package --stage test', () => {
       expect(resource(`${pascal(name)}LogGroup`).Properties.RetentionInDays).toBe(14);
     });
 
-    it('gives both functions the environment lib/config.ts reads, naming the deployed tables', () => {
+    it('gives both functions the environment lib/shared/config.ts reads, naming the deployed tables', () => {
       for (const name of Object.keys(FUNCTIONS)) {
         // Prepare
         const { Variables } = resource(`${pascal(name)}LambdaFunction`).Properties.Environment as {

@@ -1,7 +1,7 @@
 /**
  * Authentication on the Tracking API routes (SPEC.md section 3) against keys stored in DynamoDB Local.
  */
-import { createAuthenticator, hashKey } from '../../lib/auth';
+import { createAuthenticator, hashKey } from '../../lib/ingest/auth';
 import { segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 

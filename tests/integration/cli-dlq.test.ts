@@ -3,7 +3,7 @@
  * queue go back to the events queue and are stored.
  */
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createWorker } from '../../lib/worker';
+import { createWorker } from '../../lib/worker/process-batch';
 import { startSqsTrigger } from '../../local/sqs-trigger';
 import { segmentEvent } from '../support/events';
 import { cli } from '../support/cli';

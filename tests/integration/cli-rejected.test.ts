@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ExportLine } from '../../cli/rejected-replay';
+import type { ExportLine } from '../../cli/rejected/replay-entries';
 import { segmentEvent } from '../support/events';
 import { cli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';

@@ -4,9 +4,9 @@
  * that are sent go to the emulator's queue and are read back from it.
  */
 import { ReceiveMessageCommand, SendMessageBatchCommand, type SendMessageBatchCommandOutput, type SQSClient } from '@aws-sdk/client-sqs';
-import { QueueUnavailableError } from '../../lib/errors';
-import { createEnqueuer } from '../../lib/queue';
-import { serializeEventRecord } from '../../lib/records';
+import { QueueUnavailableError } from '../../lib/ingest/http-errors';
+import { createEnqueuer } from '../../lib/ingest/enqueue';
+import { serializeEventRecord } from '../../lib/message/format';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;

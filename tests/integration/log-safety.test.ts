@@ -5,10 +5,10 @@
  */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest-handler';
-import { createLogger } from '../../lib/log';
-import { createMeter } from '../../lib/metrics';
-import { createWorkerHandler } from '../../lib/worker-handler';
+import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest/handler';
+import { createLogger } from '../../lib/shared/log';
+import { createMeter } from '../../lib/shared/metrics';
+import { createWorkerHandler } from '../../lib/worker/handler';
 import { toSqsRecord } from '../../local/sqs-trigger';
 import { httpApiEvent, segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';

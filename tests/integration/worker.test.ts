@@ -7,8 +7,8 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dyn
 import { BatchWriteItemCommand, ProvisionedThroughputExceededException, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { silentLog } from '../../lib/log';
-import { createWorker, type WorkerDeps } from '../../lib/worker';
+import { silentLog } from '../../lib/shared/log';
+import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -32,7 +32,7 @@ function workerWith(client: DynamoDBDocumentClient, overrides: Partial<WorkerDep
 /**
  * DynamoDB Local never answers with UnprocessedItems or throttling, so these tests wrap the real
  * client to force those faults; every write that is not faked still goes to DynamoDB Local. The
- * wrapper serves as both the document client and the batch writer (lib/clients.ts), so it sees the
+ * wrapper serves as both the document client and the batch writer (lib/shared/clients.ts), so it sees the
  * batch writes whichever path they take.
  */
 function faultyClient(fault: (items: Array<{ table: string; item: Record<string, unknown> }>, call: number) => 'throttle' | Array<Record<string, unknown>>) {

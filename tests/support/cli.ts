@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli } from '../../cli/main';
-import type { CommandDeps } from '../../cli/command';
-import type { Output } from '../../cli/io';
+import type { CommandDeps } from '../../cli/core/command';
+import type { Output } from '../../cli/core/io';
 import type { TestStack } from './stack';
 
 export const BIN = path.resolve(__dirname, '..', '..', 'bin', 'segment-ingest.js');

@@ -38,7 +38,7 @@ export function fakeDynamoDb(answer: (request: WireRequest, index: number) => An
   };
   const dynamodb = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1, requestHandler });
   const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
-  // Like lib/clients.ts createWriteClient: a client of its own with cached middleware.
+  // Like lib/shared/clients.ts createWriteClient: a client of its own with cached middleware.
   const writer = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1, cacheMiddleware: true, requestHandler });
   return { documents, writer, requests };
 }

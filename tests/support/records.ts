@@ -1,5 +1,5 @@
 /** Builds queue message bodies the way the ingest function does, for tests that drive the worker directly. */
-import { encodeMessage, serializeEventRecord, serializeRecord, type QueueRecord } from '../../lib/records';
+import { encodeMessage, serializeEventRecord, serializeRecord, type QueueRecord } from '../../lib/message/format';
 import { normalizeEvent } from '../../lib/spec/normalize';
 import { SPEC_TYPES } from '../../lib/spec/schemas';
 

@@ -3,7 +3,7 @@
  * credentials each route expects. Conformance tests run the same case over every route with it.
  */
 import { gzipSync } from 'node:zlib';
-import { signWebhookPayload } from '../../lib/webhook';
+import { signWebhookPayload } from '../../lib/ingest/webhook';
 import type { EventType } from '../../infra';
 import type { TestResponse, TestStack } from './stack';
 

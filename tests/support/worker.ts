@@ -5,7 +5,7 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { toSqsRecord } from '../../local/sqs-trigger';
-import { createWorker, type WorkerDeps } from '../../lib/worker';
+import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import type { TestStack } from './stack';
 
 /** Receives every message in the queue (they stay invisible for the queue's visibility timeout). */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Checkpoint, PrefixTracker } from '../../../cli/replay/checkpoint';
-import { UsageError } from '../../../cli/errors';
+import { UsageError } from '../../../cli/core/errors';
 
 describe('PrefixTracker', () => {
   it('commits only the prefix of batches that are all done, whatever order they finish in', () => {

@@ -1,4 +1,4 @@
-import { createProgress } from '../../../cli/progress';
+import { createProgress } from '../../../cli/core/progress';
 
 function output(isTTY: boolean) {
   const out = { text: '', isTTY, columns: 40, write: (t: string) => ((out.text += t), true) };

@@ -1,5 +1,5 @@
-import { entryFromLine, expandEntry, exportLine, type ReplayEntry } from '../../../cli/rejected-replay';
-import type { RejectedEntry } from '../../../cli/rejected';
+import { entryFromLine, expandEntry, exportLine, type ReplayEntry } from '../../../cli/rejected/replay-entries';
+import type { RejectedEntry } from '../../../cli/rejected/table';
 
 const now = Date.UTC(2026, 10, 28);
 const entry = (event: unknown, route = '/v1/batch'): ReplayEntry => ({ ref: { pk: 's', sk: '2026-11-01T00:00:00.000Z#r#0' }, sourceId: 's', receivedAt: '2026-11-01T00:00:00.000Z', route, event, label: 'x' });

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { backoffMs, checkEndpoint, createBatchSender, parseRetryAfter } from '../../../cli/replay/sender';
-import { CliError } from '../../../cli/errors';
+import { CliError } from '../../../cli/core/errors';
 import { freePort } from '../../support/ports';
 
 type Script = (req: IncomingMessage, res: ServerResponse, body: string) => void;

@@ -1,5 +1,5 @@
-import { resolveTarget, targetRequest, localTarget } from '../../../cli/target';
-import { resourcesFromOutputs, tableOutputKey } from '../../../cli/stack-outputs';
+import { resolveTarget, targetRequest, localTarget } from '../../../cli/core/target';
+import { resourcesFromOutputs, tableOutputKey } from '../../../cli/core/stack-outputs';
 
 describe('resourcesFromOutputs', () => {
   it('maps the outputs serverless.yml defines, and names tables by convention where an output is missing', () => {

@@ -1,4 +1,4 @@
-import { parseTimeOption, sortKeyRange } from '../../../cli/time';
+import { parseTimeOption, sortKeyRange } from '../../../cli/core/time';
 
 const now = Date.UTC(2026, 10, 28, 12, 0, 0);
 

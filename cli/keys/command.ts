@@ -1,0 +1,71 @@
+/** `keys create|list|revoke`: API keys of a source. A key is shown once; only its SHA-256 hash is stored. */
+import { booleanOption, stringOption } from '../core/args';
+import type { Command } from '../core/command';
+import { EXIT, UsageError } from '../core/errors';
+import { formatTable } from '../core/format';
+import { write } from '../core/io';
+import { describeTarget, TARGET_OPTIONS } from '../core/target';
+import { withStage } from '../core/stage';
+
+export const keysCreate: Command = {
+  spec: {
+    name: 'keys create',
+    summary: 'Creates an API key for a source and prints it once on stdout. Only its SHA-256 hash is stored.',
+    options: { source: { type: 'string', value: 'ID', description: 'the source the key sends to (required)' }, ...TARGET_OPTIONS },
+    examples: ['segment-ingest keys create --source shop-web', 'KEY=$(segment-ingest keys create --source shop-web --stage prod)'],
+  },
+  async run({ values }, io, deps) {
+    const sourceId = stringOption(values, 'source');
+    if (!sourceId) throw new UsageError('--source is required: the source the key belongs to');
+    const { key, record } = await withStage(values, io, deps, (stage) => stage.admin.createKey(sourceId));
+    await write(io.stdout, `${key}\n`);
+    await write(io.stderr, `Key ${record.keyPrefix}… created for source "${sourceId}". Store it now: it is not shown again. Revoke it with: segment-ingest keys revoke ${record.keyPrefix}\n`);
+    return EXIT.ok;
+  },
+};
+
+export const keysList: Command = {
+  spec: {
+    name: 'keys list',
+    summary: 'Lists API keys (prefix and hash, never the key), newest first.',
+    options: {
+      source: { type: 'string', value: 'ID', description: "only this source's keys" },
+      active: { type: 'boolean', description: 'hide revoked keys' },
+      json: { type: 'boolean', description: 'one JSON object per line instead of a table' },
+      ...TARGET_OPTIONS,
+    },
+  },
+  async run({ values }, io, deps) {
+    const sourceId = stringOption(values, 'source');
+    const { keys, target } = await withStage(values, io, deps, async (stage) => ({ keys: await stage.admin.listKeys(sourceId), target: stage.target }));
+    const shown = keys.filter((k) => !(booleanOption(values, 'active') && k.revokedAt)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (booleanOption(values, 'json')) {
+      for (const k of shown) await write(io.stdout, `${JSON.stringify(k)}\n`);
+      return EXIT.ok;
+    }
+    if (shown.length === 0) {
+      await write(io.stdout, `No keys${sourceId ? ` for source "${sourceId}"` : ''} in ${describeTarget(target)}.\n`);
+      return EXIT.ok;
+    }
+    const rows = shown.map((k) => [`${k.keyPrefix}…`, k.sourceId, k.revokedAt ? 'revoked' : 'active', k.createdAt, k.revokedAt ?? '', k.keyHash.slice(0, 16)]);
+    await write(io.stdout, formatTable([{ header: 'KEY' }, { header: 'SOURCE' }, { header: 'STATE' }, { header: 'CREATED' }, { header: 'REVOKED' }, { header: 'HASH (SHA-256)' }], rows));
+    return EXIT.ok;
+  },
+};
+
+export const keysRevoke: Command = {
+  spec: {
+    name: 'keys revoke',
+    summary: 'Revokes a key. Give the key, its prefix (as `keys list` shows it) or its hash; senders using it get 401 within the key cache lifetime (60 s).',
+    args: 'KEY|PREFIX|HASH',
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: { ...TARGET_OPTIONS },
+  },
+  async run({ values, positionals }, io, deps) {
+    const given = (positionals[0] ?? '').replace(/…$/, '');
+    const record = await withStage(values, io, deps, (stage) => stage.admin.revokeKey(given));
+    await write(io.stdout, `Key ${record.keyPrefix}… of source "${record.sourceId}" revoked at ${record.revokedAt ?? ''}.\n`);
+    return EXIT.ok;
+  },
+};

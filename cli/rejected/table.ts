@@ -1,0 +1,120 @@
+/**
+ * Reading the `rejected` table (quarantine): partition = source id, sort = `<receivedAt>#<requestId>#<index|body>`.
+ * An item replayed successfully by `rejected replay` keeps its place, marked with `replayedAt`, and
+ * expires with the others (TTL).
+ */
+import { QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { sortKeyRange } from '../core/time';
+
+/** Sources the service itself writes rejections under, besides real source ids (unreadable queue messages). */
+export const UNKNOWN_SOURCE = '(unknown)';
+
+export interface RejectedEntry {
+  pk: string;
+  sk: string;
+  sourceId: string;
+  receivedAt: string;
+  requestId?: string;
+  route: string;
+  index?: number;
+  messageId?: string;
+  reasons: string[];
+  raw: string;
+  truncated: boolean;
+  replayedAt?: string;
+}
+
+export interface RejectedQuery {
+  /** Sources to read; `undefined` reads the whole table (a Scan). */
+  sourceIds?: readonly string[];
+  since?: string;
+  until?: string;
+  includeReplayed: boolean;
+  /** Stop after this many (per source when querying by source). */
+  limit?: number;
+}
+
+function toEntry(item: Record<string, unknown>): RejectedEntry {
+  return {
+    pk: String(item.pk),
+    sk: String(item.sk),
+    sourceId: String(item.sourceId ?? item.pk),
+    receivedAt: String(item.receivedAt ?? String(item.sk).split('#')[0]),
+    requestId: typeof item.requestId === 'string' ? item.requestId : undefined,
+    route: String(item.route ?? ''),
+    index: item.index === undefined ? undefined : Number(item.index),
+    messageId: typeof item.messageId === 'string' ? item.messageId : undefined,
+    reasons: Array.isArray(item.reasons) ? item.reasons.map(String) : [],
+    raw: String(item.raw ?? ''),
+    truncated: item.truncated === true,
+    replayedAt: typeof item.replayedAt === 'string' ? item.replayedAt : undefined,
+  };
+}
+
+/** Rejected entries, newest first. */
+export async function listRejected(documents: DynamoDBDocumentClient, table: string, query: RejectedQuery): Promise<RejectedEntry[]> {
+  const { lower, upper } = sortKeyRange(query.since, query.until);
+  const filter = query.includeReplayed ? undefined : 'attribute_not_exists(replayedAt)';
+  const entries: RejectedEntry[] = [];
+
+  if (query.sourceIds === undefined) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(
+        new ScanCommand({
+          TableName: table,
+          ExclusiveStartKey: start,
+          FilterExpression: ['sk BETWEEN :lower AND :upper', filter].filter(Boolean).join(' AND '),
+          ExpressionAttributeValues: { ':lower': lower, ':upper': upper },
+        }),
+      );
+      entries.push(...(page.Items ?? []).map(toEntry));
+      start = page.LastEvaluatedKey;
+    } while (start);
+  } else {
+    const perSource = await Promise.all(
+      query.sourceIds.map(async (sourceId) => {
+        const found: RejectedEntry[] = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const page = await documents.send(
+            new QueryCommand({
+              TableName: table,
+              KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
+              FilterExpression: filter,
+              ExpressionAttributeValues: { ':pk': sourceId, ':lower': lower, ':upper': upper },
+              ScanIndexForward: false,
+              ExclusiveStartKey: start,
+            }),
+          );
+          found.push(...(page.Items ?? []).map(toEntry));
+          start = page.LastEvaluatedKey;
+        } while (start && (query.limit === undefined || found.length < query.limit));
+        return query.limit === undefined ? found : found.slice(0, query.limit);
+      }),
+    );
+    entries.push(...perSource.flat());
+  }
+  entries.sort((a, b) => (a.sk < b.sk ? 1 : a.sk > b.sk ? -1 : a.pk.localeCompare(b.pk)));
+  return query.limit === undefined ? entries : entries.slice(0, query.limit);
+}
+
+/** Marks an entry replayed; false when it is gone (expired or deleted) meanwhile. */
+export async function markReplayed(documents: DynamoDBDocumentClient, table: string, entry: Pick<RejectedEntry, 'pk' | 'sk'>, at: string): Promise<boolean> {
+  try {
+    await documents.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: entry.pk, sk: entry.sk },
+        UpdateExpression: 'SET replayedAt = :at',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}

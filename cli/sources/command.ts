@@ -1,0 +1,161 @@
+/** `sources create|list|disable|enable|set-secret`: the customer streams the service accepts events for. */
+import { randomBytes } from 'node:crypto';
+import { booleanOption, stringOption } from '../core/args';
+import type { Command } from '../core/command';
+import { EXIT, UsageError } from '../core/errors';
+import { formatTable } from '../core/format';
+import { write, type Io } from '../core/io';
+import { withStage } from '../core/stage';
+import { describeTarget, TARGET_OPTIONS } from '../core/target';
+
+export const sourcesCreate: Command = {
+  spec: {
+    name: 'sources create',
+    summary: 'Creates a source (one customer stream). Prints its id on stdout; without ID, one is generated.',
+    args: '[ID]',
+    maxPositionals: 1,
+    options: { name: { type: 'string', value: 'NAME', description: 'a readable name (default: the id)' }, ...TARGET_OPTIONS },
+    examples: ['segment-ingest sources create shop-web --name "Shop (web)"', 'segment-ingest sources create --stage prod'],
+  },
+  async run({ values, positionals }, io, deps) {
+    const sourceId = positionals[0] ?? `src-${randomBytes(6).toString('hex')}`;
+    const source = await withStage(values, io, deps, (stage) => stage.admin.createSource(sourceId, stringOption(values, 'name')));
+    await write(io.stdout, `${source.sourceId}\n`);
+    await write(io.stderr, `Created source "${source.sourceId}" (${source.name ?? source.sourceId}). Give it a key: segment-ingest keys create --source ${source.sourceId}\n`);
+    return EXIT.ok;
+  },
+};
+
+export const sourcesList: Command = {
+  spec: {
+    name: 'sources list',
+    summary: 'Lists the sources: state, webhook secret (set or not), active keys.',
+    options: { json: { type: 'boolean', description: 'one JSON object per line instead of a table (no secrets)' }, ...TARGET_OPTIONS },
+  },
+  async run({ values }, io, deps) {
+    const { sources, keys, target } = await withStage(values, io, deps, async (stage) => ({
+      sources: await stage.admin.listSources(),
+      keys: await stage.admin.listKeys(),
+      target: stage.target,
+    }));
+    sources.sort((a, b) => a.sourceId.localeCompare(b.sourceId));
+    const activeKeys = (sourceId: string) => keys.filter((k) => k.sourceId === sourceId && !k.revokedAt).length;
+    if (booleanOption(values, 'json')) {
+      for (const s of sources) {
+        const line = { sourceId: s.sourceId, name: s.name, disabled: s.disabled === true, webhookSecretSet: Boolean(s.webhookSecret), activeKeys: activeKeys(s.sourceId), createdAt: s.createdAt };
+        await write(io.stdout, `${JSON.stringify(line)}\n`);
+      }
+      return EXIT.ok;
+    }
+    if (sources.length === 0) {
+      await write(io.stdout, `No sources in ${describeTarget(target)}. Create one: segment-ingest sources create NAME\n`);
+      return EXIT.ok;
+    }
+    const rows = sources.map((s) => [s.sourceId, s.name ?? '', s.disabled ? 'disabled' : 'enabled', s.webhookSecret ? 'set' : '-', String(activeKeys(s.sourceId)), s.createdAt ?? '']);
+    await write(io.stdout, formatTable([{ header: 'SOURCE' }, { header: 'NAME', max: 40 }, { header: 'STATE' }, { header: 'WEBHOOK SECRET' }, { header: 'KEYS', align: 'right' }, { header: 'CREATED' }], rows));
+    return EXIT.ok;
+  },
+};
+
+function toggle(disabled: boolean): Command {
+  const verb = disabled ? 'disable' : 'enable';
+  return {
+    spec: {
+      name: `sources ${verb}`,
+      summary: disabled
+        ? 'Disables a source. Its keys get 403 within the key cache lifetime (KEY_CACHE_SECONDS, 60 s); nothing is deleted.'
+        : 'Enables a disabled source again.',
+      args: 'ID',
+      minPositionals: 1,
+      maxPositionals: 1,
+      options: { ...TARGET_OPTIONS },
+    },
+    async run({ values, positionals }, io, deps) {
+      const sourceId = positionals[0] ?? '';
+      await withStage(values, io, deps, (stage) => stage.admin.setDisabled(sourceId, disabled));
+      await write(io.stdout, `Source "${sourceId}" ${verb}d${disabled ? '; its keys are refused (403) within the key cache lifetime' : ''}.\n`);
+      return EXIT.ok;
+    },
+  };
+}
+
+export const sourcesDisable = toggle(true);
+export const sourcesEnable = toggle(false);
+
+export const sourcesSetSecret: Command = {
+  spec: {
+    name: 'sources set-secret',
+    summary: "Sets the source's Webhooks shared secret (X-Signature). Without --secret, generates one and prints it once on stdout.",
+    args: 'ID',
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: {
+      secret: { type: 'string', value: 'SECRET', description: 'the secret to set (it stays in your shell history; prefer --secret-stdin)' },
+      'secret-stdin': { type: 'boolean', description: 'read the secret from the first line of stdin' },
+      'grace-seconds': { type: 'string', value: 'N', description: 'how long the previous secret stays valid (default 86400, so Segment can be updated and finish its retries; 0 for a leaked secret)' },
+      ...TARGET_OPTIONS,
+    },
+    details:
+      'Paste the secret into the "Shared Secret" setting of the Segment Webhooks destination. The previous secret keeps working for --grace-seconds (default 24 h), then stops; with --grace-seconds 0 it stops at once (after the key cache lifetime).',
+  },
+  async run({ values, positionals }, io, deps) {
+    const sourceId = positionals[0] ?? '';
+    let secret = stringOption(values, 'secret');
+    if (booleanOption(values, 'secret-stdin')) {
+      if (secret !== undefined) throw new UsageError('give --secret or --secret-stdin, not both');
+      secret = (await readFirstLine(io)).trim();
+    }
+    if (secret !== undefined && secret.length < 8) throw new UsageError('the secret must be at least 8 characters');
+    const graceText = stringOption(values, 'grace-seconds');
+    const graceSeconds = graceText === undefined ? undefined : Number(graceText);
+    if (graceSeconds !== undefined && !(Number.isInteger(graceSeconds) && graceSeconds >= 0)) {
+      throw new UsageError(`--grace-seconds must be a whole number of seconds, 0 or more, got "${graceText}"`);
+    }
+    const generated = secret === undefined;
+    const value = secret ?? randomBytes(32).toString('hex');
+    const { previousValidUntil } = await withStage(values, io, deps, (stage) => stage.admin.setWebhookSecret(sourceId, value, { graceSeconds }));
+    const previous = previousValidUntil ? ` The previous secret stays valid until ${previousValidUntil}.` : '';
+    if (generated) {
+      await write(io.stdout, `${value}\n`);
+      await write(io.stderr, `Webhook secret of source "${sourceId}" set.${previous} It is shown once: paste it into the Segment Webhooks destination's "Shared Secret".\n`);
+    } else {
+      await write(io.stdout, `Webhook secret of source "${sourceId}" set.${previous}\n`);
+    }
+    return EXIT.ok;
+  },
+};
+
+export const sourcesRateLimit: Command = {
+  spec: {
+    name: 'sources rate-limit',
+    summary: 'Sets (or with --off removes) the events per second each ingest instance accepts from a source; over it senders get 429 with Retry-After.',
+    args: 'ID [EVENTS_PER_SECOND]',
+    minPositionals: 1,
+    maxPositionals: 2,
+    options: { off: { type: 'boolean', description: 'remove the limit' }, ...TARGET_OPTIONS },
+    details: 'The limit holds per function instance, with a burst of two seconds of events; Lambda may run several instances. Takes effect within the key cache lifetime.',
+    examples: ['segment-ingest sources rate-limit shop-web 500', 'segment-ingest sources rate-limit shop-web --off'],
+  },
+  async run({ values, positionals }, io, deps) {
+    const [sourceId = '', rateText] = positionals;
+    const off = booleanOption(values, 'off');
+    if (off === (rateText !== undefined)) throw new UsageError('give either EVENTS_PER_SECOND or --off');
+    const rate = rateText === undefined ? undefined : Number(rateText);
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`EVENTS_PER_SECOND must be a positive number, got "${rateText}"`);
+    await withStage(values, io, deps, (stage) => stage.admin.setRateLimit(sourceId, rate));
+    await write(io.stdout, rate === undefined ? `Source "${sourceId}" has no rate limit.\n` : `Source "${sourceId}" is limited to ${rate} events/s per ingest instance.\n`);
+    return EXIT.ok;
+  },
+};
+
+async function readFirstLine(io: Io): Promise<string> {
+  if (!io.stdin) throw new UsageError('no stdin to read the secret from');
+  let text = '';
+  for await (const chunk of io.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line.trim() === '') throw new UsageError('stdin held no secret');
+  return line;
+}

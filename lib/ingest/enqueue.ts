@@ -1,0 +1,147 @@
+/**
+ * Getting records into SQS. Records are packed into as few messages as the size cap allows (SQS
+ * bills per 64 KB chunk and per request, so one big message is cheaper than many small ones), sent
+ * with SendMessageBatch, and every `Failed[]` entry is retried until SQS has taken it or the time
+ * budget runs out. Only then may the caller answer 200; otherwise it answers 503.
+ */
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { withinDeadline } from '../shared/retry';
+import { QueueUnavailableError } from './http-errors';
+import { ENVELOPE_BYTES, encodeMessage, type SerializedRecord } from '../message/format';
+
+export { DeadlineError, withinDeadline } from '../shared/retry';
+
+/** SQS limits: 10 entries and 1 MiB per SendMessageBatch request. */
+const BATCH_ENTRIES = 10;
+const BATCH_BYTES = 1024 * 1024;
+const RETRY_AFTER_SECONDS = 10;
+
+/** A message body and its size in bytes. */
+export interface PackedMessage {
+  body: string;
+  bytes: number;
+}
+
+/** Packs records, in order, into message bodies of at most `capBytes` each. */
+export function packMessages(records: readonly SerializedRecord[], capBytes: number): string[] {
+  return packSized(records, capBytes).map((message) => message.body);
+}
+
+/** `packMessages`, keeping each message's size (known from its records) so nothing counts it again. */
+export function packSized(records: readonly SerializedRecord[], capBytes: number): PackedMessage[] {
+  const messages: PackedMessage[] = [];
+  let current: SerializedRecord[] = [];
+  let size = ENVELOPE_BYTES;
+  for (const record of records) {
+    const added = record.bytes + (current.length > 0 ? 1 : 0);
+    if (current.length > 0 && size + added > capBytes) {
+      messages.push({ body: encodeMessage(current), bytes: size });
+      current = [];
+      size = ENVELOPE_BYTES;
+    }
+    size += record.bytes + (current.length > 0 ? 1 : 0);
+    current.push(record);
+  }
+  if (current.length > 0) messages.push({ body: encodeMessage(current), bytes: size });
+  return messages;
+}
+
+/**
+ * Groups message bodies into SendMessageBatch requests within the entry and byte limits.
+ * `bytesOf` gives an entry's body size when the caller knows it already.
+ */
+export function groupIntoBatches(
+  entries: readonly SendMessageBatchRequestEntry[],
+  bytesOf: (entry: SendMessageBatchRequestEntry) => number = (entry) => Buffer.byteLength(entry.MessageBody ?? ''),
+): SendMessageBatchRequestEntry[][] {
+  const batches: SendMessageBatchRequestEntry[][] = [];
+  let current: SendMessageBatchRequestEntry[] = [];
+  let size = 0;
+  for (const entry of entries) {
+    const bytes = bytesOf(entry);
+    if (current.length === BATCH_ENTRIES || (current.length > 0 && size + bytes > BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += bytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+export interface EnqueueDeps {
+  sqs: SQSClient;
+  queueUrl: string;
+  messageBytes: number;
+  budgetMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface EnqueueResult {
+  messages: number;
+  requests: number;
+  /** Entries sent again after SQS failed them or a request failed. */
+  retries: number;
+}
+
+export type Enqueue = (records: readonly SerializedRecord[]) => Promise<EnqueueResult>;
+
+/**
+ * Returns a function that puts records durably into the queue, or throws `QueueUnavailableError`
+ * once the budget is spent with some entries still not accepted.
+ */
+export function createEnqueuer(deps: EnqueueDeps): Enqueue {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  return async (records) => {
+    const deadline = now() + deps.budgetMs;
+    const bodies = packSized(records, deps.messageBytes);
+    let pending: SendMessageBatchRequestEntry[] = bodies.map((message, index) => ({ Id: String(index), MessageBody: message.body }));
+    const bytesOf = (entry: SendMessageBatchRequestEntry) => bodies[Number(entry.Id)]?.bytes ?? 0;
+    const result: EnqueueResult = { messages: bodies.length, requests: 0, retries: 0 };
+    let lastProblem: unknown;
+
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) {
+        const delay = Math.min(1000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        if (now() + delay >= deadline) break;
+        await sleep(delay);
+        result.retries += pending.length;
+      }
+      const remaining = deadline - now();
+      if (remaining <= 0) break;
+      const batches = groupIntoBatches(pending, bytesOf);
+      result.requests += batches.length;
+      const outcomes = await Promise.all(
+        batches.map(async (batch) => {
+          try {
+            // No per-call options: they would defeat the client's cached middleware (lib/shared/clients.ts),
+            // which saves about a third of the SDK's CPU per request. The deadline is kept here instead,
+            // and the client's own request timeout ends a request we stopped waiting for.
+            const response = await withinDeadline(deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch })), remaining);
+            const failed = new Set((response.Failed ?? []).map((f) => f.Id));
+            if (failed.size > 0) lastProblem = response.Failed?.[0];
+            return batch.filter((entry) => failed.has(entry.Id));
+          } catch (error) {
+            lastProblem = error;
+            return batch;
+          }
+        }),
+      );
+      pending = outcomes.flat();
+    }
+
+    if (pending.length > 0) {
+      throw new QueueUnavailableError(
+        `the queue did not accept ${pending.length} of ${bodies.length} messages in time; retry later`,
+        RETRY_AFTER_SECONDS,
+        lastProblem,
+      );
+    }
+    return result;
+  };
+}

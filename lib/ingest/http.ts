@@ -1,0 +1,167 @@
+/**
+ * HTTP plumbing shared by every route: the request as the handlers see it, reading a body within
+ * the limits (content type, charset, gzip, size), and the one mapping from errors to answers.
+ */
+import { gunzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PayloadTooLargeError, ServiceError, UnsupportedMediaTypeError, BadRequestError } from './http-errors';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  /** The body's bytes (for signatures, gzip). Built on first use: a JSON request never needs them. */
+  readonly body: Buffer;
+  /** The body as API Gateway delivered it when it came as text (not base64); `readBody` reads it directly. */
+  text?: string;
+  requestId: string;
+  receivedAtMs: number;
+}
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
+
+/** Translates an API Gateway HTTP API (payload 2.0) event into our request. */
+export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number): HttpRequest {
+  const headers: Record<string, string> = {};
+  const source = event.headers ?? {};
+  for (const name in source) {
+    const value = source[name];
+    if (value !== undefined) headers[name.toLowerCase()] = value;
+  }
+  const raw = event.body ?? '';
+  const base64 = event.isBase64Encoded;
+  let bytes: Buffer | undefined;
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    headers,
+    get body() {
+      return (bytes ??= base64 ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'));
+    },
+    text: base64 ? undefined : raw,
+    requestId: event.requestContext.requestId,
+    receivedAtMs,
+  };
+}
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** The one place errors become answers: our errors keep their status and message, anything else is a bare 500. */
+export function errorResponse(error: unknown): HttpResponse {
+  if (error instanceof ServiceError) {
+    return jsonResponse(error.status, { message: error.message, ...error.details }, error.headers);
+  }
+  return jsonResponse(500, { message: 'internal error; the request was not accepted, retry it' });
+}
+
+const READABLE_TYPES = /^(application\/json|text\/plain|application\/[\w.+-]*\+json)$/;
+const READABLE_CHARSETS = /^(utf-?8|us-ascii)$/i;
+
+/** Throws 415 for a content type or charset we cannot read. */
+function checkContentType(request: HttpRequest): void {
+  const contentType = request.headers['content-type'];
+  if (!contentType || contentType === 'application/json') return;
+  const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
+  if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
+    throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
+  }
+  const charset = params.find((p) => /^charset=/i.test(p))?.slice(8).replace(/"/g, '');
+  if (charset && !READABLE_CHARSETS.test(charset)) {
+    throw new UnsupportedMediaTypeError(`charset "${charset}" is not supported; send UTF-8`);
+  }
+}
+
+function contentEncoding(request: HttpRequest): string {
+  const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  return encoding === '' ? 'identity' : encoding;
+}
+
+/**
+ * Checks the content type and encoding, the size before and after decompression, and decodes
+ * UTF-8. `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
+ */
+export function readBody(request: HttpRequest, limitBytes: number): string {
+  if (request.text !== undefined && contentEncoding(request) === 'identity') {
+    checkContentType(request);
+    return readText(request.text, limitBytes);
+  }
+  return decodeUtf8(readBodyBytes(request, limitBytes));
+}
+
+/**
+ * `readBody` without the UTF-8 decoding: the body's bytes after gzip, for routes that must check
+ * a signature over exactly what was sent. Throws 413, 415 or 400 like `readBody`.
+ */
+export function readBodyBytes(request: HttpRequest, limitBytes: number): Buffer {
+  checkContentType(request);
+  if (request.body.length > limitBytes) {
+    throw new PayloadTooLargeError(`request body is ${request.body.length} bytes; the limit for this route is ${limitBytes}`);
+  }
+  const encoding = contentEncoding(request);
+  if (encoding === 'gzip' || encoding === 'x-gzip') {
+    try {
+      // maxOutputLength stops a zip bomb before it is inflated in memory.
+      return gunzipSync(request.body, { maxOutputLength: limitBytes });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
+        throw new PayloadTooLargeError(`request body inflates to more than ${limitBytes} bytes, the limit for this route`);
+      }
+      throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data');
+    }
+  }
+  if (encoding !== 'identity') {
+    throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
+  }
+  return request.body;
+}
+
+/** `fatal`: invalid UTF-8 is an error, not replacement characters. Reusable: `decode` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Decodes UTF-8 strictly (a leading BOM is dropped); throws 400 for bytes that are not UTF-8. */
+export function decodeUtf8(body: Buffer): string {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    throw new BadRequestError('body is not valid UTF-8');
+  }
+}
+
+/**
+ * A text body as `readBody` would return it after a round trip through UTF-8 bytes, without making
+ * the bytes: the size counted in UTF-8, lone surrogates replaced by U+FFFD, a byte order mark dropped.
+ */
+function readText(text: string, limitBytes: number): string {
+  // n UTF-16 units are at most 3n UTF-8 bytes: count exactly only near the limit.
+  if (text.length * 3 > limitBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > limitBytes) throw new PayloadTooLargeError(`request body is ${bytes} bytes; the limit for this route is ${limitBytes}`);
+  }
+  const es2024 = text as unknown as WellFormedString;
+  const wellFormed = es2024.isWellFormed() ? text : es2024.toWellFormed();
+  return wellFormed.charCodeAt(0) === 0xfeff ? wellFormed.slice(1) : wellFormed;
+}
+
+/** ES2024 string methods (Node 20 has them; the project's TypeScript lib is ES2023). */
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+
+export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: string };
+
+/** Parses JSON without throwing, keeping the parser's description of what is wrong. */
+export function parseJson(text: string): JsonParse {
+  if (text.trim() === '') return { ok: false, problem: 'body is empty; send a JSON object' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    // V8 quotes part of the body in its message (', "not json" is not valid JSON', or with "..."
+    // around a cut); the problem is logged and stored as a reason, and bodies never reach the logs.
+    const reason = (error as Error).message.replace(/,? (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+    return { ok: false, problem: `body is not valid JSON: ${reason}` };
+  }
+}

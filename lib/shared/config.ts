@@ -1,0 +1,98 @@
+/**
+ * The environment, read and validated once. Every other module takes a `Config` as an argument;
+ * nothing else reads `process.env`.
+ */
+import { tableNames, type TableName } from '../../infra';
+import { ConfigError } from '../ingest/http-errors';
+
+export interface Limits {
+  /** One event, serialized. Segment's limit is 32 KB. */
+  maxEventBytes: number;
+  /** A `/v1/batch` or `/v1/import` request. Segment's limit is 500 KB. */
+  maxBatchBytes: number;
+  maxBatchEvents: number;
+  maxWebhookEvents: number;
+  /** Any request, after decompression. */
+  maxRequestBytes: number;
+}
+
+export interface Config {
+  stage: string;
+  region: string;
+  /** Custom endpoints (DynamoDB Local, the SQS emulator); unset in AWS. */
+  dynamodbEndpoint: string | undefined;
+  sqsEndpoint: string | undefined;
+  queueUrl: string | undefined;
+  tables: Record<TableName, string>;
+  limits: Limits;
+  /** Largest SQS message the ingest function packs records into. */
+  queueMessageBytes: number;
+  /** How long a request may spend getting its events into SQS before answering 503. */
+  enqueueBudgetMs: number;
+  keyCacheSeconds: number;
+  rejectedRetentionDays: number;
+  /** Parallel BatchWriteItem calls in the worker. */
+  writeConcurrency: number;
+  logLevel: string;
+  /** Powertools service name (a metric dimension); one per stage in AWS. */
+  serviceName: string;
+  metricsNamespace: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the configuration from `env`; throws `ConfigError` listing every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const url = (name: string): string | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    try {
+      new URL(raw);
+      return raw;
+    } catch {
+      problems.push(`${name} must be a URL, got "${raw}"`);
+      return undefined;
+    }
+  };
+
+  const stage = env.STAGE ?? 'local';
+  if (!/^[a-zA-Z0-9-]{1,40}$/.test(stage)) problems.push(`STAGE must be letters, digits and dashes, got "${stage}"`);
+
+  const config: Config = {
+    stage,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    dynamodbEndpoint: url('DYNAMODB_ENDPOINT'),
+    sqsEndpoint: url('SQS_ENDPOINT'),
+    queueUrl: url('QUEUE_URL'),
+    tables: tableNames(stage),
+    limits: {
+      maxEventBytes: integer('MAX_EVENT_BYTES', 32 * 1024, 1024, 400 * 1024),
+      maxBatchBytes: integer('MAX_BATCH_BYTES', 500 * 1024, 1024, 6 * 1024 * 1024),
+      maxBatchEvents: integer('MAX_BATCH_EVENTS', 2500, 1, 100_000),
+      maxWebhookEvents: integer('MAX_WEBHOOK_EVENTS', 4000, 1, 100_000),
+      maxRequestBytes: integer('MAX_REQUEST_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    queueMessageBytes: integer('QUEUE_MESSAGE_BYTES', 256 * 1024, 64 * 1024, 1024 * 1024),
+    enqueueBudgetMs: integer('ENQUEUE_BUDGET_MS', 3000, 100, 25_000),
+    keyCacheSeconds: integer('KEY_CACHE_SECONDS', 60, 0, 3600),
+    rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
+    writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    logLevel: env.LOG_LEVEL ?? 'INFO',
+    serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
+    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,129 @@
+/**
+ * How records become DynamoDB items (SPEC.md section 5). Event tables are keyed so a user's events
+ * read back in event-time order and a redelivered event overwrites itself:
+ * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<timestamp ISO ms>#<messageId>`.
+ */
+import type { EventRecord, RejectedRecord } from '../message/format';
+
+export type Item = Record<string, unknown>;
+
+/** Attribute names the service sets itself; an event field with one of these names is stored as `event_<name>`. */
+const RESERVED = new Set(['pk', 'sk', 'sourceId', 'receivedAt', 'storedAs', 'json']);
+
+/** Limits an item must respect to be stored as a map (checked before writing). */
+const MAX_DEPTH = 32;
+const MIN_NUMBER = 1e-130;
+/**
+ * DynamoDB holds numbers up to 9.99e125, but the SDK refuses to write any number beyond 2^53
+ * (it could not read it back exactly), so larger ones go the JSON-text way too.
+ */
+const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
+
+export function eventPartitionKey(sourceId: string, userId: string | undefined, anonymousId: string | undefined): string {
+  return userId !== undefined ? `${sourceId}#${userId}` : `${sourceId}#anon:${String(anonymousId)}`;
+}
+
+export function eventSortKey(timestamp: string, messageId: string): string {
+  return `${timestamp}#${messageId}`;
+}
+
+/**
+ * The item for an event. When a field cannot be held by DynamoDB as a map (nesting deeper than 32
+ * levels, numbers out of DynamoDB's range, empty attribute names), the event is stored whole as
+ * JSON text in `json` with `storedAs: "json"` instead of being lost.
+ *
+ * Besides the event's fields, an item holds only `sourceId` and `receivedAt` (when the ingest
+ * function received the event): every byte counts, since DynamoDB bills a write unit per started
+ * KB and a typical event is just under one. The request id is in the ingest log line instead.
+ */
+export function eventItem(record: EventRecord): Item {
+  const { event } = record;
+  const base: Item = {
+    pk: eventPartitionKey(record.sourceId, event.userId, event.anonymousId),
+    sk: eventSortKey(event.timestamp, event.messageId),
+    sourceId: record.sourceId,
+    receivedAt: record.receivedAt,
+  };
+  if (!fitsDynamo(event, 0)) return jsonItem(base, record);
+  const item: Item = base;
+  for (const [field, value] of Object.entries(event)) {
+    if (value === undefined) continue;
+    item[RESERVED.has(field) ? `event_${field}` : field] = value;
+  }
+  return item;
+}
+
+/** The fallback form: identifying fields as attributes, the whole event as JSON text. */
+export function jsonItem(base: Item, record: EventRecord): Item {
+  const { event } = record;
+  return {
+    ...base,
+    type: event.type,
+    messageId: event.messageId,
+    timestamp: event.timestamp,
+    ...(event.userId === undefined ? {} : { userId: event.userId }),
+    ...(event.anonymousId === undefined ? {} : { anonymousId: event.anonymousId }),
+    storedAs: 'json',
+    json: JSON.stringify(event),
+  };
+}
+
+/** True when DynamoDB can store `value` as attributes; see `eventItem`. */
+export function fitsDynamo(value: unknown, depth: number): boolean {
+  if (typeof value === 'number') {
+    const magnitude = Math.abs(value);
+    return Number.isFinite(value) && (magnitude === 0 || (magnitude >= MIN_NUMBER && magnitude <= MAX_NUMBER));
+  }
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) return value.every((element) => fitsDynamo(element, depth + 1));
+  for (const key in value) {
+    if (key === '' || !fitsDynamo((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+export interface QuarantineFields {
+  sourceId: string;
+  receivedAt: string;
+  requestId: string;
+  route: string;
+  raw: string;
+  rawBytes: number;
+  truncated: boolean;
+  reasons: string[];
+  index?: number;
+  messageId?: string;
+  /** Distinguishes several quarantine records of one request (SQS message id, item index). */
+  discriminator: string;
+}
+
+/** The `rejected` table item: partition by source, sorted by receive time; expires after the retention. */
+export function quarantineItem(fields: QuarantineFields, expiresAtSeconds: number): Item {
+  const { discriminator, ...rest } = fields;
+  return {
+    pk: fields.sourceId,
+    sk: `${fields.receivedAt}#${fields.requestId}#${discriminator}`,
+    ...rest,
+    expiresAt: expiresAtSeconds,
+  };
+}
+
+export function rejectedRecordItem(record: RejectedRecord, expiresAtSeconds: number): Item {
+  return quarantineItem(
+    {
+      sourceId: record.sourceId,
+      receivedAt: record.receivedAt,
+      requestId: record.requestId,
+      route: record.route,
+      raw: record.raw,
+      rawBytes: record.rawBytes,
+      truncated: record.truncated,
+      reasons: record.reasons,
+      ...(record.index === undefined ? {} : { index: record.index }),
+      ...(record.messageId === undefined ? {} : { messageId: record.messageId }),
+      discriminator: record.index === undefined ? 'body' : String(record.index),
+    },
+    expiresAtSeconds,
+  );
+}

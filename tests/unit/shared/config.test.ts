@@ -1,0 +1,37 @@
+import { loadConfig } from '../../../lib/shared/config';
+import { credentialsFromHeader, generateKey, hashKey } from '../../../lib/ingest/auth';
+
+describe('loadConfig', () => {
+  it('has the SPEC defaults and derives table names from the stage', () => {
+    const config = loadConfig({ STAGE: 'prod' });
+    expect(config.limits).toEqual({ maxEventBytes: 32768, maxBatchBytes: 512000, maxBatchEvents: 2500, maxWebhookEvents: 4000, maxRequestBytes: 5242880 });
+    expect(config.tables.track).toBe('segment-ingest-prod-track');
+    expect(config.tables.rejected).toBe('segment-ingest-prod-rejected');
+    expect(config.keyCacheSeconds).toBe(60);
+  });
+
+  it('lists every problem at once', () => {
+    expect(() => loadConfig({ STAGE: 'no spaces', MAX_EVENT_BYTES: 'lots', SQS_ENDPOINT: 'nope' })).toThrow(
+      'invalid configuration: STAGE must be letters, digits and dashes, got "no spaces"; SQS_ENDPOINT must be a URL, got "nope"; MAX_EVENT_BYTES must be a whole number from 1024 to 409600, got "lots"',
+    );
+  });
+});
+
+describe('keys', () => {
+  it('generates distinct 43-character keys', () => {
+    const keys = new Set(Array.from({ length: 100 }, generateKey));
+    expect(keys.size).toBe(100);
+    for (const key of keys) expect(key).toMatch(/^sk_[A-Za-z0-9]{40}$/);
+  });
+
+  it('hashes with SHA-256', () => {
+    expect(hashKey('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('reads Basic (password ignored) and Bearer credentials', () => {
+    expect(credentialsFromHeader(`Basic ${Buffer.from('key1:').toString('base64')}`)).toEqual({ kind: 'key', key: 'key1' });
+    expect(credentialsFromHeader(`basic ${Buffer.from('key2:whatever').toString('base64')}`)).toEqual({ kind: 'key', key: 'key2' });
+    expect(credentialsFromHeader('Bearer key3')).toEqual({ kind: 'key', key: 'key3' });
+    expect(credentialsFromHeader(undefined)).toEqual({ kind: 'none' });
+  });
+});

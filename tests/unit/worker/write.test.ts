@@ -1,0 +1,193 @@
+/**
+ * writeItems: what goes over the wire (byte for byte what the document client would send), which
+ * owners fail, what is refused, and how unprocessed items and transient errors are retried.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { dedupeWrites, isTransient, marshallItem, writeItems, type WriteRequest } from '../../../lib/worker/write';
+import { silentLog } from '../../../lib/shared/log';
+import { fakeDynamoDb } from '../../support/fake-dynamodb';
+import { segmentEvent } from '../../support/events';
+
+const FAR = Date.now() + 60_000;
+
+function write(table: string, item: Record<string, unknown>, owner = 'm1'): WriteRequest {
+  return { table, item, owners: [owner] };
+}
+
+const odd: Record<string, unknown> = {
+  pk: 'src#u1',
+  sk: '2026-01-01T00:00:00.000Z#odd',
+  text: '',
+  nothing: null,
+  yes: true,
+  zero: -0,
+  float: 0.1,
+  big: 9007199254740991,
+  small: -9007199254740991,
+  nested: { a: [1, 'two', { three: [null, false, undefined] }, undefined], empty: {}, list: [], gone: undefined },
+  unicode: 'Übersicht – 🙂',
+  gone: undefined,
+};
+
+describe('writeItems on the wire', () => {
+  it('sends exactly what the document client sends for the same items', async () => {
+    // Prepare
+    const items = [
+      { pk: 'src#u1', sk: '2026-01-01T00:00:00.000Z#m1', ...segmentEvent('track') },
+      { pk: 'src#u2', sk: '2026-01-01T00:00:00.000Z#m2', ...segmentEvent('identify') },
+      odd,
+      JSON.parse('{"pk":"src#u3","sk":"s","__proto__":{"polluted":1},"p":{"__proto__":{"x":1},"y":[{"__proto__":2}]}}') as Record<string, unknown>,
+    ];
+    const reference = fakeDynamoDb();
+    await reference.documents.send(new BatchWriteCommand({ RequestItems: { t: items.map((Item) => ({ PutRequest: { Item } })) } }));
+    const ours = fakeDynamoDb();
+
+    // Act
+    await writeItems({ documents: ours.documents, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+
+    // Assess
+    expect(ours.requests.map((r) => r.text)).toEqual(reference.requests.map((r) => r.text));
+  });
+
+  it('puts 25 items in a call, one table after another, in parallel lanes', async () => {
+    const { documents, requests } = fakeDynamoDb();
+    const writes = Array.from({ length: 60 }, (_, i) => write(i % 2 ? 'b' : 'a', { pk: `p${i}`, sk: 's' }));
+
+    const outcome = await writeItems({ documents, concurrency: 4, log: silentLog }, writes, FAR);
+
+    expect(outcome).toMatchObject({ requests: 3, written: 60, retries: 0, refused: [] });
+    expect(outcome.failedOwners.size).toBe(0);
+    expect(requests.map((r) => Object.entries(r.body.RequestItems as Record<string, unknown[]>).map(([t, l]) => `${t}:${l.length}`).join(','))).toEqual(['a:25', 'a:5,b:20', 'b:10']);
+  });
+});
+
+describe('writeItems with a writer client', () => {
+  it('sends the same requests through the writer, and odd items through the document client', async () => {
+    // Prepare
+    const items = [{ pk: 'src#u1', sk: 's1', ...segmentEvent('track') }, odd];
+    const viaDocuments = fakeDynamoDb();
+    await writeItems({ documents: viaDocuments.documents, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    const viaWriter = fakeDynamoDb();
+
+    // Act
+    await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    const unsafe = await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })], FAR);
+
+    // Assess
+    expect(viaWriter.requests.map((r) => r.text)).toEqual(viaDocuments.requests.map((r) => r.text));
+    // The document client refuses the number itself, before any request, exactly as without a writer.
+    expect(unsafe.refused.map((r) => r.reason)).toEqual(['DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.']);
+  });
+
+  it('keeps the deadline when the writer never answers', async () => {
+    const { documents } = fakeDynamoDb();
+    const writer = { send: () => new Promise(() => {}) } as unknown as DynamoDBClient;
+    const started = Date.now();
+
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'a', sk: '1' })], Date.now() + 200);
+
+    expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('writeItems failures', () => {
+  it('retries unprocessed items until they are written', async () => {
+    const { documents, requests } = fakeDynamoDb((request, index) => {
+      if (index > 0) return undefined;
+      const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: unknown }>>).t ?? [];
+      return { body: { UnprocessedItems: { t: items.slice(1) } } };
+    });
+    const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2'), write('t', { pk: 'c', sk: '3' }, 'm3')];
+
+    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, sleep: async () => {} }, writes, FAR);
+
+    expect(outcome).toMatchObject({ requests: 2, written: 3, retries: 2 });
+    expect(outcome.failedOwners.size).toBe(0);
+    expect(((requests[1]?.body.RequestItems as Record<string, unknown[]>).t ?? []).length).toBe(2);
+  });
+
+  it('fails only the owners of items still unprocessed when the time is up', async () => {
+    let clock = 0;
+    const { documents } = fakeDynamoDb((request) => {
+      const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: { Item: { pk: { S: string } } } }>>).t ?? [];
+      return { body: { UnprocessedItems: { t: items.filter((i) => i.PutRequest.Item.pk.S === 'b') } } };
+    });
+    const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2')];
+
+    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, now: () => clock, sleep: async (ms) => void (clock += ms) }, writes, 1000);
+
+    expect([...outcome.failedOwners]).toEqual(['m2']);
+    expect(outcome.written).toBe(1);
+  });
+
+  it('retries transient errors and fails the owners when they persist', async () => {
+    let clock = 0;
+    const { documents, requests } = fakeDynamoDb(() => ({ status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' } }));
+
+    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, now: () => clock, sleep: async (ms) => void (clock += ms) }, [write('t', { pk: 'a', sk: '1' })], 2000);
+
+    expect(requests.length).toBeGreaterThan(1);
+    expect([...outcome.failedOwners]).toEqual(['m1']);
+  });
+
+  it('writes a refused batch one by one and reports the item DynamoDB (or marshalling) refuses', async () => {
+    const { documents, requests } = fakeDynamoDb((request) => {
+      if (request.operation === 'BatchWriteItem') return { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } };
+      const item = request.body.Item as { pk: { S: string } };
+      return item.pk.S === 'big' ? { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } } : undefined;
+    });
+    const writes = [write('t', { pk: 'ok', sk: '1' }, 'm1'), write('t', { pk: 'big', sk: '2' }, 'm2'), write('t', { pk: 'huge-number', sk: '3', n: 2 ** 60 }, 'm3')];
+
+    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog }, writes, FAR);
+
+    expect(outcome.written).toBe(1);
+    expect(outcome.failedOwners.size).toBe(0);
+    expect(outcome.refused.map((r) => [r.write.item.pk, r.reason])).toEqual([
+      ['big', 'DynamoDB refused the item: Item size has exceeded the maximum allowed size'],
+      ['huge-number', 'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.'],
+    ]);
+    expect(requests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
+  });
+});
+
+describe('marshallItem', () => {
+  it('leaves to the document client what it does not convert itself', () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, -(2 ** 53), new Set(['a']), new Map(), Object.create(null), { constructor: 'x' }, Buffer.from('x'), 10n, new Date(0)]) {
+      expect(marshallItem({ pk: 'p', value })).toBeUndefined();
+      expect(marshallItem({ pk: 'p', nested: { list: [value] } })).toBeUndefined();
+    }
+  });
+
+  it('converts JSON values', () => {
+    expect(marshallItem({ s: 'x', n: 1.5, b: false, z: null, l: [1, undefined, 'a'], m: { k: { j: [] } }, u: undefined })).toEqual({
+      s: { S: 'x' },
+      n: { N: '1.5' },
+      b: { BOOL: false },
+      z: { NULL: true },
+      l: { L: [{ N: '1' }, { S: 'a' }] },
+      m: { M: { k: { M: { j: { L: [] } } } } },
+    });
+  });
+});
+
+describe('dedupeWrites', () => {
+  it('keeps the last write of a key, with every owner', () => {
+    const deduped = dedupeWrites([write('t', { pk: 'a', sk: '1', v: 1 }, 'm1'), write('t', { pk: 'a', sk: '1', v: 2 }, 'm2'), write('u', { pk: 'a', sk: '1' }, 'm3')]);
+
+    expect(deduped.map((w) => [w.table, w.item.v, w.owners])).toEqual([
+      ['t', 2, ['m1', 'm2']],
+      ['u', undefined, ['m3']],
+    ]);
+  });
+});
+
+describe('isTransient', () => {
+  it('retries throttling, faults and connection errors, not validation errors', () => {
+    expect(isTransient({ name: 'ProvisionedThroughputExceededException' })).toBe(true);
+    expect(isTransient({ name: 'X', $metadata: { httpStatusCode: 503 } })).toBe(true);
+    expect(isTransient({ code: 'ECONNRESET' })).toBe(true);
+    expect(isTransient({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } })).toBe(false);
+  });
+});
