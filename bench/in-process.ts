@@ -10,7 +10,7 @@
 import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
-import { hashKey } from '../lib/ingest/auth';
+import { hashKey } from '../lib/shared/source-records';
 import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';

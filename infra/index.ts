@@ -3,10 +3,8 @@
  * `infra/cloudformation.js`), the local stack and the integration tests all read `resources.json`,
  * so a table or queue cannot exist in one place and be missing in another.
  */
+import { EVENT_TYPES } from '../lib/spec/event-types';
 import resources from './resources.json';
-
-export const EVENT_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are

@@ -9,7 +9,8 @@ import standaloneCode from 'ajv/dist/standalone';
 import { transformSync } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AJV_OPTIONS, SCHEMAS, SPEC_TYPES } from '../lib/spec/schemas';
+import { AJV_OPTIONS, SCHEMAS } from '../lib/spec/schemas';
+import { SPEC_TYPES } from '../lib/spec/event-types';
 
 export const VALIDATORS_FILE = path.resolve(__dirname, '..', 'lib', 'spec', 'compiled-validators.ts');
 

@@ -6,7 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateKey, hashKey } from '../lib/ingest/auth';
+import { generateKey } from '../lib/admin/sources';
+import { hashKey } from '../lib/shared/source-records';
 import { generateWebhookSecret } from '../lib/admin/sources';
 import { startEmulators } from '../local/emulators';
 import { startPipeline } from '../local/pipeline';

@@ -1,5 +1,5 @@
 /** `events`: a user's stored events, in event-time order, as JSON lines. */
-import { EVENT_TYPES, type EventType } from '../../infra';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { listOption, numberOption, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';

@@ -5,7 +5,7 @@
  * memory whole.
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { EventType } from '../../infra';
+import type { EventType } from '../../lib/spec/event-types';
 import { eventPartitionKey } from '../../lib/worker/items';
 import { sortKeyRange } from '../core/time';
 

@@ -5,7 +5,7 @@
  * with the service's own validation first, so one that is still invalid is reported instead of
  * being quarantined a second time. An entry whose events were all accepted is marked `replayedAt`.
  */
-import { EVENT_TYPES, type EventType } from '../../infra';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { normalizeEvent } from '../../lib/spec/normalize';
 import type { RejectedEntry } from './table';
 

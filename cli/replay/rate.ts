@@ -1,16 +1,15 @@
-/** A token bucket for `--rate` (events per second), holding one second of events at most. */
-import { sleep } from './sleep';
+/** `--rate` of `replay`: events per second, metered by a token bucket holding one second of events. */
+import { sleep } from '../../lib/shared/retry';
+import { TokenBucket } from '../../lib/shared/token-bucket';
 
 export class RateLimiter {
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
 
   constructor(
     private readonly perSecond: number,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.tokens = perSecond;
-    this.last = now();
+    this.bucket = new TokenBucket(perSecond, this.burst, now);
   }
 
   /** The most events one request may carry, so a request never needs more than a second's allowance. */
@@ -21,15 +20,6 @@ export class RateLimiter {
   /** Waits until `count` events may be sent (count is capped at `burst`). */
   async take(count: number, signal?: AbortSignal): Promise<void> {
     const needed = Math.min(count, this.burst);
-    for (;;) {
-      const now = this.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-      this.last = now;
-      if (this.tokens >= needed) {
-        this.tokens -= needed;
-        return;
-      }
-      await sleep(((needed - this.tokens) / this.perSecond) * 1000, signal);
-    }
+    for (let waitMs = this.bucket.take(needed); waitMs > 0; waitMs = this.bucket.take(needed)) await sleep(waitMs, signal);
   }
 }

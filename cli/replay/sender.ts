@@ -5,7 +5,7 @@
  * sending more would fail the same way (a wrong key, a wrong URL).
  */
 import { CliError, EXIT, networkProblem } from '../core/errors';
-import { sleep } from './sleep';
+import { backoffDelay, sleep, type Backoff } from '../../lib/shared/retry';
 
 export interface BatchAnswer {
   accepted: number;
@@ -48,9 +48,12 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Full-jitter exponential backoff: up to 0.5 s, 1 s, 2 s ... capped at 30 s. */
+/** Between half and all of 0.5 s, 1 s, 2 s ... capped at 30 s. */
+const SENDER_BACKOFF: Backoff = { baseMs: 500, capMs: 30_000, jitter: 'half' };
+
+/** The wait before retry `attempt` of a batch, in whole milliseconds. */
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  return Math.round(Math.min(30_000, 500 * 2 ** Math.max(0, attempt - 1)) * (0.5 + random() / 2));
+  return Math.round(backoffDelay(SENDER_BACKOFF, attempt, random));
 }
 
 function refusal(status: number, message: string, endpoint: string): CliError {

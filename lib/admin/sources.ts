@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { generateKey, hashKey, keyPrefix, type KeyRecord, type SourceRecord } from '../ingest/auth';
+import { hashKey, keyPrefix, type KeyRecord, type SourceRecord } from '../shared/source-records';
 
 export interface SourceAdminDeps {
   documents: DynamoDBDocumentClient;
@@ -18,6 +18,18 @@ export interface SourceAdminDeps {
  * new one into Segment, plus the four hours Segment retries deliveries it signed with the old one.
  */
 export const WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600;
+
+/** A new random key: `sk_` and 40 characters of base62, about 238 bits of entropy. */
+export function generateKey(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(64);
+  let key = 'sk_';
+  for (const byte of bytes) {
+    if (byte < 248) key += alphabet[byte % 62]; // 248 = 4 * 62: no modulo bias
+    if (key.length === 43) break;
+  }
+  return key.length === 43 ? key : generateKey();
+}
 
 /** A random shared secret for Segment's Webhooks destination: 32 bytes, hex. */
 export function generateWebhookSecret(): string {

@@ -1,22 +1,22 @@
 /**
- * What the ingest function does with a request: read it within the limits, find out who sent it,
- * check each event against the Segment Spec, and put the accepted events and the quarantined ones
- * into the queue. It answers 200 only after SQS has taken every record.
+ * The acceptance core every route shares: admit the request under its source's rate limit, judge
+ * each event against the Segment Spec, put the accepted events and the quarantine records of the
+ * invalid ones into the queue together, count and log what happened, and answer. It answers 200
+ * only after SQS has taken every record. The routes (tracking-api.ts, direct.ts, webhook.ts) read
+ * and authenticate their requests and hand the events here.
  */
-import { EVENT_TYPES, type EventType } from '../../infra';
-import type { Authenticator, Principal } from './auth';
-import { credentialsFromHeader } from './auth';
-import type { Config } from '../shared/config';
-import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
-import { jsonResponse, parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
-import type { Log } from '../shared/log';
-import { reasonCategory, type Meter } from '../shared/metrics';
-import type { Enqueue } from './enqueue';
-import type { RateLimiter } from './rate-limit';
+import type { SpecType } from '../spec/event-types';
+import { normalizeEvent } from '../spec/normalize';
 import { RAW_TEXT_LIMIT, serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from '../message/format';
-import { createRouter, type Route } from './router';
-import { describeJsonType, normalizeEvent } from '../spec/normalize';
-import type { SpecType } from '../spec/schemas';
+import type { Config } from '../shared/config';
+import type { Log } from '../shared/log';
+import type { Meter } from '../shared/metrics';
+import type { Problem, RefusalReason } from '../shared/reasons';
+import type { Authenticator, Principal } from './auth';
+import type { Enqueue, EnqueueResult } from './enqueue';
+import { BadRequestError } from './http-errors';
+import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
+import type { RateLimiter } from './rate-limit';
 
 export interface IngestDeps {
   config: Pick<Config, 'limits'>;
@@ -60,78 +60,102 @@ export interface AcceptOptions {
   warnings?: readonly string[];
 }
 
+/** What judging a request's events produced: the records to enqueue and the answer's errors. */
+interface Judgement {
+  records: SerializedRecord[];
+  errors: EventItemError[];
+  /** The category of each rejected event, in the order of `errors`. */
+  reasons: RefusalReason[];
+}
+
 /**
  * Validates `items`, enqueues the valid events and the quarantine records of the invalid ones
- * together, and builds the answer. Throws `QueueUnavailableError` (503) when SQS does not take them.
+ * together, and answers. Throws `TooManyRequestsError` (429) over the source's rate limit,
+ * `QueueUnavailableError` (503) when SQS does not take the records, and `BadRequestError` (400,
+ * with the answer's fields) when no event is valid: those were quarantined first.
  */
 export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: readonly unknown[], options: AcceptOptions): Promise<HttpResponse> {
-  const { request, principal } = delivery;
-  // The source is cached by the authenticator, so this costs no read on a warm instance.
-  const source = await deps.auth.getSource(principal.sourceId);
-  deps.rateLimiter.admit(principal.sourceId, source?.rateLimitPerSecond, items.length);
-  const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
-  const records: SerializedRecord[] = [];
-  const errors: EventItemError[] = [];
+  await admitSource(deps, delivery.principal.sourceId, items.length);
+  const judgement = judgeEvents(deps, delivery, items, options);
+  const result = await deps.enqueue(judgement.records);
+  const accepted = items.length - judgement.errors.length;
+  recordOutcome(deps, delivery, judgement, accepted, result);
 
-  items.forEach((item, index) => {
-    const verdict = normalizeEvent(item, {
-      routeType: options.routeType,
-      allowedTypes: options.allowedTypes,
-      defaults: options.defaults,
-      receivedAtMs: request.receivedAtMs,
-      maxEventBytes: deps.config.limits.maxEventBytes,
-    });
-    if (verdict.ok) {
-      records.push(serializeEventRecord(meta, verdict.json));
-      return;
-    }
-    errors.push({ index, messageId: verdict.messageId, message: verdict.reasons.join('; ') });
-    records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), verdict.reasons, options.single ? undefined : index, verdict.messageId)));
-  });
-
-  const result = await deps.enqueue(records);
-  const accepted = items.length - errors.length;
-  const rejectedReasons = errors.map((e) => reasonCategory(e.message));
-  deps.meter.count('EventsAccepted', accepted);
-  deps.meter.count('EnqueueRetries', result.retries);
-  rejectedReasons.forEach((reason) => deps.meter.count('EventsRejected', 1, ['reason', reason]));
-  // A clean request is only counted (metrics) unless DEBUG is on: at INFO, a line per request would
-  // cost more in CloudWatch Logs than the rest of a single event's path beside SQS.
-  const logLine = errors.length > 0 ? deps.log.info : deps.log.debug;
-  logLine.call(deps.log, 'events enqueued', {
-    requestId: request.requestId,
-    sourceId: principal.sourceId,
-    route: delivery.route,
-    accepted,
-    rejected: errors.length,
-    messages: result.messages,
-    enqueueRetries: result.retries,
-    rejectedReasons: [...new Set(rejectedReasons)],
-  });
-
-  const answer: IngestAnswer = { success: accepted > 0, accepted, rejected: errors.length, errors };
+  const answer: IngestAnswer = { success: accepted > 0, accepted, rejected: judgement.errors.length, errors: judgement.errors };
   if (options.warnings && options.warnings.length > 0) answer.warnings = [...options.warnings];
   if (accepted > 0) return jsonResponse(200, answer);
+  const { errors } = judgement;
   const message = options.single
     ? `invalid ${options.routeType ?? 'event'}: ${errors[0]?.message ?? 'invalid event'}`
     : `every event in the batch is invalid (${errors.length} of ${items.length}); see errors`;
-  return jsonResponse(400, { message, ...answer });
+  throw new BadRequestError(message, judgement.reasons[0] ?? 'other', { ...answer });
+}
+
+/** Applies the source's rate limit; the source is cached by the authenticator, so this costs no read when warm. */
+async function admitSource(deps: IngestDeps, sourceId: string, events: number): Promise<void> {
+  const source = await deps.auth.getSource(sourceId);
+  deps.rateLimiter.admit(sourceId, source?.rateLimitPerSecond, events);
+}
+
+/** Normalises each item into an event record, or a quarantine record and an error for the answer. */
+function judgeEvents(deps: IngestDeps, delivery: Delivery, items: readonly unknown[], options: AcceptOptions): Judgement {
+  const { request, principal } = delivery;
+  const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
+  const normalizeOptions = {
+    routeType: options.routeType,
+    allowedTypes: options.allowedTypes,
+    defaults: options.defaults,
+    receivedAtMs: request.receivedAtMs,
+    maxEventBytes: deps.config.limits.maxEventBytes,
+  };
+  const judgement: Judgement = { records: [], errors: [], reasons: [] };
+  items.forEach((item, index) => {
+    const verdict = normalizeEvent(item, normalizeOptions);
+    if (verdict.ok) {
+      judgement.records.push(serializeEventRecord(meta, verdict.json));
+      return;
+    }
+    judgement.errors.push({ index, messageId: verdict.messageId, message: verdict.reasons.join('; ') });
+    judgement.reasons.push(verdict.reason);
+    const position = options.single ? undefined : index;
+    judgement.records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), verdict.reasons, position, verdict.messageId)));
+  });
+  return judgement;
+}
+
+/** Metrics for every request; a log line for a request with rejections (clean ones only at DEBUG). */
+function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgement, accepted: number, result: EnqueueResult): void {
+  deps.meter.count('EventsAccepted', accepted);
+  deps.meter.count('EnqueueRetries', result.retries);
+  judgement.reasons.forEach((reason) => deps.meter.count('EventsRejected', 1, ['reason', reason]));
+  // At INFO, a line per clean request would cost more in CloudWatch Logs than the rest of a
+  // single event's path beside SQS.
+  const logLine = judgement.errors.length > 0 ? deps.log.info : deps.log.debug;
+  logLine.call(deps.log, 'events enqueued', {
+    requestId: delivery.request.requestId,
+    sourceId: delivery.principal.sourceId,
+    route: delivery.route,
+    accepted,
+    rejected: judgement.errors.length,
+    messages: result.messages,
+    enqueueRetries: result.retries,
+    rejectedReasons: [...new Set(judgement.reasons)],
+  });
 }
 
 /**
  * Quarantines a whole body that could not be read as events (not JSON, wrong shape), then throws
  * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen.
  */
-export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: string): Promise<never> {
-  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem]))]);
-  deps.meter.count('EventsRejected', 1, ['reason', reasonCategory(problem)]);
+export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
+  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))]);
+  deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);
-  deps.log.info('body quarantined', { requestId: delivery.request.requestId, sourceId: delivery.principal.sourceId, route: delivery.route, reason: reasonCategory(problem) });
-  throw new BadRequestError(problem);
+  deps.log.info('body quarantined', { requestId: delivery.request.requestId, sourceId: delivery.principal.sourceId, route: delivery.route, reason: problem.reason });
+  throw new BadRequestError(problem.message, problem.reason);
 }
 
 function rejectedRecord(delivery: Delivery, raw: string, reasons: string[], index?: number, messageId?: string): RejectedRecord {
-  const rawBytes = Buffer.byteLength(raw);
   const truncated = raw.length > RAW_TEXT_LIMIT;
   return {
     kind: 'rejected',
@@ -142,7 +166,7 @@ function rejectedRecord(delivery: Delivery, raw: string, reasons: string[], inde
     ...(index === undefined ? {} : { index }),
     ...(messageId === undefined ? {} : { messageId }),
     raw: truncated ? raw.slice(0, RAW_TEXT_LIMIT) : raw,
-    rawBytes,
+    rawBytes: Buffer.byteLength(raw),
     truncated,
     reasons,
   };
@@ -161,82 +185,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/**
- * Authenticates a Tracking API request: a Basic or Bearer key in the header, else `writeKey` in a
- * JSON body. Returns the principal and the parsed body (parsed at most once).
- */
-export async function authenticateTrackingRequest(deps: IngestDeps, request: HttpRequest, text: string): Promise<{ principal: Principal; parsed: JsonParse }> {
-  const header = credentialsFromHeader(request.headers.authorization);
-  let parsed: JsonParse | undefined;
-  let key = header.kind === 'key' ? header.key : undefined;
-  if (key === undefined && header.kind === 'none' && header.problem === undefined) {
-    parsed = parseJson(text);
-    if (parsed.ok && isObject(parsed.value) && typeof parsed.value.writeKey === 'string' && parsed.value.writeKey !== '') {
-      key = parsed.value.writeKey;
-    }
-  }
-  if (key === undefined) {
-    throw new UnauthorizedError(
-      header.kind === 'none' && header.problem
-        ? header.problem
-        : 'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
-    );
-  }
-  const principal = await deps.auth.authenticateKey(key);
-  return { principal, parsed: parsed ?? parseJson(text) };
-}
-
-/** `POST /v1/{type}`: one event of the type the path names. */
-async function trackSingle(deps: IngestDeps, request: HttpRequest, type: string): Promise<HttpResponse> {
-  if (!EVENT_TYPES.includes(type as EventType)) {
-    throw new NotFoundError(`no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`);
-  }
-  const route = `/v1/${type}`;
-  const text = readBody(request, deps.config.limits.maxEventBytes);
-  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
-  const delivery: Delivery = { request, principal, route };
-  if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
-  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, `body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`);
-  return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES });
-}
-
-/** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */
-async function trackBatch(deps: IngestDeps, request: HttpRequest, route: string): Promise<HttpResponse> {
-  const { limits } = deps.config;
-  const text = readBody(request, limits.maxBatchBytes);
-  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
-  const delivery: Delivery = { request, principal, route };
-  if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
-  const body = parsed.value;
-  if (!isObject(body)) return quarantineBody(deps, delivery, text, `body must be a JSON object with a "batch" array, got ${describeJsonType(body)}`);
-  if (!Array.isArray(body.batch)) {
-    return quarantineBody(deps, delivery, text, body.batch === undefined ? 'body has no "batch" array' : `"batch" must be an array, got ${describeJsonType(body.batch)}`);
-  }
-  if (body.batch.length === 0) throw new BadRequestError('"batch" is empty; send at least one event');
-  if (body.batch.length > limits.maxBatchEvents) {
-    throw new PayloadTooLargeError(`"batch" has ${body.batch.length} events; the limit is ${limits.maxBatchEvents}`);
-  }
-  return acceptEvents(deps, delivery, body.batch, {
-    single: false,
-    allowedTypes: EVENT_TYPES,
-    defaults: { context: body.context, integrations: body.integrations },
-  });
-}
-
-/**
- * Every route of the ingest function. `extraRoutes` lets other protocols (Direct destination,
- * Webhooks) slot in beside the Tracking API without touching it.
- */
-export function ingestRoutes(deps: IngestDeps, extraRoutes: readonly Route[] = []): Route[] {
-  return [
-    { path: '/health', methods: ['GET', 'HEAD'], handler: async () => jsonResponse(200, { status: 'ok' }) },
-    { path: '/v1/batch', methods: ['POST'], handler: (request) => trackBatch(deps, request, '/v1/batch') },
-    { path: '/v1/import', methods: ['POST'], handler: (request) => trackBatch(deps, request, '/v1/import') },
-    { path: '/v1/{type}', methods: ['POST'], handler: (request, params) => trackSingle(deps, request, params.type ?? '') },
-    ...extraRoutes,
-  ];
-}
-
-export function createIngest(deps: IngestDeps, extraRoutes: readonly Route[] = []): (request: HttpRequest) => Promise<HttpResponse> {
-  return createRouter(ingestRoutes(deps, extraRoutes));
+/** A 400 problem for a body of the wrong shape. */
+export function badShape(message: string): Problem {
+  return { reason: 'bad-shape', message };
 }

@@ -3,62 +3,15 @@
  * DynamoDB. Lookups are cached in memory so a warm function does not pay a read per request;
  * revoking a key or disabling a source takes effect within the cache lifetime.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ForbiddenError, UnauthorizedError } from './http-errors';
+import { hashKey, type KeyRecord, type SourceRecord } from '../shared/source-records';
 
 export interface Principal {
   sourceId: string;
   /** First characters of the key, safe to log and show. */
   keyPrefix: string;
-}
-
-export interface SourceRecord {
-  sourceId: string;
-  name?: string;
-  disabled?: boolean;
-  /** Events per second each function instance accepts from this source before answering 429. */
-  rateLimitPerSecond?: number;
-  /** Shared secret for Webhooks `X-Signature`; stored as is, since an HMAC needs it. */
-  webhookSecret?: string;
-  webhookSecretSetAt?: string;
-  /**
-   * The secret before the last rotation, still accepted until `previousWebhookSecretExpiresAt`
-   * (ISO-8601): Segment keeps signing with it until its settings are changed, and retries what
-   * it signed with it for up to four hours.
-   */
-  previousWebhookSecret?: string;
-  previousWebhookSecretExpiresAt?: string;
-  createdAt?: string;
-}
-
-export interface KeyRecord {
-  keyHash: string;
-  sourceId: string;
-  keyPrefix: string;
-  createdAt: string;
-  revokedAt?: string;
-}
-
-/** Hex SHA-256 of a key: the only form in which a key is ever stored. */
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
-/** A new random key: `sk_` and 40 characters of base62, about 238 bits of entropy. */
-export function generateKey(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const bytes = randomBytes(64);
-  let key = 'sk_';
-  for (const byte of bytes) {
-    if (byte < 248) key += alphabet[byte % 62]; // 248 = 4 * 62: no modulo bias
-    if (key.length === 43) break;
-  }
-  return key.length === 43 ? key : generateKey();
-}
-
-export function keyPrefix(key: string): string {
-  return key.slice(0, 7);
 }
 
 export type Credentials = { kind: 'key'; key: string } | { kind: 'none'; problem?: string };

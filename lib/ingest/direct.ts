@@ -6,10 +6,9 @@
 import { credentialsFromHeader, type Principal } from './auth';
 import { UnauthorizedError } from './http-errors';
 import { parseJson, readBody, type HttpRequest, type HttpResponse } from './http';
-import { acceptEvents, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
-import type { Route } from './router';
+import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
-import { SPEC_TYPES } from '../spec/schemas';
+import { SPEC_TYPES } from '../spec/event-types';
 
 export const DIRECT_ROUTE = '/segment';
 
@@ -49,7 +48,8 @@ async function authenticateDirect(deps: IngestDeps, request: HttpRequest): Promi
   return deps.auth.authenticateKey(credentials.key);
 }
 
-async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<HttpResponse> {
+/** `POST /segment`: one event of any type. */
+export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<HttpResponse> {
   // The whole request limit, not the one-event limit: an event that Segment enriched past 32 KB is
   // quarantined with its reason (and a 400), where a 413 would leave no trace of it.
   const text = readBody(request, deps.config.limits.maxRequestBytes);
@@ -67,11 +67,6 @@ async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<Ht
 
   const parsed = parseJson(text);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
-  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, `body must be one JSON object (one event), got ${describeJsonType(parsed.value)}`);
+  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, badShape(`body must be one JSON object (one event), got ${describeJsonType(parsed.value)}`));
   return acceptEvents(deps, delivery, [parsed.value], { single: true, allowedTypes: SPEC_TYPES, warnings });
-}
-
-/** The Direct destination's route, for `createIngest`'s extra routes. */
-export function directRoutes(deps: IngestDeps): Route[] {
-  return [{ path: DIRECT_ROUTE, methods: ['POST'], handler: (request) => receiveDirect(deps, request) }];
 }

@@ -5,11 +5,10 @@
  * budget runs out. Only then may the caller answer 200; otherwise it answers 503.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { withinDeadline } from '../shared/retry';
+import { translateAwsError } from '../shared/errors';
+import { retryPending, systemClock, withinDeadline, type Backoff, type Clock } from '../shared/retry';
 import { QueueUnavailableError } from './http-errors';
 import { ENVELOPE_BYTES, encodeMessage, type SerializedRecord } from '../message/format';
-
-export { DeadlineError, withinDeadline } from '../shared/retry';
 
 /** SQS limits: 10 entries and 1 MiB per SendMessageBatch request. */
 const BATCH_ENTRIES = 10;
@@ -76,8 +75,7 @@ export interface EnqueueDeps {
   queueUrl: string;
   messageBytes: number;
   budgetMs: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  clock?: Clock;
 }
 
 export interface EnqueueResult {
@@ -89,33 +87,28 @@ export interface EnqueueResult {
 
 export type Enqueue = (records: readonly SerializedRecord[]) => Promise<EnqueueResult>;
 
+/** Backoff between attempts at the entries SQS has not taken yet: quick, since a sender is waiting. */
+const ENQUEUE_BACKOFF: Backoff = { baseMs: 50, capMs: 1000, jitter: 'half' };
+
 /**
  * Returns a function that puts records durably into the queue, or throws `QueueUnavailableError`
  * once the budget is spent with some entries still not accepted.
  */
 export function createEnqueuer(deps: EnqueueDeps): Enqueue {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const clock = deps.clock ?? systemClock;
 
   return async (records) => {
-    const deadline = now() + deps.budgetMs;
+    const deadline = clock.now() + deps.budgetMs;
     const bodies = packSized(records, deps.messageBytes);
-    let pending: SendMessageBatchRequestEntry[] = bodies.map((message, index) => ({ Id: String(index), MessageBody: message.body }));
+    const entries: SendMessageBatchRequestEntry[] = bodies.map((message, index) => ({ Id: String(index), MessageBody: message.body }));
     const bytesOf = (entry: SendMessageBatchRequestEntry) => bodies[Number(entry.Id)]?.bytes ?? 0;
-    const result: EnqueueResult = { messages: bodies.length, requests: 0, retries: 0 };
+    let requests = 0;
     let lastProblem: unknown;
 
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) {
-        const delay = Math.min(1000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        if (now() + delay >= deadline) break;
-        await sleep(delay);
-        result.retries += pending.length;
-      }
-      const remaining = deadline - now();
-      if (remaining <= 0) break;
+    const sendPending = async (pending: readonly SendMessageBatchRequestEntry[]): Promise<SendMessageBatchRequestEntry[]> => {
+      const remaining = deadline - clock.now();
       const batches = groupIntoBatches(pending, bytesOf);
-      result.requests += batches.length;
+      requests += batches.length;
       const outcomes = await Promise.all(
         batches.map(async (batch) => {
           try {
@@ -127,21 +120,22 @@ export function createEnqueuer(deps: EnqueueDeps): Enqueue {
             if (failed.size > 0) lastProblem = response.Failed?.[0];
             return batch.filter((entry) => failed.has(entry.Id));
           } catch (error) {
-            lastProblem = error;
+            lastProblem = translateAwsError(error, 'SQS');
             return batch;
           }
         }),
       );
-      pending = outcomes.flat();
-    }
+      return outcomes.flat();
+    };
 
-    if (pending.length > 0) {
+    const outcome = await retryPending(entries, { policy: ENQUEUE_BACKOFF, deadline, clock }, sendPending);
+    if (outcome.pending.length > 0) {
       throw new QueueUnavailableError(
-        `the queue did not accept ${pending.length} of ${bodies.length} messages in time; retry later`,
+        `the queue did not accept ${outcome.pending.length} of ${bodies.length} messages in time; retry later`,
         RETRY_AFTER_SECONDS,
         lastProblem,
       );
     }
-    return result;
+    return { messages: bodies.length, requests, retries: outcome.retried };
   };
 }

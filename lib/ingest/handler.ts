@@ -1,20 +1,21 @@
 /**
- * Wiring for the ingest Lambda: build its dependencies from the environment once, and adapt API
- * Gateway events to `lib/ingest/accept.ts`. Tests call `createIngestHandler` with their own dependencies.
+ * Wiring for the ingest Lambda: its dependencies built from the environment once, and API Gateway
+ * events adapted to the route table (`routes.ts`). Tests call `createIngestHandler` with their own
+ * dependencies.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { createAuthenticator } from './auth';
-import { createClients, type ClientOptions } from '../shared/clients';
+import { createClients, type ClientOptions, type Clients } from '../shared/clients';
 import { loadConfig, type Config } from '../shared/config';
-import { ConfigError, QueueUnavailableError } from './http-errors';
-import { errorResponse, requestFromApiGateway, type HttpResponse } from './http';
-import { directRoutes } from './direct';
-import { createIngest, type IngestDeps } from './accept';
+import { ConfigError } from '../shared/errors';
 import { createLogger, type Log } from '../shared/log';
-import { createMeter, noMeter, reasonCategory, type Meter } from '../shared/metrics';
+import { createMeter, noMeter, type Meter } from '../shared/metrics';
+import type { IngestDeps } from './accept';
+import { createAuthenticator } from './auth';
 import { createEnqueuer } from './enqueue';
+import { QueueUnavailableError, ServiceError } from './http-errors';
+import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
-import { webhookRoutes } from './webhook';
+import { createIngest } from './routes';
 
 /** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
 export function loadIngestDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): IngestDeps {
@@ -24,7 +25,7 @@ export function loadIngestDeps(env: Record<string, string | undefined> = process
   return ingestDepsFrom(config, clients, createLogger(config.serviceName, config.logLevel), createMeter(config.metricsNamespace, config.serviceName));
 }
 
-export function ingestDepsFrom(config: Config, clients: ReturnType<typeof createClients>, log: Log, meter: Meter = noMeter): IngestDeps {
+export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter: Meter = noMeter): IngestDeps {
   return {
     config,
     log,
@@ -36,28 +37,33 @@ export function ingestDepsFrom(config: Config, clients: ReturnType<typeof create
 }
 
 export function createIngestHandler(deps: IngestDeps, now: () => number = Date.now) {
-  const ingest = createIngest(deps, [...directRoutes(deps), ...webhookRoutes(deps)]);
+  const ingest = createIngest(deps);
   return async (event: APIGatewayProxyEventV2, _context?: Context): Promise<HttpResponse> => {
     const request = requestFromApiGateway(event, now());
     try {
       return await ingest(request);
     } catch (error) {
       const response = errorResponse(error);
-      if (error instanceof QueueUnavailableError) {
-        deps.meter.count('EnqueueFailures', 1);
-        deps.log.error('queue did not take the events', { requestId: request.requestId, status: response.statusCode, error: describe(error) });
-      } else if (response.statusCode >= 500) {
-        deps.log.error('request failed', { requestId: request.requestId, status: response.statusCode, error: describe(error) });
-      } else {
-        // The message itself may quote the body (a JSON parse error can); log only its category.
-        deps.log.info('request refused', { requestId: request.requestId, status: response.statusCode, reason: reasonCategory((error as Error).message) });
-      }
+      logFailure(deps, request, error, response.statusCode);
       return response;
     } finally {
       deps.meter.latency(now() - request.receivedAtMs);
       deps.meter.flush();
     }
   };
+}
+
+/** One log line per refused or failed request: its category and error names, never its message (it may quote the body). */
+function logFailure(deps: IngestDeps, request: HttpRequest, error: unknown, status: number): void {
+  if (error instanceof QueueUnavailableError) {
+    deps.meter.count('EnqueueFailures', 1);
+    deps.log.error('queue did not take the events', { requestId: request.requestId, status, error: describe(error) });
+  } else if (status >= 500) {
+    deps.log.error('request failed', { requestId: request.requestId, status, error: describe(error) });
+  } else {
+    const reason = error instanceof ServiceError ? error.reason : undefined;
+    deps.log.info('request refused', { requestId: request.requestId, status, reason: reason ?? 'other' });
+  }
 }
 
 /** An error's name and its cause's name: enough to find the problem, never a payload. */

@@ -4,6 +4,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Problem } from '../shared/reasons';
 import { PayloadTooLargeError, ServiceError, UnsupportedMediaTypeError, BadRequestError } from './http-errors';
 
 export interface HttpRequest {
@@ -109,7 +110,7 @@ export function readBodyBytes(request: HttpRequest, limitBytes: number): Buffer 
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
         throw new PayloadTooLargeError(`request body inflates to more than ${limitBytes} bytes, the limit for this route`);
       }
-      throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data');
+      throw new BadRequestError('Content-Encoding is gzip but the body is not valid gzip data', 'unreadable-body');
     }
   }
   if (encoding !== 'identity') {
@@ -126,7 +127,7 @@ export function decodeUtf8(body: Buffer): string {
   try {
     return UTF8.decode(body);
   } catch {
-    throw new BadRequestError('body is not valid UTF-8');
+    throw new BadRequestError('body is not valid UTF-8', 'unreadable-body');
   }
 }
 
@@ -151,17 +152,17 @@ interface WellFormedString {
   toWellFormed(): string;
 }
 
-export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: string };
+export type JsonParse = { ok: true; value: unknown } | { ok: false; problem: Problem };
 
 /** Parses JSON without throwing, keeping the parser's description of what is wrong. */
 export function parseJson(text: string): JsonParse {
-  if (text.trim() === '') return { ok: false, problem: 'body is empty; send a JSON object' };
+  if (text.trim() === '') return { ok: false, problem: { reason: 'unreadable-body', message: 'body is empty; send a JSON object' } };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
     // V8 quotes part of the body in its message (', "not json" is not valid JSON', or with "..."
     // around a cut); the problem is logged and stored as a reason, and bodies never reach the logs.
     const reason = (error as Error).message.replace(/,? (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
-    return { ok: false, problem: `body is not valid JSON: ${reason}` };
+    return { ok: false, problem: { reason: 'unreadable-body', message: `body is not valid JSON: ${reason}` } };
   }
 }

@@ -8,6 +8,7 @@
  * monopolising warm instances; a hard account-wide cap belongs to the function's reserved
  * concurrency (see docs/deploy.md).
  */
+import { TokenBucket } from '../shared/token-bucket';
 import { TooManyRequestsError } from './http-errors';
 
 export interface RateLimiter {
@@ -15,30 +16,25 @@ export interface RateLimiter {
   admit(sourceId: string, limitPerSecond: number | undefined, events: number): void;
 }
 
+/** A source may send two seconds of its rate at once. */
 const BURST_SECONDS = 2;
 
 export function createRateLimiter(now: () => number = Date.now): RateLimiter {
-  const buckets = new Map<string, { tokens: number; updated: number; limit: number }>();
+  const buckets = new Map<string, TokenBucket>();
 
   return {
     admit(sourceId, limitPerSecond, events) {
       if (limitPerSecond === undefined || !(limitPerSecond > 0)) return;
-      const capacity = limitPerSecond * BURST_SECONDS;
-      const time = now();
       let bucket = buckets.get(sourceId);
-      if (!bucket || bucket.limit !== limitPerSecond) {
-        bucket = { tokens: capacity, updated: time, limit: limitPerSecond };
+      if (!bucket || bucket.ratePerSecond !== limitPerSecond) {
+        bucket = new TokenBucket(limitPerSecond, limitPerSecond * BURST_SECONDS, now);
         buckets.set(sourceId, bucket);
       }
-      bucket.tokens = Math.min(capacity, bucket.tokens + ((time - bucket.updated) / 1000) * limitPerSecond);
-      bucket.updated = time;
-      // A batch larger than the bucket passes when the bucket is full, and leaves it in debt.
-      const needed = Math.min(events, capacity);
-      if (bucket.tokens < needed) {
-        const retryAfter = Math.max(1, Math.ceil((needed - bucket.tokens) / limitPerSecond));
+      const waitMs = bucket.take(events);
+      if (waitMs > 0) {
+        const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
         throw new TooManyRequestsError(`source "${sourceId}" is over its rate limit of ${limitPerSecond} events/s; retry in ${retryAfter} s`, retryAfter);
       }
-      bucket.tokens -= events;
     },
   };
 }

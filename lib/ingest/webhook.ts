@@ -5,13 +5,13 @@
  * source's shared secret, or with an API key of that source (Basic or Bearer).
  */
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual, credentialsFromHeader, type Principal, type SourceRecord } from './auth';
+import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
+import type { SourceRecord } from '../shared/source-records';
 import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { decodeUtf8, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
-import { acceptEvents, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
-import type { Route } from './router';
+import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
-import { SPEC_TYPES } from '../spec/schemas';
+import { SPEC_TYPES } from '../spec/event-types';
 
 export const WEBHOOK_ROUTE = '/webhook';
 export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH'] as const;
@@ -108,7 +108,8 @@ async function authenticateWebhook(deps: IngestDeps, request: HttpRequest, sourc
   return principal;
 }
 
-async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: string): Promise<HttpResponse> {
+/** `POST|PUT|PATCH /webhook/{sourceId}`: one event or an array of events. */
+export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: string): Promise<HttpResponse> {
   const { limits } = deps.config;
   if (!SOURCE_ID.test(sourceId)) throw new NotFoundError('no such source: a source id is 1-64 letters, digits, "-" or "_"');
   const inflated = readBodyBytes(request, limits.maxRequestBytes);
@@ -126,17 +127,12 @@ async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: 
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;
   if (Array.isArray(body)) {
-    if (body.length === 0) throw new BadRequestError('the array is empty; send at least one event');
+    if (body.length === 0) throw new BadRequestError('the array is empty; send at least one event', 'empty-batch');
     if (body.length > limits.maxWebhookEvents) {
       throw new PayloadTooLargeError(`the array has ${body.length} events; the limit is ${limits.maxWebhookEvents} (set Segment's batch size at or below it)`);
     }
     return acceptEvents(deps, delivery, body, { single: false, allowedTypes: SPEC_TYPES });
   }
-  if (!isObject(body)) return quarantineBody(deps, delivery, text, `body must be one event object or an array of events, got ${describeJsonType(body)}`);
+  if (!isObject(body)) return quarantineBody(deps, delivery, text, badShape(`body must be one event object or an array of events, got ${describeJsonType(body)}`));
   return acceptEvents(deps, delivery, [body], { single: true, allowedTypes: SPEC_TYPES });
-}
-
-/** The Webhooks destination's route, for `createIngest`'s extra routes. */
-export function webhookRoutes(deps: IngestDeps): Route[] {
-  return [{ path: `${WEBHOOK_ROUTE}/{sourceId}`, methods: WEBHOOK_METHODS, handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? '') }];
 }

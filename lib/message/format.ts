@@ -3,22 +3,15 @@
  * the worker that reads it. One SQS message holds the records of one request:
  * `{"v":1,"records":[{"kind":"event",...},{"kind":"rejected",...}]}`.
  */
-import type { SpecType } from '../spec/schemas';
+import type { SegmentEvent } from '../spec/event-types';
+
+export type { SegmentEvent } from '../spec/event-types';
 
 export const MESSAGE_VERSION = 1;
 
 /** Raw text kept for a quarantined event or body; longer text is cut, and the record says so. */
 export const RAW_TEXT_LIMIT = 48 * 1024;
 
-/** A Segment event after validation and normalisation: ids are strings, `timestamp` is ISO-8601 UTC. */
-export interface SegmentEvent {
-  type: SpecType;
-  messageId: string;
-  timestamp: string;
-  userId?: string;
-  anonymousId?: string;
-  [field: string]: unknown;
-}
 
 interface RecordMeta {
   sourceId: string;

@@ -3,7 +3,7 @@
  * nothing else reads `process.env`.
  */
 import { tableNames, type TableName } from '../../infra';
-import { ConfigError } from '../ingest/http-errors';
+import { ConfigError } from './errors';
 
 export interface Limits {
   /** One event, serialized. Segment's limit is 32 KB. */

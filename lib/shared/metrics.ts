@@ -61,22 +61,3 @@ export function createMeter(namespace: string, serviceName: string): Meter {
     },
   };
 }
-
-/**
- * A short, fixed name for why something was refused: a metric dimension and a log field. Reasons
- * themselves can quote the sender's data (a JSON parse error shows part of the body), so logs and
- * metrics carry only this.
- */
-export function reasonCategory(reason: string): string {
-  if (/not valid JSON|body is empty|not valid UTF-8|not valid gzip/.test(reason)) return 'unreadable-body';
-  if (/"batch" is empty/.test(reason)) return 'empty-batch';
-  if (/^body (must|has)|"batch" must be|each event must be/.test(reason)) return 'bad-shape';
-  if (/"type" (must be one of|is )|required field "type"/.test(reason)) return 'bad-type';
-  if (/"userId" or "anonymousId"/.test(reason)) return 'missing-identity';
-  if (/missing required field/.test(reason)) return 'missing-field';
-  if (/bytes serialized|inflates|bytes; the limit|events; the limit/.test(reason)) return 'too-large';
-  if (/must be|must not be empty|at most/.test(reason)) return 'invalid-field';
-  if (/DynamoDB refused/.test(reason)) return 'refused-by-dynamodb';
-  if (/queue message/.test(reason)) return 'unreadable-message';
-  return 'other';
-}

@@ -4,8 +4,8 @@
  * timestamp becomes ISO-8601 UTC, and a missing `messageId` becomes one derived from the content.
  */
 import { createHash } from 'node:crypto';
-import type { SegmentEvent } from '../message/format';
-import type { SpecType } from './schemas';
+import { mainReason, type Problem, type RefusalReason } from '../shared/reasons';
+import type { SegmentEvent, SpecType } from './event-types';
 import { parseTimestamp, toIsoMillis } from './timestamps';
 import { validateAgainstSpec } from './validate';
 
@@ -22,7 +22,12 @@ export interface NormalizeOptions {
 
 export type Verdict =
   | { ok: true; event: SegmentEvent; json: string }
-  | { ok: false; reasons: string[]; messageId?: string };
+  | { ok: false; reasons: string[]; reason: RefusalReason; messageId?: string };
+
+/** The verdict on an invalid event: every reason, and the category of the most fundamental one. */
+function refuse(problems: readonly Problem[], messageId?: string): Verdict {
+  return { ok: false, reasons: problems.map((p) => p.message), reason: mainReason(problems), messageId };
+}
 
 const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
@@ -38,11 +43,11 @@ const DROPPED_FIELDS = ['writeKey'] as const;
 /** Validates and normalises one item. Never throws for bad input; never mutates `input`. */
 export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdict {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { ok: false, reasons: [`each event must be a JSON object, got ${describeJsonType(input)}`] };
+    return refuse([{ reason: 'bad-shape', message: `each event must be a JSON object, got ${describeJsonType(input)}` }]);
   }
   const rawMessageId = (input as Record<string, unknown>).messageId;
   if (nestingDepth(input, MAX_NESTING) > MAX_NESTING) {
-    return { ok: false, reasons: [`the event nests deeper than ${MAX_NESTING} levels`], messageId: typeof rawMessageId === 'string' ? rawMessageId : undefined };
+    return refuse([{ reason: 'too-large', message: `the event nests deeper than ${MAX_NESTING} levels` }], typeof rawMessageId === 'string' ? rawMessageId : undefined);
   }
   // This runs once per event on the ingest hot path: no closures, each field read once, and
   // the object's shape left alone unless a field really has to go.
@@ -55,7 +60,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   for (const field of DROPPED_FIELDS) if (field in event) delete event[field];
 
   const type = resolveType(event.type, options);
-  if (typeof type !== 'string') return { ok: false, reasons: [type.error], messageId };
+  if (typeof type !== 'string') return refuse([{ reason: 'bad-type', message: type.error }], messageId);
   event.type = type;
 
   if (options.defaults) {
@@ -63,11 +68,11 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
     mergeDefault(event, 'integrations', options.defaults.integrations);
   }
 
-  const reasons = validateAgainstSpec(type, event);
+  const problems = validateAgainstSpec(type, event);
   if (type !== 'delete' && event.userId === undefined && event.anonymousId === undefined) {
-    reasons.push('either "userId" or "anonymousId" is required');
+    problems.push({ reason: 'missing-identity', message: 'either "userId" or "anonymousId" is required' });
   }
-  if (reasons.length > 0) return { ok: false, reasons, messageId };
+  if (problems.length > 0) return refuse(problems, messageId);
 
   for (const field of ID_FIELDS) {
     if (typeof event[field] === 'number') event[field] = String(event[field]);
@@ -85,7 +90,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (json.length * 3 > options.maxEventBytes) {
     const bytes = Buffer.byteLength(json);
     if (bytes > options.maxEventBytes) {
-      return { ok: false, reasons: [`event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}`], messageId };
+      return refuse([{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }], messageId);
     }
   }
   return { ok: true, event: event as SegmentEvent, json };

@@ -3,16 +3,13 @@
  * unknown fields are kept (`additionalProperties` is never false) and timestamps are not checked
  * here at all, because an unparseable timestamp must never reject an event (see `timestamps.ts`).
  */
-import { EVENT_TYPES } from '../../infra';
-
-export const SPEC_TYPES = [...EVENT_TYPES, 'delete'] as const;
+import { SPEC_TYPES, type SpecType } from './event-types';
 
 /**
  * How the schemas are compiled (by `scripts/generate-validators.ts`, at build time): `allErrors` so
  * a rejected event lists every reason; `strict` so a typo in a schema fails the build.
  */
 export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
-export type SpecType = (typeof SPEC_TYPES)[number];
 
 /** A user, group or previous id: a non-empty string, or a number stored as its decimal string. */
 const id = { type: ['string', 'number'], minLength: 1 } as const;

@@ -6,32 +6,33 @@
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { validators as compiled } from './compiled-validators';
-import type { SpecType } from './schemas';
+import type { Problem } from '../shared/reasons';
+import type { SpecType } from './event-types';
 
 const validators = compiled as Record<SpecType, ValidateFunction>;
 
-/** Validates `event` against the schema of `type`; returns the reasons it is invalid (empty when valid). */
-export function validateAgainstSpec(type: SpecType, event: unknown): string[] {
+/** Validates `event` against the schema of `type`; returns the problems that make it invalid (empty when valid). */
+export function validateAgainstSpec(type: SpecType, event: unknown): Problem[] {
   const validate = validators[type];
   if (validate(event)) return [];
   return (validate.errors ?? []).map(describeError);
 }
 
-function describeError(error: ErrorObject): string {
+function describeError(error: ErrorObject): Problem {
   const field = error.instancePath.slice(1).replaceAll('/', '.');
   switch (error.keyword) {
     case 'required':
-      return `missing required field "${String(error.params.missingProperty)}"`;
+      return { reason: 'missing-field', message: `missing required field "${String(error.params.missingProperty)}"` };
     case 'type': {
       const types = String(error.params.type).split(',').join(' or ');
-      return field ? `"${field}" must be ${article(types)}` : `the event must be ${article(types)}`;
+      return { reason: 'invalid-field', message: field ? `"${field}" must be ${article(types)}` : `the event must be ${article(types)}` };
     }
     case 'minLength':
-      return `"${field}" must not be empty`;
+      return { reason: 'invalid-field', message: `"${field}" must not be empty` };
     case 'maxLength':
-      return `"${field}" must be at most ${String(error.params.limit)} characters`;
+      return { reason: 'invalid-field', message: `"${field}" must be at most ${String(error.params.limit)} characters` };
     default:
-      return field ? `"${field}" ${error.message ?? 'is invalid'}` : (error.message ?? 'the event is invalid');
+      return { reason: 'invalid-field', message: field ? `"${field}" ${error.message ?? 'is invalid'}` : (error.message ?? 'the event is invalid') };
   }
 }
 

@@ -24,11 +24,13 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EVENT_TYPES, type EventType, type TableName } from '../../infra';
+import { type TableName } from '../../infra';
 import { eventPartitionKey, type Item } from './items';
 import type { Log } from '../shared/log';
+import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
+import { EVENT_TYPES, type EventType } from '../spec/event-types';
 
 const TOMBSTONE_SK = 'tombstone';
 const WATERMARK_SK = 'watermark';
@@ -40,9 +42,11 @@ export interface ErasureDeps {
   tables: Record<TableName, string>;
   write: WriteDeps;
   log: Log;
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
+  clock: Clock;
 }
+
+/** Between reads of the keys BatchGetItem left unprocessed. */
+const READ_BACKOFF: Backoff = { baseMs: 100, capMs: 1000, jitter: 'full' };
 
 /** Hex SHA-256 of a userId: how the erasures table names a user without holding the id. */
 export function userHash(userId: string): string {
@@ -77,7 +81,7 @@ export function isErased(timestamp: string, cutoff: string): boolean {
  * only ever grow, so an older delete processed late cannot shorten a newer one.
  */
 export async function recordTombstone(deps: ErasureDeps, sourceId: string, userId: string, cutoff: string, deadline: number): Promise<void> {
-  const now = new Date(deps.now()).toISOString();
+  const now = new Date(deps.clock.now()).toISOString();
   await raiseCutoff(deps, tombstoneKey(sourceId, userId), cutoff, { ':s': sourceId, ':h': userHash(userId), ':now': now }, 'sourceId = :s, userHash = :h, updatedAt = :now', deadline);
   await raiseCutoff(deps, watermarkKey(sourceId), cutoff, { ':s': sourceId, ':now': now }, 'sourceId = :s, updatedAt = :now', deadline);
 }
@@ -92,7 +96,7 @@ async function raiseCutoff(deps: ErasureDeps, key: { pk: string; sk: string }, c
         ConditionExpression: 'attribute_not_exists(cutoff) OR cutoff < :c',
         ExpressionAttributeValues: { ':c': cutoff, ...values },
       }),
-      { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
+      { abortSignal: timeoutUntil(deps, deadline) },
     );
   } catch (error) {
     // A later (or equal) cut-off is already recorded: it covers this one, which is what we wanted.
@@ -128,26 +132,27 @@ async function readCutoffs(deps: ErasureDeps, keys: ReadonlyArray<{ pk: string; 
   const cutoffs = new Map<string, string>();
   let requests = 0;
   const table = deps.tables.erasures;
-  for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
-    let pending: Item[] = keys.slice(i, i + BATCH_GET_KEYS);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) {
-        const delay = Math.random() * Math.min(1000, 50 * 2 ** attempt);
-        if (deps.now() + delay >= deadline) throw new Error(`tombstone lookup: ${pending.length} keys still unprocessed at the deadline`);
-        await deps.sleep(delay);
-      }
-      requests++;
-      const response = await deps.documents.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } } }),
-        { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
-      );
-      for (const item of response.Responses?.[table] ?? []) {
-        if (typeof item.pk === 'string' && typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
-      }
-      pending = response.UnprocessedKeys?.[table]?.Keys ?? [];
+  const readPage = async (pending: readonly Item[]): Promise<Item[]> => {
+    requests++;
+    const response = await deps.documents.send(
+      new BatchGetCommand({ RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } } }),
+      { abortSignal: timeoutUntil(deps, deadline) },
+    );
+    for (const item of response.Responses?.[table] ?? []) {
+      if (typeof item.pk === 'string' && typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
     }
+    return response.UnprocessedKeys?.[table]?.Keys ?? [];
+  };
+  for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+    const { pending } = await retryPending(keys.slice(i, i + BATCH_GET_KEYS), { policy: READ_BACKOFF, deadline, clock: deps.clock }, readPage);
+    if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()));
   }
   return { cutoffs, requests };
+}
+
+/** An abort signal for a request that must end by `deadline`. */
+function timeoutUntil(deps: ErasureDeps, deadline: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(1, Math.ceil(deadline - deps.clock.now())));
 }
 
 export interface SweepResult {
@@ -172,7 +177,7 @@ export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: str
     const table = deps.tables[type];
     let start: Record<string, unknown> | undefined;
     do {
-      if (deps.now() >= deadline) return false;
+      if (deps.clock.now() >= deadline) return false;
       const page = await deps.documents.send(
         new QueryCommand({
           TableName: table,
@@ -182,7 +187,7 @@ export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: str
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
-        { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
+        { abortSignal: timeoutUntil(deps, deadline) },
       );
       const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({ table, item: { pk: item.pk, sk: item.sk }, action: 'delete', owners: [owner] }));
       if (deletes.length > 0) {
@@ -217,7 +222,7 @@ export async function recordAudit(deps: ErasureDeps, record: EventRecord, cutoff
   const userId = record.event.userId ?? '';
   const hash = userHash(userId);
   const total = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
-  const now = new Date(deps.now()).toISOString();
+  const now = new Date(deps.clock.now()).toISOString();
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {
     ':s': record.sourceId,
@@ -247,6 +252,6 @@ export async function recordAudit(deps: ErasureDeps, record: EventRecord, cutoff
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     }),
-    { abortSignal: AbortSignal.timeout(Math.max(1, deadline - deps.now())) },
+    { abortSignal: timeoutUntil(deps, deadline) },
   );
 }

@@ -1,6 +1,6 @@
 /**
- * Wiring for the worker Lambda: dependencies from the environment once, and the SQS event handed
- * to `lib/worker/process-batch.ts`, whose answer is the partial batch response.
+ * Wiring for the worker Lambda: its dependencies built from the environment once, and the SQS
+ * event handed to `process-batch.ts`, whose answer is the partial batch response.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createDynamoClients, createWriteClient, type ClientOptions } from '../shared/clients';

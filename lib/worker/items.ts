@@ -3,7 +3,7 @@
  * read back in event-time order and a redelivered event overwrites itself:
  * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<timestamp ISO ms>#<messageId>`.
  */
-import type { EventRecord, RejectedRecord } from '../message/format';
+import type { EventRecord } from '../message/format';
 
 export type Item = Record<string, unknown>;
 
@@ -81,49 +81,4 @@ export function fitsDynamo(value: unknown, depth: number): boolean {
     if (key === '' || !fitsDynamo((value as Record<string, unknown>)[key], depth + 1)) return false;
   }
   return true;
-}
-
-export interface QuarantineFields {
-  sourceId: string;
-  receivedAt: string;
-  requestId: string;
-  route: string;
-  raw: string;
-  rawBytes: number;
-  truncated: boolean;
-  reasons: string[];
-  index?: number;
-  messageId?: string;
-  /** Distinguishes several quarantine records of one request (SQS message id, item index). */
-  discriminator: string;
-}
-
-/** The `rejected` table item: partition by source, sorted by receive time; expires after the retention. */
-export function quarantineItem(fields: QuarantineFields, expiresAtSeconds: number): Item {
-  const { discriminator, ...rest } = fields;
-  return {
-    pk: fields.sourceId,
-    sk: `${fields.receivedAt}#${fields.requestId}#${discriminator}`,
-    ...rest,
-    expiresAt: expiresAtSeconds,
-  };
-}
-
-export function rejectedRecordItem(record: RejectedRecord, expiresAtSeconds: number): Item {
-  return quarantineItem(
-    {
-      sourceId: record.sourceId,
-      receivedAt: record.receivedAt,
-      requestId: record.requestId,
-      route: record.route,
-      raw: record.raw,
-      rawBytes: record.rawBytes,
-      truncated: record.truncated,
-      reasons: record.reasons,
-      ...(record.index === undefined ? {} : { index: record.index }),
-      ...(record.messageId === undefined ? {} : { messageId: record.messageId }),
-      discriminator: record.index === undefined ? 'body' : String(record.index),
-    },
-    expiresAtSeconds,
-  );
 }

@@ -3,7 +3,7 @@
  * type each route takes, and the field-level tolerance every route must have.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { EVENT_TYPES } from '../../infra';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { segmentEvent } from '../support/events';
 import { deliver, EVENT_ROUTES, type EventRoute } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';

@@ -5,7 +5,7 @@
  */
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EVENT_TYPES } from '../../infra';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { userHash } from '../../lib/worker/erasure';
 import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
@@ -254,7 +254,7 @@ describe('section 6: events still in flight when the delete is processed', () =>
     } as unknown as DynamoDBDocumentClient;
 
     // Act
-    const first = await processMessages(stack, [message!], { documents: jumping, writer: jumping as never, now: () => Date.now() + skew, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+    const first = await processMessages(stack, [message!], { documents: jumping, writer: jumping as never, clock: { now: () => Date.now() + skew, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
     const left = (await itemsOf(stack, 'slow')).length;
     const second = await processMessages(stack, [message!]);
 

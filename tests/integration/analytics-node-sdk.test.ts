@@ -3,7 +3,7 @@
  * `host`: what a customer does to send server-side events here instead of to Segment.
  */
 import { Analytics, type HTTPFetchFn } from '@segment/analytics-node';
-import { EVENT_TYPES } from '../../infra';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;

@@ -1,7 +1,8 @@
 /**
  * Authentication on the Tracking API routes (SPEC.md section 3) against keys stored in DynamoDB Local.
  */
-import { createAuthenticator, hashKey } from '../../lib/ingest/auth';
+import { createAuthenticator } from '../../lib/ingest/auth';
+import { hashKey } from '../../lib/shared/source-records';
 import { segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EVENT_TYPES, type EventType } from '../../infra';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { countItems } from '../../cli/status/report';
 import { writeArchive, type Archive } from '../support/archive';
 import { cli, spawnCli, stackEnv } from '../support/cli';

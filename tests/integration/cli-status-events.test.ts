@@ -3,7 +3,7 @@
  * pipeline stored.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { EVENT_TYPES } from '../../infra';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { segmentEvent } from '../support/events';
 import { cli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';

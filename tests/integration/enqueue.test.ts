@@ -8,6 +8,7 @@ import { QueueUnavailableError } from '../../lib/ingest/http-errors';
 import { createEnqueuer } from '../../lib/ingest/enqueue';
 import { serializeEventRecord } from '../../lib/message/format';
 import { startTestStack, type TestStack } from '../support/stack';
+import { noWaitClock } from '../support/clock';
 
 let stack: TestStack;
 
@@ -53,7 +54,7 @@ const record = (i: number) => serializeEventRecord({ sourceId: 's', receivedAt: 
 
 describe('enqueue', () => {
   it('retries Failed[] entries until SQS has every message', async () => {
-    const enqueue = createEnqueuer({ sqs: failingEntries(2), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 3000, sleep: async () => {} });
+    const enqueue = createEnqueuer({ sqs: failingEntries(2), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 3000, clock: noWaitClock });
 
     const result = await enqueue(Array.from({ length: 6 }, (_, i) => record(i)));
 
@@ -65,7 +66,7 @@ describe('enqueue', () => {
 
   it('fails loudly with QueueUnavailableError when entries keep failing past the budget', async () => {
     let clock = 0;
-    const enqueue = createEnqueuer({ sqs: failingEntries(1000), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 1000, now: () => (clock += 100), sleep: async () => {} });
+    const enqueue = createEnqueuer({ sqs: failingEntries(1000), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 1000, clock: { now: () => (clock += 100), sleep: async () => {} } });
 
     await expect(enqueue([record(1), record(2)])).rejects.toBeInstanceOf(QueueUnavailableError);
     await receiveAll();

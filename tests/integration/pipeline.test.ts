@@ -1,7 +1,7 @@
 /**
  * The core pipeline end to end on the emulators: HTTP -> ingest -> SQS -> worker -> DynamoDB.
  */
-import { EVENT_TYPES } from '../../infra';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 

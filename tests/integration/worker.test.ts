@@ -12,6 +12,7 @@ import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { startTestStack, type TestStack } from '../support/stack';
+import { noWaitClock } from '../support/clock';
 
 let stack: TestStack;
 
@@ -26,7 +27,7 @@ afterAll(async () => {
 /** The worker with `client` as both its document client and its batch writer. */
 function workerWith(client: DynamoDBDocumentClient, overrides: Partial<WorkerDeps> = {}) {
   const writer = client === stack.clients.documents ? stack.workerDeps.writer : (client as unknown as DynamoDBClient);
-  return createWorker({ ...stack.workerDeps, documents: client, writer, log: silentLog, sleep: async () => {}, ...overrides });
+  return createWorker({ ...stack.workerDeps, documents: client, writer, log: silentLog, clock: noWaitClock, ...overrides });
 }
 
 /**
@@ -117,7 +118,7 @@ describe('worker', () => {
     const fine = sqsRecord(eventMessage(stack.sourceId, [segmentEvent('group', { userId: 'fine' }), segmentEvent('alias', { userId: 'fine' })]));
     const { client } = faultyClient((items) => items.filter((i) => i.item.userId === 'stuck').map((i) => i.item));
     let clock = 0;
-    const worker = workerWith(client, { now: () => (clock += 100) });
+    const worker = workerWith(client, { clock: { now: () => (clock += 100), sleep: async () => {} } });
 
     const result = await worker(sqsEvent(fine, stuck), 10_000);
 
@@ -183,7 +184,7 @@ describe('the local SQS trigger', () => {
     // Prepare: a stack whose worker always fails the message (a stuck write), 2 receives allowed.
     const dlqStack = await startTestStack({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1, startWorker: false });
     const { client } = faultyClient((items) => items.map((i) => i.item));
-    const worker = createWorker({ ...dlqStack.workerDeps, documents: client, writer: client, log: silentLog, sleep: async () => {}, now: (() => { let t = 0; return () => (t += 1000); })() });
+    const worker = createWorker({ ...dlqStack.workerDeps, documents: client, writer: client, log: silentLog, clock: { now: (() => { let t = 0; return () => (t += 1000); })(), sleep: async () => {} } });
     const { startSqsTrigger } = await import('../../local/sqs-trigger');
     const receives: number[] = [];
     const trigger = startSqsTrigger({ sqs: dlqStack.clients.sqs, queueUrl: dlqStack.queues.queueUrl, handler: worker, onBatch: ({ messages }) => receives.push(messages) });

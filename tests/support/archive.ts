@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { EVENT_TYPES, type EventType } from '../../infra';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 // Deterministic (mulberry32), so a failing run can be reproduced.
 import { random } from '../../bench/fixtures';
 

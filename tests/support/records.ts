@@ -1,7 +1,7 @@
 /** Builds queue message bodies the way the ingest function does, for tests that drive the worker directly. */
 import { encodeMessage, serializeEventRecord, serializeRecord, type QueueRecord } from '../../lib/message/format';
 import { normalizeEvent } from '../../lib/spec/normalize';
-import { SPEC_TYPES } from '../../lib/spec/schemas';
+import { SPEC_TYPES } from '../../lib/spec/event-types';
 
 export function eventMessage(sourceId: string, events: Record<string, unknown>[], requestId = 'req-test'): string {
   const meta = { sourceId, receivedAt: new Date().toISOString(), requestId };

@@ -4,7 +4,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { signWebhookPayload } from '../../lib/ingest/webhook';
-import type { EventType } from '../../infra';
+import type { EventType } from '../../lib/spec/event-types';
 import type { TestResponse, TestStack } from './stack';
 
 export const EVENT_ROUTES = ['/v1/{type}', '/v1/batch', '/v1/import', '/segment', '/webhook (one event)', '/webhook (array)'] as const;

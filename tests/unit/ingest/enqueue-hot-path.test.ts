@@ -2,8 +2,9 @@
  * Packing records into SQS messages and getting them into the queue within the time budget.
  */
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createEnqueuer, groupIntoBatches, packMessages, packSized, withinDeadline } from '../../../lib/ingest/enqueue';
+import { createEnqueuer, groupIntoBatches, packMessages, packSized } from '../../../lib/ingest/enqueue';
 import { ENVELOPE_BYTES, serializeEventRecord, type SerializedRecord } from '../../../lib/message/format';
+import { noWaitClock, steppedClock } from '../../support/clock';
 
 const meta = { sourceId: 's', receivedAt: '2026-03-14T12:00:00.000Z', requestId: 'r' };
 const record = (bytes: number): SerializedRecord => serializeEventRecord(meta, JSON.stringify({ type: 'track', pad: 'x'.repeat(Math.max(0, bytes - 150)) }));
@@ -50,7 +51,7 @@ describe('groupIntoBatches', () => {
 });
 
 describe('createEnqueuer', () => {
-  const deps = { queueUrl: 'https://sqs.example/q', messageBytes: 256 * 1024, budgetMs: 1000, sleep: async () => {} };
+  const deps = { queueUrl: 'https://sqs.example/q', messageBytes: 256 * 1024, budgetMs: 1000, clock: noWaitClock };
 
   it('sends every message and reports the counts', async () => {
     const { sqs, calls } = fakeSqs(allSucceed);
@@ -90,7 +91,7 @@ describe('createEnqueuer', () => {
     const { sqs } = fakeSqs(() => new Promise(() => {}));
     const started = Date.now();
 
-    await expect(createEnqueuer({ ...deps, sqs, budgetMs: 150, sleep: undefined })([record(100)])).rejects.toMatchObject({
+    await expect(createEnqueuer({ ...deps, sqs, budgetMs: 150, clock: undefined })([record(100)])).rejects.toMatchObject({
       status: 503,
       headers: { 'Retry-After': '10' },
       message: 'the queue did not accept 1 of 1 messages in time; retry later',
@@ -102,22 +103,10 @@ describe('createEnqueuer', () => {
     const { sqs } = fakeSqs(async () => {
       throw Object.assign(new Error('boom'), { name: 'InternalError' });
     });
-    let clock = 0;
 
     await expect(
-      createEnqueuer({ ...deps, sqs, now: () => clock, sleep: async (ms) => void (clock += ms) })([record(100)]),
+      createEnqueuer({ ...deps, sqs, clock: steppedClock() })([record(100)]),
     ).rejects.toMatchObject({ status: 503 });
-  });
-});
-
-describe('withinDeadline', () => {
-  it('settles like the promise when it is in time', async () => {
-    await expect(withinDeadline(Promise.resolve(1), 50)).resolves.toBe(1);
-    await expect(withinDeadline(Promise.reject(new Error('no')), 50)).rejects.toThrow('no');
-  });
-
-  it('rejects with a TimeoutError when the time is up', async () => {
-    await expect(withinDeadline(new Promise(() => {}), 10)).rejects.toMatchObject({ name: 'TimeoutError' });
   });
 });
 

@@ -67,7 +67,7 @@ describe('readBody', () => {
 describe('parseJson', () => {
   it('parses, and describes what is wrong without throwing', () => {
     expect(parseJson(' {"a":1} ')).toEqual({ ok: true, value: { a: 1 } });
-    expect(parseJson('  ')).toEqual({ ok: false, problem: 'body is empty; send a JSON object' });
-    expect(parseJson('{')).toMatchObject({ ok: false, problem: expect.stringMatching(/^body is not valid JSON: /) });
+    expect(parseJson('  ')).toEqual({ ok: false, problem: { reason: 'unreadable-body', message: 'body is empty; send a JSON object' } });
+    expect(parseJson('{')).toMatchObject({ ok: false, problem: { reason: 'unreadable-body', message: expect.stringMatching(/^body is not valid JSON: /) } });
   });
 });

@@ -1,5 +1,7 @@
 import { loadConfig } from '../../../lib/shared/config';
-import { credentialsFromHeader, generateKey, hashKey } from '../../../lib/ingest/auth';
+import { credentialsFromHeader } from '../../../lib/ingest/auth';
+import { generateKey } from '../../../lib/admin/sources';
+import { hashKey } from '../../../lib/shared/source-records';
 
 describe('loadConfig', () => {
   it('has the SPEC defaults and derives table names from the stage', () => {

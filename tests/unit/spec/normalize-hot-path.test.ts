@@ -2,7 +2,7 @@
  * normalizeEvent: the verdicts and the normalised JSON it produces, pinned so that performance
  * work on the hot path cannot change what is stored.
  */
-import { EVENT_TYPES } from '../../../infra';
+import { EVENT_TYPES } from '../../../lib/spec/event-types';
 import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
 import { segmentEvent } from '../../support/events';
 
@@ -86,6 +86,7 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent({ type: 'page', userId: 'u' }, { ...options, routeType: 'track' })).toEqual({
       ok: false,
       reasons: ['"type" is "page" but this route takes track events'],
+      reason: 'bad-type',
       messageId: undefined,
     });
   });
@@ -94,15 +95,18 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent({ type: 'track', messageId: 'm-9', event: '', context: 3 }, options)).toEqual({
       ok: false,
       reasons: ['"context" must be an object or null', '"event" must not be empty', 'either "userId" or "anonymousId" is required'],
+      // The most fundamental of the three: an event without an identity cannot be stored at all.
+      reason: 'missing-identity',
       messageId: 'm-9',
     });
     expect(normalizeEvent({ type: 'bogus', userId: 'u' }, options)).toEqual({
       ok: false,
       reasons: ['"type" must be one of identify, track, page, screen, group, alias, got "bogus"'],
+      reason: 'bad-type',
       messageId: undefined,
     });
     expect(normalizeEvent({ userId: 'u' }, options)).toMatchObject({ ok: false, reasons: ['missing required field "type" (one of identify, track, page, screen, group, alias)'] });
-    expect(normalizeEvent([1], options)).toEqual({ ok: false, reasons: ['each event must be a JSON object, got an array'] });
+    expect(normalizeEvent([1], options)).toEqual({ ok: false, reasons: ['each event must be a JSON object, got an array'], reason: 'bad-shape', messageId: undefined });
   });
 
   it('merges batch-level context and integrations under the event own keys', () => {
@@ -123,6 +127,7 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent(event, { ...options, maxEventBytes: bytes - 1 })).toEqual({
       ok: false,
       reasons: [`event is ${bytes} bytes serialized; the limit is ${bytes - 1}`],
+      reason: 'too-large',
       messageId: 'm',
     });
   });

@@ -1,5 +1,5 @@
 import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
-import { SPEC_TYPES } from '../../../lib/spec/schemas';
+import { SPEC_TYPES } from '../../../lib/spec/event-types';
 
 const options: NormalizeOptions = { allowedTypes: SPEC_TYPES, receivedAtMs: Date.UTC(2026, 0, 2, 3, 4, 5, 6), maxEventBytes: 32 * 1024 };
 
@@ -55,7 +55,7 @@ describe('normalizeEvent', () => {
   it('treats a null or empty userId as absent', () => {
     expect(ok({ type: 'track', event: 'E', userId: null, anonymousId: 'a' }).event.userId).toBeUndefined();
     const verdict = normalizeEvent({ type: 'track', event: 'E', userId: '' }, options);
-    expect(verdict).toEqual({ ok: false, reasons: ['either "userId" or "anonymousId" is required'] });
+    expect(verdict).toEqual({ ok: false, reasons: ['either "userId" or "anonymousId" is required'], reason: 'missing-identity', messageId: undefined });
   });
 
   it('requires what each type requires', () => {

@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { validatorSource, VALIDATORS_FILE } from '../../../scripts/generate-validators';
 import { validators as compiled } from '../../../lib/spec/compiled-validators';
-import { AJV_OPTIONS, SCHEMAS, SPEC_TYPES, type SpecType } from '../../../lib/spec/schemas';
+import { AJV_OPTIONS, SCHEMAS } from '../../../lib/spec/schemas';
 import { validateAgainstSpec } from '../../../lib/spec/validate';
 import { segmentEvent } from '../../support/events';
+import { SPEC_TYPES, type SpecType } from '../../../lib/spec/event-types';
 
 const validators = compiled as Record<SpecType, ValidateFunction>;
 
@@ -47,7 +48,7 @@ describe('compiled validators', () => {
   });
 
   it('are what validateAgainstSpec uses', () => {
-    expect(validateAgainstSpec('track', { type: 'track', userId: 'u' })).toEqual(['missing required field "event"']);
+    expect(validateAgainstSpec('track', { type: 'track', userId: 'u' })).toEqual([{ reason: 'missing-field', message: 'missing required field "event"' }]);
     expect(validateAgainstSpec('identify', segmentEvent('identify'))).toEqual([]);
   });
 });

@@ -4,10 +4,13 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { dedupeWrites, isTransient, marshallItem, writeItems, type WriteRequest } from '../../../lib/worker/write';
+import { dedupeWrites, writeItems, type WriteRequest } from '../../../lib/worker/write';
+import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { translateAwsError } from '../../../lib/shared/errors';
 import { silentLog } from '../../../lib/shared/log';
 import { fakeDynamoDb } from '../../support/fake-dynamodb';
 import { segmentEvent } from '../../support/events';
+import { noWaitClock, steppedClock } from '../../support/clock';
 
 const FAR = Date.now() + 60_000;
 
@@ -44,17 +47,17 @@ describe('writeItems on the wire', () => {
     const ours = fakeDynamoDb();
 
     // Act
-    await writeItems({ documents: ours.documents, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    await writeItems({ documents: ours.documents, writer: ours.writer, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
 
     // Assess
     expect(ours.requests.map((r) => r.text)).toEqual(reference.requests.map((r) => r.text));
   });
 
   it('puts 25 items in a call, one table after another, in parallel lanes', async () => {
-    const { documents, requests } = fakeDynamoDb();
+    const { documents, writer, requests } = fakeDynamoDb();
     const writes = Array.from({ length: 60 }, (_, i) => write(i % 2 ? 'b' : 'a', { pk: `p${i}`, sk: 's' }));
 
-    const outcome = await writeItems({ documents, concurrency: 4, log: silentLog }, writes, FAR);
+    const outcome = await writeItems({ documents, writer, concurrency: 4, log: silentLog }, writes, FAR);
 
     expect(outcome).toMatchObject({ requests: 3, written: 60, retries: 0, refused: [] });
     expect(outcome.failedOwners.size).toBe(0);
@@ -63,20 +66,12 @@ describe('writeItems on the wire', () => {
 });
 
 describe('writeItems with a writer client', () => {
-  it('sends the same requests through the writer, and odd items through the document client', async () => {
-    // Prepare
-    const items = [{ pk: 'src#u1', sk: 's1', ...segmentEvent('track') }, odd];
-    const viaDocuments = fakeDynamoDb();
-    await writeItems({ documents: viaDocuments.documents, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
-    const viaWriter = fakeDynamoDb();
+  it('sends items it cannot convert itself through the document client, which refuses them before any request', async () => {
+    const { documents, writer, requests } = fakeDynamoDb();
 
-    // Act
-    await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
-    const unsafe = await writeItems({ documents: viaWriter.documents, writer: viaWriter.writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })], FAR);
+    const unsafe = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })], FAR);
 
-    // Assess
-    expect(viaWriter.requests.map((r) => r.text)).toEqual(viaDocuments.requests.map((r) => r.text));
-    // The document client refuses the number itself, before any request, exactly as without a writer.
+    expect(requests).toEqual([]);
     expect(unsafe.refused.map((r) => r.reason)).toEqual(['DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.']);
   });
 
@@ -94,14 +89,14 @@ describe('writeItems with a writer client', () => {
 
 describe('writeItems failures', () => {
   it('retries unprocessed items until they are written', async () => {
-    const { documents, requests } = fakeDynamoDb((request, index) => {
+    const { documents, writer, requests } = fakeDynamoDb((request, index) => {
       if (index > 0) return undefined;
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: unknown }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.slice(1) } } };
     });
     const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2'), write('t', { pk: 'c', sk: '3' }, 'm3')];
 
-    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, sleep: async () => {} }, writes, FAR);
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog, clock: noWaitClock }, writes, FAR);
 
     expect(outcome).toMatchObject({ requests: 2, written: 3, retries: 2 });
     expect(outcome.failedOwners.size).toBe(0);
@@ -109,38 +104,36 @@ describe('writeItems failures', () => {
   });
 
   it('fails only the owners of items still unprocessed when the time is up', async () => {
-    let clock = 0;
-    const { documents } = fakeDynamoDb((request) => {
+    const { documents, writer } = fakeDynamoDb((request) => {
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: { Item: { pk: { S: string } } } }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.filter((i) => i.PutRequest.Item.pk.S === 'b') } } };
     });
     const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2')];
 
-    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, now: () => clock, sleep: async (ms) => void (clock += ms) }, writes, 1000);
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog, clock: steppedClock() }, writes, 1000);
 
     expect([...outcome.failedOwners]).toEqual(['m2']);
     expect(outcome.written).toBe(1);
   });
 
   it('retries transient errors and fails the owners when they persist', async () => {
-    let clock = 0;
-    const { documents, requests } = fakeDynamoDb(() => ({ status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' } }));
+    const { documents, writer, requests } = fakeDynamoDb(() => ({ status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' } }));
 
-    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog, now: () => clock, sleep: async (ms) => void (clock += ms) }, [write('t', { pk: 'a', sk: '1' })], 2000);
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog, clock: steppedClock() }, [write('t', { pk: 'a', sk: '1' })], 2000);
 
     expect(requests.length).toBeGreaterThan(1);
     expect([...outcome.failedOwners]).toEqual(['m1']);
   });
 
   it('writes a refused batch one by one and reports the item DynamoDB (or marshalling) refuses', async () => {
-    const { documents, requests } = fakeDynamoDb((request) => {
+    const { documents, writer, requests } = fakeDynamoDb((request) => {
       if (request.operation === 'BatchWriteItem') return { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } };
       const item = request.body.Item as { pk: { S: string } };
       return item.pk.S === 'big' ? { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } } : undefined;
     });
     const writes = [write('t', { pk: 'ok', sk: '1' }, 'm1'), write('t', { pk: 'big', sk: '2' }, 'm2'), write('t', { pk: 'huge-number', sk: '3', n: 2 ** 60 }, 'm3')];
 
-    const outcome = await writeItems({ documents, concurrency: 1, log: silentLog }, writes, FAR);
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, writes, FAR);
 
     expect(outcome.written).toBe(1);
     expect(outcome.failedOwners.size).toBe(0);
@@ -183,11 +176,11 @@ describe('dedupeWrites', () => {
   });
 });
 
-describe('isTransient', () => {
-  it('retries throttling, faults and connection errors, not validation errors', () => {
-    expect(isTransient({ name: 'ProvisionedThroughputExceededException' })).toBe(true);
-    expect(isTransient({ name: 'X', $metadata: { httpStatusCode: 503 } })).toBe(true);
-    expect(isTransient({ code: 'ECONNRESET' })).toBe(true);
-    expect(isTransient({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } })).toBe(false);
+describe('translateAwsError', () => {
+  it('classifies throttling, faults and connection errors as transient, validation errors as refusals', () => {
+    expect(translateAwsError({ name: 'ProvisionedThroughputExceededException' }, 'DynamoDB').kind).toBe('transient');
+    expect(translateAwsError({ name: 'X', $metadata: { httpStatusCode: 503 } }, 'DynamoDB').kind).toBe('transient');
+    expect(translateAwsError({ code: 'ECONNRESET' }, 'DynamoDB').kind).toBe('transient');
+    expect(translateAwsError({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } }, 'DynamoDB').kind).toBe('refused');
   });
 });

@@ -1,0 +1,26 @@
+/**
+ * The route table of the ingest function: every way Segment delivers (the Tracking API, the Direct
+ * destination, the Webhooks destination) and the health check.
+ */
+import type { IngestDeps } from './accept';
+import { DIRECT_ROUTE, receiveDirect } from './direct';
+import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
+import { createRouter, type Route } from './router';
+import { receiveBatch, receiveSingle } from './tracking-api';
+import { receiveWebhook, WEBHOOK_METHODS, WEBHOOK_ROUTE } from './webhook';
+
+export function ingestRoutes(deps: IngestDeps): Route[] {
+  return [
+    { path: '/health', methods: ['GET', 'HEAD'], handler: async () => jsonResponse(200, { status: 'ok' }) },
+    { path: '/v1/batch', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/batch') },
+    { path: '/v1/import', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/import') },
+    { path: '/v1/{type}', methods: ['POST'], handler: (request, params) => receiveSingle(deps, request, params.type ?? '') },
+    { path: DIRECT_ROUTE, methods: ['POST'], handler: (request) => receiveDirect(deps, request) },
+    { path: `${WEBHOOK_ROUTE}/{sourceId}`, methods: WEBHOOK_METHODS, handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? '') },
+  ];
+}
+
+/** The ingest function's request handling: route, then the route's handler. Throws our errors for refusals. */
+export function createIngest(deps: IngestDeps): (request: HttpRequest) => Promise<HttpResponse> {
+  return createRouter(ingestRoutes(deps));
+}

@@ -1,0 +1,72 @@
+/**
+ * Segment's HTTP Tracking API, as the official SDKs and other clients speak it: `POST /v1/{type}`
+ * with one event, `POST /v1/batch` and `/v1/import` with `{"batch":[...]}`. The key comes as the
+ * Basic username, as a Bearer token, or as `writeKey` in the body.
+ */
+import { EVENT_TYPES, isEventType, type EventType } from '../spec/event-types';
+import { describeJsonType } from '../spec/normalize';
+import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
+import { credentialsFromHeader, type Principal } from './auth';
+import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
+import { parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
+
+/**
+ * Authenticates a Tracking API request: a Basic or Bearer key in the header, else `writeKey` in a
+ * JSON body. Returns the principal and the parsed body (parsed at most once).
+ */
+export async function authenticateTrackingRequest(deps: IngestDeps, request: HttpRequest, text: string): Promise<{ principal: Principal; parsed: JsonParse }> {
+  const header = credentialsFromHeader(request.headers.authorization);
+  let parsed: JsonParse | undefined;
+  let key = header.kind === 'key' ? header.key : undefined;
+  if (key === undefined && header.kind === 'none' && header.problem === undefined) {
+    parsed = parseJson(text);
+    if (parsed.ok && isObject(parsed.value) && typeof parsed.value.writeKey === 'string' && parsed.value.writeKey !== '') {
+      key = parsed.value.writeKey;
+    }
+  }
+  if (key === undefined) {
+    throw new UnauthorizedError(
+      header.kind === 'none' && header.problem
+        ? header.problem
+        : 'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
+    );
+  }
+  const principal = await deps.auth.authenticateKey(key);
+  return { principal, parsed: parsed ?? parseJson(text) };
+}
+
+/** `POST /v1/{type}`: one event of the type the path names. */
+export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type: string): Promise<HttpResponse> {
+  if (!isEventType(type)) {
+    throw new NotFoundError(`no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`);
+  }
+  const text = readBody(request, deps.config.limits.maxEventBytes);
+  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
+  const delivery: Delivery = { request, principal, route: `/v1/${type}` };
+  if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
+  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, badShape(`body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`));
+  return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES });
+}
+
+/** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */
+export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route: string): Promise<HttpResponse> {
+  const { limits } = deps.config;
+  const text = readBody(request, limits.maxBatchBytes);
+  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
+  const delivery: Delivery = { request, principal, route };
+  if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
+  const body = parsed.value;
+  if (!isObject(body)) return quarantineBody(deps, delivery, text, badShape(`body must be a JSON object with a "batch" array, got ${describeJsonType(body)}`));
+  if (!Array.isArray(body.batch)) {
+    return quarantineBody(deps, delivery, text, badShape(body.batch === undefined ? 'body has no "batch" array' : `"batch" must be an array, got ${describeJsonType(body.batch)}`));
+  }
+  if (body.batch.length === 0) throw new BadRequestError('"batch" is empty; send at least one event', 'empty-batch');
+  if (body.batch.length > limits.maxBatchEvents) {
+    throw new PayloadTooLargeError(`"batch" has ${body.batch.length} events; the limit is ${limits.maxBatchEvents}`);
+  }
+  return acceptEvents(deps, delivery, body.batch, {
+    single: false,
+    allowedTypes: EVENT_TYPES,
+    defaults: { context: body.context, integrations: body.integrations },
+  });
+}

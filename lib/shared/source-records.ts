@@ -1,0 +1,42 @@
+/**
+ * Sources and their keys as the `sources` and `keys` tables hold them: read by the ingest function
+ * (lib/ingest/auth.ts), written by the administration (lib/admin/sources.ts). A key is only ever
+ * stored as its SHA-256 hash.
+ */
+import { createHash } from 'node:crypto';
+
+export interface SourceRecord {
+  sourceId: string;
+  name?: string;
+  disabled?: boolean;
+  /** Events per second each function instance accepts from this source before answering 429. */
+  rateLimitPerSecond?: number;
+  /** Shared secret for Webhooks `X-Signature`; stored as is, since an HMAC needs it. */
+  webhookSecret?: string;
+  webhookSecretSetAt?: string;
+  /**
+   * The secret before the last rotation, still accepted until `previousWebhookSecretExpiresAt`
+   * (ISO-8601): Segment keeps signing with it until its settings are changed, and retries what
+   * it signed with it for up to four hours.
+   */
+  previousWebhookSecret?: string;
+  previousWebhookSecretExpiresAt?: string;
+  createdAt?: string;
+}
+
+export interface KeyRecord {
+  keyHash: string;
+  sourceId: string;
+  keyPrefix: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+/** Hex SHA-256 of a key: the only form in which a key is ever stored. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function keyPrefix(key: string): string {
+  return key.slice(0, 7);
+}
