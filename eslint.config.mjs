@@ -1,6 +1,38 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The boundaries of lib/ (docs/architecture.md): each side of the queue is one Lambda bundle and one
+ * IAM role, so neither imports the other; both use shared/, spec/ and message/; admin/ serves only
+ * the CLI and the local stack. A folder may not import the folders named for it here.
+ */
+const FORBIDDEN_IMPORTS = {
+  'lib/shared': ['spec', 'message', 'ingest', 'worker', 'admin'],
+  'lib/spec': ['message', 'ingest', 'worker', 'admin'],
+  'lib/message': ['ingest', 'worker', 'admin'],
+  'lib/ingest': ['worker', 'admin'],
+  'lib/worker': ['ingest', 'admin'],
+  'lib/admin': ['ingest', 'worker'],
+  'functions/ingest': ['worker', 'admin'],
+  'functions/worker': ['ingest', 'admin'],
+};
+const boundaries = Object.entries(FORBIDDEN_IMPORTS).map(([folder, forbidden]) => ({
+  files: [`${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `(^|/)(lib/)?(${forbidden.join('|')})(/|$)`,
+            message: `${folder} may not import lib/${forbidden.join(', lib/')} (see docs/architecture.md: one folder per Lambda, shared code in lib/shared, lib/spec and lib/message)`,
+          },
+        ],
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '.serverless/**', '.bench/**', '*.js', '*.mjs'] },
   js.configs.recommended,
@@ -15,6 +47,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...boundaries,
   {
     // CommonJS that serverless loads with plain `require` (it cannot load TypeScript).
     files: ['infra/**/*.js', 'scripts/**/*.js'],
@@ -25,7 +58,11 @@ export default tseslint.config(
     // The CLI's bin: a CommonJS shim that loads the TypeScript sources, outside the TS project.
     files: ['bin/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly' },
+    },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '{}') as Task;
   const logs = installLogSink();
   const options = { rounds: task.rounds, roundMs: task.roundMs };
-  const result = task.task === 'ingest' ? await measureIngest(task.shape, options, logs) : await measureWorker(task.shape, options, logs, task.batchSize);
+  const result =
+    task.task === 'ingest'
+      ? await measureIngest(task.shape, options, logs)
+      : await measureWorker(task.shape, options, logs, task.batchSize);
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

@@ -91,7 +91,11 @@ export async function measureColdStarts(outDir: string, runs: number): Promise<C
   for (const [name, spec] of Object.entries(BUNDLES)) {
     const outfile = path.join(outDir, name.replace(/[^a-z0-9]+/gi, '-'), 'index.js');
     const options = bundleOptions(outfile);
-    await build(spec.entry ? { ...options, entryPoints: [path.join(root, spec.entry)] } : { ...options, stdin: { contents: spec.contents ?? '', resolveDir: root, loader: 'ts', sourcefile: `${name}.ts` } });
+    await build(
+      spec.entry
+        ? { ...options, entryPoints: [path.join(root, spec.entry)] }
+        : { ...options, stdin: { contents: spec.contents ?? '', resolveDir: root, loader: 'ts', sourcefile: `${name}.ts` } },
+    );
     files[name] = outfile;
   }
 

@@ -12,7 +12,11 @@ import { startPipeline, type Pipeline } from '../local/pipeline';
 import { createWorker } from '../lib/worker/process-batch';
 import { startSqsTrigger, type SqsTrigger } from '../local/sqs-trigger';
 
-export type Command = { cmd: 'start'; stage: string } | { cmd: 'drain'; expected: number; timeoutMs: number } | { cmd: 'stopStage' } | { cmd: 'exit' };
+export type Command =
+  | { cmd: 'start'; stage: string }
+  | { cmd: 'drain'; expected: number; timeoutMs: number }
+  | { cmd: 'stopStage' }
+  | { cmd: 'exit' };
 
 export interface DrainStats {
   written: number;
@@ -57,7 +61,13 @@ async function main(): Promise<void> {
     void (async () => {
       switch (message.cmd) {
         case 'start': {
-          pipeline = await startPipeline({ stage: message.stage, dynamodbEndpoint: emulators.dynamodbEndpoint, sqsEndpoint: emulators.sqsEndpoint, port: 0, startWorker: false });
+          pipeline = await startPipeline({
+            stage: message.stage,
+            dynamodbEndpoint: emulators.dynamodbEndpoint,
+            sqsEndpoint: emulators.sqsEndpoint,
+            port: 0,
+            startWorker: false,
+          });
           await pipeline.admin.createSource('bench', 'Benchmark');
           const { key } = await pipeline.admin.createKey('bench');
           const processBatch = createWorker(pipeline.workerDeps);
@@ -83,7 +93,11 @@ async function main(): Promise<void> {
         case 'drain': {
           const deadline = Date.now() + message.timeoutMs;
           while (stats.written < message.expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-          const result: DrainStats = { written: stats.written, spanMs: stats.last - stats.first, drained: stats.written >= message.expected };
+          const result: DrainStats = {
+            written: stats.written,
+            spanMs: stats.last - stats.first,
+            drained: stats.written >= message.expected,
+          };
           send({ type: 'drained', ...result });
           break;
         }

@@ -62,8 +62,15 @@ async function load(url: string, key: string, shape: ShapeId, connections: numbe
   };
 }
 
-export async function measureEndToEnd(options: { seconds: number; drainTimeoutMs: number; log: (line: string) => void }): Promise<EndToEnd[]> {
-  const child = fork(path.join(__dirname, 'e2e-server.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+export async function measureEndToEnd(options: {
+  seconds: number;
+  drainTimeoutMs: number;
+  log: (line: string) => void;
+}): Promise<EndToEnd[]> {
+  const child = fork(path.join(__dirname, 'e2e-server.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
@@ -76,13 +83,28 @@ export async function measureEndToEnd(options: { seconds: number; drainTimeoutMs
     const results: EndToEnd[] = [];
     for (const [i, { shape, connections }] of cases.entries()) {
       options.log(`e2e: ${shape}, ${connections} connections, ${options.seconds} s`);
-      const started = (await request(child, { cmd: 'start', stage: `bench${i}${Date.now() % 100000}` }, 'started')) as { url: string; key: string; bareUrl: string };
+      const started = (await request(child, { cmd: 'start', stage: `bench${i}${Date.now() % 100000}` }, 'started')) as {
+        url: string;
+        key: string;
+        bareUrl: string;
+      };
       const pipeline = await load(started.url, started.key, shape, connections, options.seconds);
       const accepted = pipeline.ok * SHAPES[shape].eventsPerRequest;
-      const drain = (await request(child, { cmd: 'drain', expected: accepted, timeoutMs: options.drainTimeoutMs }, 'drained')) as unknown as DrainStats;
+      const drain = (await request(
+        child,
+        { cmd: 'drain', expected: accepted, timeoutMs: options.drainTimeoutMs },
+        'drained',
+      )) as unknown as DrainStats;
       await request(child, { cmd: 'stopStage' }, 'stopped');
       const bare = await load(started.bareUrl, started.key, shape, connections, options.seconds);
-      results.push({ shape, connections, seconds: options.seconds, pipeline, bare, drain: { ...drain, accepted, eventsPerSecond: drain.spanMs > 0 ? (drain.written / drain.spanMs) * 1000 : 0 } });
+      results.push({
+        shape,
+        connections,
+        seconds: options.seconds,
+        pipeline,
+        bare,
+        drain: { ...drain, accepted, eventsPerSecond: drain.spanMs > 0 ? (drain.written / drain.spanMs) * 1000 : 0 },
+      });
     }
     child.send({ cmd: 'exit' } satisfies Command);
     await new Promise((resolve) => child.once('exit', resolve));

@@ -148,7 +148,9 @@ export class FakeAws {
       }
       case 'DynamoDB.BatchWriteItem': {
         if (this.account) {
-          const { RequestItems } = JSON.parse(body) as { RequestItems: Record<string, Array<{ PutRequest?: { Item: Record<string, AttributeValue> } }>> };
+          const { RequestItems } = JSON.parse(body) as {
+            RequestItems: Record<string, Array<{ PutRequest?: { Item: Record<string, AttributeValue> } }>>;
+          };
           for (const requests of Object.values(RequestItems)) {
             for (const request of requests) if (request.PutRequest) this.size(request.PutRequest.Item);
           }
@@ -163,7 +165,9 @@ export class FakeAws {
         // No tombstones: every user of the bench is still wanted.
         const { RequestItems } = JSON.parse(body) as { RequestItems: Record<string, { Keys: unknown[] }> };
         for (const { Keys } of Object.values(RequestItems)) this.observed.readUnits += Keys.length;
-        return Buffer.from(JSON.stringify({ Responses: Object.fromEntries(Object.keys(RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }));
+        return Buffer.from(
+          JSON.stringify({ Responses: Object.fromEntries(Object.keys(RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }),
+        );
       }
       case 'DynamoDB.GetItem': {
         const { TableName } = JSON.parse(body) as { TableName: string };
@@ -183,7 +187,8 @@ export class FakeAws {
  */
 function fingerprint(body: unknown): string {
   if (typeof body === 'string') return `${body.length}:${body.slice(0, 320)}`;
-  if (body instanceof Uint8Array) return `${body.byteLength}:${Buffer.from(body.buffer, body.byteOffset, Math.min(320, body.byteLength)).toString('latin1')}`;
+  if (body instanceof Uint8Array)
+    return `${body.byteLength}:${Buffer.from(body.buffer, body.byteOffset, Math.min(320, body.byteLength)).toString('latin1')}`;
   throw new Error('the fake AWS expects a string or byte body');
 }
 

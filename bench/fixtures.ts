@@ -33,7 +33,28 @@ const USER_AGENTS = [
 ];
 const TRACKS = ['Order Completed', 'Product Viewed', 'Product Added', 'Signed Up', 'Checkout Started'];
 /** Website traffic: mostly track and page, some identify, a few of the rest. */
-const TYPE_MIX = ['track', 'track', 'track', 'track', 'track', 'track', 'page', 'page', 'page', 'identify', 'track', 'page', 'screen', 'group', 'track', 'alias', 'track', 'page', 'identify', 'track'] as const;
+const TYPE_MIX = [
+  'track',
+  'track',
+  'track',
+  'track',
+  'track',
+  'track',
+  'page',
+  'page',
+  'page',
+  'identify',
+  'track',
+  'page',
+  'screen',
+  'group',
+  'track',
+  'alias',
+  'track',
+  'page',
+  'identify',
+  'track',
+] as const;
 
 export type BenchEvent = Record<string, unknown> & { type: string; messageId: string };
 
@@ -43,7 +64,10 @@ function pick<T>(rand: () => number, values: readonly T[]): T {
 
 function hex(rand: () => number, length: number): string {
   let text = '';
-  while (text.length < length) text += Math.floor(rand() * 0xffffffff).toString(16).padStart(8, '0');
+  while (text.length < length)
+    text += Math.floor(rand() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0');
   return text.slice(0, length);
 }
 
@@ -94,20 +118,45 @@ export function makeEvents(count: number, seed = 1): BenchEvent[] {
       case 'track':
         Object.assign(base, {
           event: pick(rand, TRACKS),
-          properties: { order_id: `ord_${hex(rand, 10)}`, currency: 'EUR', revenue: Math.round(rand() * 20000) / 100, products: [{ product_id: `sku_${hex(rand, 6)}`, price: 19.9, quantity: 1 + Math.floor(rand() * 3) }] },
+          properties: {
+            order_id: `ord_${hex(rand, 10)}`,
+            currency: 'EUR',
+            revenue: Math.round(rand() * 20000) / 100,
+            products: [{ product_id: `sku_${hex(rand, 6)}`, price: 19.9, quantity: 1 + Math.floor(rand() * 3) }],
+          },
         });
         break;
       case 'page':
-        Object.assign(base, { name: page.title.split(' – ')[0], category: 'Marketing', properties: { path: page.path, referrer: 'https://www.google.com/', title: page.title, url: `https://www.acme.example${page.path}` } });
+        Object.assign(base, {
+          name: page.title.split(' – ')[0],
+          category: 'Marketing',
+          properties: {
+            path: page.path,
+            referrer: 'https://www.google.com/',
+            title: page.title,
+            url: `https://www.acme.example${page.path}`,
+          },
+        });
         break;
       case 'identify':
-        Object.assign(base, { traits: { email: `someone.${hex(rand, 6)}@example.com`, plan: 'team', company: 'Initech', createdAt: '2025-11-02T10:00:00.000Z', logins: Math.floor(rand() * 90) } });
+        Object.assign(base, {
+          traits: {
+            email: `someone.${hex(rand, 6)}@example.com`,
+            plan: 'team',
+            company: 'Initech',
+            createdAt: '2025-11-02T10:00:00.000Z',
+            logins: Math.floor(rand() * 90),
+          },
+        });
         break;
       case 'screen':
         Object.assign(base, { name: 'Home', properties: { variant: 'B', build: 4211 } });
         break;
       case 'group':
-        Object.assign(base, { groupId: `grp_${hex(rand, 8)}`, traits: { name: 'Initech', employees: 120, industry: 'Software', plan: 'enterprise' } });
+        Object.assign(base, {
+          groupId: `grp_${hex(rand, 8)}`,
+          traits: { name: 'Initech', employees: 120, industry: 'Software', plan: 'enterprise' },
+        });
         break;
       case 'alias':
         Object.assign(base, { previousId: anonymousId, userId: userId ?? `usr_${hex(rand, 12)}` });
@@ -119,7 +168,12 @@ export function makeEvents(count: number, seed = 1): BenchEvent[] {
 }
 
 /** An API Gateway HTTP API (payload 2.0) event as Lambda receives it. */
-export function apiGatewayEvent(options: { path: string; body: string; headers: Record<string, string>; requestId: string }): APIGatewayProxyEventV2 {
+export function apiGatewayEvent(options: {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+  requestId: string;
+}): APIGatewayProxyEventV2 {
   const now = Date.UTC(2026, 2, 14, 12, 0, 0);
   return {
     version: '2.0',

@@ -121,7 +121,9 @@ function httpEvents(shape: ShapeId, count: number) {
   const requests = SHAPES[shape].requests(count);
   return {
     requests,
-    events: requests.map((request, i) => apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` })),
+    events: requests.map((request, i) =>
+      apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
+    ),
   };
 }
 
@@ -184,7 +186,8 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
   for (const event of events) {
     const response = await handler(event);
     const body = JSON.parse(response.body) as { accepted?: number };
-    if (response.statusCode !== 200 || body.accepted !== expected) throw new Error(`ingest answered ${response.statusCode} ${response.body}`);
+    if (response.statusCode !== 200 || body.accepted !== expected)
+      throw new Error(`ingest answered ${response.statusCode} ${response.body}`);
   }
   const pass: Observed = fake.reset();
   const logBytes = logs.take();
@@ -209,7 +212,11 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
     rounds,
     cpuUsPerRequest: median(rounds.map((r) => r.cpuUs / r.calls)),
     wallUsPerRequest: median(rounds.map((r) => r.wallUs / r.calls)),
-    floorCpuUsPerEvent: floorCpuUsPerEvent(requests.map((r) => r.body), expected, options),
+    floorCpuUsPerEvent: floorCpuUsPerEvent(
+      requests.map((r) => r.body),
+      expected,
+      options,
+    ),
     awsPerRequest: Object.fromEntries(Object.entries(pass.requests).map(([op, n]) => [op, perRequest(n)])),
     messagesPerRequest: perRequest(pass.messages.length),
     messageBytes: pass.messages.map((m) => Buffer.byteLength(m)),
@@ -220,7 +227,12 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
 }
 
 /** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
-export async function measureWorker(shape: ShapeId, options: TimingOptions, logs: { take(): number }, batchSize: number = DEPLOYMENT.workerBatchSize): Promise<WorkerMeasurement> {
+export async function measureWorker(
+  shape: ShapeId,
+  options: TimingOptions,
+  logs: { take(): number },
+  batchSize: number = DEPLOYMENT.workerBatchSize,
+): Promise<WorkerMeasurement> {
   // The queue messages the ingest function really writes for this shape.
   const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
   const ingest = ingestRig(shape);
@@ -235,7 +247,12 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
         messageId: `00000000-0000-4000-8000-${String(i + j).padStart(12, '0')}`,
         receiptHandle: `rh-${i + j}`,
         body,
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(RECEIVED_AT), SenderId: 'AIDABENCH', ApproximateFirstReceiveTimestamp: String(RECEIVED_AT) },
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(RECEIVED_AT),
+          SenderId: 'AIDABENCH',
+          ApproximateFirstReceiveTimestamp: String(RECEIVED_AT),
+        },
         messageAttributes: {},
         md5OfBody: '',
         eventSource: 'aws:sqs',
@@ -277,7 +294,11 @@ export async function measureWorker(shape: ShapeId, options: TimingOptions, logs
     cpuUsPerEvent: median(rounds.map((r) => r.cpuUs / (r.calls * eventsPerInvocation))),
     wallUsPerInvocation: median(rounds.map((r) => r.wallUs / r.calls)),
     dynamoRequestsPer1000Events:
-      (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) + (pass.requests['DynamoDB.PutItem'] ?? 0) + (pass.requests['DynamoDB.BatchGetItem'] ?? 0)) / eventsPerCycle) * 1000,
+      (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) +
+        (pass.requests['DynamoDB.PutItem'] ?? 0) +
+        (pass.requests['DynamoDB.BatchGetItem'] ?? 0)) /
+        eventsPerCycle) *
+      1000,
     rruPerEvent: pass.readUnits / eventsPerCycle,
     itemBytesMean: pass.itemBytes.reduce((a, b) => a + b, 0) / pass.itemBytes.length,
     wruPerEvent: pass.itemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,

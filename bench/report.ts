@@ -14,7 +14,9 @@ export interface BenchResult {
   command: string;
   machine: { node: string; cpus: number; cpuModel: string; loadAtStart: number[]; loadAtEnd: number[] };
   settings: { rounds: number; roundMs: number; coldStartRuns: number; e2eSeconds: number };
-  shapes: Partial<Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; workerLargeBatch?: WorkerMeasurement; cost?: ShapeCost }>>;
+  shapes: Partial<
+    Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; workerLargeBatch?: WorkerMeasurement; cost?: ShapeCost }>
+  >;
   coldStart?: ColdStart[];
   endToEnd?: EndToEnd[];
   seconds: number;
@@ -27,8 +29,13 @@ const ratio = (n: number) => `${n.toFixed(2)}x`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 export function renderReport(result: BenchResult): string {
@@ -37,7 +44,10 @@ export function renderReport(result: BenchResult): string {
     const shape = result.shapes[id];
     return (shape && f(shape)) ?? '–';
   };
-  const row = (label: string, f: (s: NonNullable<BenchResult['shapes'][ShapeId]>, id: ShapeId) => string | undefined) => [label, ...ids.map((id) => cell(id, (s) => f(s, id)))];
+  const row = (label: string, f: (s: NonNullable<BenchResult['shapes'][ShapeId]>, id: ShapeId) => string | undefined) => [
+    label,
+    ...ids.map((id) => cell(id, (s) => f(s, id))),
+  ];
   const e2e = (id: ShapeId) => result.endToEnd?.find((e) => e.shape === id);
 
   const rows: string[][] = [
@@ -54,7 +64,11 @@ export function renderReport(result: BenchResult): string {
     row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
     row('item bytes (event alone), mean', (s) => s.worker && `${int(s.worker.itemBytesMean)} (${int(s.worker.eventBytesMean)})`),
-    row('write units per event: ours / SPEC minimum item / floor', (s) => s.worker && `${fixed(s.worker.wruPerEvent, 2)} / ${fixed(s.worker.leanWruPerEvent, 2)} / ${fixed(s.worker.floorWruPerEvent, 2)}`),
+    row(
+      'write units per event: ours / SPEC minimum item / floor',
+      (s) =>
+        s.worker && `${fixed(s.worker.wruPerEvent, 2)} / ${fixed(s.worker.leanWruPerEvent, 2)} / ${fixed(s.worker.floorWruPerEvent, 2)}`,
+    ),
     ['**AWS requests per 1,000 events**', ...ids.map(() => '')],
     row('API Gateway (512 KB units)', (s) => s.cost && fixed(s.cost.ours.apiRequests)),
     row('Lambda invocations (ingest + worker)', (s) => s.cost && fixed(s.cost.ours.lambdaInvocations)),
@@ -71,7 +85,10 @@ export function renderReport(result: BenchResult): string {
     row('floor (API + 1 invocation/request + 1 WRU/KB)', (s) => s.cost && money(s.cost.floor.dollars.total)),
     row('naive (1 SQS message + 1 PutItem per event)', (s) => s.cost && money(s.cost.naive.dollars.total)),
     row('ours ÷ floor', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.floor.dollars.total)),
-    row('ours ÷ floor with SPEC items (event + key + sourceId + ingest time)', (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.specFloor.dollars.total)),
+    row(
+      'ours ÷ floor with SPEC items (event + key + sourceId + ingest time)',
+      (s) => s.cost && ratio(s.cost.ours.dollars.total / s.cost.specFloor.dollars.total),
+    ),
     row('CloudWatch Logs, our lines (not in totals)', (s) => s.cost && money(s.cost.logsDollars)),
   ];
   if (result.endToEnd?.length) {
@@ -87,7 +104,9 @@ export function renderReport(result: BenchResult): string {
       }),
       row('worker drained, events/s', (_s, id) => {
         const e = e2e(id);
-        return e && `${int(e.drain.eventsPerSecond)}${e.drain.drained ? '' : ` (${int(e.drain.written)} of ${int(e.drain.accepted)} in time)`}`;
+        return (
+          e && `${int(e.drain.eventsPerSecond)}${e.drain.drained ? '' : ` (${int(e.drain.written)} of ${int(e.drain.accepted)} in time)`}`
+        );
       }),
       row('failed requests', (_s, id) => {
         const e = e2e(id);
@@ -109,7 +128,14 @@ export function renderReport(result: BenchResult): string {
     parts.push(
       '',
       table(
-        ['Cold start (fresh node, require the bundle)', 'KB', 'load + deps, ms (best)', 'from process start, ms', 'with --enable-source-maps, ms', 'vs SDK-only: size / load'],
+        [
+          'Cold start (fresh node, require the bundle)',
+          'KB',
+          'load + deps, ms (best)',
+          'from process start, ms',
+          'with --enable-source-maps, ms',
+          'vs SDK-only: size / load',
+        ],
         cold.map((c) => {
           const b = c.name === 'ingest' || c.name === 'worker' ? base(c.name) : undefined;
           return [

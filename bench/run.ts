@@ -27,7 +27,10 @@ const LARGE_BATCH = 100;
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
-  const only = argv.find((a) => a.startsWith('--only='))?.slice(7).split(',') as Section[] | undefined;
+  const only = argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice(7)
+    .split(',') as Section[] | undefined;
   return {
     quick,
     sections: new Set<Section>(only ?? ['ingest', 'worker', 'cold', 'e2e']),
@@ -48,7 +51,9 @@ function runChild<T>(task: 'ingest' | 'worker', shape: ShapeId, rounds: number, 
     child.on('message', (message) => {
       result = message as T;
     });
-    child.on('exit', (code) => (result !== undefined ? resolve(result) : reject(new Error(`${task} ${shape}: the measuring process exited (${String(code)})`))));
+    child.on('exit', (code) =>
+      result !== undefined ? resolve(result) : reject(new Error(`${task} ${shape}: the measuring process exited (${String(code)})`)),
+    );
   });
 }
 
@@ -59,12 +64,23 @@ async function main(): Promise<void> {
   const result: BenchResult = {
     startedAt: new Date(started).toISOString(),
     command: `npm run bench${args.quick ? ':quick' : ''}`,
-    machine: { node: process.versions.node, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', loadAtStart: os.loadavg(), loadAtEnd: [] },
+    machine: {
+      node: process.versions.node,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      loadAtStart: os.loadavg(),
+      loadAtEnd: [],
+    },
     settings: { rounds: args.rounds, roundMs: args.roundMs, coldStartRuns: args.coldStartRuns, e2eSeconds: args.e2eSeconds },
     shapes: {},
     seconds: 0,
   };
-  log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
 
   for (const id of Object.keys(SHAPES) as ShapeId[]) {
     const shape: BenchResult['shapes'][ShapeId] = {};

@@ -47,7 +47,8 @@ export const SHAPES: Record<ShapeId, Shape> = {
     eventsPerRequest: 1,
     note: singleRoute({ type: 'track', messageId: '' }) === '/segment' ? undefined : 'via /v1/{type} until /segment lands',
     env: {},
-    requests: (count) => chunks(count, 1, 11).map((events) => ({ path: singleRoute(events[0] as BenchEvent), body: JSON.stringify(events[0]), events })),
+    requests: (count) =>
+      chunks(count, 1, 11).map((events) => ({ path: singleRoute(events[0] as BenchEvent), body: JSON.stringify(events[0]), events })),
   },
   batch: {
     id: 'batch',
@@ -65,7 +66,9 @@ export const SHAPES: Record<ShapeId, Shape> = {
     env: webhookRoute ? {} : { MAX_BATCH_BYTES: String(4 * 1024 * 1024), MAX_BATCH_EVENTS: '4000' },
     requests: (count) =>
       chunks(count, 1000, 33).map((events) =>
-        webhookRoute ? { path: webhookRoute, body: JSON.stringify(events), events } : { path: '/v1/batch', body: JSON.stringify({ batch: events }), events },
+        webhookRoute
+          ? { path: webhookRoute, body: JSON.stringify(events), events }
+          : { path: '/v1/batch', body: JSON.stringify({ batch: events }), events },
       ),
   },
 };

@@ -36,7 +36,10 @@ const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c)
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length + (c.spec.args ? c.spec.args.length + 1 : 0)));
-  const lines = COMMANDS.map((c) => `  ${`${c.spec.name}${c.spec.args ? ` ${c.spec.args}` : ''}`.padEnd(width)}  ${c.spec.summary.split('. ')[0]?.replace(/\.$/, '')}`);
+  const lines = COMMANDS.map(
+    (c) =>
+      `  ${`${c.spec.name}${c.spec.args ? ` ${c.spec.args}` : ''}`.padEnd(width)}  ${c.spec.summary.split('. ')[0]?.replace(/\.$/, '')}`,
+  );
   return `Usage: segment-ingest <command> [options]
 
 Operates a segment-ingest stage: the local stack of \`npm start\` by default, a deployed one with
@@ -57,7 +60,12 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
     const command = COMMANDS.find((c) => c.spec.name === `${first} ${second ?? ''}`);
     if (command) return { command, rest: argv.slice(2) };
     const subcommands = COMMANDS.filter((c) => c.spec.name.startsWith(`${first} `)).map((c) => c.spec.name.split(' ')[1]);
-    return { unknown: second === undefined || second.startsWith('-') ? `"${first}" needs a subcommand: ${subcommands.join(', ')}` : `unknown command "${first} ${second}"; "${first}" has ${subcommands.join(', ')}` };
+    return {
+      unknown:
+        second === undefined || second.startsWith('-')
+          ? `"${first}" needs a subcommand: ${subcommands.join(', ')}`
+          : `unknown command "${first} ${second}"; "${first}" has ${subcommands.join(', ')}`,
+    };
   }
   const command = COMMANDS.find((c) => c.spec.name === first);
   return command ? { command, rest: argv.slice(1) } : { unknown: `unknown command "${first}"` };

@@ -364,13 +364,25 @@ function alarms(stack) {
 function dashboard(stack) {
   /** @typedef {Record<string, unknown>} Options */
   const api = (/** @type {string} */ metric, /** @type {Options} */ options = {}) => [
-    'AWS/ApiGateway', metric, 'ApiId', '${HttpApi}', { label: metric, ...options },
+    'AWS/ApiGateway',
+    metric,
+    'ApiId',
+    '${HttpApi}',
+    { label: metric, ...options },
   ];
   const lambda = (/** @type {string} */ fn, /** @type {string} */ metric, /** @type {Options} */ options = {}) => [
-    'AWS/Lambda', metric, 'FunctionName', `\${${functionId(fn)}}`, { label: `${fn} ${metric}`, ...options },
+    'AWS/Lambda',
+    metric,
+    'FunctionName',
+    `\${${functionId(fn)}}`,
+    { label: `${fn} ${metric}`, ...options },
   ];
   const sqs = (/** @type {string} */ queue, /** @type {string} */ metric) => [
-    'AWS/SQS', metric, 'QueueName', `\${${queueId(queue)}.QueueName}`, { label: `${queue} ${metric}` },
+    'AWS/SQS',
+    metric,
+    'QueueName',
+    `\${${queueId(queue)}.QueueName}`,
+    { label: `${queue} ${metric}` },
   ];
   // Powertools emits EMF with a `service` dimension (POWERTOOLS_SERVICE_NAME, one per stage);
   // SEARCH finds the series whatever other dimensions the code adds, SUM draws them as one line.
@@ -401,19 +413,25 @@ function dashboard(stack) {
       graph('Ingest: events (SegmentIngest)', CUSTOM_METRICS.ingest.map(custom)),
     ],
     [
-      graph('Lambda invocations, errors, throttles', ['ingest', 'worker'].flatMap((fn) =>
-        ['Invocations', 'Errors', 'Throttles'].map((metric) => lambda(fn, metric)))),
-      graph('Lambda duration (ms)', ['ingest', 'worker'].flatMap((fn) => [
-        lambda(fn, 'Duration', { stat: 'p50', label: `${fn} p50` }),
-        lambda(fn, 'Duration', { stat: 'p99', label: `${fn} p99` }),
-      ])),
+      graph(
+        'Lambda invocations, errors, throttles',
+        ['ingest', 'worker'].flatMap((fn) => ['Invocations', 'Errors', 'Throttles'].map((metric) => lambda(fn, metric))),
+      ),
+      graph(
+        'Lambda duration (ms)',
+        ['ingest', 'worker'].flatMap((fn) => [
+          lambda(fn, 'Duration', { stat: 'p50', label: `${fn} p50` }),
+          lambda(fn, 'Duration', { stat: 'p99', label: `${fn} p99` }),
+        ]),
+      ),
       graph('Worker: events (SegmentIngest)', CUSTOM_METRICS.worker.map(custom)),
     ],
     [
-      graph('Queue depth', [
-        sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesVisible'),
-        sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesNotVisible'),
-      ], latest),
+      graph(
+        'Queue depth',
+        [sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesVisible'), sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesNotVisible')],
+        latest,
+      ),
       graph('Oldest queued message (s)', [sqs(EVENTS_QUEUE, 'ApproximateAgeOfOldestMessage')], latest),
       graph('Dead-letter queue depth', deadLetter ? [sqs(deadLetter, 'ApproximateNumberOfMessagesVisible')] : [], latest),
     ],

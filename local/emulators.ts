@@ -86,11 +86,18 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
     exited = code;
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
   const started = Date.now();
   for (;;) {
     if (exited !== undefined) {
-      throw new Error(`DynamoDB Local exited (code ${String(exited)}) before it was ready. Is Java 17+ installed (java -version), and is port ${port} free?\n${stderr}`);
+      throw new Error(
+        `DynamoDB Local exited (code ${String(exited)}) before it was ready. Is Java 17+ installed (java -version), and is port ${port} free?\n${stderr}`,
+      );
     }
     try {
       await client.send(new ListTablesCommand({}));

@@ -3,7 +3,15 @@
  * definitions `serverless.yml` deploys, so the local stack and AWS cannot drift apart. Idempotent:
  * what exists already is left as it is.
  */
-import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, UpdateTimeToLiveCommand, type DynamoDBClient, type KeySchemaElement, type AttributeDefinition } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+  type KeySchemaElement,
+  type AttributeDefinition,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUES, TABLES, TABLE_NAMES, resourceName } from '../infra';
 
@@ -37,7 +45,9 @@ export async function provisionTables(dynamodb: DynamoDBClient, stage: string): 
       }
       await dynamodb.send(new CreateTableCommand({ TableName, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
       if (definition.ttlAttribute) {
-        await dynamodb.send(new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true } }));
+        await dynamodb.send(
+          new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true } }),
+        );
       }
     }),
   );
@@ -48,7 +58,11 @@ export async function provisionQueues(sqs: SQSClient, stage: string, options: Pr
   const { QueueUrl: deadLetterQueueUrl } = await sqs.send(
     new CreateQueueCommand({
       QueueName: resourceName(stage, 'dead-letter'),
-      Attributes: { VisibilityTimeout: String(dlq.visibilityTimeoutSeconds), MessageRetentionPeriod: String(dlq.messageRetentionSeconds), MaximumMessageSize: String(dlq.maximumMessageSizeBytes) },
+      Attributes: {
+        VisibilityTimeout: String(dlq.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(dlq.messageRetentionSeconds),
+        MaximumMessageSize: String(dlq.maximumMessageSizeBytes),
+      },
     }),
   );
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }));
@@ -60,7 +74,10 @@ export async function provisionQueues(sqs: SQSClient, stage: string, options: Pr
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? events.visibilityTimeoutSeconds),
         MessageRetentionPeriod: String(events.messageRetentionSeconds),
         MaximumMessageSize: String(events.maximumMessageSizeBytes),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: options.maxReceiveCount ?? events.maxReceiveCount }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes?.QueueArn,
+          maxReceiveCount: options.maxReceiveCount ?? events.maxReceiveCount,
+        }),
       },
     }),
   );

@@ -63,7 +63,10 @@ async function main(): Promise<void> {
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv() },
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
     trigger: {
-      onBatch: quiet ? undefined : ({ messages, failed, error }) => console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
+      onBatch: quiet
+        ? undefined
+        : ({ messages, failed, error }) =>
+            console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
     },
   });
 
@@ -72,7 +75,8 @@ async function main(): Promise<void> {
   const keys = await pipeline.admin.listKeys(SOURCE_ID);
   if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await pipeline.admin.createKey(SOURCE_ID, key);
   const webhookSecret = devWebhookSecret();
-  if ((await pipeline.admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await pipeline.admin.setWebhookSecret(SOURCE_ID, webhookSecret);
+  if ((await pipeline.admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret)
+    await pipeline.admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 
   const endpoint = `http://localhost:${new URL(pipeline.url).port}`;
   console.log(`
@@ -110,7 +114,18 @@ Ctrl-C stops everything.
 
 /** Function settings a developer may set for the local stack, with the names Lambda uses. */
 function pickFunctionEnv(): Record<string, string | undefined> {
-  const names = ['MAX_EVENT_BYTES', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'MAX_WEBHOOK_EVENTS', 'MAX_REQUEST_BYTES', 'QUEUE_MESSAGE_BYTES', 'ENQUEUE_BUDGET_MS', 'KEY_CACHE_SECONDS', 'REJECTED_RETENTION_DAYS', 'WRITE_CONCURRENCY'];
+  const names = [
+    'MAX_EVENT_BYTES',
+    'MAX_BATCH_BYTES',
+    'MAX_BATCH_EVENTS',
+    'MAX_WEBHOOK_EVENTS',
+    'MAX_REQUEST_BYTES',
+    'QUEUE_MESSAGE_BYTES',
+    'ENQUEUE_BUDGET_MS',
+    'KEY_CACHE_SECONDS',
+    'REJECTED_RETENTION_DAYS',
+    'WRITE_CONCURRENCY',
+  ];
   return Object.fromEntries(names.map((name) => [name, process.env[name]]));
 }
 

@@ -44,7 +44,12 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }])),
+      options: Object.fromEntries(
+        Object.entries(options).map(([name, o]) => [
+          name,
+          { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+        ]),
+      ),
       allowPositionals: true,
       strict: true,
     }) as { values: Values; positionals: string[] };
@@ -98,7 +103,10 @@ export function stringOption(values: Values, name: string): string | undefined {
 export function listOption(values: Values, name: string): string[] {
   const value = values[name];
   const list = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
-  return list.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  return list
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 export function booleanOption(values: Values, name: string): boolean {
@@ -106,12 +114,25 @@ export function booleanOption(values: Values, name: string): boolean {
 }
 
 /** A number option within bounds; `fallback` when absent. */
-export function numberOption(values: Values, name: string, fallback: number, bounds: { min: number; max: number; integer?: boolean }): number {
+export function numberOption(
+  values: Values,
+  name: string,
+  fallback: number,
+  bounds: { min: number; max: number; integer?: boolean },
+): number {
   const raw = stringOption(values, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value < bounds.min || value > bounds.max || (bounds.integer && !Number.isInteger(value))) {
-    throw new UsageError(`--${name} must be ${bounds.integer ? 'a whole number' : 'a number'} from ${bounds.min} to ${bounds.max}, got "${raw}"`);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < bounds.min ||
+    value > bounds.max ||
+    (bounds.integer && !Number.isInteger(value))
+  ) {
+    throw new UsageError(
+      `--${name} must be ${bounds.integer ? 'a whole number' : 'a number'} from ${bounds.min} to ${bounds.max}, got "${raw}"`,
+    );
   }
   return value;
 }

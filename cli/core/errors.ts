@@ -87,8 +87,15 @@ export function explainError(error: unknown, context: ErrorContext = {}): string
   const message = e.message ?? String(error);
   const network = networkProblem(error);
   if (network) {
-    const where = [context.dynamodbEndpoint && `DynamoDB at ${context.dynamodbEndpoint}`, context.sqsEndpoint && `SQS at ${context.sqsEndpoint}`].filter(Boolean).join(' or ');
-    const hint = context.local ? ' Is the local stack running (npm start)? Point at another one with --dynamodb-endpoint/--sqs-endpoint, or at a deployed stage with --stage.' : '';
+    const where = [
+      context.dynamodbEndpoint && `DynamoDB at ${context.dynamodbEndpoint}`,
+      context.sqsEndpoint && `SQS at ${context.sqsEndpoint}`,
+    ]
+      .filter(Boolean)
+      .join(' or ');
+    const hint = context.local
+      ? ' Is the local stack running (npm start)? Point at another one with --dynamodb-endpoint/--sqs-endpoint, or at a deployed stage with --stage.'
+      : '';
     return `cannot reach ${where || 'AWS'} (${network}).${hint}`;
   }
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
@@ -97,10 +104,23 @@ export function explainError(error: unknown, context: ErrorContext = {}): string
   if (name === 'ResourceNotFoundException') {
     return `a table of the stage does not exist (${message}). Is the stage provisioned${context.local ? ' (npm start creates the local one)' : ' and the region right'}?`;
   }
-  if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue' || /NonExistentQueue|queue does not exist/i.test(message)) {
+  if (
+    name === 'QueueDoesNotExist' ||
+    name === 'AWS.SimpleQueueService.NonExistentQueue' ||
+    /NonExistentQueue|queue does not exist/i.test(message)
+  ) {
     return `a queue of the stage does not exist (${message}). Is the stage provisioned${context.local ? ' (npm start creates the local one)' : ' and the region right'}?`;
   }
-  if (['UnrecognizedClientException', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'AccessDenied', 'AccessDeniedException'].includes(name)) {
+  if (
+    [
+      'UnrecognizedClientException',
+      'InvalidClientTokenId',
+      'ExpiredToken',
+      'ExpiredTokenException',
+      'AccessDenied',
+      'AccessDeniedException',
+    ].includes(name)
+  ) {
     return `AWS refused the request (${name}): ${message}`;
   }
   if (name && name !== 'Error' && name !== 'TypeError') return `${name}: ${message}`;

@@ -37,7 +37,10 @@ export function resourcesFromOutputs(stage: string, outputs: Record<string, stri
     endpoint: first(OUTPUT_KEYS.endpoint)?.replace(/\/+$/, ''),
     queueUrl: first(OUTPUT_KEYS.queueUrl),
     deadLetterQueueUrl: first(OUTPUT_KEYS.deadLetterQueueUrl),
-    tables: Object.fromEntries(TABLE_NAMES.map((name) => [name, outputs[tableOutputKey(name)] ?? resourceName(stage, name)])) as Record<TableName, string>,
+    tables: Object.fromEntries(TABLE_NAMES.map((name) => [name, outputs[tableOutputKey(name)] ?? resourceName(stage, name)])) as Record<
+      TableName,
+      string
+    >,
   };
 }
 
@@ -49,11 +52,17 @@ export const readStackOutputs: ReadStackOutputs = async (stack, region) => {
   try {
     const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: stack }));
     const outputs = Stacks[0]?.Outputs ?? [];
-    return Object.fromEntries(outputs.filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey as string, o.OutputValue as string]));
+    return Object.fromEntries(
+      outputs.filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey as string, o.OutputValue as string]),
+    );
   } catch (error) {
     const e = error as { name?: string; message?: string };
     if (e.name === 'ValidationError' && /does not exist/i.test(e.message ?? '')) {
-      throw new CliError(`no CloudFormation stack "${stack}" in ${region}: is the stage deployed (npx serverless deploy --stage ...), and is the region right (--region)?`, undefined, { cause: error });
+      throw new CliError(
+        `no CloudFormation stack "${stack}" in ${region}: is the stage deployed (npx serverless deploy --stage ...), and is the region right (--region)?`,
+        undefined,
+        { cause: error },
+      );
     }
     throw error;
   } finally {

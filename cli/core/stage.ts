@@ -50,7 +50,9 @@ export async function openStage(values: Values, io: Io, deps: CommandDeps = {}):
     reader,
     admin: createSourceAdmin({ documents: clients.documents, tables: target.tables }),
     queueUrls() {
-      queues ??= Promise.all([lookup(target.queueUrl, 'events'), lookup(target.deadLetterQueueUrl, 'dead-letter')]).then(([queueUrl, deadLetterQueueUrl]) => ({ queueUrl, deadLetterQueueUrl }));
+      queues ??= Promise.all([lookup(target.queueUrl, 'events'), lookup(target.deadLetterQueueUrl, 'dead-letter')]).then(
+        ([queueUrl, deadLetterQueueUrl]) => ({ queueUrl, deadLetterQueueUrl }),
+      );
       return queues;
     },
     errorContext: { dynamodbEndpoint: target.dynamodbEndpoint, sqsEndpoint: target.sqsEndpoint, local: target.kind === 'local' },

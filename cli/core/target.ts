@@ -27,12 +27,31 @@ export interface Target {
 
 /** The options every command that talks to a stage accepts. */
 export const TARGET_OPTIONS: Record<string, OptionSpec> = {
-  stage: { type: 'string', value: 'NAME', description: 'a deployed stage, found through CloudFormation stack segment-ingest-NAME (env SEGMENT_INGEST_STAGE)' },
+  stage: {
+    type: 'string',
+    value: 'NAME',
+    description: 'a deployed stage, found through CloudFormation stack segment-ingest-NAME (env SEGMENT_INGEST_STAGE)',
+  },
   region: { type: 'string', value: 'REGION', description: 'AWS region of the stage (env AWS_REGION; default us-east-1)' },
-  local: { type: 'boolean', description: 'the local emulators (the default without --stage); with --stage, a stage on them (env SEGMENT_INGEST_LOCAL=1)' },
-  endpoint: { type: 'string', value: 'URL', description: 'base URL of the public endpoint (env SEGMENT_INGEST_ENDPOINT; local default http://127.0.0.1:$PORT, PORT=3000)' },
-  'dynamodb-endpoint': { type: 'string', value: 'URL', description: 'local only: DynamoDB Local (env SEGMENT_INGEST_DYNAMODB_ENDPOINT; default http://127.0.0.1:$DYNAMODB_PORT, 8000)' },
-  'sqs-endpoint': { type: 'string', value: 'URL', description: 'local only: the SQS emulator (env SEGMENT_INGEST_SQS_ENDPOINT; default http://127.0.0.1:$SQS_PORT, 9324)' },
+  local: {
+    type: 'boolean',
+    description: 'the local emulators (the default without --stage); with --stage, a stage on them (env SEGMENT_INGEST_LOCAL=1)',
+  },
+  endpoint: {
+    type: 'string',
+    value: 'URL',
+    description: 'base URL of the public endpoint (env SEGMENT_INGEST_ENDPOINT; local default http://127.0.0.1:$PORT, PORT=3000)',
+  },
+  'dynamodb-endpoint': {
+    type: 'string',
+    value: 'URL',
+    description: 'local only: DynamoDB Local (env SEGMENT_INGEST_DYNAMODB_ENDPOINT; default http://127.0.0.1:$DYNAMODB_PORT, 8000)',
+  },
+  'sqs-endpoint': {
+    type: 'string',
+    value: 'URL',
+    description: 'local only: the SQS emulator (env SEGMENT_INGEST_SQS_ENDPOINT; default http://127.0.0.1:$SQS_PORT, 9324)',
+  },
 };
 
 export interface TargetRequest {
@@ -85,11 +104,17 @@ export function localTarget(request: TargetRequest, env: Record<string, string |
 }
 
 /** Resolves the target: the local emulators, or a deployed stage through its stack outputs. */
-export async function resolveTarget(request: TargetRequest, env: Record<string, string | undefined>, readOutputs: ReadStackOutputs = readStackOutputs): Promise<Target> {
+export async function resolveTarget(
+  request: TargetRequest,
+  env: Record<string, string | undefined>,
+  readOutputs: ReadStackOutputs = readStackOutputs,
+): Promise<Target> {
   if (isLocal(request)) return localTarget(request, env);
   const stage = checkStage(request.stage ?? '');
   if (request.dynamodbEndpoint || request.sqsEndpoint) {
-    throw new UsageError('--dynamodb-endpoint and --sqs-endpoint are for the local emulators; add --local, or drop them for a deployed stage');
+    throw new UsageError(
+      '--dynamodb-endpoint and --sqs-endpoint are for the local emulators; add --local, or drop them for a deployed stage',
+    );
   }
   const resources = resourcesFromOutputs(stage, await readOutputs(stackName(stage), request.region));
   return {

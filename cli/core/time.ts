@@ -11,7 +11,10 @@ export function parseTimeOption(option: string, value: string, now: number = Dat
   const age = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(text);
   if (age) return toIsoMillis(now - Number(age[1]) * (UNITS[(age[2] ?? 's').toLowerCase()] ?? 1000));
   const ms = parseTimestamp(text);
-  if (ms === undefined) throw new UsageError(`--${option} must be a time (2026-11-01, 2026-11-01T12:00:00Z, epoch seconds) or an age (90m, 24h, 7d), got "${value}"`);
+  if (ms === undefined)
+    throw new UsageError(
+      `--${option} must be a time (2026-11-01, 2026-11-01T12:00:00Z, epoch seconds) or an age (90m, 24h, 7d), got "${value}"`,
+    );
   return toIsoMillis(ms);
 }
 

@@ -4,7 +4,13 @@
  * crash between send and delete leaves a message in both queues; it is then written twice, which
  * the idempotent table keys make harmless. Nothing is ever lost.
  */
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 
 export interface RedriveOptions {
   from: string;
@@ -28,7 +34,9 @@ export interface RedriveResult {
 }
 
 export async function queueDepth(sqs: SQSClient, url: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) || 0;
 }
 
@@ -58,18 +66,27 @@ export async function redrive(sqs: SQSClient, options: RedriveOptions): Promise<
     const sent = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: options.to,
-        Entries: Messages.map((message, i) => ({ Id: String(i), MessageBody: message.Body ?? '', MessageAttributes: message.MessageAttributes })),
+        Entries: Messages.map((message, i) => ({
+          Id: String(i),
+          MessageBody: message.Body ?? '',
+          MessageAttributes: message.MessageAttributes,
+        })),
       }),
     );
-    for (const failure of sent.Failed ?? []) result.problems.push(`SQS did not take a message: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
+    for (const failure of sent.Failed ?? [])
+      result.problems.push(`SQS did not take a message: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
     result.failed += (sent.Failed ?? []).length;
     const taken = (sent.Successful ?? []).map((s) => Messages[Number(s.Id)]).filter((m) => m?.ReceiptHandle !== undefined);
     if (taken.length > 0) {
       const deleted = await sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: options.from, Entries: taken.map((m, i) => ({ Id: String(i), ReceiptHandle: m?.ReceiptHandle ?? '' })) }),
+        new DeleteMessageBatchCommand({
+          QueueUrl: options.from,
+          Entries: taken.map((m, i) => ({ Id: String(i), ReceiptHandle: m?.ReceiptHandle ?? '' })),
+        }),
       );
       result.notDeleted += (deleted.Failed ?? []).length;
-      for (const failure of deleted.Failed ?? []) result.problems.push(`moved, but not deleted from the dead-letter queue: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
+      for (const failure of deleted.Failed ?? [])
+        result.problems.push(`moved, but not deleted from the dead-letter queue: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim());
     }
     result.moved += taken.length;
     options.onProgress?.(result.moved, result.failed);

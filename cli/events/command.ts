@@ -17,21 +17,35 @@ export const events: Command = {
       source: { type: 'string', value: 'ID', description: 'the source (required)' },
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
       anonymous: { type: 'string', value: 'ANONYMOUS_ID', description: 'instead of --user: an anonymous visitor (events with no userId)' },
-      type: { type: 'string', multiple: true, value: 'TYPE', description: `only these types (repeat or comma-separate): ${EVENT_TYPES.join(', ')}` },
-      since: { type: 'string', value: 'TIME', description: 'from this event time on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d' },
+      type: {
+        type: 'string',
+        multiple: true,
+        value: 'TYPE',
+        description: `only these types (repeat or comma-separate): ${EVENT_TYPES.join(', ')}`,
+      },
+      since: {
+        type: 'string',
+        value: 'TIME',
+        description: 'from this event time on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d',
+      },
       until: { type: 'string', value: 'TIME', description: 'before this event time (exclusive)' },
       limit: { type: 'string', value: 'N', description: 'stop after N events' },
       ...TARGET_OPTIONS,
     },
-    details: 'Each table is queried by partition key (<source>#<userId>, or <source>#anon:<anonymousId>) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
-    examples: ['segment-ingest events --source shop-web --user u-123', 'segment-ingest events --source shop-web --user u-123 --type track,identify --since 7d | jq .event'],
+    details:
+      'Each table is queried by partition key (<source>#<userId>, or <source>#anon:<anonymousId>) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
+    examples: [
+      'segment-ingest events --source shop-web --user u-123',
+      'segment-ingest events --source shop-web --user u-123 --type track,identify --since 7d | jq .event',
+    ],
   },
   async run({ values }, io, deps) {
     const sourceId = stringOption(values, 'source');
     const userId = stringOption(values, 'user');
     const anonymousId = stringOption(values, 'anonymous');
     if (!sourceId) throw new UsageError('--source is required');
-    if ((userId === undefined) === (anonymousId === undefined)) throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
+    if ((userId === undefined) === (anonymousId === undefined))
+      throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
     const types = listOption(values, 'type');
     const unknown = types.filter((t) => !EVENT_TYPES.includes(t as EventType));
     if (unknown.length > 0) throw new UsageError(`unknown --type ${unknown.join(', ')}; types are ${EVENT_TYPES.join(', ')}`);
@@ -54,7 +68,11 @@ export const events: Command = {
         if (++printed >= limit) break;
       }
     });
-    if (printed === 0) await write(io.stderr, `No events for ${userId !== undefined ? `user "${userId}"` : `anonymous "${anonymousId ?? ''}"`} in source "${sourceId}"${since || until ? ' in that time range' : ''}.\n`);
+    if (printed === 0)
+      await write(
+        io.stderr,
+        `No events for ${userId !== undefined ? `user "${userId}"` : `anonymous "${anonymousId ?? ''}"`} in source "${sourceId}"${since || until ? ' in that time range' : ''}.\n`,
+      );
     return EXIT.ok;
   },
 };

@@ -21,7 +21,13 @@ export interface EventQuery {
 type Item = Record<string, unknown>;
 
 /** One table's items for the query, in sort-key order, page by page. */
-async function* queryTable(documents: DynamoDBDocumentClient, table: string, pk: string, lower: string, upper: string): AsyncGenerator<Item> {
+async function* queryTable(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  lower: string,
+  upper: string,
+): AsyncGenerator<Item> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
@@ -38,7 +44,11 @@ async function* queryTable(documents: DynamoDBDocumentClient, table: string, pk:
 }
 
 /** Yields the user's events of `types` in [since, until), ordered by timestamp, then messageId. */
-export async function* lookupEvents(documents: DynamoDBDocumentClient, tables: Record<EventType, string>, query: EventQuery): AsyncGenerator<Item> {
+export async function* lookupEvents(
+  documents: DynamoDBDocumentClient,
+  tables: Record<EventType, string>,
+  query: EventQuery,
+): AsyncGenerator<Item> {
   const pk = eventPartitionKey(query.sourceId, query.userId, query.anonymousId);
   const { lower, upper } = sortKeyRange(query.since, query.until);
   const streams = query.types.map((type) => queryTable(documents, tables[type], pk, lower, upper));
@@ -60,7 +70,22 @@ export async function* lookupEvents(documents: DynamoDBDocumentClient, tables: R
 }
 
 /** Fields shown first, in this order; then the event's other fields; then what the service added. */
-const LEADING = ['type', 'timestamp', 'messageId', 'userId', 'anonymousId', 'event', 'name', 'category', 'groupId', 'previousId', 'properties', 'traits', 'context', 'integrations'];
+const LEADING = [
+  'type',
+  'timestamp',
+  'messageId',
+  'userId',
+  'anonymousId',
+  'event',
+  'name',
+  'category',
+  'groupId',
+  'previousId',
+  'properties',
+  'traits',
+  'context',
+  'integrations',
+];
 const TRAILING = ['sourceId', 'receivedAt', 'storedAs', 'pk', 'sk'];
 
 /**

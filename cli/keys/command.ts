@@ -19,7 +19,10 @@ export const keysCreate: Command = {
     if (!sourceId) throw new UsageError('--source is required: the source the key belongs to');
     const { key, record } = await withStage(values, io, deps, (stage) => stage.admin.createKey(sourceId));
     await write(io.stdout, `${key}\n`);
-    await write(io.stderr, `Key ${record.keyPrefix}… created for source "${sourceId}". Store it now: it is not shown again. Revoke it with: segment-ingest keys revoke ${record.keyPrefix}\n`);
+    await write(
+      io.stderr,
+      `Key ${record.keyPrefix}… created for source "${sourceId}". Store it now: it is not shown again. Revoke it with: segment-ingest keys revoke ${record.keyPrefix}\n`,
+    );
     return EXIT.ok;
   },
 };
@@ -37,8 +40,13 @@ export const keysList: Command = {
   },
   async run({ values }, io, deps) {
     const sourceId = stringOption(values, 'source');
-    const { keys, target } = await withStage(values, io, deps, async (stage) => ({ keys: await stage.admin.listKeys(sourceId), target: stage.target }));
-    const shown = keys.filter((k) => !(booleanOption(values, 'active') && k.revokedAt)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const { keys, target } = await withStage(values, io, deps, async (stage) => ({
+      keys: await stage.admin.listKeys(sourceId),
+      target: stage.target,
+    }));
+    const shown = keys
+      .filter((k) => !(booleanOption(values, 'active') && k.revokedAt))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     if (booleanOption(values, 'json')) {
       for (const k of shown) await write(io.stdout, `${JSON.stringify(k)}\n`);
       return EXIT.ok;
@@ -47,8 +55,28 @@ export const keysList: Command = {
       await write(io.stdout, `No keys${sourceId ? ` for source "${sourceId}"` : ''} in ${describeTarget(target)}.\n`);
       return EXIT.ok;
     }
-    const rows = shown.map((k) => [`${k.keyPrefix}…`, k.sourceId, k.revokedAt ? 'revoked' : 'active', k.createdAt, k.revokedAt ?? '', k.keyHash.slice(0, 16)]);
-    await write(io.stdout, formatTable([{ header: 'KEY' }, { header: 'SOURCE' }, { header: 'STATE' }, { header: 'CREATED' }, { header: 'REVOKED' }, { header: 'HASH (SHA-256)' }], rows));
+    const rows = shown.map((k) => [
+      `${k.keyPrefix}…`,
+      k.sourceId,
+      k.revokedAt ? 'revoked' : 'active',
+      k.createdAt,
+      k.revokedAt ?? '',
+      k.keyHash.slice(0, 16),
+    ]);
+    await write(
+      io.stdout,
+      formatTable(
+        [
+          { header: 'KEY' },
+          { header: 'SOURCE' },
+          { header: 'STATE' },
+          { header: 'CREATED' },
+          { header: 'REVOKED' },
+          { header: 'HASH (SHA-256)' },
+        ],
+        rows,
+      ),
+    );
     return EXIT.ok;
   },
 };
@@ -56,7 +84,8 @@ export const keysList: Command = {
 export const keysRevoke: Command = {
   spec: {
     name: 'keys revoke',
-    summary: 'Revokes a key. Give the key, its prefix (as `keys list` shows it) or its hash; senders using it get 401 within the key cache lifetime (60 s).',
+    summary:
+      'Revokes a key. Give the key, its prefix (as `keys list` shows it) or its hash; senders using it get 401 within the key cache lifetime (60 s).',
     args: 'KEY|PREFIX|HASH',
     minPositionals: 1,
     maxPositionals: 1,

@@ -20,7 +20,12 @@ import { parseTimeOption } from '../core/time';
 import { resolveKey, SENDING_OPTIONS, sendingSettings } from '../replay/command';
 
 const SELECTION_OPTIONS = {
-  source: { type: 'string', multiple: true, value: 'ID', description: 'only these sources (repeat or comma-separate); default: all (a scan of the table)' },
+  source: {
+    type: 'string',
+    multiple: true,
+    value: 'ID',
+    description: 'only these sources (repeat or comma-separate); default: all (a scan of the table)',
+  },
   since: { type: 'string', value: 'TIME', description: 'received at or after TIME (ISO-8601, epoch seconds, or an age like 24h, 7d)' },
   until: { type: 'string', value: 'TIME', description: 'received before TIME' },
 } as const;
@@ -45,7 +50,10 @@ export const rejectedList: Command = {
       ...SELECTION_OPTIONS,
       all: { type: 'boolean', description: 'include entries already replayed' },
       limit: { type: 'string', value: 'N', description: 'at most N entries (default 50 in the table, all with --jsonl)' },
-      jsonl: { type: 'boolean', description: 'one JSON line per entry with the event parsed into "event": the file to edit for `rejected replay FILE`' },
+      jsonl: {
+        type: 'boolean',
+        description: 'one JSON line per entry with the event parsed into "event": the file to edit for `rejected replay FILE`',
+      },
       ...TARGET_OPTIONS,
     },
     examples: ['segment-ingest rejected list --source shop-web --since 24h', 'segment-ingest rejected list --jsonl > fixes.jsonl'],
@@ -55,7 +63,11 @@ export const rejectedList: Command = {
     const limit = numberOption(values, 'limit', jsonl ? Infinity : 50, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     const includeReplayed = booleanOption(values, 'all');
     const entries = await withStage(values, io, deps, (stage) =>
-      listRejected(stage.clients.documents, stage.target.tables.rejected, { ...selection(values), includeReplayed, limit: Number.isFinite(limit) ? limit : undefined }),
+      listRejected(stage.clients.documents, stage.target.tables.rejected, {
+        ...selection(values),
+        includeReplayed,
+        limit: Number.isFinite(limit) ? limit : undefined,
+      }),
     );
     if (jsonl) {
       for (const entry of entries) await write(io.stdout, `${JSON.stringify(exportLine(entry))}\n`);
@@ -65,11 +77,29 @@ export const rejectedList: Command = {
       await write(io.stdout, `No rejected events${includeReplayed ? '' : ' waiting (--all includes replayed ones)'}.\n`);
       return EXIT.ok;
     }
-    const columns = [{ header: 'RECEIVED' }, { header: 'SOURCE' }, { header: 'ROUTE' }, { header: '#', align: 'right' as const }, { header: 'MESSAGE ID', max: 24 }, { header: 'REASONS', max: 100 }];
+    const columns = [
+      { header: 'RECEIVED' },
+      { header: 'SOURCE' },
+      { header: 'ROUTE' },
+      { header: '#', align: 'right' as const },
+      { header: 'MESSAGE ID', max: 24 },
+      { header: 'REASONS', max: 100 },
+    ];
     if (includeReplayed) columns.push({ header: 'REPLAYED' });
-    const rows = entries.map((e) => [e.receivedAt, e.sourceId, e.route, e.index === undefined ? '-' : String(e.index), e.messageId ?? '-', e.reasons.join('; '), ...(includeReplayed ? [e.replayedAt ?? ''] : [])]);
+    const rows = entries.map((e) => [
+      e.receivedAt,
+      e.sourceId,
+      e.route,
+      e.index === undefined ? '-' : String(e.index),
+      e.messageId ?? '-',
+      e.reasons.join('; '),
+      ...(includeReplayed ? [e.replayedAt ?? ''] : []),
+    ]);
     await write(io.stdout, formatTable(columns, rows));
-    await write(io.stdout, `${formatNumber(entries.length)} shown${entries.length === limit ? ` (the first ${formatNumber(limit)}; --limit for more)` : ''}. To fix and replay: segment-ingest rejected list --jsonl > fixes.jsonl, edit "event", segment-ingest rejected replay fixes.jsonl\n`);
+    await write(
+      io.stdout,
+      `${formatNumber(entries.length)} shown${entries.length === limit ? ` (the first ${formatNumber(limit)}; --limit for more)` : ''}. To fix and replay: segment-ingest rejected list --jsonl > fixes.jsonl, edit "event", segment-ingest rejected replay fixes.jsonl\n`,
+    );
     return EXIT.ok;
   },
 };
@@ -86,10 +116,16 @@ interface Tally {
 export const rejectedReplay: Command = {
   spec: {
     name: 'rejected replay',
-    summary: 'Sends quarantined events back through the public endpoint. Without FILE, the stored ones that are valid now; with FILE, the fixed events of an edited `rejected list --jsonl` file.',
+    summary:
+      'Sends quarantined events back through the public endpoint. Without FILE, the stored ones that are valid now; with FILE, the fixed events of an edited `rejected list --jsonl` file.',
     args: '[FILE]',
     maxPositionals: 1,
-    options: { ...SELECTION_OPTIONS, ...SENDING_OPTIONS, 'dry-run': { type: 'boolean', description: 'check and report, send nothing' }, ...TARGET_OPTIONS },
+    options: {
+      ...SELECTION_OPTIONS,
+      ...SENDING_OPTIONS,
+      'dry-run': { type: 'boolean', description: 'check and report, send nothing' },
+      ...TARGET_OPTIONS,
+    },
     details: `Every entry is checked with the service's validation first: one that is still invalid is reported and left as it is.
 Events go to /v1/batch with a key of the entry's source (--key; entries of other sources are skipped and counted). An entry whose events were all accepted is marked "replayedAt" in the rejected table: it stays there for audit until it expires (REJECTED_RETENTION_DAYS), and "rejected list" and "status" stop showing it.
 Without FILE, selects entries not replayed yet (--source/--since/--until); with FILE, replays the entries of the file, whatever their state.
@@ -112,7 +148,9 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
     await withStage(values, io, deps, async (stage) => {
       const local = stage.target.kind === 'local';
       const key = resolveKey(values, io, local);
-      const keyRecord = (await stage.clients.documents.send(new GetCommand({ TableName: stage.target.tables.keys, Key: { keyHash: hashKey(key) } }))).Item as KeyRecord | undefined;
+      const keyRecord = (
+        await stage.clients.documents.send(new GetCommand({ TableName: stage.target.tables.keys, Key: { keyHash: hashKey(key) } }))
+      ).Item as KeyRecord | undefined;
       if (!keyRecord) throw new CliError(`the key ${key.slice(0, 7)}… is not a key of stage "${stage.target.stage}"`, EXIT.failed);
       if (keyRecord.revokedAt) throw new CliError(`the key ${keyRecord.keyPrefix}… was revoked at ${keyRecord.revokedAt}`, EXIT.failed);
       if (filter.sourceIds && !filter.sourceIds.includes(keyRecord.sourceId)) {
@@ -132,7 +170,11 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
           }
         }
       } else {
-        const stored = await listRejected(stage.clients.documents, stage.target.tables.rejected, { ...filter, sourceIds: filter.sourceIds ?? [keyRecord.sourceId], includeReplayed: false });
+        const stored = await listRejected(stage.clients.documents, stage.target.tables.rejected, {
+          ...filter,
+          sourceIds: filter.sourceIds ?? [keyRecord.sourceId],
+          includeReplayed: false,
+        });
         entries = stored.map(entryFromTable);
       }
 
@@ -141,7 +183,8 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
         tally.otherSource++;
         return false;
       });
-      if (tally.otherSource > 0) report(`${formatNumber(tally.otherSource)} entries belong to other sources: not sent; replay them with a key of their source`);
+      if (tally.otherSource > 0)
+        report(`${formatNumber(tally.otherSource)} entries belong to other sources: not sent; replay them with a key of their source`);
 
       const now = Date.now();
       const expanded: Array<{ entry: ReplayEntry; events: Record<string, unknown>[] }> = [];
@@ -164,11 +207,20 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
       const endpoint = stage.target.endpoint;
       if (!endpoint) throw new UsageError(`the stack of stage "${stage.target.stage}" has no HttpApiUrl output; pass --endpoint URL`);
       await checkEndpoint(endpoint, fetch, local ? ' Is the local stack running (npm start)?' : '');
-      const send = createBatchSender({ endpoint, key, maxRetries: settings.maxRetries, timeoutMs: settings.timeoutMs, onRetry: ({ delayMs, problem }) => report(`retrying in ${(delayMs / 1000).toFixed(1)}s: ${problem}`) });
+      const send = createBatchSender({
+        endpoint,
+        key,
+        maxRetries: settings.maxRetries,
+        timeoutMs: settings.timeoutMs,
+        onRetry: ({ delayMs, problem }) => report(`retrying in ${(delayMs / 1000).toFixed(1)}s: ${problem}`),
+      });
 
       // Each event carries the index of its entry, so the answer maps back to entries.
       const batches: Array<Batch<number>> = [];
-      const builder = new BatchBuilder<number>({ batchBytes: DEFAULT_LIMITS.batchBytes, batchEvents: Math.min(DEFAULT_LIMITS.batchEvents, settings.rate?.burst ?? Infinity) });
+      const builder = new BatchBuilder<number>({
+        batchBytes: DEFAULT_LIMITS.batchBytes,
+        batchEvents: Math.min(DEFAULT_LIMITS.batchEvents, settings.rate?.burst ?? Infinity),
+      });
       expanded.forEach(({ events }, entryIndex) => {
         for (const event of events) {
           const text = JSON.stringify(event);
@@ -181,17 +233,25 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
 
       const failedEntries = new Map<number, string>();
       const acceptedEvents = new Map<number, number>();
-      await runPool(batches, { concurrency: settings.concurrency, signal: io.signal, beforeStart: (batch, signal) => settings.rate?.take(batch.texts.length, signal) ?? Promise.resolve() }, async (batch) => {
-        const answer = await send(batchBody(batch), batch.texts.length, io.signal);
-        const refused = new Set(answer.errors.map((e) => e.index));
-        for (const e of answer.errors) {
-          const entryIndex = batch.metas[e.index];
-          if (entryIndex !== undefined && !failedEntries.has(entryIndex)) failedEntries.set(entryIndex, e.message);
-        }
-        batch.metas.forEach((entryIndex, i) => {
-          if (!refused.has(i)) acceptedEvents.set(entryIndex, (acceptedEvents.get(entryIndex) ?? 0) + 1);
-        });
-      });
+      await runPool(
+        batches,
+        {
+          concurrency: settings.concurrency,
+          signal: io.signal,
+          beforeStart: (batch, signal) => settings.rate?.take(batch.texts.length, signal) ?? Promise.resolve(),
+        },
+        async (batch) => {
+          const answer = await send(batchBody(batch), batch.texts.length, io.signal);
+          const refused = new Set(answer.errors.map((e) => e.index));
+          for (const e of answer.errors) {
+            const entryIndex = batch.metas[e.index];
+            if (entryIndex !== undefined && !failedEntries.has(entryIndex)) failedEntries.set(entryIndex, e.message);
+          }
+          batch.metas.forEach((entryIndex, i) => {
+            if (!refused.has(i)) acceptedEvents.set(entryIndex, (acceptedEvents.get(entryIndex) ?? 0) + 1);
+          });
+        },
+      );
 
       const replayedAt = new Date().toISOString();
       for (const [entryIndex, { entry, events }] of expanded.entries()) {

@@ -53,7 +53,14 @@ export function exportLine(entry: RejectedEntry): ExportLine {
 }
 
 export function entryFromTable(entry: RejectedEntry): ReplayEntry {
-  return { ref: { pk: entry.pk, sk: entry.sk }, sourceId: entry.sourceId, receivedAt: entry.receivedAt, route: entry.route, event: parseRaw(entry), label: labelOf(entry) };
+  return {
+    ref: { pk: entry.pk, sk: entry.sk },
+    sourceId: entry.sourceId,
+    receivedAt: entry.receivedAt,
+    route: entry.route,
+    event: parseRaw(entry),
+    label: labelOf(entry),
+  };
 }
 
 /** Reads one line of an edited export; returns the problem when the line is not one. */
@@ -65,11 +72,24 @@ export function entryFromLine(text: string, label: string): ReplayEntry | { prob
     return { problem: `not JSON (${(error as Error).message})` };
   }
   const line = value as Partial<ExportLine> | null;
-  if (typeof line !== 'object' || line === null || typeof line.ref?.pk !== 'string' || typeof line.ref.sk !== 'string' || typeof line.sourceId !== 'string') {
+  if (
+    typeof line !== 'object' ||
+    line === null ||
+    typeof line.ref?.pk !== 'string' ||
+    typeof line.ref.sk !== 'string' ||
+    typeof line.sourceId !== 'string'
+  ) {
     return { problem: 'not a line of `segment-ingest rejected list --jsonl` (needs "ref", "sourceId" and "event")' };
   }
-  const receivedAt = typeof line.receivedAt === 'string' ? line.receivedAt : line.ref.sk.split('#')[0] ?? '';
-  return { ref: { pk: line.ref.pk, sk: line.ref.sk }, sourceId: line.sourceId, receivedAt, route: typeof line.route === 'string' ? line.route : '', event: line.event ?? null, label };
+  const receivedAt = typeof line.receivedAt === 'string' ? line.receivedAt : (line.ref.sk.split('#')[0] ?? '');
+  return {
+    ref: { pk: line.ref.pk, sk: line.ref.sk },
+    sourceId: line.sourceId,
+    receivedAt,
+    route: typeof line.route === 'string' ? line.route : '',
+    event: line.event ?? null,
+    label,
+  };
 }
 
 function labelOf(entry: RejectedEntry): string {
@@ -98,7 +118,11 @@ export type Expansion = { ok: true; events: Record<string, unknown>[] } | { ok: 
 export function expandEntry(entry: ReplayEntry, options: { maxEventBytes: number; now: number }): Expansion {
   const { event } = entry;
   if (event === null || event === undefined) {
-    return { ok: false, problem: 'its raw text is not JSON (or was cut at 48 KB): export it (rejected list --jsonl), put the fixed event in "event", and replay the file' };
+    return {
+      ok: false,
+      problem:
+        'its raw text is not JSON (or was cut at 48 KB): export it (rejected list --jsonl), put the fixed event in "event", and replay the file',
+    };
   }
   let items: unknown[];
   let defaults: { context?: unknown; integrations?: unknown } = {};
@@ -120,13 +144,22 @@ export function expandEntry(entry: ReplayEntry, options: { maxEventBytes: number
       candidate = { ...item };
       const c = candidate as Record<string, unknown>;
       if (c.type === undefined && routeType && EVENT_TYPES.includes(routeType as EventType)) c.type = routeType;
-      if ((c.timestamp === undefined || c.timestamp === null) && (c.originalTimestamp === undefined || c.originalTimestamp === null) && entry.receivedAt) c.timestamp = entry.receivedAt;
+      if (
+        (c.timestamp === undefined || c.timestamp === null) &&
+        (c.originalTimestamp === undefined || c.originalTimestamp === null) &&
+        entry.receivedAt
+      )
+        c.timestamp = entry.receivedAt;
       for (const field of ['context', 'integrations'] as const) {
         const fallback = defaults[field];
         if (isObject(fallback)) c[field] = isObject(c[field]) ? { ...fallback, ...c[field] } : (c[field] ?? fallback);
       }
     }
-    const verdict = normalizeEvent(candidate, { allowedTypes: EVENT_TYPES, receivedAtMs: options.now, maxEventBytes: options.maxEventBytes });
+    const verdict = normalizeEvent(candidate, {
+      allowedTypes: EVENT_TYPES,
+      receivedAtMs: options.now,
+      maxEventBytes: options.maxEventBytes,
+    });
     if (verdict.ok) events.push(candidate as Record<string, unknown>);
     else problems.push(`${items.length > 1 ? `event ${i}: ` : ''}${verdict.reasons.join('; ')}`);
   });

@@ -101,7 +101,12 @@ export async function listRejected(documents: DynamoDBDocumentClient, table: str
 }
 
 /** Marks an entry replayed; false when it is gone (expired or deleted) meanwhile. */
-export async function markReplayed(documents: DynamoDBDocumentClient, table: string, entry: Pick<RejectedEntry, 'pk' | 'sk'>, at: string): Promise<boolean> {
+export async function markReplayed(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  entry: Pick<RejectedEntry, 'pk' | 'sk'>,
+  at: string,
+): Promise<boolean> {
   try {
     await documents.send(
       new UpdateCommand({

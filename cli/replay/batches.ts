@@ -32,9 +32,11 @@ export function classifyLine(line: string, limits: BatchLimits): LineVerdict {
   } catch (error) {
     return { kind: 'invalid', problem: `not JSON (${(error as Error).message})` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'invalid', problem: `not a JSON object (${describeJsonType(value)})` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { kind: 'invalid', problem: `not a JSON object (${describeJsonType(value)})` };
   const bytes = Buffer.byteLength(text);
-  if (bytes > limits.eventBytes) return { kind: 'invalid', problem: `event is ${bytes} bytes, over the ${limits.eventBytes}-byte limit; not sent` };
+  if (bytes > limits.eventBytes)
+    return { kind: 'invalid', problem: `event is ${bytes} bytes, over the ${limits.eventBytes}-byte limit; not sent` };
   return { kind: 'event', text, bytes };
 }
 
@@ -59,7 +61,10 @@ export class BatchBuilder<M> {
   add(text: string, bytes: number, meta: M): Batch<M> | undefined {
     const separator = this.current.texts.length > 0 ? 1 : 0;
     let full: Batch<M> | undefined;
-    if (this.current.texts.length > 0 && (this.current.texts.length >= this.limits.batchEvents || this.current.bytes + separator + bytes > this.limits.batchBytes)) {
+    if (
+      this.current.texts.length > 0 &&
+      (this.current.texts.length >= this.limits.batchEvents || this.current.bytes + separator + bytes > this.limits.batchBytes)
+    ) {
       full = this.current;
       this.current = { texts: [], metas: [], bytes: ENVELOPE_BYTES };
     }

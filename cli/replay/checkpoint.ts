@@ -73,7 +73,8 @@ export class Checkpoint {
       try {
         text = await readFile(file, 'utf8');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`cannot read the checkpoint ${file}: ${(error as Error).message}`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new UsageError(`cannot read the checkpoint ${file}: ${(error as Error).message}`);
       }
       if (text !== undefined) {
         let parsed: CheckpointData;
@@ -82,9 +83,12 @@ export class Checkpoint {
         } catch {
           throw new UsageError(`the checkpoint ${file} is not JSON; delete it or pass --restart`);
         }
-        if (parsed.version !== 1 || typeof parsed.files !== 'object') throw new UsageError(`the checkpoint ${file} is not a replay checkpoint; delete it or pass --restart`);
+        if (parsed.version !== 1 || typeof parsed.files !== 'object')
+          throw new UsageError(`the checkpoint ${file} is not a replay checkpoint; delete it or pass --restart`);
         if (parsed.endpoint !== endpoint) {
-          throw new UsageError(`the checkpoint ${file} belongs to a replay to ${parsed.endpoint}, not ${endpoint}; pass another --checkpoint, or --restart to start over`);
+          throw new UsageError(
+            `the checkpoint ${file} belongs to a replay to ${parsed.endpoint}, not ${endpoint}; pass another --checkpoint, or --restart to start over`,
+          );
         }
         data = parsed;
       }
@@ -97,7 +101,9 @@ export class Checkpoint {
     const known = this.data.files[filePath];
     if (!known) return { size, linesDone: 0, complete: false };
     if (known.size !== size) {
-      throw new UsageError(`${name} has changed since the checkpoint ${this.file} was written (${known.size} bytes then, ${size} now); pass --restart to send it from the start`);
+      throw new UsageError(
+        `${name} has changed since the checkpoint ${this.file} was written (${known.size} bytes then, ${size} now); pass --restart to send it from the start`,
+      );
     }
     return { ...known };
   }
@@ -128,12 +134,14 @@ export class Checkpoint {
     this.timer = undefined;
     this.lastSave = Date.now();
     const text = `${JSON.stringify(this.data, null, 2)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(async () => {
-      await mkdir(path.dirname(this.file), { recursive: true });
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      await writeFile(temporary, text);
-      await rename(temporary, this.file);
-    });
+    this.saving = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        await mkdir(path.dirname(this.file), { recursive: true });
+        const temporary = `${this.file}.${process.pid}.tmp`;
+        await writeFile(temporary, text);
+        await rename(temporary, this.file);
+      });
     return this.saving;
   }
 }

@@ -20,7 +20,11 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Options shared by `replay` and `rejected replay`: how requests are sent. */
 export const SENDING_OPTIONS = {
-  key: { type: 'string', value: 'KEY', description: 'API key of the source to send as (env SEGMENT_INGEST_KEY; local default: DEV_API_KEY or .data/dev-api-key)' },
+  key: {
+    type: 'string',
+    value: 'KEY',
+    description: 'API key of the source to send as (env SEGMENT_INGEST_KEY; local default: DEV_API_KEY or .data/dev-api-key)',
+  },
   concurrency: { type: 'string', value: 'N', description: 'requests in flight at once (default 4)' },
   rate: { type: 'string', value: 'EVENTS', description: 'at most this many events per second (default: no limit)' },
   retries: { type: 'string', value: 'N', description: 'retries of one request before giving up (default 10)' },
@@ -45,7 +49,9 @@ export function resolveKey(values: Values, io: Io, local: boolean): string {
     if (io.env.DEV_API_KEY) return io.env.DEV_API_KEY.trim();
     const file = path.join(REPO_ROOT, '.data', 'dev-api-key');
     if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-    throw new UsageError('no API key: pass --key KEY (or set SEGMENT_INGEST_KEY); the local stack keeps its key in .data/dev-api-key once npm start has run');
+    throw new UsageError(
+      'no API key: pass --key KEY (or set SEGMENT_INGEST_KEY); the local stack keeps its key in .data/dev-api-key once npm start has run',
+    );
   }
   throw new UsageError('no API key: pass --key KEY (or set SEGMENT_INGEST_KEY), a key of the source to send as');
 }
@@ -53,7 +59,10 @@ export function resolveKey(values: Values, io: Io, local: boolean): string {
 export function sendingSettings(values: Values) {
   return {
     concurrency: numberOption(values, 'concurrency', 4, { min: 1, max: 64, integer: true }),
-    rate: stringOption(values, 'rate') === undefined ? undefined : new RateLimiter(numberOption(values, 'rate', 0, { min: 0.1, max: 1_000_000 })),
+    rate:
+      stringOption(values, 'rate') === undefined
+        ? undefined
+        : new RateLimiter(numberOption(values, 'rate', 0, { min: 0.1, max: 1_000_000 })),
     maxRetries: numberOption(values, 'retries', 10, { min: 0, max: 100, integer: true }),
     timeoutMs: numberOption(values, 'timeout', 30, { min: 1, max: 600 }) * 1000,
   };
@@ -62,19 +71,40 @@ export function sendingSettings(values: Values) {
 export const replay: Command = {
   spec: {
     name: 'replay',
-    summary: 'Replays newline-delimited JSON files of Segment events through the public endpoint. Files may be plain or gzip (as Segment archives them to S3); events go in /v1/batch requests.',
+    summary:
+      'Replays newline-delimited JSON files of Segment events through the public endpoint. Files may be plain or gzip (as Segment archives them to S3); events go in /v1/batch requests.',
     args: 'FILE...',
     minPositionals: 1,
     maxPositionals: Infinity,
     options: {
       ...SENDING_OPTIONS,
-      checkpoint: { type: 'string', value: 'FILE', description: 'where progress is saved (default .segment-ingest/replay-<hash of endpoint and files>.json)' },
+      checkpoint: {
+        type: 'string',
+        value: 'FILE',
+        description: 'where progress is saved (default .segment-ingest/replay-<hash of endpoint and files>.json)',
+      },
       restart: { type: 'boolean', description: 'ignore the checkpoint and send everything again' },
-      'batch-bytes': { type: 'string', value: 'BYTES', description: `largest request body (default ${DEFAULT_LIMITS.batchBytes}, the service's limit)` },
+      'batch-bytes': {
+        type: 'string',
+        value: 'BYTES',
+        description: `largest request body (default ${DEFAULT_LIMITS.batchBytes}, the service's limit)`,
+      },
       'batch-events': { type: 'string', value: 'N', description: `most events in one request (default ${DEFAULT_LIMITS.batchEvents})` },
-      'max-event-bytes': { type: 'string', value: 'BYTES', description: `larger events are reported, not sent (default ${DEFAULT_LIMITS.eventBytes})` },
-      'progress-interval': { type: 'string', value: 'SECONDS', description: 'when stderr is not a terminal: seconds between progress lines (default 10)' },
-      'show-rejections': { type: 'string', value: 'N', description: 'list the first N events the service rejects with their line numbers (default 20); all are counted' },
+      'max-event-bytes': {
+        type: 'string',
+        value: 'BYTES',
+        description: `larger events are reported, not sent (default ${DEFAULT_LIMITS.eventBytes})`,
+      },
+      'progress-interval': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'when stderr is not a terminal: seconds between progress lines (default 10)',
+      },
+      'show-rejections': {
+        type: 'string',
+        value: 'N',
+        description: 'list the first N events the service rejects with their line numbers (default 20); all are counted',
+      },
       ...TARGET_OPTIONS,
     },
     details: `Lines that are not JSON objects, or are over the event limit, are reported with their file and line number and not sent; blank lines are ignored.
@@ -92,7 +122,8 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
       batchEvents: numberOption(values, 'batch-events', DEFAULT_LIMITS.batchEvents, { min: 1, max: 100_000, integer: true }),
       eventBytes: numberOption(values, 'max-event-bytes', DEFAULT_LIMITS.eventBytes, { min: 64, max: 1024 * 1024, integer: true }),
     };
-    if (limits.eventBytes + 12 > limits.batchBytes) throw new UsageError('--batch-bytes must leave room for one event of --max-event-bytes');
+    if (limits.eventBytes + 12 > limits.batchBytes)
+      throw new UsageError('--batch-bytes must leave room for one event of --max-event-bytes');
     const settings = sendingSettings(values);
     const progressIntervalMs = numberOption(values, 'progress-interval', 10, { min: 0.1, max: 3600 }) * 1000;
     const showRejections = numberOption(values, 'show-rejections', 20, { min: 0, max: 1_000_000, integer: true });
@@ -101,21 +132,37 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
     for (const file of positionals) files.push(await inspectFile(file, io.cwd));
     const { endpoint, local } = await resolveEndpoint(values, io, deps);
     const key = resolveKey(values, io, local);
-    await checkEndpoint(endpoint, fetch, local ? ' Is the local stack running (npm start)? Otherwise pass --endpoint URL, or --stage NAME for a deployed stage.' : '');
+    await checkEndpoint(
+      endpoint,
+      fetch,
+      local ? ' Is the local stack running (npm start)? Otherwise pass --endpoint URL, or --stage NAME for a deployed stage.' : '',
+    );
 
-    const fingerprint = createHash('sha256').update([endpoint, ...files.map((f) => f.path)].join('\n')).digest('hex').slice(0, 12);
-    const checkpointFile = path.resolve(io.cwd, stringOption(values, 'checkpoint') ?? path.join('.segment-ingest', `replay-${fingerprint}.json`));
+    const fingerprint = createHash('sha256')
+      .update([endpoint, ...files.map((f) => f.path)].join('\n'))
+      .digest('hex')
+      .slice(0, 12);
+    const checkpointFile = path.resolve(
+      io.cwd,
+      stringOption(values, 'checkpoint') ?? path.join('.segment-ingest', `replay-${fingerprint}.json`),
+    );
     const checkpoint = await Checkpoint.load(checkpointFile, endpoint, { restart: booleanOption(values, 'restart') });
     const pending = files.filter((f) => !checkpoint.progress(f.path, f.size, f.name).complete);
     const relative = path.relative(io.cwd, checkpointFile);
     const shownCheckpoint = relative && !relative.startsWith('..') ? relative : checkpointFile;
     if (pending.length === 0) {
-      await write(io.stdout, `Nothing to do: ${files.length === 1 ? 'the file was' : `all ${files.length} files were`} replayed completely to ${endpoint} (checkpoint ${shownCheckpoint}). Pass --restart to send again.\n`);
+      await write(
+        io.stdout,
+        `Nothing to do: ${files.length === 1 ? 'the file was' : `all ${files.length} files were`} replayed completely to ${endpoint} (checkpoint ${shownCheckpoint}). Pass --restart to send again.\n`,
+      );
       return EXIT.ok;
     }
 
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-    await write(io.stderr, `Replaying ${files.length} file(s), ${formatNumber(Math.round(totalBytes / 1024))} KB, to ${endpoint} with key ${key.slice(0, 7)}…; checkpoint ${shownCheckpoint}\n`);
+    await write(
+      io.stderr,
+      `Replaying ${files.length} file(s), ${formatNumber(Math.round(totalBytes / 1024))} KB, to ${endpoint} with key ${key.slice(0, 7)}…; checkpoint ${shownCheckpoint}\n`,
+    );
     const tty = io.stderr.isTTY === true;
     const progress = createProgress(io.stderr, { tty, intervalMs: progressIntervalMs });
     io.trapInterrupts?.();
@@ -133,7 +180,8 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
         key,
         maxRetries: settings.maxRetries,
         timeoutMs: settings.timeoutMs,
-        onRetry: ({ delayMs, problem, attempt }) => progress.log(`retrying a batch in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1}): ${problem}`),
+        onRetry: ({ delayMs, problem, attempt }) =>
+          progress.log(`retrying a batch in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1}): ${problem}`),
       }),
     });
     await write(io.stdout, formatReplaySummary(summary, shownCheckpoint));

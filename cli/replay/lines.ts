@@ -32,7 +32,14 @@ export async function inspectFile(file: string, cwd: string): Promise<InputFile>
     handle = await open(absolute, 'r');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : ((error as Error).message ?? code);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : ((error as Error).message ?? code);
     throw new UsageError(`cannot read ${file}: ${why}`);
   }
   try {
@@ -41,7 +48,8 @@ export async function inspectFile(file: string, cwd: string): Promise<InputFile>
     const magic = Buffer.alloc(2);
     const { bytesRead } = await handle.read(magic, 0, 2, 0);
     const gzip = bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-    if (!gzip && /\.gz$/i.test(file) && stat.size > 0) throw new UsageError(`cannot read ${file}: its name ends in .gz but it is not gzip data`);
+    if (!gzip && /\.gz$/i.test(file) && stat.size > 0)
+      throw new UsageError(`cannot read ${file}: its name ends in .gz but it is not gzip data`);
     return { name: file, path: absolute, size: stat.size, gzip };
   } catch (error) {
     if (error instanceof CliError) throw error;
@@ -83,7 +91,11 @@ export async function* readLines(file: InputFile, onBytes?: (bytesRead: number) 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/i.test((error as Error).message)) {
-      throw new CliError(`${file.name} is not readable gzip after line ${lineNo} (${(error as Error).message}); the lines before it were sent`, EXIT.failed, { cause: error });
+      throw new CliError(
+        `${file.name} is not readable gzip after line ${lineNo} (${(error as Error).message}); the lines before it were sent`,
+        EXIT.failed,
+        { cause: error },
+      );
     }
     throw new CliError(`cannot read ${file.name} after line ${lineNo}: ${(error as Error).message}`, EXIT.failed, { cause: error });
   } finally {

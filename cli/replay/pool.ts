@@ -14,7 +14,11 @@ export interface PoolResult {
   interrupted: boolean;
 }
 
-export async function runPool<T>(items: AsyncIterable<T> | Iterable<T>, options: PoolOptions<T>, work: (item: T) => Promise<void>): Promise<PoolResult> {
+export async function runPool<T>(
+  items: AsyncIterable<T> | Iterable<T>,
+  options: PoolOptions<T>,
+  work: (item: T) => Promise<void>,
+): Promise<PoolResult> {
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const stopped = () => failure !== undefined || options.signal?.aborted === true;

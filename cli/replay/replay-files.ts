@@ -67,7 +67,19 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   const now = options.now ?? Date.now;
   const started = now();
   const { limits, progress, checkpoint } = options;
-  const summary: ReplaySummary = { files: options.files.length, filesSkipped: 0, linesSkipped: 0, requests: 0, retries: 0, eventsSent: 0, accepted: 0, rejected: 0, invalid: 0, durationMs: 0, interrupted: false };
+  const summary: ReplaySummary = {
+    files: options.files.length,
+    filesSkipped: 0,
+    linesSkipped: 0,
+    requests: 0,
+    retries: 0,
+    eventsSent: 0,
+    accepted: 0,
+    rejected: 0,
+    invalid: 0,
+    durationMs: 0,
+    interrupted: false,
+  };
   const totalBytes = options.files.reduce((sum, f) => sum + f.size, 0);
   let bytesBefore = 0; // of the files finished reading
   let bytesRead = 0;
@@ -164,7 +176,15 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   };
 
   try {
-    const result = await runPool(chunks(), { concurrency: options.concurrency, signal: options.signal, beforeStart: (chunk, signal) => options.rate?.take(chunk.batch?.texts.length ?? 0, signal) ?? Promise.resolve() }, work);
+    const result = await runPool(
+      chunks(),
+      {
+        concurrency: options.concurrency,
+        signal: options.signal,
+        beforeStart: (chunk, signal) => options.rate?.take(chunk.batch?.texts.length ?? 0, signal) ?? Promise.resolve(),
+      },
+      work,
+    );
     summary.interrupted = result.interrupted;
   } catch (error) {
     summary.failure = error;
@@ -192,7 +212,9 @@ export function formatReplaySummary(summary: ReplaySummary, checkpointFile: stri
     `  not sent   ${n(summary.invalid)} lines${summary.invalid > 0 ? ' (not JSON, not an object, or too large; listed above with their line numbers)' : ''}`,
   ];
   if (summary.linesSkipped > 0 || summary.filesSkipped > 0) {
-    lines.push(`  skipped    ${n(summary.linesSkipped)} lines${summary.filesSkipped > 0 ? ` and ${n(summary.filesSkipped)} whole files` : ''} acknowledged in an earlier run`);
+    lines.push(
+      `  skipped    ${n(summary.linesSkipped)} lines${summary.filesSkipped > 0 ? ` and ${n(summary.filesSkipped)} whole files` : ''} acknowledged in an earlier run`,
+    );
   }
   lines.push(`  checkpoint ${checkpointFile}`);
   if (summary.interrupted || summary.failure) lines.push('Run the same command again to resume after the last acknowledged line.');

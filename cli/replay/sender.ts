@@ -62,7 +62,7 @@ function refusal(status: number, message: string, endpoint: string): CliError {
     403: ' The source of the key is disabled (segment-ingest sources enable ID).',
     404: ` Is ${endpoint} the base URL of segment-ingest (without /v1)?`,
     405: ` Is ${endpoint} the base URL of segment-ingest (without /v1)?`,
-    413: ' The deployment has lower limits than Segment\'s; pass smaller --batch-bytes / --batch-events.',
+    413: " The deployment has lower limits than Segment's; pass smaller --batch-bytes / --batch-events.",
   };
   return new CliError(`the endpoint refused the batch: ${status} ${message}.${hints[status] ?? ''}`, EXIT.failed);
 }
@@ -139,8 +139,13 @@ export async function checkEndpoint(endpoint: string, fetchImpl: typeof fetch = 
     response = await fetchImpl(`${endpoint}/health`, { signal: AbortSignal.timeout(10_000) });
     await response.arrayBuffer();
   } catch (error) {
-    throw new CliError(`cannot reach the endpoint ${endpoint} (${networkProblem(error) ?? (error as Error).message}).${hint}`, EXIT.failed, { cause: error });
+    throw new CliError(
+      `cannot reach the endpoint ${endpoint} (${networkProblem(error) ?? (error as Error).message}).${hint}`,
+      EXIT.failed,
+      { cause: error },
+    );
   }
   if (response.status >= 500) return; // Down for the moment: the retries deal with it.
-  if (!response.ok) throw new CliError(`GET ${endpoint}/health answered ${response.status}: is ${endpoint} the base URL of segment-ingest?`, EXIT.failed);
+  if (!response.ok)
+    throw new CliError(`GET ${endpoint}/health answered ${response.status}: is ${endpoint} the base URL of segment-ingest?`, EXIT.failed);
 }

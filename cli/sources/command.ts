@@ -21,7 +21,10 @@ export const sourcesCreate: Command = {
     const sourceId = positionals[0] ?? `src-${randomBytes(6).toString('hex')}`;
     const source = await withStage(values, io, deps, (stage) => stage.admin.createSource(sourceId, stringOption(values, 'name')));
     await write(io.stdout, `${source.sourceId}\n`);
-    await write(io.stderr, `Created source "${source.sourceId}" (${source.name ?? source.sourceId}). Give it a key: segment-ingest keys create --source ${source.sourceId}\n`);
+    await write(
+      io.stderr,
+      `Created source "${source.sourceId}" (${source.name ?? source.sourceId}). Give it a key: segment-ingest keys create --source ${source.sourceId}\n`,
+    );
     return EXIT.ok;
   },
 };
@@ -42,7 +45,14 @@ export const sourcesList: Command = {
     const activeKeys = (sourceId: string) => keys.filter((k) => k.sourceId === sourceId && !k.revokedAt).length;
     if (booleanOption(values, 'json')) {
       for (const s of sources) {
-        const line = { sourceId: s.sourceId, name: s.name, disabled: s.disabled === true, webhookSecretSet: Boolean(s.webhookSecret), activeKeys: activeKeys(s.sourceId), createdAt: s.createdAt };
+        const line = {
+          sourceId: s.sourceId,
+          name: s.name,
+          disabled: s.disabled === true,
+          webhookSecretSet: Boolean(s.webhookSecret),
+          activeKeys: activeKeys(s.sourceId),
+          createdAt: s.createdAt,
+        };
         await write(io.stdout, `${JSON.stringify(line)}\n`);
       }
       return EXIT.ok;
@@ -51,8 +61,28 @@ export const sourcesList: Command = {
       await write(io.stdout, `No sources in ${describeTarget(target)}. Create one: segment-ingest sources create NAME\n`);
       return EXIT.ok;
     }
-    const rows = sources.map((s) => [s.sourceId, s.name ?? '', s.disabled ? 'disabled' : 'enabled', s.webhookSecret ? 'set' : '-', String(activeKeys(s.sourceId)), s.createdAt ?? '']);
-    await write(io.stdout, formatTable([{ header: 'SOURCE' }, { header: 'NAME', max: 40 }, { header: 'STATE' }, { header: 'WEBHOOK SECRET' }, { header: 'KEYS', align: 'right' }, { header: 'CREATED' }], rows));
+    const rows = sources.map((s) => [
+      s.sourceId,
+      s.name ?? '',
+      s.disabled ? 'disabled' : 'enabled',
+      s.webhookSecret ? 'set' : '-',
+      String(activeKeys(s.sourceId)),
+      s.createdAt ?? '',
+    ]);
+    await write(
+      io.stdout,
+      formatTable(
+        [
+          { header: 'SOURCE' },
+          { header: 'NAME', max: 40 },
+          { header: 'STATE' },
+          { header: 'WEBHOOK SECRET' },
+          { header: 'KEYS', align: 'right' },
+          { header: 'CREATED' },
+        ],
+        rows,
+      ),
+    );
     return EXIT.ok;
   },
 };
@@ -73,7 +103,10 @@ function toggle(disabled: boolean): Command {
     async run({ values, positionals }, io, deps) {
       const sourceId = positionals[0] ?? '';
       await withStage(values, io, deps, (stage) => stage.admin.setDisabled(sourceId, disabled));
-      await write(io.stdout, `Source "${sourceId}" ${verb}d${disabled ? '; its keys are refused (403) within the key cache lifetime' : ''}.\n`);
+      await write(
+        io.stdout,
+        `Source "${sourceId}" ${verb}d${disabled ? '; its keys are refused (403) within the key cache lifetime' : ''}.\n`,
+      );
       return EXIT.ok;
     },
   };
@@ -92,7 +125,12 @@ export const sourcesSetSecret: Command = {
     options: {
       secret: { type: 'string', value: 'SECRET', description: 'the secret to set (it stays in your shell history; prefer --secret-stdin)' },
       'secret-stdin': { type: 'boolean', description: 'read the secret from the first line of stdin' },
-      'grace-seconds': { type: 'string', value: 'N', description: 'how long the previous secret stays valid (default 86400, so Segment can be updated and finish its retries; 0 for a leaked secret)' },
+      'grace-seconds': {
+        type: 'string',
+        value: 'N',
+        description:
+          'how long the previous secret stays valid (default 86400, so Segment can be updated and finish its retries; 0 for a leaked secret)',
+      },
       ...TARGET_OPTIONS,
     },
     details:
@@ -113,11 +151,16 @@ export const sourcesSetSecret: Command = {
     }
     const generated = secret === undefined;
     const value = secret ?? randomBytes(32).toString('hex');
-    const { previousValidUntil } = await withStage(values, io, deps, (stage) => stage.admin.setWebhookSecret(sourceId, value, { graceSeconds }));
+    const { previousValidUntil } = await withStage(values, io, deps, (stage) =>
+      stage.admin.setWebhookSecret(sourceId, value, { graceSeconds }),
+    );
     const previous = previousValidUntil ? ` The previous secret stays valid until ${previousValidUntil}.` : '';
     if (generated) {
       await write(io.stdout, `${value}\n`);
-      await write(io.stderr, `Webhook secret of source "${sourceId}" set.${previous} It is shown once: paste it into the Segment Webhooks destination's "Shared Secret".\n`);
+      await write(
+        io.stderr,
+        `Webhook secret of source "${sourceId}" set.${previous} It is shown once: paste it into the Segment Webhooks destination's "Shared Secret".\n`,
+      );
     } else {
       await write(io.stdout, `Webhook secret of source "${sourceId}" set.${previous}\n`);
     }
@@ -128,12 +171,14 @@ export const sourcesSetSecret: Command = {
 export const sourcesRateLimit: Command = {
   spec: {
     name: 'sources rate-limit',
-    summary: 'Sets (or with --off removes) the events per second each ingest instance accepts from a source; over it senders get 429 with Retry-After.',
+    summary:
+      'Sets (or with --off removes) the events per second each ingest instance accepts from a source; over it senders get 429 with Retry-After.',
     args: 'ID [EVENTS_PER_SECOND]',
     minPositionals: 1,
     maxPositionals: 2,
     options: { off: { type: 'boolean', description: 'remove the limit' }, ...TARGET_OPTIONS },
-    details: 'The limit holds per function instance, with a burst of two seconds of events; Lambda may run several instances. Takes effect within the key cache lifetime.',
+    details:
+      'The limit holds per function instance, with a burst of two seconds of events; Lambda may run several instances. Takes effect within the key cache lifetime.',
     examples: ['segment-ingest sources rate-limit shop-web 500', 'segment-ingest sources rate-limit shop-web --off'],
   },
   async run({ values, positionals }, io, deps) {
@@ -141,9 +186,15 @@ export const sourcesRateLimit: Command = {
     const off = booleanOption(values, 'off');
     if (off === (rateText !== undefined)) throw new UsageError('give either EVENTS_PER_SECOND or --off');
     const rate = rateText === undefined ? undefined : Number(rateText);
-    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`EVENTS_PER_SECOND must be a positive number, got "${rateText}"`);
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
+      throw new UsageError(`EVENTS_PER_SECOND must be a positive number, got "${rateText}"`);
     await withStage(values, io, deps, (stage) => stage.admin.setRateLimit(sourceId, rate));
-    await write(io.stdout, rate === undefined ? `Source "${sourceId}" has no rate limit.\n` : `Source "${sourceId}" is limited to ${rate} events/s per ingest instance.\n`);
+    await write(
+      io.stdout,
+      rate === undefined
+        ? `Source "${sourceId}" has no rate limit.\n`
+        : `Source "${sourceId}" is limited to ${rate} events/s per ingest instance.\n`,
+    );
     return EXIT.ok;
   },
 };

@@ -13,7 +13,10 @@ export const status: Command = {
     name: 'status',
     summary: 'Shows the queues (waiting, in flight, dead letters), items per table and the latest rejections with their reasons.',
     options: {
-      exact: { type: 'boolean', description: "count items with a full scan (the default locally); otherwise DynamoDB's ItemCount (free, up to six hours old)" },
+      exact: {
+        type: 'boolean',
+        description: "count items with a full scan (the default locally); otherwise DynamoDB's ItemCount (free, up to six hours old)",
+      },
       approximate: { type: 'boolean', description: "use DynamoDB's ItemCount even locally" },
       rejections: { type: 'string', value: 'N', description: 'how many of the latest rejections to show (default 5; 0 hides them)' },
       json: { type: 'boolean', description: 'print the report as JSON' },
@@ -29,7 +32,10 @@ export const status: Command = {
       }),
     );
     if (booleanOption(values, 'json')) {
-      await write(io.stdout, `${JSON.stringify(toJsonValue({ ...report, rejections: report.rejections.map(({ raw: _raw, ...r }) => r) }), null, 2)}\n`);
+      await write(
+        io.stdout,
+        `${JSON.stringify(toJsonValue({ ...report, rejections: report.rejections.map(({ raw: _raw, ...r }) => r) }), null, 2)}\n`,
+      );
     } else {
       await write(io.stdout, formatStatus(report));
     }

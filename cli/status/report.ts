@@ -57,7 +57,9 @@ export async function countItems(documents: DynamoDBDocumentClient, table: strin
       let count = 0;
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await documents.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start, Segment: segment, TotalSegments: segments }));
+        const page = await documents.send(
+          new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start, Segment: segment, TotalSegments: segments }),
+        );
         count += page.Count ?? 0;
         start = page.LastEvaluatedKey;
       } while (start);
@@ -75,7 +77,13 @@ async function queueStatus(stage: Stage, role: QueueStatus['role'], url: string)
     }),
   );
   const number = (name: string) => Number(Attributes[name as keyof typeof Attributes] ?? 0) || 0;
-  return { role, url, waiting: number('ApproximateNumberOfMessages'), inFlight: number('ApproximateNumberOfMessagesNotVisible'), delayed: number('ApproximateNumberOfMessagesDelayed') };
+  return {
+    role,
+    url,
+    waiting: number('ApproximateNumberOfMessages'),
+    inFlight: number('ApproximateNumberOfMessagesNotVisible'),
+    delayed: number('ApproximateNumberOfMessagesDelayed'),
+  };
 }
 
 async function endpointStatus(url: string | undefined, fetchImpl: typeof fetch): Promise<EndpointStatus> {
@@ -84,10 +92,18 @@ async function endpointStatus(url: string | undefined, fetchImpl: typeof fetch):
   try {
     const response = await fetchImpl(`${url}/health`, { signal: AbortSignal.timeout(3000) });
     await response.arrayBuffer();
-    return { url, ok: response.ok, detail: `${response.ok ? 'healthy' : `GET /health answered ${response.status}`} (${Date.now() - started} ms)` };
+    return {
+      url,
+      ok: response.ok,
+      detail: `${response.ok ? 'healthy' : `GET /health answered ${response.status}`} (${Date.now() - started} ms)`,
+    };
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { url, ok: false, detail: `unreachable${cause ? ` (${cause})` : (error as Error).name === 'TimeoutError' ? ' (no answer within 3 s)' : ''}` };
+    return {
+      url,
+      ok: false,
+      detail: `unreachable${cause ? ` (${cause})` : (error as Error).name === 'TimeoutError' ? ' (no answer within 3 s)' : ''}`,
+    };
   }
 }
 
@@ -107,7 +123,13 @@ export async function gatherStatus(stage: Stage, options: StatusOptions): Promis
       }),
     ),
     options.rejections > 0
-      ? sourceIds().then((ids) => listRejected(stage.clients.documents, target.tables.rejected, { sourceIds: ids, includeReplayed: false, limit: options.rejections }))
+      ? sourceIds().then((ids) =>
+          listRejected(stage.clients.documents, target.tables.rejected, {
+            sourceIds: ids,
+            includeReplayed: false,
+            limit: options.rejections,
+          }),
+        )
       : Promise.resolve([]),
   ]);
   return { target, endpoint, queues, tables, exactCounts: options.exact, rejections };
@@ -121,12 +143,19 @@ export function formatStatus(report: StatusReport): string {
 
   parts.push(
     formatTable(
-      [{ header: 'QUEUE' }, { header: 'WAITING', align: 'right' }, { header: 'IN FLIGHT', align: 'right' }, { header: 'DELAYED', align: 'right' }, { header: 'URL' }],
+      [
+        { header: 'QUEUE' },
+        { header: 'WAITING', align: 'right' },
+        { header: 'IN FLIGHT', align: 'right' },
+        { header: 'DELAYED', align: 'right' },
+        { header: 'URL' },
+      ],
       report.queues.map((q) => [q.role, n(q.waiting), n(q.inFlight), n(q.delayed), q.url]),
     ),
   );
   const dead = report.queues.find((q) => q.role === 'dead-letter');
-  if (dead && dead.waiting + dead.inFlight > 0) parts.push(`! ${n(dead.waiting + dead.inFlight)} dead-lettered message(s): fix the cause, then run: segment-ingest dlq redrive\n`);
+  if (dead && dead.waiting + dead.inFlight > 0)
+    parts.push(`! ${n(dead.waiting + dead.inFlight)} dead-lettered message(s): fix the cause, then run: segment-ingest dlq redrive\n`);
   parts.push('\n');
 
   const eventTotal = report.tables.filter((t) => !['rejected', 'sources', 'keys'].includes(t.name)).reduce((sum, t) => sum + t.items, 0);
@@ -145,8 +174,22 @@ export function formatStatus(report: StatusReport): string {
     parts.push(`LATEST REJECTIONS (newest first; all of them: segment-ingest rejected list)\n`);
     parts.push(
       formatTable(
-        [{ header: 'RECEIVED' }, { header: 'SOURCE' }, { header: 'ROUTE' }, { header: '#', align: 'right' }, { header: 'MESSAGE ID', max: 24 }, { header: 'REASONS', max: 90 }],
-        report.rejections.map((r) => [r.receivedAt, r.sourceId, r.route, r.index === undefined ? '-' : String(r.index), r.messageId ?? '-', r.reasons.join('; ')]),
+        [
+          { header: 'RECEIVED' },
+          { header: 'SOURCE' },
+          { header: 'ROUTE' },
+          { header: '#', align: 'right' },
+          { header: 'MESSAGE ID', max: 24 },
+          { header: 'REASONS', max: 90 },
+        ],
+        report.rejections.map((r) => [
+          r.receivedAt,
+          r.sourceId,
+          r.route,
+          r.index === undefined ? '-' : String(r.index),
+          r.messageId ?? '-',
+          r.reasons.join('; '),
+        ]),
       ),
     );
   }

@@ -43,114 +43,154 @@ export class SourceAdminError extends Error {
   }
 }
 
-export function createSourceAdmin(deps: SourceAdminDeps) {
-  const now = () => (deps.now ? deps.now() : new Date()).toISOString();
-  const { documents, tables } = deps;
+/** Sources, their webhook secrets and rate limits, and their keys. */
+export class SourceAdmin {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tables: SourceAdminDeps['tables'];
 
-  return {
-    /** Creates a source; throws when it exists already. */
-    async createSource(sourceId: string, name?: string): Promise<SourceRecord> {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(sourceId)) {
-        throw new SourceAdminError(`source id "${sourceId}" must be 1-64 letters, digits, "-" or "_"`);
-      }
-      const source: SourceRecord = { sourceId, name: name ?? sourceId, disabled: false, createdAt: now() };
-      try {
-        await documents.send(new PutCommand({ TableName: tables.sources, Item: source, ConditionExpression: 'attribute_not_exists(sourceId)' }));
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`source "${sourceId}" already exists`);
-        throw error;
-      }
-      return source;
-    },
+  constructor(private readonly deps: SourceAdminDeps) {
+    this.documents = deps.documents;
+    this.tables = deps.tables;
+  }
 
-    async getSource(sourceId: string): Promise<SourceRecord | undefined> {
-      const { Item } = await documents.send(new GetCommand({ TableName: tables.sources, Key: { sourceId } }));
-      return Item as SourceRecord | undefined;
-    },
+  private now(): string {
+    return (this.deps.now ? this.deps.now() : new Date()).toISOString();
+  }
 
-    async listSources(): Promise<SourceRecord[]> {
-      return scanAll<SourceRecord>(documents, tables.sources);
-    },
+  /** Creates a source; throws when it exists already. */
+  async createSource(sourceId: string, name?: string): Promise<SourceRecord> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(sourceId)) {
+      throw new SourceAdminError(`source id "${sourceId}" must be 1-64 letters, digits, "-" or "_"`);
+    }
+    const source: SourceRecord = { sourceId, name: name ?? sourceId, disabled: false, createdAt: this.now() };
+    try {
+      await this.documents.send(
+        new PutCommand({ TableName: this.tables.sources, Item: source, ConditionExpression: 'attribute_not_exists(sourceId)' }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`source "${sourceId}" already exists`);
+      throw error;
+    }
+    return source;
+  }
 
-    async setDisabled(sourceId: string, disabled: boolean): Promise<void> {
-      await updateExisting(documents, tables.sources, { sourceId }, 'SET disabled = :d', { ':d': disabled }, `source "${sourceId}" does not exist`);
-    },
+  async getSource(sourceId: string): Promise<SourceRecord | undefined> {
+    const { Item } = await this.documents.send(new GetCommand({ TableName: this.tables.sources, Key: { sourceId } }));
+    return Item as SourceRecord | undefined;
+  }
 
-    /**
-     * Sets or rotates the source's webhook shared secret. The secret it replaces stays valid for
-     * `graceSeconds` (default 24 h) so deliveries Segment signed with it are not refused while the
-     * new one is being configured there and while Segment retries; pass 0 to end it at once (a
-     * leaked secret). Takes effect within the ingest function's cache lifetime.
-     */
-    async setWebhookSecret(sourceId: string, secret: string, options: { graceSeconds?: number } = {}): Promise<{ previousValidUntil?: string }> {
-      if (secret.length === 0 || secret.length > 1024) throw new SourceAdminError('a webhook secret must be 1-1024 characters');
-      const graceSeconds = options.graceSeconds ?? WEBHOOK_SECRET_GRACE_SECONDS;
-      if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new SourceAdminError('graceSeconds must be 0 or more');
-      const { Item } = await documents.send(new GetCommand({ TableName: tables.sources, Key: { sourceId }, ConsistentRead: true }));
-      if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
-      const current = (Item as SourceRecord).webhookSecret;
-      const at = now();
-      const keepPrevious = current !== undefined && current !== secret && graceSeconds > 0;
-      const previousValidUntil = keepPrevious ? new Date(Date.parse(at) + graceSeconds * 1000).toISOString() : undefined;
-      const values: Record<string, unknown> = { ':s': secret, ':t': at };
-      let expression = 'SET webhookSecret = :s, webhookSecretSetAt = :t';
-      if (keepPrevious) {
-        expression += ', previousWebhookSecret = :p, previousWebhookSecretExpiresAt = :e';
-        Object.assign(values, { ':p': current, ':e': previousValidUntil });
-      } else if (current !== secret) {
-        expression += ' REMOVE previousWebhookSecret, previousWebhookSecretExpiresAt';
-      }
-      // The condition makes two rotations racing each other fail rather than lose a secret silently.
-      const condition = current === undefined ? 'attribute_not_exists(webhookSecret)' : 'webhookSecret = :current';
-      if (current !== undefined) values[':current'] = current;
-      try {
-        await documents.send(new UpdateCommand({ TableName: tables.sources, Key: { sourceId }, UpdateExpression: expression, ExpressionAttributeValues: values, ConditionExpression: `attribute_exists(sourceId) AND ${condition}` }));
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`the webhook secret of source "${sourceId}" changed meanwhile; try again`);
-        throw error;
-      }
-      return previousValidUntil === undefined ? {} : { previousValidUntil };
-    },
+  async listSources(): Promise<SourceRecord[]> {
+    return scanAll<SourceRecord>(this.documents, this.tables.sources);
+  }
 
-    /** Sets the events/s each ingest instance accepts from the source; `undefined` removes the limit. */
-    async setRateLimit(sourceId: string, perSecond: number | undefined): Promise<void> {
-      if (perSecond !== undefined && !(Number.isFinite(perSecond) && perSecond > 0)) {
-        throw new SourceAdminError(`rate limit must be a positive number of events per second, got ${perSecond}`);
-      }
-      const [expression, values] = perSecond === undefined ? ['REMOVE rateLimitPerSecond', undefined] : ['SET rateLimitPerSecond = :r', { ':r': perSecond }];
-      await updateExisting(documents, tables.sources, { sourceId }, expression, values, `source "${sourceId}" does not exist`);
-    },
+  async setDisabled(sourceId: string, disabled: boolean): Promise<void> {
+    await updateExisting(
+      this.documents,
+      this.tables.sources,
+      { sourceId },
+      'SET disabled = :d',
+      { ':d': disabled },
+      `source "${sourceId}" does not exist`,
+    );
+  }
 
-    /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */
-    async createKey(sourceId: string, key: string = generateKey()): Promise<{ key: string; record: KeyRecord }> {
-      const { Item } = await documents.send(new GetCommand({ TableName: tables.sources, Key: { sourceId } }));
-      if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
-      const record: KeyRecord = { keyHash: hashKey(key), sourceId, keyPrefix: keyPrefix(key), createdAt: now() };
-      await documents.send(new PutCommand({ TableName: tables.keys, Item: record }));
-      return { key, record };
-    },
+  /**
+   * Sets or rotates the source's webhook shared secret. The secret it replaces stays valid for
+   * `graceSeconds` (default 24 h) so deliveries Segment signed with it are not refused while the
+   * new one is being configured there and while Segment retries; pass 0 to end it at once (a
+   * leaked secret). Takes effect within the ingest function's cache lifetime.
+   */
+  async setWebhookSecret(
+    sourceId: string,
+    secret: string,
+    options: { graceSeconds?: number } = {},
+  ): Promise<{ previousValidUntil?: string }> {
+    if (secret.length === 0 || secret.length > 1024) throw new SourceAdminError('a webhook secret must be 1-1024 characters');
+    const graceSeconds = options.graceSeconds ?? WEBHOOK_SECRET_GRACE_SECONDS;
+    if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw new SourceAdminError('graceSeconds must be 0 or more');
+    const { Item } = await this.documents.send(new GetCommand({ TableName: this.tables.sources, Key: { sourceId }, ConsistentRead: true }));
+    if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
+    const current = (Item as SourceRecord).webhookSecret;
+    const at = this.now();
+    const keepPrevious = current !== undefined && current !== secret && graceSeconds > 0;
+    const previousValidUntil = keepPrevious ? new Date(Date.parse(at) + graceSeconds * 1000).toISOString() : undefined;
+    const values: Record<string, unknown> = { ':s': secret, ':t': at };
+    let expression = 'SET webhookSecret = :s, webhookSecretSetAt = :t';
+    if (keepPrevious) {
+      expression += ', previousWebhookSecret = :p, previousWebhookSecretExpiresAt = :e';
+      Object.assign(values, { ':p': current, ':e': previousValidUntil });
+    } else if (current !== secret) {
+      expression += ' REMOVE previousWebhookSecret, previousWebhookSecretExpiresAt';
+    }
+    // The condition makes two rotations racing each other fail rather than lose a secret silently.
+    const condition = current === undefined ? 'attribute_not_exists(webhookSecret)' : 'webhookSecret = :current';
+    if (current !== undefined) values[':current'] = current;
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tables.sources,
+          Key: { sourceId },
+          UpdateExpression: expression,
+          ExpressionAttributeValues: values,
+          ConditionExpression: `attribute_exists(sourceId) AND ${condition}`,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        throw new SourceAdminError(`the webhook secret of source "${sourceId}" changed meanwhile; try again`);
+      throw error;
+    }
+    return previousValidUntil === undefined ? {} : { previousValidUntil };
+  }
 
-    async listKeys(sourceId?: string): Promise<KeyRecord[]> {
-      const keys = await scanAll<KeyRecord>(documents, tables.keys);
-      return sourceId ? keys.filter((k) => k.sourceId === sourceId) : keys;
-    },
+  /** Sets the events/s each ingest instance accepts from the source; `undefined` removes the limit. */
+  async setRateLimit(sourceId: string, perSecond: number | undefined): Promise<void> {
+    if (perSecond !== undefined && !(Number.isFinite(perSecond) && perSecond > 0)) {
+      throw new SourceAdminError(`rate limit must be a positive number of events per second, got ${perSecond}`);
+    }
+    const [expression, values] =
+      perSecond === undefined ? ['REMOVE rateLimitPerSecond', undefined] : ['SET rateLimitPerSecond = :r', { ':r': perSecond }];
+    await updateExisting(this.documents, this.tables.sources, { sourceId }, expression, values, `source "${sourceId}" does not exist`);
+  }
 
-    /** Revokes a key given the key itself, its hash, or its unique prefix. */
-    async revokeKey(keyOrPrefix: string): Promise<KeyRecord> {
-      const keys = await scanAll<KeyRecord>(documents, tables.keys);
-      const hash = hashKey(keyOrPrefix);
-      const matches = keys.filter((k) => k.keyHash === hash || k.keyHash === keyOrPrefix || k.keyPrefix === keyOrPrefix);
-      if (matches.length === 0) throw new SourceAdminError(`no key matches "${keyOrPrefix.slice(0, 7)}…"`);
-      if (matches.length > 1) throw new SourceAdminError(`"${keyOrPrefix}" matches ${matches.length} keys; give the whole key or its hash`);
-      const [match] = matches as [KeyRecord];
-      const revokedAt = now();
-      await documents.send(new UpdateCommand({ TableName: tables.keys, Key: { keyHash: match.keyHash }, UpdateExpression: 'SET revokedAt = :t', ExpressionAttributeValues: { ':t': revokedAt } }));
-      return { ...match, revokedAt };
-    },
-  };
+  /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */
+  async createKey(sourceId: string, key: string = generateKey()): Promise<{ key: string; record: KeyRecord }> {
+    const { Item } = await this.documents.send(new GetCommand({ TableName: this.tables.sources, Key: { sourceId } }));
+    if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
+    const record: KeyRecord = { keyHash: hashKey(key), sourceId, keyPrefix: keyPrefix(key), createdAt: this.now() };
+    await this.documents.send(new PutCommand({ TableName: this.tables.keys, Item: record }));
+    return { key, record };
+  }
+
+  async listKeys(sourceId?: string): Promise<KeyRecord[]> {
+    const keys = await scanAll<KeyRecord>(this.documents, this.tables.keys);
+    return sourceId ? keys.filter((k) => k.sourceId === sourceId) : keys;
+  }
+
+  /** Revokes a key given the key itself, its hash, or its unique prefix. */
+  async revokeKey(keyOrPrefix: string): Promise<KeyRecord> {
+    const keys = await scanAll<KeyRecord>(this.documents, this.tables.keys);
+    const hash = hashKey(keyOrPrefix);
+    const matches = keys.filter((k) => k.keyHash === hash || k.keyHash === keyOrPrefix || k.keyPrefix === keyOrPrefix);
+    if (matches.length === 0) throw new SourceAdminError(`no key matches "${keyOrPrefix.slice(0, 7)}…"`);
+    if (matches.length > 1) throw new SourceAdminError(`"${keyOrPrefix}" matches ${matches.length} keys; give the whole key or its hash`);
+    const [match] = matches as [KeyRecord];
+    const revokedAt = this.now();
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tables.keys,
+        Key: { keyHash: match.keyHash },
+        UpdateExpression: 'SET revokedAt = :t',
+        ExpressionAttributeValues: { ':t': revokedAt },
+      }),
+    );
+    return { ...match, revokedAt };
+  }
 }
 
-export type SourceAdmin = ReturnType<typeof createSourceAdmin>;
+export function createSourceAdmin(deps: SourceAdminDeps): SourceAdmin {
+  return new SourceAdmin(deps);
+}
 
 async function scanAll<T>(documents: DynamoDBDocumentClient, table: string): Promise<T[]> {
   const items: T[] = [];
@@ -172,7 +212,15 @@ async function updateExisting(
   missing: string,
 ): Promise<void> {
   try {
-    await documents.send(new UpdateCommand({ TableName: table, Key: key, UpdateExpression: expression, ExpressionAttributeValues: values, ConditionExpression: `attribute_exists(${Object.keys(key)[0]})` }));
+    await documents.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: expression,
+        ExpressionAttributeValues: values,
+        ConditionExpression: `attribute_exists(${Object.keys(key)[0]})`,
+      }),
+    );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(missing);
     throw error;

@@ -74,7 +74,12 @@ interface Judgement {
  * `QueueUnavailableError` (503) when SQS does not take the records, and `BadRequestError` (400,
  * with the answer's fields) when no event is valid: those were quarantined first.
  */
-export async function acceptEvents(deps: IngestDeps, delivery: Delivery, items: readonly unknown[], options: AcceptOptions): Promise<HttpResponse> {
+export async function acceptEvents(
+  deps: IngestDeps,
+  delivery: Delivery,
+  items: readonly unknown[],
+  options: AcceptOptions,
+): Promise<HttpResponse> {
   await admitSource(deps, delivery.principal.sourceId, items.length);
   const judgement = judgeEvents(deps, delivery, items, options);
   const result = await deps.enqueue(judgement.records);
@@ -151,7 +156,12 @@ export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text:
   const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))]);
   deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);
-  deps.log.info('body quarantined', { requestId: delivery.request.requestId, sourceId: delivery.principal.sourceId, route: delivery.route, reason: problem.reason });
+  deps.log.info('body quarantined', {
+    requestId: delivery.request.requestId,
+    sourceId: delivery.principal.sourceId,
+    route: delivery.route,
+    reason: problem.reason,
+  });
   throw new BadRequestError(problem.message, problem.reason);
 }
 

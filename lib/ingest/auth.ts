@@ -65,7 +65,11 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
   const keys = new Map<string, { value: KeyRecord | undefined; expires: number }>();
   const sources = new Map<string, { value: SourceRecord | undefined; expires: number }>();
 
-  async function cached<T>(cache: Map<string, { value: T | undefined; expires: number }>, id: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  async function cached<T>(
+    cache: Map<string, { value: T | undefined; expires: number }>,
+    id: string,
+    load: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     const hit = cache.get(id);
     if (hit && hit.expires > now()) return hit.value;
     const value = await load();

@@ -32,7 +32,8 @@ export function decodeSegmentSettings(header: string | undefined): SegmentSettin
   } catch {
     return { present: true, problem: 'X-Segment-Settings is not base64-encoded UTF-8 JSON; ignored' };
   }
-  if (!isObject(value)) return { present: true, problem: `X-Segment-Settings must encode a JSON object, got ${describeJsonType(value)}; ignored` };
+  if (!isObject(value))
+    return { present: true, problem: `X-Segment-Settings must encode a JSON object, got ${describeJsonType(value)}; ignored` };
   return { present: true, names: Object.keys(value).sort() };
 }
 
@@ -43,7 +44,10 @@ export function decodeSegmentSettings(header: string | undefined): SegmentSettin
 async function authenticateDirect(deps: IngestDeps, request: HttpRequest): Promise<Principal> {
   const credentials = credentialsFromHeader(request.headers.authorization);
   if (credentials.kind === 'none') {
-    throw new UnauthorizedError(credentials.problem ?? 'no credentials: set this service\'s API key as the destination\'s API key in Segment (sent as the Basic auth username)');
+    throw new UnauthorizedError(
+      credentials.problem ??
+        "no credentials: set this service's API key as the destination's API key in Segment (sent as the Basic auth username)",
+    );
   }
   return deps.auth.authenticateKey(credentials.key);
 }
@@ -60,13 +64,27 @@ export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Pro
   const warnings: string[] = [];
   if (settings.present && 'problem' in settings) {
     warnings.push(settings.problem);
-    deps.log.warn('unreadable X-Segment-Settings ignored', { requestId: request.requestId, sourceId: principal.sourceId, reason: settings.problem });
+    deps.log.warn('unreadable X-Segment-Settings ignored', {
+      requestId: request.requestId,
+      sourceId: principal.sourceId,
+      reason: settings.problem,
+    });
   } else if (settings.present) {
-    deps.log.debug('X-Segment-Settings received', { requestId: request.requestId, sourceId: principal.sourceId, settings: settings.names.slice(0, 20).map((n) => n.slice(0, 64)) });
+    deps.log.debug('X-Segment-Settings received', {
+      requestId: request.requestId,
+      sourceId: principal.sourceId,
+      settings: settings.names.slice(0, 20).map((n) => n.slice(0, 64)),
+    });
   }
 
   const parsed = parseJson(text);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
-  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, badShape(`body must be one JSON object (one event), got ${describeJsonType(parsed.value)}`));
+  if (!isObject(parsed.value))
+    return quarantineBody(
+      deps,
+      delivery,
+      text,
+      badShape(`body must be one JSON object (one event), got ${describeJsonType(parsed.value)}`),
+    );
   return acceptEvents(deps, delivery, [parsed.value], { single: true, allowedTypes: SPEC_TYPES, warnings });
 }

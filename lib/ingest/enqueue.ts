@@ -115,7 +115,10 @@ export function createEnqueuer(deps: EnqueueDeps): Enqueue {
             // No per-call options: they would defeat the client's cached middleware (lib/shared/clients.ts),
             // which saves about a third of the SDK's CPU per request. The deadline is kept here instead,
             // and the client's own request timeout ends a request we stopped waiting for.
-            const response = await withinDeadline(deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch })), remaining);
+            const response = await withinDeadline(
+              deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch })),
+              remaining,
+            );
             const failed = new Set((response.Failed ?? []).map((f) => f.Id));
             if (failed.size > 0) lastProblem = response.Failed?.[0];
             return batch.filter((entry) => failed.has(entry.Id));

@@ -22,7 +22,12 @@ export function loadIngestDeps(env: Record<string, string | undefined> = process
   const config = loadConfig(env);
   if (!config.queueUrl) throw new ConfigError(['QUEUE_URL is required by the ingest function']);
   const clients = createClients(config, { sqsRequestTimeoutMs: config.enqueueBudgetMs, ...clientOptions });
-  return ingestDepsFrom(config, clients, createLogger(config.serviceName, config.logLevel), createMeter(config.metricsNamespace, config.serviceName));
+  return ingestDepsFrom(
+    config,
+    clients,
+    createLogger(config.serviceName, config.logLevel),
+    createMeter(config.metricsNamespace, config.serviceName),
+  );
 }
 
 export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter: Meter = noMeter): IngestDeps {
@@ -32,7 +37,12 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
     meter,
     rateLimiter: createRateLimiter(),
     auth: createAuthenticator({ documents: clients.documents, tables: config.tables, cacheSeconds: config.keyCacheSeconds }),
-    enqueue: createEnqueuer({ sqs: clients.sqs, queueUrl: config.queueUrl ?? '', messageBytes: config.queueMessageBytes, budgetMs: config.enqueueBudgetMs }),
+    enqueue: createEnqueuer({
+      sqs: clients.sqs,
+      queueUrl: config.queueUrl ?? '',
+      messageBytes: config.queueMessageBytes,
+      budgetMs: config.enqueueBudgetMs,
+    }),
   };
 }
 

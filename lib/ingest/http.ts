@@ -69,7 +69,10 @@ function checkContentType(request: HttpRequest): void {
   if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
     throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
   }
-  const charset = params.find((p) => /^charset=/i.test(p))?.slice(8).replace(/"/g, '');
+  const charset = params
+    .find((p) => /^charset=/i.test(p))
+    ?.slice(8)
+    .replace(/"/g, '');
   if (charset && !READABLE_CHARSETS.test(charset)) {
     throw new UnsupportedMediaTypeError(`charset "${charset}" is not supported; send UTF-8`);
   }

@@ -33,7 +33,10 @@ export function createRateLimiter(now: () => number = Date.now): RateLimiter {
       const waitMs = bucket.take(events);
       if (waitMs > 0) {
         const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-        throw new TooManyRequestsError(`source "${sourceId}" is over its rate limit of ${limitPerSecond} events/s; retry in ${retryAfter} s`, retryAfter);
+        throw new TooManyRequestsError(
+          `source "${sourceId}" is over its rate limit of ${limitPerSecond} events/s; retry in ${retryAfter} s`,
+          retryAfter,
+        );
       }
     },
   };

@@ -44,7 +44,9 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
       return route.handler(request, params);
     }
     if (allowed.size > 0) {
-      throw new MethodNotAllowedError(`${request.method} is not allowed on ${request.path}; use ${[...allowed].join(' or ')}`, [...allowed]);
+      throw new MethodNotAllowedError(`${request.method} is not allowed on ${request.path}; use ${[...allowed].join(' or ')}`, [
+        ...allowed,
+      ]);
     }
     throw new NotFoundError(`no route for ${request.method} ${request.path}`);
   };

@@ -16,7 +16,11 @@ export function ingestRoutes(deps: IngestDeps): Route[] {
     { path: '/v1/import', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/import') },
     { path: '/v1/{type}', methods: ['POST'], handler: (request, params) => receiveSingle(deps, request, params.type ?? '') },
     { path: DIRECT_ROUTE, methods: ['POST'], handler: (request) => receiveDirect(deps, request) },
-    { path: `${WEBHOOK_ROUTE}/{sourceId}`, methods: WEBHOOK_METHODS, handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? '') },
+    {
+      path: `${WEBHOOK_ROUTE}/{sourceId}`,
+      methods: WEBHOOK_METHODS,
+      handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? ''),
+    },
   ];
 }
 

@@ -14,7 +14,11 @@ import { parseJson, readBody, type HttpRequest, type HttpResponse, type JsonPars
  * Authenticates a Tracking API request: a Basic or Bearer key in the header, else `writeKey` in a
  * JSON body. Returns the principal and the parsed body (parsed at most once).
  */
-export async function authenticateTrackingRequest(deps: IngestDeps, request: HttpRequest, text: string): Promise<{ principal: Principal; parsed: JsonParse }> {
+export async function authenticateTrackingRequest(
+  deps: IngestDeps,
+  request: HttpRequest,
+  text: string,
+): Promise<{ principal: Principal; parsed: JsonParse }> {
   const header = credentialsFromHeader(request.headers.authorization);
   let parsed: JsonParse | undefined;
   let key = header.kind === 'key' ? header.key : undefined;
@@ -38,13 +42,21 @@ export async function authenticateTrackingRequest(deps: IngestDeps, request: Htt
 /** `POST /v1/{type}`: one event of the type the path names. */
 export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type: string): Promise<HttpResponse> {
   if (!isEventType(type)) {
-    throw new NotFoundError(`no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`);
+    throw new NotFoundError(
+      `no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`,
+    );
   }
   const text = readBody(request, deps.config.limits.maxEventBytes);
   const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
   const delivery: Delivery = { request, principal, route: `/v1/${type}` };
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
-  if (!isObject(parsed.value)) return quarantineBody(deps, delivery, text, badShape(`body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`));
+  if (!isObject(parsed.value))
+    return quarantineBody(
+      deps,
+      delivery,
+      text,
+      badShape(`body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`),
+    );
   return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES });
 }
 
@@ -56,9 +68,15 @@ export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route
   const delivery: Delivery = { request, principal, route };
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;
-  if (!isObject(body)) return quarantineBody(deps, delivery, text, badShape(`body must be a JSON object with a "batch" array, got ${describeJsonType(body)}`));
+  if (!isObject(body))
+    return quarantineBody(deps, delivery, text, badShape(`body must be a JSON object with a "batch" array, got ${describeJsonType(body)}`));
   if (!Array.isArray(body.batch)) {
-    return quarantineBody(deps, delivery, text, badShape(body.batch === undefined ? 'body has no "batch" array' : `"batch" must be an array, got ${describeJsonType(body.batch)}`));
+    return quarantineBody(
+      deps,
+      delivery,
+      text,
+      badShape(body.batch === undefined ? 'body has no "batch" array' : `"batch" must be an array, got ${describeJsonType(body.batch)}`),
+    );
   }
   if (body.batch.length === 0) throw new BadRequestError('"batch" is empty; send at least one event', 'empty-batch');
   if (body.batch.length > limits.maxBatchEvents) {

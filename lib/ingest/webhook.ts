@@ -71,11 +71,19 @@ function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonPars
  * Every credential the request presents must hold: a valid `X-Signature`, and a key of this source
  * when an Authorization header is sent too. At least one of them is required.
  */
-async function authenticateWebhook(deps: IngestDeps, request: HttpRequest, source: SourceRecord, inflated: Buffer, parsed: JsonParse): Promise<Principal> {
+async function authenticateWebhook(
+  deps: IngestDeps,
+  request: HttpRequest,
+  source: SourceRecord,
+  inflated: Buffer,
+  parsed: JsonParse,
+): Promise<Principal> {
   const signature = request.headers['x-signature'];
   const authorization = request.headers.authorization;
   if (signature === undefined && !authorization) {
-    throw new UnauthorizedError('no credentials: set the shared secret of this source in Segment\'s Webhooks settings (sent as X-Signature), or send an API key of this source as the Basic auth username');
+    throw new UnauthorizedError(
+      "no credentials: set the shared secret of this source in Segment's Webhooks settings (sent as X-Signature), or send an API key of this source as the Basic auth username",
+    );
   }
 
   let principal: Principal | undefined;
@@ -84,19 +92,25 @@ async function authenticateWebhook(deps: IngestDeps, request: HttpRequest, sourc
     if (credentials.kind === 'none') throw new UnauthorizedError(credentials.problem ?? 'the Authorization header holds no API key');
     principal = await deps.auth.authenticateKey(credentials.key);
     if (principal.sourceId !== source.sourceId) {
-      throw new ForbiddenError(`this API key belongs to a different source; use a key of source "${source.sourceId}" or its webhook shared secret`);
+      throw new ForbiddenError(
+        `this API key belongs to a different source; use a key of source "${source.sourceId}" or its webhook shared secret`,
+      );
     }
   }
 
   if (signature !== undefined) {
     const secrets = acceptedSecrets(source, request.receivedAtMs);
     if (secrets.length === 0) {
-      throw new UnauthorizedError(`source "${source.sourceId}" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key`);
+      throw new UnauthorizedError(
+        `source "${source.sourceId}" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key`,
+      );
     }
     const given = signature.trim().toLowerCase();
     if (!HEX_SHA1.test(given)) throw new UnauthorizedError('X-Signature must be the 40-character hex HMAC-SHA1 of the body');
     if (!verifyWebhookSignature(given, secrets, signedPayloads(request, inflated, parsed))) {
-      throw new UnauthorizedError(`X-Signature does not match the body: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`);
+      throw new UnauthorizedError(
+        `X-Signature does not match the body: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`,
+      );
     }
     // No key was used: the principal names the signature, which is what logs may show.
     principal ??= { sourceId: source.sourceId, keyPrefix: 'x-signature' };
@@ -129,10 +143,18 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
   if (Array.isArray(body)) {
     if (body.length === 0) throw new BadRequestError('the array is empty; send at least one event', 'empty-batch');
     if (body.length > limits.maxWebhookEvents) {
-      throw new PayloadTooLargeError(`the array has ${body.length} events; the limit is ${limits.maxWebhookEvents} (set Segment's batch size at or below it)`);
+      throw new PayloadTooLargeError(
+        `the array has ${body.length} events; the limit is ${limits.maxWebhookEvents} (set Segment's batch size at or below it)`,
+      );
     }
     return acceptEvents(deps, delivery, body, { single: false, allowedTypes: SPEC_TYPES });
   }
-  if (!isObject(body)) return quarantineBody(deps, delivery, text, badShape(`body must be one event object or an array of events, got ${describeJsonType(body)}`));
+  if (!isObject(body))
+    return quarantineBody(
+      deps,
+      delivery,
+      text,
+      badShape(`body must be one event object or an array of events, got ${describeJsonType(body)}`),
+    );
   return acceptEvents(deps, delivery, [body], { single: true, allowedTypes: SPEC_TYPES });
 }

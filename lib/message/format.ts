@@ -12,7 +12,6 @@ export const MESSAGE_VERSION = 1;
 /** Raw text kept for a quarantined event or body; longer text is cut, and the record says so. */
 export const RAW_TEXT_LIMIT = 48 * 1024;
 
-
 interface RecordMeta {
   sourceId: string;
   /** When the ingest function received the request, ISO-8601 UTC. */
@@ -118,7 +117,13 @@ function isRecord(value: unknown): value is QueueRecord {
   if (typeof r.sourceId !== 'string' || typeof r.receivedAt !== 'string' || typeof r.requestId !== 'string') return false;
   if (r.kind === 'event') {
     const e = r.event as Record<string, unknown> | null;
-    return typeof e === 'object' && e !== null && typeof e.type === 'string' && typeof e.messageId === 'string' && typeof e.timestamp === 'string';
+    return (
+      typeof e === 'object' &&
+      e !== null &&
+      typeof e.type === 'string' &&
+      typeof e.messageId === 'string' &&
+      typeof e.timestamp === 'string'
+    );
   }
   return r.kind === 'rejected' && typeof r.raw === 'string' && Array.isArray(r.reasons);
 }

@@ -39,13 +39,19 @@ export function createSqsClient(config: ClientConfig, options: ClientOptions = {
     endpoint: config.sqsEndpoint,
     maxAttempts: 2,
     cacheMiddleware: true,
-    requestHandler: options.requestHandler ?? (timeout === undefined ? undefined : { requestTimeout: timeout, throwOnRequestTimeout: true }),
+    requestHandler:
+      options.requestHandler ?? (timeout === undefined ? undefined : { requestTimeout: timeout, throwOnRequestTimeout: true }),
   });
 }
 
 /** The DynamoDB client and the document client over it; credentials come from the default provider chain. */
 export function createDynamoClients(config: ClientConfig, options: ClientOptions = {}): Pick<Clients, 'dynamodb' | 'documents'> {
-  const dynamodb = new DynamoDBClient({ region: config.region, endpoint: config.dynamodbEndpoint, maxAttempts: 3, requestHandler: options.requestHandler });
+  const dynamodb = new DynamoDBClient({
+    region: config.region,
+    endpoint: config.dynamodbEndpoint,
+    maxAttempts: 3,
+    requestHandler: options.requestHandler,
+  });
   const documents = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -59,7 +65,13 @@ export function createDynamoClients(config: ClientConfig, options: ClientOptions
  * command's input), so it is a client of its own and never backs a document client.
  */
 export function createWriteClient(config: ClientConfig, options: ClientOptions = {}): DynamoDBClient {
-  return new DynamoDBClient({ region: config.region, endpoint: config.dynamodbEndpoint, maxAttempts: 3, cacheMiddleware: true, requestHandler: options.requestHandler });
+  return new DynamoDBClient({
+    region: config.region,
+    endpoint: config.dynamodbEndpoint,
+    maxAttempts: 3,
+    cacheMiddleware: true,
+    requestHandler: options.requestHandler,
+  });
 }
 
 /** Every client, for code that uses both services (the ingest function, the local stack). */

@@ -60,7 +60,12 @@ export class RefusedItemError extends DependencyError {
 export class ConfigurationError extends DependencyError {
   readonly kind = 'configuration';
   constructor(service: Service, code: string, cause?: unknown) {
-    super(service, code, `${service} refused the request (${code}): check the function's permissions, credentials, tables, queues and KMS keys`, cause);
+    super(
+      service,
+      code,
+      `${service} refused the request (${code}): check the function's permissions, credentials, tables, queues and KMS keys`,
+      cause,
+    );
     this.name = 'ConfigurationError';
   }
 }
@@ -124,7 +129,13 @@ export function translateAwsError(error: unknown, service: Service, reason = `${
   const code = errorCode(error);
   const status = e.$metadata?.httpStatusCode;
   const causeCode = e.cause === undefined ? undefined : errorCode(e.cause);
-  if (TRANSIENT_CODES.has(code) || (causeCode !== undefined && TRANSIENT_CODES.has(causeCode)) || e.$retryable || e.$fault === 'server' || (status !== undefined && status >= 500)) {
+  if (
+    TRANSIENT_CODES.has(code) ||
+    (causeCode !== undefined && TRANSIENT_CODES.has(causeCode)) ||
+    e.$retryable ||
+    e.$fault === 'server' ||
+    (status !== undefined && status >= 500)
+  ) {
     return new TransientError(service, code, error);
   }
   if (REFUSED_CODES.has(code)) return new RefusedItemError(service, code, reason, error);

@@ -29,10 +29,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       clearTimeout(timer);
       reject(signal?.reason as Error);
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -100,7 +103,11 @@ export interface RetryOutcome<T> {
  * nothing is pending or the next try could not start before the deadline. `attempt` decides what a
  * failure means: return the items to retry them, throw to stop.
  */
-export async function retryPending<T>(items: readonly T[], options: RetryOptions, attempt: (pending: readonly T[], attemptNumber: number) => Promise<readonly T[]>): Promise<RetryOutcome<T>> {
+export async function retryPending<T>(
+  items: readonly T[],
+  options: RetryOptions,
+  attempt: (pending: readonly T[], attemptNumber: number) => Promise<readonly T[]>,
+): Promise<RetryOutcome<T>> {
   const { clock, deadline } = options;
   let pending = items;
   let attempts = 0;

@@ -47,7 +47,10 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   }
   const rawMessageId = (input as Record<string, unknown>).messageId;
   if (nestingDepth(input, MAX_NESTING) > MAX_NESTING) {
-    return refuse([{ reason: 'too-large', message: `the event nests deeper than ${MAX_NESTING} levels` }], typeof rawMessageId === 'string' ? rawMessageId : undefined);
+    return refuse(
+      [{ reason: 'too-large', message: `the event nests deeper than ${MAX_NESTING} levels` }],
+      typeof rawMessageId === 'string' ? rawMessageId : undefined,
+    );
   }
   // This runs once per event on the ingest hot path: no closures, each field read once, and
   // the object's shape left alone unless a field really has to go.
@@ -90,7 +93,10 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (json.length * 3 > options.maxEventBytes) {
     const bytes = Buffer.byteLength(json);
     if (bytes > options.maxEventBytes) {
-      return refuse([{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }], messageId);
+      return refuse(
+        [{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }],
+        messageId,
+      );
     }
   }
   return { ok: true, event: event as SegmentEvent, json };
@@ -119,7 +125,10 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
   const allowed = options.allowedTypes.join(', ');
   if (bodyType === undefined || bodyType === null) return { error: `missing required field "type" (one of ${allowed})` };
   if (bodyType === 'delete' && !options.allowedTypes.includes('delete')) {
-    return { error: '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}' };
+    return {
+      error:
+        '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}',
+    };
   }
   return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
 }

@@ -32,10 +32,16 @@ function describeError(error: ErrorObject): Problem {
     case 'maxLength':
       return { reason: 'invalid-field', message: `"${field}" must be at most ${String(error.params.limit)} characters` };
     default:
-      return { reason: 'invalid-field', message: field ? `"${field}" ${error.message ?? 'is invalid'}` : (error.message ?? 'the event is invalid') };
+      return {
+        reason: 'invalid-field',
+        message: field ? `"${field}" ${error.message ?? 'is invalid'}` : (error.message ?? 'the event is invalid'),
+      };
   }
 }
 
 function article(types: string): string {
-  return types.replace('object', 'an object').replace(/^(string|number|array|null)/, 'a $1').replace(' or null', ' or null');
+  return types
+    .replace('object', 'an object')
+    .replace(/^(string|number|array|null)/, 'a $1')
+    .replace(' or null', ' or null');
 }

@@ -35,7 +35,9 @@ function toAttribute(value: unknown): AttributeValue | undefined {
       return { S: value };
     case 'number':
       // The document client refuses these (special values, beyond 2^53); let it say so itself.
-      return Number.isFinite(value) && value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER ? { N: value.toString() } : undefined;
+      return Number.isFinite(value) && value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER
+        ? { N: value.toString() }
+        : undefined;
     case 'boolean':
       return { BOOL: value };
     case 'object': {

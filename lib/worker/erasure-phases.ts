@@ -91,7 +91,11 @@ export async function eraseUsers(run: BatchRun, erasures: readonly PendingErasur
       run.log.info(message, { sourceId: record.sourceId, messageId: record.event.messageId, cutoff, erased: result.erased });
     } catch (error) {
       run.failed.add(owner);
-      run.log.warn('erasure failed; the delete will be retried', { sourceId: record.sourceId, messageId: record.event.messageId, error: (error as Error).name });
+      run.log.warn('erasure failed; the delete will be retried', {
+        sourceId: record.sourceId,
+        messageId: record.event.messageId,
+        error: (error as Error).name,
+      });
     }
   }
 }

@@ -80,13 +80,33 @@ export function isErased(timestamp: string, cutoff: string): boolean {
  * Records (or moves forward) the user's tombstone, then the source's watermark. Both cut-offs
  * only ever grow, so an older delete processed late cannot shorten a newer one.
  */
-export async function recordTombstone(deps: ErasureDeps, sourceId: string, userId: string, cutoff: string, deadline: number): Promise<void> {
+export async function recordTombstone(
+  deps: ErasureDeps,
+  sourceId: string,
+  userId: string,
+  cutoff: string,
+  deadline: number,
+): Promise<void> {
   const now = new Date(deps.clock.now()).toISOString();
-  await raiseCutoff(deps, tombstoneKey(sourceId, userId), cutoff, { ':s': sourceId, ':h': userHash(userId), ':now': now }, 'sourceId = :s, userHash = :h, updatedAt = :now', deadline);
+  await raiseCutoff(
+    deps,
+    tombstoneKey(sourceId, userId),
+    cutoff,
+    { ':s': sourceId, ':h': userHash(userId), ':now': now },
+    'sourceId = :s, userHash = :h, updatedAt = :now',
+    deadline,
+  );
   await raiseCutoff(deps, watermarkKey(sourceId), cutoff, { ':s': sourceId, ':now': now }, 'sourceId = :s, updatedAt = :now', deadline);
 }
 
-async function raiseCutoff(deps: ErasureDeps, key: { pk: string; sk: string }, cutoff: string, values: Record<string, string>, set: string, deadline: number): Promise<void> {
+async function raiseCutoff(
+  deps: ErasureDeps,
+  key: { pk: string; sk: string },
+  cutoff: string,
+  values: Record<string, string>,
+  set: string,
+  deadline: number,
+): Promise<void> {
   try {
     await deps.documents.send(
       new UpdateCommand({
@@ -111,7 +131,11 @@ async function raiseCutoff(deps: ErasureDeps, key: { pk: string; sk: string }, c
  * events are at or before their source's watermark. Strongly consistent; throws at `deadline` so
  * the caller fails the messages concerned.
  */
-export async function findTombstones(deps: ErasureDeps, writes: ReadonlyArray<{ sourceId: string; userId: string; timestamp: string }>, deadline: number): Promise<{ cutoffs: Map<string, string>; requests: number }> {
+export async function findTombstones(
+  deps: ErasureDeps,
+  writes: ReadonlyArray<{ sourceId: string; userId: string; timestamp: string }>,
+  deadline: number,
+): Promise<{ cutoffs: Map<string, string>; requests: number }> {
   const sources = [...new Set(writes.map((w) => w.sourceId))].map(watermarkKey);
   const watermarks = await readCutoffs(deps, sources, deadline);
   const candidates = writes.filter((w) => {
@@ -128,7 +152,11 @@ export async function findTombstones(deps: ErasureDeps, writes: ReadonlyArray<{ 
  * `cutoff` of the erasures-table items at `keys`, keyed by `pk`. One BatchGetItem per 100 keys,
  * strongly consistent; unprocessed keys are retried until `deadline`, then it throws.
  */
-async function readCutoffs(deps: ErasureDeps, keys: ReadonlyArray<{ pk: string; sk: string }>, deadline: number): Promise<{ cutoffs: Map<string, string>; requests: number }> {
+async function readCutoffs(
+  deps: ErasureDeps,
+  keys: ReadonlyArray<{ pk: string; sk: string }>,
+  deadline: number,
+): Promise<{ cutoffs: Map<string, string>; requests: number }> {
   const cutoffs = new Map<string, string>();
   let requests = 0;
   const table = deps.tables.erasures;
@@ -144,7 +172,11 @@ async function readCutoffs(deps: ErasureDeps, keys: ReadonlyArray<{ pk: string; 
     return response.UnprocessedKeys?.[table]?.Keys ?? [];
   };
   for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
-    const { pending } = await retryPending(keys.slice(i, i + BATCH_GET_KEYS), { policy: READ_BACKOFF, deadline, clock: deps.clock }, readPage);
+    const { pending } = await retryPending(
+      keys.slice(i, i + BATCH_GET_KEYS),
+      { policy: READ_BACKOFF, deadline, clock: deps.clock },
+      readPage,
+    );
     if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()));
   }
   return { cutoffs, requests };
@@ -166,7 +198,14 @@ export interface SweepResult {
  * run again after an incomplete run, it deletes what is left. Tables run in parallel; the item
  * writes inside share the worker's bounded concurrency.
  */
-export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: string, cutoff: string, owner: string, deadline: number): Promise<SweepResult> {
+export async function sweepUser(
+  deps: ErasureDeps,
+  sourceId: string,
+  userId: string,
+  cutoff: string,
+  owner: string,
+  deadline: number,
+): Promise<SweepResult> {
   const pk = eventPartitionKey(sourceId, userId, undefined);
   // Sort keys are `<ISO timestamp>#<messageId>`; "$" is the character after "#", so this bound
   // takes every item whose timestamp is at or before the cut-off, whatever its messageId.
@@ -189,7 +228,12 @@ export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: str
         }),
         { abortSignal: timeoutUntil(deps, deadline) },
       );
-      const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({ table, item: { pk: item.pk, sk: item.sk }, action: 'delete', owners: [owner] }));
+      const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
+        table,
+        item: { pk: item.pk, sk: item.sk },
+        action: 'delete',
+        owners: [owner],
+      }));
       if (deletes.length > 0) {
         const outcome = await writeItems(deps.write, deletes, deadline);
         erased[type] += outcome.written;
@@ -218,7 +262,13 @@ export async function sweepUser(deps: ErasureDeps, sourceId: string, userId: str
  * request was received. Counts accumulate over runs (a run cut short by the time budget, then the
  * redelivery that finishes it); `completedAt` is set by the run that finished.
  */
-export async function recordAudit(deps: ErasureDeps, record: EventRecord, cutoff: string, result: SweepResult, deadline: number): Promise<void> {
+export async function recordAudit(
+  deps: ErasureDeps,
+  record: EventRecord,
+  cutoff: string,
+  result: SweepResult,
+  deadline: number,
+): Promise<void> {
   const userId = record.event.userId ?? '';
   const hash = userHash(userId);
   const total = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
@@ -242,7 +292,16 @@ export async function recordAudit(deps: ErasureDeps, record: EventRecord, cutoff
     values[`:${type}`] = result.erased[type];
     adds.push(`#${type} :${type}`);
   }
-  const sets = ['sourceId = :s', 'userHash = :h', 'messageId = :m', 'requestId = :r', 'requestedAt = :t', 'receivedAt = :ra', 'cutoff = :c', 'lastRunAt = :now'];
+  const sets = [
+    'sourceId = :s',
+    'userHash = :h',
+    'messageId = :m',
+    'requestId = :r',
+    'requestedAt = :t',
+    'receivedAt = :ra',
+    'cutoff = :c',
+    'lastRunAt = :now',
+  ];
   if (result.complete) sets.push('completedAt = if_not_exists(completedAt, :now)');
   await deps.documents.send(
     new UpdateCommand({

@@ -42,7 +42,13 @@ export type ProcessBatch = (event: SQSEvent, remainingMs?: number) => Promise<SQ
 
 export function createWorker(deps: WorkerDeps): ProcessBatch {
   const clock = deps.clock ?? systemClock;
-  const write: WriteDeps = { documents: deps.documents, writer: deps.writer, concurrency: deps.config.writeConcurrency, log: deps.log, clock };
+  const write: WriteDeps = {
+    documents: deps.documents,
+    writer: deps.writer,
+    concurrency: deps.config.writeConcurrency,
+    log: deps.log,
+    clock,
+  };
   const erasure = { documents: deps.documents, tables: deps.config.tables, write, log: deps.log, clock };
 
   return async (event, remainingMs) => {
@@ -55,7 +61,11 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     run.stats.droppedByErasure += dropped.size;
     const outcome = await writeItems(write, dropped.size > 0 ? plan.writes.filter((w) => !dropped.has(w)) : plan.writes, run.deadline);
     absorbWrites(run, outcome);
-    await undoErasedWrites(run, plan.userWrites.filter((w) => !dropped.has(w.write)), dropped);
+    await undoErasedWrites(
+      run,
+      plan.userWrites.filter((w) => !dropped.has(w.write)),
+      dropped,
+    );
     // Erasures after the events, so the common path is not held up behind them.
     await eraseUsers(run, plan.erasures, tombstonesFailed);
     await quarantineRefused(run, outcome);
@@ -66,7 +76,12 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
   };
 }
 
-function startRun(deps: WorkerDeps, clients: Pick<BatchRun, 'write' | 'erasure'>, event: SQSEvent, remainingMs: number | undefined): BatchRun {
+function startRun(
+  deps: WorkerDeps,
+  clients: Pick<BatchRun, 'write' | 'erasure'>,
+  event: SQSEvent,
+  remainingMs: number | undefined,
+): BatchRun {
   const startedAt = (deps.clock ?? systemClock).now();
   const budget = (remainingMs ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS) - SAFETY_MARGIN_MS;
   return {
@@ -76,7 +91,18 @@ function startRun(deps: WorkerDeps, clients: Pick<BatchRun, 'write' | 'erasure'>
     startedAt,
     deadline: startedAt + Math.max(1000, budget),
     expiresAt: Math.floor(startedAt / 1000) + deps.config.rejectedRetentionDays * 86_400,
-    stats: { messages: event.Records.length, events: {}, stored: {}, quarantined: 0, erasures: 0, erasedItems: 0, droppedByErasure: 0, failedMessages: 0, requests: 0, retries: 0 },
+    stats: {
+      messages: event.Records.length,
+      events: {},
+      stored: {},
+      quarantined: 0,
+      erasures: 0,
+      erasedItems: 0,
+      droppedByErasure: 0,
+      failedMessages: 0,
+      requests: 0,
+      retries: 0,
+    },
     failed: new Set(),
   };
 }

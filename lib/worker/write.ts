@@ -81,7 +81,12 @@ interface WriteRun {
 
 /** Writes every item before `deadline` (epoch ms) or reports which owners must be retried. */
 export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[], deadline: number): Promise<WriteOutcome> {
-  const run: WriteRun = { deps, clock: deps.clock ?? systemClock, deadline, outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0 } };
+  const run: WriteRun = {
+    deps,
+    clock: deps.clock ?? systemClock,
+    deadline,
+    outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0 },
+  };
   const unique = dedupeWrites(writes).sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < unique.length; i += BATCH_ITEMS) chunks.push(unique.slice(i, i + BATCH_ITEMS));
@@ -104,23 +109,27 @@ function failOwners(run: WriteRun, writes: readonly WriteRequest[]): void {
 /** One chunk of up to 25 items: sent, its unprocessed items and transient failures retried, refusals sorted out. */
 async function writeChunk(run: WriteRun, chunk: readonly WriteRequest[]): Promise<void> {
   const { outcome } = run;
-  const retried = await retryPending(chunk, { policy: WRITE_BACKOFF, deadline: run.deadline, clock: run.clock }, async (pending, attempt) => {
-    try {
-      outcome.requests++;
-      const unprocessed = await sendBatch(run, pending);
-      outcome.written += pending.length - unprocessed.length;
-      return unprocessed;
-    } catch (error) {
-      const failure = translateAwsError(error, 'DynamoDB');
-      if (failure.kind === 'transient') {
-        run.deps.log.warn('batch write failed; retrying', { error: failure.code, items: pending.length, attempt });
-        return pending;
+  const retried = await retryPending(
+    chunk,
+    { policy: WRITE_BACKOFF, deadline: run.deadline, clock: run.clock },
+    async (pending, attempt) => {
+      try {
+        outcome.requests++;
+        const unprocessed = await sendBatch(run, pending);
+        outcome.written += pending.length - unprocessed.length;
+        return unprocessed;
+      } catch (error) {
+        const failure = translateAwsError(error, 'DynamoDB');
+        if (failure.kind === 'transient') {
+          run.deps.log.warn('batch write failed; retrying', { error: failure.code, items: pending.length, attempt });
+          return pending;
+        }
+        // A refused batch fails whole; write its items one by one to find the one DynamoDB cannot hold.
+        await writeOneByOne(run, pending);
+        return [];
       }
-      // A refused batch fails whole; write its items one by one to find the one DynamoDB cannot hold.
-      await writeOneByOne(run, pending);
-      return [];
-    }
-  });
+    },
+  );
   outcome.retries += retried.retried;
   failOwners(run, retried.pending);
 }
@@ -148,10 +157,15 @@ async function sendBatch(run: WriteRun, pending: readonly WriteRequest[]): Promi
   }
   const requestItems: Record<string, Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>> = {};
   for (const write of pending) {
-    const request = write.action === 'delete' ? { DeleteRequest: { Key: { pk: write.item.pk, sk: write.item.sk } } } : { PutRequest: { Item: write.item } };
+    const request =
+      write.action === 'delete'
+        ? { DeleteRequest: { Key: { pk: write.item.pk, sk: write.item.sk } } }
+        : { PutRequest: { Item: write.item } };
     (requestItems[write.table] ??= []).push(request);
   }
-  const response = await run.deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), { abortSignal: AbortSignal.timeout(remaining) });
+  const response = await run.deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), {
+    abortSignal: AbortSignal.timeout(remaining),
+  });
   for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
     for (const request of requests) {
       const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
@@ -174,7 +188,9 @@ async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): P
     try {
       run.outcome.requests++;
       const remaining = Math.max(1, Math.ceil(run.deadline - run.clock.now()));
-      await run.deps.documents.send(new PutCommand({ TableName: write.table, Item: write.item }), { abortSignal: AbortSignal.timeout(remaining) });
+      await run.deps.documents.send(new PutCommand({ TableName: write.table, Item: write.item }), {
+        abortSignal: AbortSignal.timeout(remaining),
+      });
       run.outcome.written++;
     } catch (error) {
       const failure = translateAwsError(error, 'DynamoDB');

@@ -41,13 +41,19 @@ describe('POST /segment (Direct destination)', () => {
   });
 
   it('acts on a delete: the answer is 200 and the erasure is recorded', async () => {
-    const response = await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'direct-delete', timestamp: new Date().toISOString() })]);
+    const response = await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'direct-delete', timestamp: new Date().toISOString() }),
+    ]);
     await stack.drain();
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ success: true, accepted: 1, rejected: 0, errors: [] });
     const { Items = [] } = await stack.clients.documents.send(
-      new QueryCommand({ TableName: stack.config.tables.erasures, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `audit#${stack.sourceId}` } }),
+      new QueryCommand({
+        TableName: stack.config.tables.erasures,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `audit#${stack.sourceId}` },
+      }),
     );
     expect(Items.length).toBeGreaterThan(0);
   });
@@ -87,7 +93,13 @@ describe('POST|PUT|PATCH /webhook/{sourceId} (Webhooks destination)', () => {
   });
 
   it('stores an array of 4000 events, the default MAX_WEBHOOK_EVENTS', async () => {
-    const batch = Array.from({ length: 4000 }, (_, i) => ({ type: 'track', event: 'Tick', userId: 'hook-4000', messageId: `tick-${i}`, timestamp: new Date(Date.UTC(2026, 0, 1) + i).toISOString() }));
+    const batch = Array.from({ length: 4000 }, (_, i) => ({
+      type: 'track',
+      event: 'Tick',
+      userId: 'hook-4000',
+      messageId: `tick-${i}`,
+      timestamp: new Date(Date.UTC(2026, 0, 1) + i).toISOString(),
+    }));
 
     const response = await deliver(stack, '/webhook (array)', batch);
     await stack.drain(60_000);
@@ -125,11 +137,16 @@ describe('Tracking API', () => {
   });
 
   it('takes no delete: a delete in a batch is rejected with a pointer to the erasure routes', async () => {
-    const response = await deliver(stack, '/v1/batch', [segmentEvent('track', { userId: 'tapi-nodelete' }), segmentEvent('delete', { userId: 'tapi-nodelete' })]);
+    const response = await deliver(stack, '/v1/batch', [
+      segmentEvent('track', { userId: 'tapi-nodelete' }),
+      segmentEvent('delete', { userId: 'tapi-nodelete' }),
+    ]);
 
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ accepted: 1, rejected: 1 });
-    expect(response.body.errors).toEqual([expect.objectContaining({ index: 1, message: expect.stringContaining('the Tracking API has no delete') })]);
+    expect(response.body.errors).toEqual([
+      expect.objectContaining({ index: 1, message: expect.stringContaining('the Tracking API has no delete') }),
+    ]);
   });
 
   it('takes no delete: POST /v1/delete is not a route, and a delete body on /v1/track is a 400', async () => {
@@ -159,7 +176,10 @@ describe.each(EVENT_ROUTES)('fields every route tolerates: %s', (route) => {
       segmentEvent('track', { userId: id, version: '1.1' }),
     ];
 
-    const responses = route === '/v1/{type}' || route === '/segment' || route === '/webhook (one event)' ? await Promise.all(events.map((e) => deliver(stack, route, [e]))) : [await deliver(stack, route, events)];
+    const responses =
+      route === '/v1/{type}' || route === '/segment' || route === '/webhook (one event)'
+        ? await Promise.all(events.map((e) => deliver(stack, route, [e])))
+        : [await deliver(stack, route, events)];
     await stack.drain();
 
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
@@ -172,7 +192,13 @@ describe.each(EVENT_ROUTES)('fields every route tolerates: %s', (route) => {
 
   it('keeps unknown extra fields and drops writeKey', async () => {
     const userId = userFor(route, 'extra');
-    const event = segmentEvent('identify', { userId, _metadata: { bundled: ['Segment.io'] }, projectId: 'p-1', customField: { nested: true }, writeKey: 'a-segment-write-key' });
+    const event = segmentEvent('identify', {
+      userId,
+      _metadata: { bundled: ['Segment.io'] },
+      projectId: 'p-1',
+      customField: { nested: true },
+      writeKey: 'a-segment-write-key',
+    });
 
     const response = await deliver(stack, route, [event]);
     await stack.drain();

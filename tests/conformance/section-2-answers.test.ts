@@ -145,7 +145,12 @@ describe.each(EVENT_ROUTES)('400: %s', (route) => {
     const response = await deliver(stack, route, [{ type: 'track', userId: routeLabel(route, 'invalid') }]);
 
     expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ success: false, accepted: 0, rejected: 1, errors: [{ index: 0, message: 'missing required field "event"' }] });
+    expect(response.body).toMatchObject({
+      success: false,
+      accepted: 0,
+      rejected: 1,
+      errors: [{ index: 0, message: 'missing required field "event"' }],
+    });
     const expected: Record<EventRoute, string> = {
       '/v1/{type}': 'invalid track: missing required field "event"',
       '/segment': 'invalid event: missing required field "event"',
@@ -207,7 +212,9 @@ describe('X-Segment-Settings (Direct destination)', () => {
   it('accepts valid settings without a warning', async () => {
     const settings = Buffer.from(JSON.stringify({ apiKey: 'in-settings', region: 'eu' })).toString('base64');
 
-    const response = await deliver(stack, '/segment', [segmentEvent('track', { userId: 'settings-ok' })], { headers: { 'x-segment-settings': settings } });
+    const response = await deliver(stack, '/segment', [segmentEvent('track', { userId: 'settings-ok' })], {
+      headers: { 'x-segment-settings': settings },
+    });
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ success: true, accepted: 1, rejected: 0, errors: [] });
@@ -215,8 +222,16 @@ describe('X-Segment-Settings (Direct destination)', () => {
 
   it.each([
     ['not base64', '%%%not-base64%%%', 'X-Segment-Settings is not base64; ignored'],
-    ['base64 of something not JSON', Buffer.from('{nope').toString('base64'), 'X-Segment-Settings is not base64-encoded UTF-8 JSON; ignored'],
-    ['base64 of a JSON array', Buffer.from('[1,2]').toString('base64'), 'X-Segment-Settings must encode a JSON object, got an array; ignored'],
+    [
+      'base64 of something not JSON',
+      Buffer.from('{nope').toString('base64'),
+      'X-Segment-Settings is not base64-encoded UTF-8 JSON; ignored',
+    ],
+    [
+      'base64 of a JSON array',
+      Buffer.from('[1,2]').toString('base64'),
+      'X-Segment-Settings must encode a JSON object, got an array; ignored',
+    ],
   ])('never rejects an event for settings that are %s, and says so', async (label, header, warning) => {
     const userId = `settings-bad-${label.replace(/\W+/g, '-')}`;
 
@@ -265,7 +280,10 @@ describe('403: a disabled source', () => {
   ])('/webhook/{sourceId} refuses %s', async (_case, header) => {
     const { signWebhookPayload } = await import('../../lib/ingest/webhook');
     const text = JSON.stringify(segmentEvent('track', { userId: 'off' }));
-    const headers: Record<string, string> = header === 'x-signature' ? { 'x-signature': signWebhookPayload('disabled-secret', text) } : { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
+    const headers: Record<string, string> =
+      header === 'x-signature'
+        ? { 'x-signature': signWebhookPayload('disabled-secret', text) }
+        : { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` };
 
     const response = await stack.send('/webhook/src-disabled', undefined, { auth: null, headers, raw: text });
 
@@ -278,14 +296,21 @@ describe('404 and 405', () => {
   it.each([
     ['POST', '/v2/track', 'no route for POST /v2/track'],
     ['POST', '/segment/extra', 'no route for POST /segment/extra'],
-    ['POST', '/v1/delete', 'no route for POST /v1/delete; event routes are /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias and /v1/batch'],
+    [
+      'POST',
+      '/v1/delete',
+      'no route for POST /v1/delete; event routes are /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group, /v1/alias and /v1/batch',
+    ],
     ['POST', '/webhook', 'no route for POST /webhook'],
     ['POST', '/webhook/a/b', 'no route for POST /webhook/a/b'],
     ['POST', '/webhook/no-such-source', 'no source "no-such-source": check the source id in the webhook URL'],
     ['POST', '/webhook/bad%ZZ', 'no route for POST /webhook/bad%ZZ: the path is not valid percent-encoding'],
     ['POST', '/webhook/not%20an%20id', 'no such source: a source id is 1-64 letters, digits, "-" or "_"'],
   ])('%s %s: 404', async (method, path, message) => {
-    const response = await stack.send(path, segmentEvent('track', { userId: 'lost' }), { method, headers: { 'x-signature': '0'.repeat(40) } });
+    const response = await stack.send(path, segmentEvent('track', { userId: 'lost' }), {
+      method,
+      headers: { 'x-signature': '0'.repeat(40) },
+    });
 
     expect(response.status).toBe(404);
     expect(response.body.message).toBe(message);
@@ -311,7 +336,9 @@ describe('404 and 405', () => {
 describe('413: limits, checked before parsing, nothing quarantined', () => {
   let small: TestStack;
   beforeAll(async () => {
-    small = await startTestStack({ env: { MAX_REQUEST_BYTES: '65536', MAX_BATCH_BYTES: '65536', MAX_EVENT_BYTES: '4096', MAX_WEBHOOK_EVENTS: '5' } });
+    small = await startTestStack({
+      env: { MAX_REQUEST_BYTES: '65536', MAX_BATCH_BYTES: '65536', MAX_EVENT_BYTES: '4096', MAX_WEBHOOK_EVENTS: '5' },
+    });
   });
   afterAll(async () => {
     await small.stop();
@@ -352,7 +379,11 @@ describe('413: limits, checked before parsing, nothing quarantined', () => {
   });
 
   it('refuses a webhook array over MAX_WEBHOOK_EVENTS', async () => {
-    const response = await deliver(small, '/webhook (array)', Array.from({ length: 6 }, () => segmentEvent('track')));
+    const response = await deliver(
+      small,
+      '/webhook (array)',
+      Array.from({ length: 6 }, () => segmentEvent('track')),
+    );
 
     expect(response.status).toBe(413);
     expect(response.body.message).toBe("the array has 6 events; the limit is 5 (set Segment's batch size at or below it)");
@@ -384,7 +415,12 @@ describe('503: the queue does not take the events', () => {
   beforeAll(async () => {
     // A real SQS client aimed at a port where nothing listens: the emulator cannot be made to fail.
     const port = await freePort();
-    const config = { ...stack.config, queueUrl: `http://127.0.0.1:${port}/000000000000/gone`, sqsEndpoint: `http://127.0.0.1:${port}`, enqueueBudgetMs: 300 };
+    const config = {
+      ...stack.config,
+      queueUrl: `http://127.0.0.1:${port}/000000000000/gone`,
+      sqsEndpoint: `http://127.0.0.1:${port}`,
+      enqueueBudgetMs: 300,
+    };
     api = await startApiServer(createIngestHandler(ingestDepsFrom(config, createClients(config), silentLog)), 0);
     dead = { ...stack, url: api.url, send: (path, body, opts) => sendTo(api.url, stack.key, path, body, opts) };
   });
@@ -409,7 +445,10 @@ describe.each(EVENT_ROUTES)('never a 500: %s', (route) => {
     ['an unknown Authorization scheme', { headers: { authorization: 'Negotiate abc' } }],
     ['a 10 KB key', { headers: { authorization: `Bearer ${'k'.repeat(10_000)}` } }],
     ['a signature that is not hex', { headers: { 'x-signature': 'zz' } }],
-    ['bytes that are not UTF-8', { text: '\uFFFD', headers: { 'content-type': 'application/json' }, raw: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }],
+    [
+      'bytes that are not UTF-8',
+      { text: '\uFFFD', headers: { 'content-type': 'application/json' }, raw: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) },
+    ],
     ['gzip headers over a body that is not gzip', { gzip: false, headers: { 'content-encoding': 'gzip' } }],
     ['JSON nested 3000 levels deep', { text: deep }],
     ['JSON nested 3000 levels deep in a batch', { text: `{"batch":[${deep}]}` }],
@@ -421,7 +460,11 @@ describe.each(EVENT_ROUTES)('never a 500: %s', (route) => {
 
     const response =
       'raw' in options
-        ? await stack.send(path, undefined, { auth: route.startsWith('/webhook') ? null : undefined, headers: { ...options.headers, 'x-signature': '0'.repeat(40) }, raw: options.raw })
+        ? await stack.send(path, undefined, {
+            auth: route.startsWith('/webhook') ? null : undefined,
+            headers: { ...options.headers, 'x-signature': '0'.repeat(40) },
+            raw: options.raw,
+          })
         : await deliver(stack, route, [event], options);
 
     expect(response.status).toBeGreaterThanOrEqual(200);

@@ -56,7 +56,10 @@ describe('API keys', () => {
     const { path, text } = requestFor(stack, route, [event]);
 
     const plain = await stack.send(path, undefined, { raw: text, headers: { authorization: basic(stack.key) } });
-    const withPassword = await stack.send(path, undefined, { raw: text, headers: { authorization: `Basic ${Buffer.from(`${stack.key}:ignored`).toString('base64')}` } });
+    const withPassword = await stack.send(path, undefined, {
+      raw: text,
+      headers: { authorization: `Basic ${Buffer.from(`${stack.key}:ignored`).toString('base64')}` },
+    });
 
     expect([plain.status, withPassword.status]).toEqual([200, 200]);
   });
@@ -85,21 +88,29 @@ describe('API keys', () => {
   });
 
   it('/segment does not take "writeKey" in the body: there it is the Segment source\'s key, not ours', async () => {
-    const response = await stack.send('/segment', segmentEvent('track', { userId: 'direct-writekey', writeKey: stack.key }), { auth: null });
+    const response = await stack.send('/segment', segmentEvent('track', { userId: 'direct-writekey', writeKey: stack.key }), {
+      auth: null,
+    });
 
     expect(response.status).toBe(401);
     expect(response.body.message).toMatch(/^no credentials: set this service's API key as the destination's API key in Segment/);
   });
 
-  it.each(['/v1/batch', '/segment', '/webhook (one event)'] as const)('%s refuses an unknown key with 401 and WWW-Authenticate', async (route) => {
-    const { path, text } = requestFor(stack, route, [segmentEvent('track')]);
+  it.each(['/v1/batch', '/segment', '/webhook (one event)'] as const)(
+    '%s refuses an unknown key with 401 and WWW-Authenticate',
+    async (route) => {
+      const { path, text } = requestFor(stack, route, [segmentEvent('track')]);
 
-    const response = await stack.send(path, undefined, { raw: text, headers: { authorization: basic('sk_unknown_key_0000000000000000000000000000') } });
+      const response = await stack.send(path, undefined, {
+        raw: text,
+        headers: { authorization: basic('sk_unknown_key_0000000000000000000000000000') },
+      });
 
-    expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('Basic realm="segment-ingest"');
-    expect(response.body.message).toBe('unknown API key');
-  });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Basic realm="segment-ingest"');
+      expect(response.body.message).toBe('unknown API key');
+    },
+  );
 
   it('refuses a revoked key on every route', async () => {
     const { key } = await stack.admin.createKey(stack.sourceId);
@@ -138,7 +149,7 @@ describe('webhook X-Signature', () => {
     expect(response.status).toBe(200);
   });
 
-  it('accepts the HMAC of a batched array\'s first element as JSON.stringify prints it, however the body is laid out', async () => {
+  it("accepts the HMAC of a batched array's first element as JSON.stringify prints it, however the body is laid out", async () => {
     const text = JSON.stringify(events, null, 2);
 
     const response = await postWebhook(text, { 'x-signature': signWebhookPayload(stack.webhookSecret, JSON.stringify(events[0])) });
@@ -167,16 +178,34 @@ describe('webhook X-Signature', () => {
     const text = JSON.stringify(events[0]);
     const gzipped = gzipSync(Buffer.from(text));
 
-    const overInflated = await postWebhook(gzipped, { 'content-encoding': 'gzip', 'x-signature': signWebhookPayload(stack.webhookSecret, text) });
-    const overSent = await postWebhook(gzipped, { 'content-encoding': 'gzip', 'x-signature': signWebhookPayload(stack.webhookSecret, gzipped) });
+    const overInflated = await postWebhook(gzipped, {
+      'content-encoding': 'gzip',
+      'x-signature': signWebhookPayload(stack.webhookSecret, text),
+    });
+    const overSent = await postWebhook(gzipped, {
+      'content-encoding': 'gzip',
+      'x-signature': signWebhookPayload(stack.webhookSecret, gzipped),
+    });
 
     expect([overInflated.status, overSent.status]).toEqual([200, 200]);
   });
 
   it.each([
-    ['made with another secret', (text: string) => signWebhookPayload('another-secret', text), 'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"'],
-    ['of another body', () => signWebhookPayload(stack.webhookSecret, '{"type":"track"}'), 'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"'],
-    ['of the array\'s second element', () => signWebhookPayload(stack.webhookSecret, JSON.stringify(events[1])), 'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"'],
+    [
+      'made with another secret',
+      (text: string) => signWebhookPayload('another-secret', text),
+      'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"',
+    ],
+    [
+      'of another body',
+      () => signWebhookPayload(stack.webhookSecret, '{"type":"track"}'),
+      'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"',
+    ],
+    [
+      "of the array's second element",
+      () => signWebhookPayload(stack.webhookSecret, JSON.stringify(events[1])),
+      'X-Signature does not match the body: the shared secret in Segment\'s Webhooks settings differs from the one of source "src-test"',
+    ],
     ['not hex', () => 'sha1=abc', 'X-Signature must be the 40-character hex HMAC-SHA1 of the body'],
     ['empty', () => '', 'X-Signature must be the 40-character hex HMAC-SHA1 of the body'],
   ])('refuses a signature %s with 401', async (_case, sign, message) => {
@@ -196,7 +225,9 @@ describe('webhook X-Signature', () => {
     const response = await postWebhook(text, { 'x-signature': signWebhookPayload(stack.webhookSecret, text) }, 'src-nosecret');
 
     expect(response.status).toBe(401);
-    expect(response.body.message).toBe('source "src-nosecret" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key');
+    expect(response.body.message).toBe(
+      'source "src-nosecret" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key',
+    );
   });
 });
 
@@ -216,14 +247,19 @@ describe('webhook API keys', () => {
     const response = await postWebhook(JSON.stringify(segmentEvent('track')), { authorization: basic(key) });
 
     expect(response.status).toBe(403);
-    expect(response.body.message).toBe('this API key belongs to a different source; use a key of source "src-test" or its webhook shared secret');
+    expect(response.body.message).toBe(
+      'this API key belongs to a different source; use a key of source "src-test" or its webhook shared secret',
+    );
   });
 
   it('checks every credential presented: a valid key does not excuse a wrong signature, nor the reverse', async () => {
     const text = JSON.stringify(segmentEvent('track'));
 
     const wrongSignature = await postWebhook(text, { authorization: basic(stack.key), 'x-signature': signWebhookPayload('wrong', text) });
-    const unknownKey = await postWebhook(text, { authorization: basic('sk_unknown_key_0000000000000000000000000000'), 'x-signature': signWebhookPayload(stack.webhookSecret, text) });
+    const unknownKey = await postWebhook(text, {
+      authorization: basic('sk_unknown_key_0000000000000000000000000000'),
+      'x-signature': signWebhookPayload(stack.webhookSecret, text),
+    });
     const both = await postWebhook(text, { authorization: basic(stack.key), 'x-signature': signWebhookPayload(stack.webhookSecret, text) });
 
     expect([wrongSignature.status, unknownKey.status, both.status]).toEqual([401, 401, 200]);
@@ -274,13 +310,19 @@ describe('webhook secret rotation', () => {
 
     await stack.admin.setWebhookSecret('src-twice', 'twice-2');
     await stack.admin.setWebhookSecret('src-twice', 'twice-3');
-    const statuses = await Promise.all(['twice-1', 'twice-2', 'twice-3'].map(async (secret) => (await postWebhook(text, { 'x-signature': signWebhookPayload(secret, text) }, 'src-twice')).status));
+    const statuses = await Promise.all(
+      ['twice-1', 'twice-2', 'twice-3'].map(
+        async (secret) => (await postWebhook(text, { 'x-signature': signWebhookPayload(secret, text) }, 'src-twice')).status,
+      ),
+    );
 
     expect(statuses).toEqual([401, 200, 200]);
   });
 
   it('refuses to set a secret for a source that does not exist, or an empty one', async () => {
-    await expect(stack.admin.setWebhookSecret('src-missing', 'x')).rejects.toThrow(new SourceAdminError('source "src-missing" does not exist'));
+    await expect(stack.admin.setWebhookSecret('src-missing', 'x')).rejects.toThrow(
+      new SourceAdminError('source "src-missing" does not exist'),
+    );
     await expect(stack.admin.setWebhookSecret(stack.sourceId, '')).rejects.toThrow(SourceAdminError);
   });
 });
@@ -290,7 +332,11 @@ describe('logs', () => {
     // Prepare: markers in bodies, settings and ids, sent every way, valid and not
     const marker = 'MARKER-7f3a9c';
     neverLogged.add(marker);
-    const event = segmentEvent('track', { userId: 'logged', properties: { secretNote: marker }, traits: { email: `${marker}@example.com` } });
+    const event = segmentEvent('track', {
+      userId: 'logged',
+      properties: { secretNote: marker },
+      traits: { email: `${marker}@example.com` },
+    });
     const settings = Buffer.from(JSON.stringify({ apiKey: `${marker}-settings` })).toString('base64');
     for (const route of EVENT_ROUTES) await deliver(stack, route, [event], { headers: { 'x-segment-settings': settings } });
     for (const route of EVENT_ROUTES) await deliver(stack, route, [{ ...event, event: undefined }]);
@@ -299,7 +345,8 @@ describe('logs', () => {
     const start = 'Zq9xWv';
     neverLogged.add(start);
     for (const route of EVENT_ROUTES) await deliver(stack, route, [event], { text: `${start} is not json` });
-    for (const route of EVENT_ROUTES) await deliver(stack, route, [event], { text: `{"aaaaaaaaaaaaaaaaaaaaaaaa": 1, "b": ${start}, "cccccccccccccccccccccccccccccc": 3}` });
+    for (const route of EVENT_ROUTES)
+      await deliver(stack, route, [event], { text: `{"aaaaaaaaaaaaaaaaaaaaaaaa": 1, "b": ${start}, "cccccccccccccccccccccccccccccc": 3}` });
     await deliver(stack, '/segment', [event], { headers: { 'x-segment-settings': `${marker}!!` } });
     await postWebhook(JSON.stringify(event), { 'x-signature': signWebhookPayload('not-the-secret', marker) });
     await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'logged', timestamp: new Date().toISOString() })]);

@@ -19,7 +19,12 @@ async function itemsOf(stack: TestStack, userId: string, sourceId = stack.source
   const pages = await Promise.all(
     EVENT_TYPES.map(async (type) => {
       const { Items = [] } = await stack.clients.documents.send(
-        new QueryCommand({ TableName: stack.config.tables[type], KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `${sourceId}#${userId}` }, ConsistentRead: true }),
+        new QueryCommand({
+          TableName: stack.config.tables[type],
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `${sourceId}#${userId}` },
+          ConsistentRead: true,
+        }),
       );
       return Items;
     }),
@@ -34,7 +39,12 @@ function historyOf(userId: string, timestamp = EARLIER): Record<string, unknown>
 
 async function auditOf(stack: TestStack, userId: string): Promise<Record<string, unknown>[]> {
   const { Items = [] } = await stack.clients.documents.send(
-    new QueryCommand({ TableName: stack.config.tables.erasures, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `audit#${stack.sourceId}` }, ConsistentRead: true }),
+    new QueryCommand({
+      TableName: stack.config.tables.erasures,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `audit#${stack.sourceId}` },
+      ConsistentRead: true,
+    }),
   );
   return Items.filter((item) => item.userHash === userHash(userId));
 }
@@ -52,13 +62,19 @@ describe('section 6: erasure through the running pipeline', () => {
     // Prepare: the user's history in all six tables, a neighbour, an anonymous visitor, and the same userId in another source
     await stack.admin.createSource('src-other');
     const { key: otherKey } = await stack.admin.createKey('src-other');
-    await deliver(stack, '/v1/batch', [...historyOf('erase-me'), ...historyOf('keep-me'), segmentEvent('page', { userId: undefined, anonymousId: 'erase-me' })]);
+    await deliver(stack, '/v1/batch', [
+      ...historyOf('erase-me'),
+      ...historyOf('keep-me'),
+      segmentEvent('page', { userId: undefined, anonymousId: 'erase-me' }),
+    ]);
     await stack.send('/v1/batch', { batch: historyOf('erase-me') }, { auth: otherKey });
     await stack.drain();
     expect(await itemsOf(stack, 'erase-me')).toHaveLength(6);
 
     // Act
-    const response = await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'erase-me', timestamp: new Date().toISOString() })]);
+    const response = await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'erase-me', timestamp: new Date().toISOString() }),
+    ]);
     await stack.drain();
 
     // Assess
@@ -126,7 +142,9 @@ describe('section 6: erasure through the running pipeline', () => {
     await deliver(stack, '/v1/batch', historyOf('hooked'));
     await stack.drain();
 
-    const response = await deliver(stack, '/webhook (array)', [segmentEvent('delete', { userId: 'hooked', timestamp: new Date().toISOString() })]);
+    const response = await deliver(stack, '/webhook (array)', [
+      segmentEvent('delete', { userId: 'hooked', timestamp: new Date().toISOString() }),
+    ]);
     await stack.drain();
 
     expect(response.status).toBe(200);
@@ -161,7 +179,9 @@ describe('section 6: events still in flight when the delete is processed', () =>
     await processMessages(stack, await receiveAll(stack, 1));
     const late = historyOf('in-flight', '2026-02-01T00:00:00.000Z');
     await deliver(stack, '/v1/batch', late.slice(0, 3));
-    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'in-flight', timestamp: new Date().toISOString(), messageId: 'del-in-flight' })]);
+    await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'in-flight', timestamp: new Date().toISOString(), messageId: 'del-in-flight' }),
+    ]);
     await deliver(stack, '/v1/batch', late.slice(3));
     const messages = await receiveAll(stack, 3);
 
@@ -203,7 +223,9 @@ describe('section 6: events still in flight when the delete is processed', () =>
     // finished: the interleaving where a check-before-write design stores erased data. The hold is
     // a wrapper around the real client: the emulator cannot be made to pause a request.
     await deliver(stack, '/v1/batch', historyOf('raced'));
-    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'raced', timestamp: new Date().toISOString(), messageId: 'del-raced' })]);
+    await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'raced', timestamp: new Date().toISOString(), messageId: 'del-raced' }),
+    ]);
     const messages = await receiveAll(stack, 2);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -221,7 +243,11 @@ describe('section 6: events still in flight when the delete is processed', () =>
     } as unknown as DynamoDBDocumentClient;
 
     // Act
-    const batchA = processMessages(stack, messages.filter((m) => !(m.Body ?? '').includes('del-raced')), { documents: holding, writer: holding as never });
+    const batchA = processMessages(
+      stack,
+      messages.filter((m) => !(m.Body ?? '').includes('del-raced')),
+      { documents: holding, writer: holding as never },
+    );
     await atWrite;
     const batchB = await processMessages(stack, [messageWith(messages, 'del-raced')]);
     release();
@@ -238,10 +264,14 @@ describe('section 6: events still in flight when the delete is processed', () =>
   it('fails the delete message when the erasure runs out of time, and finishes it on redelivery', async () => {
     // Prepare: 80 items in one table (four BatchWriteItem calls of 25 at concurrency 1), and a
     // clock that jumps past the deadline after the first call
-    const many = Array.from({ length: 80 }, (_, i) => segmentEvent('track', { userId: 'slow', timestamp: new Date(Date.parse(EARLIER) + i * 1000).toISOString() }));
+    const many = Array.from({ length: 80 }, (_, i) =>
+      segmentEvent('track', { userId: 'slow', timestamp: new Date(Date.parse(EARLIER) + i * 1000).toISOString() }),
+    );
     await deliver(stack, '/v1/batch', many);
     await processMessages(stack, await receiveAll(stack, 1));
-    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'slow', timestamp: new Date().toISOString(), messageId: 'del-slow' })]);
+    await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'slow', timestamp: new Date().toISOString(), messageId: 'del-slow' }),
+    ]);
     const [message] = await receiveAll(stack, 1);
     let skew = 0;
     const real = stack.clients.documents;
@@ -254,7 +284,12 @@ describe('section 6: events still in flight when the delete is processed', () =>
     } as unknown as DynamoDBDocumentClient;
 
     // Act
-    const first = await processMessages(stack, [message!], { documents: jumping, writer: jumping as never, clock: { now: () => Date.now() + skew, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+    const first = await processMessages(stack, [message!], {
+      documents: jumping,
+      writer: jumping as never,
+      clock: { now: () => Date.now() + skew, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
+      config: { ...stack.workerDeps.config, writeConcurrency: 1 },
+    });
     const left = (await itemsOf(stack, 'slow')).length;
     const second = await processMessages(stack, [message!]);
 
@@ -332,7 +367,10 @@ describe('section 6: the cost of checking for erasures', () => {
     const real = stack.clients.documents;
     const keys: string[] = [];
     const client = {
-      send: async (command: { constructor: { name: string }; input: { RequestItems?: Record<string, { Keys: Array<{ pk: string }> }> } }, options?: unknown) => {
+      send: async (
+        command: { constructor: { name: string }; input: { RequestItems?: Record<string, { Keys: Array<{ pk: string }> }> } },
+        options?: unknown,
+      ) => {
         if (command.constructor.name === 'BatchGetCommand') {
           for (const { Keys } of Object.values(command.input.RequestItems ?? {})) keys.push(...Keys.map((k) => k.pk));
         }
@@ -347,9 +385,15 @@ describe('section 6: the cost of checking for erasures', () => {
     await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'gone', timestamp: new Date().toISOString() })]);
     await processMessages(stack, await receiveAll(stack, 1));
     const later = new Date(Date.now() + 60_000).toISOString();
-    await deliver(stack, '/v1/batch', [segmentEvent('track', { userId: 'live-1', timestamp: later }), segmentEvent('identify', { userId: 'live-2', timestamp: later })]);
+    await deliver(stack, '/v1/batch', [
+      segmentEvent('track', { userId: 'live-1', timestamp: later }),
+      segmentEvent('identify', { userId: 'live-2', timestamp: later }),
+    ]);
     const live = await receiveAll(stack, 1);
-    await deliver(stack, '/v1/batch', [segmentEvent('track', { userId: 'gone', timestamp: EARLIER }), segmentEvent('track', { userId: 'old-but-kept', timestamp: EARLIER })]);
+    await deliver(stack, '/v1/batch', [
+      segmentEvent('track', { userId: 'gone', timestamp: EARLIER }),
+      segmentEvent('track', { userId: 'old-but-kept', timestamp: EARLIER }),
+    ]);
     const old = await receiveAll(stack, 1);
 
     // Act
@@ -363,7 +407,9 @@ describe('section 6: the cost of checking for erasures', () => {
     expect(liveReads.keys).toEqual([`source#${stack.sourceId}`]);
     expect(oldResult.batchItemFailures).toEqual([]);
     expect(oldReads.keys[0]).toBe(`source#${stack.sourceId}`);
-    expect(oldReads.keys.slice(1).sort()).toEqual([`user#${stack.sourceId}#${userHash('gone')}`, `user#${stack.sourceId}#${userHash('old-but-kept')}`].sort());
+    expect(oldReads.keys.slice(1).sort()).toEqual(
+      [`user#${stack.sourceId}#${userHash('gone')}`, `user#${stack.sourceId}#${userHash('old-but-kept')}`].sort(),
+    );
     expect(await itemsOf(stack, 'gone')).toEqual([]);
     expect(await itemsOf(stack, 'old-but-kept')).toHaveLength(1);
     expect(await itemsOf(stack, 'live-1')).toHaveLength(1);

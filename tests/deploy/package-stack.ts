@@ -42,24 +42,20 @@ export async function packageStack(stage: string): Promise<PackagedStack> {
     const home = path.join(workDir, '.home');
     mkdirSync(home);
 
-    await promisify(execFile)(
-      process.execPath,
-      [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage],
-      {
-        cwd: workDir,
-        timeout: 120_000,
-        maxBuffer: 16 * 1024 * 1024,
-        // Only what a shell needs: no AWS credentials, profile, config file or instance metadata.
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: home,
-          CI: '1',
-          AWS_CONFIG_FILE: path.join(home, 'no-aws-config'),
-          AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-aws-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-        },
+    await promisify(execFile)(process.execPath, [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage], {
+      cwd: workDir,
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+      // Only what a shell needs: no AWS credentials, profile, config file or instance metadata.
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: home,
+        CI: '1',
+        AWS_CONFIG_FILE: path.join(home, 'no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-aws-credentials'),
+        AWS_EC2_METADATA_DISABLED: 'true',
       },
-    ).catch((error: unknown) => {
+    }).catch((error: unknown) => {
       const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
       throw new Error(`serverless package --stage ${stage} failed:\n${stdout}\n${stderr}`, { cause: error });
     });

@@ -213,7 +213,11 @@ describe('serverless package --stage test', () => {
   describe('tables', () => {
     it('creates exactly the tables of infra/resources.json', () => {
       const names = ofType('AWS::DynamoDB::Table').map(([, table]) => table.Properties.TableName);
-      expect([...names].sort()).toEqual(Object.keys(TABLES).map((name) => `segment-ingest-${STAGE}-${name}`).sort());
+      expect([...names].sort()).toEqual(
+        Object.keys(TABLES)
+          .map((name) => `segment-ingest-${STAGE}-${name}`)
+          .sort(),
+      );
     });
 
     it.each(Object.entries(TABLES))('%s has its keys, TTL, on-demand billing, PITR, SSE and is retained', (name, definition) => {
@@ -293,9 +297,7 @@ describe('serverless package --stage test', () => {
       for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility']) {
         expect(resourcesFor(role, action)).toEqual([getAtt('EventsQueue')]);
       }
-      expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(
-        expect.arrayContaining([...eventArns, getAtt('RejectedTable')]),
-      );
+      expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       for (const action of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']) {

@@ -28,7 +28,9 @@ function sendAllTypes(analytics: Analytics, userId: string): void {
 
 /** Items of `userId` per table. */
 async function storedFor(userId: string): Promise<Record<string, Record<string, unknown>[]>> {
-  const entries = await Promise.all(EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((i) => i.userId === userId)] as const));
+  const entries = await Promise.all(
+    EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((i) => i.userId === userId)] as const),
+  );
   return Object.fromEntries(entries);
 }
 
@@ -51,7 +53,11 @@ it('sends identify, track, page, screen, group and alias through /v1/batch, each
   expect(new Set(requests)).toEqual(new Set([`${stack.url}/v1/batch`]));
   const stored = await storedFor('sdk-user');
   for (const type of EVENT_TYPES) expect(stored[type]).toHaveLength(1);
-  expect(stored.track?.[0]).toMatchObject({ event: 'Order Completed', properties: { orderId: 'o-1', total: 27.5 }, context: { library: { name: '@segment/analytics-node' } } });
+  expect(stored.track?.[0]).toMatchObject({
+    event: 'Order Completed',
+    properties: { orderId: 'o-1', total: 27.5 },
+    context: { library: { name: '@segment/analytics-node' } },
+  });
   expect(stored.page?.[0]).toMatchObject({ name: 'Pricing', category: 'Docs' });
   expect(stored.group?.[0]).toMatchObject({ groupId: 'g-1', traits: { name: 'Initech' } });
   expect(stored.alias?.[0]).toMatchObject({ previousId: 'anon-sdk-user' });
@@ -72,7 +78,14 @@ it('stores each event once when the SDK retries a batch whose first answer it ne
     return response;
   };
   const failures: unknown[] = [];
-  const analytics = new Analytics({ writeKey: stack.key, host: stack.url, flushAt: 20, flushInterval: 200, maxRetries: 3, httpClient: losingFirstAnswer });
+  const analytics = new Analytics({
+    writeKey: stack.key,
+    host: stack.url,
+    flushAt: 20,
+    flushInterval: 200,
+    maxRetries: 3,
+    httpClient: losingFirstAnswer,
+  });
   analytics.on('error', (error) => failures.push(error));
 
   // Act
@@ -90,7 +103,13 @@ it('stores each event once when the SDK retries a batch whose first answer it ne
 it('reports the events as failed when the write key is unknown', async () => {
   const failures: unknown[] = [];
   const statuses: number[] = [];
-  const analytics = new Analytics({ writeKey: 'sk_not_a_key_of_this_service', host: stack.url, flushAt: 20, flushInterval: 200, maxRetries: 1 });
+  const analytics = new Analytics({
+    writeKey: 'sk_not_a_key_of_this_service',
+    host: stack.url,
+    flushAt: 20,
+    flushInterval: 200,
+    maxRetries: 1,
+  });
   analytics.on('error', (error) => failures.push(error));
   analytics.on('http_response', (response) => statuses.push(response.status));
 

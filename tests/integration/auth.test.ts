@@ -49,9 +49,19 @@ describe('credentials', () => {
   });
 
   it.each([
-    ['no credentials', null, undefined, 'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body'],
+    [
+      'no credentials',
+      null,
+      undefined,
+      'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
+    ],
     ['an unknown key', 'sk_unknown', undefined, 'unknown API key'],
-    ['an empty Basic username', null, `Basic ${Buffer.from(':').toString('base64')}`, 'the Basic credentials have an empty username; put the API key there'],
+    [
+      'an empty Basic username',
+      null,
+      `Basic ${Buffer.from(':').toString('base64')}`,
+      'the Basic credentials have an empty username; put the API key there',
+    ],
     ['an unsupported scheme', null, 'Digest abc', 'unsupported Authorization scheme "Digest"; use Basic or Bearer'],
   ])('answers 401 with WWW-Authenticate for %s', async (_name, auth, authorization, message) => {
     const response = await stack.send('/v1/track', event(), { auth, headers: authorization ? { authorization } : {} });
@@ -98,7 +108,12 @@ describe('the key cache', () => {
     // Prepare: a 60 s cache and a clock the test moves.
     const { key } = await stack.admin.createKey(stack.sourceId);
     let clock = 1_000_000;
-    const auth = createAuthenticator({ documents: stack.clients.documents, tables: stack.config.tables, cacheSeconds: 60, now: () => clock });
+    const auth = createAuthenticator({
+      documents: stack.clients.documents,
+      tables: stack.config.tables,
+      cacheSeconds: 60,
+      now: () => clock,
+    });
     await auth.authenticateKey(key);
 
     // Act

@@ -125,7 +125,10 @@ describe('bad input', () => {
   });
 
   it('lists every reason when an event breaks several rules', async () => {
-    const response = await stack.send('/v1/group', segmentEvent('group', { groupId: undefined, properties: 'nope', messageId: 'm'.repeat(101) }));
+    const response = await stack.send(
+      '/v1/group',
+      segmentEvent('group', { groupId: undefined, properties: 'nope', messageId: 'm'.repeat(101) }),
+    );
 
     expect(response.status).toBe(400);
     expect(response.body.message).toBe(
@@ -134,10 +137,14 @@ describe('bad input', () => {
   });
 
   it('answers 415 for a content type it cannot read', async () => {
-    const response = await stack.send('/v1/track', segmentEvent('track'), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await stack.send('/v1/track', segmentEvent('track'), {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
 
     expect(response.status).toBe(415);
-    expect(response.body.message).toBe('Content-Type "application/x-www-form-urlencoded" is not supported; send application/json (or text/plain)');
+    expect(response.body.message).toBe(
+      'Content-Type "application/x-www-form-urlencoded" is not supported; send application/json (or text/plain)',
+    );
   });
 
   it('answers 415 for an encoding it cannot read', async () => {

@@ -33,7 +33,9 @@ afterAll(() => {
 });
 
 async function counts(stack: TestStack): Promise<Record<EventType, number>> {
-  const entries = await Promise.all(EVENT_TYPES.map(async (type) => [type, await countItems(stack.clients.documents, stack.config.tables[type])] as const));
+  const entries = await Promise.all(
+    EVENT_TYPES.map(async (type) => [type, await countItems(stack.clients.documents, stack.config.tables[type])] as const),
+  );
   return Object.fromEntries(entries) as Record<EventType, number>;
 }
 
@@ -55,7 +57,9 @@ describe('replay of a 100,000-event archive', () => {
 
   it('stores every event once, in the table of its type', async () => {
     // Act
-    const result = await timed('replay', () => cli(stack, ['replay', archive.path, '--key', stack.key, '--checkpoint', path.join(dir, 'first.json')]));
+    const result = await timed('replay', () =>
+      cli(stack, ['replay', archive.path, '--key', stack.key, '--checkpoint', path.join(dir, 'first.json')]),
+    );
     await timed('drain', () => stack.drain(600_000));
 
     // Assess
@@ -67,7 +71,9 @@ describe('replay of a 100,000-event archive', () => {
 
   it('changes no count when the same file is replayed again', async () => {
     // Act: --restart ignores the checkpoint, so every event really is sent a second time.
-    const result = await timed('replay again', () => cli(stack, ['replay', archive.path, '--key', stack.key, '--checkpoint', path.join(dir, 'first.json'), '--restart']));
+    const result = await timed('replay again', () =>
+      cli(stack, ['replay', archive.path, '--key', stack.key, '--checkpoint', path.join(dir, 'first.json'), '--restart']),
+    );
     await timed('drain', () => stack.drain(600_000));
 
     // Assess
@@ -95,7 +101,10 @@ describe('a replay killed half-way', () => {
     const { child, result } = spawnCli(['replay', archive.path, '--checkpoint', checkpoint, '--rate', '20000'], { env });
     const linesDone = () => {
       try {
-        return (JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { linesDone: number }> }).files[archive.path]?.linesDone ?? 0;
+        return (
+          (JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { linesDone: number }> }).files[archive.path]
+            ?.linesDone ?? 0
+        );
       } catch {
         return 0; // Not written yet.
       }
@@ -109,7 +118,9 @@ describe('a replay killed half-way', () => {
     child.kill('SIGKILL');
     const killed = await result;
     const atKill = linesDone();
-    const resumed = await timed('resumed replay', () => cli(stack, ['replay', archive.path, '--checkpoint', checkpoint], { env: { SEGMENT_INGEST_KEY: stack.key } }));
+    const resumed = await timed('resumed replay', () =>
+      cli(stack, ['replay', archive.path, '--checkpoint', checkpoint], { env: { SEGMENT_INGEST_KEY: stack.key } }),
+    );
     await timed('drain', () => stack.drain(600_000));
 
     // Assess
@@ -120,6 +131,8 @@ describe('a replay killed half-way', () => {
     expect(resumed.stderr).toContain(`resuming after line ${atKill.toLocaleString('en-US')}`);
     expect(resumed.stdout).toContain(`skipped    ${atKill.toLocaleString('en-US')} lines`);
     expect(await counts(stack)).toEqual(archive.byType);
-    expect(JSON.parse(readFileSync(checkpoint, 'utf8'))).toMatchObject({ files: { [archive.path]: { linesDone: EVENTS, complete: true } } });
+    expect(JSON.parse(readFileSync(checkpoint, 'utf8'))).toMatchObject({
+      files: { [archive.path]: { linesDone: EVENTS, complete: true } },
+    });
   });
 });

@@ -37,14 +37,26 @@ beforeAll(async () => {
       const params = new URLSearchParams(body);
       described.push(`${params.get('Action') ?? ''} ${params.get('StackName') ?? ''}`);
       if (params.get('StackName') !== stackName) {
-        res.writeHead(400, { 'content-type': 'text/xml' }).end(
-          `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${params.get('StackName') ?? ''} does not exist</Message></Error><RequestId>2</RequestId></ErrorResponse>`,
-        );
+        res
+          .writeHead(400, { 'content-type': 'text/xml' })
+          .end(
+            `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${params.get('StackName') ?? ''} does not exist</Message></Error><RequestId>2</RequestId></ErrorResponse>`,
+          );
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/xml' }).end(
-        describeStacksXml({ HttpApiUrl: stack.url, EventsQueueUrl: stack.queues.queueUrl, DeadLetterQueueUrl: stack.queues.deadLetterQueueUrl, TrackTableName: stack.config.tables.track }, stackName),
-      );
+      res
+        .writeHead(200, { 'content-type': 'text/xml' })
+        .end(
+          describeStacksXml(
+            {
+              HttpApiUrl: stack.url,
+              EventsQueueUrl: stack.queues.queueUrl,
+              DeadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
+              TrackTableName: stack.config.tables.track,
+            },
+            stackName,
+          ),
+        );
     });
   });
   await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
@@ -89,7 +101,10 @@ it('replays through the HttpApiUrl of the stack, with SEGMENT_INGEST_STAGE', asy
   const file = path.join(dir, 'deployed.jsonl');
   writeFileSync(file, `${JSON.stringify(segmentEvent('page', { userId: 'deployed-replay' }))}\n`);
 
-  const result = await runBin(['replay', file, '--key', stack.key], { cwd: dir, env: { ...awsEnv(), SEGMENT_INGEST_STAGE: stack.config.stage } });
+  const result = await runBin(['replay', file, '--key', stack.key], {
+    cwd: dir,
+    env: { ...awsEnv(), SEGMENT_INGEST_STAGE: stack.config.stage },
+  });
   await stack.drain();
 
   expect(result.code).toBe(0);
@@ -101,6 +116,8 @@ it('says which stack it could not find', async () => {
   const result = await runBin(['status', '--stage', 'missing', '--region', 'eu-west-1'], { env: awsEnv() });
 
   expect(result.code).toBe(1);
-  expect(result.stderr).toBe('segment-ingest: no CloudFormation stack "segment-ingest-missing" in eu-west-1: is the stage deployed (npx serverless deploy --stage ...), and is the region right (--region)?\n');
+  expect(result.stderr).toBe(
+    'segment-ingest: no CloudFormation stack "segment-ingest-missing" in eu-west-1: is the stage deployed (npx serverless deploy --stage ...), and is the region right (--region)?\n',
+  );
   expect(result.stderr).not.toMatch(STACK_FRAME);
 });

@@ -28,18 +28,31 @@ async function depth(url: string): Promise<number> {
 }
 
 function message(i: number): string {
-  const event = { ...segmentEvent('track', { userId: 'dlq-user', messageId: `dlq-${i}` }), timestamp: `2026-02-01T00:00:${String(i % 60).padStart(2, '0')}.000Z` };
-  return JSON.stringify({ v: 1, records: [{ kind: 'event', sourceId: stack.sourceId, receivedAt: new Date().toISOString(), requestId: `r-${i}`, event }] });
+  const event = {
+    ...segmentEvent('track', { userId: 'dlq-user', messageId: `dlq-${i}` }),
+    timestamp: `2026-02-01T00:00:${String(i % 60).padStart(2, '0')}.000Z`,
+  };
+  return JSON.stringify({
+    v: 1,
+    records: [{ kind: 'event', sourceId: stack.sourceId, receivedAt: new Date().toISOString(), requestId: `r-${i}`, event }],
+  });
 }
 
 it('moves every dead-lettered message back to the events queue, with a count', async () => {
   // Prepare: 23 messages in the dead-letter queue, put there by the queue's own redrive policy: the worker
   // is off, so each message is received once (as a failing worker would) and left to time out.
   for (let i = 0; i < 23; i += 10) {
-    await stack.clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queues.queueUrl, Entries: Array.from({ length: Math.min(10, 23 - i) }, (_, j) => ({ Id: String(j), MessageBody: message(i + j) })) }));
+    await stack.clients.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.queues.queueUrl,
+        Entries: Array.from({ length: Math.min(10, 23 - i) }, (_, j) => ({ Id: String(j), MessageBody: message(i + j) })),
+      }),
+    );
   }
   for (let received = 0; received < 23; ) {
-    const { Messages = [] } = await stack.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const { Messages = [] } = await stack.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     received += Messages.length;
   }
   for (let deadline = Date.now() + 15_000; (await depth(stack.queues.deadLetterQueueUrl)) < 23; ) {
@@ -59,7 +72,11 @@ it('moves every dead-lettered message back to the events queue, with a count', a
 
   // And once a worker runs again, they are stored.
   const processBatch = createWorker(stack.workerDeps);
-  const trigger = startSqsTrigger({ sqs: stack.clients.sqs, queueUrl: stack.queues.queueUrl, handler: (event, remainingMs) => processBatch(event, remainingMs) });
+  const trigger = startSqsTrigger({
+    sqs: stack.clients.sqs,
+    queueUrl: stack.queues.queueUrl,
+    handler: (event, remainingMs) => processBatch(event, remainingMs),
+  });
   try {
     await stack.drain();
   } finally {

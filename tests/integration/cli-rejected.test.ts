@@ -24,7 +24,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const parseLines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ExportLine);
+const parseLines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ExportLine);
 
 describe('rejected list', () => {
   it('lists quarantined events with their reasons, newest first, and exports them as JSON lines', async () => {
@@ -46,7 +51,14 @@ describe('rejected list', () => {
     expect(rows[1]).toMatch(new RegExp(`^\\S+Z +${stack.sourceId} +/v1/batch +1 +list-no-name +missing required field "event"$`));
     const lines = parseLines(exported.stdout);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatchObject({ sourceId: stack.sourceId, route: '/v1/batch', index: 1, messageId: 'list-no-name', reasons: ['missing required field "event"'], event: JSON.parse(JSON.stringify(noName)) });
+    expect(lines[1]).toMatchObject({
+      sourceId: stack.sourceId,
+      route: '/v1/batch',
+      index: 1,
+      messageId: 'list-no-name',
+      reasons: ['missing required field "event"'],
+      event: JSON.parse(JSON.stringify(noName)),
+    });
     expect(lines[0]).toMatchObject({ route: '/v1/identify', event: null, raw: '{"type": "identify", broken' });
     expect(lines[0]?.ref.pk).toBe(stack.sourceId);
   });
@@ -55,12 +67,21 @@ describe('rejected list', () => {
 describe('rejected replay', () => {
   it('sends back fixed events from an edited export, marks them replayed, and leaves the ones still invalid', async () => {
     // Prepare: two rejected events; the operator fixes one in the exported file and not the other.
-    const fixable = segmentEvent('track', { userId: 'fix-me', event: undefined, messageId: 'fix-1', timestamp: '2026-05-01T08:00:00.000Z' });
+    const fixable = segmentEvent('track', {
+      userId: 'fix-me',
+      event: undefined,
+      messageId: 'fix-1',
+      timestamp: '2026-05-01T08:00:00.000Z',
+    });
     const hopeless = segmentEvent('group', { userId: 'still-bad', groupId: undefined, messageId: 'bad-1' });
     await stack.send('/v1/batch', { batch: [fixable, hopeless, segmentEvent('page', { userId: 'anchor' })] });
     await stack.drain();
-    const exported = parseLines((await cli(stack, ['rejected', 'list', '--jsonl'])).stdout).filter((l) => ['fix-1', 'bad-1'].includes(l.messageId ?? ''));
-    const fixed = exported.map((line) => (line.messageId === 'fix-1' ? { ...line, event: { ...(line.event as object), event: 'Order Completed' } } : line));
+    const exported = parseLines((await cli(stack, ['rejected', 'list', '--jsonl'])).stdout).filter((l) =>
+      ['fix-1', 'bad-1'].includes(l.messageId ?? ''),
+    );
+    const fixed = exported.map((line) =>
+      line.messageId === 'fix-1' ? { ...line, event: { ...(line.event as object), event: 'Order Completed' } } : line,
+    );
     const file = path.join(dir, 'fixes.jsonl');
     writeFileSync(file, fixed.map((line) => JSON.stringify(line)).join('\n') + '\n');
 
@@ -97,7 +118,20 @@ describe('rejected replay', () => {
     await stack.clients.documents.send(
       new PutCommand({
         TableName: stack.config.tables.rejected,
-        Item: { pk: stack.sourceId, sk: `${receivedAt}#req-1#0`, sourceId: stack.sourceId, receivedAt, requestId: 'req-1', route: '/v1/batch', index: 0, raw, rawBytes: raw.length, truncated: false, reasons: ['event is 40000 bytes serialized; the limit is 32768'], expiresAt: 4102444800 },
+        Item: {
+          pk: stack.sourceId,
+          sk: `${receivedAt}#req-1#0`,
+          sourceId: stack.sourceId,
+          receivedAt,
+          requestId: 'req-1',
+          route: '/v1/batch',
+          index: 0,
+          raw,
+          rawBytes: raw.length,
+          truncated: false,
+          reasons: ['event is 40000 bytes serialized; the limit is 32768'],
+          expiresAt: 4102444800,
+        },
       }),
     );
 

@@ -58,7 +58,9 @@ describe('replay', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain(`${file}:3: not JSON (`);
     expect(result.stderr).toContain(`${file}:6: not a JSON object (an array)`);
-    expect(result.stderr).toMatch(new RegExp(`${file.replace(/[.]/g, '\\.')}:8: event is 33\\d{3} bytes, over the 32768-byte limit; not sent`));
+    expect(result.stderr).toMatch(
+      new RegExp(`${file.replace(/[.]/g, '\\.')}:8: event is 33\\d{3} bytes, over the 32768-byte limit; not sent`),
+    );
     expect(result.stderr).toContain(`${file}:9: rejected by the service: missing required field "event"`);
     expect(result.stderr).not.toContain(':5:');
     expect(result.stdout).toMatch(/^replay finished after .+: 5 events sent in 1 request /m);
@@ -66,7 +68,10 @@ describe('replay', () => {
     expect(result.stdout).toMatch(/not sent {3}3 lines/);
     expect(await stored('gz-user')).toHaveLength(4);
     expect((await stack.scan('rejected')).filter((r) => r.messageId === 'no-event-name')).toHaveLength(1);
-    expect(JSON.parse(readFileSync(checkpoint, 'utf8'))).toMatchObject({ endpoint: stack.url, files: { [file]: { linesDone: 9, complete: true } } });
+    expect(JSON.parse(readFileSync(checkpoint, 'utf8'))).toMatchObject({
+      endpoint: stack.url,
+      files: { [file]: { linesDone: 9, complete: true } },
+    });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Nothing to do: the file was replayed completely');
   });
@@ -77,7 +82,17 @@ describe('replay', () => {
     writeFileSync(first, jsonl(Array.from({ length: 12 }, () => segmentEvent('page', { userId: 'multi-user' }))));
     writeFileSync(second, gzipSync(jsonl(Array.from({ length: 9 }, () => segmentEvent('identify', { userId: 'multi-user' })))));
 
-    const result = await cli(stack, ['replay', first, second, '--key', stack.key, '--batch-events', '5', '--checkpoint', path.join(dir, 'multi.json')]);
+    const result = await cli(stack, [
+      'replay',
+      first,
+      second,
+      '--key',
+      stack.key,
+      '--batch-events',
+      '5',
+      '--checkpoint',
+      path.join(dir, 'multi.json'),
+    ]);
     await stack.drain();
 
     expect(result.code).toBe(0);
@@ -94,14 +109,19 @@ describe('replay', () => {
     const controller = new AbortController();
     const watcher = setInterval(() => {
       try {
-        if ((JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { linesDone: number }> }).files[file]?.linesDone) controller.abort();
+        if ((JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { linesDone: number }> }).files[file]?.linesDone)
+          controller.abort();
       } catch {
         // Not written yet.
       }
     }, 20);
 
     // Act
-    const interrupted = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', checkpoint, '--rate', '10', '--concurrency', '1'], { signal: controller.signal });
+    const interrupted = await cli(
+      stack,
+      ['replay', file, '--key', stack.key, '--checkpoint', checkpoint, '--rate', '10', '--concurrency', '1'],
+      { signal: controller.signal },
+    );
     clearInterval(watcher);
     const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { linesDone: number; complete: boolean }> };
     const resumed = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', checkpoint]);
@@ -127,8 +147,21 @@ describe('replay', () => {
     writeFileSync(file, jsonl(Array.from({ length: 30 }, () => segmentEvent('page', { userId: 'progress' }))));
 
     // 30 events at 15 a second: three batches over about two seconds.
-    const plain = await cli(stack, ['replay', file, '--key', stack.key, '--rate', '15', '--progress-interval', '0.2', '--checkpoint', path.join(dir, 'p1.json')]);
-    const tty = await cli(stack, ['replay', file, '--key', stack.key, '--rate', '15', '--checkpoint', path.join(dir, 'p2.json')], { tty: true });
+    const plain = await cli(stack, [
+      'replay',
+      file,
+      '--key',
+      stack.key,
+      '--rate',
+      '15',
+      '--progress-interval',
+      '0.2',
+      '--checkpoint',
+      path.join(dir, 'p1.json'),
+    ]);
+    const tty = await cli(stack, ['replay', file, '--key', stack.key, '--rate', '15', '--checkpoint', path.join(dir, 'p2.json')], {
+      tty: true,
+    });
 
     expect(plain.code).toBe(0);
     expect(plain.stderr).toMatch(/^\d+ events \[[#.]{20}\] \d+% {2}\d+ events\/s {2}ETA \S+ {2}\(rejected 0, retried 0, not sent 0\)$/m);
@@ -157,13 +190,18 @@ describe('replay against an endpoint that pushes back', () => {
       }
       if (fault) {
         req.resume();
-        res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) }).end('{"message":"busy"}');
+        res
+          .writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) })
+          .end('{"message":"busy"}');
         return;
       }
-      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const upstream = httpRequest(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
@@ -184,7 +222,16 @@ describe('replay against an endpoint that pushes back', () => {
     arrivals.length = 0;
 
     // Act
-    const result = await cli(stack, ['replay', file, '--key', stack.key, '--endpoint', url, '--checkpoint', path.join(dir, 'pushback.json')]);
+    const result = await cli(stack, [
+      'replay',
+      file,
+      '--key',
+      stack.key,
+      '--endpoint',
+      url,
+      '--checkpoint',
+      path.join(dir, 'pushback.json'),
+    ]);
     await stack.drain();
 
     // Assess
@@ -205,7 +252,16 @@ describe('replay against an endpoint that pushes back', () => {
     const file = path.join(dir, 'refused.jsonl');
     writeFileSync(file, jsonl([segmentEvent('track', { userId: 'refused' })]));
 
-    const result = await cli(stack, ['replay', file, '--key', 'sk_wrong', '--endpoint', url, '--checkpoint', path.join(dir, 'refused.json')]);
+    const result = await cli(stack, [
+      'replay',
+      file,
+      '--key',
+      'sk_wrong',
+      '--endpoint',
+      url,
+      '--checkpoint',
+      path.join(dir, 'refused.json'),
+    ]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('segment-ingest: the endpoint refused the batch: 401 unknown API key. Check the key');

@@ -82,16 +82,22 @@ describe('sources', () => {
     const result = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin'], { stdin: 'my-shared-secret-1\n' });
 
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^Webhook secret of source "${stack.sourceId}" set\\.( The previous secret stays valid until \\S+\\.)?\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(`^Webhook secret of source "${stack.sourceId}" set\\.( The previous secret stays valid until \\S+\\.)?\\n$`),
+    );
     expect((await stack.admin.getSource(stack.sourceId))?.webhookSecret).toBe('my-shared-secret-1');
   });
 
   it('rotates a secret with a grace period for the previous one, or none with --grace-seconds 0', async () => {
     await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin'], { stdin: 'rotation-secret-1\n' });
 
-    const graceful = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '3600'], { stdin: 'rotation-secret-2\n' });
+    const graceful = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '3600'], {
+      stdin: 'rotation-secret-2\n',
+    });
     const kept = await stack.admin.getSource(stack.sourceId);
-    const immediate = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '0'], { stdin: 'rotation-secret-3\n' });
+    const immediate = await cli(stack, ['sources', 'set-secret', stack.sourceId, '--secret-stdin', '--grace-seconds', '0'], {
+      stdin: 'rotation-secret-3\n',
+    });
     const dropped = await stack.admin.getSource(stack.sourceId);
 
     expect(graceful.stdout).toMatch(/The previous secret stays valid until 20\d\d-/);
@@ -155,7 +161,11 @@ describe('keys', () => {
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain(`Key ${key.slice(0, 7)}… of source "${stack.sourceId}" revoked`);
     expect(response.status).toBe(401);
-    const record = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((k) => k.keyPrefix === key.slice(0, 7));
+    const record = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((k) => k.keyPrefix === key.slice(0, 7));
     expect(typeof record?.revokedAt).toBe('string');
   });
 

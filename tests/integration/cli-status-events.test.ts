@@ -24,7 +24,9 @@ describe('status', () => {
     const batch = EVENT_TYPES.map((type) => segmentEvent(type, { userId: 'status-user' }));
     await stack.send('/v1/batch', { batch: [...batch, { type: 'track', userId: 'no-event-name' }] });
     await stack.drain();
-    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageBody: '{"v":1,"records":[]}' }));
+    await stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageBody: '{"v":1,"records":[]}' }),
+    );
 
     // Act
     const result = await cli(stack, ['status']);
@@ -36,7 +38,8 @@ describe('status', () => {
     expect(result.stdout).toMatch(/^events +0 +0 +0 +http/m);
     expect(result.stdout).toMatch(/^dead-letter +1 +0 +0 +http/m);
     expect(result.stdout).toContain('! 1 dead-lettered message(s)');
-    for (const type of EVENT_TYPES) expect(result.stdout).toMatch(new RegExp(`^${type} +1 +segment-ingest-${stack.config.stage}-${type}$`, 'm'));
+    for (const type of EVENT_TYPES)
+      expect(result.stdout).toMatch(new RegExp(`^${type} +1 +segment-ingest-${stack.config.stage}-${type}$`, 'm'));
     expect(result.stdout).toMatch(/^rejected +1 /m);
     expect(result.stdout).toMatch(/^all events +6/m);
     expect(result.stdout).toMatch(new RegExp(`^\\S+Z +${stack.sourceId} +/v1/batch +6 +- +missing required field "event"$`, 'm'));
@@ -45,7 +48,11 @@ describe('status', () => {
   it('prints the same report as JSON', async () => {
     const result = await cli(stack, ['status', '--json']);
 
-    const report = JSON.parse(result.stdout) as { queues: Array<{ role: string }>; tables: Array<{ name: string; items: number }>; rejections: Array<{ reasons: string[] }> };
+    const report = JSON.parse(result.stdout) as {
+      queues: Array<{ role: string }>;
+      tables: Array<{ name: string; items: number }>;
+      rejections: Array<{ reasons: string[] }>;
+    };
     expect(result.code).toBe(0);
     expect(report.queues.map((q) => q.role)).toEqual(['events', 'dead-letter']);
     expect(report.tables.find((t) => t.name === 'track')?.items).toBe(1);
@@ -72,7 +79,12 @@ describe('events', () => {
     expect(response.status).toBe(200);
   });
 
-  const lines = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = (stdout: string) =>
+    stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
 
   it("prints a user's events of every type in time order, as JSON lines", async () => {
     const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'alice']);
@@ -86,7 +98,19 @@ describe('events', () => {
   });
 
   it('narrows by type and by a [since, until) time range', async () => {
-    const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'alice', '--type', 'track,group', '--since', at(3), '--until', at(5)]);
+    const result = await cli(stack, [
+      'events',
+      '--source',
+      stack.sourceId,
+      '--user',
+      'alice',
+      '--type',
+      'track,group',
+      '--since',
+      at(3),
+      '--until',
+      at(5),
+    ]);
 
     expect(lines(result.stdout).map((e) => e.messageId)).toEqual(['a3', 'a4']);
   });

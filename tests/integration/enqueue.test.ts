@@ -44,36 +44,61 @@ function failingEntries(failFirstAttempts: number) {
 async function receiveAll(): Promise<string[]> {
   const bodies: string[] = [];
   for (;;) {
-    const { Messages = [] } = await stack.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const { Messages = [] } = await stack.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     if (Messages.length === 0) return bodies;
     bodies.push(...Messages.map((m) => m.Body ?? ''));
   }
 }
 
-const record = (i: number) => serializeEventRecord({ sourceId: 's', receivedAt: new Date().toISOString(), requestId: 'r' }, JSON.stringify({ type: 'track', n: i, pad: 'p'.repeat(60_000) }));
+const record = (i: number) =>
+  serializeEventRecord(
+    { sourceId: 's', receivedAt: new Date().toISOString(), requestId: 'r' },
+    JSON.stringify({ type: 'track', n: i, pad: 'p'.repeat(60_000) }),
+  );
 
 describe('enqueue', () => {
   it('retries Failed[] entries until SQS has every message', async () => {
-    const enqueue = createEnqueuer({ sqs: failingEntries(2), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 3000, clock: noWaitClock });
+    const enqueue = createEnqueuer({
+      sqs: failingEntries(2),
+      queueUrl: stack.queues.queueUrl,
+      messageBytes: 64 * 1024,
+      budgetMs: 3000,
+      clock: noWaitClock,
+    });
 
     const result = await enqueue(Array.from({ length: 6 }, (_, i) => record(i)));
 
     expect(result.messages).toBe(6);
     expect(result.retries).toBeGreaterThan(0);
-    const numbers = (await receiveAll()).map((body) => (JSON.parse(body) as { records: Array<{ event: { n: number } }> }).records[0]?.event.n);
+    const numbers = (await receiveAll()).map(
+      (body) => (JSON.parse(body) as { records: Array<{ event: { n: number } }> }).records[0]?.event.n,
+    );
     expect(numbers.sort()).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('fails loudly with QueueUnavailableError when entries keep failing past the budget', async () => {
     let clock = 0;
-    const enqueue = createEnqueuer({ sqs: failingEntries(1000), queueUrl: stack.queues.queueUrl, messageBytes: 64 * 1024, budgetMs: 1000, clock: { now: () => (clock += 100), sleep: async () => {} } });
+    const enqueue = createEnqueuer({
+      sqs: failingEntries(1000),
+      queueUrl: stack.queues.queueUrl,
+      messageBytes: 64 * 1024,
+      budgetMs: 1000,
+      clock: { now: () => (clock += 100), sleep: async () => {} },
+    });
 
     await expect(enqueue([record(1), record(2)])).rejects.toBeInstanceOf(QueueUnavailableError);
     await receiveAll();
   });
 
   it('packs many small records into few messages', async () => {
-    const small = Array.from({ length: 500 }, (_, i) => serializeEventRecord({ sourceId: 's', receivedAt: 't', requestId: 'r' }, JSON.stringify({ type: 'track', n: i, pad: 'q'.repeat(900) })));
+    const small = Array.from({ length: 500 }, (_, i) =>
+      serializeEventRecord(
+        { sourceId: 's', receivedAt: 't', requestId: 'r' },
+        JSON.stringify({ type: 'track', n: i, pad: 'q'.repeat(900) }),
+      ),
+    );
     const enqueue = createEnqueuer({ sqs: stack.clients.sqs, queueUrl: stack.queues.queueUrl, messageBytes: 256 * 1024, budgetMs: 3000 });
 
     const result = await enqueue(small);

@@ -68,13 +68,19 @@ describe('log lines', () => {
       httpApiEvent({ path: '/v1/track', headers: { authorization: basic(stack.key) }, body: `{"a":${SECRETS.badJson}}` }),
       httpApiEvent({ path: '/v1/track', headers: { authorization: basic(SECRETS.unknownKey) }, body: JSON.stringify(track) }),
       httpApiEvent({ path: '/v1/track', headers: { authorization: `Bearer ${SECRETS.unknownKey}` }, body: JSON.stringify(track) }),
-      httpApiEvent({ path: '/v1/group', headers: { authorization: basic(stack.key) }, body: JSON.stringify({ type: 'group', userId: 'u', traits: { t: SECRETS.trait } }) }),
+      httpApiEvent({
+        path: '/v1/group',
+        headers: { authorization: basic(stack.key) },
+        body: JSON.stringify({ type: 'group', userId: 'u', traits: { t: SECRETS.trait } }),
+      }),
     ];
 
     // Act
     const statuses: number[] = [];
     for (const request of requests) statuses.push((await ingest(request)).statusCode);
-    const { Messages = [] } = await stack.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10 }));
+    const { Messages = [] } = await stack.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10 }),
+    );
     const records: SQSRecord[] = Messages.map((m) => toSqsRecord(m, 'arn:aws:sqs:us-east-1:000000000000:test'));
     const result = await worker({ Records: records });
 

@@ -125,13 +125,23 @@ describe('POST /v1/batch', () => {
     const rejected = (await stack.scan('rejected')).filter((i) => i.route === '/v1/batch' && [1, 3, 4].includes(Number(i.index)));
     expect(rejected).toHaveLength(3);
     const byIndex = Object.fromEntries(rejected.map((r) => [String(r.index), r]));
-    expect(byIndex['1']).toMatchObject({ pk: stack.sourceId, reasons: ['missing required field "event"'], raw: JSON.stringify(noEvent), messageId: noEvent.messageId });
+    expect(byIndex['1']).toMatchObject({
+      pk: stack.sourceId,
+      reasons: ['missing required field "event"'],
+      raw: JSON.stringify(noEvent),
+      messageId: noEvent.messageId,
+    });
     expect(byIndex['4']).toMatchObject({ raw: '"not an object"' });
     expect(typeof byIndex['3']?.expiresAt).toBe('number');
   });
 
   it('answers 400 listing every reason when every event of the batch is invalid', async () => {
-    const response = await stack.send('/v1/batch', { batch: [{ type: 'track', userId: 'x' }, { type: 'bogus', userId: 'y' }] });
+    const response = await stack.send('/v1/batch', {
+      batch: [
+        { type: 'track', userId: 'x' },
+        { type: 'bogus', userId: 'y' },
+      ],
+    });
 
     expect(response.status).toBe(400);
     expect(response.body.message).toBe('every event in the batch is invalid (2 of 2); see errors');

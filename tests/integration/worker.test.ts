@@ -4,7 +4,12 @@
  * through the SQS emulator.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchWriteItemCommand, ProvisionedThroughputExceededException, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  ProvisionedThroughputExceededException,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { silentLog } from '../../lib/shared/log';
@@ -36,7 +41,9 @@ function workerWith(client: DynamoDBDocumentClient, overrides: Partial<WorkerDep
  * wrapper serves as both the document client and the batch writer (lib/shared/clients.ts), so it sees the
  * batch writes whichever path they take.
  */
-function faultyClient(fault: (items: Array<{ table: string; item: Record<string, unknown> }>, call: number) => 'throttle' | Array<Record<string, unknown>>) {
+function faultyClient(
+  fault: (items: Array<{ table: string; item: Record<string, unknown> }>, call: number) => 'throttle' | Array<Record<string, unknown>>,
+) {
   const real = stack.clients.documents;
   let call = 0;
   const calls: number[] = [];
@@ -45,7 +52,10 @@ function faultyClient(fault: (items: Array<{ table: string; item: Record<string,
       const wire = command instanceof BatchWriteItemCommand;
       if (command instanceof BatchWriteCommand || wire) {
         call++;
-        const requestItems = (command.input.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Record<string, unknown> } }>>;
+        const requestItems = (command.input.RequestItems ?? {}) as Record<
+          string,
+          Array<{ PutRequest?: { Item?: Record<string, unknown> } }>
+        >;
         const entries = Object.entries(requestItems).flatMap(([table, requests]) =>
           requests.map((request) => {
             const raw = request.PutRequest?.Item ?? {};
@@ -53,7 +63,10 @@ function faultyClient(fault: (items: Array<{ table: string; item: Record<string,
           }),
         );
         calls.push(entries.length);
-        const decision = fault(entries.map(({ table, item }) => ({ table, item })), call);
+        const decision = fault(
+          entries.map(({ table, item }) => ({ table, item })),
+          call,
+        );
         if (decision === 'throttle') {
           throw new ProvisionedThroughputExceededException({ message: 'forced by the test', $metadata: {} });
         }
@@ -62,7 +75,11 @@ function faultyClient(fault: (items: Array<{ table: string; item: Record<string,
         const unprocessed: Record<string, unknown[]> = {};
         for (const { table, request, item } of entries) ((held.has(item) ? unprocessed : toWrite)[table] ??= []).push(request);
         if (Object.keys(toWrite).length > 0) {
-          await real.send((wire ? new BatchWriteItemCommand({ RequestItems: toWrite as never }) : new BatchWriteCommand({ RequestItems: toWrite as never })) as never);
+          await real.send(
+            (wire
+              ? new BatchWriteItemCommand({ RequestItems: toWrite as never })
+              : new BatchWriteCommand({ RequestItems: toWrite as never })) as never,
+          );
         }
         return { UnprocessedItems: unprocessed, $metadata: {} };
       }
@@ -115,7 +132,9 @@ describe('worker', () => {
 
   it('reports only the message whose items stay unprocessed, and stores the others', async () => {
     const stuck = sqsRecord(eventMessage(stack.sourceId, [segmentEvent('group', { userId: 'stuck' })]));
-    const fine = sqsRecord(eventMessage(stack.sourceId, [segmentEvent('group', { userId: 'fine' }), segmentEvent('alias', { userId: 'fine' })]));
+    const fine = sqsRecord(
+      eventMessage(stack.sourceId, [segmentEvent('group', { userId: 'fine' }), segmentEvent('alias', { userId: 'fine' })]),
+    );
     const { client } = faultyClient((items) => items.filter((i) => i.item.userId === 'stuck').map((i) => i.item));
     let clock = 0;
     const worker = workerWith(client, { clock: { now: () => (clock += 100), sleep: async () => {} } });
@@ -149,7 +168,9 @@ describe('worker', () => {
     const bigInteger = segmentEvent('track', { userId: 'json-fallback', properties: { orderNumber: 2 ** 64 } });
     const byId = new Map([tooDeep, hugeNumber, bigInteger].map((e) => [e.messageId, e]));
 
-    const result = await workerWith(stack.clients.documents)(sqsEvent(sqsRecord(eventMessage(stack.sourceId, [tooDeep, hugeNumber, bigInteger]))));
+    const result = await workerWith(stack.clients.documents)(
+      sqsEvent(sqsRecord(eventMessage(stack.sourceId, [tooDeep, hugeNumber, bigInteger]))),
+    );
 
     expect(result.batchItemFailures).toEqual([]);
     expect(result.stats.quarantined).toBe(0);
@@ -184,16 +205,40 @@ describe('the local SQS trigger', () => {
     // Prepare: a stack whose worker always fails the message (a stuck write), 2 receives allowed.
     const dlqStack = await startTestStack({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1, startWorker: false });
     const { client } = faultyClient((items) => items.map((i) => i.item));
-    const worker = createWorker({ ...dlqStack.workerDeps, documents: client, writer: client, log: silentLog, clock: { now: (() => { let t = 0; return () => (t += 1000); })(), sleep: async () => {} } });
+    const worker = createWorker({
+      ...dlqStack.workerDeps,
+      documents: client,
+      writer: client,
+      log: silentLog,
+      clock: {
+        now: (() => {
+          let t = 0;
+          return () => (t += 1000);
+        })(),
+        sleep: async () => {},
+      },
+    });
     const { startSqsTrigger } = await import('../../local/sqs-trigger');
     const receives: number[] = [];
-    const trigger = startSqsTrigger({ sqs: dlqStack.clients.sqs, queueUrl: dlqStack.queues.queueUrl, handler: worker, onBatch: ({ messages }) => receives.push(messages) });
+    const trigger = startSqsTrigger({
+      sqs: dlqStack.clients.sqs,
+      queueUrl: dlqStack.queues.queueUrl,
+      handler: worker,
+      onBatch: ({ messages }) => receives.push(messages),
+    });
     try {
       // Act
-      await dlqStack.clients.sqs.send(new SendMessageCommand({ QueueUrl: dlqStack.queues.queueUrl, MessageBody: eventMessage(dlqStack.sourceId, [segmentEvent('track', { userId: 'doomed' })]) }));
+      await dlqStack.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlqStack.queues.queueUrl,
+          MessageBody: eventMessage(dlqStack.sourceId, [segmentEvent('track', { userId: 'doomed' })]),
+        }),
+      );
       let dead: string | undefined;
       for (let i = 0; i < 100 && !dead; i++) {
-        const { Messages = [] } = await dlqStack.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqStack.queues.deadLetterQueueUrl, WaitTimeSeconds: 0 }));
+        const { Messages = [] } = await dlqStack.clients.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlqStack.queues.deadLetterQueueUrl, WaitTimeSeconds: 0 }),
+        );
         dead = Messages[0]?.Body;
         if (!dead) await new Promise((resolve) => setTimeout(resolve, 100));
       }

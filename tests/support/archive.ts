@@ -34,17 +34,28 @@ export function archiveEvent(i: number, next: () => number, prefix: string): Rec
     originalTimestamp: new Date(at - 150).toISOString(),
     sentAt: new Date(at + 40).toISOString(),
     receivedAt: new Date(at + 90).toISOString(),
-    context: { library: { name: 'analytics.js', version: '5.2.1' }, ip: `203.0.113.${user % 250}`, userAgent: 'Mozilla/5.0', page: { path: '/pricing' } },
+    context: {
+      library: { name: 'analytics.js', version: '5.2.1' },
+      ip: `203.0.113.${user % 250}`,
+      userAgent: 'Mozilla/5.0',
+      page: { path: '/pricing' },
+    },
     integrations: {},
     channel: 'client',
     version: 2,
     projectId: 'proj-123',
     writeKey: 'wk-abc',
   };
-  if (type === 'track') Object.assign(event, { event: ['Order Completed', 'Product Viewed', 'Signed Up'][i % 3], properties: { orderId: `o-${i}`, total: Math.round(next() * 10000) / 100, currency: 'EUR' } });
-  if (type === 'page') Object.assign(event, { name: 'Pricing', category: 'Docs', properties: { path: '/pricing', referrer: 'https://example.com/' } });
+  if (type === 'track')
+    Object.assign(event, {
+      event: ['Order Completed', 'Product Viewed', 'Signed Up'][i % 3],
+      properties: { orderId: `o-${i}`, total: Math.round(next() * 10000) / 100, currency: 'EUR' },
+    });
+  if (type === 'page')
+    Object.assign(event, { name: 'Pricing', category: 'Docs', properties: { path: '/pricing', referrer: 'https://example.com/' } });
   if (type === 'screen') Object.assign(event, { name: 'Home', properties: { variant: i % 2 === 0 ? 'A' : 'B' } });
-  if (type === 'identify') Object.assign(event, { traits: { email: `user${user}@example.com`, plan: ['free', 'pro'][user % 2], logins: user % 40 } });
+  if (type === 'identify')
+    Object.assign(event, { traits: { email: `user${user}@example.com`, plan: ['free', 'pro'][user % 2], logins: user % 40 } });
   if (type === 'group') Object.assign(event, { groupId: `g-${user % 300}`, traits: { name: 'Initech', employees: 120 } });
   if (type === 'alias') Object.assign(event, { previousId: `anon-${user}`, userId: `user-${user}` });
   return event;

@@ -68,10 +68,20 @@ export async function cli(stack: TestStack | undefined, argv: string[], options:
 }
 
 /** Starts the real bin as a child process; the caller may kill it. */
-export function spawnCli(argv: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): { child: ChildProcess; result: Promise<CliResult & { signal: NodeJS.Signals | null }> } {
+export function spawnCli(
+  argv: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): { child: ChildProcess; result: Promise<CliResult & { signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, [BIN, ...argv], {
     cwd: options.cwd ?? process.cwd(),
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1', ...options.env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'us-east-1',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -86,7 +96,10 @@ export function spawnCli(argv: string[], options: { env?: Record<string, string 
 }
 
 /** Runs the bin to completion. */
-export function runBin(argv: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+export function runBin(
+  argv: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliResult & { signal: NodeJS.Signals | null }> {
   return spawnCli(argv, options).result;
 }
 

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, SQSEvent, SQSRecord } from 'aws-lambda';
 
-export function httpApiEvent(overrides: { method?: string; path?: string; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {}): APIGatewayProxyEventV2 {
+export function httpApiEvent(
+  overrides: { method?: string; path?: string; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean } = {},
+): APIGatewayProxyEventV2 {
   const method = overrides.method ?? 'POST';
   const path = overrides.path ?? '/v1/track';
   return {
@@ -36,7 +38,12 @@ export function sqsRecord(body: string, overrides: Partial<SQSRecord> = {}): SQS
     messageId: randomUUID(),
     receiptHandle: randomUUID(),
     body,
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -64,7 +71,10 @@ export function segmentEvent(type: string, overrides: Record<string, unknown> = 
     integrations: {},
   };
   const byType: Record<string, Record<string, unknown>> = {
-    track: { event: 'Order Completed', properties: { orderId: `o-${counter}`, total: 27.5, products: [{ sku: 'A-1', price: 9.5, quantity: 2 }] } },
+    track: {
+      event: 'Order Completed',
+      properties: { orderId: `o-${counter}`, total: 27.5, products: [{ sku: 'A-1', price: 9.5, quantity: 2 }] },
+    },
     identify: { traits: { email: `user${counter}@example.com`, plan: 'pro', logins: 3 } },
     page: { name: 'Pricing', category: 'Docs', properties: { path: '/pricing', url: 'https://example.com/pricing' } },
     screen: { name: 'Home', properties: { variant: 'B' } },

@@ -21,8 +21,15 @@ export function fakeDynamoDb(answer: (request: WireRequest, index: number) => An
     destroy() {},
     async handle(request: { headers: Record<string, string>; body?: unknown }) {
       const raw = request.body;
-      const text = typeof raw === 'string' ? raw : Buffer.from((raw as Uint8Array).buffer, (raw as Uint8Array).byteOffset, (raw as Uint8Array).byteLength).toString('utf8');
-      const wire: WireRequest = { operation: (request.headers['x-amz-target'] ?? '').split('.')[1] ?? '', body: JSON.parse(text) as Record<string, unknown>, text };
+      const text =
+        typeof raw === 'string'
+          ? raw
+          : Buffer.from((raw as Uint8Array).buffer, (raw as Uint8Array).byteOffset, (raw as Uint8Array).byteLength).toString('utf8');
+      const wire: WireRequest = {
+        operation: (request.headers['x-amz-target'] ?? '').split('.')[1] ?? '',
+        body: JSON.parse(text) as Record<string, unknown>,
+        text,
+      };
       requests.push(wire);
       const chosen = answer(wire, requests.length - 1) ?? {};
       const status = chosen.status ?? 200;
@@ -36,9 +43,22 @@ export function fakeDynamoDb(answer: (request: WireRequest, index: number) => An
       };
     },
   };
-  const dynamodb = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1, requestHandler });
-  const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
+  const dynamodb = new DynamoDBClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    requestHandler,
+  });
+  const documents = DynamoDBDocumentClient.from(dynamodb, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
   // Like lib/shared/clients.ts createWriteClient: a client of its own with cached middleware.
-  const writer = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1, cacheMiddleware: true, requestHandler });
+  const writer = new DynamoDBClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    cacheMiddleware: true,
+    requestHandler,
+  });
   return { documents, writer, requests };
 }

@@ -38,7 +38,12 @@ export function requestFor(stack: TestStack, route: EventRoute, events: readonly
 }
 
 /** Delivers `events` on `route` with the credentials its sender uses (webhooks sign, the rest send the key). */
-export async function deliver(stack: TestStack, route: EventRoute, events: readonly unknown[], options: DeliverOptions = {}): Promise<TestResponse> {
+export async function deliver(
+  stack: TestStack,
+  route: EventRoute,
+  events: readonly unknown[],
+  options: DeliverOptions = {},
+): Promise<TestResponse> {
   const request = requestFor(stack, route, events);
   const text = options.text ?? request.text;
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json', ...options.headers };
@@ -59,7 +64,12 @@ export function isSingleEventRoute(route: EventRoute): boolean {
 }
 
 /** Delivers `events` in as few requests as the route allows. */
-export async function deliverAll(stack: TestStack, route: EventRoute, events: readonly unknown[], options: DeliverOptions = {}): Promise<TestResponse[]> {
+export async function deliverAll(
+  stack: TestStack,
+  route: EventRoute,
+  events: readonly unknown[],
+  options: DeliverOptions = {},
+): Promise<TestResponse[]> {
   if (!isSingleEventRoute(route)) return [await deliver(stack, route, events, options)];
   const responses: TestResponse[] = [];
   for (const event of events) responses.push(await deliver(stack, route, [event], options));

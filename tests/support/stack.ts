@@ -63,7 +63,8 @@ export function testStage(): string {
 export async function startTestStack(options: Partial<PipelineOptions> = {}): Promise<TestStack> {
   const dynamodbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT;
   const sqsEndpoint = process.env.TEST_SQS_ENDPOINT;
-  if (!dynamodbEndpoint || !sqsEndpoint) throw new Error('the emulators are not running: tests/support/global-setup.ts sets TEST_*_ENDPOINT');
+  if (!dynamodbEndpoint || !sqsEndpoint)
+    throw new Error('the emulators are not running: tests/support/global-setup.ts sets TEST_*_ENDPOINT');
   const pipeline = await startPipeline({
     stage: testStage(),
     dynamodbEndpoint,
@@ -93,10 +94,11 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
             AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
           }),
         );
-        const waiting = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].reduce(
-          (sum, name) => sum + Number(Attributes[name as keyof typeof Attributes] ?? 0),
-          0,
-        );
+        const waiting = [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ].reduce((sum, name) => sum + Number(Attributes[name as keyof typeof Attributes] ?? 0), 0);
         // Received messages count as not visible until the worker deletes them, after their writes.
         // A message just sent counts as delayed for a moment (the emulator makes it visible on a
         // 0 ms timer), and in neither of the other two counts.
@@ -109,7 +111,9 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
       const items: Record<string, unknown>[] = [];
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await pipeline.clients.documents.send(new ScanCommand({ TableName: pipeline.config.tables[table], ExclusiveStartKey: start, ConsistentRead: true }));
+        const page = await pipeline.clients.documents.send(
+          new ScanCommand({ TableName: pipeline.config.tables[table], ExclusiveStartKey: start, ConsistentRead: true }),
+        );
         items.push(...((page.Items ?? []) as Record<string, unknown>[]));
         start = page.LastEvaluatedKey;
       } while (start);

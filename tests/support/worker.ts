@@ -15,7 +15,13 @@ export async function receiveAll(stack: TestStack, expected: number, timeoutMs =
   while (messages.length < expected) {
     if (Date.now() > deadline) throw new Error(`received ${messages.length} of ${expected} messages`);
     const { Messages = [] } = await stack.clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, MessageSystemAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: stack.queues.queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 60,
+        MessageSystemAttributeNames: ['All'],
+      }),
     );
     messages.push(...Messages);
   }
@@ -30,12 +36,18 @@ export function messageWith(messages: readonly Message[], text: string): Message
 }
 
 /** Runs the worker on `messages` as one SQS batch and deletes the ones it did not report as failed. */
-export async function processMessages(stack: TestStack, messages: readonly Message[], deps: Partial<WorkerDeps> = {}, remainingMs?: number) {
+export async function processMessages(
+  stack: TestStack,
+  messages: readonly Message[],
+  deps: Partial<WorkerDeps> = {},
+  remainingMs?: number,
+) {
   const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, 'arn:aws:sqs:us-east-1:000000000000:test')) };
   const result = await createWorker({ ...stack.workerDeps, ...deps })(event, remainingMs);
   const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
   for (const message of messages) {
-    if (!failed.has(message.MessageId ?? '')) await stack.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.queues.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    if (!failed.has(message.MessageId ?? ''))
+      await stack.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.queues.queueUrl, ReceiptHandle: message.ReceiptHandle }));
   }
   return result;
 }

@@ -72,7 +72,13 @@ describe('shapeCost', () => {
 
   it('bills SQS per 64 KB chunk and API Gateway per 512 KB', () => {
     const cost = shapeCost(
-      ingest({ eventsPerRequest: 1000, requestBytes: 1.1e6, messageBytes: [200_000, 200_000, 200_000, 200_000, 200_000], sendPayloads: [800_000, 200_000], requestsInPass: 1 }),
+      ingest({
+        eventsPerRequest: 1000,
+        requestBytes: 1.1e6,
+        messageBytes: [200_000, 200_000, 200_000, 200_000, 200_000],
+        sendPayloads: [800_000, 200_000],
+        requestsInPass: 1,
+      }),
       worker({ eventsPerInvocation: 1000 }),
     );
 

@@ -2,7 +2,11 @@ import { BatchBuilder, batchBody, classifyLine, DEFAULT_LIMITS } from '../../../
 
 describe('classifyLine', () => {
   it('takes a JSON object as an event, sent as the exact text read', () => {
-    expect(classifyLine('  {"type":"track","n":12345678901234567890}\t', DEFAULT_LIMITS)).toEqual({ kind: 'event', text: '{"type":"track","n":12345678901234567890}', bytes: 41 });
+    expect(classifyLine('  {"type":"track","n":12345678901234567890}\t', DEFAULT_LIMITS)).toEqual({
+      kind: 'event',
+      text: '{"type":"track","n":12345678901234567890}',
+      bytes: 41,
+    });
   });
 
   it('ignores blank lines', () => {
@@ -10,7 +14,10 @@ describe('classifyLine', () => {
   });
 
   it('reports text that is not JSON, or not an object', () => {
-    expect(classifyLine('{"type":', DEFAULT_LIMITS)).toMatchObject({ kind: 'invalid', problem: expect.stringMatching(/^not JSON \(/) as string });
+    expect(classifyLine('{"type":', DEFAULT_LIMITS)).toMatchObject({
+      kind: 'invalid',
+      problem: expect.stringMatching(/^not JSON \(/) as string,
+    });
     expect(classifyLine('"track"', DEFAULT_LIMITS)).toEqual({ kind: 'invalid', problem: 'not a JSON object (a string)' });
     expect(classifyLine('null', DEFAULT_LIMITS)).toEqual({ kind: 'invalid', problem: 'not a JSON object (null)' });
   });
@@ -18,7 +25,10 @@ describe('classifyLine', () => {
   it('reports an event over the limit instead of sending it', () => {
     const line = JSON.stringify({ type: 'track', blob: 'é'.repeat(16_400) });
 
-    expect(classifyLine(line, DEFAULT_LIMITS)).toEqual({ kind: 'invalid', problem: `event is ${Buffer.byteLength(line)} bytes, over the 32768-byte limit; not sent` });
+    expect(classifyLine(line, DEFAULT_LIMITS)).toEqual({
+      kind: 'invalid',
+      problem: `event is ${Buffer.byteLength(line)} bytes, over the 32768-byte limit; not sent`,
+    });
   });
 });
 
@@ -31,7 +41,10 @@ describe('BatchBuilder', () => {
 
   it('never builds a body over the byte limit, and fills each batch as far as it goes', () => {
     const event = JSON.stringify({ type: 'track', pad: 'x'.repeat(1000) });
-    const batches = fill(new BatchBuilder<number>(DEFAULT_LIMITS), Array.from({ length: 1200 }, () => event));
+    const batches = fill(
+      new BatchBuilder<number>(DEFAULT_LIMITS),
+      Array.from({ length: 1200 }, () => event),
+    );
 
     for (const batch of batches) {
       expect(Buffer.byteLength(batchBody(batch))).toBe(batch.bytes);
@@ -43,7 +56,10 @@ describe('BatchBuilder', () => {
   });
 
   it('never puts more than 2500 events in a batch', () => {
-    const batches = fill(new BatchBuilder<number>(DEFAULT_LIMITS), Array.from({ length: 6000 }, () => '{}'));
+    const batches = fill(
+      new BatchBuilder<number>(DEFAULT_LIMITS),
+      Array.from({ length: 6000 }, () => '{}'),
+    );
 
     expect(batches.map((b) => b.texts.length)).toEqual([2500, 2500, 1000]);
   });

@@ -50,7 +50,11 @@ describe('Checkpoint', () => {
     checkpoint.update('/data/a.gz', { size: 10, linesDone: 7, complete: false });
     await checkpoint.flush();
 
-    await expect(Checkpoint.load(file, 'http://y', { restart: false })).rejects.toThrow(new UsageError(`the checkpoint ${file} belongs to a replay to http://x, not http://y; pass another --checkpoint, or --restart to start over`));
+    await expect(Checkpoint.load(file, 'http://y', { restart: false })).rejects.toThrow(
+      new UsageError(
+        `the checkpoint ${file} belongs to a replay to http://x, not http://y; pass another --checkpoint, or --restart to start over`,
+      ),
+    );
     expect(() => checkpoint.progress('/data/a.gz', 11, 'a.gz')).toThrow('a.gz has changed since the checkpoint');
     expect((await Checkpoint.load(file, 'http://y', { restart: true })).progress('/data/a.gz', 11, 'a.gz').linesDone).toBe(0);
   });
@@ -59,6 +63,8 @@ describe('Checkpoint', () => {
     const file = path.join(dir, 'cp.json');
     writeFileSync(file, 'hello');
 
-    await expect(Checkpoint.load(file, 'http://x', { restart: false })).rejects.toThrow(`the checkpoint ${file} is not JSON; delete it or pass --restart`);
+    await expect(Checkpoint.load(file, 'http://x', { restart: false })).rejects.toThrow(
+      `the checkpoint ${file} is not JSON; delete it or pass --restart`,
+    );
   });
 });

@@ -38,7 +38,10 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Script => (_req, res) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Script =>
+  (_req, res) =>
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
 describe('parseRetryAfter', () => {
   it('reads seconds and HTTP dates', () => {
@@ -61,7 +64,15 @@ describe('backoffMs', () => {
 describe('createBatchSender', () => {
   const sender = (overrides: Partial<Parameters<typeof createBatchSender>[0]> = {}) => {
     const delays: number[] = [];
-    const send = createBatchSender({ endpoint: url, key: 'sk_test', maxRetries: 3, timeoutMs: 2000, random: () => 0, onRetry: ({ delayMs }) => delays.push(delayMs), ...overrides });
+    const send = createBatchSender({
+      endpoint: url,
+      key: 'sk_test',
+      maxRetries: 3,
+      timeoutMs: 2000,
+      random: () => 0,
+      onRetry: ({ delayMs }) => delays.push(delayMs),
+      ...overrides,
+    });
     return { send, delays };
   };
 
@@ -71,11 +82,20 @@ describe('createBatchSender', () => {
     const answer = await sender().send('{"batch":[{},{},{}]}', 3);
 
     expect(answer).toEqual({ accepted: 2, errors: [{ index: 1, message: 'bad' }], retries: 0 });
-    expect(seen[0]).toEqual({ url: '/v1/batch', authorization: `Basic ${Buffer.from('sk_test:').toString('base64')}`, body: '{"batch":[{},{},{}]}' });
+    expect(seen[0]).toEqual({
+      url: '/v1/batch',
+      authorization: `Basic ${Buffer.from('sk_test:').toString('base64')}`,
+      body: '{"batch":[{},{},{}]}',
+    });
   });
 
   it('honours Retry-After on 503 and 429, and backs off on other 5xx', async () => {
-    script.push(json(503, { message: 'queue busy' }, { 'retry-after': '0.05' }), json(429, { message: 'slow down' }, { 'retry-after': '0.02' }), json(500, {}), json(200, { accepted: 1, errors: [] }));
+    script.push(
+      json(503, { message: 'queue busy' }, { 'retry-after': '0.05' }),
+      json(429, { message: 'slow down' }, { 'retry-after': '0.02' }),
+      json(500, {}),
+      json(200, { accepted: 1, errors: [] }),
+    );
     const { send, delays } = sender();
 
     const answer = await send('{"batch":[{}]}', 1);
@@ -85,15 +105,34 @@ describe('createBatchSender', () => {
   });
 
   it('treats a 400 that lists every event as all rejected, not as a failure', async () => {
-    script.push(json(400, { message: 'every event in the batch is invalid (2 of 2); see errors', errors: [{ index: 0, message: 'a' }, { index: 1, message: 'b' }] }));
+    script.push(
+      json(400, {
+        message: 'every event in the batch is invalid (2 of 2); see errors',
+        errors: [
+          { index: 0, message: 'a' },
+          { index: 1, message: 'b' },
+        ],
+      }),
+    );
 
-    expect(await sender().send('{"batch":[{},{}]}', 2)).toEqual({ accepted: 0, errors: [{ index: 0, message: 'a' }, { index: 1, message: 'b' }], retries: 0 });
+    expect(await sender().send('{"batch":[{},{}]}', 2)).toEqual({
+      accepted: 0,
+      errors: [
+        { index: 0, message: 'a' },
+        { index: 1, message: 'b' },
+      ],
+      retries: 0,
+    });
   });
 
   it('stops at once on 401, 403, 404 and 413, with the message the endpoint gave', async () => {
     script.push(json(401, { message: 'unknown API key' }));
 
-    await expect(sender().send('{"batch":[{}]}', 1)).rejects.toThrow(new CliError('the endpoint refused the batch: 401 unknown API key. Check the key (--key, or SEGMENT_INGEST_KEY): it must be an active key of the source.'));
+    await expect(sender().send('{"batch":[{}]}', 1)).rejects.toThrow(
+      new CliError(
+        'the endpoint refused the batch: 401 unknown API key. Check the key (--key, or SEGMENT_INGEST_KEY): it must be an active key of the source.',
+      ),
+    );
     expect(seen).toHaveLength(1);
   });
 

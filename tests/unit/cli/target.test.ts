@@ -31,7 +31,13 @@ describe('resolveTarget', () => {
 
     const target = await resolveTarget(targetRequest({}, env), env);
 
-    expect(target).toMatchObject({ kind: 'local', stage: 'local', endpoint: 'http://127.0.0.1:3000', dynamodbEndpoint: 'http://127.0.0.1:8100', sqsEndpoint: 'http://127.0.0.1:9324' });
+    expect(target).toMatchObject({
+      kind: 'local',
+      stage: 'local',
+      endpoint: 'http://127.0.0.1:3000',
+      dynamodbEndpoint: 'http://127.0.0.1:8100',
+      sqsEndpoint: 'http://127.0.0.1:9324',
+    });
     expect(target.tables.track).toBe('segment-ingest-local-track');
   });
 
@@ -45,7 +51,15 @@ describe('resolveTarget', () => {
     const target = await resolveTarget(targetRequest({ stage: 'prod', region: 'eu-west-1' }, {}), {}, readOutputs);
 
     expect(calls).toEqual(['segment-ingest-prod eu-west-1']);
-    expect(target).toMatchObject({ kind: 'aws', stage: 'prod', region: 'eu-west-1', endpoint: 'https://api.example', queueUrl: 'https://sqs/events', dynamodbEndpoint: undefined, sqsEndpoint: undefined });
+    expect(target).toMatchObject({
+      kind: 'aws',
+      stage: 'prod',
+      region: 'eu-west-1',
+      endpoint: 'https://api.example',
+      queueUrl: 'https://sqs/events',
+      dynamodbEndpoint: undefined,
+      sqsEndpoint: undefined,
+    });
   });
 
   it('takes the stage and region from SEGMENT_INGEST_STAGE and AWS_REGION', async () => {
@@ -56,11 +70,18 @@ describe('resolveTarget', () => {
   });
 
   it('is another stage on the emulators with --local --stage', () => {
-    expect(localTarget(targetRequest({ stage: 't1', local: true, 'dynamodb-endpoint': 'http://127.0.0.1:1234' }, {}), {})).toMatchObject({ stage: 't1', dynamodbEndpoint: 'http://127.0.0.1:1234' });
+    expect(localTarget(targetRequest({ stage: 't1', local: true, 'dynamodb-endpoint': 'http://127.0.0.1:1234' }, {}), {})).toMatchObject({
+      stage: 't1',
+      dynamodbEndpoint: 'http://127.0.0.1:1234',
+    });
   });
 
   it('refuses a bad stage name and emulator endpoints for a deployed stage', async () => {
-    await expect(resolveTarget(targetRequest({ stage: 'no/slash' }, {}), {}, async () => ({}))).rejects.toThrow('stage must be 1-40 letters, digits and dashes, got "no/slash"');
-    await expect(resolveTarget(targetRequest({ stage: 'prod', 'sqs-endpoint': 'http://x' }, {}), {}, async () => ({}))).rejects.toThrow('--dynamodb-endpoint and --sqs-endpoint are for the local emulators');
+    await expect(resolveTarget(targetRequest({ stage: 'no/slash' }, {}), {}, async () => ({}))).rejects.toThrow(
+      'stage must be 1-40 letters, digits and dashes, got "no/slash"',
+    );
+    await expect(resolveTarget(targetRequest({ stage: 'prod', 'sqs-endpoint': 'http://x' }, {}), {}, async () => ({}))).rejects.toThrow(
+      '--dynamodb-endpoint and --sqs-endpoint are for the local emulators',
+    );
   });
 });

@@ -7,7 +7,8 @@ import { ENVELOPE_BYTES, serializeEventRecord, type SerializedRecord } from '../
 import { noWaitClock, steppedClock } from '../../support/clock';
 
 const meta = { sourceId: 's', receivedAt: '2026-03-14T12:00:00.000Z', requestId: 'r' };
-const record = (bytes: number): SerializedRecord => serializeEventRecord(meta, JSON.stringify({ type: 'track', pad: 'x'.repeat(Math.max(0, bytes - 150)) }));
+const record = (bytes: number): SerializedRecord =>
+  serializeEventRecord(meta, JSON.stringify({ type: 'track', pad: 'x'.repeat(Math.max(0, bytes - 150)) }));
 
 type Send = (command: SendMessageBatchCommand, options?: unknown) => Promise<unknown>;
 function fakeSqs(send: Send) {
@@ -76,7 +77,10 @@ describe('createEnqueuer', () => {
       const entries = command.input.Entries ?? [];
       if (first) {
         first = false;
-        return { Successful: entries.slice(1).map((e) => ({ Id: e.Id })), Failed: [{ Id: entries[0]?.Id, Code: 'InternalError', SenderFault: false }] };
+        return {
+          Successful: entries.slice(1).map((e) => ({ Id: e.Id })),
+          Failed: [{ Id: entries[0]?.Id, Code: 'InternalError', SenderFault: false }],
+        };
       }
       return allSucceed(command);
     });
@@ -104,9 +108,7 @@ describe('createEnqueuer', () => {
       throw Object.assign(new Error('boom'), { name: 'InternalError' });
     });
 
-    await expect(
-      createEnqueuer({ ...deps, sqs, clock: steppedClock() })([record(100)]),
-    ).rejects.toMatchObject({ status: 503 });
+    await expect(createEnqueuer({ ...deps, sqs, clock: steppedClock() })([record(100)])).rejects.toMatchObject({ status: 503 });
   });
 });
 

@@ -2,7 +2,10 @@ import { groupIntoBatches, packMessages } from '../../../lib/ingest/enqueue';
 import { decodeMessage, serializeEventRecord, UnreadableMessageError } from '../../../lib/message/format';
 
 const record = (n: number, size: number) =>
-  serializeEventRecord({ sourceId: 'src', receivedAt: '2026-01-01T00:00:00.000Z', requestId: 'req' }, JSON.stringify({ type: 'track', messageId: `m${n}`, timestamp: 't', pad: 'x'.repeat(size) }));
+  serializeEventRecord(
+    { sourceId: 'src', receivedAt: '2026-01-01T00:00:00.000Z', requestId: 'req' },
+    JSON.stringify({ type: 'track', messageId: `m${n}`, timestamp: 't', pad: 'x'.repeat(size) }),
+  );
 
 describe('packMessages', () => {
   it('keeps every message under the cap and every record, in order', () => {

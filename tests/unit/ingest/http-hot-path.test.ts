@@ -27,7 +27,12 @@ describe('requestFromApiGateway', () => {
 
 describe('readBody', () => {
   it('returns the text of a JSON or text/plain body, with or without charset', () => {
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'text/plain;charset="UTF-8"', 'application/vnd.segment+json']) {
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain;charset="UTF-8"',
+      'application/vnd.segment+json',
+    ]) {
       expect(readBody(request('{"a":1}', { headers: { 'content-type': type } }), 100)).toBe('{"a":1}');
     }
   });
@@ -52,14 +57,22 @@ describe('readBody', () => {
   it('counts the limit in UTF-8 bytes, before and after inflating', () => {
     const body = `"${'é'.repeat(10)}"`; // 22 bytes, 12 characters
     expect(readBody(request(body), 22)).toBe(body);
-    expect(() => readBody(request(body), 21)).toThrow(expect.objectContaining({ status: 413, message: 'request body is 22 bytes; the limit for this route is 21' }));
+    expect(() => readBody(request(body), 21)).toThrow(
+      expect.objectContaining({ status: 413, message: 'request body is 22 bytes; the limit for this route is 21' }),
+    );
     const bomb = gzipSync('x'.repeat(5000)).toString('base64');
-    expect(() => readBody(request(bomb, { base64: true, headers: { 'content-encoding': 'gzip' } }), 1000)).toThrow(expect.objectContaining({ status: 413 }));
+    expect(() => readBody(request(bomb, { base64: true, headers: { 'content-encoding': 'gzip' } }), 1000)).toThrow(
+      expect.objectContaining({ status: 413 }),
+    );
   });
 
   it('refuses content types, charsets and encodings it cannot read with 415', () => {
-    expect(() => readBody(request('a=1', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 100)).toThrow(expect.objectContaining({ status: 415 }));
-    expect(() => readBody(request('{}', { headers: { 'content-type': 'application/json; charset=latin1' } }), 100)).toThrow(expect.objectContaining({ status: 415 }));
+    expect(() => readBody(request('a=1', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 100)).toThrow(
+      expect.objectContaining({ status: 415 }),
+    );
+    expect(() => readBody(request('{}', { headers: { 'content-type': 'application/json; charset=latin1' } }), 100)).toThrow(
+      expect.objectContaining({ status: 415 }),
+    );
     expect(() => readBody(request('{}', { headers: { 'content-encoding': 'br' } }), 100)).toThrow(expect.objectContaining({ status: 415 }));
   });
 });
@@ -68,6 +81,9 @@ describe('parseJson', () => {
   it('parses, and describes what is wrong without throwing', () => {
     expect(parseJson(' {"a":1} ')).toEqual({ ok: true, value: { a: 1 } });
     expect(parseJson('  ')).toEqual({ ok: false, problem: { reason: 'unreadable-body', message: 'body is empty; send a JSON object' } });
-    expect(parseJson('{')).toMatchObject({ ok: false, problem: { reason: 'unreadable-body', message: expect.stringMatching(/^body is not valid JSON: /) } });
+    expect(parseJson('{')).toMatchObject({
+      ok: false,
+      problem: { reason: 'unreadable-body', message: expect.stringMatching(/^body is not valid JSON: /) },
+    });
   });
 });

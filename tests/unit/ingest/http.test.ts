@@ -12,12 +12,16 @@ const request = (body: Buffer | string, headers: Record<string, string> = {}): H
 });
 
 describe('readBody', () => {
-  it.each(['application/json', 'application/json; charset=utf-8', 'text/plain', 'text/plain;charset=UTF-8', 'application/vnd.segment+json', 'APPLICATION/JSON; charset="utf-8"'])(
-    'reads %s',
-    (contentType) => {
-      expect(readBody(request('{"a":1}', { 'content-type': contentType }), 100)).toBe('{"a":1}');
-    },
-  );
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'text/plain;charset=UTF-8',
+    'application/vnd.segment+json',
+    'APPLICATION/JSON; charset="utf-8"',
+  ])('reads %s', (contentType) => {
+    expect(readBody(request('{"a":1}', { 'content-type': contentType }), 100)).toBe('{"a":1}');
+  });
 
   it('reads a body without a content type', () => {
     const req = request('{}');
@@ -26,7 +30,9 @@ describe('readBody', () => {
   });
 
   it('refuses a charset other than UTF-8', () => {
-    expect(() => readBody(request('{}', { 'content-type': 'application/json; charset=iso-8859-1' }), 100)).toThrow('charset "iso-8859-1" is not supported; send UTF-8');
+    expect(() => readBody(request('{}', { 'content-type': 'application/json; charset=iso-8859-1' }), 100)).toThrow(
+      'charset "iso-8859-1" is not supported; send UTF-8',
+    );
   });
 
   it('inflates gzip within the limit', () => {
@@ -34,7 +40,9 @@ describe('readBody', () => {
   });
 
   it('refuses gzip that is not gzip', () => {
-    expect(() => readBody(request('not gzip', { 'content-encoding': 'gzip' }), 100)).toThrow('Content-Encoding is gzip but the body is not valid gzip data');
+    expect(() => readBody(request('not gzip', { 'content-encoding': 'gzip' }), 100)).toThrow(
+      'Content-Encoding is gzip but the body is not valid gzip data',
+    );
   });
 
   it('refuses invalid UTF-8', () => {
@@ -48,7 +56,11 @@ describe('readBody', () => {
 
 describe('requestFromApiGateway', () => {
   it('decodes a base64 body and lower-cases header names', () => {
-    const event = httpApiEvent({ body: Buffer.from('{"a":1}').toString('base64'), isBase64Encoded: true, headers: { 'X-Segment-Settings': 'e30=' } });
+    const event = httpApiEvent({
+      body: Buffer.from('{"a":1}').toString('base64'),
+      isBase64Encoded: true,
+      headers: { 'X-Segment-Settings': 'e30=' },
+    });
 
     const req = requestFromApiGateway(event, 5);
 

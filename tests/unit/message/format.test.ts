@@ -2,10 +2,23 @@
  * The queue message format: what the ingest function writes is exactly what JSON.stringify of the
  * records would give, sizes are exact UTF-8 byte counts, and the worker reads it back.
  */
-import { decodeMessage, encodeMessage, serializeEventRecord, serializeRecord, ENVELOPE_BYTES, UnreadableMessageError } from '../../../lib/message/format';
+import {
+  decodeMessage,
+  encodeMessage,
+  serializeEventRecord,
+  serializeRecord,
+  ENVELOPE_BYTES,
+  UnreadableMessageError,
+} from '../../../lib/message/format';
 
 const meta = { sourceId: 'src-"1"', receivedAt: '2026-03-14T12:00:00.000Z', requestId: 'req-é' };
-const event = { type: 'page', messageId: 'm', timestamp: '2026-03-14T09:30:00.000Z', name: 'Preise – Übersicht', properties: { emoji: '🙂' } };
+const event = {
+  type: 'page',
+  messageId: 'm',
+  timestamp: '2026-03-14T09:30:00.000Z',
+  name: 'Preise – Übersicht',
+  properties: { emoji: '🙂' },
+};
 
 describe('serializeEventRecord', () => {
   it('writes the record JSON.stringify would, with its UTF-8 size', () => {
@@ -30,7 +43,16 @@ describe('encodeMessage and decodeMessage', () => {
   it('round-trips records through the versioned envelope', () => {
     const records = [
       serializeEventRecord(meta, JSON.stringify(event)),
-      serializeRecord({ kind: 'rejected', ...meta, route: '/v1/batch', index: 1, raw: '{}', rawBytes: 2, truncated: false, reasons: ['bad'] }),
+      serializeRecord({
+        kind: 'rejected',
+        ...meta,
+        route: '/v1/batch',
+        index: 1,
+        raw: '{}',
+        rawBytes: 2,
+        truncated: false,
+        reasons: ['bad'],
+      }),
       serializeEventRecord(meta, JSON.stringify({ ...event, messageId: 'm2' })),
     ];
 

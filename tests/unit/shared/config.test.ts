@@ -6,7 +6,13 @@ import { hashKey } from '../../../lib/shared/source-records';
 describe('loadConfig', () => {
   it('has the SPEC defaults and derives table names from the stage', () => {
     const config = loadConfig({ STAGE: 'prod' });
-    expect(config.limits).toEqual({ maxEventBytes: 32768, maxBatchBytes: 512000, maxBatchEvents: 2500, maxWebhookEvents: 4000, maxRequestBytes: 5242880 });
+    expect(config.limits).toEqual({
+      maxEventBytes: 32768,
+      maxBatchBytes: 512000,
+      maxBatchEvents: 2500,
+      maxWebhookEvents: 4000,
+      maxRequestBytes: 5242880,
+    });
     expect(config.tables.track).toBe('segment-ingest-prod-track');
     expect(config.tables.rejected).toBe('segment-ingest-prod-rejected');
     expect(config.keyCacheSeconds).toBe(60);

@@ -38,7 +38,15 @@ describe('normalizeEvent', () => {
   });
 
   it('drops writeKey, turns numeric ids into strings and null or empty ids into absent ones', () => {
-    const verdict = accepted({ type: 'group', userId: null, anonymousId: 7, groupId: 9, writeKey: 'k', messageId: 5, timestamp: '2026-03-14T09:30:00.000Z' });
+    const verdict = accepted({
+      type: 'group',
+      userId: null,
+      anonymousId: 7,
+      groupId: 9,
+      writeKey: 'k',
+      messageId: 5,
+      timestamp: '2026-03-14T09:30:00.000Z',
+    });
 
     expect(verdict.json).toBe('{"type":"group","anonymousId":"7","groupId":"9","messageId":"5","timestamp":"2026-03-14T09:30:00.000Z"}');
   });
@@ -63,7 +71,14 @@ describe('normalizeEvent', () => {
   });
 
   it('keeps an unreadable timestamp as rawTimestamp and falls back to originalTimestamp, then the receive time', () => {
-    const withOriginal = accepted({ type: 'track', event: 'E', userId: 'u', messageId: 'm', timestamp: 'yesterday', originalTimestamp: '2026-01-01T00:00:00Z' });
+    const withOriginal = accepted({
+      type: 'track',
+      event: 'E',
+      userId: 'u',
+      messageId: 'm',
+      timestamp: 'yesterday',
+      originalTimestamp: '2026-01-01T00:00:00Z',
+    });
     const without = accepted({ type: 'track', event: 'E', userId: 'u', messageId: 'm', timestamp: '2026-13-01T00:00:00.000Z' });
     const none = accepted({ type: 'track', event: 'E', userId: 'u', messageId: 'm' });
 
@@ -74,8 +89,22 @@ describe('normalizeEvent', () => {
   });
 
   it('derives the same messageId for the same content, whatever the key order or sentAt', () => {
-    const a = accepted({ type: 'track', event: 'E', userId: 'u', timestamp: '2026-01-01T00:00:00Z', sentAt: '2026-01-01T00:00:01Z', properties: { a: 1, b: 2 } });
-    const b = accepted({ properties: { b: 2, a: 1 }, userId: 'u', event: 'E', type: 'track', timestamp: '2026-01-01T00:00:00Z', sentAt: '2026-01-01T00:00:09Z' });
+    const a = accepted({
+      type: 'track',
+      event: 'E',
+      userId: 'u',
+      timestamp: '2026-01-01T00:00:00Z',
+      sentAt: '2026-01-01T00:00:01Z',
+      properties: { a: 1, b: 2 },
+    });
+    const b = accepted({
+      properties: { b: 2, a: 1 },
+      userId: 'u',
+      event: 'E',
+      type: 'track',
+      timestamp: '2026-01-01T00:00:00Z',
+      sentAt: '2026-01-01T00:00:09Z',
+    });
 
     expect(a.event.messageId).toMatch(/^auto-[0-9a-f]{32}$/);
     expect(b.event.messageId).toBe(a.event.messageId);
@@ -105,8 +134,16 @@ describe('normalizeEvent', () => {
       reason: 'bad-type',
       messageId: undefined,
     });
-    expect(normalizeEvent({ userId: 'u' }, options)).toMatchObject({ ok: false, reasons: ['missing required field "type" (one of identify, track, page, screen, group, alias)'] });
-    expect(normalizeEvent([1], options)).toEqual({ ok: false, reasons: ['each event must be a JSON object, got an array'], reason: 'bad-shape', messageId: undefined });
+    expect(normalizeEvent({ userId: 'u' }, options)).toMatchObject({
+      ok: false,
+      reasons: ['missing required field "type" (one of identify, track, page, screen, group, alias)'],
+    });
+    expect(normalizeEvent([1], options)).toEqual({
+      ok: false,
+      reasons: ['each event must be a JSON object, got an array'],
+      reason: 'bad-shape',
+      messageId: undefined,
+    });
   });
 
   it('merges batch-level context and integrations under the event own keys', () => {
@@ -120,7 +157,14 @@ describe('normalizeEvent', () => {
   });
 
   it('refuses an event over the size limit, counting UTF-8 bytes', () => {
-    const event = { type: 'track', event: 'E', userId: 'u', messageId: 'm', timestamp: '2026-01-01T00:00:00.000Z', properties: { text: 'é'.repeat(600) } };
+    const event = {
+      type: 'track',
+      event: 'E',
+      userId: 'u',
+      messageId: 'm',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      properties: { text: 'é'.repeat(600) },
+    };
     const bytes = Buffer.byteLength(JSON.stringify(event));
 
     expect(normalizeEvent(event, { ...options, maxEventBytes: bytes }).ok).toBe(true);

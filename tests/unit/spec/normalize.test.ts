@@ -55,7 +55,12 @@ describe('normalizeEvent', () => {
   it('treats a null or empty userId as absent', () => {
     expect(ok({ type: 'track', event: 'E', userId: null, anonymousId: 'a' }).event.userId).toBeUndefined();
     const verdict = normalizeEvent({ type: 'track', event: 'E', userId: '' }, options);
-    expect(verdict).toEqual({ ok: false, reasons: ['either "userId" or "anonymousId" is required'], reason: 'missing-identity', messageId: undefined });
+    expect(verdict).toEqual({
+      ok: false,
+      reasons: ['either "userId" or "anonymousId" is required'],
+      reason: 'missing-identity',
+      messageId: undefined,
+    });
   });
 
   it('requires what each type requires', () => {
@@ -67,7 +72,9 @@ describe('normalizeEvent', () => {
     expect(reasons({ type: 'group', userId: 'u' })).toEqual(['missing required field "groupId"']);
     expect(reasons({ type: 'alias', anonymousId: 'a', previousId: 'p' })).toEqual(['missing required field "userId"']);
     expect(reasons({ type: 'delete' })).toEqual(['missing required field "userId"']);
-    expect(reasons({ userId: 'u' })).toEqual(['missing required field "type" (one of identify, track, page, screen, group, alias, delete)']);
+    expect(reasons({ userId: 'u' })).toEqual([
+      'missing required field "type" (one of identify, track, page, screen, group, alias, delete)',
+    ]);
   });
 
   it('does not mutate its input', () => {
@@ -78,7 +85,10 @@ describe('normalizeEvent', () => {
   });
 
   it('rejects an event over the size limit', () => {
-    const verdict = normalizeEvent({ type: 'track', event: 'E', userId: 'u', properties: { p: 'x'.repeat(2000) } }, { ...options, maxEventBytes: 1024 });
+    const verdict = normalizeEvent(
+      { type: 'track', event: 'E', userId: 'u', properties: { p: 'x'.repeat(2000) } },
+      { ...options, maxEventBytes: 1024 },
+    );
     expect(verdict.ok).toBe(false);
     expect(!verdict.ok && verdict.reasons[0]).toMatch(/^event is \d+ bytes serialized; the limit is 1024$/);
   });

@@ -14,7 +14,17 @@ describe('parseTimestamp', () => {
   });
 
   it('returns undefined for what it cannot read or what is out of range', () => {
-    for (const value of ['', 'soon', '2026-13-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z', Number.NaN, null, {}, true]) {
+    for (const value of [
+      '',
+      'soon',
+      '2026-13-01T00:00:00.000Z',
+      '0000-01-01T00:00:00.000Z',
+      '1969-12-31T23:59:59.999Z',
+      Number.NaN,
+      null,
+      {},
+      true,
+    ]) {
       expect([value, parseTimestamp(value)]).toEqual([value, undefined]);
     }
   });
@@ -37,7 +47,7 @@ describe('toIsoMillis', () => {
       Date.UTC(9999, 11, 31, 23, 59, 59, 999),
     ];
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const samples = [...edges, ...Array.from({ length: 20000 }, () => Math.floor(random() * Date.UTC(9999, 11, 31, 23, 59, 59, 999)))];
     for (const ms of samples) expect([ms, toIsoMillis(ms)]).toEqual([ms, new Date(ms).toISOString()]);
   });

@@ -24,7 +24,18 @@ describe('compiled validators', () => {
     const samples: unknown[] = [
       ...SPEC_TYPES.map((type) => segmentEvent(type)),
       { type: 'track' },
-      { type: 'track', event: '', userId: '', anonymousId: [], messageId: 'x'.repeat(101), context: 'c', integrations: 1, properties: [], traits: true, version: {} },
+      {
+        type: 'track',
+        event: '',
+        userId: '',
+        anonymousId: [],
+        messageId: 'x'.repeat(101),
+        context: 'c',
+        integrations: 1,
+        properties: [],
+        traits: true,
+        version: {},
+      },
       { type: 'group', groupId: 12, userId: 7 },
       { type: 'alias', previousId: '' },
       { type: 'page', name: null, category: 3 },
@@ -48,7 +59,9 @@ describe('compiled validators', () => {
   });
 
   it('are what validateAgainstSpec uses', () => {
-    expect(validateAgainstSpec('track', { type: 'track', userId: 'u' })).toEqual([{ reason: 'missing-field', message: 'missing required field "event"' }]);
+    expect(validateAgainstSpec('track', { type: 'track', userId: 'u' })).toEqual([
+      { reason: 'missing-field', message: 'missing required field "event"' },
+    ]);
     expect(validateAgainstSpec('identify', segmentEvent('identify'))).toEqual([]);
   });
 });

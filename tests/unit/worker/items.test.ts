@@ -11,7 +11,16 @@ const record = (event: Record<string, unknown>): EventRecord => ({
 
 describe('eventItem', () => {
   it('keys by source and user, sorted by timestamp and messageId', () => {
-    expect(eventItem(record({ userId: 'u' }))).toEqual({ pk: 'src#u', sk: '2026-01-01T00:00:00.000Z#m1', sourceId: 'src', receivedAt: '2026-01-01T00:00:00.000Z', type: 'track', messageId: 'm1', timestamp: '2026-01-01T00:00:00.000Z', userId: 'u' });
+    expect(eventItem(record({ userId: 'u' }))).toEqual({
+      pk: 'src#u',
+      sk: '2026-01-01T00:00:00.000Z#m1',
+      sourceId: 'src',
+      receivedAt: '2026-01-01T00:00:00.000Z',
+      type: 'track',
+      messageId: 'm1',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      userId: 'u',
+    });
     expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
   });
 

@@ -40,14 +40,21 @@ describe('writeItems on the wire', () => {
       { pk: 'src#u1', sk: '2026-01-01T00:00:00.000Z#m1', ...segmentEvent('track') },
       { pk: 'src#u2', sk: '2026-01-01T00:00:00.000Z#m2', ...segmentEvent('identify') },
       odd,
-      JSON.parse('{"pk":"src#u3","sk":"s","__proto__":{"polluted":1},"p":{"__proto__":{"x":1},"y":[{"__proto__":2}]}}') as Record<string, unknown>,
+      JSON.parse('{"pk":"src#u3","sk":"s","__proto__":{"polluted":1},"p":{"__proto__":{"x":1},"y":[{"__proto__":2}]}}') as Record<
+        string,
+        unknown
+      >,
     ];
     const reference = fakeDynamoDb();
     await reference.documents.send(new BatchWriteCommand({ RequestItems: { t: items.map((Item) => ({ PutRequest: { Item } })) } }));
     const ours = fakeDynamoDb();
 
     // Act
-    await writeItems({ documents: ours.documents, writer: ours.writer, concurrency: 1, log: silentLog }, items.map((item) => write('t', item)), FAR);
+    await writeItems(
+      { documents: ours.documents, writer: ours.writer, concurrency: 1, log: silentLog },
+      items.map((item) => write('t', item)),
+      FAR,
+    );
 
     // Assess
     expect(ours.requests.map((r) => r.text)).toEqual(reference.requests.map((r) => r.text));
@@ -61,7 +68,13 @@ describe('writeItems on the wire', () => {
 
     expect(outcome).toMatchObject({ requests: 3, written: 60, retries: 0, refused: [] });
     expect(outcome.failedOwners.size).toBe(0);
-    expect(requests.map((r) => Object.entries(r.body.RequestItems as Record<string, unknown[]>).map(([t, l]) => `${t}:${l.length}`).join(','))).toEqual(['a:25', 'a:5,b:20', 'b:10']);
+    expect(
+      requests.map((r) =>
+        Object.entries(r.body.RequestItems as Record<string, unknown[]>)
+          .map(([t, l]) => `${t}:${l.length}`)
+          .join(','),
+      ),
+    ).toEqual(['a:25', 'a:5,b:20', 'b:10']);
   });
 });
 
@@ -69,10 +82,16 @@ describe('writeItems with a writer client', () => {
   it('sends items it cannot convert itself through the document client, which refuses them before any request', async () => {
     const { documents, writer, requests } = fakeDynamoDb();
 
-    const unsafe = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })], FAR);
+    const unsafe = await writeItems(
+      { documents, writer, concurrency: 1, log: silentLog },
+      [write('t', { pk: 'n', sk: 's', n: 2 ** 60 })],
+      FAR,
+    );
 
     expect(requests).toEqual([]);
-    expect(unsafe.refused.map((r) => r.reason)).toEqual(['DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.']);
+    expect(unsafe.refused.map((r) => r.reason)).toEqual([
+      'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.',
+    ]);
   });
 
   it('keeps the deadline when the writer never answers', async () => {
@@ -80,7 +99,11 @@ describe('writeItems with a writer client', () => {
     const writer = { send: () => new Promise(() => {}) } as unknown as DynamoDBClient;
     const started = Date.now();
 
-    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, [write('t', { pk: 'a', sk: '1' })], Date.now() + 200);
+    const outcome = await writeItems(
+      { documents, writer, concurrency: 1, log: silentLog },
+      [write('t', { pk: 'a', sk: '1' })],
+      Date.now() + 200,
+    );
 
     expect([...outcome.failedOwners]).toEqual(['m1']);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -117,9 +140,16 @@ describe('writeItems failures', () => {
   });
 
   it('retries transient errors and fails the owners when they persist', async () => {
-    const { documents, writer, requests } = fakeDynamoDb(() => ({ status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' } }));
+    const { documents, writer, requests } = fakeDynamoDb(() => ({
+      status: 500,
+      body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' },
+    }));
 
-    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog, clock: steppedClock() }, [write('t', { pk: 'a', sk: '1' })], 2000);
+    const outcome = await writeItems(
+      { documents, writer, concurrency: 1, log: silentLog, clock: steppedClock() },
+      [write('t', { pk: 'a', sk: '1' })],
+      2000,
+    );
 
     expect(requests.length).toBeGreaterThan(1);
     expect([...outcome.failedOwners]).toEqual(['m1']);
@@ -127,11 +157,30 @@ describe('writeItems failures', () => {
 
   it('writes a refused batch one by one and reports the item DynamoDB (or marshalling) refuses', async () => {
     const { documents, writer, requests } = fakeDynamoDb((request) => {
-      if (request.operation === 'BatchWriteItem') return { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } };
+      if (request.operation === 'BatchWriteItem')
+        return {
+          status: 400,
+          body: {
+            __type: 'com.amazonaws.dynamodb.v20120810#ValidationException',
+            message: 'Item size has exceeded the maximum allowed size',
+          },
+        };
       const item = request.body.Item as { pk: { S: string } };
-      return item.pk.S === 'big' ? { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'Item size has exceeded the maximum allowed size' } } : undefined;
+      return item.pk.S === 'big'
+        ? {
+            status: 400,
+            body: {
+              __type: 'com.amazonaws.dynamodb.v20120810#ValidationException',
+              message: 'Item size has exceeded the maximum allowed size',
+            },
+          }
+        : undefined;
     });
-    const writes = [write('t', { pk: 'ok', sk: '1' }, 'm1'), write('t', { pk: 'big', sk: '2' }, 'm2'), write('t', { pk: 'huge-number', sk: '3', n: 2 ** 60 }, 'm3')];
+    const writes = [
+      write('t', { pk: 'ok', sk: '1' }, 'm1'),
+      write('t', { pk: 'big', sk: '2' }, 'm2'),
+      write('t', { pk: 'huge-number', sk: '3', n: 2 ** 60 }, 'm3'),
+    ];
 
     const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog }, writes, FAR);
 
@@ -139,7 +188,10 @@ describe('writeItems failures', () => {
     expect(outcome.failedOwners.size).toBe(0);
     expect(outcome.refused.map((r) => [r.write.item.pk, r.reason])).toEqual([
       ['big', 'DynamoDB refused the item: Item size has exceeded the maximum allowed size'],
-      ['huge-number', 'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.'],
+      [
+        'huge-number',
+        'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.',
+      ],
     ]);
     expect(requests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
   });
@@ -147,7 +199,19 @@ describe('writeItems failures', () => {
 
 describe('marshallItem', () => {
   it('leaves to the document client what it does not convert itself', () => {
-    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, -(2 ** 53), new Set(['a']), new Map(), Object.create(null), { constructor: 'x' }, Buffer.from('x'), 10n, new Date(0)]) {
+    for (const value of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      2 ** 53,
+      -(2 ** 53),
+      new Set(['a']),
+      new Map(),
+      Object.create(null),
+      { constructor: 'x' },
+      Buffer.from('x'),
+      10n,
+      new Date(0),
+    ]) {
       expect(marshallItem({ pk: 'p', value })).toBeUndefined();
       expect(marshallItem({ pk: 'p', nested: { list: [value] } })).toBeUndefined();
     }
@@ -167,7 +231,11 @@ describe('marshallItem', () => {
 
 describe('dedupeWrites', () => {
   it('keeps the last write of a key, with every owner', () => {
-    const deduped = dedupeWrites([write('t', { pk: 'a', sk: '1', v: 1 }, 'm1'), write('t', { pk: 'a', sk: '1', v: 2 }, 'm2'), write('u', { pk: 'a', sk: '1' }, 'm3')]);
+    const deduped = dedupeWrites([
+      write('t', { pk: 'a', sk: '1', v: 1 }, 'm1'),
+      write('t', { pk: 'a', sk: '1', v: 2 }, 'm2'),
+      write('u', { pk: 'a', sk: '1' }, 'm3'),
+    ]);
 
     expect(deduped.map((w) => [w.table, w.item.v, w.owners])).toEqual([
       ['t', 2, ['m1', 'm2']],
