@@ -157,6 +157,7 @@ export function expandEntry(entry: ReplayEntry, options: { maxEventBytes: number
     }
     const verdict = normalizeEvent(candidate, {
       allowedTypes: EVENT_TYPES,
+      clock: 'library',
       receivedAtMs: options.now,
       maxEventBytes: options.maxEventBytes,
     });

@@ -5,6 +5,7 @@
  * only after SQS has taken every record. The routes (tracking-api.ts, direct.ts, webhook.ts) read
  * and authenticate their requests and hand the events here.
  */
+import type { EventClock } from '../spec/event-time';
 import type { SpecType } from '../spec/event-types';
 import { normalizeEvent } from '../spec/normalize';
 import { RAW_TEXT_LIMIT, serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from '../message/format';
@@ -55,7 +56,10 @@ export interface AcceptOptions {
   single: boolean;
   routeType?: SpecType;
   allowedTypes: readonly SpecType[];
-  defaults?: { context?: unknown; integrations?: unknown };
+  /** Whose clock the events' `timestamp` is on (lib/spec/event-time.ts). */
+  clock: EventClock;
+  /** The batch's `context`, `integrations` and `sentAt`. */
+  defaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown };
   /** Added to the answer, so the sender sees them (Segment shows answers in its debugger). */
   warnings?: readonly string[];
 }
@@ -64,6 +68,8 @@ export interface AcceptOptions {
 interface Judgement {
   records: SerializedRecord[];
   errors: EventItemError[];
+  /** What was changed in accepted events, for the answer (a timestamp clamped). */
+  warnings: string[];
   /** The category of each rejected event, in the order of `errors`. */
   reasons: RefusalReason[];
 }
@@ -87,7 +93,8 @@ export async function acceptEvents(
   recordOutcome(deps, delivery, judgement, accepted, result);
 
   const answer: IngestAnswer = { success: accepted > 0, accepted, rejected: judgement.errors.length, errors: judgement.errors };
-  if (options.warnings && options.warnings.length > 0) answer.warnings = [...options.warnings];
+  const warnings = [...(options.warnings ?? []), ...judgement.warnings];
+  if (warnings.length > 0) answer.warnings = warnings;
   if (accepted > 0) return jsonResponse(200, answer);
   const { errors } = judgement;
   const message = options.single
@@ -110,14 +117,16 @@ function judgeEvents(deps: IngestDeps, delivery: Delivery, items: readonly unkno
     routeType: options.routeType,
     allowedTypes: options.allowedTypes,
     defaults: options.defaults,
+    clock: options.clock,
     receivedAtMs: request.receivedAtMs,
     maxEventBytes: deps.config.limits.maxEventBytes,
   };
-  const judgement: Judgement = { records: [], errors: [], reasons: [] };
+  const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
   items.forEach((item, index) => {
     const verdict = normalizeEvent(item, normalizeOptions);
     if (verdict.ok) {
-      judgement.records.push(serializeEventRecord(meta, verdict.json));
+      judgement.records.push(serializeEventRecord(meta, verdict.json, verdict.keyTime));
+      if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);
       return;
     }
     judgement.errors.push({ index, messageId: verdict.messageId, message: verdict.reasons.join('; ') });

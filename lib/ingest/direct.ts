@@ -86,5 +86,5 @@ export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Pro
       text,
       badShape(`body must be one JSON object (one event), got ${describeJsonType(parsed.value)}`),
     );
-  return acceptEvents(deps, delivery, [parsed.value], { single: true, allowedTypes: SPEC_TYPES, warnings });
+  return acceptEvents(deps, delivery, [parsed.value], { single: true, allowedTypes: SPEC_TYPES, clock: 'segment', warnings });
 }

@@ -57,7 +57,7 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type
       text,
       badShape(`body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`),
     );
-  return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES });
+  return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES, clock: 'library' });
 }
 
 /** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */
@@ -85,6 +85,7 @@ export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route
   return acceptEvents(deps, delivery, body.batch, {
     single: false,
     allowedTypes: EVENT_TYPES,
-    defaults: { context: body.context, integrations: body.integrations },
+    clock: 'library',
+    defaults: { context: body.context, integrations: body.integrations, sentAt: body.sentAt },
   });
 }

@@ -147,7 +147,7 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
         `the array has ${body.length} events; the limit is ${limits.maxWebhookEvents} (set Segment's batch size at or below it)`,
       );
     }
-    return acceptEvents(deps, delivery, body, { single: false, allowedTypes: SPEC_TYPES });
+    return acceptEvents(deps, delivery, body, { single: false, allowedTypes: SPEC_TYPES, clock: 'segment' });
   }
   if (!isObject(body))
     return quarantineBody(
@@ -156,5 +156,5 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
       text,
       badShape(`body must be one event object or an array of events, got ${describeJsonType(body)}`),
     );
-  return acceptEvents(deps, delivery, [body], { single: true, allowedTypes: SPEC_TYPES });
+  return acceptEvents(deps, delivery, [body], { single: true, allowedTypes: SPEC_TYPES, clock: 'segment' });
 }

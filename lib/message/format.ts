@@ -22,6 +22,12 @@ interface RecordMeta {
 export interface EventRecord extends RecordMeta {
   kind: 'event';
   event: SegmentEvent;
+  /**
+   * The time that goes into the item's sort key: the sender's own time for the event, the same on
+   * every retry (lib/spec/event-time.ts). Absent in records written before it existed, which are
+   * keyed by `event.timestamp`.
+   */
+  keyTime?: string;
 }
 
 /** An event (or a whole body) that failed validation, kept with its raw text and every reason. */
@@ -51,20 +57,37 @@ export interface SerializedRecord {
 /** The JSON text of a request's record fields, made once per request (keyed by its `meta` object). */
 const prefixes = new WeakMap<RecordMeta, { text: string; bytes: number }>();
 
-/** Serializes an event record around an event that is already JSON text. */
-export function serializeEventRecord(meta: RecordMeta, eventJson: string): SerializedRecord {
+/**
+ * Serializes an event record around an event that is already JSON text. `keyTime` is ISO-8601 (or
+ * the fixed position of events without a time), so it needs no escaping.
+ */
+export function serializeEventRecord(meta: RecordMeta, eventJson: string, keyTime?: string): SerializedRecord {
   let prefix = prefixes.get(meta);
   if (!prefix) {
     const text = `{"kind":"event","sourceId":${JSON.stringify(meta.sourceId)},"receivedAt":${JSON.stringify(meta.receivedAt)},"requestId":${JSON.stringify(meta.requestId)},"event":`;
     prefix = { text, bytes: Buffer.byteLength(text) };
     prefixes.set(meta, prefix);
   }
-  return { json: `${prefix.text}${eventJson}}`, bytes: prefix.bytes + Buffer.byteLength(eventJson) + 1 };
+  const tail = keyTime === undefined ? '}' : `,"keyTime":"${keyTime}"}`;
+  const json = sqsSafe(eventJson);
+  return { json: `${prefix.text}${json}${tail}`, bytes: prefix.bytes + Buffer.byteLength(json) + tail.length };
 }
 
 export function serializeRecord(record: QueueRecord): SerializedRecord {
-  const json = JSON.stringify(record);
+  const json = sqsSafe(JSON.stringify(record));
   return { json, bytes: Buffer.byteLength(json) };
+}
+
+/**
+ * JSON text SQS will carry. A message body may hold only #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD
+ * and #x10000-#x10FFFF; `JSON.stringify` escapes control characters and lone surrogates but writes
+ * U+FFFE and U+FFFF raw, and SQS refuses the whole message for one of them. Written as `\uFFFF`
+ * they stay in the JSON, so the worker reads back exactly what was sent. Two `indexOf` scans: the
+ * common case costs no copy.
+ */
+export function sqsSafe(json: string): string {
+  if (json.indexOf('\uffff') === -1 && json.indexOf('\ufffe') === -1) return json;
+  return json.replace(/[\ufffe\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16)}`);
 }
 
 const ENVELOPE_HEAD = `{"v":${MESSAGE_VERSION},"records":[`;

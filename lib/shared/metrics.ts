@@ -14,7 +14,9 @@ export type MetricName =
   | 'EventsStored'
   | 'WriteRetries'
   | 'QuarantinedRecords'
-  | 'Erasures';
+  | 'Erasures'
+  /** AWS refused a request for a configuration or permission reason (dimension `kind`); alarmed. */
+  | 'DependencyErrors';
 
 export interface Meter {
   /** Adds `value` to a count, optionally in one series of a dimension (`reason`, `type`). */

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { mainReason, type Problem, type RefusalReason } from '../shared/reasons';
 import type { SegmentEvent, SpecType } from './event-types';
-import { parseTimestamp, toIsoMillis } from './timestamps';
+import { resolveEventTime, type EventClock, type EventTime } from './event-time';
+import { parseTimestamp } from './timestamps';
 import { validateAgainstSpec } from './validate';
 
 export interface NormalizeOptions {
@@ -14,22 +15,35 @@ export interface NormalizeOptions {
   routeType?: SpecType;
   /** Types this route accepts. */
   allowedTypes: readonly SpecType[];
-  /** Batch-level `context` and `integrations`, merged under the item's own. */
-  defaults?: { context?: unknown; integrations?: unknown };
+  /** Batch-level `context` and `integrations`, merged under the item's own, and the batch's `sentAt`. */
+  defaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown };
+  /** Whose clock `timestamp` is on: `library` on the Tracking API, `segment` on /segment and /webhook. */
+  clock: EventClock;
   receivedAtMs: number;
   maxEventBytes: number;
 }
 
 export type Verdict =
-  | { ok: true; event: SegmentEvent; json: string }
+  | { ok: true; event: SegmentEvent; json: string; keyTime: string; warning?: string }
   | { ok: false; reasons: string[]; reason: RefusalReason; messageId?: string };
 
 /** The verdict on an invalid event: every reason, and the category of the most fundamental one. */
 function refuse(problems: readonly Problem[], messageId?: string): Verdict {
-  return { ok: false, reasons: problems.map((p) => p.message), reason: mainReason(problems), messageId };
+  const reported = messageId !== undefined && messageId.length > MAX_MESSAGE_ID ? `${messageId.slice(0, MAX_MESSAGE_ID)}…` : messageId;
+  return { ok: false, reasons: problems.map((p) => p.message), reason: mainReason(problems), messageId: reported };
 }
 
 const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+
+/**
+ * The longest user, anonymous, group or previous id, in UTF-8 bytes. Ids go into DynamoDB keys
+ * (a partition key holds at most 2,048 bytes: the source id, a separator and the id must fit, and
+ * the profile and group keys add a prefix), so a longer one is refused here, where the sender is
+ * told, rather than refused by DynamoDB after a 200.
+ */
+export const MAX_ID_BYTES = 1024;
+/** The longest `messageId`, in characters (the Spec's schema); at most 400 bytes in a sort key. */
+const MAX_MESSAGE_ID = 100;
 
 /**
  * Deepest nesting an event may have. Deeper than DynamoDB's 32 levels is still stored (as JSON
@@ -37,7 +51,7 @@ const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
  * derived messageId) well inside the stack, so a hostile body gets a 400 rather than a crash.
  */
 export const MAX_NESTING = 1000;
-/** Fields that never reach storage: `writeKey` is a credential, `sentAt` varies between retries. */
+/** Fields that never reach storage: `writeKey` is a credential. */
 const DROPPED_FIELDS = ['writeKey'] as const;
 
 /** Validates and normalises one item. Never throws for bad input; never mutates `input`. */
@@ -52,54 +66,75 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
       typeof rawMessageId === 'string' ? rawMessageId : undefined,
     );
   }
-  // This runs once per event on the ingest hot path: no closures, each field read once, and
-  // the object's shape left alone unless a field really has to go.
-  const event: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   const messageId = typeof rawMessageId === 'string' || typeof rawMessageId === 'number' ? String(rawMessageId) : undefined;
-
-  // Analytics libraries send `userId: null` for anonymous visitors; an absent id is what they mean.
-  if (event.userId === null || event.userId === '') delete event.userId;
-  if (event.anonymousId === null || event.anonymousId === '') delete event.anonymousId;
-  for (const field of DROPPED_FIELDS) if (field in event) delete event[field];
-
+  const event = prepareEvent(input as Record<string, unknown>, options);
   const type = resolveType(event.type, options);
   if (typeof type !== 'string') return refuse([{ reason: 'bad-type', message: type.error }], messageId);
   event.type = type;
 
-  if (options.defaults) {
-    mergeDefault(event, 'context', options.defaults.context);
-    mergeDefault(event, 'integrations', options.defaults.integrations);
-  }
-
-  const problems = validateAgainstSpec(type, event);
-  if (type !== 'delete' && event.userId === undefined && event.anonymousId === undefined) {
-    problems.push({ reason: 'missing-identity', message: 'either "userId" or "anonymousId" is required' });
-  }
+  const problems = checkEvent(type, event);
   if (problems.length > 0) return refuse(problems, messageId);
 
   for (const field of ID_FIELDS) {
     if (typeof event[field] === 'number') event[field] = String(event[field]);
   }
   event.messageId = messageId ?? deriveMessageId(event);
-
-  const timestamp = event.timestamp;
-  const timestampMs = parseTimestamp(timestamp);
-  const eventMs = timestampMs ?? parseTimestamp(event.originalTimestamp);
-  if (timestamp !== undefined && timestampMs === undefined) event.rawTimestamp = timestamp;
-  event.timestamp = toIsoMillis(eventMs ?? options.receivedAtMs);
+  const time = applyEventTime(event, options);
 
   const json = JSON.stringify(event);
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: count exactly only near the limit.
   if (json.length * 3 > options.maxEventBytes) {
     const bytes = Buffer.byteLength(json);
     if (bytes > options.maxEventBytes) {
-      return refuse(
-        [{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }],
-        messageId,
-      );
+      return refuse([{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }], messageId);
     }
   }
-  return { ok: true, event: event as SegmentEvent, json };
+  const verdict: Verdict = { ok: true, event: event as SegmentEvent, json, keyTime: time.keyTime };
+  if (time.warning) verdict.warning = time.warning;
+  return verdict;
+}
+
+/**
+ * A shallow copy of the item, with absent ids dropped, credentials removed and the batch's
+ * `context` and `integrations` merged in. This runs once per event on the ingest hot path: no
+ * closures, each field read once, and the object's shape left alone unless a field has to go.
+ */
+function prepareEvent(input: Record<string, unknown>, options: NormalizeOptions): Record<string, unknown> {
+  const event: Record<string, unknown> = { ...input };
+  // Analytics libraries send `userId: null` for anonymous visitors; an absent id is what they mean.
+  if (event.userId === null || event.userId === '') delete event.userId;
+  if (event.anonymousId === null || event.anonymousId === '') delete event.anonymousId;
+  for (const field of DROPPED_FIELDS) if (field in event) delete event[field];
+  if (options.defaults) {
+    mergeDefault(event, 'context', options.defaults.context);
+    mergeDefault(event, 'integrations', options.defaults.integrations);
+  }
+  return event;
+}
+
+/** The Spec's rules, an identity, and ids that fit a key. */
+function checkEvent(type: SpecType, event: Record<string, unknown>): Problem[] {
+  const problems = validateAgainstSpec(type, event);
+  if (type !== 'delete' && event.userId === undefined && event.anonymousId === undefined) {
+    problems.push({ reason: 'missing-identity', message: 'either "userId" or "anonymousId" is required' });
+  }
+  for (const field of ID_FIELDS) {
+    const value = event[field];
+    // n UTF-16 units are at most 3n UTF-8 bytes: count exactly only near the limit.
+    if (typeof value !== 'string' || value.length * 3 <= MAX_ID_BYTES) continue;
+    const bytes = Buffer.byteLength(value);
+    if (bytes > MAX_ID_BYTES) problems.push({ reason: 'invalid-field', message: `"${field}" must be at most ${MAX_ID_BYTES} bytes (UTF-8); it is ${bytes}` });
+  }
+  return problems;
+}
+
+/** Writes the event's `timestamp` (and `originalTimestamp`, `rawTimestamp`) by Segment's rules; see event-time.ts. */
+function applyEventTime(event: Record<string, unknown>, options: NormalizeOptions): EventTime {
+  const time = resolveEventTime(event, options.clock, options.receivedAtMs, options.defaults?.sentAt);
+  if (event.timestamp !== undefined && parseTimestamp(event.timestamp) === undefined) event.rawTimestamp = event.timestamp;
+  if (time.originalTimestamp !== undefined) event.originalTimestamp = time.originalTimestamp;
+  event.timestamp = time.timestamp;
+  return time;
 }
 
 /** Nesting depth of `value`, counted without recursion; stops counting once past `limit`. */
@@ -119,7 +154,7 @@ export function nestingDepth(value: unknown, limit: number): number {
 function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | { error: string } {
   if (options.routeType) {
     if (bodyType === undefined || bodyType === null || bodyType === options.routeType) return options.routeType;
-    return { error: `"type" is ${JSON.stringify(bodyType)} but this route takes ${options.routeType} events` };
+    return { error: `"type" is ${quote(bodyType)} but this route takes ${options.routeType} events` };
   }
   if (typeof bodyType === 'string' && options.allowedTypes.includes(bodyType as SpecType)) return bodyType as SpecType;
   const allowed = options.allowedTypes.join(', ');
@@ -130,7 +165,7 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
         '"type" "delete" is not accepted here: the Tracking API has no delete; Segment sends erasure requests to /segment (Direct) or /webhook/{sourceId}',
     };
   }
-  return { error: `"type" must be one of ${allowed}, got ${JSON.stringify(bodyType)}` };
+  return { error: `"type" must be one of ${allowed}, got ${quote(bodyType)}` };
 }
 
 function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integrations', fallback: unknown): void {
@@ -167,4 +202,10 @@ export function describeJsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** A sender's value quoted in a reason, cut short: reasons are stored and shown, and must stay small. */
+function quote(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value) : describeJsonType(value);
+  return text;
 }

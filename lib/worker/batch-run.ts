@@ -1,5 +1,6 @@
 /** What every phase of one worker invocation shares: its dependencies, deadline and counts. */
 import type { EventType } from '../spec/event-types';
+import { translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import type { ErasureDeps } from './erasure';
 import type { WriteDeps, WriteOutcome } from './write';
@@ -38,11 +39,27 @@ export interface BatchRun {
    * The same set as the write outcome's `failedOwners`.
    */
   failed: Set<string>;
+  /**
+   * Failures that are nobody's fault in the events (permissions, credentials, a missing table,
+   * KMS): the messages are retried, and these are logged and counted for the alarm.
+   */
+  configurationErrors: DependencyError[];
 }
 
-/** Adds a write call's counts and failed owners to the run. */
+/** Adds a write call's counts, failed owners and configuration errors to the run. */
 export function absorbWrites(run: BatchRun, outcome: WriteOutcome): void {
   run.stats.requests += outcome.requests;
   run.stats.retries += outcome.retries;
   for (const owner of outcome.failedOwners) run.failed.add(owner);
+  run.configurationErrors.push(...outcome.configurationErrors);
+}
+
+/**
+ * Classifies a failure that made a phase give up on some messages (they are retried either way)
+ * and keeps the configuration errors for the alarm. Returns the error's code, for the log line.
+ */
+export function noteFailure(run: BatchRun, error: unknown): string {
+  const failure = translateAwsError(error, 'DynamoDB');
+  if (failure.kind === 'configuration') run.configurationErrors.push(failure);
+  return failure.code;
 }

@@ -5,7 +5,7 @@
  */
 import type { WriteRequest } from './write';
 import { writeItems } from './write';
-import { absorbWrites, type BatchRun } from './batch-run';
+import { absorbWrites, noteFailure, type BatchRun } from './batch-run';
 import { findTombstones, isErased, recordAudit, recordTombstone, sweepUser, tombstoneKey } from './erasure';
 import type { PendingErasure, UserWrite } from './parse';
 
@@ -23,7 +23,7 @@ export async function recordTombstones(run: BatchRun, erasures: readonly Pending
     } catch (error) {
       failed.add(erasure);
       run.failed.add(erasure.owner);
-      run.log.warn('erasure tombstone not written; the delete will be retried', { messageId: erasure.owner, error: (error as Error).name });
+      run.log.warn('erasure tombstone not written; the delete will be retried', { messageId: erasure.owner, error: noteFailure(run, error) });
     }
   }
   return failed;
@@ -69,7 +69,7 @@ export async function undoErasedWrites(run: BatchRun, written: readonly UserWrit
     run.stats.droppedByErasure += undone.written;
   } catch (error) {
     written.forEach((w) => w.write.owners.forEach((owner) => run.failed.add(owner)));
-    run.log.warn('tombstone check failed; messages will be retried', { error: (error as Error).name, events: written.length });
+    run.log.warn('tombstone check failed; messages will be retried', { error: noteFailure(run, error), events: written.length });
   }
 }
 
@@ -94,7 +94,7 @@ export async function eraseUsers(run: BatchRun, erasures: readonly PendingErasur
       run.log.warn('erasure failed; the delete will be retried', {
         sourceId: record.sourceId,
         messageId: record.event.messageId,
-        error: (error as Error).name,
+        error: noteFailure(run, error),
       });
     }
   }

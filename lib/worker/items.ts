@@ -1,7 +1,9 @@
 /**
  * How records become DynamoDB items (SPEC.md section 5). Event tables are keyed so a user's events
- * read back in event-time order and a redelivered event overwrites itself:
- * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<timestamp ISO ms>#<messageId>`.
+ * read back in time order and every retry or replay of an event overwrites the same item:
+ * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<key time>#<messageId>`, where the
+ * key time is the sender's own time for the event (lib/spec/event-time.ts), never a receive time
+ * or a corrected time. Users read the corrected `timestamp` attribute.
  */
 import type { EventRecord } from '../message/format';
 
@@ -40,15 +42,18 @@ export function eventItem(record: EventRecord): Item {
   const { event } = record;
   const base: Item = {
     pk: eventPartitionKey(record.sourceId, event.userId, event.anonymousId),
-    sk: eventSortKey(event.timestamp, event.messageId),
+    sk: eventSortKey(record.keyTime ?? event.timestamp, event.messageId),
     sourceId: record.sourceId,
     receivedAt: record.receivedAt,
   };
   if (!fitsDynamo(event, 0)) return jsonItem(base, record);
   const item: Item = base;
-  for (const [field, value] of Object.entries(event)) {
+  for (const field of Object.keys(event)) {
+    const value = event[field];
     if (value === undefined) continue;
-    item[RESERVED.has(field) ? `event_${field}` : field] = value;
+    // Defined, not assigned: an event field named "__proto__" is data, and assigning it would
+    // replace the item's prototype instead of adding the field.
+    Object.defineProperty(item, RESERVED.has(field) ? `event_${field}` : field, { value, enumerable: true, writable: true, configurable: true });
   }
   return item;
 }

@@ -20,7 +20,7 @@ import { absorbWrites, type BatchRun, type WorkerStats } from './batch-run';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from './erasure-phases';
 import { parseMessages, type BatchPlan } from './parse';
 import { refusedItem } from './quarantine';
-import { writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
+import { identityOf, writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
 
 export type { WorkerStats } from './batch-run';
 
@@ -104,6 +104,7 @@ function startRun(
       retries: 0,
     },
     failed: new Set(),
+    configurationErrors: [],
   };
 }
 
@@ -113,10 +114,10 @@ async function quarantineRefused(run: BatchRun, outcome: WriteOutcome): Promise<
   const fallbackReceivedAt = new Date(run.startedAt).toISOString();
   const quarantines: WriteRequest[] = outcome.refused.map(({ write, reason }) => ({
     table: run.tables.rejected,
-    item: refusedItem(write.item, reason, fallbackReceivedAt, run.expiresAt),
+    item: refusedItem(write.item, identityOf(write), reason, fallbackReceivedAt, run.expiresAt),
     owners: write.owners,
   }));
-  const reasons = [...new Set(outcome.refused.map((r) => r.reason.slice(0, 200)))].slice(0, 3);
+  const reasons = [...new Set(outcome.refused.map((r) => r.reason))].slice(0, 3);
   run.log.warn('items refused by DynamoDB quarantined', { count: quarantines.length, reasons });
   const second = await writeItems(run.write, quarantines, run.deadline);
   absorbWrites(run, { ...second, retries: 0 });
@@ -127,11 +128,11 @@ async function quarantineRefused(run: BatchRun, outcome: WriteOutcome): Promise<
 
 /** Events written and kept: not dropped by an erasure, not refused, and their message not failed. */
 function countStored(run: BatchRun, plan: BatchPlan, dropped: ReadonlySet<WriteRequest>, outcome: WriteOutcome): void {
-  const refused = new Set(outcome.refused.map(({ write }) => `${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`));
+  const refused = new Set(outcome.refused.map(({ write }) => identityOf(write)));
   run.stats.events = plan.events;
   for (const { type, write } of plan.eventWrites) {
     if (dropped.has(write) || write.owners.some((owner) => run.failed.has(owner))) continue;
-    if (refused.has(`${write.table}#${String(write.item.pk)}#${String(write.item.sk)}`)) continue;
+    if (refused.has(identityOf(write))) continue;
     run.stats.stored[type as EventType] = (run.stats.stored[type] ?? 0) + 1;
   }
   run.stats.failedMessages = run.failed.size;
@@ -144,6 +145,15 @@ function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome): void {
   deps.meter.count('QuarantinedRecords', stats.quarantined);
   deps.meter.count('Erasures', stats.erasures);
   deps.meter.count('EventsRejected', outcome.refused.length, ['reason', 'refused-by-dynamodb']);
+  if (run.configurationErrors.length > 0) {
+    deps.meter.count('DependencyErrors', run.configurationErrors.length, ['kind', 'configuration']);
+    // Not the events' fault: their messages are retried (and wait in the dead-letter queue after
+    // maxReceiveCount) until the permissions, credentials, tables or keys are fixed.
+    deps.log.error('DynamoDB refused requests for a configuration or permission problem; the messages will be retried', {
+      errors: [...new Set(run.configurationErrors.map((e) => e.code))].slice(0, 5),
+      count: run.configurationErrors.length,
+    });
+  }
   const durationMs = (deps.clock ?? systemClock).now() - run.startedAt;
   deps.log.info('batch processed', { ...stats, failedMessageIds: [...run.failed].slice(0, 10), durationMs });
 }

@@ -4,6 +4,7 @@
  * worker itself cannot store: an unreadable queue message, an event of a type no table holds, and
  * an item DynamoDB refused.
  */
+import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../message/format';
 import type { Item } from './items';
@@ -23,15 +24,50 @@ export interface QuarantineFields {
   discriminator: string;
 }
 
-/** The `rejected` table item: partition by source, sorted by receive time; expires after the retention. */
+/** The longest text kept from a sender's id in a quarantine item (keys and the `messageId` attribute). */
+const MAX_KEY_PART = 200;
+/** What the raw text, the reasons and the other attributes may take: well under DynamoDB's 400 KB. */
+const MAX_REASONS_BYTES = 16 * 1024;
+
+/**
+ * The `rejected` table item: partition by source, sorted by receive time; expires after the
+ * retention. Its key never embeds an unbounded value (a long id is replaced by its hash) and every
+ * attribute is bounded, so the quarantine write cannot be refused for the item it quarantines.
+ */
 export function quarantineItem(fields: QuarantineFields, expiresAtSeconds: number): Item {
   const { discriminator, ...rest } = fields;
-  return {
-    pk: fields.sourceId,
-    sk: `${fields.receivedAt}#${fields.requestId}#${discriminator}`,
+  const item: Item = {
+    pk: boundedKeyPart(fields.sourceId),
+    sk: `${boundedKeyPart(fields.receivedAt)}#${boundedKeyPart(fields.requestId)}#${boundedKeyPart(discriminator)}`,
     ...rest,
+    raw: fields.raw.length > RAW_TEXT_LIMIT ? fields.raw.slice(0, RAW_TEXT_LIMIT) : fields.raw,
+    truncated: fields.truncated || fields.raw.length > RAW_TEXT_LIMIT,
+    reasons: boundedReasons(fields.reasons),
     expiresAt: expiresAtSeconds,
   };
+  if (fields.messageId !== undefined && fields.messageId.length > MAX_KEY_PART) item.messageId = `${fields.messageId.slice(0, MAX_KEY_PART)}…`;
+  return item;
+}
+
+/** Text for a key: as is when short, else a readable head and the SHA-256 of the whole. */
+export function boundedKeyPart(text: string): string {
+  if (text.length <= MAX_KEY_PART) return text;
+  return `${text.slice(0, 32)}…sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+function boundedReasons(reasons: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 0;
+  for (const reason of reasons) {
+    const text = reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason;
+    bytes += text.length * 3;
+    if (bytes > MAX_REASONS_BYTES) {
+      kept.push(`(and ${reasons.length - kept.length} more reasons)`);
+      break;
+    }
+    kept.push(text);
+  }
+  return kept;
 }
 
 export function rejectedRecordItem(record: RejectedRecord, expiresAtSeconds: number): Item {
@@ -93,8 +129,8 @@ export function unknownTypeItem(record: EventRecord, messageId: string, expiresA
   );
 }
 
-/** An item DynamoDB refused for good, kept as its JSON text with the reason. */
-export function refusedItem(item: Item, reason: string, fallbackReceivedAt: string, expiresAtSeconds: number): Item {
+/** An item DynamoDB refused for good, kept as its JSON text with the reason; `identity` tells it from the others of its request. */
+export function refusedItem(item: Item, identity: string, reason: string, fallbackReceivedAt: string, expiresAtSeconds: number): Item {
   const raw = JSON.stringify(item);
   return quarantineItem(
     {
@@ -107,7 +143,8 @@ export function refusedItem(item: Item, reason: string, fallbackReceivedAt: stri
       truncated: raw.length > RAW_TEXT_LIMIT,
       reasons: [reason],
       messageId: typeof item.messageId === 'string' ? item.messageId : undefined,
-      discriminator: `refused#${String(item.pk)}#${String(item.sk)}`,
+      // The refused item's key may be what DynamoDB refused (too long): only its hash goes into ours.
+      discriminator: `refused#${createHash('sha256').update(identity).digest('hex')}`,
     },
     expiresAtSeconds,
   );

@@ -4,12 +4,12 @@
  * and chunks run in parallel with a bounded concurrency. What cannot be written in time is reported
  * per owner (the SQS message it came from), so only those messages are redelivered.
  */
-import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest as DynamoWriteRequest } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { translateAwsError } from '../shared/errors';
+import { BatchWriteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest as DynamoWriteRequest } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { retryPending, systemClock, withinDeadline, type Backoff, type Clock } from '../shared/retry';
-import { attributeText, marshallItem } from './dynamo-wire';
+import { attributeText, marshallItem, UnsupportedValueError } from './dynamo-wire';
 import type { Item } from './items';
 
 const BATCH_ITEMS = 25;
@@ -27,10 +27,11 @@ export interface WriteRequest {
 }
 
 export interface WriteDeps {
+  /** The document client, for the reads and updates of erasure (lib/worker/erasure.ts). */
   documents: DynamoDBDocumentClient;
   /**
-   * A low-level client with cached middleware (lib/shared/clients.ts `createWriteClient`) for the
-   * batch writes of items in wire form, which is every item the worker builds from JSON.
+   * A low-level client with cached middleware (lib/shared/clients.ts `createWriteClient`): every
+   * write goes through it, in wire form (dynamo-wire.ts).
    */
   writer: DynamoDBClient;
   concurrency: number;
@@ -46,15 +47,23 @@ export interface WriteOutcome {
   requests: number;
   retries: number;
   written: number;
+  /**
+   * Requests DynamoDB refused for a reason that is not the item's (permissions, credentials, a
+   * missing table, KMS): their owners fail, so SQS retries them until someone fixes it.
+   */
+  configurationErrors: DependencyError[];
 }
 
-/** The identity of a write: table and key, as text. */
-function keyText(table: string, pk: string, sk: string): string {
-  return `${table}\u0000${pk}\u0000${sk}`;
+/**
+ * The identity of a write: table and key, as unambiguous text. Ids may hold any character (NUL
+ * included), so the parts are JSON strings in a JSON array, never joined with a separator.
+ */
+export function writeIdentity(table: string, pk: string, sk: string): string {
+  return JSON.stringify([table, pk, sk]);
 }
 
-function keyOf(write: WriteRequest): string {
-  return keyText(write.table, String(write.item.pk), String(write.item.sk ?? ''));
+export function identityOf(write: WriteRequest): string {
+  return writeIdentity(write.table, String(write.item.pk), String(write.item.sk ?? ''));
 }
 
 /**
@@ -64,7 +73,7 @@ function keyOf(write: WriteRequest): string {
 export function dedupeWrites(writes: readonly WriteRequest[]): WriteRequest[] {
   const byKey = new Map<string, WriteRequest>();
   for (const write of writes) {
-    const key = keyOf(write);
+    const key = identityOf(write);
     const previous = byKey.get(key);
     byKey.set(key, previous ? { ...write, owners: [...new Set([...previous.owners, ...write.owners])] } : write);
   }
@@ -85,7 +94,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
     deps,
     clock: deps.clock ?? systemClock,
     deadline,
-    outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0 },
+    outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0, configurationErrors: [] },
   };
   const unique = dedupeWrites(writes).sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
   const chunks: WriteRequest[][] = [];
@@ -137,39 +146,18 @@ async function writeChunk(run: WriteRun, chunk: readonly WriteRequest[]): Promis
 /** Sends one BatchWriteItem of `pending`; returns the writes DynamoDB left unprocessed. */
 async function sendBatch(run: WriteRun, pending: readonly WriteRequest[]): Promise<WriteRequest[]> {
   const remaining = Math.max(1, Math.ceil(run.deadline - run.clock.now()));
-  const wire = wireRequestItems(pending);
-  // Only needed to match unprocessed items, which are rare: built on first use.
-  let byKeyMap: Map<string, WriteRequest> | undefined;
-  const byKey = (key: string) => (byKeyMap ??= new Map(pending.map((w) => [keyOf(w), w]))).get(key);
+  // The writer takes no per-call options (they would bypass its cached middleware), so the
+  // deadline is kept here.
+  const command = new BatchWriteItemCommand({ RequestItems: wireRequestItems(pending) });
+  const response = await withinDeadline(run.deps.writer.send(command), remaining);
+  const left = Object.entries(response.UnprocessedItems ?? {});
+  if (left.length === 0) return [];
+  const byIdentity = new Map(pending.map((w) => [identityOf(w), w]));
   const unprocessed: WriteRequest[] = [];
-  if (wire) {
-    // The writer takes no per-call options (they would bypass its cached middleware), so the
-    // deadline is kept here.
-    const response = await withinDeadline(run.deps.writer.send(new BatchWriteItemCommand({ RequestItems: wire })), remaining);
-    for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
-      for (const request of requests) {
-        const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
-        const write = item && byKey(keyText(table, attributeText(item.pk), attributeText(item.sk)));
-        if (write) unprocessed.push(write);
-      }
-    }
-    return unprocessed;
-  }
-  const requestItems: Record<string, Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>> = {};
-  for (const write of pending) {
-    const request =
-      write.action === 'delete'
-        ? { DeleteRequest: { Key: { pk: write.item.pk, sk: write.item.sk } } }
-        : { PutRequest: { Item: write.item } };
-    (requestItems[write.table] ??= []).push(request);
-  }
-  const response = await run.deps.documents.send(new BatchWriteCommand({ RequestItems: requestItems }), {
-    abortSignal: AbortSignal.timeout(remaining),
-  });
-  for (const [table, requests] of Object.entries(response.UnprocessedItems ?? {})) {
+  for (const [table, requests] of left) {
     for (const request of requests) {
-      const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
-      const write = item && byKey(keyText(table, String(item.pk), String(item.sk ?? '')));
+      const key = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
+      const write = key && byIdentity.get(writeIdentity(table, attributeText(key.pk), attributeText(key.sk)));
       if (write) unprocessed.push(write);
     }
   }
@@ -188,33 +176,48 @@ async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): P
     try {
       run.outcome.requests++;
       const remaining = Math.max(1, Math.ceil(run.deadline - run.clock.now()));
-      await run.deps.documents.send(new PutCommand({ TableName: write.table, Item: write.item }), {
-        abortSignal: AbortSignal.timeout(remaining),
-      });
+      await withinDeadline(run.deps.writer.send(new PutItemCommand({ TableName: write.table, Item: marshallItem(write.item) })), remaining);
       run.outcome.written++;
     } catch (error) {
-      const failure = translateAwsError(error, 'DynamoDB');
-      if (failure.kind === 'transient') failOwners(run, [write]);
-      else run.outcome.refused.push({ write, reason: `DynamoDB refused the item: ${(error as Error).message}` });
+      if (error instanceof UnsupportedValueError) {
+        run.outcome.refused.push({ write, reason: error.message });
+        continue;
+      }
+      const failure = translateAwsError(error, 'DynamoDB', refusalReason(error));
+      if (failure.kind === 'refused') run.outcome.refused.push({ write, reason: failure.message });
+      else failOwners(run, [write]);
+      if (failure.kind === 'configuration') run.outcome.configurationErrors.push(failure);
     }
   }
 }
 
-/** The chunk's RequestItems in wire form, or `undefined` when an item needs the document client. */
-function wireRequestItems(pending: readonly WriteRequest[]): Record<string, DynamoWriteRequest[]> | undefined {
+/**
+ * Why DynamoDB refused an item, in our words: the quarantine reason a user reads, never the SDK's
+ * or the service's text. Only the wording comes from the service's message; the decision to
+ * quarantine is the error's class (ValidationException).
+ */
+export function refusalReason(error: unknown): string {
+  const text = error instanceof Error ? error.message : '';
+  if (/item size|maximum allowed size/i.test(text)) return "DynamoDB refused the item: it is larger than DynamoDB's 400 KB item limit";
+  if (/key/i.test(text) && /size|length|long|limit/i.test(text)) {
+    return 'DynamoDB refused the item: a key is longer than DynamoDB allows (2,048 bytes for the partition key, 1,024 for the sort key)';
+  }
+  if (/empty/i.test(text)) return 'DynamoDB refused the item: it holds an empty value where DynamoDB requires one (a key or a set)';
+  if (/nest|depth/i.test(text)) return 'DynamoDB refused the item: it nests deeper than DynamoDB allows';
+  return 'DynamoDB refused the item as invalid (ValidationException)';
+}
+
+/** The chunk's RequestItems in wire form; throws `UnsupportedValueError` for an item JSON could not hold. */
+function wireRequestItems(pending: readonly WriteRequest[]): Record<string, DynamoWriteRequest[]> {
   const requestItems: Record<string, DynamoWriteRequest[]> = {};
   for (const write of pending) {
     // Made per attempt and dropped after the send: kept for the whole batch, these short-lived
     // trees outlived young-generation collections and doubled the worker's GC time.
-    if (write.action === 'delete') {
-      const Key = marshallItem({ pk: write.item.pk, sk: write.item.sk });
-      if (!Key) return undefined;
-      (requestItems[write.table] ??= []).push({ DeleteRequest: { Key } });
-      continue;
-    }
-    const Item = marshallItem(write.item);
-    if (!Item) return undefined;
-    (requestItems[write.table] ??= []).push({ PutRequest: { Item } });
+    const request: DynamoWriteRequest =
+      write.action === 'delete'
+        ? { DeleteRequest: { Key: marshallItem({ pk: write.item.pk, sk: write.item.sk }) } }
+        : { PutRequest: { Item: marshallItem(write.item) } };
+    (requestItems[write.table] ??= []).push(request);
   }
   return requestItems;
 }

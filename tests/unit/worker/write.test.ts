@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dedupeWrites, writeItems, type WriteRequest } from '../../../lib/worker/write';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { marshallItem, UnsupportedValueError } from '../../../lib/worker/dynamo-wire';
 import { translateAwsError } from '../../../lib/shared/errors';
 import { silentLog } from '../../../lib/shared/log';
 import { fakeDynamoDb } from '../../support/fake-dynamodb';
@@ -40,10 +40,6 @@ describe('writeItems on the wire', () => {
       { pk: 'src#u1', sk: '2026-01-01T00:00:00.000Z#m1', ...segmentEvent('track') },
       { pk: 'src#u2', sk: '2026-01-01T00:00:00.000Z#m2', ...segmentEvent('identify') },
       odd,
-      JSON.parse('{"pk":"src#u3","sk":"s","__proto__":{"polluted":1},"p":{"__proto__":{"x":1},"y":[{"__proto__":2}]}}') as Record<
-        string,
-        unknown
-      >,
     ];
     const reference = fakeDynamoDb();
     await reference.documents.send(new BatchWriteCommand({ RequestItems: { t: items.map((Item) => ({ PutRequest: { Item } })) } }));
@@ -58,6 +54,23 @@ describe('writeItems on the wire', () => {
 
     // Assess
     expect(ours.requests.map((r) => r.text)).toEqual(reference.requests.map((r) => r.text));
+  });
+
+  it('keeps keys named __proto__ and constructor as data, where the document client loses or refuses them', async () => {
+    // Prepare: JSON.parse makes "__proto__" an own property, as the worker's queue messages do.
+    const item = JSON.parse(
+      '{"pk":"src#u3","sk":"s","__proto__":{"polluted":1},"p":{"__proto__":{"x":1},"constructor":"c","y":[{"__proto__":2}]}}',
+    );
+    const ours = fakeDynamoDb();
+
+    // Act
+    await writeItems({ documents: ours.documents, writer: ours.writer, concurrency: 1, log: silentLog }, [write('t', item)], FAR);
+
+    // Assess
+    expect(ours.requests.map((r) => r.text)).toEqual([
+      '{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"src#u3"},"sk":{"S":"s"},"__proto__":{"M":{"polluted":{"N":"1"}}},' +
+        '"p":{"M":{"__proto__":{"M":{"x":{"N":"1"}}},"constructor":{"S":"c"},"y":{"L":[{"M":{"__proto__":{"N":"2"}}}]}}}}}}]}}',
+    ]);
   });
 
   it('puts 25 items in a call, one table after another, in parallel lanes', async () => {
@@ -89,9 +102,7 @@ describe('writeItems with a writer client', () => {
     );
 
     expect(requests).toEqual([]);
-    expect(unsafe.refused.map((r) => r.reason)).toEqual([
-      'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.',
-    ]);
+    expect(unsafe.refused.map((r) => r.reason)).toEqual(['the item holds a number beyond 2^53 or not finite, which DynamoDB cannot store']);
   });
 
   it('keeps the deadline when the writer never answers', async () => {
@@ -187,18 +198,16 @@ describe('writeItems failures', () => {
     expect(outcome.written).toBe(1);
     expect(outcome.failedOwners.size).toBe(0);
     expect(outcome.refused.map((r) => [r.write.item.pk, r.reason])).toEqual([
-      ['big', 'DynamoDB refused the item: Item size has exceeded the maximum allowed size'],
-      [
-        'huge-number',
-        'DynamoDB refused the item: Number 1152921504606847000 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.',
-      ],
+      // Our words, not DynamoDB's or the SDK's text.
+      ['big', "DynamoDB refused the item: it is larger than DynamoDB's 400 KB item limit"],
+      ['huge-number', 'the item holds a number beyond 2^53 or not finite, which DynamoDB cannot store'],
     ]);
     expect(requests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
   });
 });
 
 describe('marshallItem', () => {
-  it('leaves to the document client what it does not convert itself', () => {
+  it('refuses, with an error naming no value, what JSON cannot hold', () => {
     for (const value of [
       Number.NaN,
       Number.POSITIVE_INFINITY,
@@ -206,15 +215,23 @@ describe('marshallItem', () => {
       -(2 ** 53),
       new Set(['a']),
       new Map(),
-      Object.create(null),
-      { constructor: 'x' },
       Buffer.from('x'),
       10n,
       new Date(0),
     ]) {
-      expect(marshallItem({ pk: 'p', value })).toBeUndefined();
-      expect(marshallItem({ pk: 'p', nested: { list: [value] } })).toBeUndefined();
+      expect(() => marshallItem({ pk: 'p', value })).toThrow(UnsupportedValueError);
+      expect(() => marshallItem({ pk: 'p', nested: { list: [value] } })).toThrow(/^the item holds .*, which DynamoDB cannot store$/);
     }
+  });
+
+  it('converts objects whatever their keys, including null-prototype objects', () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+
+    expect(marshallItem({ pk: 'p', bare, c: { constructor: 'x', toString: 'y', hasOwnProperty: 'z', prototype: 'w' } })).toEqual({
+      pk: { S: 'p' },
+      bare: { M: { a: { N: '1' } } },
+      c: { M: { constructor: { S: 'x' }, toString: { S: 'y' }, hasOwnProperty: { S: 'z' }, prototype: { S: 'w' } } },
+    });
   });
 
   it('converts JSON values', () => {
