@@ -20,7 +20,7 @@ import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import type { RateLimiter } from './rate-limit';
 
 export interface IngestDeps {
-  config: Pick<Config, 'limits'>;
+  config: Pick<Config, 'limits' | 'requestBudgetMs'>;
   auth: Authenticator;
   enqueue: Enqueue;
   log: Log;
@@ -86,9 +86,9 @@ export async function acceptEvents(
   items: readonly unknown[],
   options: AcceptOptions,
 ): Promise<HttpResponse> {
-  await admitSource(deps, delivery.principal.sourceId, items.length);
+  await admitSource(deps, delivery, items.length);
   const judgement = judgeEvents(deps, delivery, items, options);
-  const result = await deps.enqueue(judgement.records);
+  const result = await deps.enqueue(judgement.records, delivery.request.deadline);
   const accepted = items.length - judgement.errors.length;
   recordOutcome(deps, delivery, judgement, accepted, result);
 
@@ -104,8 +104,9 @@ export async function acceptEvents(
 }
 
 /** Applies the source's rate limit; the source is cached by the authenticator, so this costs no read when warm. */
-async function admitSource(deps: IngestDeps, sourceId: string, events: number): Promise<void> {
-  const source = await deps.auth.getSource(sourceId);
+async function admitSource(deps: IngestDeps, delivery: Delivery, events: number): Promise<void> {
+  const { sourceId } = delivery.principal;
+  const source = await deps.auth.getSource(sourceId, delivery.request.deadline);
   deps.rateLimiter.admit(sourceId, source?.rateLimitPerSecond, events);
 }
 
@@ -162,7 +163,7 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
  * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
-  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))]);
+  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))], delivery.request.deadline);
   deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);
   deps.log.info('body quarantined', {

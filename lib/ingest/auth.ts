@@ -6,6 +6,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ForbiddenError, UnauthorizedError } from './http-errors';
+import { translateAwsError } from '../shared/errors';
+import { LruCache } from '../shared/lru-cache';
+import { withinDeadline } from '../shared/retry';
 import { hashKey, type KeyRecord, type SourceRecord } from '../shared/source-records';
 
 export interface Principal {
@@ -46,55 +49,85 @@ export interface AuthDeps {
   documents: DynamoDBDocumentClient;
   tables: { keys: string; sources: string };
   cacheSeconds: number;
+  /** The longest one key or source read may take, within the request's own deadline. */
+  lookupTimeoutMs?: number;
   now?: () => number;
 }
 
 export interface Authenticator {
-  /** Resolves a key to its source; throws `UnauthorizedError` (unknown, revoked) or `ForbiddenError` (disabled source). */
-  authenticateKey(key: string): Promise<Principal>;
-  /** Reads a source (cached); `undefined` when it does not exist. */
-  getSource(sourceId: string): Promise<SourceRecord | undefined>;
+  /**
+   * Resolves a key to its source; throws `UnauthorizedError` (unknown, revoked) or `ForbiddenError`
+   * (disabled source), and a `DependencyError` or `DeadlineError` (a 503) when DynamoDB does not
+   * answer by `deadline`.
+   */
+  authenticateKey(key: string, deadline?: number): Promise<Principal>;
+  /** Reads a source (cached); `undefined` when it does not exist. Throws like `authenticateKey`. */
+  getSource(sourceId: string, deadline?: number): Promise<SourceRecord | undefined>;
 }
 
-/** Unknown keys are cached briefly, so a key created a moment ago starts working quickly. */
+/** Unknown keys and sources are cached briefly, so one created a moment ago starts working quickly. */
 const NEGATIVE_CACHE_MS = 5000;
+/**
+ * Cache sizes. Known keys and sources get room for every active one; unknown ones (anyone can
+ * send random keys) have a small cache of their own, so a flood of them can never evict a valid
+ * key, and each costs one read at most every five seconds.
+ */
+const KNOWN_ENTRIES = 10_000;
+const UNKNOWN_ENTRIES = 1_000;
+
+/** A cache of lookups by id: found records in one LRU, misses in another, smaller one. */
+class LookupCache<T> {
+  private readonly known: LruCache<T>;
+  private readonly unknown: LruCache<true>;
+
+  constructor(
+    private readonly ttlMs: number,
+    now: () => number,
+  ) {
+    this.known = new LruCache(KNOWN_ENTRIES, now);
+    this.unknown = new LruCache(UNKNOWN_ENTRIES, now);
+  }
+
+  async get(id: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const hit = this.known.get(id);
+    if (hit) return hit.value;
+    if (this.unknown.get(id)) return undefined;
+    const value = await load();
+    if (value === undefined) this.unknown.set(id, true, Math.min(this.ttlMs, NEGATIVE_CACHE_MS));
+    else this.known.set(id, value, this.ttlMs);
+    return value;
+  }
+}
 
 export function createAuthenticator(deps: AuthDeps): Authenticator {
   const now = deps.now ?? Date.now;
   const ttlMs = deps.cacheSeconds * 1000;
-  const keys = new Map<string, { value: KeyRecord | undefined; expires: number }>();
-  const sources = new Map<string, { value: SourceRecord | undefined; expires: number }>();
+  const keys = new LookupCache<KeyRecord>(ttlMs, now);
+  const sources = new LookupCache<SourceRecord>(ttlMs, now);
 
-  async function cached<T>(
-    cache: Map<string, { value: T | undefined; expires: number }>,
-    id: string,
-    load: () => Promise<T | undefined>,
-  ): Promise<T | undefined> {
-    const hit = cache.get(id);
-    if (hit && hit.expires > now()) return hit.value;
-    const value = await load();
-    if (cache.size > 10_000) cache.clear();
-    cache.set(id, { value, expires: now() + (value === undefined ? Math.min(ttlMs, NEGATIVE_CACHE_MS) : ttlMs) });
-    return value;
+  /** One GetItem, ended by the lookup timeout or the request's deadline, whichever comes first. */
+  async function read(table: string, key: Record<string, string>, deadline: number | undefined): Promise<Record<string, unknown> | undefined> {
+    const timeout = Math.max(1, Math.min(deps.lookupTimeoutMs ?? 1000, (deadline ?? Infinity) - now()));
+    try {
+      const command = new GetCommand({ TableName: table, Key: key });
+      const { Item } = await withinDeadline(deps.documents.send(command, { abortSignal: AbortSignal.timeout(timeout) }), timeout);
+      return Item;
+    } catch (error) {
+      throw translateAwsError(error, 'DynamoDB');
+    }
   }
 
-  const getSource = (sourceId: string): Promise<SourceRecord | undefined> =>
-    cached(sources, sourceId, async () => {
-      const { Item } = await deps.documents.send(new GetCommand({ TableName: deps.tables.sources, Key: { sourceId } }));
-      return Item as SourceRecord | undefined;
-    });
+  const getSource = (sourceId: string, deadline?: number): Promise<SourceRecord | undefined> =>
+    sources.get(sourceId, async () => (await read(deps.tables.sources, { sourceId }, deadline)) as SourceRecord | undefined);
 
   return {
     getSource,
-    async authenticateKey(key) {
+    async authenticateKey(key, deadline) {
       const keyHash = hashKey(key);
-      const record = await cached(keys, keyHash, async () => {
-        const { Item } = await deps.documents.send(new GetCommand({ TableName: deps.tables.keys, Key: { keyHash } }));
-        return Item as KeyRecord | undefined;
-      });
+      const record = await keys.get(keyHash, async () => (await read(deps.tables.keys, { keyHash }, deadline)) as KeyRecord | undefined);
       if (!record) throw new UnauthorizedError('unknown API key');
       if (record.revokedAt) throw new UnauthorizedError(`API key ${record.keyPrefix}… was revoked`);
-      const source = await getSource(record.sourceId);
+      const source = await getSource(record.sourceId, deadline);
       if (!source) throw new UnauthorizedError('the source of this API key no longer exists');
       if (source.disabled) throw new ForbiddenError(`source "${source.sourceId}" is disabled`);
       return { sourceId: record.sourceId, keyPrefix: record.keyPrefix };

@@ -49,7 +49,7 @@ async function authenticateDirect(deps: IngestDeps, request: HttpRequest): Promi
         "no credentials: set this service's API key as the destination's API key in Segment (sent as the Basic auth username)",
     );
   }
-  return deps.auth.authenticateKey(credentials.key);
+  return deps.auth.authenticateKey(credentials.key, request.deadline);
 }
 
 /** `POST /segment`: one event of any type. */

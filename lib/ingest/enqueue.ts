@@ -85,7 +85,8 @@ export interface EnqueueResult {
   retries: number;
 }
 
-export type Enqueue = (records: readonly SerializedRecord[]) => Promise<EnqueueResult>;
+/** Puts `records` into the queue by `deadline` (epoch ms; the request's), within the enqueue budget. */
+export type Enqueue = (records: readonly SerializedRecord[], deadline?: number) => Promise<EnqueueResult>;
 
 /** Backoff between attempts at the entries SQS has not taken yet: quick, since a sender is waiting. */
 const ENQUEUE_BACKOFF: Backoff = { baseMs: 50, capMs: 1000, jitter: 'half' };
@@ -97,8 +98,8 @@ const ENQUEUE_BACKOFF: Backoff = { baseMs: 50, capMs: 1000, jitter: 'half' };
 export function createEnqueuer(deps: EnqueueDeps): Enqueue {
   const clock = deps.clock ?? systemClock;
 
-  return async (records) => {
-    const deadline = clock.now() + deps.budgetMs;
+  return async (records, requestDeadline = Infinity) => {
+    const deadline = Math.min(clock.now() + deps.budgetMs, requestDeadline);
     const bodies = packSized(records, deps.messageBytes);
     const entries: SendMessageBatchRequestEntry[] = bodies.map((message, index) => ({ Id: String(index), MessageBody: message.body }));
     const bytesOf = (entry: SendMessageBatchRequestEntry) => bodies[Number(entry.Id)]?.bytes ?? 0;

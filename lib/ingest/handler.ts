@@ -5,8 +5,8 @@
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createClients, type ClientOptions, type Clients } from '../shared/clients';
-import { loadConfig, type Config } from '../shared/config';
-import { ConfigError } from '../shared/errors';
+import { ANSWER_MARGIN_MS, loadConfig, type Config } from '../shared/config';
+import { ConfigError, DependencyError } from '../shared/errors';
 import { createLogger, type Log } from '../shared/log';
 import { createMeter, noMeter, type Meter } from '../shared/metrics';
 import type { IngestDeps } from './accept';
@@ -36,7 +36,12 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
     log,
     meter,
     rateLimiter: createRateLimiter(),
-    auth: createAuthenticator({ documents: clients.documents, tables: config.tables, cacheSeconds: config.keyCacheSeconds }),
+    auth: createAuthenticator({
+      documents: clients.documents,
+      tables: config.tables,
+      cacheSeconds: config.keyCacheSeconds,
+      lookupTimeoutMs: config.lookupTimeoutMs,
+    }),
     enqueue: createEnqueuer({
       sqs: clients.sqs,
       queueUrl: config.queueUrl ?? '',
@@ -48,8 +53,12 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
 
 export function createIngestHandler(deps: IngestDeps, now: () => number = Date.now) {
   const ingest = createIngest(deps);
-  return async (event: APIGatewayProxyEventV2, _context?: Context): Promise<HttpResponse> => {
-    const request = requestFromApiGateway(event, now());
+  return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
+    const receivedAtMs = now();
+    // Segment waits about 5 s; the invocation may have less left than the budget: the earlier wins,
+    // with a margin to answer 503 ourselves before Lambda cuts the function off.
+    const remaining = context ? context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS : Infinity;
+    const request = requestFromApiGateway(event, receivedAtMs, receivedAtMs + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)));
     try {
       return await ingest(request);
     } catch (error) {
@@ -69,7 +78,8 @@ function logFailure(deps: IngestDeps, request: HttpRequest, error: unknown, stat
     deps.meter.count('EnqueueFailures', 1);
     deps.log.error('queue did not take the events', { requestId: request.requestId, status, error: describe(error) });
   } else if (status >= 500) {
-    deps.log.error('request failed', { requestId: request.requestId, status, error: describe(error) });
+    if (error instanceof DependencyError && error.kind === 'configuration') deps.meter.count('DependencyErrors', 1, ['kind', error.kind]);
+    deps.log.error('request failed; answered 503, nothing was accepted', { requestId: request.requestId, status, error: describe(error) });
   } else {
     const reason = error instanceof ServiceError ? error.reason : undefined;
     deps.log.info('request refused', { requestId: request.requestId, status, reason: reason ?? 'other' });
@@ -78,6 +88,7 @@ function logFailure(deps: IngestDeps, request: HttpRequest, error: unknown, stat
 
 /** An error's name and its cause's name: enough to find the problem, never a payload. */
 function describe(error: unknown): Record<string, unknown> {
+  if (error instanceof DependencyError) return { name: error.name, kind: error.kind, service: error.service, code: error.code };
   if (error instanceof Error) return { name: error.name, cause: error.cause instanceof Error ? error.cause.name : undefined };
   return { name: typeof error };
 }

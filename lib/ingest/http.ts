@@ -4,7 +4,9 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DependencyError } from '../shared/errors';
 import type { Problem } from '../shared/reasons';
+import { DeadlineError } from '../shared/retry';
 import { PayloadTooLargeError, ServiceError, UnsupportedMediaTypeError, BadRequestError } from './http-errors';
 
 export interface HttpRequest {
@@ -18,12 +20,17 @@ export interface HttpRequest {
   text?: string;
   requestId: string;
   receivedAtMs: number;
+  /**
+   * Epoch ms by which the answer must be on its way: the request budget from receipt, cut to the
+   * invocation's remaining time. Every call to DynamoDB and SQS for this request ends by then.
+   */
+  deadline: number;
 }
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
 /** Translates an API Gateway HTTP API (payload 2.0) event into our request. */
-export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number): HttpRequest {
+export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtMs: number, deadline: number): HttpRequest {
   const headers: Record<string, string> = {};
   const source = event.headers ?? {};
   for (const name in source) {
@@ -43,6 +50,7 @@ export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtM
     text: base64 ? undefined : raw,
     requestId: event.requestContext.requestId,
     receivedAtMs,
+    deadline,
   };
 }
 
@@ -50,12 +58,24 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-/** The one place errors become answers: our errors keep their status and message, anything else is a bare 500. */
+/** How long a sender should wait before retrying after a 503 of ours. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * The one place errors become answers. Our errors keep their status and message. A dependency we
+ * could not reach (or that refused us), a deadline, and anything unexpected become a 503 with
+ * `Retry-After`: nothing of the request was accepted, and the sender's retry is safe. Never a 500,
+ * and never the error's own text.
+ */
 export function errorResponse(error: unknown): HttpResponse {
   if (error instanceof ServiceError) {
     return jsonResponse(error.status, { message: error.message, ...error.details }, error.headers);
   }
-  return jsonResponse(500, { message: 'internal error; the request was not accepted, retry it' });
+  const message =
+    error instanceof DependencyError || error instanceof DeadlineError
+      ? `${error instanceof DependencyError ? error.service : 'a dependency'} did not answer in time or refused the request; nothing was accepted, retry it`
+      : 'internal error; nothing was accepted, retry it';
+  return jsonResponse(503, { message }, { 'Retry-After': RETRY_AFTER_SECONDS });
 }
 
 const READABLE_TYPES = /^(application\/json|text\/plain|application\/[\w.+-]*\+json)$/;

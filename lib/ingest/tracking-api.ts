@@ -35,7 +35,7 @@ export async function authenticateTrackingRequest(
         : 'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
     );
   }
-  const principal = await deps.auth.authenticateKey(key);
+  const principal = await deps.auth.authenticateKey(key, request.deadline);
   return { principal, parsed: parsed ?? parseJson(text) };
 }
 

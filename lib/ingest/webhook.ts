@@ -90,7 +90,7 @@ async function authenticateWebhook(
   if (authorization) {
     const credentials = credentialsFromHeader(authorization);
     if (credentials.kind === 'none') throw new UnauthorizedError(credentials.problem ?? 'the Authorization header holds no API key');
-    principal = await deps.auth.authenticateKey(credentials.key);
+    principal = await deps.auth.authenticateKey(credentials.key, request.deadline);
     if (principal.sourceId !== source.sourceId) {
       throw new ForbiddenError(
         `this API key belongs to a different source; use a key of source "${source.sourceId}" or its webhook shared secret`,
@@ -131,7 +131,7 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
 
   // An unknown source is a 404 whoever asks: a source id is not a secret (it is in the URL Segment
   // shows), and "no such source" is what someone who mistyped the URL needs to read.
-  const source = await deps.auth.getSource(sourceId);
+  const source = await deps.auth.getSource(sourceId, request.deadline);
   if (!source) throw new NotFoundError(`no source "${sourceId}": check the source id in the webhook URL`);
 
   const parsed = parseJson(text);

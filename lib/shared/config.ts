@@ -27,8 +27,17 @@ export interface Config {
   limits: Limits;
   /** Largest SQS message the ingest function packs records into. */
   queueMessageBytes: number;
-  /** How long a request may spend getting its events into SQS before answering 503. */
+  /**
+   * The time budgets of one ingest request (SPEC.md section 2: answer well inside Segment's 5 s).
+   * `request`: from receipt to the answer, 503 when it runs out; `enqueue`: the part of it spent
+   * getting events into SQS; `lookup`: one DynamoDB read of a key or source. Every budget is also
+   * cut to the invocation's remaining time, and `functionTimeoutMs` (when the environment says it)
+   * must leave room for them: a configuration that cannot work fails at cold start.
+   */
+  requestBudgetMs: number;
   enqueueBudgetMs: number;
+  lookupTimeoutMs: number;
+  functionTimeoutMs: number | undefined;
   keyCacheSeconds: number;
   rejectedRetentionDays: number;
   /** Parallel BatchWriteItem calls in the worker. */
@@ -85,7 +94,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxRequestBytes: integer('MAX_REQUEST_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     },
     queueMessageBytes: integer('QUEUE_MESSAGE_BYTES', 256 * 1024, 64 * 1024, 1024 * 1024),
-    enqueueBudgetMs: integer('ENQUEUE_BUDGET_MS', 3000, 100, 25_000),
+    requestBudgetMs: integer('REQUEST_BUDGET_MS', 4000, 200, 29_000),
+    enqueueBudgetMs: integer('ENQUEUE_BUDGET_MS', 3000, 100, 29_000),
+    lookupTimeoutMs: integer('LOOKUP_TIMEOUT_MS', 1000, 50, 10_000),
+    functionTimeoutMs: env.FUNCTION_TIMEOUT_SECONDS ? integer('FUNCTION_TIMEOUT_SECONDS', 0, 1, 900) * 1000 : undefined,
     keyCacheSeconds: integer('KEY_CACHE_SECONDS', 60, 0, 3600),
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
@@ -93,6 +105,28 @@ export function loadConfig(env: Env = process.env): Config {
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
   };
+  problems.push(...budgetProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Time kept back from the function's timeout so the ingest function can always answer 503 itself. */
+export const ANSWER_MARGIN_MS = 500;
+
+/** Budgets that cannot be kept: each must fit in the one around it, and the request in the function's timeout. */
+function budgetProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.enqueueBudgetMs > config.requestBudgetMs) {
+    problems.push(`ENQUEUE_BUDGET_MS (${config.enqueueBudgetMs}) must not exceed REQUEST_BUDGET_MS (${config.requestBudgetMs})`);
+  }
+  if (config.lookupTimeoutMs * 2 > config.requestBudgetMs) {
+    problems.push(`LOOKUP_TIMEOUT_MS (${config.lookupTimeoutMs}) must leave room in REQUEST_BUDGET_MS for a key and a source lookup`);
+  }
+  const timeout = config.functionTimeoutMs;
+  if (timeout !== undefined && config.requestBudgetMs + ANSWER_MARGIN_MS > timeout) {
+    problems.push(
+      `REQUEST_BUDGET_MS (${config.requestBudgetMs}) plus ${ANSWER_MARGIN_MS} ms to answer must fit in the function timeout (FUNCTION_TIMEOUT_SECONDS ${timeout / 1000})`,
+    );
+  }
+  return problems;
 }

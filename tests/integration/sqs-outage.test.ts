@@ -2,8 +2,11 @@
  * When SQS cannot take the events, the sender gets a 503 with Retry-After, never a 200, and every
  * event that did get a 200 ends up in a table. The outage is real: the SQS emulator stops listening.
  */
+import type { Context } from 'aws-lambda';
+import { createEnqueuer } from '../../lib/ingest/enqueue';
+import { createIngestHandler } from '../../lib/ingest/handler';
 import { startSqsEmulator, type SqsEmulator } from '../../local/emulators';
-import { segmentEvent } from '../support/events';
+import { httpApiEvent, segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let sqs: SqsEmulator;
@@ -70,5 +73,33 @@ describe('SQS outage', () => {
     const acknowledged = [...answers].filter(([, status]) => status === 200).map(([id]) => id);
     expect(acknowledged.length).toBeGreaterThan(0);
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+  });
+});
+
+describe('time budgets tied to the invocation', () => {
+  it('answers 503 before the invocation runs out, when it has less time left than the budget', async () => {
+    // Prepare: the handler as Lambda calls it, with a context that has 800 ms left (the enqueue
+    // budget of this stack is 600 ms, the request budget 4 s: the invocation's end comes first).
+    const enqueue = createEnqueuer({ sqs: stack.clients.sqs, queueUrl: stack.queues.queueUrl, messageBytes: 256 * 1024, budgetMs: 4000 });
+    const slowHandler = createIngestHandler({ ...stack.ingestDeps, enqueue });
+    const context = { getRemainingTimeInMillis: () => 800 } as Context;
+    const event = httpApiEvent({
+      path: '/v1/track',
+      headers: { authorization: `Basic ${Buffer.from(`${stack.key}:`).toString('base64')}` },
+      body: JSON.stringify(segmentEvent('track', { userId: 'deadline' })),
+    });
+    await sqs.pause();
+    try {
+      // Act
+      const started = Date.now();
+      const answer = await slowHandler(event, context);
+      const elapsed = Date.now() - started;
+
+      // Assess: 800 ms less the 500 ms answer margin, not the 4 s enqueue budget.
+      expect(answer.statusCode).toBe(503);
+      expect(elapsed).toBeLessThan(2000);
+    } finally {
+      await sqs.resume();
+    }
   });
 });

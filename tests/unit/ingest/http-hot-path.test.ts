@@ -6,7 +6,7 @@ import { parseJson, readBody, requestFromApiGateway, type HttpRequest } from '..
 import { httpApiEvent } from '../../support/events';
 
 function request(body: string, options: { headers?: Record<string, string>; base64?: boolean } = {}): HttpRequest {
-  return requestFromApiGateway(httpApiEvent({ body, headers: options.headers, isBase64Encoded: options.base64 }), 0);
+  return requestFromApiGateway(httpApiEvent({ body, headers: options.headers, isBase64Encoded: options.base64 }), 0, 1000);
 }
 
 describe('requestFromApiGateway', () => {
@@ -21,7 +21,7 @@ describe('requestFromApiGateway', () => {
 
   it('gives an empty body when API Gateway sends none', () => {
     const event = httpApiEvent({ body: undefined });
-    expect(requestFromApiGateway(event, 0).body).toEqual(Buffer.alloc(0));
+    expect(requestFromApiGateway(event, 0, 1000).body).toEqual(Buffer.alloc(0));
   });
 });
 

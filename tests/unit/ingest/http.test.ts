@@ -8,6 +8,7 @@ const request = (body: Buffer | string, headers: Record<string, string> = {}): H
   headers: { 'content-type': 'application/json', ...headers },
   body: Buffer.isBuffer(body) ? body : Buffer.from(body),
   requestId: 'r',
+  deadline: Number.MAX_SAFE_INTEGER,
   receivedAtMs: 0,
 });
 
@@ -62,7 +63,7 @@ describe('requestFromApiGateway', () => {
       headers: { 'X-Segment-Settings': 'e30=' },
     });
 
-    const req = requestFromApiGateway(event, 5);
+    const req = requestFromApiGateway(event, 5, 4005);
 
     expect(req.body.toString()).toBe('{"a":1}');
     expect(req.headers['x-segment-settings']).toBe('e30=');

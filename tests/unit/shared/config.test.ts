@@ -25,6 +25,28 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig time budgets', () => {
+  it("defaults to a 4 s request within Segment's 5 s, of which 3 s for the queue and 1 s per lookup", () => {
+    expect(loadConfig({})).toMatchObject({
+      requestBudgetMs: 4000,
+      enqueueBudgetMs: 3000,
+      lookupTimeoutMs: 1000,
+      functionTimeoutMs: undefined,
+    });
+  });
+
+  it('refuses at cold start budgets that do not fit the function timeout or each other', () => {
+    expect(() => loadConfig({ FUNCTION_TIMEOUT_SECONDS: '3', REQUEST_BUDGET_MS: '4000' })).toThrow(
+      'REQUEST_BUDGET_MS (4000) plus 500 ms to answer must fit in the function timeout (FUNCTION_TIMEOUT_SECONDS 3)',
+    );
+    expect(() => loadConfig({ ENQUEUE_BUDGET_MS: '5000', REQUEST_BUDGET_MS: '4000' })).toThrow(
+      'ENQUEUE_BUDGET_MS (5000) must not exceed REQUEST_BUDGET_MS (4000)',
+    );
+    expect(() => loadConfig({ LOOKUP_TIMEOUT_MS: '3000' })).toThrow('LOOKUP_TIMEOUT_MS (3000) must leave room in REQUEST_BUDGET_MS');
+    expect(loadConfig({ FUNCTION_TIMEOUT_SECONDS: '10' }).functionTimeoutMs).toBe(10_000);
+  });
+});
+
 describe('keys', () => {
   it('generates distinct 43-character keys', () => {
     const keys = new Set(Array.from({ length: 100 }, generateKey));
