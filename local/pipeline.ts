@@ -3,6 +3,7 @@
  * handler served over HTTP, and the worker driven by an SQS trigger. `npm start` and the
  * integration tests both build on this, so what the tests exercise is what a developer runs.
  */
+import { randomBytes } from 'node:crypto';
 import { createClients, createWriteClient, type Clients } from '../lib/shared/clients';
 import { loadConfig, type Config } from '../lib/shared/config';
 import { createIngestHandler, ingestDepsFrom } from '../lib/ingest/handler';
@@ -10,6 +11,7 @@ import type { IngestDeps } from '../lib/ingest/accept';
 import { silentLog, type Log } from '../lib/shared/log';
 import { noMeter } from '../lib/shared/metrics';
 import { createSourceAdmin, type SourceAdmin } from '../lib/admin/sources';
+import { workerDepsFrom } from '../lib/worker/handler';
 import { createWorker, type WorkerDeps } from '../lib/worker/process-batch';
 import { startApiServer, type ApiServer } from './api-server';
 import { provisionQueues, provisionTables, type StageQueues } from './provision';
@@ -53,6 +55,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
     SQS_ENDPOINT: options.sqsEndpoint,
+    // A stage's own secret for the erasure records; `npm start` passes the one it keeps in .data/.
+    ERASURE_HASH_KEY: randomBytes(32).toString('hex'),
   };
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
 
@@ -71,7 +75,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const api = await startApiServer(createIngestHandler(ingestDeps), options.port, options.onResponse);
   // Wired as lib/worker/handler.ts wires it in Lambda, so the tests exercise the same write path.
   const writer = createWriteClient(config);
-  const workerDeps: WorkerDeps = { documents: clients.documents, writer, config, log, meter: noMeter };
+  const workerDeps: WorkerDeps = workerDepsFrom(config, { ...clients, writer }, log, noMeter);
   const processBatch = createWorker(workerDeps);
   const trigger =
     options.startWorker === false

@@ -106,7 +106,11 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
   const sources = new LookupCache<SourceRecord>(ttlMs, now);
 
   /** One GetItem, ended by the lookup timeout or the request's deadline, whichever comes first. */
-  async function read(table: string, key: Record<string, string>, deadline: number | undefined): Promise<Record<string, unknown> | undefined> {
+  async function read(
+    table: string,
+    key: Record<string, string>,
+    deadline: number | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
     const timeout = Math.max(1, Math.min(deps.lookupTimeoutMs ?? 1000, (deadline ?? Infinity) - now()));
     try {
       const command = new GetCommand({ TableName: table, Key: key });

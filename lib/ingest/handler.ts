@@ -58,7 +58,11 @@ export function createIngestHandler(deps: IngestDeps, now: () => number = Date.n
     // Segment waits about 5 s; the invocation may have less left than the budget: the earlier wins,
     // with a margin to answer 503 ourselves before Lambda cuts the function off.
     const remaining = context ? context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS : Infinity;
-    const request = requestFromApiGateway(event, receivedAtMs, receivedAtMs + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)));
+    const request = requestFromApiGateway(
+      event,
+      receivedAtMs,
+      receivedAtMs + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)),
+    );
     try {
       return await ingest(request);
     } catch (error) {

@@ -57,7 +57,12 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type
       text,
       badShape(`body must be a JSON object (one ${type} event), got ${describeJsonType(parsed.value)}`),
     );
-  return acceptEvents(deps, delivery, [parsed.value], { single: true, routeType: type as EventType, allowedTypes: EVENT_TYPES, clock: 'library' });
+  return acceptEvents(deps, delivery, [parsed.value], {
+    single: true,
+    routeType: type as EventType,
+    allowedTypes: EVENT_TYPES,
+    clock: 'library',
+  });
 }
 
 /** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */

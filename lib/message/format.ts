@@ -28,6 +28,8 @@ export interface EventRecord extends RecordMeta {
    * keyed by `event.timestamp`.
    */
   keyTime?: string;
+  /** Set on a `delete` the worker re-sent to continue an erasure: how many runs came before. */
+  continuation?: number;
 }
 
 /** An event (or a whole body) that failed validation, kept with its raw text and every reason. */

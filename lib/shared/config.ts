@@ -42,6 +42,11 @@ export interface Config {
   rejectedRetentionDays: number;
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
+  /**
+   * The per-stage secret the erasures table names users with (an HMAC of the userId); created at
+   * deploy in Secrets Manager, generated and kept in `.data/` by the local stack. Required by the worker.
+   */
+  erasureHashKey: string | undefined;
   logLevel: string;
   /** Powertools service name (a metric dimension); one per stage in AWS. */
   serviceName: string;
@@ -101,10 +106,13 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheSeconds: integer('KEY_CACHE_SECONDS', 60, 0, 3600),
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    erasureHashKey: env.ERASURE_HASH_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'INFO',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
   };
+  if (config.erasureHashKey !== undefined && config.erasureHashKey.length < 16)
+    problems.push('ERASURE_HASH_KEY must be at least 16 characters');
   problems.push(...budgetProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

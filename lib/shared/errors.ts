@@ -139,6 +139,7 @@ export function translateAwsError(error: unknown, service: Service, reason = `${
     return new TransientError(service, code, error);
   }
   // DynamoDB has reported key-management problems as validation errors; those are not the item's.
-  if (REFUSED_CODES.has(code) && !/\bKMS\b/i.test(error instanceof Error ? error.message : '')) return new RefusedItemError(service, code, reason, error);
+  if (REFUSED_CODES.has(code) && !/\bKMS\b/i.test(error instanceof Error ? error.message : ''))
+    return new RefusedItemError(service, code, reason, error);
   return new ConfigurationError(service, code, error);
 }

@@ -40,7 +40,12 @@ export interface EventTime {
  * Resolves the times of `event` (its fields as sent). `sentAt` is the batch's when the event has
  * none. Pure: the caller writes the result into the event.
  */
-export function resolveEventTime(event: Record<string, unknown>, clock: EventClock, receivedAtMs: number, batchSentAt?: unknown): EventTime {
+export function resolveEventTime(
+  event: Record<string, unknown>,
+  clock: EventClock,
+  receivedAtMs: number,
+  batchSentAt?: unknown,
+): EventTime {
   const givenMs = parseTimestamp(event.timestamp);
   const originalMs = parseTimestamp(event.originalTimestamp);
   const deviceMs = originalMs ?? givenMs;

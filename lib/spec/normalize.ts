@@ -86,7 +86,10 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (json.length * 3 > options.maxEventBytes) {
     const bytes = Buffer.byteLength(json);
     if (bytes > options.maxEventBytes) {
-      return refuse([{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }], messageId);
+      return refuse(
+        [{ reason: 'too-large', message: `event is ${bytes} bytes serialized; the limit is ${options.maxEventBytes}` }],
+        messageId,
+      );
     }
   }
   const verdict: Verdict = { ok: true, event: event as SegmentEvent, json, keyTime: time.keyTime };
@@ -123,7 +126,8 @@ function checkEvent(type: SpecType, event: Record<string, unknown>): Problem[] {
     // n UTF-16 units are at most 3n UTF-8 bytes: count exactly only near the limit.
     if (typeof value !== 'string' || value.length * 3 <= MAX_ID_BYTES) continue;
     const bytes = Buffer.byteLength(value);
-    if (bytes > MAX_ID_BYTES) problems.push({ reason: 'invalid-field', message: `"${field}" must be at most ${MAX_ID_BYTES} bytes (UTF-8); it is ${bytes}` });
+    if (bytes > MAX_ID_BYTES)
+      problems.push({ reason: 'invalid-field', message: `"${field}" must be at most ${MAX_ID_BYTES} bytes (UTF-8); it is ${bytes}` });
   }
   return problems;
 }

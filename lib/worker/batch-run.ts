@@ -16,6 +16,8 @@ export interface WorkerStats {
   /** Erasures (delete events) finished in this batch, and the items they deleted. */
   erasures: number;
   erasedItems: number;
+  /** Erasures that ran out of time after making progress and were requeued to continue. */
+  continuedErasures: number;
   /** Events not stored, or deleted again, because an erasure covers them. */
   droppedByErasure: number;
   failedMessages: number;

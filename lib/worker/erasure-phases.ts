@@ -6,8 +6,9 @@
 import type { WriteRequest } from './write';
 import { writeItems } from './write';
 import { absorbWrites, noteFailure, type BatchRun } from './batch-run';
-import { findTombstones, isErased, recordAudit, recordTombstone, sweepUser, tombstoneKey } from './erasure';
+import { coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone, sweepUser } from './erasure';
 import type { PendingErasure, UserWrite } from './parse';
+import type { Requeue } from './requeue';
 
 /**
  * Writes the tombstones of the batch's deletes. From then on no batch (this one or a concurrent
@@ -23,7 +24,10 @@ export async function recordTombstones(run: BatchRun, erasures: readonly Pending
     } catch (error) {
       failed.add(erasure);
       run.failed.add(erasure.owner);
-      run.log.warn('erasure tombstone not written; the delete will be retried', { messageId: erasure.owner, error: noteFailure(run, error) });
+      run.log.warn('erasure tombstone not written; the delete will be retried', {
+        messageId: erasure.owner,
+        error: noteFailure(run, error),
+      });
     }
   }
   return failed;
@@ -34,13 +38,14 @@ export function coveredByBatch(erasures: readonly PendingErasure[], userWrites: 
   const dropped = new Set<WriteRequest>();
   if (erasures.length === 0) return dropped;
   const cutoffs = new Map<string, string>();
+  const userOf = (sourceId: string, userId: string) => JSON.stringify([sourceId, userId]);
   for (const { record, cutoff } of erasures) {
-    const pk = tombstoneKey(record.sourceId, record.event.userId ?? '').pk;
-    const known = cutoffs.get(pk);
-    if (known === undefined || known < cutoff) cutoffs.set(pk, cutoff);
+    const user = userOf(record.sourceId, record.event.userId ?? '');
+    const known = cutoffs.get(user);
+    if (known === undefined || known < cutoff) cutoffs.set(user, cutoff);
   }
   for (const w of userWrites) {
-    const cutoff = cutoffs.get(tombstoneKey(w.sourceId, w.userId).pk);
+    const cutoff = cutoffs.get(userOf(w.sourceId, w.userId));
     if (cutoff !== undefined && isErased(w.timestamp, cutoff)) dropped.add(w.write);
   }
   return dropped;
@@ -58,7 +63,7 @@ export async function undoErasedWrites(run: BatchRun, written: readonly UserWrit
     run.stats.requests += requests;
     const undo: WriteRequest[] = [];
     for (const w of written) {
-      const cutoff = cutoffs.get(tombstoneKey(w.sourceId, w.userId).pk);
+      const cutoff = coveringCutoff(cutoffs, w.sourceId, w.userId, run.erasure.hashKey);
       if (cutoff === undefined || !isErased(w.timestamp, cutoff)) continue;
       undo.push({ ...w.write, item: { pk: w.write.item.pk, sk: w.write.item.sk }, action: 'delete' });
       dropped.add(w.write);
@@ -74,28 +79,59 @@ export async function undoErasedWrites(run: BatchRun, written: readonly UserWrit
 }
 
 /**
- * Sweeps each erased user's partitions and adds the run to the audit record. An erasure that
- * cannot finish in time fails its message, and SQS redelivers it; erasure is idempotent.
+ * Sweeps each erased user's partitions and adds the run to the audit record. An erasure that ran
+ * out of time (no table failed) but made progress is continued in a later invocation (`requeue`) without spending
+ * its message's receive count, so a user with millions of items is erased in as many runs as it
+ * takes; one that made no progress, or cannot be requeued, fails its message, and SQS redelivers
+ * it (after maxReceiveCount, to the dead-letter queue). Erasure is idempotent.
  */
-export async function eraseUsers(run: BatchRun, erasures: readonly PendingErasure[], skipped: ReadonlySet<PendingErasure>): Promise<void> {
+export async function eraseUsers(
+  run: BatchRun,
+  erasures: readonly PendingErasure[],
+  skipped: ReadonlySet<PendingErasure>,
+  requeue?: Requeue,
+): Promise<void> {
   for (const erasure of erasures) {
     if (skipped.has(erasure)) continue;
     const { record, owner, cutoff } = erasure;
+    const context = { sourceId: record.sourceId, messageId: record.event.messageId, continuation: record.continuation ?? 0 };
     try {
       const result = await sweepUser(run.erasure, record.sourceId, record.event.userId ?? '', cutoff, owner, run.deadline);
-      await recordAudit(run.erasure, record, cutoff, result, run.deadline);
-      run.stats.erasedItems += Object.values(result.erased).reduce((sum, n) => sum + n, 0);
-      if (result.complete) run.stats.erasures++;
-      else run.failed.add(owner);
-      const message = result.complete ? 'erasure done' : 'erasure incomplete; the delete will be retried';
-      run.log.info(message, { sourceId: record.sourceId, messageId: record.event.messageId, cutoff, erased: result.erased });
+      // The sweep may have used the whole budget: the audit has time of its own, from the margin
+      // the batch keeps back before the function's timeout.
+      await recordAudit(run.erasure, record, cutoff, result, Math.max(run.deadline, run.erasure.clock.now()) + AUDIT_TIME_MS);
+      const erased = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
+      run.stats.erasedItems += erased;
+      if (result.complete) {
+        run.stats.erasures++;
+        run.log.info('erasure done', { ...context, cutoff, erased: result.erased });
+      } else if (result.outOfTime && erased > 0 && requeue && (await continueLater(run, erasure, requeue))) {
+        run.log.info('erasure continues in a later run', { ...context, cutoff, erased: result.erased });
+      } else {
+        run.failed.add(owner);
+        run.log.info('erasure incomplete; the delete will be retried', { ...context, cutoff, erased: result.erased });
+      }
     } catch (error) {
       run.failed.add(owner);
-      run.log.warn('erasure failed; the delete will be retried', {
-        sourceId: record.sourceId,
-        messageId: record.event.messageId,
-        error: noteFailure(run, error),
-      });
+      run.log.warn('erasure failed; the delete will be retried', { ...context, error: noteFailure(run, error) });
     }
+  }
+}
+
+/** Time the audit update may take after the sweep's deadline (of the 3 s process-batch.ts keeps back). */
+const AUDIT_TIME_MS = 1000;
+
+/** Requeues the delete; false when SQS did not take it (the message then fails instead). */
+async function continueLater(run: BatchRun, erasure: PendingErasure, requeue: Requeue): Promise<boolean> {
+  try {
+    await requeue(erasure.record);
+    run.stats.continuedErasures++;
+    return true;
+  } catch (error) {
+    run.log.warn('erasure continuation not queued; the delete will be retried', {
+      messageId: erasure.owner,
+      error: noteFailure(run, error),
+    });
+    return false;
   }
 }

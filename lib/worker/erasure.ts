@@ -21,13 +21,14 @@
  * read an old watermark did so before the erasure raised it, so after its own write, and the sweep
  * that follows finds what it wrote.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type TableName } from '../../infra';
 import { eventPartitionKey, type Item } from './items';
 import type { Log } from '../shared/log';
 import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
+import { toIsoMillis } from '../spec/timestamps';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
@@ -43,18 +44,49 @@ export interface ErasureDeps {
   write: WriteDeps;
   log: Log;
   clock: Clock;
+  /** The per-stage secret the erasures table names users with (`userHash`). */
+  hashKey: string;
 }
 
 /** Between reads of the keys BatchGetItem left unprocessed. */
 const READ_BACKOFF: Backoff = { baseMs: 100, capMs: 1000, jitter: 'full' };
 
-/** Hex SHA-256 of a userId: how the erasures table names a user without holding the id. */
-export function userHash(userId: string): string {
+/**
+ * How the erasures table names a user without holding the id: the hex HMAC-SHA256 of the userId,
+ * keyed with the stage's secret (ERASURE_HASH_KEY, created at deploy). Unlike a plain hash, a
+ * dictionary of e-mail addresses cannot reverse it without the secret.
+ */
+export function userHash(userId: string, hashKey: string): string {
+  return createHmac('sha256', hashKey).update(userId, 'utf8').digest('hex');
+}
+
+/** The unkeyed SHA-256 that tombstones written before the keyed hash used; still honoured when read. */
+export function legacyUserHash(userId: string): string {
   return createHash('sha256').update(userId, 'utf8').digest('hex');
 }
 
-export function tombstoneKey(sourceId: string, userId: string): { pk: string; sk: string } {
-  return { pk: `user#${sourceId}#${userHash(userId)}`, sk: TOMBSTONE_SK };
+export function tombstoneKey(sourceId: string, userId: string, hashKey: string): { pk: string; sk: string } {
+  return { pk: `user#${sourceId}#${userHash(userId, hashKey)}`, sk: TOMBSTONE_SK };
+}
+
+/** Every tombstone key that may name the user: the keyed one written now, and the legacy one. */
+export function tombstoneKeys(sourceId: string, userId: string, hashKey: string): Array<{ pk: string; sk: string }> {
+  return [tombstoneKey(sourceId, userId, hashKey), { pk: `user#${sourceId}#${legacyUserHash(userId)}`, sk: TOMBSTONE_SK }];
+}
+
+/** The latest cut-off among the tombstones `cutoffs` (by pk) holds for the user, if any. */
+export function coveringCutoff(
+  cutoffs: ReadonlyMap<string, string>,
+  sourceId: string,
+  userId: string,
+  hashKey: string,
+): string | undefined {
+  let latest: string | undefined;
+  for (const { pk } of tombstoneKeys(sourceId, userId, hashKey)) {
+    const cutoff = cutoffs.get(pk);
+    if (cutoff !== undefined && (latest === undefined || cutoff > latest)) latest = cutoff;
+  }
+  return latest;
 }
 
 /** A source's erasure watermark: the latest cut-off of any erasure in the source. */
@@ -62,13 +94,20 @@ export function watermarkKey(sourceId: string): { pk: string; sk: string } {
   return { pk: `source#${sourceId}`, sk: WATERMARK_SK };
 }
 
+/** How far past the receive time a delete's own `timestamp` may move its cut-off: clocks differ a little. */
+export const ERASURE_SKEW_MS = 5 * 60 * 1000;
+
 /**
- * The erasure's cut-off: the later of the delete's own `timestamp` and the time we received it,
- * so everything the user did up to the request is covered even when the sender's clock is behind.
- * Both are ISO-8601 UTC with milliseconds, so they compare as text.
+ * The erasure's cut-off: the later of the delete's own `timestamp` and the time we received it, so
+ * everything the user did up to the request is covered even when the sender's clock is behind,
+ * but never later than the receive time plus `ERASURE_SKEW_MS`: a delete dated in the future must
+ * not block the user's new data, nor raise the source's watermark, until that date. ISO-8601 UTC
+ * with milliseconds compares as text.
  */
 export function erasureCutoff(record: EventRecord): string {
-  return record.event.timestamp > record.receivedAt ? record.event.timestamp : record.receivedAt;
+  const latest = toIsoMillis(Date.parse(record.receivedAt) + ERASURE_SKEW_MS);
+  const given = record.event.timestamp > record.receivedAt ? record.event.timestamp : record.receivedAt;
+  return given > latest ? latest : given;
 }
 
 /** True when an event at `timestamp` falls under an erasure with `cutoff`. */
@@ -90,9 +129,9 @@ export async function recordTombstone(
   const now = new Date(deps.clock.now()).toISOString();
   await raiseCutoff(
     deps,
-    tombstoneKey(sourceId, userId),
+    tombstoneKey(sourceId, userId, deps.hashKey),
     cutoff,
-    { ':s': sourceId, ':h': userHash(userId), ':now': now },
+    { ':s': sourceId, ':h': userHash(userId, deps.hashKey), ':now': now },
     'sourceId = :s, userHash = :h, updatedAt = :now',
     deadline,
   );
@@ -143,8 +182,9 @@ export async function findTombstones(
     return watermark !== undefined && isErased(w.timestamp, watermark);
   });
   if (candidates.length === 0) return { cutoffs: new Map(), requests: watermarks.requests };
-  const keys = [...new Map(candidates.map((u) => [tombstoneKey(u.sourceId, u.userId).pk, tombstoneKey(u.sourceId, u.userId)])).values()];
-  const tombstones = await readCutoffs(deps, keys, deadline);
+  const keys = new Map<string, { pk: string; sk: string }>();
+  for (const u of candidates) for (const key of tombstoneKeys(u.sourceId, u.userId, deps.hashKey)) keys.set(key.pk, key);
+  const tombstones = await readCutoffs(deps, [...keys.values()], deadline);
   return { cutoffs: tombstones.cutoffs, requests: watermarks.requests + tombstones.requests };
 }
 
@@ -190,6 +230,8 @@ function timeoutUntil(deps: ErasureDeps, deadline: number): AbortSignal {
 export interface SweepResult {
   /** False when the time budget ran out or a delete failed: the delete must be processed again. */
   complete: boolean;
+  /** True when only the time budget stopped it (no table failed): it can continue where it is. */
+  outOfTime: boolean;
   erased: Record<EventType, number>;
 }
 
@@ -207,21 +249,23 @@ export async function sweepUser(
   deadline: number,
 ): Promise<SweepResult> {
   const pk = eventPartitionKey(sourceId, userId, undefined);
-  // Sort keys are `<ISO timestamp>#<messageId>`; "$" is the character after "#", so this bound
-  // takes every item whose timestamp is at or before the cut-off, whatever its messageId.
-  const bound = `${cutoff}$`;
   const erased = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
 
-  async function sweepTable(type: EventType): Promise<boolean> {
+  async function sweepTable(type: EventType): Promise<'done' | 'out-of-time' | 'failed'> {
     const table = deps.tables[type];
     let start: Record<string, unknown> | undefined;
     do {
-      if (deps.clock.now() >= deadline) return false;
+      if (deps.clock.now() >= deadline) return 'out-of-time';
       const page = await deps.documents.send(
+        // The event's `timestamp` decides, as in the writers' check, not the sort key's time: the
+        // key holds the sender's clock, which can be ahead of or behind the corrected time. Items
+        // timed after the cut-off are the user's new data and are read, but kept.
         new QueryCommand({
           TableName: table,
-          KeyConditionExpression: 'pk = :pk AND sk < :bound',
-          ExpressionAttributeValues: { ':pk': pk, ':bound': bound },
+          KeyConditionExpression: 'pk = :pk',
+          FilterExpression: 'attribute_not_exists(#ts) OR #ts <= :cutoff',
+          ExpressionAttributeNames: { '#ts': 'timestamp' },
+          ExpressionAttributeValues: { ':pk': pk, ':cutoff': cutoff },
           ProjectionExpression: 'pk, sk',
           ConsistentRead: true,
           ExclusiveStartKey: start,
@@ -237,24 +281,24 @@ export async function sweepUser(
       if (deletes.length > 0) {
         const outcome = await writeItems(deps.write, deletes, deadline);
         erased[type] += outcome.written;
-        if (outcome.failedOwners.size > 0) return false;
+        if (outcome.failedOwners.size > 0) return deps.clock.now() >= deadline ? 'out-of-time' : 'failed';
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return true;
+    return 'done';
   }
 
   // A table that fails leaves the others going, and what was deleted is still counted for the audit.
   const done = await Promise.all(
     EVENT_TYPES.map((type) =>
-      sweepTable(type).catch((error: unknown) => {
+      sweepTable(type).catch((error: unknown): 'failed' => {
         deps.log.warn('erasure sweep of a table failed', { table: deps.tables[type], error: (error as Error).name });
-        return false;
+        return 'failed';
       }),
     ),
   );
-  const complete = done.every(Boolean);
-  return { complete, erased };
+  const complete = done.every((state) => state === 'done');
+  return { complete, outOfTime: !complete && !done.includes('failed'), erased };
 }
 
 /**
@@ -270,7 +314,7 @@ export async function recordAudit(
   deadline: number,
 ): Promise<void> {
   const userId = record.event.userId ?? '';
-  const hash = userHash(userId);
+  const hash = userHash(userId, deps.hashKey);
   const total = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
   const now = new Date(deps.clock.now()).toISOString();
   const names: Record<string, string> = {};

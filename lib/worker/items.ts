@@ -53,7 +53,12 @@ export function eventItem(record: EventRecord): Item {
     if (value === undefined) continue;
     // Defined, not assigned: an event field named "__proto__" is data, and assigning it would
     // replace the item's prototype instead of adding the field.
-    Object.defineProperty(item, RESERVED.has(field) ? `event_${field}` : field, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(item, RESERVED.has(field) ? `event_${field}` : field, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return item;
 }

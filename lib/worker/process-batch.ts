@@ -20,6 +20,7 @@ import { absorbWrites, type BatchRun, type WorkerStats } from './batch-run';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from './erasure-phases';
 import { parseMessages, type BatchPlan } from './parse';
 import { refusedItem } from './quarantine';
+import type { Requeue } from './requeue';
 import { identityOf, writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
 
 export type { WorkerStats } from './batch-run';
@@ -28,7 +29,9 @@ export interface WorkerDeps {
   documents: WriteDeps['documents'];
   /** Sends the batch writes (lib/shared/clients.ts `createWriteClient`). */
   writer: WriteDeps['writer'];
-  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'>;
+  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> & { erasureHashKey: string };
+  /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
+  requeue?: Requeue;
   log: Log;
   meter: Meter;
   clock?: Clock;
@@ -49,7 +52,14 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     log: deps.log,
     clock,
   };
-  const erasure = { documents: deps.documents, tables: deps.config.tables, write, log: deps.log, clock };
+  const erasure = {
+    documents: deps.documents,
+    tables: deps.config.tables,
+    write,
+    log: deps.log,
+    clock,
+    hashKey: deps.config.erasureHashKey,
+  };
 
   return async (event, remainingMs) => {
     const run = startRun(deps, { write, erasure }, event, remainingMs);
@@ -67,7 +77,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
       dropped,
     );
     // Erasures after the events, so the common path is not held up behind them.
-    await eraseUsers(run, plan.erasures, tombstonesFailed);
+    await eraseUsers(run, plan.erasures, tombstonesFailed, deps.requeue);
     await quarantineRefused(run, outcome);
 
     countStored(run, plan, dropped, outcome);
@@ -98,6 +108,7 @@ function startRun(
       quarantined: 0,
       erasures: 0,
       erasedItems: 0,
+      continuedErasures: 0,
       droppedByErasure: 0,
       failedMessages: 0,
       requests: 0,

@@ -45,7 +45,8 @@ export function quarantineItem(fields: QuarantineFields, expiresAtSeconds: numbe
     reasons: boundedReasons(fields.reasons),
     expiresAt: expiresAtSeconds,
   };
-  if (fields.messageId !== undefined && fields.messageId.length > MAX_KEY_PART) item.messageId = `${fields.messageId.slice(0, MAX_KEY_PART)}…`;
+  if (fields.messageId !== undefined && fields.messageId.length > MAX_KEY_PART)
+    item.messageId = `${fields.messageId.slice(0, MAX_KEY_PART)}…`;
   return item;
 }
 

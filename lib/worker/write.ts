@@ -4,7 +4,12 @@
  * and chunks run in parallel with a bounded concurrency. What cannot be written in time is reported
  * per owner (the SQS message it came from), so only those messages are redelivered.
  */
-import { BatchWriteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest as DynamoWriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  PutItemCommand,
+  type DynamoDBClient,
+  type WriteRequest as DynamoWriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';

@@ -6,11 +6,11 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
-import { userHash } from '../../lib/worker/erasure';
+import { legacyUserHash, userHash } from '../../lib/worker/erasure';
 import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';
-import { messageWith, processMessages, receiveAll } from '../support/worker';
+import { messageWith, processMessages, receiveAll, receiveSome } from '../support/worker';
 
 const EARLIER = '2026-01-01T00:00:00.000Z';
 
@@ -46,7 +46,26 @@ async function auditOf(stack: TestStack, userId: string): Promise<Record<string,
       ConsistentRead: true,
     }),
   );
-  return Items.filter((item) => item.userHash === userHash(userId));
+  return Items.filter((item) => item.userHash === userHash(userId, stack.config.erasureHashKey ?? ''));
+}
+
+/**
+ * The stack's batch writer, moving the worker's clock `jumpMs` ahead after each batch write, so a
+ * run stops at its deadline after one write. DynamoDB Local cannot be made slow; every request
+ * still goes to it.
+ */
+function slowWriter(stack: TestStack, jumpMs: number) {
+  let skew = 0;
+  const real = stack.workerDeps.writer;
+  const writer = {
+    send: async (command: { constructor: { name: string } }) => {
+      const result = await (real.send as (c: unknown) => Promise<unknown>).call(real, command);
+      if (command.constructor.name === 'BatchWriteItemCommand') skew += jumpMs;
+      return result;
+    },
+  } as unknown as typeof real;
+  const clock = { now: () => Date.now() + skew, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+  return { writer, clock };
 }
 
 describe('section 6: erasure through the running pipeline', () => {
@@ -98,7 +117,7 @@ describe('section 6: erasure through the running pipeline', () => {
     expect(more).toEqual([]);
     expect(audit).toMatchObject({
       sourceId: stack.sourceId,
-      userHash: userHash('audited'),
+      userHash: userHash('audited', stack.config.erasureHashKey ?? ''),
       messageId: del.messageId,
       requestedAt: del.timestamp,
       erasedItems: 6,
@@ -261,9 +280,10 @@ describe('section 6: events still in flight when the delete is processed', () =>
     expect(await itemsOf(stack, 'raced')).toEqual([]);
   });
 
-  it('fails the delete message when the erasure runs out of time, and finishes it on redelivery', async () => {
+  it('continues an erasure that runs out of time in a new message, without failing the delete', async () => {
     // Prepare: 80 items in one table (four BatchWriteItem calls of 25 at concurrency 1), and a
-    // clock that jumps past the deadline after the first call
+    // clock that jumps past the deadline after the first call. DynamoDB Local cannot be made
+    // slow, so the writer is wrapped to move the worker's clock; every request still goes to it.
     const many = Array.from({ length: 80 }, (_, i) =>
       segmentEvent('track', { userId: 'slow', timestamp: new Date(Date.parse(EARLIER) + i * 1000).toISOString() }),
     );
@@ -273,33 +293,58 @@ describe('section 6: events still in flight when the delete is processed', () =>
       segmentEvent('delete', { userId: 'slow', timestamp: new Date().toISOString(), messageId: 'del-slow' }),
     ]);
     const [message] = await receiveAll(stack, 1);
-    let skew = 0;
-    const real = stack.clients.documents;
-    const jumping = {
-      send: async (command: { constructor: { name: string } }, options?: unknown) => {
-        const result = await (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
-        if (command.constructor.name === 'BatchWriteCommand' || command.constructor.name === 'BatchWriteItemCommand') skew = 10 * 60_000;
-        return result;
-      },
-    } as unknown as DynamoDBDocumentClient;
+    const { writer, clock } = slowWriter(stack, 10 * 60_000);
 
     // Act
-    const first = await processMessages(stack, [message!], {
-      documents: jumping,
-      writer: jumping as never,
-      clock: { now: () => Date.now() + skew, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) },
-      config: { ...stack.workerDeps.config, writeConcurrency: 1 },
-    });
+    const first = await processMessages(stack, [message!], { writer, clock, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
     const left = (await itemsOf(stack, 'slow')).length;
-    const second = await processMessages(stack, [message!]);
+    const [continuation] = await receiveAll(stack, 1);
+    const second = await processMessages(stack, [continuation!]);
 
     // Assess
-    expect(first.batchItemFailures).toEqual([{ itemIdentifier: message!.MessageId }]);
+    expect(first.batchItemFailures).toEqual([]);
+    expect(first.stats).toMatchObject({ erasures: 0, continuedErasures: 1, erasedItems: 25 });
     expect(left).toBe(55);
+    expect(continuation?.Body).toContain('"continuation":1');
+    expect(continuation?.Attributes?.ApproximateReceiveCount).toBe('1');
     expect(second.batchItemFailures).toEqual([]);
     expect(await itemsOf(stack, 'slow')).toEqual([]);
     const [audit] = await auditOf(stack, 'slow');
     expect(audit).toMatchObject({ runs: 2, erasedItems: 80, erased_track: 80 });
+    expect(audit?.completedAt).toBeDefined();
+  });
+
+  it('erases a user who needs more runs than maxReceiveCount, none dead-lettered', async () => {
+    // Prepare: 300 items, 25 deleted a run: twelve runs, where the queue allows five receives.
+    const many = Array.from({ length: 300 }, (_, i) =>
+      segmentEvent(i % 2 ? 'track' : 'page', { userId: 'heavy', timestamp: new Date(Date.parse(EARLIER) + i * 1000).toISOString() }),
+    );
+    for (let i = 0; i < many.length; i += 100) await deliver(stack, '/v1/batch', many.slice(i, i + 100));
+    await processMessages(stack, await receiveAll(stack, 3));
+    await deliver(stack, '/segment', [
+      segmentEvent('delete', { userId: 'heavy', timestamp: new Date().toISOString(), messageId: 'del-heavy' }),
+    ]);
+    let runs = 0;
+    const receiveCounts: string[] = [];
+
+    // Act: each run gets a clock that jumps past its deadline after one batch write.
+    for (;;) {
+      const messages = await receiveSome(stack, 500);
+      if (messages.length === 0) break;
+      runs++;
+      receiveCounts.push(...messages.map((m) => m.Attributes?.ApproximateReceiveCount ?? '?'));
+      const { writer, clock } = slowWriter(stack, 10 * 60_000);
+      const result = await processMessages(stack, messages, { writer, clock, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+      expect(result.batchItemFailures).toEqual([]);
+      if (runs > 40) throw new Error('the erasure never finished');
+    }
+
+    // Assess
+    expect(runs).toBeGreaterThan(5);
+    expect(new Set(receiveCounts)).toEqual(new Set(['1']));
+    expect(await itemsOf(stack, 'heavy')).toEqual([]);
+    const [audit] = await auditOf(stack, 'heavy');
+    expect(audit).toMatchObject({ runs, erasedItems: 300 });
     expect(audit?.completedAt).toBeDefined();
   });
 
@@ -407,8 +452,12 @@ describe('section 6: the cost of checking for erasures', () => {
     expect(liveReads.keys).toEqual([`source#${stack.sourceId}`]);
     expect(oldResult.batchItemFailures).toEqual([]);
     expect(oldReads.keys[0]).toBe(`source#${stack.sourceId}`);
+    // Each user's keyed tombstone, and the unkeyed one of tombstones written before the keyed hash.
+    const key = stack.config.erasureHashKey ?? '';
     expect(oldReads.keys.slice(1).sort()).toEqual(
-      [`user#${stack.sourceId}#${userHash('gone')}`, `user#${stack.sourceId}#${userHash('old-but-kept')}`].sort(),
+      ['gone', 'old-but-kept']
+        .flatMap((user) => [`user#${stack.sourceId}#${userHash(user, key)}`, `user#${stack.sourceId}#${legacyUserHash(user)}`])
+        .sort(),
     );
     expect(await itemsOf(stack, 'gone')).toEqual([]);
     expect(await itemsOf(stack, 'old-but-kept')).toHaveLength(1);

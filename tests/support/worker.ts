@@ -21,6 +21,8 @@ export async function receiveAll(stack: TestStack, expected: number, timeoutMs =
         WaitTimeSeconds: 0,
         VisibilityTimeout: 60,
         MessageSystemAttributeNames: ['All'],
+        // The SQS emulator reads only the older name.
+        AttributeNames: ['All'],
       }),
     );
     messages.push(...Messages);
@@ -50,4 +52,24 @@ export async function processMessages(
       await stack.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.queues.queueUrl, ReceiptHandle: message.ReceiptHandle }));
   }
   return result;
+}
+
+/** Receives whatever the queue holds (up to 10), waiting up to `timeoutMs` for the first; [] when it stays empty. */
+export async function receiveSome(stack: TestStack, timeoutMs = 500): Promise<Message[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Messages = [] } = await stack.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: stack.queues.queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 60,
+        MessageSystemAttributeNames: ['All'],
+        // The SQS emulator reads only the older name.
+        AttributeNames: ['All'],
+      }),
+    );
+    if (Messages.length > 0 || Date.now() > deadline) return Messages;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
