@@ -123,24 +123,8 @@ export class SourceAdmin {
     } else if (current !== secret) {
       expression += ' REMOVE previousWebhookSecret, previousWebhookSecretExpiresAt';
     }
-    // The condition makes two rotations racing each other fail rather than lose a secret silently.
-    const condition = current === undefined ? 'attribute_not_exists(webhookSecret)' : 'webhookSecret = :current';
-    if (current !== undefined) values[':current'] = current;
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tables.sources,
-          Key: { sourceId },
-          UpdateExpression: expression,
-          ExpressionAttributeValues: values,
-          ConditionExpression: `attribute_exists(sourceId) AND ${condition}`,
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        throw new SourceAdminError(`the webhook secret of source "${sourceId}" changed meanwhile; try again`);
-      throw error;
-    }
+    // Two rotations racing each other fail rather than lose a secret silently.
+    await this.updateIfUnchanged(sourceId, 'webhookSecret', current, expression, values, `the webhook secret of source "${sourceId}"`);
     return previousValidUntil === undefined ? {} : { previousValidUntil };
   }
 
@@ -169,25 +153,46 @@ export class SourceAdmin {
     if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
     const current = (Item as SourceRecord).allowedOrigins;
     const next = nextOrigins(sourceId, current, change, origins);
-    const values: Record<string, unknown> = {};
-    if (next !== undefined) values[':next'] = next;
-    if (current !== undefined) values[':current'] = current;
+    await this.updateIfUnchanged(
+      sourceId,
+      'allowedOrigins',
+      current,
+      next === undefined ? 'REMOVE allowedOrigins' : 'SET allowedOrigins = :next',
+      next === undefined ? {} : { ':next': next },
+      `the allowed origins of source "${sourceId}"`,
+    );
+    return next;
+  }
+
+  /**
+   * Applies `expression` to an existing source only while `attribute` still holds `current`, the
+   * value read before (absent when `undefined`): of two changes racing each other, one fails with
+   * "`what` changed meanwhile" instead of being lost.
+   */
+  private async updateIfUnchanged(
+    sourceId: string,
+    attribute: string,
+    current: unknown,
+    expression: string,
+    values: Record<string, unknown>,
+    what: string,
+  ): Promise<void> {
+    const condition = current === undefined ? `attribute_not_exists(${attribute})` : `${attribute} = :current`;
+    const allValues = current === undefined ? values : { ...values, ':current': current };
     try {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tables.sources,
           Key: { sourceId },
-          UpdateExpression: next === undefined ? 'REMOVE allowedOrigins' : 'SET allowedOrigins = :next',
-          ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,
-          ConditionExpression: `attribute_exists(sourceId) AND ${current === undefined ? 'attribute_not_exists(allowedOrigins)' : 'allowedOrigins = :current'}`,
+          UpdateExpression: expression,
+          ExpressionAttributeValues: Object.keys(allValues).length > 0 ? allValues : undefined,
+          ConditionExpression: `attribute_exists(sourceId) AND ${condition}`,
         }),
       );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        throw new SourceAdminError(`the allowed origins of source "${sourceId}" changed meanwhile; try again`);
+      if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`${what} changed meanwhile; try again`);
       throw error;
     }
-    return next;
   }
 
   /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */

@@ -234,6 +234,21 @@ describe('sources allow-origin', () => {
     expect((await stack.admin.getSource(stack.sourceId))?.allowedOrigins).toBeUndefined();
   });
 
+  it('loses no change when several are made at once: each is kept or fails with "changed meanwhile"', async () => {
+    await stack.admin.createSource('origins-race');
+    const origins = Array.from({ length: 6 }, (_, i) => `https://site${i}.example`);
+
+    const results = await Promise.allSettled(origins.map((origin) => stack.admin.changeAllowedOrigins('origins-race', { add: [origin] })));
+
+    const kept = origins.filter((_, i) => results[i]?.status === 'fulfilled');
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(new Set(failures)).toEqual(
+      new Set(failures.length > 0 ? ['the allowed origins of source "origins-race" changed meanwhile; try again'] : []),
+    );
+    expect([...((await stack.admin.getSource('origins-race'))?.allowedOrigins ?? [])].sort()).toEqual(kept.sort());
+  });
+
   it('says so when an origin to remove is not listed, or the source does not exist', async () => {
     const fromAny = await cli(stack, ['sources', 'allow-origin', stack.sourceId, '--remove', 'https://shop.example']);
     const missing = await cli(stack, ['sources', 'allow-origin', 'nope']);
