@@ -9,7 +9,15 @@ import { events } from './events/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
 import { replay } from './replay/command';
-import { sourcesCreate, sourcesDisable, sourcesEnable, sourcesList, sourcesRateLimit, sourcesSetSecret } from './sources/command';
+import {
+  sourcesAllowOrigin,
+  sourcesCreate,
+  sourcesDisable,
+  sourcesEnable,
+  sourcesList,
+  sourcesRateLimit,
+  sourcesSetSecret,
+} from './sources/command';
 import { status } from './status/command';
 import { CliError, EXIT, explainError } from './core/errors';
 import { write, type Io } from './core/io';
@@ -21,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   sourcesEnable,
   sourcesSetSecret,
   sourcesRateLimit,
+  sourcesAllowOrigin,
   keysCreate,
   keysList,
   keysRevoke,

@@ -32,6 +32,11 @@ export interface PipelineOptions {
   startWorker?: boolean;
   log?: Log;
   onResponse?: (line: string) => void;
+  /**
+   * Runs once the tables and queues exist and before the endpoint listens, so the first answer of
+   * `/health` means what it provisions (the local stack's source, key and secret) exists too.
+   */
+  prepare?: (admin: SourceAdmin) => Promise<void>;
 }
 
 export interface Pipeline {
@@ -71,6 +76,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const config = loadConfig(env);
   const log = options.log ?? silentLog;
 
+  const admin = createSourceAdmin({ documents: clients.documents, tables: config.tables });
+  await options.prepare?.(admin);
   const ingestDeps = ingestDepsFrom(config, clients, log);
   const api = await startApiServer(createIngestHandler(ingestDeps), options.port, options.onResponse);
   // Wired as lib/worker/handler.ts wires it in Lambda, so the tests exercise the same write path.
@@ -95,7 +102,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     clients,
     queues,
     url: api.url,
-    admin: createSourceAdmin({ documents: clients.documents, tables: config.tables }),
+    admin,
     ingestDeps,
     workerDeps,
     api,

@@ -1,19 +1,21 @@
 /**
  * `npm start`: the whole pipeline on this machine. Starts DynamoDB Local (data kept in .data/ so a
  * restart keeps it) and the SQS emulator, creates the `local` stage's tables and queues from
- * infra/, serves the ingest function on http://localhost:$PORT and drains the queue with the worker.
- * Ctrl-C stops everything it started.
+ * infra/ and the `local` source with its key and webhook secret, then serves the ingest function on
+ * http://localhost:$PORT (so `/health` answers only once all of it exists) and drains the queue
+ * with the worker. Ctrl-C stops everything it started.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateKey } from '../lib/admin/sources';
+import { generateKey, type SourceAdmin } from '../lib/admin/sources';
 import { hashKey } from '../lib/shared/source-records';
 import { generateWebhookSecret } from '../lib/admin/sources';
 import { startEmulators } from '../local/emulators';
 import { startPipeline } from '../local/pipeline';
 
 const root = path.resolve(__dirname, '..');
-const dataDir = path.join(root, '.data');
+/** Where DynamoDB Local's data and the dev credentials are kept; DATA_DIR moves it (e.g. a second stack). */
+const dataDir = path.resolve(root, process.env.DATA_DIR ?? '.data');
 const STAGE = 'local';
 const SOURCE_ID = 'local';
 
@@ -47,8 +49,18 @@ const devApiKey = () => localCredential('DEV_API_KEY', 'dev-api-key', generateKe
 /** The `local` source's webhook shared secret: DEV_WEBHOOK_SECRET, or kept in .data/dev-webhook-secret. */
 const devWebhookSecret = () => localCredential('DEV_WEBHOOK_SECRET', 'dev-webhook-secret', generateWebhookSecret);
 
+/** The `local` source with the dev key and webhook secret, created or brought up to date. */
+async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
+  if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
+  const keys = await admin.listKeys(SOURCE_ID);
+  if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await admin.createKey(SOURCE_ID, key);
+  if ((await admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await admin.setWebhookSecret(SOURCE_ID, webhookSecret);
+}
+
 async function main(): Promise<void> {
   const httpPort = port('PORT', 3000);
+  const key = devApiKey();
+  const webhookSecret = devWebhookSecret();
   const emulators = await startEmulators({
     dynamodbPort: port('DYNAMODB_PORT', 8000),
     sqsPort: port('SQS_PORT', 9324),
@@ -62,6 +74,8 @@ async function main(): Promise<void> {
     port: httpPort,
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv() },
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
+    // Before the endpoint listens: a request right after the first healthy /health finds them.
+    prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),
     trigger: {
       onBatch: quiet
         ? undefined
@@ -69,14 +83,6 @@ async function main(): Promise<void> {
             console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
     },
   });
-
-  const key = devApiKey();
-  if (!(await pipeline.admin.getSource(SOURCE_ID))) await pipeline.admin.createSource(SOURCE_ID, 'Local development');
-  const keys = await pipeline.admin.listKeys(SOURCE_ID);
-  if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await pipeline.admin.createKey(SOURCE_ID, key);
-  const webhookSecret = devWebhookSecret();
-  if ((await pipeline.admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret)
-    await pipeline.admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 
   const endpoint = `http://localhost:${new URL(pipeline.url).port}`;
   console.log(`

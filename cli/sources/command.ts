@@ -1,8 +1,10 @@
-/** `sources create|list|disable|enable|set-secret`: the customer streams the service accepts events for. */
+/** `sources create|list|disable|enable|set-secret|rate-limit|allow-origin`: the customer streams the service accepts events for. */
 import { randomBytes } from 'node:crypto';
-import { booleanOption, stringOption } from '../core/args';
+import type { OriginChange } from '../../lib/admin/sources';
+import { parseAllowedOrigin } from '../../lib/shared/origins';
+import { booleanOption, stringOption, type Values } from '../core/args';
 import type { Command } from '../core/command';
-import { EXIT, UsageError } from '../core/errors';
+import { CliError, EXIT, UsageError } from '../core/errors';
 import { formatTable } from '../core/format';
 import { write, type Io } from '../core/io';
 import { withStage } from '../core/stage';
@@ -32,7 +34,7 @@ export const sourcesCreate: Command = {
 export const sourcesList: Command = {
   spec: {
     name: 'sources list',
-    summary: 'Lists the sources: state, webhook secret (set or not), active keys.',
+    summary: 'Lists the sources: state, webhook secret (set or not), active keys, allowed browser origins.',
     options: { json: { type: 'boolean', description: 'one JSON object per line instead of a table (no secrets)' }, ...TARGET_OPTIONS },
   },
   async run({ values }, io, deps) {
@@ -51,6 +53,8 @@ export const sourcesList: Command = {
           disabled: s.disabled === true,
           webhookSecretSet: Boolean(s.webhookSecret),
           activeKeys: activeKeys(s.sourceId),
+          // null: every origin (no list).
+          allowedOrigins: s.allowedOrigins ?? null,
           createdAt: s.createdAt,
         };
         await write(io.stdout, `${JSON.stringify(line)}\n`);
@@ -67,6 +71,7 @@ export const sourcesList: Command = {
       s.disabled ? 'disabled' : 'enabled',
       s.webhookSecret ? 'set' : '-',
       String(activeKeys(s.sourceId)),
+      s.allowedOrigins === undefined ? 'any' : s.allowedOrigins.length === 0 ? 'none' : s.allowedOrigins.join(' '),
       s.createdAt ?? '',
     ]);
     await write(
@@ -78,6 +83,7 @@ export const sourcesList: Command = {
           { header: 'STATE' },
           { header: 'WEBHOOK SECRET' },
           { header: 'KEYS', align: 'right' },
+          { header: 'ORIGINS', max: 40 },
           { header: 'CREATED' },
         ],
         rows,
@@ -209,4 +215,70 @@ async function readFirstLine(io: Io): Promise<string> {
   const line = text.split(/\r?\n/)[0] ?? '';
   if (line.trim() === '') throw new UsageError('stdin held no secret');
   return line;
+}
+
+export const sourcesAllowOrigin: Command = {
+  spec: {
+    name: 'sources allow-origin',
+    summary:
+      "Sets which browser origins may send with a source's keys. Adds the ORIGINs; --remove takes them off, --any allows every origin (the default), --none no page; with neither ORIGIN nor flag, shows the list.",
+    args: 'ID [ORIGIN...]',
+    minPositionals: 1,
+    maxPositionals: Infinity,
+    options: {
+      remove: { type: 'boolean', description: 'take the ORIGINs off the list (the last one leaves a list that allows no page)' },
+      any: { type: 'boolean', description: 'drop the list: pages of every origin may send (the default of a new source)' },
+      none: { type: 'boolean', description: 'an empty list: no page may send; servers and SDKs (no Origin header) still can' },
+      ...TARGET_OPTIONS,
+    },
+    details:
+      'An ORIGIN is scheme://host[:port] as browsers send it in the Origin header (https://shop.example, http://localhost:8080), or https://*.shop.example for every subdomain of shop.example (not shop.example itself). A page of another origin gets 403 naming its origin; requests without an Origin header are never refused by the list. Prints the origins now allowed, one a line ("*" for every origin). Takes effect within the key cache lifetime (KEY_CACHE_SECONDS, 60 s).',
+    examples: [
+      'segment-ingest sources allow-origin shop-web https://shop.example https://*.shop.example',
+      'segment-ingest sources allow-origin shop-web --remove https://old.shop.example',
+      'segment-ingest sources allow-origin shop-web --any',
+      'segment-ingest sources allow-origin shop-web',
+    ],
+  },
+  async run({ values, positionals }, io, deps) {
+    const [sourceId = '', ...origins] = positionals;
+    const change = originChange(values, origins);
+    const allowed = await withStage(values, io, deps, async (stage) => {
+      if (change) return stage.admin.changeAllowedOrigins(sourceId, change);
+      const source = await stage.admin.getSource(sourceId);
+      if (!source) throw new CliError(`source "${sourceId}" does not exist`);
+      return source.allowedOrigins;
+    });
+    await write(io.stdout, allowed === undefined ? '*\n' : allowed.map((origin) => `${origin}\n`).join(''));
+    await write(io.stderr, `${describeOrigins(sourceId, allowed)}\n`);
+    return EXIT.ok;
+  },
+};
+
+/** The change the flags and ORIGINs ask for; `undefined` to show the list. Throws UsageError for a bad combination or origin. */
+function originChange(values: Values, origins: string[]): OriginChange | undefined {
+  const flags = (['remove', 'any', 'none'] as const).filter((flag) => booleanOption(values, flag));
+  if (flags.length > 1) throw new UsageError(`give at most one of --${flags.join(', --')}`);
+  const [flag] = flags;
+  if ((flag === 'any' || flag === 'none') && origins.length > 0) throw new UsageError(`--${flag} takes no ORIGIN`);
+  if (flag === 'remove' && origins.length === 0) throw new UsageError('--remove needs the ORIGINs to take off');
+  const problems = origins.flatMap((origin) => {
+    const parsed = parseAllowedOrigin(origin);
+    return parsed.ok ? [] : [parsed.problem];
+  });
+  if (problems.length > 0)
+    throw new UsageError(
+      problems.join('\n').replace(/a source without a list of origins accepts every origin/, 'for every origin, use --any'),
+    );
+  if (flag === 'any') return { any: true };
+  if (flag === 'none') return { none: true };
+  if (flag === 'remove') return { remove: origins };
+  return origins.length > 0 ? { add: origins } : undefined;
+}
+
+function describeOrigins(sourceId: string, allowed: readonly string[] | undefined): string {
+  if (allowed === undefined) return `Source "${sourceId}" accepts pages of every origin (no list).`;
+  if (allowed.length === 0)
+    return `Source "${sourceId}" accepts no page (an empty list); requests without an Origin header still pass. --any allows every origin again.`;
+  return `Source "${sourceId}" accepts pages of ${allowed.length} origin${allowed.length === 1 ? '' : 's'}; others get 403. Requests without an Origin header always pass.`;
 }

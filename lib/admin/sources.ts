@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { MAX_ALLOWED_ORIGINS, parseAllowedOrigin } from '../shared/origins';
 import { hashKey, keyPrefix, type KeyRecord, type SourceRecord } from '../shared/source-records';
 
 export interface SourceAdminDeps {
@@ -43,7 +44,7 @@ export class SourceAdminError extends Error {
   }
 }
 
-/** Sources, their webhook secrets and rate limits, and their keys. */
+/** Sources, their webhook secrets, rate limits and allowed origins, and their keys. */
 export class SourceAdmin {
   private readonly documents: DynamoDBDocumentClient;
   private readonly tables: SourceAdminDeps['tables'];
@@ -122,24 +123,8 @@ export class SourceAdmin {
     } else if (current !== secret) {
       expression += ' REMOVE previousWebhookSecret, previousWebhookSecretExpiresAt';
     }
-    // The condition makes two rotations racing each other fail rather than lose a secret silently.
-    const condition = current === undefined ? 'attribute_not_exists(webhookSecret)' : 'webhookSecret = :current';
-    if (current !== undefined) values[':current'] = current;
-    try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tables.sources,
-          Key: { sourceId },
-          UpdateExpression: expression,
-          ExpressionAttributeValues: values,
-          ConditionExpression: `attribute_exists(sourceId) AND ${condition}`,
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        throw new SourceAdminError(`the webhook secret of source "${sourceId}" changed meanwhile; try again`);
-      throw error;
-    }
+    // Two rotations racing each other fail rather than lose a secret silently.
+    await this.updateIfUnchanged(sourceId, 'webhookSecret', current, expression, values, `the webhook secret of source "${sourceId}"`);
     return previousValidUntil === undefined ? {} : { previousValidUntil };
   }
 
@@ -151,6 +136,63 @@ export class SourceAdmin {
     const [expression, values] =
       perSecond === undefined ? ['REMOVE rateLimitPerSecond', undefined] : ['SET rateLimitPerSecond = :r', { ':r': perSecond }];
     await updateExisting(this.documents, this.tables.sources, { sourceId }, expression, values, `source "${sourceId}" does not exist`);
+  }
+
+  /**
+   * Changes which browser origins may send with the source's keys (SourceRecord.allowedOrigins):
+   * `add` and `remove` edit the list, `any` drops it (every origin: the default), `none` empties it
+   * (no page at all; servers still send). Origins are normalised and checked first (origins.ts).
+   * Returns the list now in force, `undefined` for any origin. The update is conditional on the
+   * list it read, so two concurrent changes cannot lose one another. Takes effect within the
+   * ingest function's cache lifetime.
+   */
+  async changeAllowedOrigins(sourceId: string, change: OriginChange): Promise<string[] | undefined> {
+    const given = 'add' in change ? change.add : 'remove' in change ? change.remove : [];
+    const origins = normaliseOrigins(given);
+    const { Item } = await this.documents.send(new GetCommand({ TableName: this.tables.sources, Key: { sourceId }, ConsistentRead: true }));
+    if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
+    const current = (Item as SourceRecord).allowedOrigins;
+    const next = nextOrigins(sourceId, current, change, origins);
+    await this.updateIfUnchanged(
+      sourceId,
+      'allowedOrigins',
+      current,
+      next === undefined ? 'REMOVE allowedOrigins' : 'SET allowedOrigins = :next',
+      next === undefined ? {} : { ':next': next },
+      `the allowed origins of source "${sourceId}"`,
+    );
+    return next;
+  }
+
+  /**
+   * Applies `expression` to an existing source only while `attribute` still holds `current`, the
+   * value read before (absent when `undefined`): of two changes racing each other, one fails with
+   * "`what` changed meanwhile" instead of being lost.
+   */
+  private async updateIfUnchanged(
+    sourceId: string,
+    attribute: string,
+    current: unknown,
+    expression: string,
+    values: Record<string, unknown>,
+    what: string,
+  ): Promise<void> {
+    const condition = current === undefined ? `attribute_not_exists(${attribute})` : `${attribute} = :current`;
+    const allValues = current === undefined ? values : { ...values, ':current': current };
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tables.sources,
+          Key: { sourceId },
+          UpdateExpression: expression,
+          ExpressionAttributeValues: Object.keys(allValues).length > 0 ? allValues : undefined,
+          ConditionExpression: `attribute_exists(sourceId) AND ${condition}`,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new SourceAdminError(`${what} changed meanwhile; try again`);
+      throw error;
+    }
   }
 
   /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */
@@ -186,6 +228,35 @@ export class SourceAdmin {
     );
     return { ...match, revokedAt };
   }
+}
+
+/** A change to a source's allowed origins (`SourceAdmin.changeAllowedOrigins`). */
+export type OriginChange = { add: readonly string[] } | { remove: readonly string[] } | { any: true } | { none: true };
+
+/** The normalised origins, or one error naming every origin that is not one. */
+function normaliseOrigins(given: readonly string[]): string[] {
+  const parsed = given.map(parseAllowedOrigin);
+  const problems = parsed.flatMap((p) => (p.ok ? [] : [p.problem]));
+  if (problems.length > 0) throw new SourceAdminError(problems.join('; '));
+  return [...new Set(parsed.flatMap((p) => (p.ok ? [p.origin] : [])))];
+}
+
+function nextOrigins(sourceId: string, current: string[] | undefined, change: OriginChange, origins: string[]): string[] | undefined {
+  if ('any' in change) return undefined;
+  if ('none' in change) return [];
+  if ('add' in change) {
+    const next = [...new Set([...(current ?? []), ...origins])];
+    if (next.length > MAX_ALLOWED_ORIGINS) {
+      throw new SourceAdminError(
+        `a source allows at most ${MAX_ALLOWED_ORIGINS} origins; use wildcards (https://*.shop.example) for many subdomains`,
+      );
+    }
+    return next;
+  }
+  if (current === undefined) throw new SourceAdminError(`source "${sourceId}" accepts every origin: there is no list to remove from`);
+  const missing = origins.filter((origin) => !current.includes(origin));
+  if (missing.length > 0) throw new SourceAdminError(`not among the allowed origins of source "${sourceId}": ${missing.join(', ')}`);
+  return current.filter((origin) => !origins.includes(origin));
 }
 
 export function createSourceAdmin(deps: SourceAdminDeps): SourceAdmin {

@@ -14,6 +14,7 @@ import type { Log } from '../shared/log';
 import type { Meter } from '../shared/metrics';
 import type { Problem, RefusalReason } from '../shared/reasons';
 import type { Authenticator, Principal } from './auth';
+import { assertOriginAllowed } from './cors';
 import type { Enqueue, EnqueueResult } from './enqueue';
 import { BadRequestError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
@@ -62,6 +63,16 @@ export interface AcceptOptions {
   defaults?: { context?: unknown; integrations?: unknown; sentAt?: unknown };
   /** Added to the answer, so the sender sees them (Segment shows answers in its debugger). */
   warnings?: readonly string[];
+}
+
+/**
+ * The delivery of an authenticated request, once its source accepts the page it comes from:
+ * throws `ForbiddenError` (403) for an `Origin` outside the source's allowed origins (cors.ts).
+ * Routes call it right after authentication, before anything is enqueued.
+ */
+export async function authorizeDelivery(deps: IngestDeps, request: HttpRequest, principal: Principal, route: string): Promise<Delivery> {
+  if (request.headers.origin !== undefined) assertOriginAllowed(request, await deps.auth.getSource(principal.sourceId));
+  return { request, principal, route };
 }
 
 /** What judging a request's events produced: the records to enqueue and the answer's errors. */

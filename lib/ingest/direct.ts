@@ -6,7 +6,7 @@
 import { credentialsFromHeader, type Principal } from './auth';
 import { UnauthorizedError } from './http-errors';
 import { parseJson, readBody, type HttpRequest, type HttpResponse } from './http';
-import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
+import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
 import { SPEC_TYPES } from '../spec/event-types';
 
@@ -58,7 +58,7 @@ export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Pro
   // quarantined with its reason (and a 400), where a 413 would leave no trace of it.
   const text = readBody(request, deps.config.limits.maxRequestBytes);
   const principal = await authenticateDirect(deps, request);
-  const delivery: Delivery = { request, principal, route: DIRECT_ROUTE };
+  const delivery = await authorizeDelivery(deps, request, principal, DIRECT_ROUTE);
 
   const settings = decodeSegmentSettings(request.headers['x-segment-settings']);
   const warnings: string[] = [];

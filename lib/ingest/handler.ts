@@ -1,7 +1,7 @@
 /**
  * Wiring for the ingest Lambda: its dependencies built from the environment once, and API Gateway
- * events adapted to the route table (`routes.ts`). Tests call `createIngestHandler` with their own
- * dependencies.
+ * events adapted to the route table (`routes.ts`), every answer with its CORS headers (`cors.ts`).
+ * Tests call `createIngestHandler` with their own dependencies.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createClients, type ClientOptions, type Clients } from '../shared/clients';
@@ -11,6 +11,7 @@ import { createLogger, type Log } from '../shared/log';
 import { createMeter, noMeter, type Meter } from '../shared/metrics';
 import type { IngestDeps } from './accept';
 import { createAuthenticator } from './auth';
+import { withCorsHeaders } from './cors';
 import { createEnqueuer } from './enqueue';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
@@ -64,11 +65,11 @@ export function createIngestHandler(deps: IngestDeps, now: () => number = Date.n
       receivedAtMs + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)),
     );
     try {
-      return await ingest(request);
+      return withCorsHeaders(request, await ingest(request));
     } catch (error) {
       const response = errorResponse(error);
       logFailure(deps, request, error, response.statusCode);
-      return response;
+      return withCorsHeaders(request, response);
     } finally {
       deps.meter.latency(now() - request.receivedAtMs);
       deps.meter.flush();

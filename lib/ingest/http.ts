@@ -1,6 +1,6 @@
 /**
  * HTTP plumbing shared by every route: the request as the handlers see it, reading a body within
- * the limits (content type, charset, gzip, size), and the one mapping from errors to answers.
+ * the limits (charset, gzip, size), and the one mapping from errors to answers.
  */
 import { gunzipSync } from 'node:zlib';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -78,18 +78,21 @@ export function errorResponse(error: unknown): HttpResponse {
   return jsonResponse(503, { message }, { 'Retry-After': RETRY_AFTER_SECONDS });
 }
 
-const READABLE_TYPES = /^(application\/json|text\/plain|application\/[\w.+-]*\+json)$/;
-const READABLE_CHARSETS = /^(utf-?8|us-ascii)$/i;
+const READABLE_CHARSETS = /^(utf-?8|us-ascii|ascii)$/i;
 
-/** Throws 415 for a content type or charset we cannot read. */
+/**
+ * Throws 415 for a charset we cannot read. The media type itself is not checked: every body is
+ * read as JSON, whatever it is labelled (`text/plain` from browsers, none, or a client library's
+ * wrong default such as axios' `application/x-www-form-urlencoded` on RudderStack's gzip bodies);
+ * one that is not JSON gets the parser's 400.
+ */
 function checkContentType(request: HttpRequest): void {
   const contentType = request.headers['content-type'];
-  if (!contentType || contentType === 'application/json') return;
-  const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim());
-  if (!READABLE_TYPES.test(mediaType.toLowerCase())) {
-    throw new UnsupportedMediaTypeError(`Content-Type "${mediaType}" is not supported; send application/json (or text/plain)`);
-  }
-  const charset = params
+  if (!contentType || contentType === 'application/json' || !contentType.includes(';')) return;
+  const charset = contentType
+    .split(';')
+    .slice(1)
+    .map((part) => part.trim())
     .find((p) => /^charset=/i.test(p))
     ?.slice(8)
     .replace(/"/g, '');
@@ -104,8 +107,8 @@ function contentEncoding(request: HttpRequest): string {
 }
 
 /**
- * Checks the content type and encoding, the size before and after decompression, and decodes
- * UTF-8. `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
+ * Checks the charset and encoding, the size before and after decompression, and decodes UTF-8.
+ * `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
  */
 export function readBody(request: HttpRequest, limitBytes: number): string {
   if (request.text !== undefined && contentEncoding(request) === 'identity') {

@@ -36,7 +36,8 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
       const match = route.pattern.exec(request.path);
       if (!match) continue;
       if (!route.methods.includes(request.method)) {
-        route.methods.forEach((m) => allowed.add(m));
+        // A preflight is the browser's business, not a method to suggest to the sender.
+        route.methods.forEach((m) => m !== 'OPTIONS' && allowed.add(m));
         continue;
       }
       const params = decodeParams(route.names, match);

@@ -1,8 +1,9 @@
 /**
  * The route table of the ingest function: every way Segment delivers (the Tracking API, the Direct
- * destination, the Webhooks destination) and the health check.
+ * destination, the Webhooks destination), each with its CORS preflight, and the health check.
  */
 import type { IngestDeps } from './accept';
+import { preflightRoute } from './cors';
 import { DIRECT_ROUTE, receiveDirect } from './direct';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import { createRouter, type Route } from './router';
@@ -10,10 +11,13 @@ import { receiveBatch, receiveSingle } from './tracking-api';
 import { receiveWebhook, WEBHOOK_METHODS, WEBHOOK_ROUTE } from './webhook';
 
 export function ingestRoutes(deps: IngestDeps): Route[] {
-  return [
+  const routes: Route[] = [
     { path: '/health', methods: ['GET', 'HEAD'], handler: async () => jsonResponse(200, { status: 'ok' }) },
     { path: '/v1/batch', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/batch') },
     { path: '/v1/import', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/import') },
+    // analytics.js 2.0 in batching mode: `{"batch":[...], "writeKey", "sentAt"}`.
+    { path: '/v1/b', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/batch') },
+    // The six types by name, or by analytics.js's short form (`/v1/t`).
     { path: '/v1/{type}', methods: ['POST'], handler: (request, params) => receiveSingle(deps, request, params.type ?? '') },
     { path: DIRECT_ROUTE, methods: ['POST'], handler: (request) => receiveDirect(deps, request) },
     {
@@ -22,6 +26,8 @@ export function ingestRoutes(deps: IngestDeps): Route[] {
       handler: (request, params) => receiveWebhook(deps, request, params.sourceId ?? ''),
     },
   ];
+  // Every event route answers its browsers' preflight (cors.ts).
+  return [...routes, ...routes.filter((route) => route.path !== '/health').map(preflightRoute)];
 }
 
 /** The ingest function's request handling: route, then the route's handler. Throws our errors for refusals. */

@@ -5,7 +5,7 @@
  */
 import { EVENT_TYPES, isEventType, type EventType } from '../spec/event-types';
 import { describeJsonType } from '../spec/normalize';
-import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
+import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { credentialsFromHeader, type Principal } from './auth';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
@@ -39,8 +39,12 @@ export async function authenticateTrackingRequest(
   return { principal, parsed: parsed ?? parseJson(text) };
 }
 
-/** `POST /v1/{type}`: one event of the type the path names. */
-export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type: string): Promise<HttpResponse> {
+/** analytics.js 2.0 posts to the first letter of the type: `/v1/t` is `/v1/track`. A Map: a path is no key of an object's prototype. */
+const SHORT_TYPES: ReadonlyMap<string, EventType> = new Map(EVENT_TYPES.map((type) => [type.charAt(0), type]));
+
+/** `POST /v1/{type}`: one event of the type the path names, in full or by its first letter. */
+export async function receiveSingle(deps: IngestDeps, request: HttpRequest, name: string): Promise<HttpResponse> {
+  const type = SHORT_TYPES.get(name) ?? name;
   if (!isEventType(type)) {
     throw new NotFoundError(
       `no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`,
@@ -48,7 +52,7 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, type
   }
   const text = readBody(request, deps.config.limits.maxEventBytes);
   const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
-  const delivery: Delivery = { request, principal, route: `/v1/${type}` };
+  const delivery = await authorizeDelivery(deps, request, principal, `/v1/${type}`);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   if (!isObject(parsed.value))
     return quarantineBody(
@@ -70,7 +74,7 @@ export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route
   const { limits } = deps.config;
   const text = readBody(request, limits.maxBatchBytes);
   const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
-  const delivery: Delivery = { request, principal, route };
+  const delivery = await authorizeDelivery(deps, request, principal, route);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;
   if (!isObject(body))

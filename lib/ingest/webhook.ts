@@ -9,7 +9,7 @@ import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth
 import type { SourceRecord } from '../shared/source-records';
 import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { decodeUtf8, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
-import { acceptEvents, badShape, isObject, quarantineBody, type Delivery, type IngestDeps } from './accept';
+import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
 import { SPEC_TYPES } from '../spec/event-types';
 
@@ -136,7 +136,7 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
 
   const parsed = parseJson(text);
   const principal = await authenticateWebhook(deps, request, source, inflated, parsed);
-  const delivery: Delivery = { request, principal, route: WEBHOOK_ROUTE };
+  const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE);
 
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;

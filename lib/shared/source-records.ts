@@ -21,6 +21,12 @@ export interface SourceRecord {
    */
   previousWebhookSecret?: string;
   previousWebhookSecretExpiresAt?: string;
+  /**
+   * Browser origins that may send with this source's keys (normalised by `parseAllowedOrigin` in
+   * origins.ts). Absent: every origin; empty: none. Requests without an `Origin` header (servers,
+   * SDKs) are never refused by it.
+   */
+  allowedOrigins?: string[];
   createdAt?: string;
 }
 

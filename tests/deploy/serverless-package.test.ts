@@ -90,6 +90,11 @@ describe('serverless package --stage test', () => {
         'POST /v1/batch',
         'POST /v1/import',
         'GET /health',
+        'OPTIONS /segment',
+        'OPTIONS /webhook/{sourceId}',
+        'OPTIONS /v1/{type}',
+        'OPTIONS /v1/batch',
+        'OPTIONS /v1/import',
         '$default',
       ];
 
@@ -113,6 +118,13 @@ describe('serverless package --stage test', () => {
           IntegrationUri: getAtt('IngestLambdaFunction'),
         });
       }
+    });
+
+    it("leaves API Gateway's own CORS off, so the function answers preflights with its headers", () => {
+      const api = ofType('AWS::ApiGatewayV2::Api');
+
+      expect(api).toHaveLength(1);
+      expect(api[0]?.[1].Properties.CorsConfiguration).toBeUndefined();
     });
 
     it('writes an access log with a retention', () => {

@@ -136,15 +136,27 @@ describe('bad input', () => {
     );
   });
 
-  it('answers 415 for a content type it cannot read', async () => {
-    const response = await stack.send('/v1/track', segmentEvent('track'), {
+  it('reads a JSON body whatever its content type says, and answers 400 for a form that is not JSON', async () => {
+    const event = segmentEvent('track');
+
+    const json = await stack.send('/v1/track', event, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await stack.send('/v1/track', undefined, {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      raw: 'a=1&b=2',
+    });
+
+    expect(json.status).toBe(200);
+    expect(form.status).toBe(400);
+    expect(form.body.message).toMatch(/^body is not valid JSON: /);
+  });
+
+  it('answers 415 for a charset it cannot read', async () => {
+    const response = await stack.send('/v1/track', segmentEvent('track'), {
+      headers: { 'content-type': 'text/plain; charset=windows-1252' },
     });
 
     expect(response.status).toBe(415);
-    expect(response.body.message).toBe(
-      'Content-Type "application/x-www-form-urlencoded" is not supported; send application/json (or text/plain)',
-    );
+    expect(response.body.message).toBe('charset "windows-1252" is not supported; send UTF-8');
   });
 
   it('answers 415 for an encoding it cannot read', async () => {

@@ -26,8 +26,8 @@ describe('sources', () => {
     expect(created).toMatchObject({ code: 0, stdout: 'shop-web\n' });
     expect(await stack.admin.getSource('shop-web')).toMatchObject({ sourceId: 'shop-web', name: 'Shop (web)', disabled: false });
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^SOURCE +NAME +STATE +WEBHOOK SECRET +KEYS +CREATED$/m);
-    expect(listed.stdout).toMatch(/^shop-web +Shop \(web\) +enabled +- +0 /m);
+    expect(listed.stdout).toMatch(/^SOURCE +NAME +STATE +WEBHOOK SECRET +KEYS +ORIGINS +CREATED$/m);
+    expect(listed.stdout).toMatch(/^shop-web +Shop \(web\) +enabled +- +0 +any /m);
   });
 
   it('generates an id when none is given', async () => {
@@ -173,5 +173,90 @@ describe('keys', () => {
     const result = await cli(stack, ['keys', 'create']);
 
     expect(result).toMatchObject({ code: 2, stderr: 'segment-ingest: --source is required: the source the key belongs to\n' });
+  });
+});
+
+describe('sources allow-origin', () => {
+  const page = (origin: string) => stack.send('/v1/track', segmentEvent('track'), { headers: { origin } });
+
+  it('adds origins, which the endpoint then enforces, and lists them', async () => {
+    const added = await cli(stack, ['sources', 'allow-origin', stack.sourceId, 'https://Shop.example/', 'https://*.brand.example']);
+    const shown = await cli(stack, ['sources', 'allow-origin', stack.sourceId]);
+    const listed = await cli(stack, ['sources', 'list', '--json']);
+    const statuses = [(await page('https://shop.example')).status, (await page('https://evil.example')).status];
+
+    expect(added).toEqual({
+      code: 0,
+      stdout: 'https://shop.example\nhttps://*.brand.example\n',
+      stderr: `Source "${stack.sourceId}" accepts pages of 2 origins; others get 403. Requests without an Origin header always pass.\n`,
+    });
+    expect(shown.stdout).toBe(added.stdout);
+    const line = listed.stdout
+      .trim()
+      .split('\n')
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((s) => s.sourceId === stack.sourceId);
+    expect(line?.allowedOrigins).toEqual(['https://shop.example', 'https://*.brand.example']);
+    expect(statuses).toEqual([200, 403]);
+  });
+
+  it('removes origins; removing the last one leaves a list that takes no page, --any takes every page again', async () => {
+    await cli(stack, ['sources', 'allow-origin', stack.sourceId, '--any']);
+    await cli(stack, ['sources', 'allow-origin', stack.sourceId, 'https://shop.example']);
+
+    const removed = await cli(stack, ['sources', 'allow-origin', stack.sourceId, '--remove', 'https://shop.example']);
+    const whileNone = (await page('https://shop.example')).status;
+    const listed = await cli(stack, ['sources', 'list']);
+    const any = await cli(stack, ['sources', 'allow-origin', stack.sourceId, '--any']);
+    const afterAny = (await page('https://evil.example')).status;
+
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toBe('');
+    expect(removed.stderr).toContain('accepts no page (an empty list)');
+    expect(whileNone).toBe(403);
+    expect(listed.stdout).toMatch(new RegExp(`^${stack.sourceId} .* none `, 'm'));
+    expect(any).toMatchObject({ code: 0, stdout: '*\n' });
+    expect(afterAny).toBe(200);
+    expect((await stack.admin.getSource(stack.sourceId))?.allowedOrigins).toBeUndefined();
+  });
+
+  it.each([
+    [['https://shop.example/cart'], /has a path, query or credentials/],
+    [['*'], /for every origin, use --any/],
+    [['--any', 'https://shop.example'], /--any takes no ORIGIN/],
+    [['--remove'], /--remove needs the ORIGINs to take off/],
+    [['--any', '--none'], /give at most one of --any, --none/],
+  ])('refuses %j with exit 2 and changes nothing', async (args, message) => {
+    const result = await cli(stack, ['sources', 'allow-origin', stack.sourceId, ...args]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect((await stack.admin.getSource(stack.sourceId))?.allowedOrigins).toBeUndefined();
+  });
+
+  it('loses no change when several are made at once: each is kept or fails with "changed meanwhile"', async () => {
+    await stack.admin.createSource('origins-race');
+    const origins = Array.from({ length: 6 }, (_, i) => `https://site${i}.example`);
+
+    const results = await Promise.allSettled(origins.map((origin) => stack.admin.changeAllowedOrigins('origins-race', { add: [origin] })));
+
+    const kept = origins.filter((_, i) => results[i]?.status === 'fulfilled');
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(new Set(failures)).toEqual(
+      new Set(failures.length > 0 ? ['the allowed origins of source "origins-race" changed meanwhile; try again'] : []),
+    );
+    expect([...((await stack.admin.getSource('origins-race'))?.allowedOrigins ?? [])].sort()).toEqual(kept.sort());
+  });
+
+  it('says so when an origin to remove is not listed, or the source does not exist', async () => {
+    const fromAny = await cli(stack, ['sources', 'allow-origin', stack.sourceId, '--remove', 'https://shop.example']);
+    const missing = await cli(stack, ['sources', 'allow-origin', 'nope']);
+
+    expect(fromAny).toMatchObject({
+      code: 1,
+      stderr: `segment-ingest: source "${stack.sourceId}" accepts every origin: there is no list to remove from\n`,
+    });
+    expect(missing).toMatchObject({ code: 1, stderr: 'segment-ingest: source "nope" does not exist\n' });
   });
 });

@@ -66,13 +66,33 @@ describe('readBody', () => {
     );
   });
 
-  it('refuses content types, charsets and encodings it cannot read with 415', () => {
-    expect(() => readBody(request('a=1', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 100)).toThrow(
-      expect.objectContaining({ status: 415 }),
-    );
+  it('reads JSON whatever the content type says, including a form type and a missing one', () => {
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+      'text/plain; charset=ascii',
+    ]) {
+      expect(readBody(request('{"a":1}', { headers: { 'content-type': type } }), 100)).toBe('{"a":1}');
+    }
+    expect(
+      readBody(
+        request(gzipSync('{"a":1}').toString('base64'), {
+          base64: true,
+          headers: { 'content-encoding': 'gzip', 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+        100,
+      ),
+    ).toBe('{"a":1}');
+  });
+
+  it('refuses charsets and encodings it cannot read with 415', () => {
     expect(() => readBody(request('{}', { headers: { 'content-type': 'application/json; charset=latin1' } }), 100)).toThrow(
       expect.objectContaining({ status: 415 }),
     );
+    expect(() =>
+      readBody(request('{}', { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=latin1' } }), 100),
+    ).toThrow(expect.objectContaining({ status: 415 }));
     expect(() => readBody(request('{}', { headers: { 'content-encoding': 'br' } }), 100)).toThrow(expect.objectContaining({ status: 415 }));
   });
 });

@@ -20,6 +20,8 @@ describe('readBody', () => {
     'text/plain;charset=UTF-8',
     'application/vnd.segment+json',
     'APPLICATION/JSON; charset="utf-8"',
+    'application/x-www-form-urlencoded',
+    'application/octet-stream',
   ])('reads %s', (contentType) => {
     expect(readBody(request('{"a":1}', { 'content-type': contentType }), 100)).toBe('{"a":1}');
   });
