@@ -25,18 +25,12 @@ const sqs = new SQSClient({ region: process.env.AWS_REGION });
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: process.env.AWS_REGION }));
 export const handler = async () => [sqs, documents].length;
 `;
-const SDK_WORKER = `
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: process.env.AWS_REGION }));
-export const handler = async () => documents;
-`;
 
 export const BUNDLES: Record<string, BundleSpec> = {
   ingest: { entry: FUNCTIONS.ingest },
+  // Both functions use both clients: the worker sends to SQS to continue long erasures.
   'sdk-only (SQS + DynamoDB)': { contents: SDK_INGEST },
   worker: { entry: FUNCTIONS.worker },
-  'sdk-only (DynamoDB)': { contents: SDK_WORKER },
   'empty handler': { contents: 'export const handler = async () => ({ statusCode: 200 });' },
 };
 

@@ -124,7 +124,7 @@ export function renderReport(result: BenchResult): string {
   parts.push('', table(header, rows));
   if (result.coldStart?.length) {
     const cold = result.coldStart;
-    const base = (name: string) => cold.find((c) => c.name === (name === 'ingest' ? 'sdk-only (SQS + DynamoDB)' : 'sdk-only (DynamoDB)'));
+    const base = (name: string) => cold.find((c) => c.name === 'sdk-only (SQS + DynamoDB)');
     parts.push(
       '',
       table(
@@ -190,7 +190,7 @@ export function targetLines(result: BenchResult): string[] {
   }
   for (const name of ['ingest', 'worker']) {
     const ours = result.coldStart?.find((c) => c.name === name);
-    const base = result.coldStart?.find((c) => c.name === (name === 'ingest' ? 'sdk-only (SQS + DynamoDB)' : 'sdk-only (DynamoDB)'));
+    const base = result.coldStart?.find((c) => c.name === 'sdk-only (SQS + DynamoDB)');
     if (!ours || !base) continue;
     const size = ours.bytes / base.bytes;
     const load = ours.loadMs / base.loadMs;

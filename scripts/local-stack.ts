@@ -5,6 +5,7 @@
  * http://localhost:$PORT (so `/health` answers only once all of it exists) and drains the queue
  * with the worker. Ctrl-C stops everything it started.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateKey, type SourceAdmin } from '../lib/admin/sources';
@@ -49,6 +50,9 @@ const devApiKey = () => localCredential('DEV_API_KEY', 'dev-api-key', generateKe
 /** The `local` source's webhook shared secret: DEV_WEBHOOK_SECRET, or kept in .data/dev-webhook-secret. */
 const devWebhookSecret = () => localCredential('DEV_WEBHOOK_SECRET', 'dev-webhook-secret', generateWebhookSecret);
 
+/** The local stage's secret for erasure records: ERASURE_HASH_KEY, or kept in .data/erasure-hash-key. */
+const erasureHashKey = () => localCredential('ERASURE_HASH_KEY', 'erasure-hash-key', () => randomBytes(32).toString('hex'));
+
 /** The `local` source with the dev key and webhook secret, created or brought up to date. */
 async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
   if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
     dynamodbEndpoint: emulators.dynamodbEndpoint,
     sqsEndpoint: emulators.sqsEndpoint,
     port: httpPort,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv() },
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
     // Before the endpoint listens: a request right after the first healthy /health finds them.
     prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),
@@ -127,7 +131,9 @@ function pickFunctionEnv(): Record<string, string | undefined> {
     'MAX_WEBHOOK_EVENTS',
     'MAX_REQUEST_BYTES',
     'QUEUE_MESSAGE_BYTES',
+    'REQUEST_BUDGET_MS',
     'ENQUEUE_BUDGET_MS',
+    'LOOKUP_TIMEOUT_MS',
     'KEY_CACHE_SECONDS',
     'REJECTED_RETENTION_DAYS',
     'WRITE_CONCURRENCY',

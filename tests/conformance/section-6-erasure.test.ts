@@ -143,6 +143,36 @@ describe('section 6: erasure through the running pipeline', () => {
     expect((await itemsOf(stack, 'comes-back')).map((i) => i.messageId)).toEqual([later.messageId]);
   });
 
+  it('clamps the cut-off of a delete dated in the future to its receive time plus 5 minutes (issue 10, 7)', async () => {
+    // Prepare: history, then a delete dated an hour ahead. (One dated 2099 is clamped to its
+    // receive time at ingest already, as every timestamp more than a day ahead is.)
+    await deliver(stack, '/v1/batch', historyOf('future-dated'));
+    await stack.drain();
+    const before = Date.now();
+    const ahead = new Date(before + 3600_000).toISOString();
+    await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'future-dated', timestamp: ahead })]);
+    await stack.drain();
+
+    // Act: the user comes back ten minutes later.
+    const later = segmentEvent('track', { userId: 'future-dated', timestamp: new Date(Date.now() + 10 * 60_000).toISOString() });
+    await deliver(stack, '/segment', [later]);
+    await stack.drain();
+
+    // Assess: the history is erased, the new event is kept, and the source's watermark is not 2099.
+    expect((await itemsOf(stack, 'future-dated')).map((i) => i.messageId)).toEqual([later.messageId]);
+    const { Items = [] } = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.erasures,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `source#${stack.sourceId}` },
+        ConsistentRead: true,
+      }),
+    );
+    const watermark = Date.parse(String(Items[0]?.cutoff));
+    expect(watermark).toBeGreaterThanOrEqual(before + 5 * 60_000 - 1000);
+    expect(watermark).toBeLessThan(Date.now() + 5 * 60_000 + 1000);
+  });
+
   it('drops a later replay of the erased history', async () => {
     const history = historyOf('replayed');
     await deliver(stack, '/v1/batch', history);

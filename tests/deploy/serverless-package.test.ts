@@ -320,7 +320,30 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).not.toContainEqual(getAtt('KeysTable'));
       expect(actions).not.toContain('cloudwatch:PutMetricData');
-      expect(actions).not.toContain('sqs:SendMessage');
+      // Only to continue an erasure that ran out of time (lib/worker/requeue.ts), and only there.
+      expect(resourcesFor(role, 'sqs:SendMessage')).toEqual([getAtt('EventsQueue')]);
+    });
+  });
+
+  describe('time budgets and secrets', () => {
+    it('tells the ingest function its own timeout, so a budget that does not fit fails at cold start', () => {
+      const fn = resource('IngestLambdaFunction').Properties;
+      const { Variables } = fn.Environment as { Variables: Record<string, unknown> };
+
+      expect(Number(Variables.FUNCTION_TIMEOUT_SECONDS)).toBe(fn.Timeout);
+      expect(() => loadConfig({ FUNCTION_TIMEOUT_SECONDS: String(Variables.FUNCTION_TIMEOUT_SECONDS) })).not.toThrow();
+    });
+
+    it('generates the erasure hash key in Secrets Manager, keeps it, and hands it to the worker only', () => {
+      const secret = resource('ErasureHashKeySecret');
+      const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      const ingest = resource('IngestLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+
+      expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(secret.Properties.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
+      expect(worker.Variables.ERASURE_HASH_KEY).toEqual({ 'Fn::Sub': '{{resolve:secretsmanager:${ErasureHashKeySecret}}}' });
+      expect(ingest.Variables.ERASURE_HASH_KEY).toBeUndefined();
+      expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
     });
   });
 

@@ -7,7 +7,12 @@ export function eventMessage(sourceId: string, events: Record<string, unknown>[]
   const meta = { sourceId, receivedAt: new Date().toISOString(), requestId };
   return encodeMessage(
     events.map((event) => {
-      const verdict = normalizeEvent(event, { allowedTypes: SPEC_TYPES, clock: 'segment', receivedAtMs: Date.now(), maxEventBytes: 1024 * 1024 });
+      const verdict = normalizeEvent(event, {
+        allowedTypes: SPEC_TYPES,
+        clock: 'segment',
+        receivedAtMs: Date.now(),
+        maxEventBytes: 1024 * 1024,
+      });
       if (!verdict.ok) throw new Error(`test event is invalid: ${verdict.reasons.join('; ')}`);
       return serializeEventRecord(meta, verdict.json, verdict.keyTime);
     }),

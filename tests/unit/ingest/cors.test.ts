@@ -8,7 +8,15 @@ import type { HttpRequest } from '../../../lib/ingest/http';
 import type { SourceRecord } from '../../../lib/shared/source-records';
 
 function request(headers: Record<string, string>): HttpRequest {
-  return { method: 'OPTIONS', path: '/v1/t', headers, body: Buffer.alloc(0), requestId: 'r', receivedAtMs: 0 };
+  return {
+    method: 'OPTIONS',
+    path: '/v1/t',
+    headers,
+    body: Buffer.alloc(0),
+    requestId: 'r',
+    receivedAtMs: 0,
+    deadline: Number.MAX_SAFE_INTEGER,
+  };
 }
 
 describe('preflightResponse', () => {

@@ -7,7 +7,12 @@ import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../l
 import { segmentEvent } from '../../support/events';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 12, 0, 0);
-const options: NormalizeOptions = { allowedTypes: EVENT_TYPES, clock: 'segment' as const, receivedAtMs: RECEIVED, maxEventBytes: 32 * 1024 };
+const options: NormalizeOptions = {
+  allowedTypes: EVENT_TYPES,
+  clock: 'segment' as const,
+  receivedAtMs: RECEIVED,
+  maxEventBytes: 32 * 1024,
+};
 
 function accepted(input: unknown, extra: Partial<NormalizeOptions> = {}) {
   const verdict = normalizeEvent(input, { ...options, ...extra });

@@ -1,7 +1,12 @@
 import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
 import { SPEC_TYPES } from '../../../lib/spec/event-types';
 
-const options: NormalizeOptions = { allowedTypes: SPEC_TYPES, clock: 'segment' as const, receivedAtMs: Date.UTC(2026, 0, 2, 3, 4, 5, 6), maxEventBytes: 32 * 1024 };
+const options: NormalizeOptions = {
+  allowedTypes: SPEC_TYPES,
+  clock: 'segment' as const,
+  receivedAtMs: Date.UTC(2026, 0, 2, 3, 4, 5, 6),
+  maxEventBytes: 32 * 1024,
+};
 
 function ok(input: unknown, overrides: Partial<NormalizeOptions> = {}) {
   const verdict = normalizeEvent(input, { ...options, ...overrides });
