@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -52,6 +53,20 @@ export function toHttpApiEvent(request: IncomingMessage, body: Buffer): APIGatew
   };
 }
 
+/**
+ * Requests Node cannot parse (a bad Content-Length, CR or LF inside a header, headers over 16 KB)
+ * never reach the handler; API Gateway answers those itself, with JSON. So does this.
+ */
+function answerMalformed(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = JSON.stringify({ message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' });
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
 export interface ApiServer {
   url: string;
   server: Server;
@@ -85,6 +100,7 @@ export async function startApiServer(handler: HttpApiHandler, port: number, onRe
         });
     });
   });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformed(error, socket));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

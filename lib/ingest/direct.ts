@@ -56,7 +56,7 @@ async function authenticateDirect(deps: IngestDeps, request: HttpRequest): Promi
 export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<HttpResponse> {
   // The whole request limit, not the one-event limit: an event that Segment enriched past 32 KB is
   // quarantined with its reason (and a 400), where a 413 would leave no trace of it.
-  const text = readBody(request, deps.config.limits.maxRequestBytes);
+  const { text, problem } = readBody(request, deps.config.limits.maxRequestBytes);
   const principal = await authenticateDirect(deps, request);
   const delivery = await authorizeDelivery(deps, request, principal, DIRECT_ROUTE);
 
@@ -77,6 +77,7 @@ export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Pro
     });
   }
 
+  if (problem) return quarantineBody(deps, delivery, text, problem);
   const parsed = parseJson(text);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   if (!isObject(parsed.value))

@@ -110,12 +110,21 @@ function contentEncoding(request: HttpRequest): string {
  * Checks the charset and encoding, the size before and after decompression, and decodes UTF-8.
  * `limitBytes` is the route's limit; it applies to the body as sent and as inflated.
  */
-export function readBody(request: HttpRequest, limitBytes: number): string {
+export function readBody(request: HttpRequest, limitBytes: number): BodyText {
   if (request.text !== undefined && contentEncoding(request) === 'identity') {
     checkContentType(request);
-    return readText(request.text, limitBytes);
+    return { text: readText(request.text, limitBytes) };
   }
-  return decodeUtf8(readBodyBytes(request, limitBytes));
+  return decodeBody(readBodyBytes(request, limitBytes));
+}
+
+/**
+ * A body as text. `problem` is set when the bytes were not UTF-8: `text` is then their lossy
+ * decoding (U+FFFD for what is not UTF-8), which the route quarantines once it knows the sender.
+ */
+export interface BodyText {
+  text: string;
+  problem?: Problem;
 }
 
 /**
@@ -147,13 +156,14 @@ export function readBodyBytes(request: HttpRequest, limitBytes: number): Buffer 
 
 /** `fatal`: invalid UTF-8 is an error, not replacement characters. Reusable: `decode` keeps no state between calls. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const LOSSY_UTF8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 
-/** Decodes UTF-8 strictly (a leading BOM is dropped); throws 400 for bytes that are not UTF-8. */
-export function decodeUtf8(body: Buffer): string {
+/** Decodes UTF-8 strictly (a leading BOM is dropped); bytes that are not UTF-8 give a problem and their lossy text. */
+export function decodeBody(body: Buffer): BodyText {
   try {
-    return UTF8.decode(body);
+    return { text: UTF8.decode(body) };
   } catch {
-    throw new BadRequestError('body is not valid UTF-8', 'unreadable-body');
+    return { text: LOSSY_UTF8.decode(body), problem: { reason: 'unreadable-body', message: 'body is not valid UTF-8' } };
   }
 }
 

@@ -7,7 +7,7 @@ import { EVENT_TYPES, isEventType, type EventType } from '../spec/event-types';
 import { describeJsonType } from '../spec/normalize';
 import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { credentialsFromHeader, type Principal } from './auth';
-import { BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
+import { NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
 
 /**
@@ -50,9 +50,10 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, name
       `no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`,
     );
   }
-  const text = readBody(request, deps.config.limits.maxEventBytes);
+  const { text, problem } = readBody(request, deps.config.limits.maxEventBytes);
   const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
   const delivery = await authorizeDelivery(deps, request, principal, `/v1/${type}`);
+  if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   if (!isObject(parsed.value))
     return quarantineBody(
@@ -72,9 +73,10 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, name
 /** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */
 export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route: string): Promise<HttpResponse> {
   const { limits } = deps.config;
-  const text = readBody(request, limits.maxBatchBytes);
+  const { text, problem } = readBody(request, limits.maxBatchBytes);
   const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
   const delivery = await authorizeDelivery(deps, request, principal, route);
+  if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;
   if (!isObject(body))
@@ -87,7 +89,8 @@ export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route
       badShape(body.batch === undefined ? 'body has no "batch" array' : `"batch" must be an array, got ${describeJsonType(body.batch)}`),
     );
   }
-  if (body.batch.length === 0) throw new BadRequestError('"batch" is empty; send at least one event', 'empty-batch');
+  if (body.batch.length === 0)
+    return quarantineBody(deps, delivery, text, { reason: 'empty-batch', message: '"batch" is empty; send at least one event' });
   if (body.batch.length > limits.maxBatchEvents) {
     throw new PayloadTooLargeError(`"batch" has ${body.batch.length} events; the limit is ${limits.maxBatchEvents}`);
   }

@@ -7,8 +7,8 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
 import type { SourceRecord } from '../shared/source-records';
-import { BadRequestError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
-import { decodeUtf8, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
+import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
 import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
 import { SPEC_TYPES } from '../spec/event-types';
@@ -127,7 +127,7 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
   const { limits } = deps.config;
   if (!SOURCE_ID.test(sourceId)) throw new NotFoundError('no such source: a source id is 1-64 letters, digits, "-" or "_"');
   const inflated = readBodyBytes(request, limits.maxRequestBytes);
-  const text = decodeUtf8(inflated);
+  const { text, problem } = decodeBody(inflated);
 
   // An unknown source is a 404 whoever asks: a source id is not a secret (it is in the URL Segment
   // shows), and "no such source" is what someone who mistyped the URL needs to read.
@@ -138,10 +138,12 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
   const principal = await authenticateWebhook(deps, request, source, inflated, parsed);
   const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE);
 
+  if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
   const body = parsed.value;
   if (Array.isArray(body)) {
-    if (body.length === 0) throw new BadRequestError('the array is empty; send at least one event', 'empty-batch');
+    if (body.length === 0)
+      return quarantineBody(deps, delivery, text, { reason: 'empty-batch', message: 'the array is empty; send at least one event' });
     if (body.length > limits.maxWebhookEvents) {
       throw new PayloadTooLargeError(
         `the array has ${body.length} events; the limit is ${limits.maxWebhookEvents} (set Segment's batch size at or below it)`,

@@ -52,6 +52,30 @@ describe('bad input', () => {
     expect(response.body).toEqual({ message: '"batch" is empty; send at least one event' });
   });
 
+  it('quarantines an empty batch of an authenticated sender (issue 10)', async () => {
+    const batch = await stack.send('/v1/batch', { batch: [], context: { marker: 'empty-batch-q' } });
+
+    expect(batch.status).toBe(400);
+    const quarantined = await rejectedFor('/v1/batch', '"batch" is empty');
+    expect(quarantined.filter((r) => String(r.raw).includes('empty-batch-q'))).toHaveLength(1);
+  });
+
+  it('quarantines a body that is not valid UTF-8, with its lossy text, on every route kind (issue 10)', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"type":"track","event":"E","userId":"bad-utf8","x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+
+    // A binary content type, so the bytes reach the function as API Gateway delivers them: base64,
+    // untouched (a text body would arrive already decoded).
+    const headers = { 'content-type': 'application/octet-stream' };
+    const single = await stack.send('/v1/track', undefined, { raw: bytes, headers });
+    const direct = await stack.send('/segment', undefined, { raw: bytes, headers });
+
+    expect([single.status, direct.status]).toEqual([400, 400]);
+    expect(single.body.message).toBe('body is not valid UTF-8');
+    const quarantined = [...(await rejectedFor('/v1/track', 'not valid UTF-8')), ...(await rejectedFor('/segment', 'not valid UTF-8'))];
+    expect(quarantined.map((r) => r.route).sort()).toEqual(['/segment', '/v1/track']);
+    expect(String(quarantined[0]?.raw)).toContain('"userId":"bad-utf8","x":"\ufffd("');
+  });
+
   it('answers 400 for an empty body', async () => {
     const response = await stack.send('/v1/track', undefined, { raw: '' });
 
