@@ -124,7 +124,7 @@ export function renderReport(result: BenchResult): string {
   parts.push('', table(header, rows));
   if (result.coldStart?.length) {
     const cold = result.coldStart;
-    const base = (name: string) => cold.find((c) => c.name === 'sdk-only (SQS + DynamoDB)');
+    const base = (_name: string) => cold.find((c) => c.name === 'sdk-only (SQS + DynamoDB)');
     parts.push(
       '',
       table(
