@@ -96,7 +96,14 @@ export function installLogSink(): { take(): number } {
 }
 
 function functionEnv(shape: ShapeId): Record<string, string> {
-  return { STAGE: 'bench', QUEUE_URL, AWS_REGION: 'us-east-1', LOG_LEVEL: 'INFO', ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789', ...SHAPES[shape].env };
+  return {
+    STAGE: 'bench',
+    QUEUE_URL,
+    AWS_REGION: 'us-east-1',
+    LOG_LEVEL: 'INFO',
+    ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
+    ...SHAPES[shape].env,
+  };
 }
 
 function fakeAws(): FakeAws {

@@ -61,7 +61,11 @@ describe('bad input', () => {
   });
 
   it('quarantines a body that is not valid UTF-8, with its lossy text, on every route kind (issue 10)', async () => {
-    const bytes = Buffer.concat([Buffer.from('{"type":"track","event":"E","userId":"bad-utf8","x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"type":"track","event":"E","userId":"bad-utf8","x":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
 
     // A binary content type, so the bytes reach the function as API Gateway delivers them: base64,
     // untouched (a text body would arrive already decoded).

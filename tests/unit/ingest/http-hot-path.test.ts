@@ -40,7 +40,9 @@ describe('readBody', () => {
   it('decodes base64 and gzip bodies', () => {
     const json = '{"type":"track","x":"ü"}';
     expect(readBody(request(Buffer.from(json).toString('base64'), { base64: true }), 100).text).toBe(json);
-    expect(readBody(request(gzipSync(json).toString('base64'), { base64: true, headers: { 'content-encoding': 'gzip' } }), 100).text).toBe(json);
+    expect(readBody(request(gzipSync(json).toString('base64'), { base64: true, headers: { 'content-encoding': 'gzip' } }), 100).text).toBe(
+      json,
+    );
   });
 
   it('strips a byte order mark and replaces lone surrogates as a UTF-8 round trip does', () => {

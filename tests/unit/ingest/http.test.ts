@@ -49,7 +49,10 @@ describe('readBody', () => {
   });
 
   it('names invalid UTF-8 as a problem, keeping the lossy text', () => {
-    expect(readBody(request(Buffer.from([0x7b, 0xff, 0x7d])), 100)).toEqual({ text: '{\ufffd}', problem: { reason: 'unreadable-body', message: 'body is not valid UTF-8' } });
+    expect(readBody(request(Buffer.from([0x7b, 0xff, 0x7d])), 100)).toEqual({
+      text: '{\ufffd}',
+      problem: { reason: 'unreadable-body', message: 'body is not valid UTF-8' },
+    });
   });
 
   it('checks the size before anything else is done with the body', () => {
