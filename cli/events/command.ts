@@ -12,7 +12,8 @@ import { parseTimeOption } from '../core/time';
 export const events: Command = {
   spec: {
     name: 'events',
-    summary: "Prints a user's stored events in time order, as JSON lines. Order is by `timestamp`, across the event tables.",
+    summary:
+      "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by the sender's own time for each event (the sort key's).",
     options: {
       source: { type: 'string', value: 'ID', description: 'the source (required)' },
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
@@ -63,8 +64,8 @@ export const events: Command = {
     const limit = numberOption(values, 'limit', Infinity, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     let printed = 0;
     await withStage(values, io, deps, async (stage) => {
-      for await (const item of lookupEvents(stage.reader, stage.target.tables, query)) {
-        await write(io.stdout, `${JSON.stringify(toJsonValue(eventForOutput(item)))}\n`);
+      for await (const typed of lookupEvents(stage.reader, stage.target.tables, query)) {
+        await write(io.stdout, `${JSON.stringify(toJsonValue(eventForOutput(typed)))}\n`);
         if (++printed >= limit) break;
       }
     });

@@ -6,7 +6,7 @@
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EventType } from '../../lib/spec/event-types';
-import { eventPartitionKey } from '../../lib/worker/items';
+import { eventPartitionKey, readEventItem } from '../../lib/worker/items';
 import { sortKeyRange } from '../core/time';
 
 export interface EventQuery {
@@ -20,14 +20,21 @@ export interface EventQuery {
 
 type Item = Record<string, unknown>;
 
+/** A stored item and the type of the table it came from (the item layout leaves `type` to the table). */
+export interface TypedItem {
+  item: Item;
+  type: EventType;
+}
+
 /** One table's items for the query, in sort-key order, page by page. */
 async function* queryTable(
   documents: DynamoDBDocumentClient,
   table: string,
+  type: EventType,
   pk: string,
   lower: string,
   upper: string,
-): AsyncGenerator<Item> {
+): AsyncGenerator<TypedItem> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
@@ -38,27 +45,27 @@ async function* queryTable(
         ExclusiveStartKey: start,
       }),
     );
-    yield* (page.Items ?? []) as Item[];
+    for (const item of (page.Items ?? []) as Item[]) yield { item, type };
     start = page.LastEvaluatedKey;
   } while (start);
 }
 
-/** Yields the user's events of `types` in [since, until), ordered by timestamp, then messageId. */
+/** Yields the user's items of `types` with a key time in [since, until), ordered by sort key (key time, then messageId). */
 export async function* lookupEvents(
   documents: DynamoDBDocumentClient,
   tables: Record<EventType, string>,
   query: EventQuery,
-): AsyncGenerator<Item> {
+): AsyncGenerator<TypedItem> {
   const pk = eventPartitionKey(query.sourceId, query.userId, query.anonymousId);
   const { lower, upper } = sortKeyRange(query.since, query.until);
-  const streams = query.types.map((type) => queryTable(documents, tables[type], pk, lower, upper));
+  const streams = query.types.map((type) => queryTable(documents, tables[type], type, pk, lower, upper));
   const heads = await Promise.all(streams.map((stream) => stream.next()));
   for (;;) {
     let best = -1;
     heads.forEach((head, i) => {
       if (head.done) return;
       const current = best === -1 ? undefined : heads[best];
-      if (!current || current.done || String(head.value.sk) < String(current.value.sk)) best = i;
+      if (!current || current.done || String(head.value.item.sk) < String(current.value.item.sk)) best = i;
     });
     if (best === -1) return;
     const head = heads[best];
@@ -86,26 +93,27 @@ const LEADING = [
   'context',
   'integrations',
 ];
-const TRAILING = ['sourceId', 'receivedAt', 'storedAs', 'pk', 'sk'];
+const TRAILING = ['sourceId', 'receivedAt', 'pk', 'sk'];
 
 /**
- * An item as printed: the event's fields first in a fixed order (DynamoDB keeps no attribute
- * order), the service's own attributes last; an event stored as JSON text (`storedAs: "json"`)
- * is expanded into its fields.
+ * An item as printed: the event as it was sent (read back from the item layout, lib/worker/items.ts)
+ * with its fields first in a fixed order (DynamoDB keeps no attribute order), then what the service
+ * added: `sourceId`, `receivedAt` (when this service received it) and the keys. An event's own
+ * `receivedAt` (Segment's) is printed as `event_receivedAt`, as are its own `sourceId`, `pk`, `sk`.
  */
-export function eventForOutput(stored: Item): Item {
-  let item = stored;
-  if (item.storedAs === 'json' && typeof item.json === 'string') {
-    const { json, ...meta } = item;
-    try {
-      item = { ...meta, ...(JSON.parse(json) as Item) };
-    } catch {
-      // Left as stored: the text is shown as is.
-    }
-  }
+export function eventForOutput({ item, type }: TypedItem): Item {
+  const stored = readEventItem(item, type);
   const ordered: Item = {};
-  for (const field of LEADING) if (field in item) ordered[field] = item[field];
-  for (const field of Object.keys(item).sort()) if (!LEADING.includes(field) && !TRAILING.includes(field)) ordered[field] = item[field];
-  for (const field of TRAILING) if (field in item) ordered[field] = item[field];
+  const { event } = stored;
+  const fields = Object.keys(event);
+  for (const field of LEADING) if (fields.includes(field)) ordered[field] = event[field];
+  for (const field of fields.sort()) {
+    if (LEADING.includes(field)) continue;
+    ordered[TRAILING.includes(field) ? `event_${field}` : field] = event[field];
+  }
+  ordered.sourceId = stored.sourceId;
+  if (stored.receivedAt !== undefined) ordered.receivedAt = stored.receivedAt;
+  ordered.pk = item.pk;
+  ordered.sk = item.sk;
   return ordered;
 }

@@ -9,8 +9,29 @@ import type { EventRecord } from '../message/format';
 
 export type Item = Record<string, unknown>;
 
-/** Attribute names the service sets itself; an event field with one of these names is stored as `event_<name>`. */
-const RESERVED = new Set(['pk', 'sk', 'sourceId', 'receivedAt', 'storedAs', 'json']);
+/**
+ * The item layout (the README's "Item layout" section says the same for users): every byte counts,
+ * since DynamoDB bills a write unit per started KB and a typical event is just under one, so each
+ * fact is stored once.
+ *
+ * - `pk`, `sk`: the keys; they hold the source, the user and the message id.
+ * - `_r`: when this service received the event, epoch milliseconds (a number: 8 bytes, not 24).
+ * - `_o`: `true` when the event's `originalTimestamp` was the same text as its `timestamp`; the
+ *   field itself is then left out.
+ * - every other field of the event under its own name, except those the keys and the table hold:
+ *   `type` (the table), `messageId` (the sort key after the key time), `userId` (the partition;
+ *   kept when it starts with "anon:", so it cannot be mistaken for an anonymous partition) and, in
+ *   an anonymous partition, `anonymousId`.
+ * - `_json`: the whole event as JSON text, for an event DynamoDB cannot hold as attributes; the
+ *   item then holds only the keys, `_r`, `timestamp` and `_json`.
+ *
+ * An event field whose name is one of ours, or starts with `~`, is stored as `~` + its name.
+ */
+export const ITEM = { received: '_r', originalIsTimestamp: '_o', json: '_json' } as const;
+const OWN = new Set(['pk', 'sk', ITEM.received, ITEM.originalIsTimestamp, ITEM.json]);
+const ESCAPE = '~';
+/** Event fields the keys or the table already hold (see above). */
+const IN_KEYS = new Set(['type', 'messageId']);
 
 /** Limits an item must respect to be stored as a map (checked before writing). */
 const MAX_DEPTH = 32;
@@ -30,52 +51,82 @@ export function eventSortKey(timestamp: string, messageId: string): string {
 }
 
 /**
- * The item for an event. When a field cannot be held by DynamoDB as a map (nesting deeper than 32
- * levels, numbers out of DynamoDB's range, empty attribute names), the event is stored whole as
- * JSON text in `json` with `storedAs: "json"` instead of being lost.
- *
- * Besides the event's fields, an item holds only `sourceId` and `receivedAt` (when the ingest
- * function received the event): every byte counts, since DynamoDB bills a write unit per started
- * KB and a typical event is just under one. The request id is in the ingest log line instead.
+ * The item for an event, in the layout above. When a field cannot be held by DynamoDB as a map
+ * (nesting deeper than 32 levels, numbers out of DynamoDB's range, empty attribute names), the
+ * event is stored whole as JSON text in `_json` instead of being lost.
  */
 export function eventItem(record: EventRecord): Item {
   const { event } = record;
-  const base: Item = {
+  const anonymous = event.userId === undefined;
+  const item: Item = {
     pk: eventPartitionKey(record.sourceId, event.userId, event.anonymousId),
     sk: eventSortKey(record.keyTime ?? event.timestamp, event.messageId),
-    sourceId: record.sourceId,
-    receivedAt: record.receivedAt,
+    [ITEM.received]: Date.parse(record.receivedAt),
   };
-  if (!fitsDynamo(event, 0)) return jsonItem(base, record);
-  const item: Item = base;
+  if (!fitsDynamo(event, 0)) return { ...item, timestamp: event.timestamp, [ITEM.json]: JSON.stringify(event) };
+  const sameTimes = event.originalTimestamp === event.timestamp;
+  if (sameTimes) item[ITEM.originalIsTimestamp] = true;
   for (const field of Object.keys(event)) {
     const value = event[field];
-    if (value === undefined) continue;
+    if (value === undefined || IN_KEYS.has(field) || (sameTimes && field === 'originalTimestamp')) continue;
+    if (field === 'userId' && !String(value).startsWith('anon:')) continue;
+    if (field === 'anonymousId' && anonymous) continue;
     // Defined, not assigned: an event field named "__proto__" is data, and assigning it would
     // replace the item's prototype instead of adding the field.
-    Object.defineProperty(item, RESERVED.has(field) ? `event_${field}` : field, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    const name = OWN.has(field) || field.startsWith(ESCAPE) ? `${ESCAPE}${field}` : field;
+    Object.defineProperty(item, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return item;
 }
 
-/** The fallback form: identifying fields as attributes, the whole event as JSON text. */
-export function jsonItem(base: Item, record: EventRecord): Item {
-  const { event } = record;
-  return {
-    ...base,
-    type: event.type,
-    messageId: event.messageId,
-    timestamp: event.timestamp,
-    ...(event.userId === undefined ? {} : { userId: event.userId }),
-    ...(event.anonymousId === undefined ? {} : { anonymousId: event.anonymousId }),
-    storedAs: 'json',
-    json: JSON.stringify(event),
-  };
+/** What an event item holds, read back: the event as it was sent, and what the service added. */
+export interface StoredEvent {
+  event: Record<string, unknown>;
+  sourceId: string;
+  /** When this service received it, ISO-8601; undefined for an item without it. */
+  receivedAt: string | undefined;
+}
+
+/**
+ * Reads an item of the table of `type` back into the event: every field the item layout left out
+ * (type, messageId, userId, anonymousId, originalTimestamp) is restored from the keys and flags.
+ * Items written before this layout (with `type`, `sourceId` and `receivedAt` attributes, and
+ * `event_<name>` for clashing fields) are read too.
+ */
+export function readEventItem(item: Item, type: string): StoredEvent {
+  const pk = String(item.pk ?? '');
+  const sk = String(item.sk ?? '');
+  const separator = pk.indexOf('#');
+  const sourceId = separator === -1 ? pk : pk.slice(0, separator);
+  if (typeof item.sourceId === 'string' && typeof item.receivedAt === 'string') return readLegacyItem(item, sourceId);
+  const received = item[ITEM.received];
+  const receivedAt = typeof received === 'number' ? new Date(received).toISOString() : undefined;
+  const json = item[ITEM.json];
+  if (typeof json === 'string') return { event: JSON.parse(json) as Record<string, unknown>, sourceId, receivedAt };
+
+  const owner = pk.slice(separator + 1);
+  const event: Record<string, unknown> = { type, messageId: sk.slice(NO_KEY_TIME_LENGTH + 1) };
+  if (owner.startsWith('anon:') && item.userId === undefined) event.anonymousId = owner.slice(5);
+  else event.userId = owner;
+  for (const name of Object.keys(item)) {
+    if (OWN.has(name)) continue;
+    const field = name.startsWith(ESCAPE) ? name.slice(1) : name;
+    Object.defineProperty(event, field, { value: item[name], enumerable: true, writable: true, configurable: true });
+  }
+  if (item[ITEM.originalIsTimestamp] === true) event.originalTimestamp = event.timestamp;
+  return { event, sourceId, receivedAt };
+}
+
+/** Sort keys start with a 24-character key time (ISO-8601 ms, or the fixed position of events without one). */
+const NO_KEY_TIME_LENGTH = 24;
+
+function readLegacyItem(item: Item, sourceId: string): StoredEvent {
+  const { pk: _pk, sk: _sk, sourceId: _source, receivedAt, storedAs, json, ...fields } = item;
+  if (storedAs === 'json' && typeof json === 'string')
+    return { event: JSON.parse(json) as Record<string, unknown>, sourceId, receivedAt: String(receivedAt) };
+  const event: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) event[name.startsWith('event_') ? name.slice(6) : name] = value;
+  return { event, sourceId, receivedAt: String(receivedAt) };
 }
 
 /** True when DynamoDB can store `value` as attributes; see `eventItem`. */

@@ -77,7 +77,9 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
   }
   const { type, userId } = record.event;
   if (isEventType(type)) {
-    const write: WriteRequest = { table: tables[type], item: eventItem(record), owners };
+    const { sourceId, receivedAt, requestId } = record;
+    const origin = { sourceId, receivedAt, requestId, messageId: record.event.messageId, type };
+    const write: WriteRequest = { table: tables[type], item: eventItem(record), owners, origin };
     plan.writes.push(write);
     plan.eventWrites.push({ type, write });
     if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });

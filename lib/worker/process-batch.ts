@@ -125,7 +125,7 @@ async function quarantineRefused(run: BatchRun, outcome: WriteOutcome): Promise<
   const fallbackReceivedAt = new Date(run.startedAt).toISOString();
   const quarantines: WriteRequest[] = outcome.refused.map(({ write, reason }) => ({
     table: run.tables.rejected,
-    item: refusedItem(write.item, identityOf(write), reason, fallbackReceivedAt, run.expiresAt),
+    item: refusedItem(write, identityOf(write), reason, fallbackReceivedAt, run.expiresAt),
     owners: write.owners,
   }));
   const reasons = [...new Set(outcome.refused.map((r) => r.reason))].slice(0, 3);

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../message/format';
-import type { Item } from './items';
+import { readEventItem, type Item } from './items';
+import type { WriteRequest } from './write';
 
 export interface QuarantineFields {
   sourceId: string;
@@ -130,20 +131,30 @@ export function unknownTypeItem(record: EventRecord, messageId: string, expiresA
   );
 }
 
-/** An item DynamoDB refused for good, kept as its JSON text with the reason; `identity` tells it from the others of its request. */
-export function refusedItem(item: Item, identity: string, reason: string, fallbackReceivedAt: string, expiresAtSeconds: number): Item {
-  const raw = JSON.stringify(item);
+/**
+ * An item DynamoDB refused for good, kept with the reason as the event's JSON text (read back from
+ * the item, so `rejected replay` can send it again); `identity` tells it from the others of its request.
+ */
+export function refusedItem(
+  write: WriteRequest,
+  identity: string,
+  reason: string,
+  fallbackReceivedAt: string,
+  expiresAtSeconds: number,
+): Item {
+  const { origin } = write;
+  const raw = JSON.stringify(origin ? readEventItem(write.item, origin.type).event : write.item);
   return quarantineItem(
     {
-      sourceId: String(item.sourceId ?? '(unknown)'),
-      receivedAt: String(item.receivedAt ?? fallbackReceivedAt),
-      requestId: String(item.requestId ?? ''),
+      sourceId: origin?.sourceId ?? '(unknown)',
+      receivedAt: origin?.receivedAt ?? fallbackReceivedAt,
+      requestId: origin?.requestId ?? '',
       route: 'worker',
       raw: raw.slice(0, RAW_TEXT_LIMIT),
       rawBytes: Buffer.byteLength(raw),
       truncated: raw.length > RAW_TEXT_LIMIT,
       reasons: [reason],
-      messageId: typeof item.messageId === 'string' ? item.messageId : undefined,
+      messageId: origin?.messageId,
       // The refused item's key may be what DynamoDB refused (too long): only its hash goes into ours.
       discriminator: `refused#${createHash('sha256').update(identity).digest('hex')}`,
     },

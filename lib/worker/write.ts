@@ -29,6 +29,8 @@ export interface WriteRequest {
   action?: 'put' | 'delete';
   /** Ids of the SQS messages that need this item written before they can be deleted. */
   owners: readonly string[];
+  /** Where an event item came from, for its quarantine record should DynamoDB refuse it. */
+  origin?: { sourceId: string; receivedAt: string; requestId: string; messageId: string; type: string };
 }
 
 export interface WriteDeps {

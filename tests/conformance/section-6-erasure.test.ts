@@ -7,6 +7,7 @@ import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { legacyUserHash, userHash } from '../../lib/worker/erasure';
+import { readEventItem } from '../../lib/worker/items';
 import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -14,7 +15,7 @@ import { messageWith, processMessages, receiveAll, receiveSome } from '../suppor
 
 const EARLIER = '2026-01-01T00:00:00.000Z';
 
-/** Every item of `userId`'s partition in every event table. */
+/** Every event of `userId`'s partition in every event table, read back from the item layout. */
 async function itemsOf(stack: TestStack, userId: string, sourceId = stack.sourceId): Promise<Record<string, unknown>[]> {
   const pages = await Promise.all(
     EVENT_TYPES.map(async (type) => {
@@ -26,7 +27,7 @@ async function itemsOf(stack: TestStack, userId: string, sourceId = stack.source
           ConsistentRead: true,
         }),
       );
-      return Items;
+      return Items.map((item) => readEventItem(item, type).event);
     }),
   );
   return pages.flat();

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { TableName } from '../../infra';
+import { isEventType } from '../../lib/spec/event-types';
+import { readEventItem } from '../../lib/worker/items';
 import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/pipeline';
 
 export interface TestStack extends Pipeline {
@@ -17,7 +19,12 @@ export interface TestStack extends Pipeline {
   send(path: string, body?: unknown, options?: SendOptions): Promise<TestResponse>;
   /** Waits until the queue holds no message, visible or in the worker's hands. */
   drain(timeoutMs?: number): Promise<void>;
+  /**
+   * Every item of a table. For an event table, each item read back as the event it holds (with
+   * `sourceId`, `receivedAt` as this service received it, `pk` and `sk`); `scanRaw` gives the items as stored.
+   */
   scan(table: TableName): Promise<Record<string, unknown>[]>;
+  scanRaw(table: TableName): Promise<Record<string, unknown>[]>;
 }
 
 export interface SendOptions {
@@ -79,6 +86,19 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
   const webhookSecret = `whsec-${randomBytes(12).toString('hex')}`;
   await pipeline.admin.setWebhookSecret(sourceId, webhookSecret);
 
+  async function scanRaw(table: TableName): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await pipeline.clients.documents.send(
+        new ScanCommand({ TableName: pipeline.config.tables[table], ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
   return {
     ...pipeline,
     sourceId,
@@ -107,17 +127,15 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
+    scanRaw,
     async scan(table) {
-      const items: Record<string, unknown>[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await pipeline.clients.documents.send(
-          new ScanCommand({ TableName: pipeline.config.tables[table], ExclusiveStartKey: start, ConsistentRead: true }),
-        );
-        items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return items;
+      const items = await scanRaw(table);
+      if (!isEventType(table)) return items;
+      // Event items store each fact once (lib/worker/items.ts): read them back as the events they hold.
+      return items.map((item) => {
+        const stored = readEventItem(item, table);
+        return { ...stored.event, sourceId: stored.sourceId, receivedAt: stored.receivedAt, pk: item.pk, sk: item.sk };
+      });
     },
   };
 }

@@ -1,35 +1,98 @@
-import { eventItem, fitsDynamo } from '../../../lib/worker/items';
+/**
+ * The item layout of the event tables (lib/worker/items.ts): each fact stored once, and every
+ * field given back by readEventItem.
+ */
 import type { EventRecord } from '../../../lib/message/format';
+import { eventItem, fitsDynamo, readEventItem } from '../../../lib/worker/items';
 
-const record = (event: Record<string, unknown>): EventRecord => ({
-  kind: 'event',
-  sourceId: 'src',
-  receivedAt: '2026-01-01T00:00:00.000Z',
-  requestId: 'req',
-  event: { type: 'track', messageId: 'm1', timestamp: '2026-01-01T00:00:00.000Z', ...event },
-});
+function record(event: Record<string, unknown>, keyTime?: string): EventRecord {
+  return {
+    kind: 'event',
+    sourceId: 'src',
+    receivedAt: '2026-01-01T00:00:05.000Z',
+    requestId: 'r',
+    ...(keyTime === undefined ? {} : { keyTime }),
+    event: { type: 'track', messageId: 'm1', timestamp: '2026-01-01T00:00:00.000Z', event: 'E', ...event },
+  };
+}
 
 describe('eventItem', () => {
-  it('keys by source and user, sorted by timestamp and messageId', () => {
-    expect(eventItem(record({ userId: 'u' }))).toEqual({
+  it('keeps out what the keys and the table hold, and the receive time as epoch ms', () => {
+    expect(eventItem(record({ userId: 'u', anonymousId: 'a' }))).toEqual({
+      pk: 'src#u',
+      sk: '2026-01-01T00:00:00.000Z#m1',
+      _r: Date.parse('2026-01-01T00:00:05.000Z'),
+      anonymousId: 'a',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      event: 'E',
+    });
+  });
+
+  it('keys by the key time the record carries, and leaves out an originalTimestamp equal to the timestamp', () => {
+    const item = eventItem(record({ userId: 'u', originalTimestamp: '2026-01-01T00:00:00.000Z' }, '2025-12-31T23:59:58.000Z'));
+
+    expect(item.sk).toBe('2025-12-31T23:59:58.000Z#m1');
+    expect(item._o).toBe(true);
+    expect(item).not.toHaveProperty('originalTimestamp');
+  });
+
+  it('keeps the anonymousId out of an anonymous partition, and a userId that starts with anon: in', () => {
+    expect(eventItem(record({ anonymousId: 'a' }))).not.toHaveProperty('anonymousId');
+    expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
+    expect(eventItem(record({ userId: 'anon:x' }))).toMatchObject({ pk: 'src#anon:x', userId: 'anon:x' });
+  });
+
+  it('stores an event field named like one of ours under ~<name>', () => {
+    const item = eventItem(record({ userId: 'u', pk: 'theirs', _r: 1, '~x': 2 }));
+
+    expect(item).toMatchObject({ pk: 'src#u', '~pk': 'theirs', '~_r': 1, '~~x': 2 });
+  });
+});
+
+describe('readEventItem', () => {
+  it.each([
+    ['identified', { userId: 'u', anonymousId: 'a', originalTimestamp: '2026-01-01T00:00:00.000Z', receivedAt: 'segment-time' }],
+    ['anonymous', { anonymousId: 'a', originalTimestamp: '2025-12-31T23:00:00.000Z' }],
+    ['with a userId that starts with anon:', { userId: 'anon:x' }],
+    ['with fields named like ours', { userId: 'u', pk: 'theirs', sk: 'theirs too', _o: 'no', _json: 'x', '~tilde': true }],
+  ])('gives back every field of an %s event', (_label, fields) => {
+    const { event } = record(fields);
+
+    const stored = readEventItem(eventItem(record(fields)), 'track');
+
+    expect(stored).toEqual({ event, sourceId: 'src', receivedAt: '2026-01-01T00:00:05.000Z' });
+  });
+
+  it('gives back an event stored as JSON text', () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 40; i++) deep = { nested: deep };
+    const { event } = record({ userId: 'u', properties: deep });
+
+    const item = eventItem(record({ userId: 'u', properties: deep }));
+
+    expect(Object.keys(item).sort()).toEqual(['_json', '_r', 'pk', 'sk', 'timestamp']);
+    expect(readEventItem(item, 'track').event).toEqual(event);
+  });
+
+  it('reads items of the earlier layout', () => {
+    const legacy = {
       pk: 'src#u',
       sk: '2026-01-01T00:00:00.000Z#m1',
       sourceId: 'src',
-      receivedAt: '2026-01-01T00:00:00.000Z',
+      receivedAt: '2026-01-01T00:00:05.000Z',
       type: 'track',
       messageId: 'm1',
-      timestamp: '2026-01-01T00:00:00.000Z',
       userId: 'u',
-    });
-    expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
-  });
+      event_pk: 'theirs',
+    };
 
-  it('keeps an event field whose name the service uses, under event_<name>', () => {
-    const item = eventItem(record({ userId: 'u', sourceId: 'theirs', pk: 'x' }));
-    expect(item).toMatchObject({ sourceId: 'src', event_sourceId: 'theirs', pk: 'src#u', event_pk: 'x' });
+    expect(readEventItem(legacy, 'track')).toEqual({
+      event: { type: 'track', messageId: 'm1', userId: 'u', pk: 'theirs' },
+      sourceId: 'src',
+      receivedAt: '2026-01-01T00:00:05.000Z',
+    });
   });
 });
-
 describe('fitsDynamo', () => {
   it.each([
     [{ a: 1, b: [1, 'x', null, true], c: { d: 0.5 } }, true],
