@@ -52,18 +52,18 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
   };
 }
 
-export function createIngestHandler(deps: IngestDeps, now: () => number = Date.now) {
+/**
+ * `receivedAt` is the clock stamped on records as their receive time (tests and the bench fix it);
+ * deadlines and latency always run on the real clock, which the SDK's timeouts use too.
+ */
+export function createIngestHandler(deps: IngestDeps, receivedAt: () => number = Date.now) {
   const ingest = createIngest(deps);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
-    const receivedAtMs = now();
+    const started = Date.now();
     // Segment waits about 5 s; the invocation may have less left than the budget: the earlier wins,
     // with a margin to answer 503 ourselves before Lambda cuts the function off.
     const remaining = context ? context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS : Infinity;
-    const request = requestFromApiGateway(
-      event,
-      receivedAtMs,
-      receivedAtMs + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)),
-    );
+    const request = requestFromApiGateway(event, receivedAt(), started + Math.max(0, Math.min(deps.config.requestBudgetMs, remaining)));
     try {
       return withCorsHeaders(request, await ingest(request));
     } catch (error) {
@@ -71,7 +71,7 @@ export function createIngestHandler(deps: IngestDeps, now: () => number = Date.n
       logFailure(deps, request, error, response.statusCode);
       return withCorsHeaders(request, response);
     } finally {
-      deps.meter.latency(now() - request.receivedAtMs);
+      deps.meter.latency(Date.now() - started);
       deps.meter.flush();
     }
   };
