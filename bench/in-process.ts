@@ -8,6 +8,7 @@
  * Runs in a child process of its own (bench/child.ts), one shape at a time.
  */
 import { openSync, writeSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
 import { hashKey } from '../lib/shared/source-records';
@@ -45,6 +46,8 @@ export interface IngestMeasurement {
   cpuUsPerRequest: number;
   wallUsPerRequest: number;
   floorCpuUsPerEvent: number;
+  /** The floor and the handler timed round by round, interleaved: see `Interleaved`. */
+  interleaved: Interleaved;
   /** AWS requests per HTTP request, from the accounting pass. */
   awsPerRequest: Record<string, number>;
   /** SQS messages one request produced, and their bodies' sizes, in order. */
@@ -73,6 +76,25 @@ export interface WorkerMeasurement {
   floorWruPerEvent: number;
   eventBytesMean: number;
   logBytesPerInvocation: number;
+  /** The parse+stringify floor of the same events, timed between the worker's rounds. */
+  floorCpuUsPerEvent: number;
+  interleaved: Interleaved;
+}
+
+/**
+ * A handler and its floor timed alternately, round by round (floor, handler, floor, handler, …),
+ * so a change of load between them moves both: the ratio of each pair, their median and spread,
+ * and the machine's load average (1, 5, 15 min) when the rounds started and ended.
+ */
+export interface Interleaved {
+  floorCpuUsPerEvent: number[];
+  handlerCpuUsPerEvent: number[];
+  ratios: number[];
+  ratioMedian: number;
+  ratioMin: number;
+  ratioMax: number;
+  loadAtStart: number[];
+  loadAtEnd: number[];
 }
 
 /**
@@ -160,23 +182,55 @@ async function timeRounds(fake: FakeAws, options: TimingOptions, callsPerCycle: 
   return rounds;
 }
 
-/** JSON.parse + JSON.stringify of the same bodies: what any JSON service pays per event. */
-function floorCpuUsPerEvent(bodies: string[], eventsPerBody: number, options: TimingOptions): number {
+/** One round of JSON.parse + JSON.stringify of the same bodies, for `roundMs`: what any JSON service pays per event. */
+function floorRound(bodies: readonly string[], eventsPerBody: number, roundMs: number): number {
   let sink = 0;
-  const perEvent: number[] = [];
-  for (let r = 0; r < options.rounds; r++) {
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    let events = 0;
-    do {
-      for (const body of bodies) sink += JSON.stringify(JSON.parse(body)).length;
-      events += bodies.length * eventsPerBody;
-    } while (performance.now() - wall0 < options.roundMs / 2);
-    const cpu = process.cpuUsage(cpu0);
-    perEvent.push((cpu.user + cpu.system) / events);
-  }
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  let events = 0;
+  do {
+    for (const body of bodies) sink += JSON.stringify(JSON.parse(body)).length;
+    events += bodies.length * eventsPerBody;
+  } while (performance.now() - wall0 < roundMs);
+  const cpu = process.cpuUsage(cpu0);
   if (sink < 0) console.error(sink);
-  return median(perEvent);
+  return (cpu.user + cpu.system) / events;
+}
+
+/**
+ * Times the handler (`cycle`, `callsPerCycle` calls of `eventsPerCall` events) and the floor of
+ * `bodies` alternately, `options.rounds` times each. A round of the floor lasts half a handler round.
+ */
+async function timeInterleaved(
+  fake: FakeAws,
+  options: TimingOptions,
+  callsPerCycle: number,
+  eventsPerCall: number,
+  cycle: () => Promise<void>,
+  floor: { bodies: readonly string[]; eventsPerBody: number },
+): Promise<{ rounds: Round[]; interleaved: Interleaved }> {
+  const rounds: Round[] = [];
+  const floors: number[] = [];
+  const loadAtStart = os.loadavg();
+  for (let r = 0; r < options.rounds; r++) {
+    floors.push(floorRound(floor.bodies, floor.eventsPerBody, options.roundMs / 2));
+    rounds.push(...(await timeRounds(fake, { rounds: 1, roundMs: options.roundMs }, callsPerCycle, cycle)));
+  }
+  const handler = rounds.map((round) => round.cpuUs / (round.calls * eventsPerCall));
+  const ratios = handler.map((us, i) => us / (floors[i] as number));
+  return {
+    rounds,
+    interleaved: {
+      floorCpuUsPerEvent: floors,
+      handlerCpuUsPerEvent: handler,
+      ratios,
+      ratioMedian: median(ratios),
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      loadAtStart,
+      loadAtEnd: os.loadavg(),
+    },
+  };
 }
 
 /** Requests per accounting pass: enough messages to fill worker invocations, few enough to stay fast. */
@@ -208,7 +262,8 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
   };
   // Warm-up: the JIT keeps tiering up for a while, longest where a request makes few calls (batches).
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, events.length, cycle);
-  const rounds = await timeRounds(fake, options, events.length, cycle);
+  const bodies = requests.map((r) => r.body);
+  const { rounds, interleaved } = await timeInterleaved(fake, options, events.length, expected, cycle, { bodies, eventsPerBody: expected });
   logs.take();
 
   const perRequest = (n: number) => n / events.length;
@@ -219,11 +274,8 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
     rounds,
     cpuUsPerRequest: median(rounds.map((r) => r.cpuUs / r.calls)),
     wallUsPerRequest: median(rounds.map((r) => r.wallUs / r.calls)),
-    floorCpuUsPerEvent: floorCpuUsPerEvent(
-      requests.map((r) => r.body),
-      expected,
-      options,
-    ),
+    floorCpuUsPerEvent: median(interleaved.floorCpuUsPerEvent),
+    interleaved,
     awsPerRequest: Object.fromEntries(Object.entries(pass.requests).map(([op, n]) => [op, perRequest(n)])),
     messagesPerRequest: perRequest(pass.messages.length),
     messageBytes: pass.messages.map((m) => Buffer.byteLength(m)),
@@ -287,11 +339,12 @@ export async function measureWorker(
     for (const event of sqsEvents) await handler(event);
   };
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
-  const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
-  logs.take();
-
   const eventsPerCycle = sentEvents.length;
   const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
+  const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
+  const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
+  logs.take();
+
   const eventSizes = sentEvents.map((e) => eventItemBytes(e));
   return {
     shape,
@@ -313,5 +366,7 @@ export async function measureWorker(
     floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
     eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
     logBytesPerInvocation: logBytes / sqsEvents.length,
+    floorCpuUsPerEvent: median(interleaved.floorCpuUsPerEvent),
+    interleaved,
   };
 }

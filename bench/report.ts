@@ -5,7 +5,7 @@
 import type { ColdStart } from './cold-start';
 import type { ShapeCost } from './cost';
 import type { EndToEnd } from './e2e';
-import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import type { IngestMeasurement, Interleaved, WorkerMeasurement } from './in-process';
 import { DEPLOYMENT, PRICES } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -26,6 +26,9 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
 const money = (n: number) => `$${n < 0.1 ? n.toFixed(4) : n.toFixed(3)}`;
 const ratio = (n: number) => `${n.toFixed(2)}x`;
+/** A handler's ratio to its floor over interleaved rounds: the median, and the lowest and highest round. */
+const spread = (i: Interleaved | undefined) => i && `${ratio(i.ratioMedian)} (${i.ratioMin.toFixed(2)}–${i.ratioMax.toFixed(2)})`;
+const loads = (i: Interleaved | undefined) => i && `${(i.loadAtStart[0] ?? 0).toFixed(2)} → ${(i.loadAtEnd[0] ?? 0).toFixed(2)}`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -56,10 +59,13 @@ export function renderReport(result: BenchResult): string {
     row('events/s per core', (s) => s.ingest && int((1e6 / s.ingest.cpuUsPerRequest) * s.ingest.eventsPerRequest)),
     row('CPU µs per event', (s) => s.ingest && fixed(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest)),
     row('floor: JSON.parse + stringify, µs per event', (s) => s.ingest && fixed(s.ingest.floorCpuUsPerEvent, 2)),
-    row('ingest ÷ floor', (s) => s.ingest && ratio(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest / s.ingest.floorCpuUsPerEvent)),
+    row('ingest ÷ floor, median of interleaved rounds (min–max)', (s) => s.ingest && spread(s.ingest.interleaved)),
+    row('load average during those rounds (1 min)', (s) => s.ingest && loads(s.ingest.interleaved)),
     ['**Worker handler, in process**', ...ids.map(() => '')],
     row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
+    row('worker ÷ floor, median of interleaved rounds (min–max)', (s) => s.worker && spread(s.worker.interleaved)),
+    row('load average during those rounds (1 min)', (s) => s.worker && loads(s.worker.interleaved)),
     row(`events per invocation (${DEPLOYMENT.workerBatchSize} messages)`, (s) => s.worker && int(s.worker.eventsPerInvocation)),
     row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
@@ -172,8 +178,14 @@ export function targetLines(result: BenchResult): string[] {
   for (const id of ['batch', 'webhook'] as const) {
     const ingest = result.shapes[id]?.ingest;
     if (!ingest) continue;
-    const r = ingest.cpuUsPerRequest / ingest.eventsPerRequest / ingest.floorCpuUsPerEvent;
+    const r = ingest.interleaved.ratioMedian;
     lines.push(`${SHAPES[id].label} ingest within 3x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 3)}`);
+  }
+  for (const id of Object.keys(SHAPES) as ShapeId[]) {
+    const worker = result.shapes[id]?.worker;
+    if (!worker?.interleaved) continue;
+    const r = worker.interleaved.ratioMedian;
+    lines.push(`worker CPU per event (${SHAPES[id].label}) within 4x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 4)}`);
   }
   for (const id of Object.keys(SHAPES) as ShapeId[]) {
     const worker = result.shapes[id]?.worker;

@@ -21,6 +21,17 @@ describe('dynamoItemBytes', () => {
   });
 });
 
+const interleaved = {
+  floorCpuUsPerEvent: [],
+  handlerCpuUsPerEvent: [],
+  ratios: [],
+  ratioMedian: 1,
+  ratioMin: 1,
+  ratioMax: 1,
+  loadAtStart: [],
+  loadAtEnd: [],
+};
+
 describe('shapeCost', () => {
   const ingest = (over: Partial<IngestMeasurement>): IngestMeasurement => ({
     shape: 'single',
@@ -30,6 +41,7 @@ describe('shapeCost', () => {
     cpuUsPerRequest: 150,
     wallUsPerRequest: 150,
     floorCpuUsPerEvent: 5,
+    interleaved,
     awsPerRequest: {},
     messagesPerRequest: 1,
     messageBytes: Array.from({ length: 10 }, () => 1200),
@@ -48,6 +60,8 @@ describe('shapeCost', () => {
     dynamoRequestsPer1000Events: 100,
     itemBytesMean: 900,
     wruPerEvent: 1,
+    floorCpuUsPerEvent: 5,
+    interleaved,
     rruPerEvent: 0,
     leanWruPerEvent: 1,
     floorWruPerEvent: 1,
