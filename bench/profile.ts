@@ -1,0 +1,24 @@
+/**
+ * `npx tsx --cpu-prof --cpu-prof-dir=.bench/prof bench/profile.ts ingest|worker SHAPE [SECONDS]`:
+ * runs one handler of the bench in a loop, for a CPU profile (open the .cpuprofile in Chrome's
+ * DevTools, or summarise it with `npx tsx bench/profile-summary.ts FILE`).
+ */
+import { installLogSink, measureIngest, measureWorker } from './in-process';
+import type { ShapeId } from './shapes';
+
+process.env.AWS_ACCESS_KEY_ID = 'AKIDBENCHMARK0000000';
+process.env.AWS_SECRET_ACCESS_KEY = 'benchmark';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+async function main(): Promise<void> {
+  const [task = 'ingest', shape = 'batch', seconds = '5'] = process.argv.slice(2);
+  const logs = installLogSink();
+  const options = { rounds: 1, roundMs: Number(seconds) * 1000 };
+  const result = task === 'worker' ? await measureWorker(shape as ShapeId, options, logs) : await measureIngest(shape as ShapeId, options, logs);
+  process.stderr.write(`${task} ${shape}: ratio ${result.interleaved.ratioMedian.toFixed(2)}x\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
