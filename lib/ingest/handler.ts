@@ -26,7 +26,7 @@ export function loadIngestDeps(env: Record<string, string | undefined> = process
     config,
     clients,
     createLogger(config.serviceName, config.logLevel),
-    createMeter(config.metricsNamespace, config.serviceName),
+    createMeter(config.metricsNamespace, config.serviceName, 'ingest'),
   );
 }
 

@@ -18,7 +18,7 @@ export function loadWorkerDeps(env: Record<string, string | undefined> = process
     writer: createWriteClient(config, clientOptions),
     config,
     log: createLogger(config.serviceName, config.logLevel),
-    meter: createMeter(config.metricsNamespace, config.serviceName),
+    meter: createMeter(config.metricsNamespace, config.serviceName, 'worker'),
   };
 }
 
