@@ -3,12 +3,17 @@
  * read back in event-time order and a redelivered event overwrites itself:
  * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<timestamp ISO ms>#<messageId>`.
  */
+import { EVENT_TTL_ATTRIBUTE } from '../../infra';
 import type { EventRecord } from '../message/format';
 
 export type Item = Record<string, unknown>;
 
-/** Attribute names the service sets itself; an event field with one of these names is stored as `event_<name>`. */
-const RESERVED = new Set(['pk', 'sk', 'sourceId', 'receivedAt', 'storedAs', 'json']);
+/**
+ * Attribute names the service sets itself; an event field with one of these names is stored as
+ * `event_<name>`. The expiry attribute is reserved whether or not the stage sets a retention, so
+ * turning retention on never lets an event's own field decide when DynamoDB deletes it.
+ */
+const RESERVED = new Set(['pk', 'sk', 'sourceId', 'receivedAt', 'storedAs', 'json', EVENT_TTL_ATTRIBUTE]);
 
 /** Limits an item must respect to be stored as a map (checked before writing). */
 const MAX_DEPTH = 32;
@@ -33,10 +38,11 @@ export function eventSortKey(timestamp: string, messageId: string): string {
  * JSON text in `json` with `storedAs: "json"` instead of being lost.
  *
  * Besides the event's fields, an item holds only `sourceId` and `receivedAt` (when the ingest
- * function received the event): every byte counts, since DynamoDB bills a write unit per started
- * KB and a typical event is just under one. The request id is in the ingest log line instead.
+ * function received the event), and `expiresAt` when the stage keeps events for a retention
+ * (`retentionSeconds` > 0): every byte counts, since DynamoDB bills a write unit per started KB and
+ * a typical event is just under one. The request id is in the log lines instead.
  */
-export function eventItem(record: EventRecord): Item {
+export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
   const { event } = record;
   const base: Item = {
     pk: eventPartitionKey(record.sourceId, event.userId, event.anonymousId),
@@ -44,6 +50,7 @@ export function eventItem(record: EventRecord): Item {
     sourceId: record.sourceId,
     receivedAt: record.receivedAt,
   };
+  if (retentionSeconds > 0) base[EVENT_TTL_ATTRIBUTE] = eventExpiresAt(record, retentionSeconds);
   if (!fitsDynamo(event, 0)) return jsonItem(base, record);
   const item: Item = base;
   for (const [field, value] of Object.entries(event)) {
@@ -51,6 +58,18 @@ export function eventItem(record: EventRecord): Item {
     item[RESERVED.has(field) ? `event_${field}` : field] = value;
   }
   return item;
+}
+
+/**
+ * When an event expires, in epoch seconds: its `timestamp` (the time its sort key orders by) plus
+ * the retention. From the event's own time, not the time it was written, so a retry or a replay
+ * of the same event gives it the same expiry, and a replay of old history keeps no event longer
+ * than the retention says. An unreadable timestamp (never produced by ingest) counts from `receivedAt`.
+ */
+export function eventExpiresAt(record: EventRecord, retentionSeconds: number): number {
+  const time = Date.parse(record.event.timestamp);
+  const from = Number.isFinite(time) ? time : Date.parse(record.receivedAt);
+  return Math.floor(from / 1000) + retentionSeconds;
 }
 
 /** The fallback form: identifying fields as attributes, the whole event as JSON text. */
