@@ -12,6 +12,7 @@ import { createMeter, noMeter, type Meter } from '../shared/metrics';
 import type { IngestDeps } from './accept';
 import { createAuthenticator } from './auth';
 import { createEnqueuer } from './enqueue';
+import { createHealthCheck } from './health';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
@@ -42,6 +43,13 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
       queueUrl: config.queueUrl ?? '',
       messageBytes: config.queueMessageBytes,
       budgetMs: config.enqueueBudgetMs,
+    }),
+    health: createHealthCheck({
+      sqs: clients.sqs,
+      queueUrl: config.queueUrl ?? '',
+      documents: clients.documents,
+      keysTable: config.tables.keys,
+      log,
     }),
   };
 }
