@@ -72,6 +72,22 @@ export function eventExpiresAt(record: EventRecord, retentionSeconds: number): n
   return Math.floor(from / 1000) + retentionSeconds;
 }
 
+/**
+ * The event an item was made from (`eventItem` undone): the event's own fields, with those stored
+ * as `event_<name>` renamed back and the service's attributes left out; an item stored as JSON text
+ * is that text parsed. For copying stored events elsewhere, e.g. replaying them into another stage.
+ */
+export function eventFromItem(item: Item): Record<string, unknown> {
+  if (item.storedAs === 'json' && typeof item.json === 'string') return JSON.parse(item.json) as Record<string, unknown>;
+  const event: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (RESERVED.has(name)) continue;
+    const own = name.startsWith('event_') ? name.slice('event_'.length) : undefined;
+    event[own !== undefined && RESERVED.has(own) ? own : name] = value;
+  }
+  return event;
+}
+
 /** The fallback form: identifying fields as attributes, the whole event as JSON text. */
 export function jsonItem(base: Item, record: EventRecord): Item {
   const { event } = record;
