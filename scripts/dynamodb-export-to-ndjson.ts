@@ -5,6 +5,9 @@
  *
  *   npx tsx scripts/dynamodb-export-to-ndjson.ts --source shop-web export/AWSDynamoDB/<id>/data/*.json.gz > shop-web.jsonl
  *
+ * `--received-since ISO` keeps only events the service received at or after that time (the gap
+ * between an export and a switch-over, or after a restore point).
+ *
  * docs/operations.md (moving a stage) has the whole procedure.
  */
 import { createReadStream } from 'node:fs';
@@ -27,28 +30,41 @@ export function fromWire(value: AttributeValue): unknown {
   throw new Error(`attribute of an unsupported type: ${Object.keys(value).join(', ')}`);
 }
 
-/** The event of one export line, or `undefined` for a blank line or an item of another source. */
-export function exportLineToEvent(line: string, sourceId: string | undefined): Record<string, unknown> | undefined {
+export interface ExportFilter {
+  /** Only items of this source. */
+  sourceId?: string;
+  /** Only items received at or after this ISO-8601 UTC time (`receivedAt`, as the worker stores it). */
+  receivedSince?: string;
+}
+
+/** The event of one export line, or `undefined` for a blank line or an item the filter leaves out. */
+export function exportLineToEvent(line: string, filter: ExportFilter = {}): Record<string, unknown> | undefined {
   if (line.trim() === '') return undefined;
   const { Item } = JSON.parse(line) as { Item: Record<string, AttributeValue> };
   const item = Object.fromEntries(Object.entries(Item).map(([name, value]) => [name, fromWire(value)]));
-  if (sourceId !== undefined && item.sourceId !== sourceId) return undefined;
+  if (filter.sourceId !== undefined && item.sourceId !== filter.sourceId) return undefined;
+  if (filter.receivedSince !== undefined && String(item.receivedAt) < filter.receivedSince) return undefined;
   return eventFromItem(item);
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { source: { type: 'string' } }, allowPositionals: true });
-  if (positionals.length === 0) {
-    process.stderr.write('usage: dynamodb-export-to-ndjson.ts [--source ID] FILE.json.gz... > events.jsonl\n');
+  const { values, positionals } = parseArgs({
+    options: { source: { type: 'string' }, 'received-since': { type: 'string' } },
+    allowPositionals: true,
+  });
+  const since = values['received-since'];
+  if (positionals.length === 0 || (since !== undefined && Number.isNaN(Date.parse(since)))) {
+    process.stderr.write('usage: dynamodb-export-to-ndjson.ts [--source ID] [--received-since ISO-TIME] FILE.json.gz... > events.jsonl\n');
     process.exitCode = 2;
     return;
   }
+  const filter: ExportFilter = { sourceId: values.source, receivedSince: since === undefined ? undefined : new Date(since).toISOString() };
   let events = 0;
   for (const file of positionals) {
     const input = createReadStream(file);
     const lines = createInterface({ input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
     for await (const line of lines) {
-      const event = exportLineToEvent(line, values.source);
+      const event = exportLineToEvent(line, filter);
       if (!event) continue;
       if (!process.stdout.write(`${JSON.stringify(event)}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve));
       events++;

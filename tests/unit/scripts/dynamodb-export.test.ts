@@ -35,7 +35,7 @@ describe('exportLineToEvent', () => {
     };
 
     // Act
-    const back = exportLineToEvent(exportLine(eventItem(record('shop', event), 30 * 86_400)), undefined);
+    const back = exportLineToEvent(exportLine(eventItem(record('shop', event), 30 * 86_400)));
 
     // Assess
     expect(back).toEqual(record('shop', event).event);
@@ -48,9 +48,15 @@ describe('exportLineToEvent', () => {
 
     // Act / Assess
     expect(stored.storedAs).toBe('json');
-    expect(exportLineToEvent(exportLine(stored), 'shop')).toEqual(record('shop', deep).event);
-    expect(exportLineToEvent(exportLine(stored), 'other')).toBeUndefined();
-    expect(exportLineToEvent('  ', undefined)).toBeUndefined();
+    expect(exportLineToEvent(exportLine(stored), { sourceId: 'shop' })).toEqual(record('shop', deep).event);
+    expect(exportLineToEvent(exportLine(stored), { sourceId: 'other' })).toBeUndefined();
+    expect(exportLineToEvent('  ')).toBeUndefined();
+  });
+
+  it('keeps only the items received since a time', () => {
+    const line = exportLine(eventItem(record('shop', { userId: 'u3' })));
+    expect(exportLineToEvent(line, { receivedSince: '2026-11-01T00:00:00.000Z' })).toMatchObject({ userId: 'u3' });
+    expect(exportLineToEvent(line, { receivedSince: '2026-11-01T00:00:00.001Z' })).toBeUndefined();
   });
 
   it('writes one event per line of the gzip export files, for one source, as the script', async () => {
