@@ -5,6 +5,7 @@
 import { formatHelp, parseCommand } from './core/args';
 import type { Command, CommandDeps } from './core/command';
 import { dlqRedrive } from './dlq/command';
+import { erasuresShow } from './erasures/command';
 import { events } from './events/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   keysRevoke,
   status,
   events,
+  erasuresShow,
   rejectedList,
   rejectedReplay,
   dlqRedrive,

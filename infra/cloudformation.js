@@ -11,8 +11,8 @@
  * passing its variable resolver: that is how stage parameters reach this file.
  *
  * Logical ids: `<Name>Table`, `<Name>Queue` (PascalCase of the resources.json key), `IngestRole`,
- * `WorkerRole`, `AlarmTopic`, `Dashboard`; `HttpApi`, `<Function>LambdaFunction` and
- * `<Function>LogGroup` are serverless's own.
+ * `WorkerRole`, `AlarmTopic`, `Dashboard`, `<Name>Query` (saved Logs Insights queries); `HttpApi`,
+ * `<Function>LambdaFunction` and `<Function>LogGroup` are serverless's own.
  */
 const resourcesJson = require('./resources.json');
 
@@ -20,7 +20,8 @@ const resourcesJson = require('./resources.json');
  * @typedef {{ kind: string, partitionKey: string, sortKey?: string, ttlAttribute?: string }} TableDefinition
  * @typedef {{ visibilityTimeoutSeconds: number, messageRetentionSeconds: number, receiveWaitTimeSeconds: number,
  *   maximumMessageSizeBytes: number, deadLetter?: string, maxReceiveCount?: number }} QueueDefinition
- * @typedef {{ service: string, tables: Record<string, TableDefinition>, queues: Record<string, QueueDefinition> }} Definitions
+ * @typedef {{ service: string, eventTtlAttribute?: string, tables: Record<string, TableDefinition>,
+ *   queues: Record<string, QueueDefinition> }} Definitions
  * @typedef {{
  *   stage: string,
  *   maxReceiveCount: number,
@@ -29,6 +30,10 @@ const resourcesJson = require('./resources.json');
  *   tableDeletionPolicy: string,
  *   workerTimeout: number,
  *   workerBatchWindow: number,
+ *   eventRetentionDays?: number,
+ *   tableOverrides?: string,
+ *   quarantineAlarmThreshold?: number,
+ *   ingestLatencyAlarmMs?: number,
  * }} Settings
  * @typedef {{ definitions: Definitions, settings: Settings, prefix: string }} Stack
  * @typedef {(variable: string) => Promise<unknown>} ResolveVariable
@@ -42,9 +47,68 @@ const EVENTS_QUEUE = 'events';
 /** The table of erasure audit records (issue 3); granted to the worker once resources.json has it. */
 const ERASURES_TABLE = 'erasures';
 const METRICS_NAMESPACE = 'SegmentIngest';
+/**
+ * The counts each function emits (lib/shared/metrics.ts `COUNT_METRICS`; tests/deploy checks that
+ * every name there, and every name the code passes to `meter.count`, is drawn here). Both also
+ * emit `HandlerLatency`. Every series has the dimensions `service` (one per stage) and `function`.
+ */
 const CUSTOM_METRICS = {
-  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures'],
-  worker: ['EventsStored', 'WriteRetries', 'Erasures'],
+  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'DependencyErrors'],
+  worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors'],
+};
+const LATENCY_METRIC = 'HandlerLatency';
+const FUNCTIONS = /** @type {const} */ (['ingest', 'worker']);
+/** Serverless's log group of each function and the API access log. */
+const LOG_GROUPS = { ingest: 'IngestLogGroup', worker: 'WorkerLogGroup', api: 'HttpApiLogGroup' };
+/**
+ * CloudWatch Logs Insights queries for the questions an operator asks first, saved in the stack
+ * (`<stack>/<name>` under Logs Insights, saved queries) and explained in docs/operations.md. The
+ * fields are those of the functions' JSON log lines (lib/ingest, lib/worker) and the API access log.
+ * @typedef {{ name: string, logGroups: Array<keyof typeof LOG_GROUPS>, query: string }} SavedQuery
+ * @type {Record<'refused' | 'rejected' | 'requestPath' | 'problems' | 'serverErrors', SavedQuery>}
+ */
+const QUERIES = {
+  refused: {
+    name: 'requests-refused-by-reason',
+    logGroups: ['ingest'],
+    query: ["filter message = 'request refused'", '| stats count(*) as requests by status, reason', '| sort requests desc'].join('\n'),
+  },
+  rejected: {
+    name: 'events-rejected-by-source',
+    logGroups: ['ingest'],
+    query: [
+      "filter (message = 'events enqueued' and rejected > 0) or message = 'body quarantined'",
+      '| fields coalesce(rejected, 1) as events, coalesce(`rejectedReasons.0`, reason) as firstReason',
+      '| stats sum(events) as rejectedEvents by sourceId, route, firstReason',
+      '| sort rejectedEvents desc',
+    ].join('\n'),
+  },
+  requestPath: {
+    name: 'request-path',
+    logGroups: ['api', 'ingest', 'worker'],
+    query: [
+      'fields @timestamp, @log, message, routeKey, status, reason, accepted, rejected, failedMessages',
+      "| filter @message like 'REPLACE-WITH-THE-REQUEST-ID'",
+      '| sort @timestamp asc',
+    ].join('\n'),
+  },
+  problems: {
+    name: 'errors-and-warnings',
+    logGroups: ['ingest', 'worker'],
+    query: [
+      "filter level in ['WARN', 'ERROR'] or failedMessages > 0 or @message like /Task timed out|Runtime\\./",
+      '| fields coalesce(message, @message) as what',
+      '| stats count(*) as lines, sum(failedMessages) as failedMessageCount by @log, what',
+      '| sort lines desc',
+    ].join('\n'),
+  },
+  serverErrors: {
+    name: 'api-5xx',
+    logGroups: ['api'],
+    query: ['filter status like /^5/', '| stats count(*) as requests by routeKey, status, integrationError', '| sort requests desc'].join(
+      '\n',
+    ),
+  },
 };
 
 /** @param {string} name e.g. `dead-letter` */
@@ -93,7 +157,33 @@ async function readSettings({ resolveVariable, resolveConfigurationProperty }) {
     tableDeletionPolicy: String(await param('tableDeletionPolicy')),
     workerTimeout: Number(await resolveConfigurationProperty(['functions', 'worker', 'timeout'])),
     workerBatchWindow: await sqsBatchingWindow(resolveConfigurationProperty, 'worker'),
+    eventRetentionDays: Number(String((await param('eventRetentionDays')) ?? '').trim() || 0),
+    tableOverrides: String((await param('tableOverrides')) ?? '').trim(),
+    quarantineAlarmThreshold: Number(await param('quarantineAlarmThreshold')),
+    ingestLatencyAlarmMs: Number(await param('ingestLatencyAlarmMs')),
   };
+}
+
+/**
+ * `tableOverrides` (`name=physical,...`): tables the stage uses instead of its own, e.g. one
+ * restored from point-in-time recovery; lib/shared/config.ts reads the same text from
+ * TABLE_OVERRIDES. Returns the overrides and the problems with the text.
+ * @param {Definitions} definitions
+ * @param {string} text
+ */
+function parseTableOverrides(definitions, text) {
+  /** @type {Record<string, string>} */
+  const overrides = {};
+  const problems = [];
+  for (const entry of text.split(',').map((part) => part.trim())) {
+    if (entry === '') continue;
+    const [name = '', physical = '', ...rest] = entry.split('=').map((part) => part.trim());
+    if (!definitions.tables[name]) problems.push(`param tableOverrides names an unknown table "${name}" in "${entry}"`);
+    else if (rest.length > 0 || !/^[a-zA-Z0-9_.-]{3,255}$/.test(physical)) {
+      problems.push(`param tableOverrides entry "${entry}" must be <table>=<DynamoDB table name>`);
+    } else overrides[name] = physical;
+  }
+  return { overrides, problems };
 }
 
 /**
@@ -112,6 +202,11 @@ function checkSettings(definitions, settings) {
   };
   integer('maxReceiveCount', 1, 1000);
   integer('queueAgeAlarmSeconds', 60, 1209600);
+  // Optional so the tests' settings and older callers need not name them.
+  if (settings.eventRetentionDays !== undefined) integer('eventRetentionDays', 0, 36500);
+  if (settings.quarantineAlarmThreshold !== undefined) integer('quarantineAlarmThreshold', 0, 1e9);
+  if (settings.ingestLatencyAlarmMs !== undefined) integer('ingestLatencyAlarmMs', 100, 30000);
+  problems.push(...parseTableOverrides(definitions, settings.tableOverrides ?? '').problems);
   if (!['Retain', 'Delete'].includes(settings.tableDeletionPolicy)) {
     problems.push(`param tableDeletionPolicy must be Retain or Delete, got "${settings.tableDeletionPolicy}"`);
   }
@@ -158,11 +253,23 @@ function tables(stack) {
         KeySchema: keys,
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
-        ...(table.ttlAttribute ? { TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true } } : {}),
+        ...ttlOf(stack, table),
       },
     };
   }
   return resources;
+}
+
+/**
+ * A table's TTL: its own (`rejected`), or on the event tables the retention's expiry attribute,
+ * only when the stage sets `eventRetentionDays` (the worker writes the attribute only then).
+ * @param {Stack} stack
+ * @param {TableDefinition} table
+ */
+function ttlOf(stack, table) {
+  const retained = table.kind === 'event' && (stack.settings.eventRetentionDays ?? 0) > 0;
+  const attribute = table.ttlAttribute ?? (retained ? stack.definitions.eventTtlAttribute : undefined);
+  return attribute ? { TimeToLiveSpecification: { AttributeName: attribute, Enabled: true } } : {};
 }
 
 /** @param {Stack} stack */
@@ -232,18 +339,27 @@ function lambdaRole(logicalId, logGroupId, statements) {
 function roles(stack) {
   const all = stack.definitions.tables;
   const ofKind = (/** @type {string} */ kind) => Object.keys(all).filter((name) => all[name]?.kind === kind);
-  const tableArns = (/** @type {string[]} */ names) => names.map((name) => arn(tableId(name)));
+  const { overrides } = parseTableOverrides(stack.definitions, stack.settings.tableOverrides ?? '');
+  // A table the stage was pointed at (restored from a backup) is not in the stack: granted by name.
+  const tableArns = (/** @type {string[]} */ names) =>
+    names.map((name) =>
+      overrides[name]
+        ? { 'Fn::Sub': `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${overrides[name]}` }
+        : arn(tableId(name)),
+    );
   const events = arn(queueId(EVENTS_QUEUE));
 
   return {
     ...lambdaRole('IngestRole', 'IngestLogGroup', [
-      { Sid: 'Enqueue', Action: ['sqs:SendMessage'], Resource: [events] },
+      // GetQueueAttributes: the deep health check (lib/ingest/health.ts) asks the queue to answer.
+      { Sid: 'Enqueue', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [events] },
       { Sid: 'Authenticate', Action: ['dynamodb:GetItem'], Resource: tableArns(['keys', 'sources']) },
     ]),
     ...lambdaRole('WorkerRole', 'WorkerLogGroup', [
       {
         Sid: 'ConsumeQueue',
-        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+        // What the SQS event source mapping needs; nothing changes a message's visibility.
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
         Resource: [events],
       },
       // lib/worker/requeue.ts: an erasure that runs out of time continues in a message of its own.
@@ -355,6 +471,55 @@ function alarms(stack) {
     IngestThrottlesAlarm: alarm('ingest-throttles', 'The ingest function was throttled', lambda('ingest', 'Throttles'), 0),
     WorkerErrorsAlarm: alarm('worker-errors', 'The worker function crashed or timed out', lambda('worker', 'Errors'), 0),
     WorkerThrottlesAlarm: alarm('worker-throttles', 'The worker function was throttled', lambda('worker', 'Throttles'), 0),
+    ...customAlarms(stack, alarm),
+  };
+}
+
+/**
+ * Alarms on the service's own metrics, each on one function's series (dimensions `service` and
+ * `function`, as lib/shared/metrics.ts writes them). docs/operations.md has a runbook for each.
+ * @param {Stack} stack
+ * @param {(name: string, description: string, metric: Record<string, unknown>, threshold: number) => unknown} alarm
+ */
+function customAlarms(stack, alarm) {
+  const { settings, prefix } = stack;
+  /**
+   * @param {string} fn @param {string} metricName @param {Array<{ Name: string, Value: string }>} [extra]
+   * @param {Record<string, string>} [statistic]
+   */
+  const custom = (fn, metricName, extra = [], statistic = { Statistic: 'Sum' }) => ({
+    Namespace: METRICS_NAMESPACE,
+    MetricName: metricName,
+    Dimensions: [{ Name: 'service', Value: prefix }, { Name: 'function', Value: fn }, ...extra],
+    ...statistic,
+    Period: 300,
+  });
+  const configuration = [{ Name: 'kind', Value: 'configuration' }];
+  return {
+    IngestDependencyErrorsAlarm: alarm(
+      'ingest-dependency-errors',
+      'AWS refused the ingest function a request for a permission or configuration reason (access, credentials, a missing queue or table, KMS): senders get 503 until it is fixed',
+      custom('ingest', 'DependencyErrors', configuration),
+      0,
+    ),
+    WorkerDependencyErrorsAlarm: alarm(
+      'worker-dependency-errors',
+      'AWS refused the worker a request for a permission or configuration reason (access, credentials, a missing table, KMS): events wait in the queue, then the dead-letter queue',
+      custom('worker', 'DependencyErrors', configuration),
+      0,
+    ),
+    QuarantineSpikeAlarm: alarm(
+      'quarantine-spike',
+      `Over ${settings.quarantineAlarmThreshold ?? 100} events were quarantined in 5 minutes: a sender's tracking probably changed`,
+      custom('worker', 'QuarantinedRecords'),
+      settings.quarantineAlarmThreshold ?? 100,
+    ),
+    IngestLatencyAlarm: alarm(
+      'ingest-latency',
+      `The ingest function's p99 handler time was over ${settings.ingestLatencyAlarmMs ?? 2000} ms for 10 minutes: Segment waits 5-10 s, then retries (duplicates) or gives up`,
+      { ...custom('ingest', LATENCY_METRIC, [], { ExtendedStatistic: 'p99' }), EvaluationPeriods: 2 },
+      settings.ingestLatencyAlarmMs ?? 2000,
+    ),
   };
 }
 
@@ -386,14 +551,23 @@ function dashboard(stack) {
     `\${${queueId(queue)}.QueueName}`,
     { label: `${queue} ${metric}` },
   ];
-  // Powertools emits EMF with a `service` dimension (POWERTOOLS_SERVICE_NAME, one per stage);
-  // SEARCH finds the series whatever other dimensions the code adds, SUM draws them as one line.
-  const custom = (/** @type {string} */ metric) => [
+  // Our metrics carry `service` (one per stage) and `function`; SEARCH finds a function's series
+  // whatever other dimensions the code adds (`reason`, `type`, `kind`), SUM draws them as one line.
+  const custom = (/** @type {'ingest' | 'worker'} */ fn) => (/** @type {string} */ metric) => [
     {
-      id: metric.charAt(0).toLowerCase() + metric.slice(1), // metric math ids start lowercase
+      id: `${fn}${metric}`.replace(/^./, (c) => c.toLowerCase()), // metric math ids start lowercase
       label: metric,
-      expression: `SUM(SEARCH('Namespace="${METRICS_NAMESPACE}" MetricName="${metric}" service="${stack.prefix}"', 'Sum', 300))`,
+      expression: `SUM(SEARCH('Namespace="${METRICS_NAMESPACE}" MetricName="${metric}" service="${stack.prefix}" function="${fn}"', 'Sum', 300))`,
     },
+  ];
+  const latency = (/** @type {'ingest' | 'worker'} */ fn, /** @type {string} */ stat) => [
+    METRICS_NAMESPACE,
+    LATENCY_METRIC,
+    'service',
+    stack.prefix,
+    'function',
+    fn,
+    { stat, label: `${fn} ${stat}` },
   ];
   /** @param {string} title @param {unknown[]} metrics @param {Options} [extra] */
   const graph = (title, metrics, extra = {}) => ({
@@ -412,7 +586,7 @@ function dashboard(stack) {
         api('Latency', { stat: 'p99', label: 'p99' }),
         api('IntegrationLatency', { stat: 'p99', label: 'integration p99' }),
       ]),
-      graph('Ingest: events (SegmentIngest)', CUSTOM_METRICS.ingest.map(custom)),
+      graph('Ingest: events (SegmentIngest, function=ingest)', CUSTOM_METRICS.ingest.map(custom('ingest'))),
     ],
     [
       graph(
@@ -426,7 +600,7 @@ function dashboard(stack) {
           lambda(fn, 'Duration', { stat: 'p99', label: `${fn} p99` }),
         ]),
       ),
-      graph('Worker: events (SegmentIngest)', CUSTOM_METRICS.worker.map(custom)),
+      graph('Worker: events (SegmentIngest, function=worker)', CUSTOM_METRICS.worker.map(custom('worker'))),
     ],
     [
       graph(
@@ -437,8 +611,42 @@ function dashboard(stack) {
       graph('Oldest queued message (s)', [sqs(EVENTS_QUEUE, 'ApproximateAgeOfOldestMessage')], latest),
       graph('Dead-letter queue depth', deadLetter ? [sqs(deadLetter, 'ApproximateNumberOfMessagesVisible')] : [], latest),
     ],
+    [
+      graph(
+        `${LATENCY_METRIC} (ms), per function`,
+        FUNCTIONS.flatMap((fn) => [latency(fn, 'p50'), latency(fn, 'p99')]),
+        { stat: 'p99' },
+      ),
+      graph('Events rejected, by reason (both functions)', [
+        [
+          {
+            id: 'rejectedByReason',
+            expression: `SEARCH('Namespace="${METRICS_NAMESPACE}" MetricName="EventsRejected" service="${stack.prefix}"', 'Sum', 300)`,
+          },
+        ],
+      ]),
+      graph(
+        'DependencyErrors (permissions, configuration), per function',
+        FUNCTIONS.map((fn) => [{ ...custom(fn)('DependencyErrors')[0], label: fn }]),
+      ),
+    ],
   ];
-  const widgets = rows.flatMap((row, y) => row.map((widget, x) => ({ ...widget, x: x * 8, y: y * 6 })));
+  const widgets = [
+    ...rows.flatMap((row, y) => row.map((widget, x) => ({ ...widget, x: x * 8, y: y * 6 }))),
+    {
+      type: 'log',
+      x: 0,
+      y: rows.length * 6,
+      width: 24,
+      height: 6,
+      properties: {
+        title: 'Requests refused, by status and reason (ingest log)',
+        region: '${AWS::Region}',
+        view: 'table',
+        query: `SOURCE '\${${LOG_GROUPS.ingest}}' | ${QUERIES.refused.query.replace(/\n/g, ' ')}`,
+      },
+    },
+  ];
   return {
     Dashboard: {
       Type: 'AWS::CloudWatch::Dashboard',
@@ -469,6 +677,23 @@ function secrets(stack) {
 }
 
 /** @param {Stack} stack */
+function queryDefinitions(stack) {
+  /** @type {Template} */
+  const resources = {};
+  for (const query of Object.values(QUERIES)) {
+    resources[`${pascal(query.name)}Query`] = {
+      Type: 'AWS::Logs::QueryDefinition',
+      Properties: {
+        Name: `${stack.prefix}/${query.name}`,
+        QueryString: query.query,
+        LogGroupNames: query.logGroups.map((group) => ref(LOG_GROUPS[group])),
+      },
+    };
+  }
+  return resources;
+}
+
+/** @param {Stack} stack */
 function outputs(stack) {
   /** @type {Template} */
   const result = {
@@ -484,8 +709,10 @@ function outputs(stack) {
       Value: { 'Fn::GetAtt': [queueId(name), 'QueueName'] },
     };
   }
+  // The CLI finds a stage's tables here, so a table the stage was pointed at is what it reads too.
+  const { overrides } = parseTableOverrides(stack.definitions, stack.settings.tableOverrides ?? '');
   for (const name of Object.keys(stack.definitions.tables)) {
-    result[`${tableId(name)}Name`] = { Description: `Name of the ${name} table`, Value: ref(tableId(name)) };
+    result[`${tableId(name)}Name`] = { Description: `Name of the ${name} table`, Value: overrides[name] ?? ref(tableId(name)) };
   }
   result.AlarmTopicArn = { Description: 'SNS topic the alarms publish to', Value: ref('AlarmTopic') };
   result.ErasureHashKeySecretArn = {
@@ -502,7 +729,7 @@ function outputs(stack) {
 }
 
 /**
- * The generated part of the stack: `Resources` (tables, queues, roles, alarms, dashboard) and
+ * The generated part of the stack: `Resources` (tables, queues, roles, alarms, dashboard, queries) and
  * `Outputs`. Pure: the tests call it with their own definitions.
  * @param {Definitions} definitions
  * @param {Settings} settings
@@ -514,7 +741,15 @@ function generateTemplate(definitions, settings) {
   /** @type {Stack} */
   const stack = { definitions, settings, prefix: `${definitions.service}-${settings.stage}` };
   return {
-    Resources: { ...tables(stack), ...queues(stack), ...secrets(stack), ...roles(stack), ...alarms(stack), ...dashboard(stack) },
+    Resources: {
+      ...tables(stack),
+      ...queues(stack),
+      ...secrets(stack),
+      ...roles(stack),
+      ...alarms(stack),
+      ...dashboard(stack),
+      ...queryDefinitions(stack),
+    },
     Outputs: outputs(stack),
   };
 }

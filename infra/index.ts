@@ -34,6 +34,11 @@ export interface QueueDefinition {
 }
 
 export const SERVICE_NAME: string = resources.service;
+/**
+ * The attribute holding an event item's expiry (epoch seconds) when the stage keeps events for
+ * `eventRetentionDays`; DynamoDB TTL on the event tables deletes items past it.
+ */
+export const EVENT_TTL_ATTRIBUTE: string = resources.eventTtlAttribute;
 export const TABLES: Record<TableName, TableDefinition> = resources.tables as Record<TableName, TableDefinition>;
 export const QUEUES: Record<QueueName, QueueDefinition> = resources.queues as Record<QueueName, QueueDefinition>;
 

@@ -6,11 +6,23 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LAMBDA_PAYLOAD_BYTES } from '../lib/shared/config';
 
 export type HttpApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** API Gateway's own limit on a request body. */
+/** API Gateway's own limit on a request body (HTTP APIs: 10 MB). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The size of the invocation Lambda would be handed for `event`: the event as JSON, with the body
+ * JSON-escaped or base64-encoded. Over `LAMBDA_PAYLOAD_BYTES`, AWS refuses the request before the
+ * function runs, so the local adapter does too.
+ */
+export function lambdaPayloadBytes(event: APIGatewayProxyEventV2): number {
+  // Escaping makes a text body at most 6 times larger (\u00XX), base64 4/3: measure only near the limit.
+  if ((event.body?.length ?? 0) * 6 + 64 * 1024 < LAMBDA_PAYLOAD_BYTES) return 0;
+  return Buffer.byteLength(JSON.stringify(event));
+}
 
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]*\+json|xml|javascript|x-www-form-urlencoded))/i;
 
@@ -83,11 +95,20 @@ export async function startApiServer(handler: HttpApiHandler, port: number, onRe
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     request.on('end', () => {
-      if (size > MAX_BODY_BYTES) {
-        response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Request Entity Too Large' }));
-        return;
+      // API Gateway's answers for requests it cannot hand to the function.
+      const refuse = (message: string) => {
+        response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
+        onResponse?.(`${request.method} ${request.url} 413 ${Date.now() - started}ms`);
+      };
+      if (size > MAX_BODY_BYTES) return refuse('Request Entity Too Large');
+      const event = toHttpApiEvent(request, Buffer.concat(chunks));
+      const payloadBytes = lambdaPayloadBytes(event);
+      if (payloadBytes > LAMBDA_PAYLOAD_BYTES) {
+        return refuse(
+          `Request Too Long: the request reaches Lambda as a ${payloadBytes}-byte event, over Lambda's ${LAMBDA_PAYLOAD_BYTES}-byte limit`,
+        );
       }
-      handler(toHttpApiEvent(request, Buffer.concat(chunks)))
+      handler(event)
         .then((result) => {
           const status = result.statusCode ?? 200;
           const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));

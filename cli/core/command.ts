@@ -7,6 +7,8 @@ import type { ReadStackOutputs } from './stack-outputs';
 export interface CommandDeps {
   /** CloudFormation lookup of a deployed stage. */
   readOutputs?: ReadStackOutputs;
+  /** Secrets Manager read of a secret's value (`erasures show` on a deployed stage). */
+  readSecret?: (secretId: string, region: string) => Promise<string>;
 }
 
 export interface Command {

@@ -13,6 +13,8 @@ export const EXIT = {
   usage: 2,
   /** The command finished but left something undone, listed in its output (lines not sent, messages not moved). */
   incomplete: 3,
+  /** What was asked about does not exist: `erasures show` found no erasure recorded for the user. */
+  notFound: 4,
   /** Interrupted (Ctrl-C); what was done is saved. */
   interrupted: 130,
 } as const;

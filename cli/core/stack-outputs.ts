@@ -28,6 +28,8 @@ export interface StageResources {
   queueUrl: string | undefined;
   deadLetterQueueUrl: string | undefined;
   tables: Record<TableName, string>;
+  /** The Secrets Manager secret erasure records name users with (`erasures show` reads it). */
+  erasureHashKeySecretArn: string | undefined;
 }
 
 /** Maps stack outputs to what the CLI needs; anything missing falls back to the naming convention or stays undefined. */
@@ -37,6 +39,7 @@ export function resourcesFromOutputs(stage: string, outputs: Record<string, stri
     endpoint: first(OUTPUT_KEYS.endpoint)?.replace(/\/+$/, ''),
     queueUrl: first(OUTPUT_KEYS.queueUrl),
     deadLetterQueueUrl: first(OUTPUT_KEYS.deadLetterQueueUrl),
+    erasureHashKeySecretArn: first(['ErasureHashKeySecretArn']),
     tables: Object.fromEntries(TABLE_NAMES.map((name) => [name, outputs[tableOutputKey(name)] ?? resourceName(stage, name)])) as Record<
       TableName,
       string

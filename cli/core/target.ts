@@ -23,6 +23,8 @@ export interface Target {
   queueUrl: string | undefined;
   deadLetterQueueUrl: string | undefined;
   tables: Record<TableName, string>;
+  /** A deployed stage's secret for naming users in erasure records; undefined locally. */
+  erasureHashKeySecretArn?: string;
 }
 
 /** The options every command that talks to a stage accepts. */
@@ -127,6 +129,7 @@ export async function resolveTarget(
     queueUrl: resources.queueUrl,
     deadLetterQueueUrl: resources.deadLetterQueueUrl,
     tables: resources.tables,
+    erasureHashKeySecretArn: resources.erasureHashKeySecretArn,
   };
 }
 

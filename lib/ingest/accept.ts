@@ -16,6 +16,7 @@ import type { Problem, RefusalReason } from '../shared/reasons';
 import type { Authenticator, Principal } from './auth';
 import { assertOriginAllowed } from './cors';
 import type { Enqueue, EnqueueResult } from './enqueue';
+import type { HealthCheck } from './health';
 import { BadRequestError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import type { RateLimiter } from './rate-limit';
@@ -27,6 +28,8 @@ export interface IngestDeps {
   log: Log;
   meter: Meter;
   rateLimiter: RateLimiter;
+  /** `GET /health?deep=1` (health.ts); without it the deep check answers 503. */
+  health?: HealthCheck;
 }
 
 export interface EventItemError {

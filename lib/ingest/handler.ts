@@ -13,6 +13,7 @@ import type { IngestDeps } from './accept';
 import { createAuthenticator } from './auth';
 import { withCorsHeaders } from './cors';
 import { createEnqueuer } from './enqueue';
+import { createHealthCheck } from './health';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
@@ -27,7 +28,7 @@ export function loadIngestDeps(env: Record<string, string | undefined> = process
     config,
     clients,
     createLogger(config.serviceName, config.logLevel),
-    createMeter(config.metricsNamespace, config.serviceName),
+    createMeter(config.metricsNamespace, config.serviceName, 'ingest'),
   );
 }
 
@@ -48,6 +49,13 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
       queueUrl: config.queueUrl ?? '',
       messageBytes: config.queueMessageBytes,
       budgetMs: config.enqueueBudgetMs,
+    }),
+    health: createHealthCheck({
+      sqs: clients.sqs,
+      queueUrl: config.queueUrl ?? '',
+      documents: clients.documents,
+      keysTable: config.tables.keys,
+      log,
     }),
   };
 }

@@ -12,6 +12,8 @@ import { PayloadTooLargeError, ServiceError, UnsupportedMediaTypeError, BadReque
 export interface HttpRequest {
   method: string;
   path: string;
+  /** Query string parameters (repeated names joined by commas, as API Gateway does); absent when there are none. */
+  query?: Readonly<Record<string, string | undefined>>;
   /** Header names in lower case. */
   headers: Record<string, string>;
   /** The body's bytes (for signatures, gzip). Built on first use: a JSON request never needs them. */
@@ -43,6 +45,7 @@ export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtM
   return {
     method: event.requestContext.http.method.toUpperCase(),
     path: event.rawPath,
+    query: event.queryStringParameters,
     headers,
     get body() {
       return (bytes ??= base64 ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8'));

@@ -1,18 +1,20 @@
 /**
  * The route table of the ingest function: every way Segment delivers (the Tracking API, the Direct
- * destination, the Webhooks destination), each with its CORS preflight, and the health check.
+ * destination, the Webhooks destination), each with its CORS preflight, and the health check
+ * (`?deep=1`: health.ts).
  */
 import type { IngestDeps } from './accept';
 import { preflightRoute } from './cors';
 import { DIRECT_ROUTE, receiveDirect } from './direct';
-import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
+import { answerHealth } from './health';
+import type { HttpRequest, HttpResponse } from './http';
 import { createRouter, type Route } from './router';
 import { receiveBatch, receiveSingle } from './tracking-api';
 import { receiveWebhook, WEBHOOK_METHODS, WEBHOOK_ROUTE } from './webhook';
 
 export function ingestRoutes(deps: IngestDeps): Route[] {
   const routes: Route[] = [
-    { path: '/health', methods: ['GET', 'HEAD'], handler: async () => jsonResponse(200, { status: 'ok' }) },
+    { path: '/health', methods: ['GET', 'HEAD'], handler: (request) => answerHealth(request, deps.health) },
     { path: '/v1/batch', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/batch') },
     { path: '/v1/import', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/import') },
     // analytics.js 2.0 in batching mode: `{"batch":[...], "writeKey", "sentAt"}`.

@@ -2,8 +2,51 @@
  * The environment, read and validated once. Every other module takes a `Config` as an argument;
  * nothing else reads `process.env`.
  */
-import { tableNames, type TableName } from '../../infra';
+import { TABLE_NAMES, tableNames, type TableName } from '../../infra';
 import { ConfigError } from './errors';
+
+/**
+ * Lambda's limit on a synchronous invocation's payload (6 MB, as AWS counts it: 6 x 1024 x 1024
+ * bytes). API Gateway hands the ingest function the whole request inside one JSON event, so every
+ * body the service promises to read must fit in it, with the rest of the event beside it.
+ */
+export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/**
+ * Room kept in the event for everything but the body: HTTP APIs take at most 10,240 bytes of
+ * request line and headers, which the event holds (JSON-escaped) beside the path, query and
+ * request context, some of them twice (`rawPath` and `requestContext.http.path`, `rawQueryString`
+ * and `queryStringParameters`).
+ */
+export const EVENT_ENVELOPE_BYTES = 32 * 1024;
+/**
+ * A text body travels as a JSON string, so each `"` and `\` of it takes two bytes. Segment JSON
+ * has one `"` in about 8.5 bytes (the bench's analytics.js events grow 11.8%, docs/operations.md);
+ * an eighth more is allowed for it.
+ */
+export const TEXT_ESCAPING_ALLOWANCE = 1 / 8;
+/** The largest text body that reaches the function: `(6 MiB - envelope - 2 quotes) / (1 + allowance)` = 5,563,276 bytes. */
+export const MAX_TEXT_BODY_BYTES = Math.floor((LAMBDA_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES - 2) / (1 + TEXT_ESCAPING_ALLOWANCE));
+/**
+ * The largest body that reaches the function base64-encoded (gzip, or a type API Gateway treats
+ * as binary): `(6 MiB - envelope) x 3/4` = 4,694,016 bytes as sent. A gzip body's limit is on its
+ * inflated size, which JSON makes 5-10 times the compressed one, so this binds only bodies that
+ * do not compress.
+ */
+export const MAX_BASE64_BODY_BYTES = Math.floor(((LAMBDA_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) * 3) / 4);
+/** DynamoDB's limit on one item, attribute names included (400 KB). */
+export const DYNAMODB_ITEM_BYTES = 400 * 1024;
+/**
+ * What an event item holds besides the event: its keys (up to 2,048 and 1,024 bytes), `sourceId`,
+ * `receivedAt`, `expiresAt` and, for an event stored as JSON text, its ids again as attributes.
+ */
+export const ITEM_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * How much larger than its JSON an event may be as DynamoDB attributes: a list element costs one
+ * byte beside its value, so `[1,2,3,...]` (two bytes an element in JSON) takes three.
+ */
+export const ITEM_GROWTH = 1.5;
+/** The largest `MAX_EVENT_BYTES` whose events always fit one item: `(400 KiB - 16 KiB) / 1.5` = 262,144 bytes. */
+export const MAX_STORABLE_EVENT_BYTES = Math.floor((DYNAMODB_ITEM_BYTES - ITEM_OVERHEAD_BYTES) / ITEM_GROWTH);
 
 export interface Limits {
   /** One event, serialized. Segment's limit is 32 KB. */
@@ -40,6 +83,8 @@ export interface Config {
   functionTimeoutMs: number | undefined;
   keyCacheSeconds: number;
   rejectedRetentionDays: number;
+  /** Days an event is kept after its `timestamp` (DynamoDB TTL on the event tables); 0 keeps events for ever. */
+  eventRetentionDays: number;
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   /**
@@ -90,7 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     dynamodbEndpoint: url('DYNAMODB_ENDPOINT'),
     sqsEndpoint: url('SQS_ENDPOINT'),
     queueUrl: url('QUEUE_URL'),
-    tables: tableNames(stage),
+    tables: { ...tableNames(stage), ...tableOverrides(env.TABLE_OVERRIDES, problems) },
     limits: {
       maxEventBytes: integer('MAX_EVENT_BYTES', 32 * 1024, 1024, 400 * 1024),
       maxBatchBytes: integer('MAX_BATCH_BYTES', 500 * 1024, 1024, 6 * 1024 * 1024),
@@ -105,6 +150,7 @@ export function loadConfig(env: Env = process.env): Config {
     functionTimeoutMs: env.FUNCTION_TIMEOUT_SECONDS ? integer('FUNCTION_TIMEOUT_SECONDS', 0, 1, 900) * 1000 : undefined,
     keyCacheSeconds: integer('KEY_CACHE_SECONDS', 60, 0, 3600),
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
+    eventRetentionDays: integer('EVENT_RETENTION_DAYS', 0, 0, 36_500),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'INFO',
@@ -113,7 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (config.erasureHashKey !== undefined && config.erasureHashKey.length < 16)
     problems.push('ERASURE_HASH_KEY must be at least 16 characters');
-  problems.push(...budgetProblems(config));
+  problems.push(...budgetProblems(config), ...limitProblems(config.limits));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -137,4 +183,52 @@ function budgetProblems(config: Config): string[] {
     );
   }
   return problems;
+}
+
+/**
+ * Request-size limits that could not work in AWS: a body the service promises to read that
+ * Lambda cannot be handed, or an event DynamoDB cannot store as one item.
+ */
+export function limitProblems(limits: Limits): string[] {
+  const problems: string[] = [];
+  const bodyLimits: Array<[name: string, value: number]> = [
+    ['MAX_REQUEST_BYTES', limits.maxRequestBytes],
+    ['MAX_BATCH_BYTES', limits.maxBatchBytes],
+    // MAX_EVENT_BYTES (the body limit of /v1/{type}) is held lower by the DynamoDB item limit below.
+  ];
+  for (const [name, value] of bodyLimits) {
+    if (value > MAX_TEXT_BODY_BYTES) {
+      problems.push(
+        `${name} (${value}) must be at most ${MAX_TEXT_BODY_BYTES}: API Gateway hands the body to Lambda inside one event of at most ` +
+          `${LAMBDA_PAYLOAD_BYTES} bytes, as an escaped JSON string (${TEXT_ESCAPING_ALLOWANCE * 100}% allowed for it) beside ${EVENT_ENVELOPE_BYTES} bytes of headers and context`,
+      );
+    }
+  }
+  if (limits.maxEventBytes > MAX_STORABLE_EVENT_BYTES) {
+    problems.push(
+      `MAX_EVENT_BYTES (${limits.maxEventBytes}) must be at most ${MAX_STORABLE_EVENT_BYTES}: an event stored as DynamoDB attributes may take ` +
+        `${ITEM_GROWTH}x its JSON size, plus ${ITEM_OVERHEAD_BYTES} bytes of keys and attributes, and an item holds at most ${DYNAMODB_ITEM_BYTES} bytes`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * `TABLE_OVERRIDES`: `name=physical,...`, the tables a stage uses instead of its own, e.g. a table
+ * restored from point-in-time recovery (docs/operations.md, restore). Empty: none.
+ */
+function tableOverrides(raw: string | undefined, problems: string[]): Partial<Record<TableName, string>> {
+  const overrides: Partial<Record<TableName, string>> = {};
+  for (const entry of (raw ?? '').split(',').map((part) => part.trim())) {
+    if (entry === '') continue;
+    const [name = '', physical = '', ...rest] = entry.split('=').map((part) => part.trim());
+    if (!TABLE_NAMES.includes(name as TableName)) {
+      problems.push(`TABLE_OVERRIDES names an unknown table "${name}" in "${entry}"; tables are ${TABLE_NAMES.join(', ')}`);
+    } else if (rest.length > 0 || !/^[a-zA-Z0-9_.-]{3,255}$/.test(physical)) {
+      problems.push(`TABLE_OVERRIDES entry "${entry}" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)`);
+    } else {
+      overrides[name as TableName] = physical;
+    }
+  }
+  return overrides;
 }

@@ -129,7 +129,11 @@ export function translateAwsError(error: unknown, service: Service, reason = `${
   const code = errorCode(error);
   const status = e.$metadata?.httpStatusCode;
   const causeCode = e.cause === undefined ? undefined : errorCode(e.cause);
+  // The SDK attaches $metadata to what its retries gave up on; without an HTTP status no answer came
+  // at all (a refused or broken connection, whose Node error code the SDK's wrapper may not keep).
+  const noAnswer = e.$metadata !== undefined && status === undefined;
   if (
+    noAnswer ||
     TRANSIENT_CODES.has(code) ||
     (causeCode !== undefined && TRANSIENT_CODES.has(causeCode)) ||
     e.$retryable ||

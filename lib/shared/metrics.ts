@@ -5,18 +5,29 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
-/** Every metric the service emits; the dashboard in infra/cloudformation.js draws these names. */
-export type MetricName =
-  | 'EventsAccepted'
-  | 'EventsRejected'
-  | 'EnqueueRetries'
-  | 'EnqueueFailures'
-  | 'EventsStored'
-  | 'WriteRetries'
-  | 'QuarantinedRecords'
-  | 'Erasures'
-  /** AWS refused a request for a configuration or permission reason (dimension `kind`); alarmed. */
-  | 'DependencyErrors';
+/**
+ * Every count the service emits. The dashboard in infra/cloudformation.js draws each of them, per
+ * function (tests/deploy checks it against this list).
+ */
+export const COUNT_METRICS = [
+  'EventsAccepted',
+  'EventsRejected',
+  'EnqueueRetries',
+  'EnqueueFailures',
+  'EventsStored',
+  'WriteRetries',
+  'QuarantinedRecords',
+  'Erasures',
+  /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
+  'DependencyErrors',
+] as const;
+export type MetricName = (typeof COUNT_METRICS)[number];
+
+/** Each invocation's handler time, in milliseconds. */
+export const LATENCY_METRIC = 'HandlerLatency';
+
+/** The functions, as the `function` dimension of every metric names them. */
+export type FunctionName = 'ingest' | 'worker';
 
 export interface Meter {
   /** Adds `value` to a count, optionally in one series of a dimension (`reason`, `type`). */
@@ -29,8 +40,12 @@ export interface Meter {
 
 export const noMeter: Meter = { count() {}, latency() {}, flush() {} };
 
-export function createMeter(namespace: string, serviceName: string): Meter {
-  const metrics = new Metrics({ namespace, serviceName });
+/**
+ * Metrics of one function: every series has the dimensions `service` (one per stage) and
+ * `function`, so the two functions' latencies and counts never add up into one series.
+ */
+export function createMeter(namespace: string, serviceName: string, functionName: FunctionName): Meter {
+  const metrics = new Metrics({ namespace, serviceName, defaultDimensions: { function: functionName } });
   let counts = new Map<string, { name: MetricName; value: number; dimension?: readonly [string, string] }>();
   let latencies: number[] = [];
 
@@ -56,7 +71,7 @@ export function createMeter(namespace: string, serviceName: string): Meter {
           metrics.addMetric(name, MetricUnit.Count, value);
         }
       }
-      for (const ms of latencies) metrics.addMetric('HandlerLatency', MetricUnit.Milliseconds, ms);
+      for (const ms of latencies) metrics.addMetric(LATENCY_METRIC, MetricUnit.Milliseconds, ms);
       metrics.publishStoredMetrics();
       counts = new Map();
       latencies = [];

@@ -23,7 +23,7 @@ export function loadWorkerDeps(env: Record<string, string | undefined> = process
     config,
     clients,
     createLogger(config.serviceName, config.logLevel),
-    createMeter(config.metricsNamespace, config.serviceName),
+    createMeter(config.metricsNamespace, config.serviceName, 'worker'),
   );
 }
 

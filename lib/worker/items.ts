@@ -5,6 +5,7 @@
  * key time is the sender's own time for the event (lib/spec/event-time.ts), never a receive time
  * or a corrected time. Users read the corrected `timestamp` attribute.
  */
+import { EVENT_TTL_ATTRIBUTE } from '../../infra';
 import type { EventRecord } from '../message/format';
 
 export type Item = Record<string, unknown>;
@@ -24,11 +25,14 @@ export type Item = Record<string, unknown>;
  *   an anonymous partition, `anonymousId`.
  * - `_json`: the whole event as JSON text, for an event DynamoDB cannot hold as attributes; the
  *   item then holds only the keys, `_r`, `timestamp` and `_json`.
+ * - `_x`: when the stage keeps events for a retention (`eventRetentionDays`), the epoch second at
+ *   which DynamoDB's TTL deletes the item (the event's `timestamp` plus the retention).
  *
  * An event field whose name is one of ours, or starts with `~`, is stored as `~` + its name.
  */
-export const ITEM = { received: '_r', originalIsTimestamp: '_o', json: '_json' } as const;
-const OWN = new Set(['pk', 'sk', ITEM.received, ITEM.originalIsTimestamp, ITEM.json]);
+export const ITEM = { received: '_r', originalIsTimestamp: '_o', json: '_json', expires: EVENT_TTL_ATTRIBUTE } as const;
+/** Reserved whether or not the stage sets a retention, so an event's own field never decides when DynamoDB deletes it. */
+const OWN = new Set(['pk', 'sk', ITEM.received, ITEM.originalIsTimestamp, ITEM.json, ITEM.expires]);
 const ESCAPE = '~';
 /** Event fields the keys or the table already hold (see above). */
 const IN_KEYS = new Set(['type', 'messageId']);
@@ -55,7 +59,7 @@ export function eventSortKey(timestamp: string, messageId: string): string {
  * (nesting deeper than 32 levels, numbers out of DynamoDB's range, empty attribute names), the
  * event is stored whole as JSON text in `_json` instead of being lost.
  */
-export function eventItem(record: EventRecord): Item {
+export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
   const { event } = record;
   const anonymous = event.userId === undefined;
   const item: Item = {
@@ -63,6 +67,7 @@ export function eventItem(record: EventRecord): Item {
     sk: eventSortKey(record.keyTime ?? event.timestamp, event.messageId),
     [ITEM.received]: Date.parse(record.receivedAt),
   };
+  if (retentionSeconds > 0) item[ITEM.expires] = eventExpiresAt(record, retentionSeconds);
   if (!fitsDynamo(event, 0)) return { ...item, timestamp: event.timestamp, [ITEM.json]: JSON.stringify(event) };
   const sameTimes = event.originalTimestamp === event.timestamp;
   if (sameTimes) item[ITEM.originalIsTimestamp] = true;
@@ -77,6 +82,16 @@ export function eventItem(record: EventRecord): Item {
     Object.defineProperty(item, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return item;
+}
+
+/**
+ * When DynamoDB's TTL deletes an event kept for `retentionSeconds`: counted from the event's own
+ * `timestamp`, so every retry and replay of it expires at the same time.
+ */
+export function eventExpiresAt(record: EventRecord, retentionSeconds: number): number {
+  const time = Date.parse(record.event.timestamp);
+  const from = Number.isFinite(time) ? time : Date.parse(record.receivedAt);
+  return Math.floor(from / 1000) + retentionSeconds;
 }
 
 /** What an event item holds, read back: the event as it was sent, and what the service added. */

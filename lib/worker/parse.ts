@@ -38,18 +38,22 @@ export interface BatchPlan {
   /** Events of each type in the batch. */
   events: Partial<Record<EventType, number>>;
   quarantined: number;
+  /** The API Gateway request ids the batch's records came from, for the batch's log line. */
+  requestIds: Set<string>;
 }
 
 export interface ParseContext {
   tables: Record<TableName, string>;
   /** Epoch seconds at which quarantine items expire. */
   expiresAt: number;
+  /** How long event items are kept after their timestamp (0: for ever, no expiry attribute). */
+  eventRetentionSeconds?: number;
   log: Log;
 }
 
 /** Plans the writes of every message; never throws for what a message holds. */
 export function parseMessages(messages: readonly SQSRecord[], context: ParseContext): BatchPlan {
-  const plan: BatchPlan = { writes: [], eventWrites: [], userWrites: [], erasures: [], events: {}, quarantined: 0 };
+  const plan: BatchPlan = { writes: [], eventWrites: [], userWrites: [], erasures: [], events: {}, quarantined: 0, requestIds: new Set() };
   for (const message of messages) {
     const owners = [message.messageId];
     let records: QueueRecord[];
@@ -70,6 +74,7 @@ export function parseMessages(messages: readonly SQSRecord[], context: ParseCont
 function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, context: ParseContext): void {
   const owners = [messageId];
   const { tables, expiresAt } = context;
+  plan.requestIds.add(record.requestId);
   if (record.kind === 'rejected') {
     plan.writes.push({ table: tables.rejected, item: rejectedRecordItem(record, expiresAt), owners });
     plan.quarantined++;
@@ -79,7 +84,7 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
   if (isEventType(type)) {
     const { sourceId, receivedAt, requestId } = record;
     const origin = { sourceId, receivedAt, requestId, messageId: record.event.messageId, type };
-    const write: WriteRequest = { table: tables[type], item: eventItem(record), owners, origin };
+    const write: WriteRequest = { table: tables[type], item: eventItem(record, context.eventRetentionSeconds), owners, origin };
     plan.writes.push(write);
     plan.eventWrites.push({ type, write });
     if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });

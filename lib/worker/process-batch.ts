@@ -29,7 +29,8 @@ export interface WorkerDeps {
   documents: WriteDeps['documents'];
   /** Sends the batch writes (lib/shared/clients.ts `createWriteClient`). */
   writer: WriteDeps['writer'];
-  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> & { erasureHashKey: string };
+  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> &
+    Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
   log: Log;
@@ -63,7 +64,12 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
 
   return async (event, remainingMs) => {
     const run = startRun(deps, { write, erasure }, event, remainingMs);
-    const plan = parseMessages(event.Records, { tables: run.tables, expiresAt: run.expiresAt, log: deps.log });
+    const plan = parseMessages(event.Records, {
+      tables: run.tables,
+      expiresAt: run.expiresAt,
+      eventRetentionSeconds: (deps.config.eventRetentionDays ?? 0) * 86_400,
+      log: deps.log,
+    });
     run.stats.quarantined += plan.quarantined;
 
     const tombstonesFailed = await recordTombstones(run, plan.erasures);
@@ -81,7 +87,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     await quarantineRefused(run, outcome);
 
     countStored(run, plan, dropped, outcome);
-    report(deps, run, outcome);
+    report(deps, run, outcome, plan);
     return { batchItemFailures: [...run.failed].map((itemIdentifier) => ({ itemIdentifier })), stats: run.stats };
   };
 }
@@ -149,7 +155,14 @@ function countStored(run: BatchRun, plan: BatchPlan, dropped: ReadonlySet<WriteR
   run.stats.failedMessages = run.failed.size;
 }
 
-function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome): void {
+/** Request ids in a batch's log line: one per message of a full batch of single events. */
+const LOGGED_REQUEST_IDS = 100;
+
+/**
+ * The batch's metrics and its one log line. The line lists the request ids of its records, so a
+ * request id from the API access log or a sender leads to the batch that stored it.
+ */
+function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome, plan: BatchPlan): void {
   const { stats } = run;
   for (const [type, count] of Object.entries(stats.stored)) deps.meter.count('EventsStored', count, ['type', type]);
   deps.meter.count('WriteRetries', stats.retries);
@@ -166,5 +179,10 @@ function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome): void {
     });
   }
   const durationMs = (deps.clock ?? systemClock).now() - run.startedAt;
-  deps.log.info('batch processed', { ...stats, failedMessageIds: [...run.failed].slice(0, 10), durationMs });
+  deps.log.info('batch processed', {
+    ...stats,
+    failedMessageIds: [...run.failed].slice(0, 10),
+    requestIds: [...plan.requestIds].slice(0, LOGGED_REQUEST_IDS),
+    durationMs,
+  });
 }

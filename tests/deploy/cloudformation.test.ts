@@ -79,6 +79,32 @@ describe('generateTemplate', () => {
     );
   });
 
+  it('keeps event tables without TTL unless eventRetentionDays is over 0', () => {
+    // Act
+    const forever = generateTemplate(definitions(), settings({ eventRetentionDays: 0 })).Resources;
+    const kept = generateTemplate(definitions(), settings({ eventRetentionDays: 400 })).Resources;
+
+    // Assess
+    expect((forever.TrackTable as { Properties: Record<string, unknown> }).Properties.TimeToLiveSpecification).toBeUndefined();
+    expect(kept.TrackTable).toMatchObject({ Properties: { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } } });
+    expect(kept.SourcesTable).not.toHaveProperty('Properties.TimeToLiveSpecification');
+    expect(kept.RejectedTable).toMatchObject({ Properties: { TimeToLiveSpecification: { AttributeName: 'expiresAt' } } });
+  });
+
+  it('refuses a retention, a table override or an alarm threshold that cannot work', () => {
+    // Act
+    const act = () =>
+      generateTemplate(
+        definitions(),
+        settings({ eventRetentionDays: -3, tableOverrides: 'tracks=a-b-c,page=x', quarantineAlarmThreshold: 1.5, ingestLatencyAlarmMs: 5 }),
+      );
+
+    // Assess
+    expect(act).toThrow(
+      /eventRetentionDays must be a whole number from 0 to 36500[\s\S]*quarantineAlarmThreshold[\s\S]*ingestLatencyAlarmMs[\s\S]*unknown table "tracks"[\s\S]*entry "page=x" must be <table>=<DynamoDB table name>/,
+    );
+  });
+
   it('lists every invalid parameter at once', () => {
     // Act
     const act = () => generateTemplate(definitions(), settings({ maxReceiveCount: 0, tableDeletionPolicy: 'Snapshot', alarmEmail: 'ops' }));

@@ -33,8 +33,8 @@ const root = path.resolve(__dirname, '../..');
 /** Not copied: dependencies are linked, and build output or state would hide what the test checks. */
 const SKIPPED = new Set(['node_modules', '.git', 'dist', '.serverless', 'coverage', '.data', '.bench']);
 
-/** Packages the service for `stage` and returns the generated update template. */
-export async function packageStack(stage: string): Promise<PackagedStack> {
+/** Packages the service for `stage` (with `args` such as `--param=name=value`) and returns the generated update template. */
+export async function packageStack(stage: string, args: readonly string[] = []): Promise<PackagedStack> {
   const workDir = mkdtempSync(path.join(tmpdir(), 'segment-ingest-package-'));
   try {
     cpSync(root, workDir, { recursive: true, filter: (source) => !SKIPPED.has(path.relative(root, source)) });
@@ -42,7 +42,7 @@ export async function packageStack(stage: string): Promise<PackagedStack> {
     const home = path.join(workDir, '.home');
     mkdirSync(home);
 
-    await promisify(execFile)(process.execPath, [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage], {
+    await promisify(execFile)(process.execPath, [require.resolve('osls/bin/serverless.js'), 'package', '--stage', stage, ...args], {
       cwd: workDir,
       timeout: 120_000,
       maxBuffer: 16 * 1024 * 1024,

@@ -1,25 +1,37 @@
 /**
  * `serverless package --stage test`, offline and without AWS credentials, and what the generated
  * CloudFormation promises: the routes of SPEC.md section 1, the worker's trigger, the queues, the
- * tables of infra/resources.json, least-privileged roles, alarms, dashboard and outputs.
+ * tables of infra/resources.json, least-privileged roles, alarms, dashboard, saved queries and
+ * outputs; and, packaged again with `eventRetentionDays` and `tableOverrides`, what those change.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import resourcesJson from '../../infra/resources.json';
 import { resourceName, type QueueDefinition, type TableDefinition } from '../../infra';
 import { loadConfig } from '../../lib/shared/config';
+import { COUNT_METRICS, LATENCY_METRIC } from '../../lib/shared/metrics';
 import { FUNCTIONS } from '../../scripts/build';
 import { packageStack, type Resource, type Template } from './package-stack';
 
 const STAGE = 'test';
 const TABLES = resourcesJson.tables as Record<string, TableDefinition>;
 const QUEUES = resourcesJson.queues as Record<string, QueueDefinition>;
+const RESTORED_TRACK = 'segment-ingest-test-track-restored-20261201';
 
 let template: Template;
 let artifacts: string[];
 let sizes: Record<string, number>;
+/** The same stage packaged with a retention and a table override. */
+let tuned: Template;
 
 beforeAll(async () => {
-  ({ template, artifacts, sizes } = await packageStack(STAGE));
-}, 120_000);
+  const [plain, withParams] = await Promise.all([
+    packageStack(STAGE),
+    packageStack(STAGE, ['--param=eventRetentionDays=90', `--param=tableOverrides=track=${RESTORED_TRACK}`]),
+  ]);
+  ({ template, artifacts, sizes } = plain);
+  tuned = withParams.template;
+}, 180_000);
 
 const pascal = (name: string): string =>
   name
@@ -68,6 +80,42 @@ function roleOf(functionName: string): Resource {
 }
 
 const eventTables = Object.keys(TABLES).filter((name) => TABLES[name]?.kind === 'event');
+
+/** The dashboard's body as the template holds it (the text `Fn::Sub` resolves). */
+function dashboardBody(stack: Template): string {
+  const dashboard = stack.Resources.Dashboard;
+  if (!dashboard) throw new Error('no Dashboard in the template');
+  return (dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+}
+
+/**
+ * Every SegmentIngest metric a dashboard draws, with the function whose series it is (`*` for a
+ * search across both): metric arrays name it after `function`, expressions in `function="..."`.
+ */
+function drawnMetrics(body: string): Array<{ metric: string; fn: string }> {
+  const widgets = (JSON.parse(body) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> }).widgets;
+  const found: Array<{ metric: string; fn: string }> = [];
+  for (const entry of widgets.flatMap((widget) => widget.properties.metrics ?? [])) {
+    if (entry[0] === 'SegmentIngest') {
+      found.push({ metric: String(entry[1]), fn: String(entry[entry.indexOf('function') + 1]) });
+      continue;
+    }
+    const expression = (entry[0] as { expression?: string } | undefined)?.expression ?? '';
+    for (const match of expression.matchAll(/Namespace="SegmentIngest" MetricName="(\w+)"([^']*)'/g)) {
+      found.push({ metric: String(match[1]), fn: /function="(\w+)"/.exec(String(match[2]))?.[1] ?? '*' });
+    }
+  }
+  return found;
+}
+
+/** The dimensions lib/shared/metrics.ts writes for a function of the test stage, as an alarm names them. */
+function dimensions(fn: string, extra: Record<string, string> = {}): Array<{ Name: string; Value: string }> {
+  return [
+    { Name: 'service', Value: `segment-ingest-${STAGE}` },
+    { Name: 'function', Value: fn },
+    ...Object.entries(extra).map(([Name, Value]) => ({ Name, Value })),
+  ];
+}
 
 describe('serverless package --stage test', () => {
   it('writes a zip per function, without network or credentials', () => {
@@ -127,6 +175,14 @@ describe('serverless package --stage test', () => {
       expect(api[0]?.[1].Properties.CorsConfiguration).toBeUndefined();
     });
 
+    it('is named segment-ingest-<stage>, like its stack, dashboard and access log group (docs/deploy.md)', () => {
+      expect(resource('HttpApi').Properties.Name).toBe(`segment-ingest-${STAGE}`);
+      expect(resource('HttpApiLogGroup').Properties.LogGroupName).toBe(`/aws/http-api/segment-ingest-${STAGE}`);
+      expect(readFileSync(path.join(__dirname, '../../docs/deploy.md'), 'utf8')).toContain(
+        '| HTTP API (payload 2.0) | `segment-ingest-<stage>` |',
+      );
+    });
+
     it('writes an access log with a retention', () => {
       const stage = ofType('AWS::ApiGatewayV2::Stage')[0]?.[1];
       expect(stage?.Properties.AccessLogSettings).toBeDefined();
@@ -165,6 +221,8 @@ describe('serverless package --stage test', () => {
           QUEUE_URL: { Ref: 'EventsQueue' },
           LOG_LEVEL: 'INFO',
           REJECTED_RETENTION_DAYS: '30',
+          EVENT_RETENTION_DAYS: '0',
+          TABLE_OVERRIDES: '',
           POWERTOOLS_SERVICE_NAME: `segment-ingest-${STAGE}`,
           POWERTOOLS_METRICS_NAMESPACE: 'SegmentIngest',
           NODE_OPTIONS: '--enable-source-maps',
@@ -285,14 +343,22 @@ describe('serverless package --stage test', () => {
       expect(roleOf('ingest')).not.toBe(roleOf('worker'));
     });
 
-    it('lets ingest only enqueue, read keys and sources, and write its own log', () => {
+    it('lets ingest only enqueue, check the queue, read keys and sources, and write its own log', () => {
       // Act
       const role = roleOf('ingest');
       const actions = statementsOf(role).flatMap(actionsOf);
 
       // Assess
-      expect([...new Set(actions)].sort()).toEqual(['dynamodb:GetItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+      expect([...new Set(actions)].sort()).toEqual([
+        'dynamodb:GetItem',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'sqs:GetQueueAttributes',
+        'sqs:SendMessage',
+      ]);
       expect(resourcesFor(role, 'sqs:SendMessage')).toEqual([getAtt('EventsQueue')]);
+      // The deep health check asks the queue for an attribute; nothing else.
+      expect(resourcesFor(role, 'sqs:GetQueueAttributes')).toEqual([getAtt('EventsQueue')]);
       expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('KeysTable'), getAtt('SourcesTable')]);
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('IngestLogGroup')]);
     });
@@ -306,9 +372,15 @@ describe('serverless package --stage test', () => {
       const actions = [...new Set(statementsOf(role).flatMap(actionsOf))];
 
       // Assess
-      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility']) {
+      // What the SQS event source mapping needs (AWSLambdaSQSQueueExecutionRole), and no more.
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
         expect(resourcesFor(role, action)).toEqual([getAtt('EventsQueue')]);
       }
+      expect(actions.filter((action) => action.startsWith('sqs:')).sort()).toEqual([
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
@@ -371,7 +443,7 @@ describe('serverless package --stage test', () => {
 
     it('draws a dashboard of the pipeline whose every ${...} names a resource of the stack', () => {
       // Prepare
-      const body = (resource('Dashboard').Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+      const body = dashboardBody(template);
 
       // Act
       const references = [...body.matchAll(/\$\{([^}]+)\}/g)].map((match) => String(match[1]).split('.')[0] ?? '');
@@ -382,11 +454,107 @@ describe('serverless package --stage test', () => {
         if (!name.startsWith('AWS::')) expect(template.Resources[name]).toBeDefined();
       }
       expect(new Set(references)).toEqual(
-        new Set(['HttpApi', 'AWS::Region', 'IngestLambdaFunction', 'WorkerLambdaFunction', 'EventsQueue', 'DeadLetterQueue']),
+        new Set([
+          'HttpApi',
+          'AWS::Region',
+          'IngestLambdaFunction',
+          'WorkerLambdaFunction',
+          'EventsQueue',
+          'DeadLetterQueue',
+          'IngestLogGroup',
+        ]),
       );
-      const metrics = ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'EventsStored', 'WriteRetries', 'Erasures'];
-      for (const metric of metrics) expect(body).toContain(`MetricName=\\"${metric}\\"`);
       expect(body).toContain('Namespace=\\"SegmentIngest\\"');
+    });
+
+    it('draws every metric named in lib/shared/metrics.ts', () => {
+      // Act
+      const drawn = new Set(drawnMetrics(dashboardBody(template)).map(({ metric }) => metric));
+
+      // Assess
+      const missing = [...COUNT_METRICS, LATENCY_METRIC].filter((metric) => !drawn.has(metric));
+      expect(missing).toEqual([]);
+    });
+
+    it("draws every metric the code of each function counts, on that function's series", () => {
+      // Prepare: the names passed to `meter.count` in each function's code, and both latencies.
+      const emitted = (folder: string) =>
+        readdirSync(path.join(__dirname, '../../lib', folder))
+          .filter((file) => file.endsWith('.ts'))
+          .flatMap((file) => [...readFileSync(path.join(__dirname, '../../lib', folder, file), 'utf8').matchAll(/\.count\(\s*'(\w+)'/g)])
+          .map((match) => String(match[1]));
+      const expected = [
+        ...emitted('ingest').map((metric) => `ingest ${metric}`),
+        ...emitted('worker').map((metric) => `worker ${metric}`),
+        `ingest ${LATENCY_METRIC}`,
+        `worker ${LATENCY_METRIC}`,
+      ];
+
+      // Act
+      const drawn = new Set(drawnMetrics(dashboardBody(template)).map(({ fn, metric }) => `${fn} ${metric}`));
+
+      // Assess
+      expect(expected.length).toBeGreaterThan(10);
+      expect(expected.filter((pair) => !drawn.has(pair))).toEqual([]);
+    });
+
+    it("alarms on the service's own metrics per function, with the dimensions the functions write", () => {
+      // Act
+      const custom = ofType('AWS::CloudWatch::Alarm')
+        .map(([id, alarm]) => [id, alarm.Properties] as const)
+        .filter(([, alarm]) => alarm.Namespace === 'SegmentIngest');
+
+      // Assess
+      expect(Object.fromEntries(custom.map(([id, alarm]) => [id, [alarm.MetricName, alarm.Dimensions]]))).toEqual({
+        IngestDependencyErrorsAlarm: ['DependencyErrors', dimensions('ingest', { kind: 'configuration' })],
+        WorkerDependencyErrorsAlarm: ['DependencyErrors', dimensions('worker', { kind: 'configuration' })],
+        QuarantineSpikeAlarm: ['QuarantinedRecords', dimensions('worker')],
+        IngestLatencyAlarm: ['HandlerLatency', dimensions('ingest')],
+      });
+      expect(resource('QuarantineSpikeAlarm').Properties).toMatchObject({ Statistic: 'Sum', Period: 300, Threshold: 100 });
+      expect(resource('IngestLatencyAlarm').Properties).toMatchObject({ ExtendedStatistic: 'p99', Threshold: 2000, EvaluationPeriods: 2 });
+    });
+
+    it('has a runbook in docs/operations.md for every alarm', () => {
+      // Prepare
+      const operations = readFileSync(path.join(__dirname, '../../docs/operations.md'), 'utf8');
+
+      // Act
+      const names = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) =>
+        String(alarm.Properties.AlarmName).replace(`segment-ingest-${STAGE}-`, ''),
+      );
+
+      // Assess
+      expect(names.length).toBeGreaterThanOrEqual(11);
+      expect(names.filter((name) => !operations.includes(`### \`${name}\``))).toEqual([]);
+    });
+
+    it('saves the Logs Insights queries of docs/operations.md, each on log groups of the stack', () => {
+      // Prepare
+      const operations = readFileSync(path.join(__dirname, '../../docs/operations.md'), 'utf8');
+
+      // Act
+      const queries = ofType('AWS::Logs::QueryDefinition').map(([, query]) => query.Properties);
+
+      // Assess
+      expect(queries.map((query) => query.Name).sort()).toEqual(
+        ['api-5xx', 'errors-and-warnings', 'events-rejected-by-source', 'request-path', 'requests-refused-by-reason'].map(
+          (name) => `segment-ingest-${STAGE}/${name}`,
+        ),
+      );
+      for (const query of queries) {
+        const groups = query.LogGroupNames as Array<{ Ref: string }>;
+        expect(groups.length).toBeGreaterThan(0);
+        for (const group of groups) expect(resource(group.Ref).Type).toBe('AWS::Logs::LogGroup');
+        // The docs quote each query as deployed, so an operator can paste it anywhere.
+        expect({ name: query.Name, inDocs: operations.includes(String(query.QueryString)) }).toEqual({ name: query.Name, inDocs: true });
+      }
+      const path_ = queries.find((query) => String(query.Name).endsWith('/request-path'));
+      expect((path_?.LogGroupNames as Array<{ Ref: string }>).map((group) => group.Ref).sort()).toEqual([
+        'HttpApiLogGroup',
+        'IngestLogGroup',
+        'WorkerLogGroup',
+      ]);
     });
 
     it('outputs the endpoint, queues, every table and the dashboard link', () => {
@@ -408,6 +576,68 @@ describe('serverless package --stage test', () => {
       for (const name of Object.keys(TABLES)) {
         expect(template.Outputs[`${pascal(name)}TableName`]?.Value).toEqual({ Ref: `${pascal(name)}Table` });
       }
+    });
+  });
+
+  describe('packaged with eventRetentionDays=90 and tableOverrides=track=<restored table>', () => {
+    const tunedResource = (logicalId: string): Resource => {
+      const found = tuned.Resources[logicalId];
+      if (!found) throw new Error(`no resource ${logicalId} in the tuned template`);
+      return found;
+    };
+
+    it('turns TTL on for the six event tables only, on the attribute the worker writes', () => {
+      for (const [name, definition] of Object.entries(TABLES)) {
+        const ttl = tunedResource(`${pascal(name)}Table`).Properties.TimeToLiveSpecification;
+        const expected =
+          definition.kind === 'event'
+            ? { AttributeName: resourcesJson.eventTtlAttribute, Enabled: true }
+            : definition.ttlAttribute
+              ? { AttributeName: definition.ttlAttribute, Enabled: true }
+              : undefined;
+        expect({ name, ttl }).toEqual({ name, ttl: expected });
+      }
+      expect(eventTables).toHaveLength(6);
+      expect(resourcesJson.eventTtlAttribute).toBe('expiresAt');
+    });
+
+    it('hands both functions the retention and the override, which lib/shared/config.ts reads', () => {
+      for (const name of Object.keys(FUNCTIONS)) {
+        // Prepare
+        const { Variables } = tunedResource(`${pascal(name)}LambdaFunction`).Properties.Environment as {
+          Variables: Record<string, unknown>;
+        };
+
+        // Act
+        const config = loadConfig({ ...Variables, QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' } as Record<string, string>);
+
+        // Assess
+        expect(Variables).toMatchObject({ EVENT_RETENTION_DAYS: '90', TABLE_OVERRIDES: `track=${RESTORED_TRACK}` });
+        expect(config.eventRetentionDays).toBe(90);
+        expect(config.tables.track).toBe(RESTORED_TRACK);
+        expect(config.tables.page).toBe(`segment-ingest-${STAGE}-page`);
+      }
+    });
+
+    it("grants the worker the restored table instead of the stack's own, and outputs its name for the CLI", () => {
+      // Prepare
+      const workerRole = tuned.Resources[
+        (tunedResource('WorkerLambdaFunction').Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+      ] as Resource;
+      const restoredArn = { 'Fn::Sub': `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${RESTORED_TRACK}` };
+
+      // Act
+      const granted = statementsOf(workerRole).flatMap(resourcesOf);
+
+      // Assess
+      expect(resourcesFor(workerRole, 'dynamodb:BatchWriteItem')).toContainEqual(restoredArn);
+      expect(resourcesFor(workerRole, 'dynamodb:Query')).toContainEqual(restoredArn);
+      expect(granted).not.toContainEqual(getAtt('TrackTable'));
+      expect(granted).toContainEqual(getAtt('PageTable'));
+      // The stack's own track table stays (retained, untouched); the CLI reads the restored one.
+      expect(tunedResource('TrackTable').Properties.TableName).toBe(`segment-ingest-${STAGE}-track`);
+      expect(tuned.Outputs.TrackTableName?.Value).toBe(RESTORED_TRACK);
+      expect(tuned.Outputs.PageTableName?.Value).toEqual({ Ref: 'PageTable' });
     });
   });
 });

@@ -57,9 +57,9 @@ describe('log lines', () => {
   it('never contain event bodies, trait values, keys or secrets', async () => {
     // Prepare: the handlers as Lambda builds them, with real logging and metrics.
     const log = createLogger('segment-ingest-test', 'DEBUG');
-    const meter = createMeter('SegmentIngest', 'segment-ingest-test');
+    const meter = createMeter('SegmentIngest', 'segment-ingest-test', 'ingest');
     const ingest = createIngestHandler(ingestDepsFrom(stack.config, stack.clients, log, meter));
-    const worker = createWorkerHandler({ ...stack.workerDeps, log, meter });
+    const worker = createWorkerHandler({ ...stack.workerDeps, log, meter: createMeter('SegmentIngest', 'segment-ingest-test', 'worker') });
     const identify = segmentEvent('identify', { userId: 'log-user', traits: { email: SECRETS.email, note: SECRETS.trait } });
     const track = segmentEvent('track', { userId: 'log-user', properties: { p: SECRETS.property } });
     const requests = [

@@ -1,4 +1,12 @@
-import { loadConfig } from '../../../lib/shared/config';
+import {
+  EVENT_ENVELOPE_BYTES,
+  LAMBDA_PAYLOAD_BYTES,
+  MAX_BASE64_BODY_BYTES,
+  MAX_STORABLE_EVENT_BYTES,
+  MAX_TEXT_BODY_BYTES,
+  loadConfig,
+} from '../../../lib/shared/config';
+import { ConfigError } from '../../../lib/shared/errors';
 import { credentialsFromHeader } from '../../../lib/ingest/auth';
 import { generateKey } from '../../../lib/admin/sources';
 import { hashKey } from '../../../lib/shared/source-records';
@@ -44,6 +52,78 @@ describe('loadConfig time budgets', () => {
     );
     expect(() => loadConfig({ LOOKUP_TIMEOUT_MS: '3000' })).toThrow('LOOKUP_TIMEOUT_MS (3000) must leave room in REQUEST_BUDGET_MS');
     expect(loadConfig({ FUNCTION_TIMEOUT_SECONDS: '10' }).functionTimeoutMs).toBe(10_000);
+  });
+});
+
+describe('request-size limits against Lambda and DynamoDB', () => {
+  it('accepts the defaults and limits right at the ceilings', () => {
+    // Act
+    const config = loadConfig({ MAX_REQUEST_BYTES: String(MAX_TEXT_BODY_BYTES), MAX_EVENT_BYTES: String(MAX_STORABLE_EVENT_BYTES) });
+
+    // Assess
+    expect(config.limits.maxRequestBytes).toBe(5_563_276);
+    expect(config.limits.maxEventBytes).toBe(262_144);
+  });
+
+  it('keeps a text body at the request limit inside the 6 MB Lambda event, with its escaping and the envelope', () => {
+    // Prepare: a body of MAX_TEXT_BODY_BYTES with one quote in eight bytes, as API Gateway would deliver it.
+    const body = '"xxxxxxx'.repeat(Math.floor(MAX_TEXT_BODY_BYTES / 8)).padEnd(MAX_TEXT_BODY_BYTES, ' ');
+    const envelope = EVENT_ENVELOPE_BYTES;
+
+    // Act
+    const eventBytes = Buffer.byteLength(JSON.stringify(body)) + envelope;
+    const base64Bytes = Math.ceil(MAX_BASE64_BODY_BYTES / 3) * 4 + envelope;
+
+    // Assess
+    expect(Buffer.byteLength(body)).toBe(MAX_TEXT_BODY_BYTES);
+    expect(eventBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    expect(base64Bytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    expect(LAMBDA_PAYLOAD_BYTES).toBe(6_291_456);
+  });
+
+  it.each(['MAX_REQUEST_BYTES', 'MAX_BATCH_BYTES'])('refuses a %s that Lambda cannot be handed, naming it', (name) => {
+    // Act
+    const act = () => loadConfig({ [name]: String(MAX_TEXT_BODY_BYTES + 1), MAX_REQUEST_BYTES: String(MAX_TEXT_BODY_BYTES + 1) });
+
+    // Assess
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(
+      new RegExp(`${name} \\(${MAX_TEXT_BODY_BYTES + 1}\\) must be at most ${MAX_TEXT_BODY_BYTES}: API Gateway hands the body to Lambda`),
+    );
+  });
+
+  it('refuses a MAX_EVENT_BYTES whose events could outgrow a DynamoDB item', () => {
+    expect(() => loadConfig({ MAX_EVENT_BYTES: String(MAX_STORABLE_EVENT_BYTES + 1) })).toThrow(
+      `MAX_EVENT_BYTES (262145) must be at most 262144: an event stored as DynamoDB attributes may take 1.5x its JSON size, plus 16384 bytes of keys and attributes, and an item holds at most 409600 bytes`,
+    );
+  });
+});
+
+describe('event retention and table overrides', () => {
+  it('keeps events for ever unless EVENT_RETENTION_DAYS is set', () => {
+    expect(loadConfig({}).eventRetentionDays).toBe(0);
+    expect(loadConfig({ EVENT_RETENTION_DAYS: '' }).eventRetentionDays).toBe(0);
+    expect(loadConfig({ EVENT_RETENTION_DAYS: '0' }).eventRetentionDays).toBe(0);
+    expect(loadConfig({ EVENT_RETENTION_DAYS: '90' }).eventRetentionDays).toBe(90);
+    expect(() => loadConfig({ EVENT_RETENTION_DAYS: '-1' })).toThrow(
+      'EVENT_RETENTION_DAYS must be a whole number from 0 to 36500, got "-1"',
+    );
+  });
+
+  it('points a stage at the tables TABLE_OVERRIDES names, the others keeping their names', () => {
+    // Act
+    const config = loadConfig({ STAGE: 'prod', TABLE_OVERRIDES: 'track=segment-ingest-prod-track-restored, keys = old.keys_table' });
+
+    // Assess
+    expect(config.tables.track).toBe('segment-ingest-prod-track-restored');
+    expect(config.tables.keys).toBe('old.keys_table');
+    expect(config.tables.page).toBe('segment-ingest-prod-page');
+  });
+
+  it('refuses overrides of unknown tables and names DynamoDB would refuse', () => {
+    expect(() => loadConfig({ TABLE_OVERRIDES: 'tracks=x-y-z,page=a b,group=ok-name' })).toThrow(
+      'invalid configuration: TABLE_OVERRIDES names an unknown table "tracks" in "tracks=x-y-z"; tables are identify, track, page, screen, group, alias, rejected, sources, keys, erasures; TABLE_OVERRIDES entry "page=a b" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)',
+    );
   });
 });
 

@@ -92,6 +92,34 @@ describe('readEventItem', () => {
       receivedAt: '2026-01-01T00:00:05.000Z',
     });
   });
+
+  it('writes no expiry attribute when the stage keeps events for ever', () => {
+    expect(Object.keys(eventItem(record({ userId: 'u' }), 0))).not.toContain('expiresAt');
+  });
+
+  it('expires an event its retention after its timestamp, however late it is written', () => {
+    // Prepare: an old event received (replayed) today.
+    const old = { ...record({ userId: 'u', timestamp: '2025-03-01T12:00:00.000Z' }), receivedAt: '2026-11-30T00:00:00.000Z' };
+
+    // Act
+    const item = eventItem(old, 30 * 86_400);
+    const json = eventItem(
+      { ...old, event: { ...old.event, deep: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] } },
+      86_400,
+    );
+
+    // Assess
+    expect(item.expiresAt).toBe(Date.parse('2025-03-31T12:00:00.000Z') / 1000);
+    expect(json).toMatchObject({ storedAs: 'json', expiresAt: Date.parse('2025-03-02T12:00:00.000Z') / 1000 });
+  });
+
+  it('keeps an event field named like the expiry attribute as event_expiresAt, so it never decides the expiry', () => {
+    expect(eventItem(record({ userId: 'u', expiresAt: 1 }), 0)).toMatchObject({ event_expiresAt: 1 });
+    expect(eventItem(record({ userId: 'u', expiresAt: 1 }), 86_400)).toMatchObject({
+      event_expiresAt: 1,
+      expiresAt: Date.parse('2026-01-02T00:00:00.000Z') / 1000,
+    });
+  });
 });
 describe('fitsDynamo', () => {
   it.each([

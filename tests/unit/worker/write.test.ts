@@ -267,5 +267,11 @@ describe('translateAwsError', () => {
     expect(translateAwsError({ name: 'X', $metadata: { httpStatusCode: 503 } }, 'DynamoDB').kind).toBe('transient');
     expect(translateAwsError({ code: 'ECONNRESET' }, 'DynamoDB').kind).toBe('transient');
     expect(translateAwsError({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } }, 'DynamoDB').kind).toBe('refused');
+    // A connection that never answered, as the SDK hands it over after its retries (no status, no code).
+    const unanswered = Object.assign(new Error('AWS SDK error wrapper for Error: connect ECONNREFUSED 127.0.0.1:1'), {
+      $metadata: { attempts: 2 },
+    });
+    expect(translateAwsError(unanswered, 'DynamoDB').kind).toBe('transient');
+    expect(translateAwsError({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }, 'DynamoDB').kind).toBe('configuration');
   });
 });

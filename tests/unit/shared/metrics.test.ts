@@ -1,0 +1,54 @@
+/**
+ * The EMF lines Powertools writes for our meter: every series carries the `service` and
+ * `function` dimensions, so the two functions' latencies and counts are separate CloudWatch series.
+ */
+import { createMeter } from '../../../lib/shared/metrics';
+
+interface EmfLine {
+  _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+  [field: string]: unknown;
+}
+
+/** Runs `act` and returns the EMF lines it wrote to stdout (Powertools writes one JSON object per line). */
+function captureEmf(act: () => void): EmfLine[] {
+  const lines: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  });
+  try {
+    act();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.map((line) => JSON.parse(line) as EmfLine).filter((line) => line._aws !== undefined);
+}
+
+describe('createMeter', () => {
+  it.each(['ingest', 'worker'] as const)('writes every %s series with the service and function dimensions', (fn) => {
+    // Prepare
+    const meter = createMeter('SegmentIngest', 'segment-ingest-unit', fn);
+
+    // Act
+    const lines = captureEmf(() => {
+      meter.count('EventsAccepted', 3);
+      meter.count('DependencyErrors', 1, ['kind', 'configuration']);
+      meter.latency(12);
+      meter.flush();
+    });
+
+    // Assess
+    const byMetric = new Map(lines.flatMap((line) => line._aws.CloudWatchMetrics[0]!.Metrics.map((m) => [m.Name, line] as const)));
+    expect([...byMetric.keys()].sort()).toEqual(['DependencyErrors', 'EventsAccepted', 'HandlerLatency']);
+    for (const [name, line] of byMetric) {
+      const dimensions = line._aws.CloudWatchMetrics[0]!.Dimensions;
+      expect({ name, dimensions }).toEqual({
+        name,
+        dimensions: [name === 'DependencyErrors' ? ['service', 'function', 'kind'] : ['service', 'function']],
+      });
+      expect(line).toMatchObject({ service: 'segment-ingest-unit', function: fn });
+    }
+    expect(byMetric.get('HandlerLatency')).toMatchObject({ HandlerLatency: 12 });
+    expect(byMetric.get('DependencyErrors')).toMatchObject({ kind: 'configuration', DependencyErrors: 1 });
+  });
+});
