@@ -17,9 +17,17 @@ for (const node of profile.nodes) {
   const url = node.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '');
   const name = `${node.callFrame.functionName || '(anonymous)'} ${url}:${node.callFrame.lineNumber + 1}`;
   byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
-  const where = url.split('/').slice(0, url.startsWith('@') ? 2 : 1).join('/') || node.callFrame.functionName;
+  const where =
+    url
+      .split('/')
+      .slice(0, url.startsWith('@') ? 2 : 1)
+      .join('/') || node.callFrame.functionName;
   byFile.set(where, (byFile.get(where) ?? 0) + hits);
 }
 const show = (map: Map<string, number>, n: number) =>
-  [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  [...map]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n');
 process.stdout.write(`${show(byFunction, Number(top))}\n\nby package or folder:\n${show(byFile, 20)}\n`);

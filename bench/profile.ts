@@ -14,7 +14,8 @@ async function main(): Promise<void> {
   const [task = 'ingest', shape = 'batch', seconds = '5'] = process.argv.slice(2);
   const logs = installLogSink();
   const options = { rounds: 1, roundMs: Number(seconds) * 1000 };
-  const result = task === 'worker' ? await measureWorker(shape as ShapeId, options, logs) : await measureIngest(shape as ShapeId, options, logs);
+  const result =
+    task === 'worker' ? await measureWorker(shape as ShapeId, options, logs) : await measureIngest(shape as ShapeId, options, logs);
   process.stderr.write(`${task} ${shape}: ratio ${result.interleaved.ratioMedian.toFixed(2)}x\n`);
 }
 

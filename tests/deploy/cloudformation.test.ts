@@ -86,7 +86,7 @@ describe('generateTemplate', () => {
 
     // Assess
     expect((forever.TrackTable as { Properties: Record<string, unknown> }).Properties.TimeToLiveSpecification).toBeUndefined();
-    expect(kept.TrackTable).toMatchObject({ Properties: { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } } });
+    expect(kept.TrackTable).toMatchObject({ Properties: { TimeToLiveSpecification: { AttributeName: '_x', Enabled: true } } });
     expect(kept.SourcesTable).not.toHaveProperty('Properties.TimeToLiveSpecification');
     expect(kept.RejectedTable).toMatchObject({ Properties: { TimeToLiveSpecification: { AttributeName: 'expiresAt' } } });
   });

@@ -376,10 +376,12 @@ describe('serverless package --stage test', () => {
       for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
         expect(resourcesFor(role, action)).toEqual([getAtt('EventsQueue')]);
       }
+      // And SendMessage, to continue an erasure that ran out of time (lib/worker/requeue.ts).
       expect(actions.filter((action) => action.startsWith('sqs:')).sort()).toEqual([
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
         'sqs:ReceiveMessage',
+        'sqs:SendMessage',
       ]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
@@ -598,7 +600,7 @@ describe('serverless package --stage test', () => {
         expect({ name, ttl }).toEqual({ name, ttl: expected });
       }
       expect(eventTables).toHaveLength(6);
-      expect(resourcesJson.eventTtlAttribute).toBe('expiresAt');
+      expect(resourcesJson.eventTtlAttribute).toBe('_x');
     });
 
     it('hands both functions the retention and the override, which lib/shared/config.ts reads', () => {
