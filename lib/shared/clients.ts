@@ -7,7 +7,6 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from './config';
-import { installBatchBody } from './sqs-batch-body';
 
 export interface Clients {
   sqs: SQSClient;
@@ -35,16 +34,14 @@ type ClientConfig = Pick<Config, 'region' | 'dynamodbEndpoint' | 'sqsEndpoint'>;
  */
 export function createSqsClient(config: ClientConfig, options: ClientOptions = {}): SQSClient {
   const timeout = options.sqsRequestTimeoutMs;
-  return installBatchBody(
-    new SQSClient({
-      region: config.region,
-      endpoint: config.sqsEndpoint,
-      maxAttempts: 2,
-      cacheMiddleware: true,
-      requestHandler:
-        options.requestHandler ?? (timeout === undefined ? undefined : { requestTimeout: timeout, throwOnRequestTimeout: true }),
-    }),
-  );
+  return new SQSClient({
+    region: config.region,
+    endpoint: config.sqsEndpoint,
+    maxAttempts: 2,
+    cacheMiddleware: true,
+    requestHandler:
+      options.requestHandler ?? (timeout === undefined ? undefined : { requestTimeout: timeout, throwOnRequestTimeout: true }),
+  });
 }
 
 /** The DynamoDB client and the document client over it; credentials come from the default provider chain. */
