@@ -47,7 +47,8 @@ export function resolveEventTime(
   batchSentAt?: unknown,
 ): EventTime {
   const givenMs = parseTimestamp(event.timestamp);
-  const originalMs = parseTimestamp(event.originalTimestamp);
+  // Segment's own events often carry the same text in both: parsed once.
+  const originalMs = event.originalTimestamp === event.timestamp ? givenMs : parseTimestamp(event.originalTimestamp);
   const deviceMs = originalMs ?? givenMs;
   const keyTime = deviceMs === undefined ? NO_KEY_TIME : toIsoMillis(deviceMs);
 

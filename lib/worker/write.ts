@@ -63,10 +63,11 @@ export interface WriteOutcome {
 
 /**
  * The identity of a write: table and key, as unambiguous text. Ids may hold any character (NUL
- * included), so the parts are JSON strings in a JSON array, never joined with a separator.
+ * included), so the parts are never joined with a separator: each of the first two is prefixed
+ * with its length, which tells where it ends (cheaper than JSON, measured in the worker's profile).
  */
 export function writeIdentity(table: string, pk: string, sk: string): string {
-  return JSON.stringify([table, pk, sk]);
+  return `${table.length}:${table}${pk.length}:${pk}${sk}`;
 }
 
 export function identityOf(write: WriteRequest): string {

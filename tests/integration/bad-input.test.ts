@@ -80,6 +80,20 @@ describe('bad input', () => {
     expect(String(quarantined[0]?.raw)).toContain('"userId":"bad-utf8","x":"\ufffd("');
   });
 
+  it('quarantines an event nested too deeply to serialize, and stores its neighbour, never a 500', async () => {
+    // 200,000 levels: JSON.parse reads it, JSON.stringify runs out of stack.
+    const deep = `{"type":"track","event":"Deep","userId":"deep-user","messageId":"too-deep","properties":{"p":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+    const fine = JSON.stringify({ type: 'track', event: 'Fine', userId: 'deep-user', messageId: 'not-deep' });
+
+    const single = await stack.send('/segment', undefined, { raw: deep });
+    const batch = await stack.send('/webhook/' + stack.sourceId, undefined, { auth: stack.key, raw: `[${fine},${deep}]` });
+
+    expect(single.status).toBe(400);
+    expect(single.body.message).toBe('invalid event: the event nests too deeply to be serialized (thousands of levels)');
+    expect(batch.body).toMatchObject({ accepted: 1, rejected: 1 });
+    expect((await rejectedFor('/segment', 'nests too deeply')).length).toBeGreaterThan(0);
+  });
+
   it('answers 400 for an empty body', async () => {
     const response = await stack.send('/v1/track', undefined, { raw: '' });
 
