@@ -5,6 +5,7 @@
  *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n}
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
+import { measureNaive } from './naive';
 import type { ShapeId } from './shapes';
 
 // The SDK's default credential chain reads these; nothing is sent anywhere.
@@ -13,7 +14,7 @@ process.env.AWS_SECRET_ACCESS_KEY = 'benchmark';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 interface Task {
-  task: 'ingest' | 'worker';
+  task: 'ingest' | 'worker' | 'naive';
   shape: ShapeId;
   rounds: number;
   roundMs: number;
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
   const result =
     task.task === 'ingest'
       ? await measureIngest(task.shape, options, logs)
-      : await measureWorker(task.shape, options, logs, task.batchSize);
+      : task.task === 'naive'
+        ? await measureNaive(task.shape, options)
+        : await measureWorker(task.shape, options, logs, task.batchSize);
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

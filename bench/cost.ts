@@ -10,6 +10,7 @@
  * a cost per event, and are left out.
  */
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import type { NaiveMeasurement } from './naive';
 import { DEPLOYMENT, PRICES } from './prices';
 
 export interface CostLine {
@@ -59,7 +60,7 @@ function line(perEvent: { api: number; invocations: number; gbSeconds: number; s
   };
 }
 
-export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement): ShapeCost {
+export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, measuredNaive?: NaiveMeasurement): ShapeCost {
   const events = ingest.eventsPerRequest;
   const perRequest = (n: number) => n / events;
   const apiUnits = Math.max(1, Math.ceil(ingest.requestBytes / PRICES.httpApiMeterBytes));
@@ -93,12 +94,17 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
   const floor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.floorWruPerEvent });
   const specFloor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.leanWruPerEvent });
   // One SQS message and one PutItem per event: a send per event, a receive and a delete per 10 messages,
-  // a worker invocation per 10 events (its compute taken as ours, which flatters it), the same items.
+  // a worker invocation per 10 events, the same items. Its compute as measured in the same run
+  // (bench/naive.ts); without that measurement, ours, which flatters it.
+  const naiveBatch = measuredNaive?.workerBatch ?? DEPLOYMENT.workerBatchSize;
   const naive = line({
     api: perRequest(apiUnits),
-    invocations: perRequest(1) + 1 / DEPLOYMENT.workerBatchSize,
-    gbSeconds: ingestGbSeconds + (worker.cpuUsPerEvent / 1e6) * GB,
-    sqs: 1 + 2 / DEPLOYMENT.workerBatchSize,
+    invocations: perRequest(1) + 1 / naiveBatch,
+    gbSeconds: measuredNaive
+      ? perRequest(billedSeconds(measuredNaive.ingestWallUsPerRequest) * GB) +
+        (billedSeconds(measuredNaive.workerWallUsPerInvocation) * GB) / naiveBatch
+      : ingestGbSeconds + (worker.cpuUsPerEvent / 1e6) * GB,
+    sqs: 1 + 2 / naiveBatch,
     wru: worker.wruPerEvent,
   });
 

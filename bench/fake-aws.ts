@@ -146,6 +146,15 @@ export class FakeAws {
         this.observed.sendPayloads.push(bytes);
         return Buffer.from(JSON.stringify({ Successful: successful, Failed: [] }));
       }
+      case 'SQS.SendMessage': {
+        const { MessageBody } = JSON.parse(body) as { MessageBody: string };
+        return Buffer.from(
+          JSON.stringify({
+            MessageId: `m-${++this.messageCounter}`,
+            MD5OfMessageBody: createHash('md5').update(MessageBody).digest('hex'),
+          }),
+        );
+      }
       case 'DynamoDB.BatchWriteItem': {
         if (this.account) {
           const { RequestItems } = JSON.parse(body) as {

@@ -14,6 +14,7 @@ import { measureColdStarts } from './cold-start';
 import { shapeCost } from './cost';
 import { measureEndToEnd } from './e2e';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import type { NaiveMeasurement } from './naive';
 import { renderReport, type BenchResult } from './report';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -41,7 +42,7 @@ function parseArgs(argv: string[]) {
   };
 }
 
-function runChild<T>(task: 'ingest' | 'worker', shape: ShapeId, rounds: number, roundMs: number, batchSize?: number): Promise<T> {
+function runChild<T>(task: 'ingest' | 'worker' | 'naive', shape: ShapeId, rounds: number, roundMs: number, batchSize?: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, batchSize })], {
       execArgv: ['--import', 'tsx'],
@@ -97,7 +98,11 @@ async function main(): Promise<void> {
         shape.workerLargeBatch = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, LARGE_BATCH);
       }
     }
-    if (shape.ingest && shape.worker) shape.cost = shapeCost(shape.ingest, shape.worker);
+    if (args.sections.has('ingest') && args.sections.has('worker')) {
+      log(`naive design, in process: ${SHAPES[id].label}`);
+      shape.naive = await runChild<NaiveMeasurement>('naive', id, args.rounds, args.roundMs);
+    }
+    if (shape.ingest && shape.worker) shape.cost = shapeCost(shape.ingest, shape.worker, shape.naive);
     result.shapes[id] = shape;
   }
   if (args.sections.has('cold')) {
