@@ -71,6 +71,7 @@ function loadOnce(file: string, sourceMaps: boolean): { load: number; ready: num
       AWS_REGION: 'us-east-1',
       QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events',
       LOG_LEVEL: 'INFO',
+      ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     encoding: 'utf8',
