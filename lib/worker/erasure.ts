@@ -63,12 +63,23 @@ export function watermarkKey(sourceId: string): { pk: string; sk: string } {
 }
 
 /**
+ * How far past the receive time a delete's own `timestamp` may move its cut-off (SPEC.md section
+ * 6): enough for a sender's clock running a little fast, never so far that a wrong timestamp
+ * drops the user's new events for hours (or, for a year-9999 timestamp, forever).
+ */
+export const ERASURE_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
  * The erasure's cut-off: the later of the delete's own `timestamp` and the time we received it,
- * so everything the user did up to the request is covered even when the sender's clock is behind.
- * Both are ISO-8601 UTC with milliseconds, so they compare as text.
+ * so everything the user did up to the request is covered even when the sender's clock is behind,
+ * but never later than the receive time plus `ERASURE_CLOCK_SKEW_MS`. Both are ISO-8601 UTC with
+ * milliseconds, so they compare as text.
  */
 export function erasureCutoff(record: EventRecord): string {
-  return record.event.timestamp > record.receivedAt ? record.event.timestamp : record.receivedAt;
+  const { timestamp } = record.event;
+  if (timestamp <= record.receivedAt) return record.receivedAt;
+  const latest = new Date(Date.parse(record.receivedAt) + ERASURE_CLOCK_SKEW_MS).toISOString();
+  return timestamp < latest ? timestamp : latest;
 }
 
 /** True when an event at `timestamp` falls under an erasure with `cutoff`. */

@@ -62,3 +62,13 @@ export function fakeDynamoDb(answer: (request: WireRequest, index: number) => An
   });
   return { documents, writer, requests };
 }
+
+/** Answers by operation (`UpdateItem`, `BatchGetItem`, ...); an operation without a handler gets the default answer. */
+export function byOperation(handlers: Partial<Record<string, (request: WireRequest, index: number) => Answer>>) {
+  return (request: WireRequest, index: number): Answer => handlers[request.operation]?.(request, index);
+}
+
+/** DynamoDB's answer for the error `code` (`ConditionalCheckFailedException`, `InternalServerError`, ...). */
+export function dynamoError(code: string, status = code === 'InternalServerError' ? 500 : 400): Answer {
+  return { status, body: { __type: `com.amazonaws.dynamodb.v20120810#${code}`, message: `${code} from the fake` } };
+}
