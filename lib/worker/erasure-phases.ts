@@ -74,15 +74,22 @@ export async function undoErasedWrites(run: BatchRun, written: readonly UserWrit
 }
 
 /**
+ * Time the sweeps leave before the deadline for the audit write: a sweep cut short by the budget
+ * still adds what it erased to the audit record, instead of sending it with no time left.
+ */
+const AUDIT_RESERVE_MS = 500;
+
+/**
  * Sweeps each erased user's partitions and adds the run to the audit record. An erasure that
  * cannot finish in time fails its message, and SQS redelivers it; erasure is idempotent.
  */
 export async function eraseUsers(run: BatchRun, erasures: readonly PendingErasure[], skipped: ReadonlySet<PendingErasure>): Promise<void> {
+  const sweepDeadline = run.deadline - AUDIT_RESERVE_MS;
   for (const erasure of erasures) {
     if (skipped.has(erasure)) continue;
     const { record, owner, cutoff } = erasure;
     try {
-      const result = await sweepUser(run.erasure, record.sourceId, record.event.userId ?? '', cutoff, owner, run.deadline);
+      const result = await sweepUser(run.erasure, record.sourceId, record.event.userId ?? '', cutoff, owner, sweepDeadline);
       await recordAudit(run.erasure, record, cutoff, result, run.deadline);
       run.stats.erasedItems += Object.values(result.erased).reduce((sum, n) => sum + n, 0);
       if (result.complete) run.stats.erasures++;
