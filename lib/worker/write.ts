@@ -176,8 +176,22 @@ async function sendBatch(run: WriteRun, pending: readonly WriteRequest[]): Promi
   return unprocessed;
 }
 
-/** Puts each write alone, so an item DynamoDB refuses is told apart from its neighbours. */
+/**
+ * The document client's own refusal to convert an item (a number beyond 2^53, an unsupported
+ * type): a plain `Error`, thrown before any request. Credential, network and service errors all
+ * have classes or codes of their own.
+ */
+function isConversionError(error: unknown): boolean {
+  return error instanceof Error && error.constructor === Error && !('$metadata' in error);
+}
+
+/**
+ * Puts each write alone, so an item DynamoDB refuses is told apart from its neighbours. Only a
+ * refusal of the item itself quarantines it (SPEC.md section 5): a missing table, a permission or
+ * credential error fails its owners, so SQS retries them and the dead-letter queue alarms.
+ */
 async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): Promise<void> {
+  let notAboutTheItem: string | undefined;
   for (const write of pending) {
     // A key-only delete has nothing DynamoDB could refuse in it: the error is about us (access,
     // a missing table), so the message goes back to the queue and, if it persists, to the DLQ.
@@ -194,10 +208,16 @@ async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): P
       run.outcome.written++;
     } catch (error) {
       const failure = translateAwsError(error, 'DynamoDB');
-      if (failure.kind === 'transient') failOwners(run, [write]);
-      else run.outcome.refused.push({ write, reason: `DynamoDB refused the item: ${(error as Error).message}` });
+      if (failure.kind === 'refused' || isConversionError(error)) {
+        run.outcome.refused.push({ write, reason: `DynamoDB refused the item: ${(error as Error).message}` });
+        continue;
+      }
+      failOwners(run, [write]);
+      if (failure.kind === 'configuration') notAboutTheItem = failure.code;
     }
   }
+  if (notAboutTheItem)
+    run.deps.log.error('item writes failed, not because of the items; their messages will be retried', { error: notAboutTheItem });
 }
 
 /** The chunk's RequestItems in wire form, or `undefined` when an item needs the document client. */

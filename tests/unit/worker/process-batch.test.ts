@@ -1,0 +1,237 @@
+/**
+ * A whole batch through the worker's phases (lib/worker/process-batch.ts), over the real clients
+ * and a DynamoDB in process: failures mapped back to exactly their SQS messages, items DynamoDB
+ * refuses quarantined, errors that are not about an item retried, and the stats and metrics of
+ * the batch. tests/integration/worker.test.ts runs the worker against DynamoDB Local.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { EventRecord, RejectedRecord } from '../../../lib/message/format';
+import type { Meter, MetricName } from '../../../lib/shared/metrics';
+import { createWorker } from '../../../lib/worker/process-batch';
+import { byOperation, dynamoError, fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';
+import { sqsEvent, sqsRecord } from '../../support/events';
+import { noWaitClock, steppedClock } from '../../support/clock';
+import { recordsMessage } from '../../support/records';
+import { recordingLog, TABLES } from '../../support/worker-run';
+import type { Clock } from '../../../lib/shared/retry';
+
+let counter = 0;
+function event(type: EventRecord['event']['type'], userId: string, overrides: Partial<EventRecord['event']> = {}): EventRecord {
+  counter++;
+  return {
+    kind: 'event',
+    sourceId: 'src',
+    receivedAt: '2026-03-01T12:00:00.000Z',
+    requestId: 'req',
+    event: { type, userId, messageId: `m-${counter}`, timestamp: `2026-03-01T11:00:00.000Z`, ...overrides },
+  };
+}
+
+const rejected: RejectedRecord = {
+  kind: 'rejected',
+  sourceId: 'src',
+  receivedAt: '2026-03-01T12:00:00.000Z',
+  requestId: 'req',
+  route: '/v1/batch',
+  index: 0,
+  raw: '{}',
+  rawBytes: 2,
+  truncated: false,
+  reasons: ['"type" is required'],
+};
+
+function recordingMeter(): Meter & { counts: Array<[MetricName, number, readonly string[] | undefined]> } {
+  const counts: Array<[MetricName, number, readonly string[] | undefined]> = [];
+  return { counts, count: (name, value, dimension) => void counts.push([name, value, dimension]), latency() {}, flush() {} };
+}
+
+type WireItem = { PutRequest?: { Item: Record<string, AttributeValue> } };
+
+/** The plain items of a BatchWriteItem request, by table. */
+function batchItems(request: WireRequest): Array<{ table: string; item: Record<string, unknown> }> {
+  return Object.entries(request.body.RequestItems as Record<string, WireItem[]>).flatMap(([table, requests]) =>
+    requests.map((r) => ({ table, item: unmarshall(r.PutRequest?.Item ?? {}) })),
+  );
+}
+
+function worker(answer: (request: WireRequest, index: number) => Answer = () => undefined, clock: Clock = noWaitClock) {
+  const fake = fakeDynamoDb(answer);
+  const log = recordingLog();
+  const meter = recordingMeter();
+  const process = createWorker({
+    documents: fake.documents,
+    writer: fake.writer,
+    config: { tables: TABLES, rejectedRetentionDays: 30, writeConcurrency: 4 },
+    log,
+    meter,
+    clock,
+  });
+  return { process, fake, log, meter };
+}
+
+describe('createWorker', () => {
+  it('writes every record of the batch, reports no failure, and says what it did', async () => {
+    // Prepare
+    const { process, fake, log, meter } = worker();
+    const first = sqsRecord(recordsMessage([event('track', 'u1'), event('track', 'u2'), rejected]));
+    const second = sqsRecord(recordsMessage([event('identify', 'u1')]));
+
+    // Act
+    const result = await process(sqsEvent(first, second));
+
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toEqual({
+      messages: 2,
+      events: { track: 2, identify: 1 },
+      stored: { track: 2, identify: 1 },
+      quarantined: 1,
+      erasures: 0,
+      erasedItems: 0,
+      droppedByErasure: 0,
+      failedMessages: 0,
+      requests: 2,
+      retries: 0,
+    });
+    expect(fake.requests.map((r) => r.operation)).toEqual(['BatchWriteItem', 'BatchGetItem']);
+    expect(
+      batchItems(fake.requests[0]!)
+        .map((i) => i.table)
+        .sort(),
+    ).toEqual([TABLES.identify, TABLES.rejected, TABLES.track, TABLES.track].sort());
+    expect(meter.counts).toEqual(
+      expect.arrayContaining([
+        ['EventsStored', 2, ['type', 'track']],
+        ['EventsStored', 1, ['type', 'identify']],
+        ['QuarantinedRecords', 1, undefined],
+        ['EventsRejected', 0, ['reason', 'refused-by-dynamodb']],
+      ]),
+    );
+    expect(log.lines.find((l) => l.message === 'batch processed')?.extra).toMatchObject({ messages: 2, failedMessageIds: [] });
+  });
+
+  it('reports only the messages whose items could not be written in time, and counts only what was stored', async () => {
+    // Prepare: every item of user "stuck" stays unprocessed
+    const stuckItems = (request: WireRequest): Answer => {
+      const items = request.body.RequestItems as Record<string, WireItem[]>;
+      const unprocessed = Object.fromEntries(
+        Object.entries(items).map(([table, requests]) => [
+          table,
+          requests.filter((r) => unmarshall(r.PutRequest?.Item ?? {}).userId === 'stuck'),
+        ]),
+      );
+      return { body: { UnprocessedItems: unprocessed } };
+    };
+    const { process } = worker(byOperation({ BatchWriteItem: stuckItems }), steppedClock());
+    const fine = sqsRecord(recordsMessage([event('track', 'fine'), event('page', 'fine')]));
+    const mixed = sqsRecord(recordsMessage([event('track', 'fine-too'), event('screen', 'stuck')]));
+    const stuck = sqsRecord(recordsMessage([event('group', 'stuck')]));
+
+    // Act
+    const result = await process(sqsEvent(fine, mixed, stuck), 10_000);
+
+    // Assess
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([mixed.messageId, stuck.messageId].sort());
+    expect(result.stats.stored).toEqual({ track: 1, page: 1 });
+    expect(result.stats.failedMessages).toBe(2);
+    expect(result.stats.retries).toBeGreaterThan(0);
+  });
+
+  it('retries a throttled batch write and reports the retries', async () => {
+    const { process, fake, meter } = worker((request, index) =>
+      request.operation === 'BatchWriteItem' && index === 0 ? dynamoError('ProvisionedThroughputExceededException') : undefined,
+    );
+
+    const result = await process(sqsEvent(sqsRecord(recordsMessage([event('track', 'u1'), event('alias', 'u1')]))));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ stored: { track: 1, alias: 1 }, retries: 2 });
+    expect(fake.requests.filter((r) => r.operation === 'BatchWriteItem')).toHaveLength(2);
+    expect(meter.counts).toContainEqual(['WriteRetries', 2, undefined]);
+  });
+
+  it('quarantines an item DynamoDB refuses, stores its neighbours, and fails no message', async () => {
+    // Prepare: DynamoDB refuses the batch and then the one item of user "refused"
+    const validation = dynamoError('ValidationException');
+    const { process, fake, meter } = worker((request) => {
+      if (request.operation === 'BatchWriteItem')
+        return batchItems(request).some((i) => i.table === TABLES.rejected) ? undefined : validation;
+      if (request.operation === 'PutItem')
+        return unmarshall(request.body.Item as Record<string, AttributeValue>).userId === 'refused' ? validation : undefined;
+      return undefined;
+    });
+    const refusedEvent = event('identify', 'refused');
+    const message = sqsRecord(recordsMessage([refusedEvent, event('identify', 'neighbour')]));
+
+    // Act
+    const result = await process(sqsEvent(message));
+
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ stored: { identify: 1 }, quarantined: 1 });
+    const quarantine = fake.requests
+      .filter((r) => r.operation === 'BatchWriteItem')
+      .flatMap(batchItems)
+      .filter((i) => i.table === TABLES.rejected);
+    expect(quarantine).toHaveLength(1);
+    expect(quarantine[0]?.item).toMatchObject({
+      pk: 'src',
+      route: 'worker',
+      messageId: refusedEvent.event.messageId,
+      reasons: ['DynamoDB refused the item: ValidationException from the fake'],
+    });
+    expect(meter.counts).toContainEqual(['EventsRejected', 1, ['reason', 'refused-by-dynamodb']]);
+  });
+
+  it('fails the message when its quarantine item is refused too', async () => {
+    const { process } = worker((request) =>
+      ['BatchWriteItem', 'PutItem'].includes(request.operation) ? dynamoError('ValidationException') : undefined,
+    );
+    const message = sqsRecord(recordsMessage([event('track', 'u1')]));
+
+    const result = await process(sqsEvent(message));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    expect(result.stats.stored).toEqual({});
+  });
+
+  it.each(['ResourceNotFoundException', 'AccessDeniedException'])(
+    'retries the message instead of quarantining its events when DynamoDB answers %s',
+    async (code) => {
+      // Prepare: the event tables are missing or forbidden; the rejected table works
+      const { process, fake } = worker((request) => {
+        if (request.operation === 'BatchGetItem') return undefined;
+        const tables = request.operation === 'PutItem' ? [request.body.TableName] : batchItems(request).map((i) => i.table);
+        return tables.includes(TABLES.rejected) ? undefined : dynamoError(code);
+      });
+      const message = sqsRecord(recordsMessage([event('track', 'u1'), event('page', 'u1')]));
+
+      // Act
+      const result = await process(sqsEvent(message));
+
+      // Assess
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+      expect(result.stats).toMatchObject({ stored: {}, quarantined: 0 });
+      expect(
+        fake.requests.flatMap((r) => (r.operation === 'BatchWriteItem' ? batchItems(r) : [])).some((i) => i.table === TABLES.rejected),
+      ).toBe(false);
+    },
+  );
+
+  it('erases within the batch: events a delete of the batch covers are not written, and the delete is swept and audited', async () => {
+    const { process, fake } = worker();
+    const old = event('track', 'gone', { timestamp: '2026-01-01T00:00:00.000Z' });
+    const later = event('track', 'gone', { timestamp: '2026-04-01T00:00:00.000Z' });
+    const del = event('delete', 'gone', { timestamp: '2026-03-01T12:00:00.000Z' });
+
+    const result = await process(sqsEvent(sqsRecord(recordsMessage([old, later])), sqsRecord(recordsMessage([del]))));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ stored: { track: 1 }, droppedByErasure: 1, erasures: 1 });
+    const written = fake.requests.filter((r) => r.operation === 'BatchWriteItem').flatMap(batchItems);
+    expect(written.map((i) => i.item.messageId)).toEqual([later.event.messageId]);
+    expect(fake.requests.filter((r) => r.operation === 'Query')).toHaveLength(6);
+    expect(fake.requests.filter((r) => r.operation === 'UpdateItem')).toHaveLength(3);
+  });
+});
