@@ -15,7 +15,9 @@ import { recordingLog, TABLES } from '../../support/worker-run';
 
 const EXPIRES = 1_800_000_000;
 
-function eventRecord(event: Partial<EventRecord['event']> & { type: string }, sourceId = 'src'): EventRecord {
+type SpecType = EventRecord['event']['type'];
+
+function eventRecord(event: Partial<EventRecord['event']> & { type: SpecType }, sourceId = 'src'): EventRecord {
   return {
     kind: 'event',
     sourceId,
@@ -94,7 +96,8 @@ describe('parseMessages', () => {
   });
 
   it.each([
-    ['a type no table stores', eventRecord({ type: 'purchase', userId: 'u1' }), 'no table stores events of type "purchase"'],
+    // A queue message written by a newer (or older) ingest function than this worker.
+    ['a type no table stores', eventRecord({ type: 'purchase' as SpecType, userId: 'u1' }), 'no table stores events of type "purchase"'],
     ['a delete without a userId', eventRecord({ type: 'delete', anonymousId: 'a1' }), 'no table stores events of type "delete"'],
   ])('quarantines %s instead of dropping it', (_name, record, reason) => {
     const { plan, messages } = parse(recordsMessage([record]));
