@@ -18,6 +18,17 @@ function write(table: string, item: Record<string, unknown>, owner = 'm1'): Writ
   return { table, item, owners: [owner] };
 }
 
+/**
+ * The writer over a fake answering with `answer`, and the document client over a fake of its own,
+ * so a test can tell which client sent what: Lambda's path is the writer for every item the worker
+ * builds from JSON; the document client only puts items one by one and converts what the writer cannot.
+ */
+function clients(answer?: Parameters<typeof fakeDynamoDb>[0], documentAnswer?: Parameters<typeof fakeDynamoDb>[0]) {
+  const wire = fakeDynamoDb(answer);
+  const document = fakeDynamoDb(documentAnswer);
+  return { documents: document.documents, writer: wire.writer, requests: wire.requests, documentRequests: document.requests };
+}
+
 const odd: Record<string, unknown> = {
   pk: 'src#u1',
   sk: '2026-01-01T00:00:00.000Z#odd',
@@ -111,8 +122,8 @@ describe('writeItems with a writer client', () => {
 });
 
 describe('writeItems failures', () => {
-  it('retries unprocessed items until they are written', async () => {
-    const { documents, writer, requests } = fakeDynamoDb((request, index) => {
+  it('retries unprocessed items through the writer until they are written', async () => {
+    const { documents, writer, requests, documentRequests } = clients((request, index) => {
       if (index > 0) return undefined;
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: unknown }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.slice(1) } } };
@@ -124,10 +135,28 @@ describe('writeItems failures', () => {
     expect(outcome).toMatchObject({ requests: 2, written: 3, retries: 2 });
     expect(outcome.failedOwners.size).toBe(0);
     expect(((requests[1]?.body.RequestItems as Record<string, unknown[]>).t ?? []).length).toBe(2);
+    expect(documentRequests).toEqual([]);
+  });
+
+  it('retries unprocessed items of the document client path too, for items only it can convert', async () => {
+    // A Set has no JSON form: the writer leaves it to the document client, which writes it as SS.
+    const { documents, writer, requests, documentRequests } = clients(undefined, (request, index) => {
+      if (index > 0) return undefined;
+      const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: unknown }>>).t ?? [];
+      return { body: { UnprocessedItems: { t: items.slice(0, 1) } } };
+    });
+    const writes = [write('t', { pk: 'a', sk: '1', tags: new Set(['x']) }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2')];
+
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log: silentLog, clock: noWaitClock }, writes, FAR);
+
+    expect(outcome).toMatchObject({ requests: 2, written: 2, retries: 1 });
+    expect(requests).toEqual([]);
+    expect(documentRequests.map((r) => Object.values(r.body.RequestItems as Record<string, unknown[]>)[0]?.length)).toEqual([2, 1]);
+    expect(documentRequests[1]?.text).toContain('"tags":{"SS":["x"]}');
   });
 
   it('fails only the owners of items still unprocessed when the time is up', async () => {
-    const { documents, writer } = fakeDynamoDb((request) => {
+    const { documents, writer, documentRequests } = clients((request) => {
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: { Item: { pk: { S: string } } } }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.filter((i) => i.PutRequest.Item.pk.S === 'b') } } };
     });
@@ -137,10 +166,11 @@ describe('writeItems failures', () => {
 
     expect([...outcome.failedOwners]).toEqual(['m2']);
     expect(outcome.written).toBe(1);
+    expect(documentRequests).toEqual([]);
   });
 
   it('retries transient errors and fails the owners when they persist', async () => {
-    const { documents, writer, requests } = fakeDynamoDb(() => ({
+    const { documents, writer, requests, documentRequests } = clients(() => ({
       status: 500,
       body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' },
     }));
@@ -152,7 +182,9 @@ describe('writeItems failures', () => {
     );
 
     expect(requests.length).toBeGreaterThan(1);
+    expect(requests.every((r) => r.operation === 'BatchWriteItem')).toBe(true);
     expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(documentRequests).toEqual([]);
   });
 
   it('writes a refused batch one by one and reports the item DynamoDB (or marshalling) refuses', async () => {
@@ -194,6 +226,48 @@ describe('writeItems failures', () => {
       ],
     ]);
     expect(requests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
+  });
+});
+
+describe('writeItems when the failure is not about an item', () => {
+  const accessDenied = {
+    status: 400,
+    body: { __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'not allowed' },
+  };
+
+  it('fails the owners of puts DynamoDB will not take for a reason of ours, quarantines nothing, and says so once', async () => {
+    // Prepare: the role may not write to the table, whichever client asks
+    const lines: unknown[] = [];
+    const log = { ...silentLog, error: (message: string, extra?: Record<string, unknown>) => void lines.push([message, extra]) };
+    const { documents, writer, documentRequests } = clients(
+      () => accessDenied,
+      () => accessDenied,
+    );
+    const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2')];
+
+    // Act
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log }, writes, FAR);
+
+    // Assess
+    expect([...outcome.failedOwners].sort()).toEqual(['m1', 'm2']);
+    expect(outcome.refused).toEqual([]);
+    expect(documentRequests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
+    expect(lines).toEqual([
+      ['item writes failed, not because of the items; their messages will be retried', { error: 'AccessDeniedException' }],
+    ]);
+  });
+
+  it('fails the owners of deletes in a refused batch without putting anything', async () => {
+    const { documents, writer, documentRequests } = clients(() => accessDenied);
+
+    const outcome = await writeItems(
+      { documents, writer, concurrency: 1, log: silentLog },
+      [{ table: 't', item: { pk: 'a', sk: '1' }, action: 'delete', owners: ['m1'] }],
+      FAR,
+    );
+
+    expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(documentRequests).toEqual([]);
   });
 });
 
