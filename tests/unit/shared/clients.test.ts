@@ -50,8 +50,9 @@ describe('clients', () => {
     const requestHandler = {
       updateHttpClientConfig() {},
       httpHandlerConfigs: () => ({}),
-      async handle(request: { body: string }) {
-        sent.push(request.body);
+      async handle(request: { body: string | Uint8Array }) {
+        const { body } = request;
+        sent.push(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
         return {
           response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: new TextEncoder().encode('{}') },
         };
