@@ -232,7 +232,7 @@ describe('section 6: events still in flight when the delete is processed', () =>
       segmentEvent('delete', { userId: 'raced', timestamp: new Date().toISOString(), messageId: 'del-raced' }),
     ]);
     const messages = await receiveAll(stack, 2);
-    const gate = hold({ on: 'BatchWriteItem' });
+    const gate = hold();
 
     // Act
     const batchA = processMessages(

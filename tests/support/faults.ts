@@ -195,12 +195,12 @@ export function failEntries(
  * Holds every matching call (default: BatchWriteItem) until `release()`; `reached` settles when
  * the first one arrives. Sent for real once released.
  */
-export function hold(match: Match = { on: 'BatchWriteItem' }): Fault & { release(): void; reached: Promise<void> } {
+export function hold(match: Match = {}): Fault & { release(): void; reached: Promise<void> } {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let arrive!: () => void;
   const reached = new Promise<void>((resolve) => (arrive = resolve));
-  const fault = defineFault(match, async (_call, next) => {
+  const fault = defineFault({ on: 'BatchWriteItem', ...match }, async (_call, next) => {
     arrive();
     await released;
     return next();
