@@ -16,6 +16,8 @@ import { recordsMessage } from '../../support/records';
 import { recordingLog, TABLES } from '../../support/worker-run';
 import type { Clock } from '../../../lib/shared/retry';
 
+afterEach(() => jest.restoreAllMocks());
+
 let counter = 0;
 function event(type: EventRecord['event']['type'], userId: string, overrides: Partial<EventRecord['event']> = {}): EventRecord {
   counter++;
@@ -55,7 +57,7 @@ function batchItems(request: WireRequest): Array<{ table: string; item: Record<s
   );
 }
 
-function worker(answer: (request: WireRequest, index: number) => Answer = () => undefined, clock: Clock = noWaitClock) {
+function worker(answer: Parameters<typeof fakeDynamoDb>[0] = () => undefined, clock: Clock = noWaitClock) {
   const fake = fakeDynamoDb(answer);
   const log = recordingLog();
   const meter = recordingMeter();
@@ -136,6 +138,40 @@ describe('createWorker', () => {
     expect(result.stats.stored).toEqual({ track: 1, page: 1 });
     expect(result.stats.failedMessages).toBe(2);
     expect(result.stats.retries).toBeGreaterThan(0);
+  });
+
+  it('fails only the stuck message when its retries use up the budget: the check of what was written still gets time', async () => {
+    // Prepare: retry waits at the top of each backoff (no jitter), the erasure check takes 20 ms, and
+    // the deadline falls 1 ms after a batch write that a first run (with a long budget) shows is made
+    jest.spyOn(Math, 'random').mockReturnValue(0.999);
+    const stuckOnly = (writeTimes: number[], clock: Clock) =>
+      byOperation({
+        BatchWriteItem: (request) => {
+          writeTimes.push(clock.now());
+          const items = request.body.RequestItems as Record<string, WireItem[]>;
+          const stuck = Object.entries(items).map(([table, requests]) => [
+            table,
+            requests.filter((r) => unmarshall(r.PutRequest?.Item ?? {}).userId === 'stuck'),
+          ]);
+          return { body: { UnprocessedItems: Object.fromEntries(stuck) } };
+        },
+        BatchGetItem: () => new Promise<Answer>((resolve) => setTimeout(() => resolve(undefined), 20)),
+      });
+    const batch = () => sqsEvent(sqsRecord(recordsMessage([event('track', 'fine')])), sqsRecord(recordsMessage([event('track', 'stuck')])));
+    const probeClock = steppedClock();
+    const probeTimes: number[] = [];
+    await worker(stuckOnly(probeTimes, probeClock), probeClock).process(batch(), 3_000 + 10_000);
+    const lastWrite = probeTimes.find((t) => t > 1_000) ?? Number.NaN;
+    const clock = steppedClock();
+    const { process } = worker(stuckOnly([], clock), clock);
+    const events = batch();
+
+    // Act
+    const result = await process(events, 3_000 + lastWrite + 1);
+
+    // Assess
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: events.Records[1]?.messageId }]);
+    expect(result.stats.stored).toEqual({ track: 1 });
   });
 
   it('retries a throttled batch write and reports the retries', async () => {
