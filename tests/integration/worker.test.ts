@@ -9,7 +9,7 @@ import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { startTestStack, type TestStack } from '../support/stack';
-import { noWaitClock } from '../support/clock';
+import { noWaitClock, steppedClock } from '../support/clock';
 import { leaveUnprocessed, throttle, withFault, type Fault } from '../support/faults';
 
 let stack: TestStack;
@@ -91,8 +91,8 @@ describe('worker', () => {
     );
     // DynamoDB Local never leaves items unprocessed: the stuck user's item stays so on every try.
     const stuckItems = leaveUnprocessed((items) => items.filter((i) => i.item.userId === 'stuck'));
-    let clock = 0;
-    const worker = workerWith([stuckItems], { clock: { now: () => (clock += 100), sleep: async () => {} } });
+    // Time moves only by the retry waits, so the stuck item is retried until the budget is spent.
+    const worker = workerWith([stuckItems], { clock: steppedClock() });
 
     const result = await worker(sqsEvent(fine, stuck), 10_000);
 
