@@ -44,19 +44,17 @@ beforeAll(async () => {
           );
         return;
       }
-      res
-        .writeHead(200, { 'content-type': 'text/xml' })
-        .end(
-          describeStacksXml(
-            {
-              HttpApiUrl: stack.url,
-              EventsQueueUrl: stack.queues.queueUrl,
-              DeadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
-              TrackTableName: stack.config.tables.track,
-            },
-            stackName,
-          ),
-        );
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(
+        describeStacksXml(
+          {
+            HttpApiUrl: stack.url,
+            EventsQueueUrl: stack.queues.queueUrl,
+            DeadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
+            TrackTableName: stack.config.tables.track,
+          },
+          stackName,
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
