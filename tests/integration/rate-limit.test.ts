@@ -32,11 +32,11 @@ async function limitedSource(sourceId: string, perSecond: number): Promise<TestS
 
 describe('rate limit', () => {
   it('answers 429 with Retry-After once a limited source has used its burst, and nothing of it is queued', async () => {
-    // Prepare: 5 events/s, so a burst of 10.
-    await stack.admin.setRateLimit(stack.sourceId, 5);
+    // Prepare: 1 event/s, so a burst of 2 (and a second for the next request to come before a token does).
+    await stack.admin.setRateLimit(stack.sourceId, 1);
 
     // Act
-    const first = await stack.send('/v1/batch', { batch: Array.from({ length: 10 }, () => segmentEvent('track', { userId: 'limited' })) });
+    const first = await stack.send('/v1/batch', { batch: Array.from({ length: 2 }, () => segmentEvent('track', { userId: 'limited' })) });
     const refused = await stack.send('/v1/track', segmentEvent('track', { userId: 'limited-refused' }));
     await stack.admin.setRateLimit(stack.sourceId, undefined);
     const unlimited = await stack.send('/v1/track', segmentEvent('track', { userId: 'limited' }));
@@ -46,10 +46,10 @@ describe('rate limit', () => {
     expect(first.status).toBe(200);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
-    expect(refused.body).toEqual({ message: `source "${stack.sourceId}" is over its rate limit of 5 events/s; retry in 1 s` });
+    expect(refused.body).toEqual({ message: `source "${stack.sourceId}" is over its rate limit of 1 events/s; retry in 1 s` });
     expect(unlimited.status).toBe(200);
     const stored = await stack.scan('track');
-    expect(stored.filter((i) => i.userId === 'limited')).toHaveLength(11);
+    expect(stored.filter((i) => i.userId === 'limited')).toHaveLength(3);
     expect(stored.filter((i) => i.userId === 'limited-refused')).toHaveLength(0);
   });
 
