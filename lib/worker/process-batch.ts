@@ -40,6 +40,12 @@ export interface WorkerDeps {
 
 /** Time kept back from the Lambda timeout so the function can still answer with its failures. */
 const SAFETY_MARGIN_MS = 3000;
+/**
+ * Time the batch's writes leave before the deadline for the check of what they wrote against the
+ * erasures: without it, items retried until the deadline would fail every message of the batch,
+ * not just theirs.
+ */
+const CHECK_RESERVE_MS = 500;
 const DEFAULT_BUDGET_MS = 25_000;
 
 export type ProcessBatch = (event: SQSEvent, remainingMs?: number) => Promise<SQSBatchResponse & { stats: WorkerStats }>;
@@ -75,7 +81,8 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     const tombstonesFailed = await recordTombstones(run, plan.erasures);
     const dropped = coveredByBatch(plan.erasures, plan.userWrites);
     run.stats.droppedByErasure += dropped.size;
-    const outcome = await writeItems(write, dropped.size > 0 ? plan.writes.filter((w) => !dropped.has(w)) : plan.writes, run.deadline);
+    const toWrite = dropped.size > 0 ? plan.writes.filter((w) => !dropped.has(w)) : plan.writes;
+    const outcome = await writeItems(write, toWrite, run.deadline - CHECK_RESERVE_MS);
     absorbWrites(run, outcome);
     await undoErasedWrites(
       run,

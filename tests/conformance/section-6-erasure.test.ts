@@ -4,7 +4,6 @@
  * back; an audit record says when and how much, without the data.
  */
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { legacyUserHash, userHash } from '../../lib/worker/erasure';
 import { readEventItem } from '../../lib/worker/items';
@@ -12,6 +11,7 @@ import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';
 import { messageWith, processMessages, receiveAll, receiveSome } from '../support/worker';
+import { hold, observe, throwError, withFault, type Fault } from '../support/faults';
 
 const EARLIER = '2026-01-01T00:00:00.000Z';
 
@@ -57,16 +57,14 @@ async function auditOf(stack: TestStack, userId: string): Promise<Record<string,
  */
 function slowWriter(stack: TestStack, jumpMs: number) {
   let skew = 0;
-  const real = stack.workerDeps.writer;
-  const writer = {
-    send: async (command: { constructor: { name: string } }) => {
-      const result = await (real.send as (c: unknown) => Promise<unknown>).call(real, command);
-      if (command.constructor.name === 'BatchWriteItemCommand') skew += jumpMs;
-      return result;
-    },
-  } as unknown as typeof real;
+  const jump = observe(() => (skew += jumpMs), { on: 'BatchWriteItem' });
   const clock = { now: () => Date.now() + skew, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
-  return { writer, clock };
+  return { ...clientsWith(stack, jump), clock };
+}
+
+/** The worker's two clients (document client and batch writer) of `stack` with `faults` forced on both. */
+function clientsWith(stack: TestStack, ...faults: Fault[]) {
+  return { documents: withFault(stack.clients.documents, ...faults), writer: withFault(stack.workerDeps.writer, ...faults) };
 }
 
 describe('section 6: erasure through the running pipeline', () => {
@@ -271,36 +269,23 @@ describe('section 6: events still in flight when the delete is processed', () =>
   it('erases an event whose batch wrote it while the erasure was running in another batch', async () => {
     // Prepare: batch A (old events) is held just before its write until batch B (the delete) has
     // finished: the interleaving where a check-before-write design stores erased data. The hold is
-    // a wrapper around the real client: the emulator cannot be made to pause a request.
+    // forced on the real clients (tests/support/faults.ts): the emulator cannot be made to pause a request.
     await deliver(stack, '/v1/batch', historyOf('raced'));
     await deliver(stack, '/segment', [
       segmentEvent('delete', { userId: 'raced', timestamp: new Date().toISOString(), messageId: 'del-raced' }),
     ]);
     const messages = await receiveAll(stack, 2);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let reachedWrite!: () => void;
-    const atWrite = new Promise<void>((resolve) => (reachedWrite = resolve));
-    const real = stack.clients.documents;
-    const holding = {
-      send: async (command: { constructor: { name: string } }, options?: unknown) => {
-        if (command.constructor.name === 'BatchWriteCommand' || command.constructor.name === 'BatchWriteItemCommand') {
-          reachedWrite();
-          await held;
-        }
-        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
-      },
-    } as unknown as DynamoDBDocumentClient;
+    const gate = hold();
 
     // Act
     const batchA = processMessages(
       stack,
       messages.filter((m) => !(m.Body ?? '').includes('del-raced')),
-      { documents: holding, writer: holding as never },
+      clientsWith(stack, gate),
     );
-    await atWrite;
+    await gate.reached;
     const batchB = await processMessages(stack, [messageWith(messages, 'del-raced')]);
-    release();
+    gate.release();
     const resultA = await batchA;
 
     // Assess
@@ -324,10 +309,10 @@ describe('section 6: events still in flight when the delete is processed', () =>
       segmentEvent('delete', { userId: 'slow', timestamp: new Date().toISOString(), messageId: 'del-slow' }),
     ]);
     const [message] = await receiveAll(stack, 1);
-    const { writer, clock } = slowWriter(stack, 10 * 60_000);
+    const slow = slowWriter(stack, 10 * 60_000);
 
     // Act
-    const first = await processMessages(stack, [message!], { writer, clock, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+    const first = await processMessages(stack, [message!], { ...slow, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
     const left = (await itemsOf(stack, 'slow')).length;
     const [continuation] = await receiveAll(stack, 1);
     const second = await processMessages(stack, [continuation!]);
@@ -364,8 +349,8 @@ describe('section 6: events still in flight when the delete is processed', () =>
       if (messages.length === 0) break;
       runs++;
       receiveCounts.push(...messages.map((m) => m.Attributes?.ApproximateReceiveCount ?? '?'));
-      const { writer, clock } = slowWriter(stack, 10 * 60_000);
-      const result = await processMessages(stack, messages, { writer, clock, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
+      const slow = slowWriter(stack, 10 * 60_000);
+      const result = await processMessages(stack, messages, { ...slow, config: { ...stack.workerDeps.config, writeConcurrency: 1 } });
       expect(result.batchItemFailures).toEqual([]);
       if (runs > 40) throw new Error('the erasure never finished');
     }
@@ -380,24 +365,16 @@ describe('section 6: events still in flight when the delete is processed', () =>
   });
 
   it('counts what it erased when one table fails, and finishes on redelivery', async () => {
-    // Prepare: Query on the page table fails once, through a wrapper around the real client (the
+    // Prepare: Query on the page table fails in the first run, forced on the real client (the
     // emulator cannot be made to fail one table)
     await deliver(stack, '/v1/batch', historyOf('faulty'));
     await processMessages(stack, await receiveAll(stack, 1));
     await deliver(stack, '/segment', [segmentEvent('delete', { userId: 'faulty', timestamp: new Date().toISOString() })]);
     const [message] = await receiveAll(stack, 1);
-    const real = stack.clients.documents;
-    const failingPage = {
-      send: async (command: { constructor: { name: string }; input: { TableName?: string } }, options?: unknown) => {
-        if (command.constructor.name === 'QueryCommand' && command.input.TableName === stack.config.tables.page) {
-          throw Object.assign(new Error('simulated'), { name: 'InternalServerError' });
-        }
-        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
-      },
-    } as unknown as DynamoDBDocumentClient;
+    const failingPage = throwError('InternalServerError', { on: 'Query', table: stack.config.tables.page });
 
     // Act
-    const first = await processMessages(stack, [message!], { documents: failingPage });
+    const first = await processMessages(stack, [message!], { documents: withFault(stack.clients.documents, failingPage) });
     const [auditAfterFirst] = await auditOf(stack, 'faulty');
     const second = await processMessages(stack, [message!]);
 
@@ -438,22 +415,21 @@ describe('section 6: the cost of checking for erasures', () => {
     await stack.stop();
   });
 
-  /** The real client, counting the keys each BatchGetItem asks for (tombstones and watermarks). */
+  /**
+   * The real client, recording the keys each BatchGetItem asks for (tombstones and watermarks):
+   * the emulator keeps no count of the reads it serves.
+   */
   function countingReads() {
-    const real = stack.clients.documents;
     const keys: string[] = [];
-    const client = {
-      send: async (
-        command: { constructor: { name: string }; input: { RequestItems?: Record<string, { Keys: Array<{ pk: string }> }> } },
-        options?: unknown,
-      ) => {
-        if (command.constructor.name === 'BatchGetCommand') {
-          for (const { Keys } of Object.values(command.input.RequestItems ?? {})) keys.push(...Keys.map((k) => k.pk));
+    const record = observe(
+      (call) => {
+        for (const { Keys } of Object.values(call.input.RequestItems as Record<string, { Keys: Array<{ pk: string }> }>)) {
+          keys.push(...Keys.map((k) => k.pk));
         }
-        return (real.send as (c: unknown, o?: unknown) => Promise<unknown>).call(real, command, options);
       },
-    } as unknown as DynamoDBDocumentClient;
-    return { client, keys };
+      { on: 'BatchGetItem' },
+    );
+    return { client: withFault(stack.clients.documents, record), keys };
   }
 
   it('reads one watermark per source for live events, and tombstones only for events at or before it', async () => {

@@ -1,14 +1,15 @@
 /**
  * Enqueueing retries the entries SendMessageBatch reports in `Failed[]`. The SQS emulator never
- * fails single entries, so these tests wrap the real client to fail chosen entries; the entries
- * that are sent go to the emulator's queue and are read back from it.
+ * fails single entries, so these tests force that on the real client (tests/support/faults.ts); the
+ * entries that are sent go to the emulator's queue and are read back from it.
  */
-import { ReceiveMessageCommand, SendMessageBatchCommand, type SendMessageBatchCommandOutput, type SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../../lib/ingest/http-errors';
 import { createEnqueuer } from '../../lib/ingest/enqueue';
 import { serializeEventRecord } from '../../lib/message/format';
 import { startTestStack, type TestStack } from '../support/stack';
 import { noWaitClock } from '../support/clock';
+import { failEntries, withFault } from '../support/faults';
 
 let stack: TestStack;
 
@@ -20,26 +21,8 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function failingEntries(failFirstAttempts: number) {
-  const real = stack.clients.sqs;
-  let call = 0;
-  return {
-    send: async (command: unknown, options?: unknown) => {
-      if (!(command instanceof SendMessageBatchCommand)) return real.send(command as never, options as never);
-      call++;
-      const entries = command.input.Entries ?? [];
-      if (call > failFirstAttempts) return real.send(command, options as never);
-      // Fail every other entry, send the rest for real.
-      const [failed, sent] = [entries.filter((_, i) => i % 2 === 0), entries.filter((_, i) => i % 2 === 1)];
-      if (sent.length > 0) await real.send(new SendMessageBatchCommand({ QueueUrl: command.input.QueueUrl, Entries: sent }));
-      const output: Partial<SendMessageBatchCommandOutput> = {
-        Successful: sent.map((e) => ({ Id: e.Id!, MessageId: 'x', MD5OfMessageBody: 'x' })),
-        Failed: failed.map((e) => ({ Id: e.Id!, SenderFault: false, Code: 'InternalError' })),
-      };
-      return output;
-    },
-  } as unknown as SQSClient;
-}
+/** Every other entry of a batch: the ones SQS is made to fail. */
+const everyOther = (entries: readonly SendMessageBatchRequestEntry[]) => entries.filter((_, i) => i % 2 === 0);
 
 async function receiveAll(): Promise<string[]> {
   const bodies: string[] = [];
@@ -61,7 +44,7 @@ const record = (i: number) =>
 describe('enqueue', () => {
   it('retries Failed[] entries until SQS has every message', async () => {
     const enqueue = createEnqueuer({
-      sqs: failingEntries(2),
+      sqs: withFault(stack.clients.sqs, failEntries(everyOther, { calls: 2 })),
       queueUrl: stack.queues.queueUrl,
       messageBytes: 64 * 1024,
       budgetMs: 3000,
@@ -81,7 +64,7 @@ describe('enqueue', () => {
   it('fails loudly with QueueUnavailableError when entries keep failing past the budget', async () => {
     let clock = 0;
     const enqueue = createEnqueuer({
-      sqs: failingEntries(1000),
+      sqs: withFault(stack.clients.sqs, failEntries(everyOther)),
       queueUrl: stack.queues.queueUrl,
       messageBytes: 64 * 1024,
       budgetMs: 1000,

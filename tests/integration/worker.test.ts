@@ -3,21 +3,14 @@
  * failures, quarantine of unreadable messages, the JSON-text fallback, and the dead-letter path
  * through the SQS emulator.
  */
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  BatchWriteItemCommand,
-  ProvisionedThroughputExceededException,
-  type AttributeValue,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { silentLog } from '../../lib/shared/log';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { startTestStack, type TestStack } from '../support/stack';
-import { noWaitClock } from '../support/clock';
+import { noWaitClock, steppedClock } from '../support/clock';
+import { leaveUnprocessed, throttle, withFault, type Fault } from '../support/faults';
 
 let stack: TestStack;
 
@@ -29,64 +22,21 @@ afterAll(async () => {
   await stack.stop();
 });
 
-/** The worker with `client` as both its document client and its batch writer. */
-function workerWith(client: DynamoDBDocumentClient, overrides: Partial<WorkerDeps> = {}) {
-  const writer = client === stack.clients.documents ? stack.workerDeps.writer : (client as unknown as DynamoDBClient);
-  return createWorker({ ...stack.workerDeps, documents: client, writer, log: silentLog, clock: noWaitClock, ...overrides });
-}
-
 /**
- * DynamoDB Local never answers with UnprocessedItems or throttling, so these tests wrap the real
- * client to force those faults; every write that is not faked still goes to DynamoDB Local. The
- * wrapper serves as both the document client and the batch writer (lib/shared/clients.ts), so it sees the
- * batch writes whichever path they take.
+ * The worker on the stack's clients, with `faults` forced on both its document client and its
+ * batch writer (lib/shared/clients.ts), so they see the batch writes whichever path they take.
+ * DynamoDB Local never answers with UnprocessedItems or throttling, so the tests that need those
+ * force them (tests/support/faults.ts); every write that is not faked still goes to DynamoDB Local.
  */
-function faultyClient(
-  fault: (items: Array<{ table: string; item: Record<string, unknown> }>, call: number) => 'throttle' | Array<Record<string, unknown>>,
-) {
-  const real = stack.clients.documents;
-  let call = 0;
-  const calls: number[] = [];
-  const client = {
-    send: async (command: unknown, options?: unknown) => {
-      const wire = command instanceof BatchWriteItemCommand;
-      if (command instanceof BatchWriteCommand || wire) {
-        call++;
-        const requestItems = (command.input.RequestItems ?? {}) as Record<
-          string,
-          Array<{ PutRequest?: { Item?: Record<string, unknown> } }>
-        >;
-        const entries = Object.entries(requestItems).flatMap(([table, requests]) =>
-          requests.map((request) => {
-            const raw = request.PutRequest?.Item ?? {};
-            return { table, request, item: wire ? unmarshall(raw as Record<string, AttributeValue>) : raw };
-          }),
-        );
-        calls.push(entries.length);
-        const decision = fault(
-          entries.map(({ table, item }) => ({ table, item })),
-          call,
-        );
-        if (decision === 'throttle') {
-          throw new ProvisionedThroughputExceededException({ message: 'forced by the test', $metadata: {} });
-        }
-        const held = new Set(decision);
-        const toWrite: Record<string, unknown[]> = {};
-        const unprocessed: Record<string, unknown[]> = {};
-        for (const { table, request, item } of entries) ((held.has(item) ? unprocessed : toWrite)[table] ??= []).push(request);
-        if (Object.keys(toWrite).length > 0) {
-          await real.send(
-            (wire
-              ? new BatchWriteItemCommand({ RequestItems: toWrite as never })
-              : new BatchWriteCommand({ RequestItems: toWrite as never })) as never,
-          );
-        }
-        return { UnprocessedItems: unprocessed, $metadata: {} };
-      }
-      return real.send(command as never, options as never);
-    },
-  };
-  return { client: client as unknown as DynamoDBDocumentClient & DynamoDBClient, calls };
+function workerWith(faults: Fault[], overrides: Partial<WorkerDeps> = {}, target: TestStack = stack) {
+  return createWorker({
+    ...target.workerDeps,
+    documents: withFault(target.clients.documents, ...faults),
+    writer: withFault(target.workerDeps.writer, ...faults),
+    log: silentLog,
+    clock: noWaitClock,
+    ...overrides,
+  });
 }
 
 describe('worker', () => {
@@ -94,7 +44,7 @@ describe('worker', () => {
     // Prepare
     const events = [segmentEvent('track', { userId: 'redeliver' }), segmentEvent('identify', { userId: 'redeliver' })];
     const body = eventMessage(stack.sourceId, events);
-    const worker = workerWith(stack.clients.documents);
+    const worker = workerWith([]);
 
     // Act
     const first = await worker(sqsEvent(sqsRecord(body)));
@@ -109,24 +59,28 @@ describe('worker', () => {
 
   it('retries items DynamoDB leaves unprocessed until they are written', async () => {
     const events = Array.from({ length: 30 }, () => segmentEvent('page', { userId: 'unprocessed' }));
-    const { client, calls } = faultyClient((items, call) => (call <= 2 ? items.slice(0, 5).map((i) => i.item) : []));
-    const worker = workerWith(client);
+    // DynamoDB Local always processes every item: the first two batch writes leave five behind.
+    const unprocessed = leaveUnprocessed((items, call) => (call <= 2 ? items.slice(0, 5) : []));
+    const worker = workerWith([unprocessed]);
 
     const result = await worker(sqsEvent(sqsRecord(eventMessage(stack.sourceId, events))));
 
     expect(result.batchItemFailures).toEqual([]);
     expect(result.stats.retries).toBeGreaterThan(0);
-    expect(calls.length).toBeGreaterThan(2);
+    expect(unprocessed.matched).toBeGreaterThan(2);
     expect((await stack.scan('page')).filter((i) => i.userId === 'unprocessed')).toHaveLength(30);
   });
 
   it('retries a throttled batch write', async () => {
     const events = [segmentEvent('screen', { userId: 'throttled' })];
-    const { client } = faultyClient((_items, call) => (call === 1 ? 'throttle' : []));
+    // DynamoDB Local never throttles: the first batch write is refused as over capacity.
+    const throttled = throttle({ on: 'BatchWriteItem', calls: 1 });
 
-    const result = await workerWith(client)(sqsEvent(sqsRecord(eventMessage(stack.sourceId, events))));
+    const result = await workerWith([throttled])(sqsEvent(sqsRecord(eventMessage(stack.sourceId, events))));
 
     expect(result.batchItemFailures).toEqual([]);
+    expect(throttled.matched).toBe(2);
+    expect(result.stats.retries).toBe(1);
     expect((await stack.scan('screen')).filter((i) => i.userId === 'throttled')).toHaveLength(1);
   });
 
@@ -135,9 +89,10 @@ describe('worker', () => {
     const fine = sqsRecord(
       eventMessage(stack.sourceId, [segmentEvent('group', { userId: 'fine' }), segmentEvent('alias', { userId: 'fine' })]),
     );
-    const { client } = faultyClient((items) => items.filter((i) => String(i.item.pk).endsWith('#stuck')).map((i) => i.item));
-    let clock = 0;
-    const worker = workerWith(client, { clock: { now: () => (clock += 100), sleep: async () => {} } });
+    // DynamoDB Local never leaves items unprocessed: the stuck user's item stays so on every try.
+    const stuckItems = leaveUnprocessed((items) => items.filter((i) => String(i.item.pk).endsWith('#stuck')));
+    // Time moves only by the retry waits, so the stuck item is retried until the budget is spent.
+    const worker = workerWith([stuckItems], { clock: steppedClock() });
 
     const result = await worker(sqsEvent(fine, stuck), 10_000);
 
@@ -151,7 +106,7 @@ describe('worker', () => {
     const unreadable = sqsRecord('{"v":1,"records":[{"kind":"mystery"}]}');
     const notJson = sqsRecord('definitely not json');
 
-    const result = await workerWith(stack.clients.documents)(sqsEvent(unreadable, notJson));
+    const result = await workerWith([])(sqsEvent(unreadable, notJson));
 
     expect(result.batchItemFailures).toEqual([]);
     const rejected = (await stack.scan('rejected')).filter((i) => i.route === 'sqs');
@@ -168,9 +123,7 @@ describe('worker', () => {
     const bigInteger = segmentEvent('track', { userId: 'json-fallback', properties: { orderNumber: 2 ** 64 } });
     const byId = new Map([tooDeep, hugeNumber, bigInteger].map((e) => [e.messageId, e]));
 
-    const result = await workerWith(stack.clients.documents)(
-      sqsEvent(sqsRecord(eventMessage(stack.sourceId, [tooDeep, hugeNumber, bigInteger]))),
-    );
+    const result = await workerWith([])(sqsEvent(sqsRecord(eventMessage(stack.sourceId, [tooDeep, hugeNumber, bigInteger]))));
 
     expect(result.batchItemFailures).toEqual([]);
     expect(result.stats.quarantined).toBe(0);
@@ -189,7 +142,7 @@ describe('worker', () => {
     const huge = segmentEvent('identify', { userId: 'refused', traits: { blob: 'x'.repeat(450 * 1024) } });
     const neighbour = segmentEvent('identify', { userId: 'refused-neighbour' });
 
-    const result = await workerWith(stack.clients.documents)(sqsEvent(sqsRecord(eventMessage(stack.sourceId, [huge, neighbour]))));
+    const result = await workerWith([])(sqsEvent(sqsRecord(eventMessage(stack.sourceId, [huge, neighbour]))));
 
     expect(result.batchItemFailures).toEqual([]);
     expect((await stack.scan('identify')).filter((i) => i.userId === 'refused-neighbour')).toHaveLength(1);
@@ -204,20 +157,9 @@ describe('the local SQS trigger', () => {
   it('moves a message that keeps failing to the dead-letter queue after maxReceiveCount', async () => {
     // Prepare: a stack whose worker always fails the message (a stuck write), 2 receives allowed.
     const dlqStack = await startTestStack({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1, startWorker: false });
-    const { client } = faultyClient((items) => items.map((i) => i.item));
-    const worker = createWorker({
-      ...dlqStack.workerDeps,
-      documents: client,
-      writer: client,
-      log: silentLog,
-      clock: {
-        now: (() => {
-          let t = 0;
-          return () => (t += 1000);
-        })(),
-        sleep: async () => {},
-      },
-    });
+    // A write that never succeeds, which DynamoDB Local cannot be made to do: every item stays unprocessed.
+    let t = 0;
+    const worker = workerWith([leaveUnprocessed((items) => items)], { clock: { now: () => (t += 1000), sleep: async () => {} } }, dlqStack);
     const { startSqsTrigger } = await import('../../local/sqs-trigger');
     const receives: number[] = [];
     const trigger = startSqsTrigger({

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { createClients, createDynamoClients, createSqsClient } from '../../../lib/shared/clients';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createClients, createDynamoClients, createSqsClient, createWriteClient } from '../../../lib/shared/clients';
 
 const config = { region: 'eu-west-1', dynamodbEndpoint: 'http://127.0.0.1:1', sqsEndpoint: 'http://127.0.0.1:2' };
 
@@ -40,6 +41,45 @@ describe('clients', () => {
 
     expect(clients.sqs.config.requestHandler).toBe(requestHandler);
     expect(clients.dynamodb.config.requestHandler).toBe(requestHandler);
-    expect(createDynamoClients(config).documents.config).toBeDefined();
+    expect(createWriteClient(config, { requestHandler: requestHandler as never }).config.requestHandler).toBe(requestHandler);
+  });
+
+  it('builds a document client that leaves out undefined values and refuses class instances, sending through the DynamoDB client', async () => {
+    // Prepare: a request handler that keeps what it is sent
+    const sent: string[] = [];
+    const requestHandler = {
+      updateHttpClientConfig() {},
+      httpHandlerConfigs: () => ({}),
+      async handle(request: { body: string | Uint8Array }) {
+        const { body } = request;
+        sent.push(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+        return {
+          response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: new TextEncoder().encode('{}') },
+        };
+      },
+    };
+    const { documents } = createDynamoClients(config, { requestHandler: requestHandler as never });
+
+    // Act
+    await documents.send(new PutCommand({ TableName: 't', Item: { pk: 'a', gone: undefined, nested: { gone: undefined, kept: 1 } } }));
+    const classInstance = documents.send(new PutCommand({ TableName: 't', Item: { pk: 'b', at: new Date(0) } }));
+
+    // Assess
+    expect(sent.map((body) => (JSON.parse(body) as { Item: unknown }).Item)).toEqual([
+      { pk: { S: 'a' }, nested: { M: { kept: { N: '1' } } } },
+    ]);
+    await expect(classInstance).rejects.toThrow(/^Unsupported type passed/);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('caches middleware in the batch writer only, never in the client behind the document client', () => {
+    // A cached handler would keep the first document command's input (lib/shared/clients.ts).
+    const writer = createWriteClient(config);
+    const { dynamodb } = createDynamoClients(config);
+
+    expect(writer.config.cacheMiddleware).toBe(true);
+    expect(dynamodb.config.cacheMiddleware).toBeFalsy();
+    writer.destroy();
+    dynamodb.destroy();
   });
 });

@@ -26,6 +26,13 @@ describe('withinDeadline', () => {
     await expect(withinDeadline(Promise.reject(new Error('no')), 50)).rejects.toThrow('no');
   });
 
+  it('rejects with an Error even when the promise rejects with something else', async () => {
+    const rejection = withinDeadline(Promise.reject('just text' as unknown as Error), 50);
+
+    await expect(rejection).rejects.toBeInstanceOf(Error);
+    await expect(rejection).rejects.toThrow('just text');
+  });
+
   it('rejects with a DeadlineError when the time is up', async () => {
     const waiting = withinDeadline(new Promise(() => {}), 10);
 
@@ -44,6 +51,13 @@ describe('sleep', () => {
 
     await expect(sleeping).rejects.toThrow('interrupted');
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('resolves once its time has passed when its signal does not abort', async () => {
+    const started = Date.now();
+
+    await expect(sleep(20, new AbortController().signal)).resolves.toBeUndefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(19);
   });
 
   it('rejects at once when its signal has already aborted', async () => {

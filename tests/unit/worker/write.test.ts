@@ -18,6 +18,17 @@ function write(table: string, item: Record<string, unknown>, owner = 'm1'): Writ
   return { table, item, owners: [owner] };
 }
 
+/**
+ * The writer over a fake answering with `answer`, and the document client over a fake of its own,
+ * so a test can tell which client sent what: Lambda's path is the writer for every item the worker
+ * builds from JSON; the document client only puts items one by one and converts what the writer cannot.
+ */
+function clients(answer?: Parameters<typeof fakeDynamoDb>[0], documentAnswer?: Parameters<typeof fakeDynamoDb>[0]) {
+  const wire = fakeDynamoDb(answer);
+  const document = fakeDynamoDb(documentAnswer);
+  return { documents: document.documents, writer: wire.writer, requests: wire.requests, documentRequests: document.requests };
+}
+
 const odd: Record<string, unknown> = {
   pk: 'src#u1',
   sk: '2026-01-01T00:00:00.000Z#odd',
@@ -122,8 +133,8 @@ describe('writeItems with a writer client', () => {
 });
 
 describe('writeItems failures', () => {
-  it('retries unprocessed items until they are written', async () => {
-    const { documents, writer, requests } = fakeDynamoDb((request, index) => {
+  it('retries unprocessed items through the writer until they are written', async () => {
+    const { documents, writer, requests, documentRequests } = clients((request, index) => {
       if (index > 0) return undefined;
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: unknown }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.slice(1) } } };
@@ -135,10 +146,11 @@ describe('writeItems failures', () => {
     expect(outcome).toMatchObject({ requests: 2, written: 3, retries: 2 });
     expect(outcome.failedOwners.size).toBe(0);
     expect(((requests[1]?.body.RequestItems as Record<string, unknown[]>).t ?? []).length).toBe(2);
+    expect(documentRequests).toEqual([]);
   });
 
   it('fails only the owners of items still unprocessed when the time is up', async () => {
-    const { documents, writer } = fakeDynamoDb((request) => {
+    const { documents, writer, documentRequests } = clients((request) => {
       const items = (request.body.RequestItems as Record<string, Array<{ PutRequest: { Item: { pk: { S: string } } } }>>).t ?? [];
       return { body: { UnprocessedItems: { t: items.filter((i) => i.PutRequest.Item.pk.S === 'b') } } };
     });
@@ -148,10 +160,11 @@ describe('writeItems failures', () => {
 
     expect([...outcome.failedOwners]).toEqual(['m2']);
     expect(outcome.written).toBe(1);
+    expect(documentRequests).toEqual([]);
   });
 
   it('retries transient errors and fails the owners when they persist', async () => {
-    const { documents, writer, requests } = fakeDynamoDb(() => ({
+    const { documents, writer, requests, documentRequests } = clients(() => ({
       status: 500,
       body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' },
     }));
@@ -163,7 +176,9 @@ describe('writeItems failures', () => {
     );
 
     expect(requests.length).toBeGreaterThan(1);
+    expect(requests.every((r) => r.operation === 'BatchWriteItem')).toBe(true);
     expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(documentRequests).toEqual([]);
   });
 
   it('writes a refused batch one by one and reports the item DynamoDB (or marshalling) refuses', async () => {
@@ -203,6 +218,49 @@ describe('writeItems failures', () => {
       ['huge-number', 'the item holds a number beyond 2^53 or not finite, which DynamoDB cannot store'],
     ]);
     expect(requests.map((r) => r.operation)).toEqual(['PutItem', 'PutItem']);
+  });
+});
+
+describe('writeItems when the failure is not about an item', () => {
+  const accessDenied = {
+    status: 400,
+    body: { __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'not allowed' },
+  };
+
+  it('fails the owners of puts DynamoDB will not take for a reason of ours, quarantines nothing, and reports the errors', async () => {
+    // Prepare: the role may not write to the table, whichever client asks
+    const log = silentLog;
+    const { documents, writer, requests } = clients(
+      () => accessDenied,
+      () => accessDenied,
+    );
+    const writes = [write('t', { pk: 'a', sk: '1' }, 'm1'), write('t', { pk: 'b', sk: '2' }, 'm2')];
+
+    // Act
+    const outcome = await writeItems({ documents, writer, concurrency: 1, log }, writes, FAR);
+
+    // Assess
+    expect([...outcome.failedOwners].sort()).toEqual(['m1', 'm2']);
+    expect(outcome.refused).toEqual([]);
+    expect(requests.map((r) => r.operation)).toEqual(['BatchWriteItem', 'PutItem', 'PutItem']);
+    // The caller (process-batch.ts) logs them once and counts them as DependencyErrors{kind=configuration}.
+    expect(outcome.configurationErrors.map((e) => [e.kind, e.service, e.code])).toEqual([
+      ['configuration', 'DynamoDB', 'AccessDeniedException'],
+      ['configuration', 'DynamoDB', 'AccessDeniedException'],
+    ]);
+  });
+
+  it('fails the owners of deletes in a refused batch without putting anything', async () => {
+    const { documents, writer, documentRequests } = clients(() => accessDenied);
+
+    const outcome = await writeItems(
+      { documents, writer, concurrency: 1, log: silentLog },
+      [{ table: 't', item: { pk: 'a', sk: '1' }, action: 'delete', owners: ['m1'] }],
+      FAR,
+    );
+
+    expect([...outcome.failedOwners]).toEqual(['m1']);
+    expect(documentRequests).toEqual([]);
   });
 });
 
