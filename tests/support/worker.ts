@@ -8,24 +8,29 @@ import { toSqsRecord } from '../../local/sqs-trigger';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import type { TestStack } from './stack';
 
+/** One ReceiveMessage of up to 10 messages, with their attributes, invisible for a minute. */
+async function receiveOnce(stack: TestStack): Promise<Message[]> {
+  const { Messages = [] } = await stack.clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: stack.queues.queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      VisibilityTimeout: 60,
+      MessageSystemAttributeNames: ['All'],
+      // The SQS emulator reads only the older name.
+      AttributeNames: ['All'],
+    }),
+  );
+  return Messages;
+}
+
 /** Receives every message in the queue (they stay invisible for the queue's visibility timeout). */
 export async function receiveAll(stack: TestStack, expected: number, timeoutMs = 5000): Promise<Message[]> {
   const messages: Message[] = [];
   const deadline = Date.now() + timeoutMs;
   while (messages.length < expected) {
     if (Date.now() > deadline) throw new Error(`received ${messages.length} of ${expected} messages`);
-    const { Messages = [] } = await stack.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: stack.queues.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 60,
-        MessageSystemAttributeNames: ['All'],
-        // The SQS emulator reads only the older name.
-        AttributeNames: ['All'],
-      }),
-    );
-    messages.push(...Messages);
+    messages.push(...(await receiveOnce(stack)));
   }
   return messages;
 }
@@ -58,17 +63,7 @@ export async function processMessages(
 export async function receiveSome(stack: TestStack, timeoutMs = 500): Promise<Message[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { Messages = [] } = await stack.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: stack.queues.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 60,
-        MessageSystemAttributeNames: ['All'],
-        // The SQS emulator reads only the older name.
-        AttributeNames: ['All'],
-      }),
-    );
+    const Messages = await receiveOnce(stack);
     if (Messages.length > 0 || Date.now() > deadline) return Messages;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
