@@ -10,9 +10,9 @@ import { write, type Io } from '../core/io';
 import { createProgress } from '../core/progress';
 import { DEFAULT_LIMITS, type BatchLimits } from './batches';
 import { Checkpoint } from './checkpoint';
-import { inspectFile } from './lines';
+import { inspectFile, type InputFile } from './lines';
 import { RateLimiter } from './rate';
-import { formatReplaySummary, replayFiles } from './replay-files';
+import { formatReplaySummary, replayFiles, type ReplaySummary } from './replay-files';
 import { checkEndpoint, createBatchSender } from './sender';
 import { isLocal, localTarget, resolveTarget, targetRequest, TARGET_OPTIONS } from '../core/target';
 
@@ -55,6 +55,9 @@ export function resolveKey(values: Values, io: Io, local: boolean): string {
   }
   throw new UsageError('no API key: pass --key KEY (or set SEGMENT_INGEST_KEY), a key of the source to send as');
 }
+
+/** How requests are sent: --concurrency, --rate, --retries, --timeout. */
+export type SendingSettings = ReturnType<typeof sendingSettings>;
 
 export function sendingSettings(values: Values) {
   return {
@@ -117,13 +120,7 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
     ],
   },
   async run({ values, positionals }, io, deps) {
-    const limits: BatchLimits = {
-      batchBytes: numberOption(values, 'batch-bytes', DEFAULT_LIMITS.batchBytes, { min: 1024, max: 6 * 1024 * 1024, integer: true }),
-      batchEvents: numberOption(values, 'batch-events', DEFAULT_LIMITS.batchEvents, { min: 1, max: 100_000, integer: true }),
-      eventBytes: numberOption(values, 'max-event-bytes', DEFAULT_LIMITS.eventBytes, { min: 64, max: 1024 * 1024, integer: true }),
-    };
-    if (limits.eventBytes + 12 > limits.batchBytes)
-      throw new UsageError('--batch-bytes must leave room for one event of --max-event-bytes');
+    const limits = batchLimits(values);
     const settings = sendingSettings(values);
     const progressIntervalMs = numberOption(values, 'progress-interval', 10, { min: 0.1, max: 3600 }) * 1000;
     const showRejections = numberOption(values, 'show-rejections', 20, { min: 0, max: 1_000_000, integer: true });
@@ -138,18 +135,8 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
       local ? ' Is the local stack running (npm start)? Otherwise pass --endpoint URL, or --stage NAME for a deployed stage.' : '',
     );
 
-    const fingerprint = createHash('sha256')
-      .update([endpoint, ...files.map((f) => f.path)].join('\n'))
-      .digest('hex')
-      .slice(0, 12);
-    const checkpointFile = path.resolve(
-      io.cwd,
-      stringOption(values, 'checkpoint') ?? path.join('.segment-ingest', `replay-${fingerprint}.json`),
-    );
-    const checkpoint = await Checkpoint.load(checkpointFile, endpoint, { restart: booleanOption(values, 'restart') });
+    const { checkpoint, shownCheckpoint } = await openCheckpoint(values, io.cwd, endpoint, files);
     const pending = files.filter((f) => !checkpoint.progress(f.path, f.size, f.name).complete);
-    const relative = path.relative(io.cwd, checkpointFile);
-    const shownCheckpoint = relative && !relative.startsWith('..') ? relative : checkpointFile;
     if (pending.length === 0) {
       await write(
         io.stdout,
@@ -163,30 +150,81 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
       io.stderr,
       `Replaying ${files.length} file(s), ${formatNumber(Math.round(totalBytes / 1024))} KB, to ${endpoint} with key ${key.slice(0, 7)}…; checkpoint ${shownCheckpoint}\n`,
     );
-    const tty = io.stderr.isTTY === true;
-    const progress = createProgress(io.stderr, { tty, intervalMs: progressIntervalMs });
-    io.trapInterrupts?.();
-    const summary = await replayFiles({
-      files,
-      limits,
-      concurrency: settings.concurrency,
-      rate: settings.rate,
-      checkpoint,
-      progress,
-      signal: io.signal,
-      showRejections,
-      send: createBatchSender({
-        endpoint,
-        key,
-        maxRetries: settings.maxRetries,
-        timeoutMs: settings.timeoutMs,
-        onRetry: ({ delayMs, problem, attempt }) =>
-          progress.log(`retrying a batch in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1}): ${problem}`),
-      }),
-    });
+    const summary = await sendFiles(io, { files, limits, settings, checkpoint, progressIntervalMs, showRejections, endpoint, key });
     await write(io.stdout, formatReplaySummary(summary, shownCheckpoint));
     if (summary.failure) throw summary.failure;
     if (summary.interrupted) return EXIT.interrupted;
     return summary.invalid > 0 ? EXIT.incomplete : EXIT.ok;
   },
 };
+
+/** --batch-bytes, --batch-events and --max-event-bytes; throws when a batch could not hold the largest event. */
+function batchLimits(values: Values): BatchLimits {
+  const limits: BatchLimits = {
+    batchBytes: numberOption(values, 'batch-bytes', DEFAULT_LIMITS.batchBytes, { min: 1024, max: 6 * 1024 * 1024, integer: true }),
+    batchEvents: numberOption(values, 'batch-events', DEFAULT_LIMITS.batchEvents, { min: 1, max: 100_000, integer: true }),
+    eventBytes: numberOption(values, 'max-event-bytes', DEFAULT_LIMITS.eventBytes, { min: 64, max: 1024 * 1024, integer: true }),
+  };
+  if (limits.eventBytes + 12 > limits.batchBytes) throw new UsageError('--batch-bytes must leave room for one event of --max-event-bytes');
+  return limits;
+}
+
+/**
+ * The checkpoint of this endpoint and these files (--checkpoint, else one named by their hash; --restart
+ * ignores what it holds), and its path as the operator is shown it: relative when under `cwd`.
+ */
+async function openCheckpoint(
+  values: Values,
+  cwd: string,
+  endpoint: string,
+  files: readonly InputFile[],
+): Promise<{ checkpoint: Checkpoint; shownCheckpoint: string }> {
+  const fingerprint = createHash('sha256')
+    .update([endpoint, ...files.map((f) => f.path)].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+  const checkpointFile = path.resolve(
+    cwd,
+    stringOption(values, 'checkpoint') ?? path.join('.segment-ingest', `replay-${fingerprint}.json`),
+  );
+  const checkpoint = await Checkpoint.load(checkpointFile, endpoint, { restart: booleanOption(values, 'restart') });
+  const relative = path.relative(cwd, checkpointFile);
+  return { checkpoint, shownCheckpoint: relative && !relative.startsWith('..') ? relative : checkpointFile };
+}
+
+interface SendFilesOptions {
+  files: readonly InputFile[];
+  limits: BatchLimits;
+  settings: SendingSettings;
+  checkpoint: Checkpoint;
+  progressIntervalMs: number;
+  showRejections: number;
+  endpoint: string;
+  key: string;
+}
+
+/** Replays the files with progress on stderr; from here on Ctrl-C stops the replay cleanly instead of exiting. */
+async function sendFiles(io: Io, options: SendFilesOptions): Promise<ReplaySummary> {
+  const { settings } = options;
+  const tty = io.stderr.isTTY === true;
+  const progress = createProgress(io.stderr, { tty, intervalMs: options.progressIntervalMs });
+  io.trapInterrupts?.();
+  return replayFiles({
+    files: options.files,
+    limits: options.limits,
+    concurrency: settings.concurrency,
+    rate: settings.rate,
+    checkpoint: options.checkpoint,
+    progress,
+    signal: io.signal,
+    showRejections: options.showRejections,
+    send: createBatchSender({
+      endpoint: options.endpoint,
+      key: options.key,
+      maxRetries: settings.maxRetries,
+      timeoutMs: settings.timeoutMs,
+      onRetry: ({ delayMs, problem, attempt }) =>
+        progress.log(`retrying a batch in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt + 1}): ${problem}`),
+    }),
+  });
+}

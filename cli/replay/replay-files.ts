@@ -11,7 +11,7 @@ import { PrefixTracker, type Checkpoint, type FileProgress } from './checkpoint'
 import { readLines, type InputFile } from './lines';
 import { runPool } from './pool';
 import type { RateLimiter } from './rate';
-import type { SendBatch } from './sender';
+import type { BatchAnswer, SendBatch } from './sender';
 
 export interface ReplayOptions {
   files: readonly InputFile[];
@@ -63,140 +63,200 @@ interface Chunk {
   fileBytes: number;
 }
 
+/** One replay as it goes: what it counts, and the bytes its progress line counts. */
+interface Run {
+  options: ReplayOptions;
+  now: () => number;
+  started: number;
+  summary: ReplaySummary;
+  /** The limits, with at most the rate's burst of events in one batch. */
+  batchLimits: BatchLimits;
+  totalBytes: number;
+  /** Of the files finished reading. */
+  bytesBefore: number;
+  bytesRead: number;
+  /** Acknowledged, which progress counts: reading runs ahead of the requests, acknowledgements do not. */
+  bytesDone: number;
+  /** Passed over on resume, not part of this run's speed. */
+  bytesResumed: number;
+  rejectionsShown: number;
+  /** The progress line of this run, for `progress.update`. */
+  render: () => string;
+}
+
+/** Replays the files; a failure stops the replay and comes back in `failure`, once what was acknowledged is checkpointed. */
 export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
-  const now = options.now ?? Date.now;
-  const started = now();
-  const { limits, progress, checkpoint } = options;
-  const summary: ReplaySummary = {
-    files: options.files.length,
-    filesSkipped: 0,
-    linesSkipped: 0,
-    requests: 0,
-    retries: 0,
-    eventsSent: 0,
-    accepted: 0,
-    rejected: 0,
-    invalid: 0,
-    durationMs: 0,
-    interrupted: false,
-  };
-  const totalBytes = options.files.reduce((sum, f) => sum + f.size, 0);
-  let bytesBefore = 0; // of the files finished reading
-  let bytesRead = 0;
-  // Progress counts acknowledged bytes: reading runs ahead of the requests, acknowledgements do not.
-  let bytesDone = 0;
-  let bytesResumed = 0; // passed over on resume, not part of this run's speed
-  let rejectionsShown = 0;
-  const batchLimits = { ...limits, batchEvents: Math.min(limits.batchEvents, options.rate?.burst ?? Infinity) };
-
-  const render = () => {
-    const elapsed = Math.max(1, now() - started);
-    const fraction = totalBytes > 0 ? bytesDone / totalBytes : 1;
-    const doneThisRun = bytesDone - bytesResumed;
-    const eta = doneThisRun > 0 ? ((totalBytes - bytesDone) / doneThisRun) * elapsed : NaN;
-    const perSecond = Math.round((summary.accepted + summary.rejected) / (elapsed / 1000));
-    return `${formatNumber(summary.accepted + summary.rejected)} events ${formatBar(fraction, 20)} ${Math.floor(fraction * 100)}%  ${formatNumber(perSecond)} events/s  ETA ${formatDuration(eta)}  (rejected ${formatNumber(summary.rejected)}, retried ${formatNumber(summary.retries)}, not sent ${formatNumber(summary.invalid)})`;
-  };
-
-  const saveProgress = (state: FileState) => {
-    const { file, tracker } = state;
-    const record: FileProgress = { size: file.size, linesDone: tracker.committed, complete: state.finalRegistered && tracker.settled };
-    checkpoint.update(file.path, record);
-  };
-
-  async function* chunks(): AsyncGenerator<Chunk> {
-    for (const file of options.files) {
-      const known = checkpoint.progress(file.path, file.size, file.name);
-      if (known.complete) {
-        summary.filesSkipped++;
-        progress.log(`${file.name}: replayed completely before (checkpoint); skipped`);
-        bytesBefore += file.size;
-        bytesRead = bytesBefore;
-        bytesDone += file.size;
-        bytesResumed += file.size;
-        continue;
-      }
-      if (known.linesDone > 0) progress.log(`${file.name}: resuming after line ${formatNumber(known.linesDone)} (checkpoint)`);
-      const state: FileState = { file, tracker: new PrefixTracker(known.linesDone), finalRegistered: false };
-      const builder = new BatchBuilder<number>(batchLimits);
-      let lastLine = known.linesDone;
-      let chunkStart = bytesBefore;
-      const span = (end: number) => {
-        const bytes = end - chunkStart;
-        chunkStart = end;
-        return bytes;
-      };
-      for await (const line of readLines(file, (bytes) => (bytesRead = bytesBefore + bytes))) {
-        if (line.lineNo <= known.linesDone) {
-          summary.linesSkipped++;
-          const skipped = span(bytesRead);
-          bytesDone += skipped;
-          bytesResumed += skipped;
-          continue;
-        }
-        const verdict = classifyLine(line.text, limits);
-        if (verdict.kind === 'invalid') {
-          summary.invalid++;
-          progress.log(`${file.name}:${line.lineNo}: ${verdict.problem}`);
-        } else if (verdict.kind === 'event') {
-          const full = builder.add(verdict.text, verdict.bytes, line.lineNo);
-          if (full) yield { state, batch: full, ticket: state.tracker.register(line.lineNo - 1), fileBytes: span(bytesRead) };
-        }
-        lastLine = line.lineNo;
-        progress.update(render);
-      }
-      const batch = builder.flush();
-      state.finalRegistered = true;
-      yield { state, batch, ticket: state.tracker.register(lastLine), fileBytes: span(bytesBefore + file.size) };
-      bytesBefore += file.size;
-    }
-  }
-
-  const work = async (chunk: Chunk): Promise<void> => {
-    const { batch, state } = chunk;
-    if (batch) {
-      summary.requests++;
-      const answer = await options.send(batchBody(batch), batch.texts.length, options.signal);
-      summary.eventsSent += batch.texts.length;
-      summary.retries += answer.retries;
-      summary.accepted += answer.accepted;
-      summary.rejected += answer.errors.length;
-      for (const error of answer.errors) {
-        if (rejectionsShown < options.showRejections) {
-          progress.log(`${state.file.name}:${batch.metas[error.index] ?? '?'}: rejected by the service: ${error.message}`);
-        } else if (rejectionsShown === options.showRejections) {
-          progress.log('(further rejections are only counted; the service quarantined them all: segment-ingest rejected list)');
-        }
-        rejectionsShown++;
-      }
-    }
-    if (state.tracker.complete(chunk.ticket)) saveProgress(state);
-    bytesDone += chunk.fileBytes;
-    progress.update(render);
-  };
-
+  const run = startRun(options);
+  const { summary } = run;
   try {
     const result = await runPool(
-      chunks(),
+      chunks(run),
       {
         concurrency: options.concurrency,
         signal: options.signal,
         beforeStart: (chunk, signal) => options.rate?.take(chunk.batch?.texts.length ?? 0, signal) ?? Promise.resolve(),
       },
-      work,
+      (chunk) => sendChunk(run, chunk),
     );
     summary.interrupted = result.interrupted;
   } catch (error) {
     summary.failure = error;
   }
-  progress.done();
+  options.progress.done();
   try {
-    await checkpoint.flush();
+    await options.checkpoint.flush();
   } catch (error) {
     summary.failure ??= error;
   }
-  summary.durationMs = now() - started;
+  summary.durationMs = run.now() - run.started;
   return summary;
+}
+
+/** A run of `options` starting now, with nothing counted yet. */
+function startRun(options: ReplayOptions): Run {
+  const now = options.now ?? Date.now;
+  const { limits } = options;
+  const run: Run = {
+    options,
+    now,
+    started: now(),
+    summary: {
+      files: options.files.length,
+      filesSkipped: 0,
+      linesSkipped: 0,
+      requests: 0,
+      retries: 0,
+      eventsSent: 0,
+      accepted: 0,
+      rejected: 0,
+      invalid: 0,
+      durationMs: 0,
+      interrupted: false,
+    },
+    batchLimits: { ...limits, batchEvents: Math.min(limits.batchEvents, options.rate?.burst ?? Infinity) },
+    totalBytes: options.files.reduce((sum, f) => sum + f.size, 0),
+    bytesBefore: 0,
+    bytesRead: 0,
+    bytesDone: 0,
+    bytesResumed: 0,
+    rejectionsShown: 0,
+    render: () => renderProgress(run),
+  };
+  return run;
+}
+
+/** The progress line: events, share of the bytes acknowledged, speed, time left and what went wrong so far. */
+function renderProgress(run: Run): string {
+  const { summary, totalBytes, bytesDone } = run;
+  const elapsed = Math.max(1, run.now() - run.started);
+  const fraction = totalBytes > 0 ? bytesDone / totalBytes : 1;
+  const doneThisRun = bytesDone - run.bytesResumed;
+  const eta = doneThisRun > 0 ? ((totalBytes - bytesDone) / doneThisRun) * elapsed : NaN;
+  const perSecond = Math.round((summary.accepted + summary.rejected) / (elapsed / 1000));
+  return `${formatNumber(summary.accepted + summary.rejected)} events ${formatBar(fraction, 20)} ${Math.floor(fraction * 100)}%  ${formatNumber(perSecond)} events/s  ETA ${formatDuration(eta)}  (rejected ${formatNumber(summary.rejected)}, retried ${formatNumber(summary.retries)}, not sent ${formatNumber(summary.invalid)})`;
+}
+
+/** Records in the checkpoint the lines of the file acknowledged with no gap, and whether that is all of it. */
+function saveProgress(checkpoint: Checkpoint, state: FileState): void {
+  const { file, tracker } = state;
+  const record: FileProgress = { size: file.size, linesDone: tracker.committed, complete: state.finalRegistered && tracker.settled };
+  checkpoint.update(file.path, record);
+}
+
+/** The chunks of every file in turn: a file the checkpoint has complete is skipped, one it has begun resumes after its last line. */
+async function* chunks(run: Run): AsyncGenerator<Chunk> {
+  const { checkpoint, progress } = run.options;
+  for (const file of run.options.files) {
+    const known = checkpoint.progress(file.path, file.size, file.name);
+    if (known.complete) {
+      skipFile(run, file);
+      continue;
+    }
+    if (known.linesDone > 0) progress.log(`${file.name}: resuming after line ${formatNumber(known.linesDone)} (checkpoint)`);
+    yield* fileChunks(run, file, known.linesDone);
+  }
+}
+
+/** Counts a file the checkpoint has replayed completely as done, without reading it. */
+function skipFile(run: Run, file: InputFile): void {
+  run.summary.filesSkipped++;
+  run.options.progress.log(`${file.name}: replayed completely before (checkpoint); skipped`);
+  run.bytesBefore += file.size;
+  run.bytesRead = run.bytesBefore;
+  run.bytesDone += file.size;
+  run.bytesResumed += file.size;
+}
+
+/**
+ * The batches of one file after line `linesDone`, each with its ticket in the file's prefix tracker
+ * and the bytes of the file it covers; the last chunk holds the tail (possibly no event). Invalid
+ * lines are counted and reported.
+ */
+async function* fileChunks(run: Run, file: InputFile, linesDone: number): AsyncGenerator<Chunk> {
+  const { summary, options } = run;
+  const state: FileState = { file, tracker: new PrefixTracker(linesDone), finalRegistered: false };
+  const builder = new BatchBuilder<number>(run.batchLimits);
+  let lastLine = linesDone;
+  let chunkStart = run.bytesBefore;
+  const span = (end: number) => {
+    const bytes = end - chunkStart;
+    chunkStart = end;
+    return bytes;
+  };
+  for await (const line of readLines(file, (bytes) => (run.bytesRead = run.bytesBefore + bytes))) {
+    if (line.lineNo <= linesDone) {
+      summary.linesSkipped++;
+      const skipped = span(run.bytesRead);
+      run.bytesDone += skipped;
+      run.bytesResumed += skipped;
+      continue;
+    }
+    const verdict = classifyLine(line.text, options.limits);
+    if (verdict.kind === 'invalid') {
+      summary.invalid++;
+      options.progress.log(`${file.name}:${line.lineNo}: ${verdict.problem}`);
+    } else if (verdict.kind === 'event') {
+      const full = builder.add(verdict.text, verdict.bytes, line.lineNo);
+      if (full) yield { state, batch: full, ticket: state.tracker.register(line.lineNo - 1), fileBytes: span(run.bytesRead) };
+    }
+    lastLine = line.lineNo;
+    options.progress.update(run.render);
+  }
+  const batch = builder.flush();
+  state.finalRegistered = true;
+  yield { state, batch, ticket: state.tracker.register(lastLine), fileBytes: span(run.bytesBefore + file.size) };
+  run.bytesBefore += file.size;
+}
+
+/** Sends the chunk's batch, if any; checkpoints the file once every chunk up to this one is acknowledged. */
+async function sendChunk(run: Run, chunk: Chunk): Promise<void> {
+  const { batch, state } = chunk;
+  const { summary, options } = run;
+  if (batch) {
+    summary.requests++;
+    const answer = await options.send(batchBody(batch), batch.texts.length, options.signal);
+    summary.eventsSent += batch.texts.length;
+    summary.retries += answer.retries;
+    summary.accepted += answer.accepted;
+    summary.rejected += answer.errors.length;
+    reportRejections(run, state.file, batch, answer.errors);
+  }
+  if (state.tracker.complete(chunk.ticket)) saveProgress(options.checkpoint, state);
+  run.bytesDone += chunk.fileBytes;
+  options.progress.update(run.render);
+}
+
+/** Lists the first `showRejections` events the service rejected with their lines, then says that the rest are only counted. */
+function reportRejections(run: Run, file: InputFile, batch: Batch<number>, errors: BatchAnswer['errors']): void {
+  const { progress, showRejections } = run.options;
+  for (const error of errors) {
+    if (run.rejectionsShown < showRejections) {
+      progress.log(`${file.name}:${batch.metas[error.index] ?? '?'}: rejected by the service: ${error.message}`);
+    } else if (run.rejectionsShown === showRejections) {
+      progress.log('(further rejections are only counted; the service quarantined them all: segment-ingest rejected list)');
+    }
+    run.rejectionsShown++;
+  }
 }
 
 /** The summary as the operator reads it at the end. */

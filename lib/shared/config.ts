@@ -103,28 +103,7 @@ type Env = Record<string, string | undefined>;
 /** Reads the configuration from `env`; throws `ConfigError` listing every problem at once. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return value;
-  };
-  const url = (name: string): string | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    try {
-      new URL(raw);
-      return raw;
-    } catch {
-      problems.push(`${name} must be a URL, got "${raw}"`);
-      return undefined;
-    }
-  };
+  const { integer, url } = envReaders(env, problems);
 
   const stage = env.STAGE ?? 'local';
   if (!/^[a-zA-Z0-9-]{1,40}$/.test(stage)) problems.push(`STAGE must be letters, digits and dashes, got "${stage}"`);
@@ -162,6 +141,32 @@ export function loadConfig(env: Env = process.env): Config {
   problems.push(...budgetProblems(config), ...limitProblems(config.limits));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `integer` and `url` each read one variable of `env`; a malformed value is added to `problems` and read as the fallback (a URL as unset). */
+function envReaders(env: Env, problems: string[]) {
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const url = (name: string): string | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    try {
+      new URL(raw);
+      return raw;
+    } catch {
+      problems.push(`${name} must be a URL, got "${raw}"`);
+      return undefined;
+    }
+  };
+  return { integer, url };
 }
 
 /** Time kept back from the function's timeout so the ingest function can always answer 503 itself. */
