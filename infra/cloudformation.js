@@ -41,9 +41,11 @@ const resourcesJson = require('./resources.json');
 const EVENTS_QUEUE = 'events';
 /** The table of erasure audit records (issue 3); granted to the worker once resources.json has it. */
 const ERASURES_TABLE = 'erasures';
+/** Observed schemas (issue 14): the worker reads and upserts them (lib/worker/schemas/). */
+const SCHEMAS_TABLE = 'schemas';
 const METRICS_NAMESPACE = 'SegmentIngest';
 const CUSTOM_METRICS = {
-  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures'],
+  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'PlanViolations'],
   worker: ['EventsStored', 'WriteRetries', 'Erasures'],
 };
 
@@ -266,6 +268,15 @@ function roles(stack) {
               // lib/worker/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
               Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
               Resource: tableArns([ERASURES_TABLE]),
+            },
+          ]
+        : []),
+      ...(all[SCHEMAS_TABLE]
+        ? [
+            {
+              Sid: 'LearnSchemas',
+              Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+              Resource: tableArns([SCHEMAS_TABLE]),
             },
           ]
         : []),
