@@ -13,6 +13,7 @@ import type { IngestDeps } from './accept';
 import { createAuthenticator } from './auth';
 import { withCorsHeaders } from './cors';
 import { createEnqueuer } from './enqueue';
+import { createPlanLoader } from './plan-checks';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
@@ -37,6 +38,7 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
     log,
     meter,
     rateLimiter: createRateLimiter(),
+    plans: createPlanLoader(log),
     auth: createAuthenticator({
       documents: clients.documents,
       tables: config.tables,

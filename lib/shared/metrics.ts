@@ -15,6 +15,8 @@ export type MetricName =
   | 'WriteRetries'
   | 'QuarantinedRecords'
   | 'Erasures'
+  /** Events that break their source's tracking plan, warned or blocked (dimension `kind`: schema, unplanned). */
+  | 'PlanViolations'
   /** AWS refused a request for a configuration or permission reason (dimension `kind`); alarmed. */
   | 'DependencyErrors';
 
