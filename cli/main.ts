@@ -7,8 +7,10 @@ import type { Command, CommandDeps } from './core/command';
 import { dlqRedrive } from './dlq/command';
 import { events } from './events/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
+import { planRemove, planSet, planShow } from './plan/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
 import { replay } from './replay/command';
+import { schemasDrift, schemasExport, schemasList, schemasShow } from './schemas/command';
 import {
   sourcesAllowOrigin,
   sourcesCreate,
@@ -39,6 +41,13 @@ export const COMMANDS: readonly Command[] = [
   rejectedReplay,
   dlqRedrive,
   replay,
+  schemasList,
+  schemasShow,
+  schemasDrift,
+  schemasExport,
+  planSet,
+  planShow,
+  planRemove,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));

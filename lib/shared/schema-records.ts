@@ -117,14 +117,15 @@ export interface PathItem {
   [typeAttribute: `t_${string}`]: string | undefined;
 }
 
-/** The types of a path item with the time each was first seen, in `JSON_TYPES` order. */
+/** The types of a path item with the time each was first seen, in the order they were (`JSON_TYPES` order for ties). */
 export function pathTypes(item: Record<string, unknown>): Array<{ type: JsonType; firstSeen: string }> {
   const types: Array<{ type: JsonType; firstSeen: string }> = [];
   for (const type of JSON_TYPES) {
     const firstSeen = item[typeAttribute(type)];
     if (typeof firstSeen === 'string') types.push({ type, firstSeen });
   }
-  return types;
+  // A stable sort: types first seen together keep JSON_TYPES order.
+  return types.sort((a, b) => (a.firstSeen < b.firstSeen ? -1 : a.firstSeen > b.firstSeen ? 1 : 0));
 }
 
 /** Marks a name shortened by `shortenName`: `…#` and 12 hex digits of its SHA-256. */

@@ -123,7 +123,7 @@ async function learnEvent(learning: Learning, observation: Observation): Promise
     let counted = false;
     if (!state.exists && !state.refused) counted = await admitKey(learning, observation);
     if (state.refused) return await countRefusedKey(learning, observation);
-    await recordAdditions(learning, observation);
+    const wrote = await recordAdditions(learning, observation);
     for (const path of observation.skipped) {
       if (!noteCapped(state.cappedPaths, path)) continue;
       state.pendingCapped++;
@@ -131,7 +131,7 @@ async function learnEvent(learning: Learning, observation: Observation): Promise
     }
     if (!counted) state.pendingCount += observation.count;
     if (observation.seen > state.pendingSeen) state.pendingSeen = observation.seen;
-    await flushSummary(learning, state);
+    await flushSummary(learning, state, wrote);
   } catch (error) {
     noteFailure(learning, error);
   }
@@ -196,8 +196,8 @@ async function countRefusedKey(learning: Learning, observation: Observation): Pr
   }
 }
 
-/** New paths (reserved under the cap first), new types of known paths, and stale last-seens. */
-async function recordAdditions(learning: Learning, observation: Observation): Promise<void> {
+/** New paths (reserved under the cap first), new types of known paths, and stale last-seens; true when it wrote any. */
+async function recordAdditions(learning: Learning, observation: Observation): Promise<boolean> {
   const { state, seen } = observation;
   const { store, stats } = learning;
   const additions = additionsOf(observation);
@@ -228,6 +228,7 @@ async function recordAdditions(learning: Learning, observation: Observation): Pr
     known.lastSeen = seen;
     if (mask !== 0) stats.newTypes++;
   });
+  return admitted > 0 || updates.length > 0;
 }
 
 /** Reserves places for `wanted` new paths under the cap; returns how many it got. */
@@ -244,10 +245,13 @@ async function reservePaths(learning: Learning, state: EventState, wanted: numbe
   return admitted;
 }
 
-/** Writes what was counted when a minute of receive time has passed (or a cap refused something). */
-async function flushSummary(learning: Learning, state: EventState): Promise<void> {
+/**
+ * Writes what was counted when a minute of receive time has passed, or when the batch wrote to
+ * this event key anyway (a new path or type, a cap reached): steady traffic waits for the minute.
+ */
+async function flushSummary(learning: Learning, state: EventState, wrote: boolean): Promise<void> {
   if (state.pendingCount === 0 && state.pendingCapped === 0) return;
-  if (state.pendingCapped === 0 && !due(state.flushedSeen, state.pendingSeen)) return;
+  if (!wrote && state.pendingCapped === 0 && !due(state.flushedSeen, state.pendingSeen)) return;
   const seen = state.pendingSeen > state.flushedSeen ? state.pendingSeen : state.flushedSeen;
   await updateSummary(learning.store, state, state.pendingCount, state.pendingCapped, seen);
   state.pendingCount = 0;
