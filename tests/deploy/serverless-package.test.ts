@@ -16,9 +16,10 @@ const QUEUES = resourcesJson.queues as Record<string, QueueDefinition>;
 let template: Template;
 let artifacts: string[];
 let sizes: Record<string, number>;
+let zipEntries: Record<string, string[]>;
 
 beforeAll(async () => {
-  ({ template, artifacts, sizes } = await packageStack(STAGE));
+  ({ template, artifacts, sizes, zipEntries } = await packageStack(STAGE));
 }, 120_000);
 
 const pascal = (name: string): string =>
@@ -76,6 +77,11 @@ describe('serverless package --stage test', () => {
     // The real esbuild bundles (with the AWS SDK inside), not placeholders: well over 100 KB zipped.
     expect(sizes['ingest.zip']).toBeGreaterThan(100 * 1024);
     expect(sizes['worker.zip']).toBeGreaterThan(100 * 1024);
+  });
+
+  it('packages the tracking-plan compiler beside the ingest bundle, which imports it when a source has a plan', () => {
+    expect(zipEntries['ingest.zip']).toEqual(expect.arrayContaining(['dist/ingest/index.js', 'dist/ingest/plan-compiler.js']));
+    expect(zipEntries['worker.zip']).not.toContain('dist/worker/plan-compiler.js');
   });
 
   describe('HTTP API', () => {
@@ -310,11 +316,12 @@ describe('serverless package --stage test', () => {
         expect(resourcesFor(role, action)).toEqual([getAtt('EventsQueue')]);
       }
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
+      // Observed schemas (lib/worker/schemas/): read an event key's paths, upsert signatures.
+      expect(resourcesFor(role, 'dynamodb:Query')).toEqual([...eventArns, getAtt('SchemasTable')]);
+      expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      for (const action of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']) {
-        expect(resourcesFor(role, action)).toEqual([getAtt('ErasuresTable')]);
-      }
+      expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable')]);
+      expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable')]);
       expect(actions).not.toContain('dynamodb:DeleteItem');
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
