@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { bundleOptions, FUNCTIONS } from '../scripts/build';
+import { bundleOptions, CHUNKS, FUNCTIONS } from '../scripts/build';
+import { benchPlan } from './plan';
 
 const root = path.resolve(__dirname, '..');
 
@@ -62,11 +63,27 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-function loadOnce(file: string, sourceMaps: boolean): { load: number; ready: number } {
-  const result = spawnSync(process.execPath, [...(sourceMaps ? ['--enable-source-maps'] : []), '-e', LOADER], {
+/**
+ * The first request of an instance for a source with a tracking plan: loading the Ajv compiler
+ * file beside the ingest bundle and compiling the bench's 50-event plan (lib/ingest/plan-checks.ts).
+ */
+const PLAN_LOADER = `
+const { performance } = require('node:perf_hooks');
+const t0 = performance.now();
+const { compilePlan } = require(process.env.BENCH_BUNDLE);
+const compiled = compilePlan(JSON.parse(process.env.BENCH_PLAN));
+const t1 = performance.now();
+if (compiled.size !== 50) throw new Error('the plan did not compile 50 schemas');
+process.stdout.write(JSON.stringify({ load: t1 - t0, ready: t1 }));
+`;
+export const PLAN_COMPILER = 'ingest: plan compiler + 50-event plan compiled';
+
+function loadOnce(file: string, sourceMaps: boolean, loader = LOADER): { load: number; ready: number } {
+  const result = spawnSync(process.execPath, [...(sourceMaps ? ['--enable-source-maps'] : []), '-e', loader], {
     env: {
       PATH: process.env.PATH,
       BENCH_BUNDLE: file,
+      BENCH_PLAN: JSON.stringify(benchPlan()),
       STAGE: 'bench',
       AWS_REGION: 'us-east-1',
       QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events',
@@ -92,14 +109,18 @@ export async function measureColdStarts(outDir: string, runs: number): Promise<C
     );
     files[name] = outfile;
   }
+  // Beside the ingest bundle, as scripts/build.ts puts it in dist/ingest/.
+  const chunk = path.join(path.dirname(files.ingest ?? ''), 'plan-compiler.js');
+  await build({ ...bundleOptions(chunk), entryPoints: [path.join(root, CHUNKS.ingest['plan-compiler'] ?? '')] });
+  files[PLAN_COMPILER] = chunk;
 
   const loads: Record<string, number[]> = {};
   const readies: Record<string, number[]> = {};
   const withMaps: Record<string, number[]> = {};
-  for (const file of Object.values(files)) loadOnce(file, false); // warm the file cache
+  for (const [name, file] of Object.entries(files)) loadOnce(file, false, name === PLAN_COMPILER ? PLAN_LOADER : LOADER); // warm the file cache
   for (let run = 0; run < runs; run++) {
     for (const [name, file] of Object.entries(files)) {
-      const { load, ready } = loadOnce(file, false);
+      const { load, ready } = loadOnce(file, false, name === PLAN_COMPILER ? PLAN_LOADER : LOADER);
       (loads[name] ??= []).push(load);
       (readies[name] ??= []).push(ready);
       if (name === 'ingest' || name === 'worker') (withMaps[name] ??= []).push(loadOnce(file, true).load);

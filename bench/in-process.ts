@@ -10,11 +10,13 @@
 import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
+import { sleep, type Clock } from '../lib/shared/retry';
 import { hashKey } from '../lib/shared/source-records';
 import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
+import { benchPlan } from './plan';
 import { DEPLOYMENT } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -54,6 +56,8 @@ export interface IngestMeasurement {
   sendPayloads: number[];
   requestsInPass: number;
   logBytesPerRequest: number;
+  /** Whether the source had the 50-event tracking plan of bench/plan.ts (absent in older runs: off). */
+  plan?: boolean;
 }
 
 export interface WorkerMeasurement {
@@ -73,6 +77,12 @@ export interface WorkerMeasurement {
   floorWruPerEvent: number;
   eventBytesMean: number;
   logBytesPerInvocation: number;
+  /**
+   * Requests to the schemas table (lib/worker/schemas/): in the accounting pass, a fresh instance
+   * learning every shape; per 1,000 events in the last timed round, the same traffic again.
+   */
+  schemaRequestsFirstPass?: number;
+  schemaRequestsPer1000Steady?: number;
 }
 
 /**
@@ -106,21 +116,33 @@ function functionEnv(shape: ShapeId): Record<string, string> {
   };
 }
 
-function fakeAws(): FakeAws {
+function fakeAws(plan = false): FakeAws {
+  const trackingPlan = plan ? { trackingPlan: JSON.stringify(benchPlan()), trackingPlanVersion: 'bench-plan-50' } : {};
   return new FakeAws({
     keepMessages: true,
     items: {
       '-keys': { keyHash: hashKey(BENCH_KEY), sourceId: 'bench', keyPrefix: BENCH_KEY.slice(0, 7), createdAt: '2026-01-01T00:00:00.000Z' },
-      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false },
+      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false, ...trackingPlan },
     },
   });
 }
 
-/** The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake. */
-function ingestRig(shape: ShapeId) {
-  const fake = fakeAws();
-  const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
-  return { fake, handler };
+/**
+ * The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake.
+ * Every request is received at RECEIVED_AT (so its queue messages are the same bytes each time);
+ * the clock its lookups and the queue keep the request's deadline by starts at RECEIVED_AT when the
+ * request does and runs on in real time, so a deadline means what it means in Lambda.
+ */
+function ingestRig(shape: ShapeId, plan = false) {
+  const fake = fakeAws(plan);
+  let offset = 0;
+  const clock: Clock = { now: () => Date.now() - offset, sleep: (ms) => sleep(ms) };
+  const deps = loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }, clock);
+  const receive = () => {
+    offset = Date.now() - RECEIVED_AT;
+    return RECEIVED_AT;
+  };
+  return { fake, handler: createIngestHandler(deps, receive) };
 }
 
 function httpEvents(shape: ShapeId, count: number) {
@@ -182,9 +204,15 @@ function floorCpuUsPerEvent(bodies: string[], eventsPerBody: number, options: Ti
 /** Requests per accounting pass: enough messages to fill worker invocations, few enough to stay fast. */
 const PASS_REQUESTS: Record<ShapeId, number> = { single: 400, batch: 20, webhook: 4 };
 
-export async function measureIngest(shape: ShapeId, options: TimingOptions, logs: { take(): number }): Promise<IngestMeasurement> {
+/** `plan`: the source has the 50-event tracking plan of bench/plan.ts (block mode; every event keeps to it). */
+export async function measureIngest(
+  shape: ShapeId,
+  options: TimingOptions,
+  logs: { take(): number },
+  plan = false,
+): Promise<IngestMeasurement> {
   const { requests, events } = httpEvents(shape, PASS_REQUESTS[shape]);
-  const { fake, handler } = ingestRig(shape);
+  const { fake, handler } = ingestRig(shape, plan);
   const expected = SHAPES[shape].eventsPerRequest;
 
   // Accounting pass: every answer checked, AWS requests counted, answers recorded for replay.
@@ -230,6 +258,7 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
     sendPayloads: pass.sendPayloads,
     requestsInPass: events.length,
     logBytesPerRequest: perRequest(logBytes),
+    plan,
   };
 }
 
@@ -239,6 +268,7 @@ export async function measureWorker(
   options: TimingOptions,
   logs: { take(): number },
   batchSize: number = DEPLOYMENT.workerBatchSize,
+  learn = true,
 ): Promise<WorkerMeasurement> {
   // The queue messages the ingest function really writes for this shape.
   const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
@@ -271,7 +301,8 @@ export async function measureWorker(
 
   // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
   const fake = new FakeAws({ account: true });
-  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never }));
+  const deps = loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never });
+  const handler = createWorkerHandler(learn ? deps : { ...deps, schemas: undefined });
 
   logs.take();
   for (const event of sqsEvents) {
@@ -288,9 +319,12 @@ export async function measureWorker(
   };
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
   const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
+  const lastRound = fake.observed.requests;
   logs.take();
 
   const eventsPerCycle = sentEvents.length;
+  const schemaRequests = (requests: Record<string, number>) =>
+    (requests['DynamoDB.UpdateItem'] ?? 0) + (requests['DynamoDB.Query'] ?? 0) + (requests['DynamoDB.GetItem'] ?? 0);
   const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
   const eventSizes = sentEvents.map((e) => eventItemBytes(e));
   return {
@@ -313,5 +347,7 @@ export async function measureWorker(
     floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
     eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
     logBytesPerInvocation: logBytes / sqsEvents.length,
+    schemaRequestsFirstPass: schemaRequests(pass.requests),
+    schemaRequestsPer1000Steady: (schemaRequests(lastRound) / ((rounds.at(-1)?.calls ?? 1) * eventsPerInvocation)) * 1000,
   };
 }

@@ -15,7 +15,19 @@ export interface BenchResult {
   machine: { node: string; cpus: number; cpuModel: string; loadAtStart: number[]; loadAtEnd: number[] };
   settings: { rounds: number; roundMs: number; coldStartRuns: number; e2eSeconds: number };
   shapes: Partial<
-    Record<ShapeId, { ingest?: IngestMeasurement; worker?: WorkerMeasurement; workerLargeBatch?: WorkerMeasurement; cost?: ShapeCost }>
+    Record<
+      ShapeId,
+      {
+        ingest?: IngestMeasurement;
+        /** The same traffic with the 50-event tracking plan of bench/plan.ts on. */
+        ingestWithPlan?: IngestMeasurement;
+        worker?: WorkerMeasurement;
+        /** The worker with schema learning off (lib/worker/schemas/), to show what it costs. */
+        workerWithoutSchemas?: WorkerMeasurement;
+        workerLargeBatch?: WorkerMeasurement;
+        cost?: ShapeCost;
+      }
+    >
   >;
   coldStart?: ColdStart[];
   endToEnd?: EndToEnd[];
@@ -26,6 +38,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
 const money = (n: number) => `$${n < 0.1 ? n.toFixed(4) : n.toFixed(3)}`;
 const ratio = (n: number) => `${n.toFixed(2)}x`;
+const perEvent = (ingest: IngestMeasurement) => ingest.cpuUsPerRequest / ingest.eventsPerRequest;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -57,12 +70,20 @@ export function renderReport(result: BenchResult): string {
     row('CPU µs per event', (s) => s.ingest && fixed(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest)),
     row('floor: JSON.parse + stringify, µs per event', (s) => s.ingest && fixed(s.ingest.floorCpuUsPerEvent, 2)),
     row('ingest ÷ floor', (s) => s.ingest && ratio(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest / s.ingest.floorCpuUsPerEvent)),
+    row('CPU µs per event, 50-event tracking plan on', (s) => s.ingestWithPlan && fixed(perEvent(s.ingestWithPlan))),
+    row('plan on ÷ plan off', (s) => s.ingest && s.ingestWithPlan && ratio(perEvent(s.ingestWithPlan) / perEvent(s.ingest))),
     ['**Worker handler, in process**', ...ids.map(() => '')],
     row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
+    row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
     row(`events per invocation (${DEPLOYMENT.workerBatchSize} messages)`, (s) => s.worker && int(s.worker.eventsPerInvocation)),
     row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
+    row('schema requests: a fresh instance / per 1,000 events after', (s) =>
+      s.worker?.schemaRequestsFirstPass === undefined
+        ? undefined
+        : `${int(s.worker.schemaRequestsFirstPass)} / ${fixed(s.worker.schemaRequestsPer1000Steady ?? 0)}`,
+    ),
     row('item bytes (event alone), mean', (s) => s.worker && `${int(s.worker.itemBytesMean)} (${int(s.worker.eventBytesMean)})`),
     row(
       'write units per event: ours / SPEC minimum item / floor',

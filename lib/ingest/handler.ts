@@ -9,6 +9,7 @@ import { ANSWER_MARGIN_MS, loadConfig, type Config } from '../shared/config';
 import { ConfigError, DependencyError } from '../shared/errors';
 import { createLogger, type Log } from '../shared/log';
 import { createMeter, noMeter, type Meter } from '../shared/metrics';
+import { systemClock, type Clock } from '../shared/retry';
 import type { IngestDeps } from './accept';
 import { createAuthenticator } from './auth';
 import { withCorsHeaders } from './cors';
@@ -19,8 +20,12 @@ import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpRespon
 import { createRateLimiter } from './rate-limit';
 import { createIngest } from './routes';
 
-/** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
-export function loadIngestDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): IngestDeps {
+/** `clientOptions` replace the SDK's HTTP layer and `clock` the time of the deadlines in the benchmark; Lambda passes neither. */
+export function loadIngestDeps(
+  env: Record<string, string | undefined> = process.env,
+  clientOptions: ClientOptions = {},
+  clock: Clock = systemClock,
+): IngestDeps {
   const config = loadConfig(env);
   if (!config.queueUrl) throw new ConfigError(['QUEUE_URL is required by the ingest function']);
   const clients = createClients(config, { sqsRequestTimeoutMs: config.enqueueBudgetMs, ...clientOptions });
@@ -29,10 +34,11 @@ export function loadIngestDeps(env: Record<string, string | undefined> = process
     clients,
     createLogger(config.serviceName, config.logLevel),
     createMeter(config.metricsNamespace, config.serviceName),
+    clock,
   );
 }
 
-export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter: Meter = noMeter): IngestDeps {
+export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter: Meter = noMeter, clock: Clock = systemClock): IngestDeps {
   return {
     config,
     log,
@@ -44,12 +50,14 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
       tables: config.tables,
       cacheSeconds: config.keyCacheSeconds,
       lookupTimeoutMs: config.lookupTimeoutMs,
+      now: clock.now,
     }),
     enqueue: createEnqueuer({
       sqs: clients.sqs,
       queueUrl: config.queueUrl ?? '',
       messageBytes: config.queueMessageBytes,
       budgetMs: config.enqueueBudgetMs,
+      clock,
     }),
   };
 }
