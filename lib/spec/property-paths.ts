@@ -37,53 +37,109 @@ export function pathSegment(name: string): string {
   return PLAIN.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
-export interface ShapeVisitor {
-  /** A value of `type` at `path`. */
-  visit(path: string, type: JsonType): void;
+/**
+ * One path of a `PathTree`: its text, built once, and whatever the caller keeps for it (`data`).
+ * Walking an event again costs a Map lookup per property name (names JSON.parse has interned), no
+ * string building.
+ */
+export interface PathNode<T> {
+  readonly path: string;
+  /** Segments, the part (`properties`) being 1. */
+  readonly depth: number;
+  /** Longer than `SCHEMA_LIMITS.pathChars`: not recorded, nor anything under it. */
+  readonly tooLong: boolean;
+  data: T | undefined;
+  children?: Map<string, PathNode<T>>;
+  items?: PathNode<T>;
+}
+
+/** The paths seen under the learned parts of some events, at most `maxNodes` of them kept. */
+export class PathTree<T> {
+  private size = 0;
+  private readonly parts = new Map<string, PathNode<T>>();
+
+  constructor(private readonly maxNodes: number) {}
+
+  part(name: string): PathNode<T> {
+    let node = this.parts.get(name);
+    if (node === undefined) this.parts.set(name, (node = newNode(name, 1)));
+    return node;
+  }
+
+  /** The node of `parent`'s property `name`; past `maxNodes`, a node that is not kept (a flood of names costs memory only once). */
+  child(parent: PathNode<T>, name: string): PathNode<T> {
+    const known = parent.children?.get(name);
+    if (known !== undefined) return known;
+    const node = newNode<T>(parent.path + pathSegment(name), parent.depth + 1);
+    if (this.size < this.maxNodes) {
+      (parent.children ??= new Map()).set(name, node);
+      this.size++;
+    }
+    return node;
+  }
+
+  /** The node of `parent`'s array elements (`[]`). */
+  elements(parent: PathNode<T>): PathNode<T> {
+    if (parent.items !== undefined) return parent.items;
+    const node = newNode<T>(`${parent.path}[]`, parent.depth + 1);
+    if (this.size < this.maxNodes) {
+      parent.items = node;
+      this.size++;
+    }
+    return node;
+  }
+}
+
+function newNode<T>(path: string, depth: number): PathNode<T> {
+  return { path, depth, tooLong: path.length > SCHEMA_LIMITS.pathChars, data: undefined };
+}
+
+export interface ShapeVisitor<T> {
+  /** A value of `type` at `node`'s path. */
+  visit(node: PathNode<T>, type: JsonType): void;
   /** Values not walked: deeper than `SCHEMA_LIMITS.pathDepth`, or at a path longer than `pathChars`. */
   capped(path: string): void;
 }
 
 /**
  * Calls `visitor` for every value under the learned parts of `event`, the parts themselves
- * included. Runs once per event in the worker: no allocation per value beyond the path strings.
+ * included, with the nodes of `tree`. Runs once per event in the worker.
  */
-export function walkShape(event: Record<string, unknown>, visitor: ShapeVisitor): void {
+export function walkShape<T>(event: Record<string, unknown>, tree: PathTree<T>, visitor: ShapeVisitor<T>): void {
   for (const part of LEARNED_PARTS) {
     const value = Object.hasOwn(event, part) ? event[part] : undefined;
-    if (value !== undefined) walkValue(value, part, 1, visitor);
+    if (value !== undefined) walkValue(value, tree.part(part), tree, visitor);
   }
 }
 
-function walkValue(value: unknown, path: string, depth: number, visitor: ShapeVisitor): void {
+function walkValue<T>(value: unknown, node: PathNode<T>, tree: PathTree<T>, visitor: ShapeVisitor<T>): void {
   const type = jsonTypeOf(value);
   if (type === undefined) return;
-  visitor.visit(path, type);
+  if (node.tooLong) return visitor.capped(node.path.slice(0, SCHEMA_LIMITS.pathChars));
+  visitor.visit(node, type);
   if (type === 'object') {
     const names = Object.keys(value as object);
     if (names.length === 0) return;
-    if (depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${path}.*`);
+    if (node.depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${node.path}.*`);
     for (const name of names) {
       const child = (value as Record<string, unknown>)[name];
-      if (child === undefined) continue;
-      const childPath = path + pathSegment(name);
-      if (childPath.length > SCHEMA_LIMITS.pathChars) visitor.capped(childPath.slice(0, SCHEMA_LIMITS.pathChars));
-      else walkValue(child, childPath, depth + 1, visitor);
+      if (child !== undefined) walkValue(child, tree.child(node, name), tree, visitor);
     }
   } else if (type === 'array') {
     const elements = value as unknown[];
     if (elements.length === 0) return;
-    if (depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${path}[]`);
-    const childPath = `${path}[]`;
+    if (node.depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${node.path}[]`);
+    const items = tree.elements(node);
     // An array of thousands of numbers is one path with one type: report each scalar type once.
     let scalarsSeen = 0;
     for (const element of elements) {
-      if (typeof element === 'object' && element !== null) walkValue(element, childPath, depth + 1, visitor);
+      if (typeof element === 'object' && element !== null) walkValue(element, items, tree, visitor);
       else {
         const elementType = jsonTypeOf(element);
         if (elementType === undefined || (scalarsSeen & TYPE_BITS[elementType]) !== 0) continue;
         scalarsSeen |= TYPE_BITS[elementType];
-        visitor.visit(childPath, elementType);
+        if (items.tooLong) visitor.capped(items.path.slice(0, SCHEMA_LIMITS.pathChars));
+        else visitor.visit(items, elementType);
       }
     }
   }

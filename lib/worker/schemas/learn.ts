@@ -223,7 +223,12 @@ async function recordAdditions(learning: Learning, observation: Observation): Pr
   await forEachGuarded(learning, updates, async ([path, mask]) => {
     const recorded = await recordPath(store, state, path, mask, seen, false);
     const known = state.paths.get(path);
-    if (!recorded || known === undefined) return void state.paths.delete(path);
+    if (known === undefined) return;
+    if (!recorded) {
+      // Gone from the table: forgotten here too (walked nodes hold the entry), so it is recorded anew.
+      known.mask = 0;
+      return void state.paths.delete(path);
+    }
     known.mask |= mask;
     known.lastSeen = seen;
     if (mask !== 0) stats.newTypes++;

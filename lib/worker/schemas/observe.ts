@@ -5,13 +5,13 @@
  */
 import { PATH_REFRESH_MS, TYPE_BITS, type JsonType } from '../../shared/schema-records';
 import { eventKeyOf, isKeyedType, storedEventKey } from '../../spec/event-keys';
-import { walkShape, type ShapeVisitor } from '../../spec/property-paths';
+import { walkShape, type PathNode, type ShapeVisitor } from '../../spec/property-paths';
 import { toIsoMillis } from '../../spec/timestamps';
 import type { Item } from '../items';
-import { MAX_CAPPED_NAMES, type EventState, type SchemaCache } from './state';
+import { MAX_CAPPED_NAMES, type EventState, type PathState, type SchemaCache } from './state';
 
 /** One event key's events in this batch. */
-export class Observation implements ShapeVisitor {
+export class Observation implements ShapeVisitor<PathState> {
   count = 0;
   /** The latest receive time of these events (ISO-8601). */
   seen: string;
@@ -33,14 +33,15 @@ export class Observation implements ShapeVisitor {
     this.staleBefore = Number.isFinite(ms) ? toIsoMillis(ms - PATH_REFRESH_MS) : '';
   }
 
-  visit(path: string, type: JsonType): void {
+  visit(node: PathNode<PathState>, type: JsonType): void {
     const bit = TYPE_BITS[type];
-    const known = this.state.paths.get(path);
+    // A node learns its recorded entry once; until the path is recorded, each sighting looks again.
+    const known = node.data ?? (node.data = this.state.paths.get(node.path));
     if (known !== undefined && (known.mask & bit) !== 0) {
-      if (known.lastSeen < this.staleBefore) this.stale.add(path);
+      if (known.lastSeen < this.staleBefore) this.stale.add(node.path);
       return;
     }
-    this.fresh.set(path, (this.fresh.get(path) ?? 0) | bit);
+    this.fresh.set(node.path, (this.fresh.get(node.path) ?? 0) | bit);
   }
 
   capped(path: string): void {
@@ -68,7 +69,7 @@ export function observeBatch(writes: ReadonlyArray<{ write: { item: Item } }>, c
     }
     observation.count++;
     if (seen > observation.seen) observation.seen = seen;
-    walkShape(event, observation);
+    walkShape(event, observation.state.tree, observation);
   }
   return [...observations.values()];
 }

@@ -5,7 +5,9 @@
  * with what others wrote (a cold entry costs one Query and one GetItem).
  */
 import { LruCache } from '../../shared/lru-cache';
+import { SCHEMA_LIMITS } from '../../shared/schema-records';
 import type { KeyedType } from '../../spec/event-keys';
+import { PathTree } from '../../spec/property-paths';
 
 export interface PathState {
   /** Types recorded, as `TYPE_BITS`. */
@@ -27,7 +29,9 @@ export interface EventState {
   refused: boolean;
   /** Paths reserved against the cap; at the cap, new paths are counted as capped. */
   pathCount: number;
+  /** The paths recorded, by path; `tree` holds the paths walked, each pointing at its entry here once found. */
   paths: Map<string, PathState>;
+  tree: PathTree<PathState>;
   /** Distinct paths this instance did not record (bounded), and how many are not written yet. */
   cappedPaths: Set<string>;
   pendingCapped: number;
@@ -53,6 +57,8 @@ export interface SourceState {
 const EVENT_ENTRIES = 2000;
 const SOURCE_ENTRIES = 1000;
 const ENTRY_TTL_MS = 3_600_000;
+/** Paths walked and kept per event key: room for the recorded ones and as many again. */
+const TREE_NODES = 2 * SCHEMA_LIMITS.pathsPerEventKey;
 export const MAX_CAPPED_NAMES = 1000;
 
 export class SchemaCache {
@@ -77,6 +83,7 @@ export class SchemaCache {
       refused: false,
       pathCount: 0,
       paths: new Map(),
+      tree: new PathTree(TREE_NODES),
       cappedPaths: new Set(),
       pendingCapped: 0,
       pendingCount: 0,

@@ -1,12 +1,12 @@
 /** Property paths: the walk the worker learns shapes with, the path syntax, and its parser. */
 import { SCHEMA_LIMITS } from '../../../lib/shared/schema-records';
 import { eventKeyOf, storedEventKey } from '../../../lib/spec/event-keys';
-import { parsePath, pathSegment, pointerToPath, walkShape } from '../../../lib/spec/property-paths';
+import { parsePath, pathSegment, PathTree, pointerToPath, walkShape } from '../../../lib/spec/property-paths';
 
-function shapeOf(event: Record<string, unknown>): { seen: string[]; capped: string[] } {
+function shapeOf(event: Record<string, unknown>, tree = new PathTree<number>(100)): { seen: string[]; capped: string[] } {
   const seen: string[] = [];
   const capped: string[] = [];
-  walkShape(event, { visit: (path, type) => seen.push(`${path}: ${type}`), capped: (path) => capped.push(path) });
+  walkShape(event, tree, { visit: (node, type) => seen.push(`${node.path}: ${type}`), capped: (path) => capped.push(path) });
   return { seen, capped };
 }
 
@@ -81,6 +81,32 @@ describe('walkShape', () => {
 
     expect(seen).toHaveLength(SCHEMA_LIMITS.pathDepth);
     expect(capped).toEqual([`properties${'.level'.repeat(SCHEMA_LIMITS.pathDepth - 1)}.*`]);
+  });
+});
+
+describe('PathTree', () => {
+  it('builds each path once and hands back the same node on the next walk', () => {
+    const tree = new PathTree<string>(100);
+    const nodes: unknown[][] = [[], []];
+    for (const pass of [0, 1]) {
+      walkShape({ properties: { a: { b: 1 } } }, tree, { visit: (node) => nodes[pass]?.push(node), capped: () => {} });
+    }
+
+    expect(nodes[1]).toHaveLength(3);
+    nodes[1]?.forEach((node, i) => expect(node).toBe(nodes[0]?.[i]));
+  });
+
+  it('keeps at most its bound of nodes, and still names every path past it', () => {
+    const tree = new PathTree<number>(5);
+    const names = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]));
+
+    const first = shapeOf({ properties: names }, tree);
+    const again = shapeOf({ properties: names }, tree);
+
+    expect(first.seen).toHaveLength(21);
+    expect(again.seen).toEqual(first.seen);
+    expect(tree.child(tree.part('properties'), 'k4')).toBe(tree.child(tree.part('properties'), 'k4'));
+    expect(tree.child(tree.part('properties'), 'k5')).not.toBe(tree.child(tree.part('properties'), 'k5'));
   });
 });
 
