@@ -6,7 +6,7 @@
  * when the item turns out to exist already.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DeadlineError, withinDeadline } from '../../shared/retry';
 import {
   pathKey,
@@ -72,48 +72,45 @@ export async function readEvent(ctx: StoreContext, state: EventState): Promise<S
 
 async function readPaths(ctx: StoreContext, state: EventState): Promise<Map<string, PathState>> {
   const paths = new Map<string, PathState>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>(
-      ctx,
-      new QueryCommand({
-        TableName: ctx.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pathsPartition(state.sourceId, state.type, state.key) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    if (page === 'conditional') break;
-    for (const item of page.Items ?? []) {
-      let mask = 0;
-      for (const type of JSON_TYPES) if (typeof item[typeAttribute(type)] === 'string') mask |= TYPE_BITS[type];
-      paths.set(String(item.path), { mask, lastSeen: String(item.lastSeen ?? '') });
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const items = await queryAll(ctx, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pathsPartition(state.sourceId, state.type, state.key) },
+  });
+  for (const item of items) {
+    let mask = 0;
+    for (const type of JSON_TYPES) if (typeof item[typeAttribute(type)] === 'string') mask |= TYPE_BITS[type];
+    paths.set(String(item.path), { mask, lastSeen: String(item.lastSeen ?? '') });
+  }
   return paths;
 }
 
 /** The source's event keys (`<type>#<key>`), read once it reached its cap. */
 export async function readEventKeys(ctx: StoreContext, sourceId: string): Promise<Set<string>> {
-  const keys = new Set<string>();
+  const items = await queryAll(ctx, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :event)',
+    ExpressionAttributeValues: { ':pk': sourceId, ':event': 'event#' },
+    ProjectionExpression: 'sk',
+  });
+  return new Set(items.map((item) => String(item.sk).slice('event#'.length)));
+}
+
+/** Every item a Query of the schemas table finds, page after page. */
+async function queryAll(
+  ctx: StoreContext,
+  input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues' | 'ProjectionExpression'>,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const page = await send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>(
       ctx,
-      new QueryCommand({
-        TableName: ctx.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :event)',
-        ExpressionAttributeValues: { ':pk': sourceId, ':event': 'event#' },
-        ProjectionExpression: 'sk',
-        ExclusiveStartKey: start,
-      }),
+      new QueryCommand({ TableName: ctx.table, ...input, ExclusiveStartKey: start }),
     );
     if (page === 'conditional') break;
-    for (const item of page.Items ?? []) keys.add(String(item.sk).slice('event#'.length));
+    items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
-  return keys;
+  return items;
 }
 
 /** Raises a counter by `by` if it stays at most `max` (`by` < 0 releases); false when the cap refused it. */
