@@ -106,7 +106,7 @@ export const planShow: Command = {
   spec: {
     name: 'plan show',
     summary: "Prints a source's tracking plan (the JSON that plan set stored) on stdout.",
-    options: { ...SOURCE, ...TARGET_OPTIONS },
+    options: { ...SOURCE, json: { type: 'boolean', description: 'accepted for symmetry: the plan is JSON either way' }, ...TARGET_OPTIONS },
     examples: ['segment-ingest plan show --source shop-web > plan.json'],
   },
   async run({ values }, io, deps) {

@@ -232,6 +232,7 @@ export const schemasExport: Command = {
         type: 'boolean',
         description: 'include the paths of context (left out by default: libraries set them, not your tracking)',
       },
+      json: { type: 'boolean', description: 'accepted for symmetry: the plan is JSON either way' },
       ...TARGET_OPTIONS,
     },
     details:
