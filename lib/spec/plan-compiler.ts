@@ -1,14 +1,17 @@
 /**
  * Compiles a tracking plan (tracking-plan.ts) with Ajv, the engine of the Spec validation:
  * `allErrors`, so a violation names every rule it breaks, and ajv-formats for `format`
- * (`date-time`, `email`, `uri`, ...). Draft-07 JSON Schema, as Segment Protocols writes them.
+ * (`date-time`, `email`, `uri`, ...). Draft-07 JSON Schema, as Segment Protocols writes them, or
+ * 2019-09 or 2020-12 when the plan's schemas say so in `$schema` (one draft per plan).
  *
- * The Ajv compiler is about 130 KB of code: the ingest function bundles this module as a file of
+ * The Ajv compiler is about 170 KB of code: the ingest function bundles this module as a file of
  * its own (scripts/build.ts) and imports it only when a source has a plan, once per plan version
  * (lib/ingest/plan-checks.ts); the CLI compiles with it in `plan set` to refuse a plan that does
  * not compile.
  */
-import Ajv, { type ValidateFunction } from 'ajv';
+import Ajv, { type Options, type ValidateFunction } from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { eventKeyOf } from './event-keys';
 import { describePlanErrors, type PlanDocument, type PlanMode, type UnplannedMode } from './tracking-plan';
@@ -46,16 +49,15 @@ export interface CompileOptions {
 /** Compiles every schema of `plan`; throws `PlanCompileError` listing each one that fails. */
 export function compilePlan(plan: PlanDocument, options: CompileOptions = {}): CompiledPlan {
   const warn = options.warn ?? (() => {});
-  const ajv = new Ajv({
+  const say = (...args: unknown[]) => warn(args.map(String).join(' '));
+  const settings: Options = {
     allErrors: true,
     allowUnionTypes: true,
     strict: options.strict ?? false,
-    logger: {
-      log: () => {},
-      warn: (...args: unknown[]) => warn(args.map(String).join(' ')),
-      error: (...args: unknown[]) => warn(args.map(String).join(' ')),
-    },
-  });
+    logger: { log: () => {}, warn: say, error: say },
+  };
+  const draft = draftOf(plan);
+  const ajv = draft === '2020-12' ? new Ajv2020(settings) : draft === '2019-09' ? new Ajv2019(settings) : new Ajv(settings);
   addFormats(ajv);
   const validators = new Map<string, ValidateFunction>();
   const problems: string[] = [];
@@ -81,4 +83,16 @@ export function compilePlan(plan: PlanDocument, options: CompileOptions = {}): C
         : { planned: true, problems: describePlanErrors(event, validate.errors ?? []), key };
     },
   };
+}
+
+/** The JSON Schema draft the plan's schemas declare in `$schema` (the first that does); draft-07 when none does. */
+function draftOf(plan: PlanDocument): '07' | '2019-09' | '2020-12' {
+  for (const schema of Object.values(plan.events)) {
+    const declared = typeof schema === 'object' ? (schema as { $schema?: unknown }).$schema : undefined;
+    if (typeof declared !== 'string') continue;
+    if (declared.includes('2020-12')) return '2020-12';
+    if (declared.includes('2019-09')) return '2019-09';
+    return '07';
+  }
+  return '07';
 }

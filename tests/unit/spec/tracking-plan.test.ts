@@ -86,6 +86,21 @@ describe('compilePlan', () => {
     }
   });
 
+  it('compiles 2020-12 schemas when the plan says so, and refuses a plan that mixes drafts', () => {
+    const modern = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      properties: { properties: { properties: { tags: { prefixItems: [{ type: 'string' }] } } } },
+    };
+
+    const compiled2020 = compilePlan(plan({ identify: modern }, 'warn'));
+    const mixed = () => compilePlan(plan({ identify: modern, group: { $schema: 'http://json-schema.org/draft-07/schema#' } }));
+
+    expect(compiled2020.check({ type: 'identify', properties: { tags: [1] } }).problems).toEqual([
+      '"properties.tags[0]" must be string, not integer (tracking plan rule "type")',
+    ]);
+    expect(mixed).toThrow(/events\["group"\]: no schema with key or ref "http:\/\/json-schema.org\/draft-07\/schema#"/);
+  });
+
   it('reports unknown keywords in strict log mode instead of failing', () => {
     const warnings: string[] = [];
 
