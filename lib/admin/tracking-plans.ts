@@ -47,7 +47,7 @@ export function preparePlan(source: string): PreparedPlan {
   if ('problems' in read) throw new TrackingPlanError(read.problems);
   const warnings: string[] = [];
   try {
-    compilePlan(read.plan, { strict: 'log', warn: (message) => warnings.push(message) });
+    compilePlan(read.plan, { strict: 'log', eager: true, warn: (message) => warnings.push(message) });
   } catch (error) {
     if (error instanceof PlanCompileError) throw new TrackingPlanError(error.problems);
     throw error;

@@ -103,15 +103,27 @@ export function applyPlan(active: ActivePlan, verdict: Verdict, index: number, r
   if (!verdict.ok || 'broken' in active) return verdict;
   const { plan } = active;
   const judged = plan.check(verdict.event);
+  if (judged.broken) {
+    noteWarning(report, index, brokenReason(judged.key ?? ''));
+    return verdict;
+  }
   if (judged.planned && judged.problems.length === 0) return verdict;
   const action = judged.planned ? plan.mode : plan.unplanned;
   if (action === 'allow') return verdict;
   report.meter.count('PlanViolations', 1, ['kind', judged.planned ? 'schema' : 'unplanned']);
   const reasons = judged.planned ? judged.problems : [unplannedReason(judged.key ?? '', action)];
   if (action === 'block') return { ok: false, reasons, reason: 'tracking-plan', messageId: verdict.event.messageId };
-  if (report.listed < MAX_PLAN_WARNINGS) report.warnings.push(`${report.single ? '' : `event ${index}: `}${reasons.join('; ')}`);
-  else if (report.listed === MAX_PLAN_WARNINGS)
-    report.warnings.push(`more events of this request violate the tracking plan; the first ${MAX_PLAN_WARNINGS} are listed`);
-  report.listed++;
+  noteWarning(report, index, reasons.join('; '));
   return verdict;
+}
+
+function noteWarning(report: PlanReport, index: number, warning: string): void {
+  if (report.listed < MAX_PLAN_WARNINGS) report.warnings.push(`${report.single ? '' : `event ${index}: `}${warning}`);
+  else if (report.listed === MAX_PLAN_WARNINGS)
+    report.warnings.push(`more events of this request have tracking plan warnings; the first ${MAX_PLAN_WARNINGS} are listed`);
+  report.listed++;
+}
+
+function brokenReason(key: string): string {
+  return `the tracking plan's schema for event ${JSON.stringify(key.slice(0, 100))} does not compile; the event was stored unchecked`;
 }

@@ -22,6 +22,8 @@ export interface PlanVerdict {
   /** Empty when the event keeps to its schema. */
   problems: string[];
   key?: string;
+  /** The key's schema does not compile: the event was not checked (only a plan `plan set` did not check can be so). */
+  broken?: boolean;
 }
 
 export interface CompiledPlan {
@@ -44,10 +46,55 @@ export interface CompileOptions {
   /** Ajv's strict mode: `log` reports unknown keywords and the like to `warn` (the CLI), `false` ignores them (ingest). */
   strict?: boolean | 'log';
   warn?: (message: string) => void;
+  /**
+   * Compile every schema now and throw `PlanCompileError` listing each one that fails (`plan set`).
+   * Otherwise (ingest) each event key's schema is compiled when its first event is checked: Ajv
+   * takes milliseconds per schema, and a plan of hundreds of events would hold up one request.
+   */
+  eager?: boolean;
 }
 
-/** Compiles every schema of `plan`; throws `PlanCompileError` listing each one that fails. */
+/** The plan's checks; each schema compiled at most once (see `CompileOptions.eager`). */
 export function compilePlan(plan: PlanDocument, options: CompileOptions = {}): CompiledPlan {
+  const ajv = createAjv(plan, options);
+  const validators = new Map<string, ValidateFunction | Error>();
+  const validatorOf = (key: string): ValidateFunction | Error | undefined => {
+    const known = validators.get(key);
+    if (known !== undefined || !Object.hasOwn(plan.events, key)) return known;
+    let compiled: ValidateFunction | Error;
+    try {
+      compiled = ajv.compile(plan.events[key] as object);
+    } catch (error) {
+      compiled = error instanceof Error ? error : new Error(String(error));
+    }
+    validators.set(key, compiled);
+    return compiled;
+  };
+  if (options.eager) {
+    const problems = Object.keys(plan.events).flatMap((key) => {
+      const compiled = validatorOf(key);
+      return compiled instanceof Error ? [`events[${JSON.stringify(key)}]: ${compiled.message}`] : [];
+    });
+    if (problems.length > 0) throw new PlanCompileError(problems);
+  }
+  return {
+    mode: plan.mode,
+    unplanned: plan.unplanned,
+    size: Object.keys(plan.events).length,
+    check(event) {
+      const key = eventKeyOf(event);
+      if (key === undefined) return { planned: true, problems: [] };
+      const validate = validatorOf(key);
+      if (validate === undefined) return { planned: false, problems: [], key };
+      if (validate instanceof Error) return { planned: true, problems: [], key, broken: true };
+      return validate(event)
+        ? { planned: true, problems: [], key }
+        : { planned: true, problems: describePlanErrors(event, validate.errors ?? []), key };
+    },
+  };
+}
+
+function createAjv(plan: PlanDocument, options: CompileOptions): Ajv {
   const warn = options.warn ?? (() => {});
   const say = (...args: unknown[]) => warn(args.map(String).join(' '));
   const settings: Options = {
@@ -59,30 +106,7 @@ export function compilePlan(plan: PlanDocument, options: CompileOptions = {}): C
   const draft = draftOf(plan);
   const ajv = draft === '2020-12' ? new Ajv2020(settings) : draft === '2019-09' ? new Ajv2019(settings) : new Ajv(settings);
   addFormats(ajv);
-  const validators = new Map<string, ValidateFunction>();
-  const problems: string[] = [];
-  for (const [key, schema] of Object.entries(plan.events)) {
-    try {
-      validators.set(key, ajv.compile(schema));
-    } catch (error) {
-      problems.push(`events[${JSON.stringify(key)}]: ${(error as Error).message}`);
-    }
-  }
-  if (problems.length > 0) throw new PlanCompileError(problems);
-  return {
-    mode: plan.mode,
-    unplanned: plan.unplanned,
-    size: validators.size,
-    check(event) {
-      const key = eventKeyOf(event);
-      if (key === undefined) return { planned: true, problems: [] };
-      const validate = validators.get(key);
-      if (validate === undefined) return { planned: false, problems: [], key };
-      return validate(event)
-        ? { planned: true, problems: [], key }
-        : { planned: true, problems: describePlanErrors(event, validate.errors ?? []), key };
-    },
-  };
+  return ajv;
 }
 
 /** The JSON Schema draft the plan's schemas declare in `$schema` (the first that does); draft-07 when none does. */

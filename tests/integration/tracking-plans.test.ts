@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest/handler';
 import { createPlanLoader } from '../../lib/ingest/plan-checks';
+import { setTrackingPlan } from '../../lib/admin/tracking-plans';
 import { silentLog } from '../../lib/shared/log';
 import { cli } from '../support/cli';
 import { httpApiEvent, segmentEvent } from '../support/events';
@@ -162,6 +163,30 @@ describe('plan set', () => {
       stdout: expect.stringMatching(
         /^Tracking plan [0-9a-f]{16} stored for source "src-test": 1 event key\(s\), mode warn, unplanned allow\.\n$/,
       ),
+    });
+    await cli(stack, ['plan', 'remove', '--source', stack.sourceId]);
+  });
+});
+
+describe('a stored schema that does not compile', () => {
+  it('stores the events of its key unchecked, with a warning, and still checks the other keys', async () => {
+    // Only a plan written around `plan set` can hold one (plan set compiles every schema first).
+    const plan = {
+      mode: 'block',
+      unplanned: 'allow',
+      events: { 'Order Completed': { type: 'nombre' }, 'Signed Up': { required: ['never'] } },
+    };
+    const deps = { documents: stack.clients.documents, tables: stack.config.tables };
+    await setTrackingPlan(deps, stack.sourceId, { plan: plan as never, text: JSON.stringify(plan), version: 'hand-written', warnings: [] });
+
+    const response = await stack.send('/v1/batch', {
+      batch: [order('broken-1', { total: 1 }), segmentEvent('track', { event: 'Signed Up' })],
+    });
+
+    expect(response.body).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      warnings: ['event 0: the tracking plan\'s schema for event "Order Completed" does not compile; the event was stored unchecked'],
     });
     await cli(stack, ['plan', 'remove', '--source', stack.sourceId]);
   });

@@ -73,7 +73,7 @@ describe('compilePlan', () => {
   });
 
   it('refuses schemas that do not compile, naming each event', () => {
-    const act = () => compilePlan(plan({ A: { type: 'nombre' }, B: { $ref: '#/definitions/missing' }, C: true }));
+    const act = () => compilePlan(plan({ A: { type: 'nombre' }, B: { $ref: '#/definitions/missing' }, C: true }), { eager: true });
 
     expect(act).toThrow(PlanCompileError);
     try {
@@ -86,6 +86,13 @@ describe('compilePlan', () => {
     }
   });
 
+  it('compiles a schema only when an event of its key is first checked, unless asked to compile all', () => {
+    const lazy = compilePlan(plan({ A: { type: 'nombre' }, B: { type: 'object' } }));
+
+    expect(lazy.check({ type: 'track', event: 'B' })).toEqual({ planned: true, problems: [], key: 'B' });
+    expect(lazy.check({ type: 'track', event: 'A' })).toEqual({ planned: true, problems: [], key: 'A', broken: true });
+  });
+
   it('compiles 2020-12 schemas when the plan says so, and refuses a plan that mixes drafts', () => {
     const modern = {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -93,7 +100,8 @@ describe('compilePlan', () => {
     };
 
     const compiled2020 = compilePlan(plan({ identify: modern }, 'warn'));
-    const mixed = () => compilePlan(plan({ identify: modern, group: { $schema: 'http://json-schema.org/draft-07/schema#' } }));
+    const mixed = () =>
+      compilePlan(plan({ identify: modern, group: { $schema: 'http://json-schema.org/draft-07/schema#' } }), { eager: true });
 
     expect(compiled2020.check({ type: 'identify', properties: { tags: [1] } }).problems).toEqual([
       '"properties.tags[0]" must be string, not integer (tracking plan rule "type")',
@@ -104,7 +112,7 @@ describe('compilePlan', () => {
   it('reports unknown keywords in strict log mode instead of failing', () => {
     const warnings: string[] = [];
 
-    compilePlan(plan({ A: { type: 'object', propertes: {} } }), { strict: 'log', warn: (m) => warnings.push(m) });
+    compilePlan(plan({ A: { type: 'object', propertes: {} } }), { strict: 'log', eager: true, warn: (m) => warnings.push(m) });
 
     expect(warnings.join('\n')).toContain('unknown keyword: "propertes"');
   });
