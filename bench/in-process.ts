@@ -14,6 +14,9 @@ import { sleep, type Clock } from '../lib/shared/retry';
 import { hashKey } from '../lib/shared/source-records';
 import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
+import { parseMessages } from '../lib/worker/parse';
+import type { SchemaLearner } from '../lib/worker/schemas/learn';
+import { silentLog } from '../lib/shared/log';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { benchPlan } from './plan';
@@ -83,6 +86,8 @@ export interface WorkerMeasurement {
    */
   schemaRequestsFirstPass?: number;
   schemaRequestsPer1000Steady?: number;
+  /** CPU of the schema-learning phase alone per event, once the instance knows the shapes (the hot-path cost). */
+  schemaLearnCpuUsPerEvent?: number;
 }
 
 /**
@@ -320,6 +325,7 @@ export async function measureWorker(
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
   const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
   const lastRound = fake.observed.requests;
+  const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
   logs.take();
 
   const eventsPerCycle = sentEvents.length;
@@ -349,5 +355,29 @@ export async function measureWorker(
     logBytesPerInvocation: logBytes / sqsEvents.length,
     schemaRequestsFirstPass: schemaRequests(pass.requests),
     schemaRequestsPer1000Steady: (schemaRequests(lastRound) / ((rounds.at(-1)?.calls ?? 1) * eventsPerInvocation)) * 1000,
+    ...(learnUs === undefined ? {} : { schemaLearnCpuUsPerEvent: learnUs }),
   };
+}
+
+/** The learning phase on the same batches, timed alone: what it adds to each event once the shapes are known. */
+async function learnCpuUsPerEvent(learner: SchemaLearner, sqsEvents: SQSEvent[], options: TimingOptions): Promise<number> {
+  const context = { tables: loadWorkerDeps(functionEnv('single'), {}).config.tables, expiresAt: 0, log: silentLog };
+  const batches = sqsEvents.map((event) => parseMessages(event.Records, context).eventWrites);
+  const events = batches.reduce((sum, writes) => sum + writes.length, 0);
+  const perEvent: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let learned = 0;
+    do {
+      for (const writes of batches) {
+        const { requests } = await learner.learn(writes, 10_000);
+        if (requests > 0) throw new Error('the learner sent requests for shapes it had learned');
+      }
+      learned += events;
+    } while (performance.now() - wall0 < options.roundMs / 2);
+    const cpu = process.cpuUsage(cpu0);
+    perEvent.push((cpu.user + cpu.system) / learned);
+  }
+  return median(perEvent);
 }

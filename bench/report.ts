@@ -76,6 +76,9 @@ export function renderReport(result: BenchResult): string {
     row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
     row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
+    row('of which schema learning (timed alone), µs per event', (s) =>
+      s.worker?.schemaLearnCpuUsPerEvent === undefined ? undefined : fixed(s.worker.schemaLearnCpuUsPerEvent, 2),
+    ),
     row(`events per invocation (${DEPLOYMENT.workerBatchSize} messages)`, (s) => s.worker && int(s.worker.eventsPerInvocation)),
     row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),

@@ -118,11 +118,14 @@ function walkValue<T>(value: unknown, node: PathNode<T>, tree: PathTree<T>, visi
   if (node.tooLong) return visitor.capped(node.path.slice(0, SCHEMA_LIMITS.pathChars));
   visitor.visit(node, type);
   if (type === 'object') {
-    const names = Object.keys(value as object);
-    if (names.length === 0) return;
-    if (node.depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${node.path}.*`);
-    for (const name of names) {
-      const child = (value as Record<string, unknown>)[name];
+    const object = value as Record<string, unknown>;
+    // for...in, not Object.keys: no array per object walked (JSON objects have only own enumerable keys).
+    if (node.depth >= SCHEMA_LIMITS.pathDepth) {
+      for (const _name in object) return visitor.capped(`${node.path}.*`);
+      return;
+    }
+    for (const name in object) {
+      const child = object[name];
       if (child !== undefined) walkValue(child, tree.child(node, name), tree, visitor);
     }
   } else if (type === 'array') {

@@ -217,7 +217,7 @@ async function recordAdditions(learning: Learning, observation: Observation): Pr
       state.pathCount--;
       if (!(await recordPath(store, state, path, mask, seen, false))) return;
     }
-    state.paths.set(path, { mask, lastSeen: seen });
+    state.paths.set(path, { mask, lastSeenMs: observation.seenMs });
   });
   const updates: Array<[string, number]> = [...additions.types, ...additions.touch.map((path): [string, number] => [path, 0])];
   await forEachGuarded(learning, updates, async ([path, mask]) => {
@@ -230,7 +230,7 @@ async function recordAdditions(learning: Learning, observation: Observation): Pr
       return void state.paths.delete(path);
     }
     known.mask |= mask;
-    known.lastSeen = seen;
+    known.lastSeenMs = observation.seenMs;
     if (mask !== 0) stats.newTypes++;
   });
   return admitted > 0 || updates.length > 0;

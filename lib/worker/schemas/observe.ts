@@ -6,7 +6,6 @@
 import { PATH_REFRESH_MS, TYPE_BITS, type JsonType } from '../../shared/schema-records';
 import { eventKeyOf, isKeyedType, storedEventKey } from '../../spec/event-keys';
 import { walkShape, type PathNode, type ShapeVisitor } from '../../spec/property-paths';
-import { toIsoMillis } from '../../spec/timestamps';
 import type { Item } from '../items';
 import { MAX_CAPPED_NAMES, type EventState, type PathState, type SchemaCache } from './state';
 
@@ -15,8 +14,8 @@ export class Observation implements ShapeVisitor<PathState> {
   count = 0;
   /** The latest receive time of these events (ISO-8601). */
   seen: string;
-  /** Known paths last written before this are written again (their `lastSeen`). */
-  readonly staleBefore: string;
+  /** Known paths last written before this (epoch ms) are written again (their `lastSeen`). */
+  staleBefore: number;
   /** Paths and the types (`TYPE_BITS`) not known to be recorded. */
   readonly fresh = new Map<string, number>();
   /** Known paths and types whose `lastSeen` is due for a refresh. */
@@ -29,8 +28,12 @@ export class Observation implements ShapeVisitor<PathState> {
     seen: string,
   ) {
     this.seen = seen;
-    const ms = Date.parse(seen);
-    this.staleBefore = Number.isFinite(ms) ? toIsoMillis(ms - PATH_REFRESH_MS) : '';
+    this.staleBefore = (Date.parse(seen) || 0) - PATH_REFRESH_MS;
+  }
+
+  /** The latest receive time, epoch ms. */
+  get seenMs(): number {
+    return Date.parse(this.seen) || 0;
   }
 
   visit(node: PathNode<PathState>, type: JsonType): void {
@@ -38,7 +41,7 @@ export class Observation implements ShapeVisitor<PathState> {
     // A node learns its recorded entry once; until the path is recorded, each sighting looks again.
     const known = node.data ?? (node.data = this.state.paths.get(node.path));
     if (known !== undefined && (known.mask & bit) !== 0) {
-      if (known.lastSeen < this.staleBefore) this.stale.add(node.path);
+      if (known.lastSeenMs < this.staleBefore) this.stale.add(node.path);
       return;
     }
     this.fresh.set(node.path, (this.fresh.get(node.path) ?? 0) | bit);
@@ -100,7 +103,7 @@ export function additionsOf(observation: Observation): Additions {
     const recorded = known.get(path);
     if (recorded === undefined) additions.paths.push([path, mask]);
     else if ((mask & ~recorded.mask) !== 0) additions.types.push([path, mask & ~recorded.mask]);
-    else if (recorded.lastSeen < observation.staleBefore) additions.touch.push(path);
+    else if (recorded.lastSeenMs < observation.staleBefore) additions.touch.push(path);
   }
   for (const path of observation.stale) if (!observation.fresh.has(path)) additions.touch.push(path);
   return additions;

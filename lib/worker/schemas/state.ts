@@ -12,8 +12,8 @@ import { PathTree } from '../../spec/property-paths';
 export interface PathState {
   /** Types recorded, as `TYPE_BITS`. */
   mask: number;
-  /** The path's `lastSeen` as last written or read (ISO-8601). */
-  lastSeen: string;
+  /** The path's `lastSeen` as last written or read, epoch ms (a number: it is compared for every value walked). */
+  lastSeenMs: number;
 }
 
 export interface EventState {

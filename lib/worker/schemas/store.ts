@@ -79,7 +79,7 @@ async function readPaths(ctx: StoreContext, state: EventState): Promise<Map<stri
   for (const item of items) {
     let mask = 0;
     for (const type of JSON_TYPES) if (typeof item[typeAttribute(type)] === 'string') mask |= TYPE_BITS[type];
-    paths.set(String(item.path), { mask, lastSeen: String(item.lastSeen ?? '') });
+    paths.set(String(item.path), { mask, lastSeenMs: Date.parse(String(item.lastSeen)) || 0 });
   }
   return paths;
 }
