@@ -2,7 +2,7 @@
  * One in-process measurement in a fresh process (its own heap and JIT state), started by
  * bench/run.ts; the result goes back over IPC. (No forced GC between rounds: `--expose-gc` and
  * `gc()` made the handlers measurably slower afterwards.)
- *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n}
+ *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n,"plan"?:true,"learn"?:false}
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
 import { measureNaive } from './naive';
@@ -20,6 +20,10 @@ interface Task {
   roundMs: number;
   /** Worker only: messages per invocation, when not the deployed batch size. */
   batchSize?: number;
+  /** Ingest only: the source has the bench's 50-event tracking plan. */
+  plan?: boolean;
+  /** Worker only: false turns schema learning off (lib/worker/schemas/), to show what it costs. */
+  learn?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -28,10 +32,10 @@ async function main(): Promise<void> {
   const options = { rounds: task.rounds, roundMs: task.roundMs };
   const result =
     task.task === 'ingest'
-      ? await measureIngest(task.shape, options, logs)
+      ? await measureIngest(task.shape, options, logs, task.plan === true)
       : task.task === 'naive'
         ? await measureNaive(task.shape, options)
-        : await measureWorker(task.shape, options, logs, task.batchSize);
+        : await measureWorker(task.shape, options, logs, task.batchSize, task.learn !== false);
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { bundleOptions, FUNCTIONS } from '../scripts/build';
+import { bundleOptions, CHUNKS, FUNCTIONS } from '../scripts/build';
+import { benchPlan } from './plan';
 
 const root = path.resolve(__dirname, '..');
 
@@ -62,16 +63,43 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-function loadOnce(file: string, sourceMaps: boolean): { load: number; ready: number } {
-  const result = spawnSync(process.execPath, [...(sourceMaps ? ['--enable-source-maps'] : []), '-e', LOADER], {
+/**
+ * The first requests of an instance for a source with a tracking plan: loading the Ajv compiler
+ * file beside the ingest bundle and compiling the schemas of the event keys they carry (each is
+ * compiled when its first event is checked, lib/spec/plan-compiler.ts): one key, and all 50 keys
+ * of the bench's plan (bench/plan.ts).
+ */
+const PLAN_LOADER = `
+const { performance } = require('node:perf_hooks');
+const t0 = performance.now();
+const { compilePlan } = require(process.env.BENCH_BUNDLE);
+const plan = JSON.parse(process.env.BENCH_PLAN);
+const compiled = compilePlan(plan);
+const keys = Object.keys(plan.events).slice(0, Number(process.env.BENCH_PLAN_KEYS));
+for (const key of keys) if (compiled.check({ type: 'track', event: key }).broken) throw new Error('a schema did not compile');
+const t1 = performance.now();
+process.stdout.write(JSON.stringify({ load: t1 - t0, ready: t1 }));
+`;
+/** Cold-start rows of the plan compiler, with the number of schemas each compiles. */
+export const PLAN_COMPILES: Record<string, number> = {
+  'ingest plan compiler: loaded, 1 schema compiled': 1,
+  'ingest plan compiler: loaded, all 50 schemas compiled': 50,
+};
+
+function loadOnce(file: string, sourceMaps: boolean, planKeys?: number): { load: number; ready: number } {
+  const loader = planKeys === undefined ? LOADER : PLAN_LOADER;
+  const result = spawnSync(process.execPath, [...(sourceMaps ? ['--enable-source-maps'] : []), '-e', loader], {
     env: {
+      BENCH_PLAN_KEYS: String(planKeys ?? 0),
       PATH: process.env.PATH,
       BENCH_BUNDLE: file,
+      BENCH_PLAN: JSON.stringify(benchPlan()),
       STAGE: 'bench',
       AWS_REGION: 'us-east-1',
       QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events',
-      LOG_LEVEL: 'INFO',
+      // Required by the worker since erasure records are keyed (lib/worker/handler.ts).
       ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
+      LOG_LEVEL: 'INFO',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     encoding: 'utf8',
@@ -93,14 +121,18 @@ export async function measureColdStarts(outDir: string, runs: number): Promise<C
     );
     files[name] = outfile;
   }
+  // Beside the ingest bundle, as scripts/build.ts puts it in dist/ingest/.
+  const chunk = path.join(path.dirname(files.ingest ?? ''), 'plan-compiler.js');
+  await build({ ...bundleOptions(chunk), entryPoints: [path.join(root, CHUNKS.ingest['plan-compiler'] ?? '')] });
+  for (const name of Object.keys(PLAN_COMPILES)) files[name] = chunk;
 
   const loads: Record<string, number[]> = {};
   const readies: Record<string, number[]> = {};
   const withMaps: Record<string, number[]> = {};
-  for (const file of Object.values(files)) loadOnce(file, false); // warm the file cache
+  for (const [name, file] of Object.entries(files)) loadOnce(file, false, PLAN_COMPILES[name]); // warm the file cache
   for (let run = 0; run < runs; run++) {
     for (const [name, file] of Object.entries(files)) {
-      const { load, ready } = loadOnce(file, false);
+      const { load, ready } = loadOnce(file, false, PLAN_COMPILES[name]);
       (loads[name] ??= []).push(load);
       (readies[name] ??= []).push(ready);
       if (name === 'ingest' || name === 'worker') (withMaps[name] ??= []).push(loadOnce(file, true).load);

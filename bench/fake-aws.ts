@@ -178,6 +178,11 @@ export class FakeAws {
           JSON.stringify({ Responses: Object.fromEntries(Object.keys(RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }),
         );
       }
+      // Schema learning (lib/worker/schemas/): nothing recorded yet, every conditional write succeeds.
+      case 'DynamoDB.Query':
+        return Buffer.from(JSON.stringify({ Items: [], Count: 0 }));
+      case 'DynamoDB.UpdateItem':
+        return EMPTY_OBJECT;
       case 'DynamoDB.GetItem': {
         const { TableName } = JSON.parse(body) as { TableName: string };
         const suffix = Object.keys(this.options.items ?? {}).find((s) => TableName.endsWith(s));

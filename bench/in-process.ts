@@ -14,8 +14,12 @@ import type { SQSEvent } from 'aws-lambda';
 import { hashKey } from '../lib/shared/source-records';
 import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
+import { parseMessages } from '../lib/worker/parse';
+import type { SchemaLearner } from '../lib/worker/schemas/learn';
+import { silentLog } from '../lib/shared/log';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
+import { benchPlan } from './plan';
 import { DEPLOYMENT } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -57,6 +61,8 @@ export interface IngestMeasurement {
   sendPayloads: number[];
   requestsInPass: number;
   logBytesPerRequest: number;
+  /** Whether the source had the 50-event tracking plan of bench/plan.ts (absent in older runs: off). */
+  plan?: boolean;
 }
 
 export interface WorkerMeasurement {
@@ -76,6 +82,14 @@ export interface WorkerMeasurement {
   floorWruPerEvent: number;
   eventBytesMean: number;
   logBytesPerInvocation: number;
+  /**
+   * Requests to the schemas table (lib/worker/schemas/): in the accounting pass, a fresh instance
+   * learning every shape; per 1,000 events in the last timed round, the same traffic again.
+   */
+  schemaRequestsFirstPass?: number;
+  schemaRequestsPer1000Steady?: number;
+  /** CPU of the schema-learning phase alone per event, once the instance knows the shapes (the hot-path cost). */
+  schemaLearnCpuUsPerEvent?: number;
   /** The parse+stringify floor of the same events, timed between the worker's rounds. */
   floorCpuUsPerEvent: number;
   interleaved: Interleaved;
@@ -128,19 +142,24 @@ function functionEnv(shape: ShapeId): Record<string, string> {
   };
 }
 
-function fakeAws(): FakeAws {
+function fakeAws(plan = false): FakeAws {
+  const trackingPlan = plan ? { trackingPlan: JSON.stringify(benchPlan()), trackingPlanVersion: 'bench-plan-50' } : {};
   return new FakeAws({
     keepMessages: true,
     items: {
       '-keys': { keyHash: hashKey(BENCH_KEY), sourceId: 'bench', keyPrefix: BENCH_KEY.slice(0, 7), createdAt: '2026-01-01T00:00:00.000Z' },
-      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false },
+      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false, ...trackingPlan },
     },
   });
 }
 
-/** The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake. */
-function ingestRig(shape: ShapeId) {
-  const fake = fakeAws();
+/**
+ * The ingest handler wired as functions/ingest/handler.ts wires it, with AWS answered by the fake.
+ * Every request is received at RECEIVED_AT (so its queue messages are the same bytes each time);
+ * deadlines run on the real clock (lib/ingest/handler.ts), as in Lambda.
+ */
+function ingestRig(shape: ShapeId, plan = false) {
+  const fake = fakeAws(plan);
   const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
   return { fake, handler };
 }
@@ -236,9 +255,15 @@ async function timeInterleaved(
 /** Requests per accounting pass: enough messages to fill worker invocations, few enough to stay fast. */
 const PASS_REQUESTS: Record<ShapeId, number> = { single: 400, batch: 20, webhook: 4 };
 
-export async function measureIngest(shape: ShapeId, options: TimingOptions, logs: { take(): number }): Promise<IngestMeasurement> {
+/** `plan`: the source has the 50-event tracking plan of bench/plan.ts (block mode; every event keeps to it). */
+export async function measureIngest(
+  shape: ShapeId,
+  options: TimingOptions,
+  logs: { take(): number },
+  plan = false,
+): Promise<IngestMeasurement> {
   const { requests, events } = httpEvents(shape, PASS_REQUESTS[shape]);
-  const { fake, handler } = ingestRig(shape);
+  const { fake, handler } = ingestRig(shape, plan);
   const expected = SHAPES[shape].eventsPerRequest;
 
   // Accounting pass: every answer checked, AWS requests counted, answers recorded for replay.
@@ -282,6 +307,7 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
     sendPayloads: pass.sendPayloads,
     requestsInPass: events.length,
     logBytesPerRequest: perRequest(logBytes),
+    plan,
   };
 }
 
@@ -291,6 +317,7 @@ export async function measureWorker(
   options: TimingOptions,
   logs: { take(): number },
   batchSize: number = DEPLOYMENT.workerBatchSize,
+  learn = true,
 ): Promise<WorkerMeasurement> {
   // The queue messages the ingest function really writes for this shape.
   const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
@@ -323,7 +350,8 @@ export async function measureWorker(
 
   // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
   const fake = new FakeAws({ account: true });
-  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never }));
+  const deps = loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never });
+  const handler = createWorkerHandler(learn ? deps : { ...deps, schemas: undefined });
 
   logs.take();
   for (const event of sqsEvents) {
@@ -340,9 +368,13 @@ export async function measureWorker(
   };
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
   const eventsPerCycle = sentEvents.length;
+  const schemaRequests = (requests: Record<string, number>) =>
+    (requests['DynamoDB.UpdateItem'] ?? 0) + (requests['DynamoDB.Query'] ?? 0) + (requests['DynamoDB.GetItem'] ?? 0);
   const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
   const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
   const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
+  const lastRound = fake.observed.requests;
+  const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
   logs.take();
 
   const eventSizes = sentEvents.map((e) => eventItemBytes(e));
@@ -368,5 +400,31 @@ export async function measureWorker(
     logBytesPerInvocation: logBytes / sqsEvents.length,
     floorCpuUsPerEvent: median(interleaved.floorCpuUsPerEvent),
     interleaved,
+    schemaRequestsFirstPass: schemaRequests(pass.requests),
+    schemaRequestsPer1000Steady: (schemaRequests(lastRound) / ((rounds.at(-1)?.calls ?? 1) * eventsPerInvocation)) * 1000,
+    ...(learnUs === undefined ? {} : { schemaLearnCpuUsPerEvent: learnUs }),
   };
+}
+
+/** The learning phase on the same batches, timed alone: what it adds to each event once the shapes are known. */
+async function learnCpuUsPerEvent(learner: SchemaLearner, sqsEvents: SQSEvent[], options: TimingOptions): Promise<number> {
+  const context = { tables: loadWorkerDeps(functionEnv('single'), {}).config.tables, expiresAt: 0, log: silentLog };
+  const batches = sqsEvents.map((event) => parseMessages(event.Records, context).eventWrites);
+  const events = batches.reduce((sum, writes) => sum + writes.length, 0);
+  const perEvent: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    let learned = 0;
+    do {
+      for (const writes of batches) {
+        const { requests } = await learner.learn(writes, 10_000);
+        if (requests > 0) throw new Error('the learner sent requests for shapes it had learned');
+      }
+      learned += events;
+    } while (performance.now() - wall0 < options.roundMs / 2);
+    const cpu = process.cpuUsage(cpu0);
+    perEvent.push((cpu.user + cpu.system) / learned);
+  }
+  return median(perEvent);
 }

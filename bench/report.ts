@@ -30,7 +30,11 @@ export interface BenchResult {
       ShapeId,
       {
         ingest?: IngestMeasurement;
+        /** The same traffic with the 50-event tracking plan of bench/plan.ts on. */
+        ingestWithPlan?: IngestMeasurement;
         worker?: WorkerMeasurement;
+        /** The worker with schema learning off (lib/worker/schemas/), to show what it costs. */
+        workerWithoutSchemas?: WorkerMeasurement;
         workerLargeBatch?: WorkerMeasurement;
         naive?: NaiveMeasurement;
         cost?: ShapeCost;
@@ -49,6 +53,7 @@ const ratio = (n: number) => `${n.toFixed(2)}x`;
 /** A handler's ratio to its floor over interleaved rounds: the median, and the lowest and highest round. */
 const spread = (i: Interleaved | undefined) => i && `${ratio(i.ratioMedian)} (${i.ratioMin.toFixed(2)}–${i.ratioMax.toFixed(2)})`;
 const loads = (i: Interleaved | undefined) => i && `${(i.loadAtStart[0] ?? 0).toFixed(2)} → ${(i.loadAtEnd[0] ?? 0).toFixed(2)}`;
+const perEvent = (ingest: IngestMeasurement) => ingest.cpuUsPerRequest / ingest.eventsPerRequest;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -81,6 +86,8 @@ export function renderReport(result: BenchResult): string {
     row('floor: JSON.parse + stringify, µs per event', (s) => s.ingest && fixed(s.ingest.floorCpuUsPerEvent, 2)),
     row('ingest ÷ floor, median of interleaved rounds (min–max)', (s) => s.ingest && spread(s.ingest.interleaved)),
     row('load average during those rounds (1 min)', (s) => s.ingest && loads(s.ingest.interleaved)),
+    row('CPU µs per event, 50-event tracking plan on', (s) => s.ingestWithPlan && fixed(perEvent(s.ingestWithPlan))),
+    row('plan on ÷ plan off', (s) => s.ingest && s.ingestWithPlan && ratio(perEvent(s.ingestWithPlan) / perEvent(s.ingest))),
     row(
       'naive design, CPU µs per event: ingest / worker (measured beside)',
       (s) => s.naive && `${fixed(s.naive.ingestCpuUsPerEvent)} / ${fixed(s.naive.workerCpuUsPerEvent)}`,
@@ -90,9 +97,18 @@ export function renderReport(result: BenchResult): string {
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
     row('worker ÷ floor, median of interleaved rounds (min–max)', (s) => s.worker && spread(s.worker.interleaved)),
     row('load average during those rounds (1 min)', (s) => s.worker && loads(s.worker.interleaved)),
+    row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
+    row('of which schema learning (timed alone), µs per event', (s) =>
+      s.worker?.schemaLearnCpuUsPerEvent === undefined ? undefined : fixed(s.worker.schemaLearnCpuUsPerEvent, 2),
+    ),
     row(`events per invocation (${DEPLOYMENT.workerBatchSize} messages)`, (s) => s.worker && int(s.worker.eventsPerInvocation)),
     row('events/s per core with 100 messages per invocation', (s) => s.workerLargeBatch && int(1e6 / s.workerLargeBatch.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker && fixed(s.worker.dynamoRequestsPer1000Events)),
+    row('schema requests: a fresh instance / per 1,000 events after', (s) =>
+      s.worker?.schemaRequestsFirstPass === undefined
+        ? undefined
+        : `${int(s.worker.schemaRequestsFirstPass)} / ${fixed(s.worker.schemaRequestsPer1000Steady ?? 0)}`,
+    ),
     row('item bytes (event alone), mean', (s) => s.worker && `${int(s.worker.itemBytesMean)} (${int(s.worker.eventBytesMean)})`),
     row(
       'write units per event: ours / SPEC minimum item / floor',

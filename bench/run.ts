@@ -42,9 +42,16 @@ function parseArgs(argv: string[]) {
   };
 }
 
-function runChild<T>(task: 'ingest' | 'worker' | 'naive', shape: ShapeId, rounds: number, roundMs: number, batchSize?: number): Promise<T> {
+/** `extra`: the worker's batch size when not the deployed one, the ingest's tracking plan, the worker's schema learning off. */
+function runChild<T>(
+  task: 'ingest' | 'worker' | 'naive',
+  shape: ShapeId,
+  rounds: number,
+  roundMs: number,
+  extra: { batchSize?: number; plan?: boolean; learn?: boolean } = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, batchSize })], {
+    const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, ...extra })], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -88,14 +95,18 @@ async function main(): Promise<void> {
     if (args.sections.has('ingest')) {
       log(`ingest, in process: ${SHAPES[id].label}`);
       shape.ingest = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs);
+      log(`ingest, in process: ${SHAPES[id].label}, 50-event tracking plan on`);
+      shape.ingestWithPlan = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs, { plan: true });
     }
     if (args.sections.has('worker')) {
       log(`worker, in process: ${SHAPES[id].label}`);
       shape.worker = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs);
+      log(`worker, in process: ${SHAPES[id].label}, schema learning off`);
+      shape.workerWithoutSchemas = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, { learn: false });
       if (id === 'single') {
         // Single events make one-event messages: how much a larger trigger batch would help.
         log(`worker, in process: ${SHAPES[id].label}, ${LARGE_BATCH} messages per invocation`);
-        shape.workerLargeBatch = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, LARGE_BATCH);
+        shape.workerLargeBatch = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, { batchSize: LARGE_BATCH });
       }
     }
     if (args.sections.has('ingest') && args.sections.has('worker')) {

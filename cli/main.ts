@@ -8,8 +8,10 @@ import { dlqRedrive } from './dlq/command';
 import { erasuresShow } from './erasures/command';
 import { events } from './events/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
+import { planRemove, planSet, planShow } from './plan/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
 import { replay } from './replay/command';
+import { schemasDrift, schemasExport, schemasList, schemasShow } from './schemas/command';
 import {
   sourcesAllowOrigin,
   sourcesCreate,
@@ -41,6 +43,13 @@ export const COMMANDS: readonly Command[] = [
   rejectedReplay,
   dlqRedrive,
   replay,
+  schemasList,
+  schemasShow,
+  schemasDrift,
+  schemasExport,
+  planSet,
+  planShow,
+  planRemove,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));

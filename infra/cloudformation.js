@@ -46,6 +46,8 @@ const resourcesJson = require('./resources.json');
 const EVENTS_QUEUE = 'events';
 /** The table of erasure audit records (issue 3); granted to the worker once resources.json has it. */
 const ERASURES_TABLE = 'erasures';
+/** Observed schemas (issue 14): the worker reads and upserts them (lib/worker/schemas/). */
+const SCHEMAS_TABLE = 'schemas';
 const METRICS_NAMESPACE = 'SegmentIngest';
 /**
  * The counts each function emits (lib/shared/metrics.ts `COUNT_METRICS`; tests/deploy checks that
@@ -53,7 +55,7 @@ const METRICS_NAMESPACE = 'SegmentIngest';
  * emit `HandlerLatency`. Every series has the dimensions `service` (one per stage) and `function`.
  */
 const CUSTOM_METRICS = {
-  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'DependencyErrors'],
+  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'PlanViolations', 'DependencyErrors'],
   worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors'],
 };
 const LATENCY_METRIC = 'HandlerLatency';
@@ -382,6 +384,15 @@ function roles(stack) {
               // lib/worker/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
               Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
               Resource: tableArns([ERASURES_TABLE]),
+            },
+          ]
+        : []),
+      ...(all[SCHEMAS_TABLE]
+        ? [
+            {
+              Sid: 'LearnSchemas',
+              Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+              Resource: tableArns([SCHEMAS_TABLE]),
             },
           ]
         : []),

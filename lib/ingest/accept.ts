@@ -19,7 +19,9 @@ import type { Enqueue, EnqueueResult } from './enqueue';
 import type { HealthCheck } from './health';
 import { BadRequestError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
+import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-checks';
 import type { RateLimiter } from './rate-limit';
+import type { SourceRecord } from '../shared/source-records';
 
 export interface IngestDeps {
   config: Pick<Config, 'limits' | 'requestBudgetMs'>;
@@ -30,6 +32,8 @@ export interface IngestDeps {
   rateLimiter: RateLimiter;
   /** `GET /health?deep=1` (health.ts); without it the deep check answers 503. */
   health?: HealthCheck;
+  /** The sources' tracking plans, compiled once per version (plan-checks.ts). */
+  plans: PlanLoader;
 }
 
 export interface EventItemError {
@@ -100,8 +104,9 @@ export async function acceptEvents(
   items: readonly unknown[],
   options: AcceptOptions,
 ): Promise<HttpResponse> {
-  await admitSource(deps, delivery, items.length);
-  const judgement = judgeEvents(deps, delivery, items, options);
+  const source = await admitSource(deps, delivery, items.length);
+  const plan = await deps.plans.planFor(source);
+  const judgement = judgeEvents(deps, delivery, items, options, plan);
   const result = await deps.enqueue(judgement.records, delivery.request.deadline);
   const accepted = items.length - judgement.errors.length;
   recordOutcome(deps, delivery, judgement, accepted, result);
@@ -118,14 +123,21 @@ export async function acceptEvents(
 }
 
 /** Applies the source's rate limit; the source is cached by the authenticator, so this costs no read when warm. */
-async function admitSource(deps: IngestDeps, delivery: Delivery, events: number): Promise<void> {
+async function admitSource(deps: IngestDeps, delivery: Delivery, events: number): Promise<SourceRecord | undefined> {
   const { sourceId } = delivery.principal;
   const source = await deps.auth.getSource(sourceId, delivery.request.deadline);
   deps.rateLimiter.admit(sourceId, source?.rateLimitPerSecond, events);
+  return source;
 }
 
-/** Normalises each item into an event record, or a quarantine record and an error for the answer. */
-function judgeEvents(deps: IngestDeps, delivery: Delivery, items: readonly unknown[], options: AcceptOptions): Judgement {
+/** Normalises each item (and checks it against the source's tracking plan) into an event record, or a quarantine record and an error. */
+function judgeEvents(
+  deps: IngestDeps,
+  delivery: Delivery,
+  items: readonly unknown[],
+  options: AcceptOptions,
+  plan?: ActivePlan,
+): Judgement {
   const { request, principal } = delivery;
   const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
   const normalizeOptions = {
@@ -137,8 +149,10 @@ function judgeEvents(deps: IngestDeps, delivery: Delivery, items: readonly unkno
     maxEventBytes: deps.config.limits.maxEventBytes,
   };
   const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
+  const report = plan && planReport(deps.meter, judgement.warnings, options.single, plan);
   items.forEach((item, index) => {
-    const verdict = normalizeEvent(item, normalizeOptions);
+    const normalized = normalizeEvent(item, normalizeOptions);
+    const verdict = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
     if (verdict.ok) {
       judgement.records.push(serializeEventRecord(meta, verdict.json, verdict.keyTime));
       if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);

@@ -14,6 +14,7 @@ import { createAuthenticator } from './auth';
 import { withCorsHeaders } from './cors';
 import { createEnqueuer } from './enqueue';
 import { createHealthCheck } from './health';
+import { createPlanLoader } from './plan-checks';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
@@ -38,6 +39,7 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
     log,
     meter,
     rateLimiter: createRateLimiter(),
+    plans: createPlanLoader(log),
     auth: createAuthenticator({
       documents: clients.documents,
       tables: config.tables,

@@ -18,6 +18,8 @@ export const COUNT_METRICS = [
   'WriteRetries',
   'QuarantinedRecords',
   'Erasures',
+  /** Events that break their source's tracking plan, warned or blocked (dimension `kind`: schema, unplanned). */
+  'PlanViolations',
   /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
   'DependencyErrors',
 ] as const;

@@ -20,6 +20,8 @@ export const REFUSAL_REASONS = [
   'unsupported-media',
   'rate-limited',
   'refused-by-dynamodb',
+  /** A valid event that breaks its source's tracking plan in block mode (lib/ingest/plan-checks.ts). */
+  'tracking-plan',
   'unreadable-message',
   'other',
 ] as const;

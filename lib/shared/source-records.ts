@@ -27,6 +27,14 @@ export interface SourceRecord {
    * SDKs) are never refused by it.
    */
   allowedOrigins?: string[];
+  /**
+   * The source's tracking plan as JSON text (lib/spec/tracking-plan.ts), its version (a hash of
+   * the text: plans are compiled once per version) and when it was set; written by
+   * lib/admin/tracking-plans.ts, checked at ingest by lib/ingest/plan-checks.ts.
+   */
+  trackingPlan?: string;
+  trackingPlanVersion?: string;
+  trackingPlanSetAt?: string;
   createdAt?: string;
 }
 

@@ -13,6 +13,7 @@ import { createLogger, type Log } from '../shared/log';
 import { createMeter, type Meter } from '../shared/metrics';
 import { createWorker, type WorkerDeps } from './process-batch';
 import { createRequeue } from './requeue';
+import { createSchemaLearner } from './schemas/learn';
 
 /** `clientOptions` replace the SDK's HTTP layer in the benchmark; Lambda passes none. */
 export function loadWorkerDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): WorkerDeps {
@@ -42,6 +43,7 @@ export function workerDepsFrom(
     documents: clients.documents,
     writer: clients.writer,
     requeue: createRequeue(clients.sqs, config.queueUrl ?? ''),
+    schemas: createSchemaLearner({ documents: clients.documents, table: config.tables.schemas, log, meter }),
     config: { ...config, erasureHashKey: config.erasureHashKey ?? '' },
     log,
     meter,

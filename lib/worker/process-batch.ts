@@ -8,7 +8,8 @@
  *    erasure covers;
  * 5. erase: sweep the partitions of the batch's deleted users;
  * 6. quarantine the items DynamoDB refused;
- * 7. map failures back to their messages: only those are reported to SQS (partial batch response).
+ * 7. learn the shapes of the batch's events, never their values (schemas/learn.ts; best effort);
+ * 8. map failures back to their messages: only those are reported to SQS (partial batch response).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Config } from '../shared/config';
@@ -21,6 +22,7 @@ import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from '
 import { parseMessages, type BatchPlan } from './parse';
 import { refusedItem } from './quarantine';
 import type { Requeue } from './requeue';
+import type { SchemaLearner } from './schemas/learn';
 import { identityOf, writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
 
 export type { WorkerStats } from './batch-run';
@@ -33,6 +35,8 @@ export interface WorkerDeps {
     Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
+  /** Records the observed schemas (schemas/learn.ts); without it, nothing is learned. */
+  schemas?: SchemaLearner;
   log: Log;
   meter: Meter;
   clock?: Clock;
@@ -92,6 +96,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     // Erasures after the events, so the common path is not held up behind them.
     await eraseUsers(run, plan.erasures, tombstonesFailed, deps.requeue);
     await quarantineRefused(run, outcome);
+    await deps.schemas?.learn(plan.eventWrites, run.deadline - clock.now());
 
     countStored(run, plan, dropped, outcome);
     report(deps, run, outcome, plan);

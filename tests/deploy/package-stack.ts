@@ -27,6 +27,8 @@ export interface PackagedStack {
   /** Files serverless wrote to `.serverless/`, with their sizes in bytes. */
   artifacts: string[];
   sizes: Record<string, number>;
+  /** The file names in each zip artifact. */
+  zipEntries: Record<string, string[]>;
 }
 
 const root = path.resolve(__dirname, '../..');
@@ -63,8 +65,27 @@ export async function packageStack(stage: string, args: readonly string[] = []):
     const output = path.join(workDir, '.serverless');
     const template = JSON.parse(readFileSync(path.join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
     const artifacts = readdirSync(output);
-    return { template, artifacts, sizes: Object.fromEntries(artifacts.map((name) => [name, statSync(path.join(output, name)).size])) };
+    return {
+      template,
+      artifacts,
+      sizes: Object.fromEntries(artifacts.map((name) => [name, statSync(path.join(output, name)).size])),
+      zipEntries: Object.fromEntries(
+        artifacts.filter((name) => name.endsWith('.zip')).map((name) => [name, zipNames(readFileSync(path.join(output, name)))]),
+      ),
+    };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
 }
+
+/** The names in a zip's central directory (each record: signature 0x02014b50, name length at 28, name at 46). */
+function zipNames(zip: Buffer): string[] {
+  const names: string[] = [];
+  for (let at = zip.indexOf(CENTRAL_RECORD); at !== -1; at = zip.indexOf(CENTRAL_RECORD, at + 46)) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    names.push(zip.toString('utf8', at + 46, at + 46 + nameLength));
+  }
+  return names;
+}
+
+const CENTRAL_RECORD = Buffer.from([0x50, 0x4b, 0x01, 0x02]);

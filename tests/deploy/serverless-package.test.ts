@@ -23,13 +23,14 @@ let artifacts: string[];
 let sizes: Record<string, number>;
 /** The same stage packaged with a retention and a table override. */
 let tuned: Template;
+let zipEntries: Record<string, string[]>;
 
 beforeAll(async () => {
   const [plain, withParams] = await Promise.all([
     packageStack(STAGE),
     packageStack(STAGE, ['--param=eventRetentionDays=90', `--param=tableOverrides=track=${RESTORED_TRACK}`]),
   ]);
-  ({ template, artifacts, sizes } = plain);
+  ({ template, artifacts, sizes, zipEntries } = plain);
   tuned = withParams.template;
 }, 180_000);
 
@@ -124,6 +125,11 @@ describe('serverless package --stage test', () => {
     // The real esbuild bundles (with the AWS SDK inside), not placeholders: well over 100 KB zipped.
     expect(sizes['ingest.zip']).toBeGreaterThan(100 * 1024);
     expect(sizes['worker.zip']).toBeGreaterThan(100 * 1024);
+  });
+
+  it('packages the tracking-plan compiler beside the ingest bundle, which imports it when a source has a plan', () => {
+    expect(zipEntries['ingest.zip']).toEqual(expect.arrayContaining(['dist/ingest/index.js', 'dist/ingest/plan-compiler.js']));
+    expect(zipEntries['worker.zip']).not.toContain('dist/worker/plan-compiler.js');
   });
 
   describe('HTTP API', () => {
@@ -384,11 +390,12 @@ describe('serverless package --stage test', () => {
         'sqs:SendMessage',
       ]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
+      // Observed schemas (lib/worker/schemas/): read an event key's paths, upsert signatures.
+      expect(resourcesFor(role, 'dynamodb:Query')).toEqual([...eventArns, getAtt('SchemasTable')]);
+      expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      for (const action of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']) {
-        expect(resourcesFor(role, action)).toEqual([getAtt('ErasuresTable')]);
-      }
+      expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable')]);
+      expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable')]);
       expect(actions).not.toContain('dynamodb:DeleteItem');
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);

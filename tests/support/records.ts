@@ -3,14 +3,19 @@ import { encodeMessage, serializeEventRecord, serializeRecord, type QueueRecord 
 import { normalizeEvent } from '../../lib/spec/normalize';
 import { SPEC_TYPES } from '../../lib/spec/event-types';
 
-export function eventMessage(sourceId: string, events: Record<string, unknown>[], requestId = 'req-test'): string {
-  const meta = { sourceId, receivedAt: new Date().toISOString(), requestId };
+export function eventMessage(
+  sourceId: string,
+  events: Record<string, unknown>[],
+  requestId = 'req-test',
+  receivedAtMs = Date.now(),
+): string {
+  const meta = { sourceId, receivedAt: new Date(receivedAtMs).toISOString(), requestId };
   return encodeMessage(
     events.map((event) => {
       const verdict = normalizeEvent(event, {
         allowedTypes: SPEC_TYPES,
         clock: 'segment',
-        receivedAtMs: Date.now(),
+        receivedAtMs,
         maxEventBytes: 1024 * 1024,
       });
       if (!verdict.ok) throw new Error(`test event is invalid: ${verdict.reasons.join('; ')}`);

@@ -1,0 +1,85 @@
+/**
+ * The tracking-plan compiler is a file of its own beside the ingest bundle (scripts/build.ts
+ * CHUNKS): the bundle must not carry the Ajv compiler, and must load the file when a source has a
+ * plan. Built with the deploy's settings and run in a fresh `node`, as Lambda runs it, against the
+ * emulators.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { preparePlan, setTrackingPlan } from '../../lib/admin/tracking-plans';
+import { bundleOptions, buildFunction, FUNCTIONS } from '../../scripts/build';
+import { httpApiEvent, segmentEvent } from '../support/events';
+import { startTestStack, type TestStack } from '../support/stack';
+
+const root = path.resolve(__dirname, '../..');
+const outDir = mkdtempSync(path.join(tmpdir(), 'ingest-bundle-'));
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ startWorker: false });
+  await buildFunction('ingest', outDir);
+}, 60_000);
+
+afterAll(async () => {
+  await stack.stop();
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+it('keeps the Ajv compiler out of the ingest bundle: only its runtime helpers for the Spec validators are in', async () => {
+  const result = await build({
+    ...bundleOptions(path.join(outDir, 'check.js')),
+    entryPoints: [path.join(root, FUNCTIONS.ingest)],
+    write: false,
+  });
+
+  const ajvFiles = Object.keys(result.metafile?.inputs ?? {}).filter((file) => file.includes('node_modules/ajv'));
+  expect(ajvFiles.length).toBeGreaterThan(0);
+  expect(ajvFiles.filter((file) => !file.includes('node_modules/ajv/dist/runtime/'))).toEqual([]);
+});
+
+it('loads the compiler from beside the bundle and enforces a source plan', async () => {
+  const plan = { mode: 'block', events: { 'Order Completed': { properties: { properties: { required: ['total'] } } } } };
+  await setTrackingPlan(
+    { documents: stack.clients.documents, tables: stack.config.tables },
+    stack.sourceId,
+    preparePlan(JSON.stringify(plan)),
+  );
+  const authorization = `Basic ${Buffer.from(`${stack.key}:`).toString('base64')}`;
+  const requests = [
+    httpApiEvent({ headers: { authorization }, body: JSON.stringify(segmentEvent('track', { properties: {} })) }),
+    httpApiEvent({ headers: { authorization }, body: JSON.stringify(segmentEvent('track', { properties: { total: 1 } })) }),
+  ];
+  const script = `
+    const { handler } = require(process.env.BUNDLE);
+    (async () => {
+      const answers = [];
+      for (const event of JSON.parse(process.env.REQUESTS)) answers.push(await handler(event));
+      process.stdout.write('\\nANSWERS ' + JSON.stringify(answers) + '\\n');
+    })().catch((error) => { console.error(error); process.exit(1); });`;
+
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+    env: {
+      PATH: process.env.PATH,
+      BUNDLE: path.join(outDir, 'index.js'),
+      REQUESTS: JSON.stringify(requests),
+      ...stack.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      LOG_LEVEL: 'ERROR',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+  });
+
+  // The function's own log and metric lines go to stdout too.
+  const answers = stdout.split('\n').find((line) => line.startsWith('ANSWERS ')) ?? '';
+  const [blocked, stored] = JSON.parse(answers.slice('ANSWERS '.length)) as Array<{ statusCode: number; body: string }>;
+  expect(blocked?.statusCode).toBe(400);
+  expect(JSON.parse(blocked?.body ?? '{}')).toMatchObject({
+    message: 'invalid track: "properties.total" is required (tracking plan rule "required")',
+  });
+  expect(stored?.statusCode).toBe(200);
+});
