@@ -28,11 +28,17 @@ export interface PendingErasure {
   cutoff: string;
 }
 
+export interface EventWrite {
+  type: EventType;
+  write: WriteRequest;
+  record: EventRecord;
+}
+
 export interface BatchPlan {
   /** Every item to put: events and quarantine records. */
   writes: WriteRequest[];
-  /** The event writes among `writes`, by type, for the stored counts. */
-  eventWrites: Array<{ type: EventType; write: WriteRequest }>;
+  /** The event writes among `writes`, by type, for the stored counts, with the record each came from (for schema learning). */
+  eventWrites: EventWrite[];
   userWrites: UserWrite[];
   erasures: PendingErasure[];
   /** Events of each type in the batch. */
@@ -86,7 +92,7 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
     const origin = { sourceId, receivedAt, requestId, messageId: record.event.messageId, type };
     const write: WriteRequest = { table: tables[type], item: eventItem(record, context.eventRetentionSeconds), owners, origin };
     plan.writes.push(write);
-    plan.eventWrites.push({ type, write });
+    plan.eventWrites.push({ type, write, record });
     if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });
     plan.events[type] = (plan.events[type] ?? 0) + 1;
   } else if (type === 'delete' && typeof userId === 'string') {

@@ -2,7 +2,7 @@
  * `dlq redrive` against a local stage: messages that really failed their way into the dead-letter
  * queue go back to the events queue and are stored.
  */
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createWorker } from '../../lib/worker/process-batch';
 import { startSqsTrigger } from '../../local/sqs-trigger';
 import { segmentEvent } from '../support/events';
@@ -70,7 +70,9 @@ it('moves every dead-lettered message back to the events queue, with a count', a
   expect(await depth(stack.queues.deadLetterQueueUrl)).toBe(0);
   expect(await depth(stack.queues.queueUrl)).toBe(23);
 
-  // And once a worker runs again, they are stored.
+  // And once a worker runs again, they are stored. A real visibility timeout from here on: with 1 s, a
+  // slow machine redelivers a message still being written, and its second receive dead-letters it again.
+  await stack.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: stack.queues.queueUrl, Attributes: { VisibilityTimeout: '30' } }));
   const processBatch = createWorker(stack.workerDeps);
   const trigger = startSqsTrigger({
     sqs: stack.clients.sqs,
@@ -83,6 +85,7 @@ it('moves every dead-lettered message back to the events queue, with a count', a
     await trigger.stop();
   }
   expect((await stack.scan('track')).filter((item) => item.userId === 'dlq-user')).toHaveLength(23);
+  expect(await depth(stack.queues.deadLetterQueueUrl)).toBe(0);
 });
 
 it('says so when the dead-letter queue is empty', async () => {

@@ -18,7 +18,7 @@ import type { Meter } from '../../shared/metrics';
 import { DeadlineError } from '../../shared/retry';
 import { SCHEMA_LIMITS, SUMMARY_REFRESH_MS, summaryKey } from '../../shared/schema-records';
 import { toIsoMillis } from '../../spec/timestamps';
-import type { Item } from '../items';
+import type { EventRecord } from '../../message/format';
 import { additionsOf, observeBatch, type Observation } from './observe';
 import { noteCapped, SchemaCache, type EventState } from './state';
 import {
@@ -58,10 +58,10 @@ export interface SchemaStats {
 
 export interface SchemaLearner {
   /**
-   * Learns the shapes of a batch's events (their items, parse.ts `eventWrites`) within `remainingMs`
+   * Learns the shapes of a batch's events (the records of parse.ts `eventWrites`) within `remainingMs`
    * (what is left of the batch's time); never throws for a DynamoDB failure.
    */
-  learn(writes: ReadonlyArray<{ write: { item: Item } }>, remainingMs: number): Promise<SchemaStats>;
+  learn(writes: ReadonlyArray<{ record: EventRecord }>, remainingMs: number): Promise<SchemaStats>;
 }
 
 const BUDGET_MS = 2000;

@@ -6,7 +6,7 @@
 import { PATH_REFRESH_MS, TYPE_BITS, type JsonType } from '../../shared/schema-records';
 import { eventKeyOf, isKeyedType, storedEventKey } from '../../spec/event-keys';
 import { walkShape, type PathNode, type ShapeVisitor } from '../../spec/property-paths';
-import type { Item } from '../items';
+import type { EventRecord } from '../../message/format';
 import { MAX_CAPPED_NAMES, type EventState, type PathState, type SchemaCache } from './state';
 
 /** One event key's events in this batch. */
@@ -52,19 +52,17 @@ export class Observation implements ShapeVisitor<PathState> {
   }
 }
 
-/** The events of a batch (their items) grouped by source and event key, each walked. */
-export function observeBatch(writes: ReadonlyArray<{ write: { item: Item } }>, cache: SchemaCache, fallbackSeen: string): Observation[] {
+/** The events of a batch (their queue records) grouped by source and event key, each walked. */
+export function observeBatch(writes: ReadonlyArray<{ record: EventRecord }>, cache: SchemaCache, fallbackSeen: string): Observation[] {
   const observations = new Map<string, Observation>();
-  for (const { write } of writes) {
-    const { item } = write;
-    const event = item.storedAs === 'json' ? parseStored(item.json) : item;
-    if (event === undefined || !isKeyedType(event.type)) continue;
+  for (const { record } of writes) {
+    const { event, sourceId } = record;
+    if (!isKeyedType(event.type)) continue;
     const key = eventKeyOf(event);
     if (key === undefined) continue;
-    const sourceId = String(item.sourceId);
     const stored = storedEventKey(key);
     const id = `${sourceId}\u0000${event.type}\u0000${stored}`;
-    const seen = typeof item.receivedAt === 'string' && item.receivedAt !== '' ? item.receivedAt : fallbackSeen;
+    const seen = typeof record.receivedAt === 'string' && record.receivedAt !== '' ? record.receivedAt : fallbackSeen;
     let observation = observations.get(id);
     if (observation === undefined) {
       observation = new Observation(cache.event(sourceId, event.type, stored), seen);
@@ -75,15 +73,6 @@ export function observeBatch(writes: ReadonlyArray<{ write: { item: Item } }>, c
     walkShape(event, observation.state.tree, observation);
   }
   return [...observations.values()];
-}
-
-function parseStored(json: unknown): Item | undefined {
-  try {
-    const value: unknown = typeof json === 'string' ? JSON.parse(json) : undefined;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Item) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What an observation adds to what is recorded, once the instance knows what is. */
