@@ -269,6 +269,16 @@ function roles(stack) {
             },
           ]
         : []),
+      // lib/worker/profiles/: reads, conditional puts and deletes (on the revision read), memberships and erasure in batches.
+      ...(ofKind('profile').length > 0
+        ? [
+            {
+              Sid: 'KeepProfiles',
+              Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+              Resource: tableArns(ofKind('profile')),
+            },
+          ]
+        : []),
     ]),
   };
 }

@@ -43,6 +43,11 @@ export interface Config {
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   /**
+   * Profiles keep counts and first/last seen times of every event type (stage parameter
+   * `profileActivity`, env PROFILE_ACTIVITY). Traits, links and groups are kept either way.
+   */
+  profileActivity: boolean;
+  /**
    * The per-stage secret the erasures table names users with (an HMAC of the userId); created at
    * deploy in Secrets Manager, generated and kept in `.data/` by the local stack. Required by the worker.
    */
@@ -68,6 +73,14 @@ export function loadConfig(env: Env = process.env): Config {
       return fallback;
     }
     return value;
+  };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name} must be true or false, got "${env[name] ?? ''}"`);
+    return fallback;
   };
   const url = (name: string): string | undefined => {
     const raw = env[name];
@@ -106,6 +119,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheSeconds: integer('KEY_CACHE_SECONDS', 60, 0, 3600),
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    profileActivity: flag('PROFILE_ACTIVITY', true),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'INFO',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,

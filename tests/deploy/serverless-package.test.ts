@@ -312,10 +312,11 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:Query')).toEqual(eventArns);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      for (const action of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']) {
-        expect(resourcesFor(role, action)).toEqual([getAtt('ErasuresTable')]);
-      }
-      expect(actions).not.toContain('dynamodb:DeleteItem');
+      expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable')]);
+      expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable'), getAtt('ProfilesTable')]);
+      // Profiles (lib/worker/profiles/): conditional puts and deletes on the revision read, and nowhere else.
+      expect(resourcesFor(role, 'dynamodb:PutItem')).toContainEqual(getAtt('ProfilesTable'));
+      expect(resourcesFor(role, 'dynamodb:DeleteItem')).toEqual([getAtt('ProfilesTable')]);
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).not.toContainEqual(getAtt('KeysTable'));
@@ -344,6 +345,12 @@ describe('serverless package --stage test', () => {
       expect(worker.Variables.ERASURE_HASH_KEY).toEqual({ 'Fn::Sub': '{{resolve:secretsmanager:${ErasureHashKeySecret}}}' });
       expect(ingest.Variables.ERASURE_HASH_KEY).toBeUndefined();
       expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
+    });
+
+    it('hands the profileActivity stage parameter to the worker', () => {
+      const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      expect(worker.Variables.PROFILE_ACTIVITY).toBe('true');
+      expect(loadConfig({ PROFILE_ACTIVITY: String(worker.Variables.PROFILE_ACTIVITY) }).profileActivity).toBe(true);
     });
   });
 

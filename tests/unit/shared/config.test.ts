@@ -47,6 +47,19 @@ describe('loadConfig time budgets', () => {
   });
 });
 
+describe('loadConfig PROFILE_ACTIVITY', () => {
+  it('keeps profile activity by default, and reads true/false, 1/0', () => {
+    expect(loadConfig({}).profileActivity).toBe(true);
+    expect(loadConfig({ PROFILE_ACTIVITY: 'false' }).profileActivity).toBe(false);
+    expect(loadConfig({ PROFILE_ACTIVITY: '0' }).profileActivity).toBe(false);
+    expect(loadConfig({ PROFILE_ACTIVITY: 'TRUE' }).profileActivity).toBe(true);
+  });
+
+  it('refuses anything else at cold start', () => {
+    expect(() => loadConfig({ PROFILE_ACTIVITY: 'off' })).toThrow('PROFILE_ACTIVITY must be true or false, got "off"');
+  });
+});
+
 describe('keys', () => {
   it('generates distinct 43-character keys', () => {
     const keys = new Set(Array.from({ length: 100 }, generateKey));
