@@ -34,6 +34,8 @@ export interface BatchPlan {
   /** The event writes among `writes`, by type, for the stored counts. */
   eventWrites: Array<{ type: EventType; write: WriteRequest }>;
   userWrites: UserWrite[];
+  /** Every event write with its record and message, for the profiles (profiles/phase.ts). */
+  eventRecords: Array<{ record: EventRecord; owner: string; write: WriteRequest }>;
   erasures: PendingErasure[];
   /** Events of each type in the batch. */
   events: Partial<Record<EventType, number>>;
@@ -49,7 +51,7 @@ export interface ParseContext {
 
 /** Plans the writes of every message; never throws for what a message holds. */
 export function parseMessages(messages: readonly SQSRecord[], context: ParseContext): BatchPlan {
-  const plan: BatchPlan = { writes: [], eventWrites: [], userWrites: [], erasures: [], events: {}, quarantined: 0 };
+  const plan: BatchPlan = { writes: [], eventWrites: [], userWrites: [], eventRecords: [], erasures: [], events: {}, quarantined: 0 };
   for (const message of messages) {
     const owners = [message.messageId];
     let records: QueueRecord[];
@@ -80,6 +82,7 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
     const write: WriteRequest = { table: tables[type], item: eventItem(record), owners };
     plan.writes.push(write);
     plan.eventWrites.push({ type, write });
+    plan.eventRecords.push({ record, owner: messageId, write });
     if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });
     plan.events[type] = (plan.events[type] ?? 0) + 1;
   } else if (type === 'delete' && typeof userId === 'string') {

@@ -8,7 +8,8 @@
  *    erasure covers;
  * 5. erase: sweep the partitions of the batch's deleted users;
  * 6. quarantine the items DynamoDB refused;
- * 7. map failures back to their messages: only those are reported to SQS (partial batch response).
+ * 7. update the profiles of the users, anonymous ids and groups the stored events touch (profiles/);
+ * 8. map failures back to their messages: only those are reported to SQS (partial batch response).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Config } from '../shared/config';
@@ -19,6 +20,7 @@ import type { EventType } from '../spec/event-types';
 import { absorbWrites, type BatchRun, type WorkerStats } from './batch-run';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from './erasure-phases';
 import { parseMessages, type BatchPlan } from './parse';
+import { updateProfiles } from './profiles/phase';
 import { refusedItem } from './quarantine';
 import type { Requeue } from './requeue';
 import { identityOf, writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
@@ -29,7 +31,7 @@ export interface WorkerDeps {
   documents: WriteDeps['documents'];
   /** Sends the batch writes (lib/shared/clients.ts `createWriteClient`). */
   writer: WriteDeps['writer'];
-  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> & { erasureHashKey: string };
+  config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> & { erasureHashKey: string; profileActivity?: boolean };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
   log: Log;
@@ -79,6 +81,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     // Erasures after the events, so the common path is not held up behind them.
     await eraseUsers(run, plan.erasures, tombstonesFailed, deps.requeue);
     await quarantineRefused(run, outcome);
+    await updateProfiles(run, plan.eventRecords, dropped, outcome, deps.config.profileActivity ?? true);
 
     countStored(run, plan, dropped, outcome);
     report(deps, run, outcome);

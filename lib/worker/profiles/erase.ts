@@ -1,0 +1,176 @@
+/**
+ * Erasing a user from the profiles (SPEC.md section 6): the user's own profile, the links that name
+ * them in other profiles (the anonymous ids seen with them, the ids aliased to them and the ones
+ * they were aliased to), and their group memberships. Links are found in the user's profile and in
+ * `hints`: ids the caller knows of (the erasure sweep reads them from the user's stored events, so
+ * links beyond a profile's caps are found too; a batch that raced an erasure passes its own).
+ *
+ * Links are removed first and the profile last, so a run cut short finds the profile again next
+ * time. A profile left empty by the removal (an anonymous id that had nothing but the link) is
+ * deleted. Idempotent: a second run finds nothing and counts nothing. Throws on a failure the
+ * caller must retry (the delete's message is then redelivered).
+ */
+import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
+import { withinDeadline } from '../../shared/retry';
+import { marshallItem } from '../dynamo-wire';
+import { keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
+import { isEmptyProfile, removeLink, type Profile } from './profile';
+import { readItems, readProfiles, updateProfile, type ProfileStore } from './store';
+
+export interface ProfileErasure {
+  /** The user's own profile items deleted (0 or 1). */
+  profiles: number;
+  /** Links to the user removed from other profiles (profiles emptied by it are deleted too). */
+  links: number;
+  memberships: number;
+}
+
+/** Ids linked to the user, by the kind of link the user's profile holds them under. */
+export type LinkHints = Partial<Record<'anonymousIds' | 'aliases' | 'aliasedTo' | 'groups', Iterable<string>>>;
+
+/** For each link of a user's profile: the profile at the other end, and the link there that names the user. */
+const OTHER_END: Record<'anonymousIds' | 'aliases' | 'aliasedTo', { kind: ProfileKey['kind']; link: LinkKind }> = {
+  anonymousIds: { kind: 'anon', link: 'userIds' },
+  aliases: { kind: 'user', link: 'aliasedTo' },
+  aliasedTo: { kind: 'user', link: 'aliases' },
+};
+
+export async function eraseUserProfile(
+  store: ProfileStore,
+  sourceId: string,
+  userId: string,
+  hints: LinkHints,
+  deadline: number,
+  done: HandledIds = handledIds(),
+): Promise<ProfileErasure> {
+  const self: ProfileKey = { kind: 'user', sourceId, id: userId };
+  const own = (await readProfiles(store, [self], true, deadline)).get(keyText(self));
+  const ids: LinkHints = {};
+  for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
+  const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
+  if (own) {
+    // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
+    const deleted = await updateProfile(store, self, own, (_profile, stored) => (stored ? 'delete' : false), deadline);
+    if (deleted.status === 'failed') throw deleted.error;
+    result.profiles = deleted.status === 'deleted' ? 1 : 0;
+  }
+  return result;
+}
+
+const HINT_KINDS = ['anonymousIds', 'aliases', 'aliasedTo', 'groups'] as const;
+
+/** Ids already handled by an erasure run, so the pages of its sweep do not handle them again. */
+export type HandledIds = Record<(typeof HINT_KINDS)[number], Set<string>>;
+
+export function handledIds(): HandledIds {
+  return { anonymousIds: new Set(), aliases: new Set(), aliasedTo: new Set(), groups: new Set() };
+}
+
+/** Removes the links that name `userId` in the profiles `ids` point to, and the user's memberships of the groups among them. */
+export async function eraseLinks(
+  store: ProfileStore,
+  sourceId: string,
+  userId: string,
+  ids: LinkHints,
+  deadline: number,
+  done: HandledIds = handledIds(),
+): Promise<ProfileErasure> {
+  const fresh = (kind: (typeof HINT_KINDS)[number]) => {
+    const list = [...new Set(ids[kind] ?? [])].filter((id) => !done[kind].has(id));
+    list.forEach((id) => done[kind].add(id));
+    return list;
+  };
+  const ends: Array<{ key: ProfileKey; link: LinkKind }> = [];
+  for (const kind of ['anonymousIds', 'aliases', 'aliasedTo'] as const) {
+    const end = OTHER_END[kind];
+    for (const id of fresh(kind))
+      if (id !== userId || end.kind !== 'user') ends.push({ key: { kind: end.kind, sourceId, id }, link: end.link });
+  }
+  const result: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
+  const stored = await readProfiles(
+    store,
+    ends.map((end) => end.key),
+    true,
+    deadline,
+  );
+  const removed = await Promise.all(
+    ends.map(({ key, link }) => {
+      const known = stored.get(keyText(key));
+      return known?.links.get(link)?.has(userId) ? unlink(store, known, link, userId, deadline) : Promise.resolve(0);
+    }),
+  );
+  result.links = removed.reduce((sum: number, n) => sum + n, 0);
+  const memberships = fresh('groups').map((groupId) => membershipKey(sourceId, groupId, userId));
+  if (memberships.length > 0) {
+    const existing = await readItems(store, memberships, true, deadline);
+    result.memberships = existing.size;
+    await deleteKeys(store, memberships, deadline);
+  }
+  return result;
+}
+
+/**
+ * What the erasure sweep (erasure.ts `sweepUser`) does for the profiles: the user's profile first,
+ * then, page by page before the sweep deletes them, the links of the user's stored events (the
+ * anonymous ids, groups and aliased ids they carry), so links a profile's caps left out are found
+ * too. `totals` adds up what was erased, for the audit record.
+ */
+export function createProfileEraser(store: ProfileStore, sourceId: string, userId: string, deadline: number) {
+  const totals: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
+  const done = handledIds();
+  const add = (r: ProfileErasure) => {
+    totals.profiles += r.profiles;
+    totals.links += r.links;
+    totals.memberships += r.memberships;
+  };
+  return {
+    totals,
+    async eraseProfile(): Promise<void> {
+      add(await eraseUserProfile(store, sourceId, userId, {}, deadline, done));
+    },
+    async onPage(type: string, items: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+      const ids: Required<LinkHints> = { anonymousIds: [], aliases: [], aliasedTo: [], groups: [] };
+      for (const item of items) {
+        if (typeof item.anonymousId === 'string') (ids.anonymousIds as string[]).push(item.anonymousId);
+        if (type === 'group' && typeof item.groupId === 'string') (ids.groups as string[]).push(item.groupId);
+        if (type === 'alias' && typeof item.previousId === 'string') (ids.aliases as string[]).push(item.previousId);
+      }
+      add(await eraseLinks(store, sourceId, userId, ids, deadline, done));
+    },
+  };
+}
+
+/** Removes the link naming `userId` from the profile at `key` (the profile too, when nothing else is left); 1 when it was there. */
+async function unlink(store: ProfileStore, known: Profile, link: LinkKind, userId: string, deadline: number): Promise<number> {
+  let removed = 0;
+  const result = await updateProfile(
+    store,
+    known.key,
+    known,
+    (profile, stored) => {
+      removed = stored && removeLink(profile, link, userId) ? 1 : 0;
+      if (removed === 0) return false;
+      return isEmptyProfile(profile) ? 'delete' : true;
+    },
+    deadline,
+  );
+  if (result.status === 'failed') throw result.error;
+  return removed;
+}
+
+/** Deletes items by key, 25 a call, retrying what DynamoDB leaves unprocessed until `deadline`. */
+async function deleteKeys(store: ProfileStore, keys: ReadonlyArray<{ pk: string; sk: string }>, deadline: number): Promise<void> {
+  for (let i = 0; i < keys.length; i += 25) {
+    let pending = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: marshallItem(key) } }));
+    while (pending.length > 0) {
+      const remaining = Math.ceil(deadline - store.clock.now());
+      if (remaining <= 0) throw new Error('profile erasure ran out of time');
+      const response = await withinDeadline(
+        store.writer.send(new BatchWriteItemCommand({ RequestItems: { [store.table]: pending } })),
+        remaining,
+      );
+      pending = (response.UnprocessedItems?.[store.table] ?? []) as typeof pending;
+      if (pending.length > 0) await store.clock.sleep(50);
+    }
+  }
+}
