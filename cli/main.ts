@@ -6,7 +6,9 @@ import { formatHelp, parseCommand } from './core/args';
 import type { Command, CommandDeps } from './core/command';
 import { dlqRedrive } from './dlq/command';
 import { events } from './events/command';
+import { group } from './group/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
+import { profile } from './profile/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
 import { replay } from './replay/command';
 import {
@@ -35,6 +37,8 @@ export const COMMANDS: readonly Command[] = [
   keysRevoke,
   status,
   events,
+  profile,
+  group,
   rejectedList,
   rejectedReplay,
   dlqRedrive,
