@@ -44,7 +44,7 @@ export type LinkKind = (typeof LINK_KINDS)[number];
 
 /**
  * Caps that keep a profile item well under DynamoDB's 400 KB whatever the events hold (the worst
- * case is about 330 KB: tests/unit/worker/profiles-size.test.ts). Each keeps the most recent
+ * case is about 342 KB: tests/unit/worker/profiles.test.ts). Each keeps the most recent
  * entries: traits by the version that set them, links by when they were last seen; ties by name.
  */
 export const CAPS = {
