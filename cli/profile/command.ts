@@ -6,7 +6,7 @@ import { write } from '../core/io';
 import { withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
-import { aliasChain, anonymousView, createProfileReader, latestLink, linkIds, printable, userView, type ProfileReader } from './read';
+import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
 
 export const profile: Command = {
   spec: {
@@ -75,14 +75,16 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
 
 async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
   const key: ProfileKey = { kind: 'anon', sourceId, id: anonymousId };
-  const stored = (await reader.get([key])).get(keyText(key));
-  if (!stored) return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
-  const userId = latestLink(stored, 'userIds');
-  if (own || userId === undefined) return { view: await anonymousView(reader, stored) };
-  const userKey: ProfileKey = { kind: 'user', sourceId, id: userId };
-  const user = (await reader.get([userKey])).get(keyText(userKey));
-  if (!user) return { view: await anonymousView(reader, stored) };
-  const others = linkIds(stored, 'userIds').filter((id) => id !== userId);
+  const [stored, users] = await Promise.all([
+    reader.get([key]).then((found) => found.get(keyText(key))),
+    usersOf(reader, sourceId, anonymousId),
+  ]);
+  if (!stored && users.userIds.length === 0)
+    return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
+  const userId = users.userIds.at(-1);
+  const user = userId === undefined ? undefined : users.profiles.get(userId);
+  if (own || !user) return { view: await anonymousView(reader, key, stored, users.userIds) };
+  const others = users.userIds.filter((id) => id !== userId);
   const note =
     `Anonymous id ${JSON.stringify(anonymousId)} belongs to user ${JSON.stringify(userId)}` +
     (others.length > 0 ? ` (it was also seen with ${others.map((id) => JSON.stringify(id)).join(', ')})` : '') +

@@ -8,7 +8,7 @@ import { silentLog } from '../../lib/shared/log';
 import { systemClock } from '../../lib/shared/retry';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { setOwn } from '../../lib/worker/profiles/codec';
-import { keyText, membersPartitionKey, type LinkKind, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { anonymousUsersPartitionKey, keyText, membersPartitionKey, type LinkKind, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { compareLinkValues, type Profile } from '../../lib/worker/profiles/profile';
 import { readProfiles, type ProfileStore } from '../../lib/worker/profiles/store';
 
@@ -17,33 +17,54 @@ const LOOKUP_MS = 30_000;
 
 export interface ProfileReader {
   get(keys: readonly ProfileKey[]): Promise<Map<string, Profile>>;
+  /** The userIds of a group's members, in id order. */
   members(sourceId: string, groupId: string): Promise<string[]>;
+  /** The userIds an anonymous id was seen with, in id order. */
+  anonymousUsers(sourceId: string, anonymousId: string): Promise<string[]>;
 }
 
 export function createProfileReader(client: DynamoDBClient, table: string): ProfileReader {
   const store: ProfileStore = { writer: client, table, clock: systemClock, log: silentLog };
+  /** The sort keys of one partition of key-only items, page by page. */
+  const sortKeys = async (pk: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ProjectionExpression: 'sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) if (item.sk?.S !== undefined) keys.push(item.sk.S);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  };
   return {
     get: (keys) => readProfiles(store, keys, true, Date.now() + LOOKUP_MS),
-    async members(sourceId, groupId) {
-      const members: string[] = [];
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': { S: membersPartitionKey(sourceId, groupId) } },
-            ProjectionExpression: 'sk',
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) if (item.sk?.S !== undefined) members.push(item.sk.S);
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return members;
-    },
+    members: (sourceId, groupId) => sortKeys(membersPartitionKey(sourceId, groupId)),
+    anonymousUsers: (sourceId, anonymousId) => sortKeys(anonymousUsersPartitionKey(sourceId, anonymousId)),
   };
+}
+
+/** The users an anonymous id belongs to, oldest link first (by the day each user's profile last saw it), and their profiles. */
+export async function usersOf(
+  reader: ProfileReader,
+  sourceId: string,
+  anonymousId: string,
+): Promise<{ userIds: string[]; profiles: Map<string, Profile> }> {
+  const ids = await reader.anonymousUsers(sourceId, anonymousId);
+  const found =
+    ids.length > 0 ? await reader.get(ids.map((id): ProfileKey => ({ kind: 'user', sourceId, id }))) : new Map<string, Profile>();
+  const profiles = new Map([...found.values()].map((profile) => [profile.key.id, profile]));
+  const day = (id: string) => profiles.get(id)?.links.get('anonymousIds')?.get(anonymousId) ?? '';
+  const userIds = [...ids].sort((a, b) => (day(a) < day(b) ? -1 : day(a) > day(b) ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  return { userIds, profiles };
 }
 
 /** A profile's links of `kind`, oldest first (ties by id). */
@@ -117,17 +138,25 @@ export async function userView(reader: ProfileReader, profile: Profile): Promise
   };
 }
 
-/** An anonymous id's own profile as printed (with `--own`, or when no user is linked to it). */
-export async function anonymousView(reader: ProfileReader, profile: Profile): Promise<Record<string, unknown>> {
-  const userId = latestLink(profile, 'userIds');
+/**
+ * An anonymous id's own profile as printed (with `--own`, or when no user is linked to it):
+ * `userIds` are the users it was seen with, oldest first, `userId` the latest of them.
+ */
+export async function anonymousView(
+  reader: ProfileReader,
+  key: ProfileKey,
+  profile: Profile | undefined,
+  userIds: readonly string[],
+): Promise<Record<string, unknown>> {
+  const userId = userIds.at(-1);
   return {
-    sourceId: profile.key.sourceId,
-    anonymousId: profile.key.id,
+    sourceId: key.sourceId,
+    anonymousId: key.id,
     ...(userId === undefined ? {} : { userId }),
-    userIds: linkIds(profile, 'userIds'),
+    userIds,
     traits: traitsView(profile),
-    groups: await groupsView(reader, profile),
-    ...activityView(profile),
+    groups: profile ? await groupsView(reader, profile) : [],
+    ...(profile ? activityView(profile) : {}),
   };
 }
 

@@ -14,7 +14,7 @@ import { userHash } from '../../lib/worker/erasure';
 import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { canonicalJson } from '../../lib/worker/profiles/profile';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
-import { anonymousView, createProfileReader, traitsView, userView, type ProfileReader } from '../../cli/profile/read';
+import { anonymousView, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -56,6 +56,13 @@ async function deliver(sourceId: string, events: Record<string, unknown>[], perM
 async function profileOf(sourceId: string, kind: ProfileKey['kind'], id: string) {
   const key: ProfileKey = { kind, sourceId, id };
   return (await reader.get([key])).get(keyText(key));
+}
+
+/** An anonymous id's own profile as `segment-ingest profile --anonymous ID --own` prints it, or undefined. */
+async function anonymousProfile(sourceId: string, anonymousId: string) {
+  const key: ProfileKey = { kind: 'anon', sourceId, id: anonymousId };
+  const [stored, users] = await Promise.all([profileOf(sourceId, 'anon', anonymousId), usersOf(reader, sourceId, anonymousId)]);
+  return stored || users.userIds.length > 0 ? anonymousView(reader, key, stored, users.userIds) : undefined;
 }
 
 /** A user's profile as `segment-ingest profile` prints it, or undefined. */
@@ -104,9 +111,9 @@ async function snapshot(sourceId: string): Promise<string> {
   const views: Record<string, unknown> = {};
   for (const id of ['u-1', 'u-2', 'u-3', 'u-4', 'u-5', 'u-6', ...Array.from({ length: 10 }, (_, i) => `a-${i}`)]) {
     const user = await profileOf(sourceId, 'user', id);
-    const anon = await profileOf(sourceId, 'anon', id);
+    const anon = await anonymousProfile(sourceId, id);
     views[`user ${id}`] = user && { ...(await userView(reader, user)), sourceId: undefined };
-    views[`anon ${id}`] = anon && { ...(await anonymousView(reader, anon)), sourceId: undefined };
+    views[`anon ${id}`] = anon && { ...anon, sourceId: undefined };
   }
   for (const id of ['g-1', 'g-2', 'g-3']) {
     views[`group ${id}`] = traitsView(await profileOf(sourceId, 'group', id));
@@ -226,8 +233,7 @@ describe('links', () => {
     ]);
 
     expect(await userProfile('links', 'signed-up')).toMatchObject({ userId: 'signed-up', anonymousIds: ['phone', 'visitor'], traits: {} });
-    const visitor = await profileOf('links', 'anon', 'visitor');
-    expect(visitor && (await anonymousView(reader, visitor))).toMatchObject({
+    expect(await anonymousProfile('links', 'visitor')).toMatchObject({
       anonymousId: 'visitor',
       userId: 'signed-up',
       traits: { referrer: 'ad' },
@@ -299,8 +305,8 @@ describe('erasure', () => {
 
     // Assess
     expect(await profileOf('erase', 'user', 'leaving')).toBeUndefined();
-    const laptop = await profileOf('erase', 'anon', 'laptop');
-    expect(laptop && (await anonymousView(reader, laptop))).toMatchObject({ userIds: [], traits: { theme: 'dark' } });
+    expect(await anonymousProfile('erase', 'laptop')).toMatchObject({ userIds: [], traits: { theme: 'dark' } });
+    expect(await reader.anonymousUsers('erase', 'laptop')).toEqual([]);
     expect(await profileOf('erase', 'user', 'old-login')).toBeUndefined(); // it held nothing but the link
     expect(await userProfile('erase', 'new-login')).toMatchObject({ aliases: [] });
     expect(await reader.members('erase', 'team')).toEqual(['staying']);
@@ -318,7 +324,7 @@ describe('erasure', () => {
       segmentEvent('alias', { userId: 'someone', previousId: 'gone', timestamp: at(4) }),
     ]);
     expect(await profileOf('late', 'user', 'gone')).toBeUndefined();
-    expect(await profileOf('late', 'anon', 'still-here')).toBeUndefined();
+    expect(await anonymousProfile('late', 'still-here')).toBeUndefined();
     expect(await reader.members('late', 'club')).toEqual([]);
     // The alias names the erased user as its previousId: it links nobody to them.
     expect((await userProfile('late', 'someone'))?.aliases ?? []).toEqual([]);
@@ -353,7 +359,7 @@ describe('erasure', () => {
     expect(erase).toBeDefined();
     expect(failed).toEqual([]);
     expect(await profileOf('race', 'user', 'racer')).toBeUndefined();
-    expect(await profileOf('race', 'anon', 'r-anon')).toBeUndefined();
+    expect(await anonymousProfile('race', 'r-anon')).toBeUndefined();
   });
 });
 

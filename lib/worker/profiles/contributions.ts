@@ -5,8 +5,8 @@
  *
  * - every event of a user (or, without a userId, of an anonymous id) adds activity to that profile
  *   when activity is on;
- * - an event carrying both ids links them, both ways (`anonymousIds` of the user, `userIds` of the
- *   anonymous id);
+ * - an event carrying both ids links them, both ways (`anonymousIds` of the user, and an item in
+ *   the anonymous id's users partition, written when the user's profile gains the link);
  * - identify merges its traits; group adds the group to the profile, merges the group's traits into
  *   the group's profile and, for a user, makes them a member; alias links `previousId` and `userId`
  *   both ways (`aliases` of the user, `aliasedTo` of the previous id's user profile).
@@ -26,6 +26,8 @@ export interface EventContribution {
   touches: Profile[];
   /** Groups the event's user joined. */
   memberships: Array<{ groupId: string; userId: string }>;
+  /** The anonymous id the event's user was seen with. */
+  anonymousUser?: { anonymousId: string; userId: string };
 }
 
 /** The batch's additions to one profile, and the messages they came from. */
@@ -51,9 +53,8 @@ export function contributionOf(record: EventRecord, owner: string, activity: boo
     touched = true;
   }
   if (userId !== undefined && anonymousId !== undefined) {
-    const day = dayOf(event.timestamp);
-    link(main, 'anonymousIds', anonymousId, day);
-    contribution.touches.push(link(emptyProfile(key('anon', anonymousId)), 'userIds', userId, day));
+    link(main, 'anonymousIds', anonymousId, dayOf(event.timestamp));
+    contribution.anonymousUser = { anonymousId, userId };
     touched = true;
   }
   if (event.type === 'identify') {

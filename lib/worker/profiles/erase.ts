@@ -1,26 +1,27 @@
 /**
  * Erasing a user from the profiles (SPEC.md section 6): the user's own profile, the links that name
- * them in other profiles (the anonymous ids seen with them, the ids aliased to them and the ones
- * they were aliased to), and their group memberships. Links are found in the user's profile and in
- * `hints`: ids the caller knows of (the erasure sweep reads them from the user's stored events, so
- * links beyond a profile's caps are found too; a batch that raced an erasure passes its own).
+ * them elsewhere (the items saying which anonymous ids they were seen with, the ids aliased to them
+ * and the ones they were aliased to), and their group memberships. Links are found in the user's
+ * profile and in `hints`: ids the caller knows of (the erasure sweep reads them from the user's
+ * stored events, so links beyond a profile's caps are found too; a batch that raced an erasure
+ * passes its own).
  *
  * Links are removed first and the profile last, so a run cut short finds the profile again next
- * time. A profile left empty by the removal (an anonymous id that had nothing but the link) is
+ * time. A profile left empty by the removal (a previous id that had nothing but its alias) is
  * deleted. Idempotent: a second run finds nothing and counts nothing. Throws on a failure the
  * caller must retry (the delete's message is then redelivered).
  */
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { withinDeadline } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
-import { keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
+import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
 import { readItems, readProfiles, updateProfile, type ProfileStore } from './store';
 
 export interface ProfileErasure {
   /** The user's own profile items deleted (0 or 1). */
   profiles: number;
-  /** Links to the user removed from other profiles (profiles emptied by it are deleted too). */
+  /** Links naming the user removed: anonymous-user items, and aliases in other profiles (emptied ones deleted too). */
   links: number;
   memberships: number;
 }
@@ -28,12 +29,8 @@ export interface ProfileErasure {
 /** Ids linked to the user, by the kind of link the user's profile holds them under. */
 export type LinkHints = Partial<Record<'anonymousIds' | 'aliases' | 'aliasedTo' | 'groups', Iterable<string>>>;
 
-/** For each link of a user's profile: the profile at the other end, and the link there that names the user. */
-const OTHER_END: Record<'anonymousIds' | 'aliases' | 'aliasedTo', { kind: ProfileKey['kind']; link: LinkKind }> = {
-  anonymousIds: { kind: 'anon', link: 'userIds' },
-  aliases: { kind: 'user', link: 'aliasedTo' },
-  aliasedTo: { kind: 'user', link: 'aliases' },
-};
+/** For each alias link of a user's profile: the link in the other id's profile that names the user. */
+const OTHER_END: Record<'aliases' | 'aliasedTo', LinkKind> = { aliases: 'aliasedTo', aliasedTo: 'aliases' };
 
 export async function eraseUserProfile(
   store: ProfileStore,
@@ -81,10 +78,8 @@ export async function eraseLinks(
     return list;
   };
   const ends: Array<{ key: ProfileKey; link: LinkKind }> = [];
-  for (const kind of ['anonymousIds', 'aliases', 'aliasedTo'] as const) {
-    const end = OTHER_END[kind];
-    for (const id of fresh(kind))
-      if (id !== userId || end.kind !== 'user') ends.push({ key: { kind: end.kind, sourceId, id }, link: end.link });
+  for (const kind of ['aliases', 'aliasedTo'] as const) {
+    for (const id of fresh(kind)) if (id !== userId) ends.push({ key: { kind: 'user', sourceId, id }, link: OTHER_END[kind] });
   }
   const result: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
   const stored = await readProfiles(
@@ -100,13 +95,29 @@ export async function eraseLinks(
     }),
   );
   result.links = removed.reduce((sum: number, n) => sum + n, 0);
-  const memberships = fresh('groups').map((groupId) => membershipKey(sourceId, groupId, userId));
-  if (memberships.length > 0) {
-    const existing = await readItems(store, memberships, true, deadline);
-    result.memberships = existing.size;
-    await deleteKeys(store, memberships, deadline);
-  }
+  result.links += await deleteExisting(
+    store,
+    fresh('anonymousIds').map((anonymousId) => anonymousUserKey(sourceId, anonymousId, userId)),
+    deadline,
+  );
+  result.memberships = await deleteExisting(
+    store,
+    fresh('groups').map((groupId) => membershipKey(sourceId, groupId, userId)),
+    deadline,
+  );
   return result;
+}
+
+/** Deletes the key-only items at `keys`; returns how many existed (read first, strongly consistent, to count them for the audit). */
+async function deleteExisting(store: ProfileStore, keys: ReadonlyArray<{ pk: string; sk: string }>, deadline: number): Promise<number> {
+  if (keys.length === 0) return 0;
+  const existing = await readItems(store, keys, true, deadline);
+  await deleteKeys(
+    store,
+    keys.filter((key) => existing.has(`${key.pk}\u0000${key.sk}`)),
+    deadline,
+  );
+  return existing.size;
 }
 
 /**

@@ -8,21 +8,23 @@
  * | an anonymous id's own profile | `<sourceId>#anon#<anonymousId>` | `profile` |
  * | a group's profile | `<sourceId>#group#<groupId>` | `profile` |
  * | a member of a group | `<sourceId>#members#<groupId>` | `<userId>` |
+ * | a user an anonymous id was seen with | `<sourceId>#anon-users#<anonymousId>` | `<userId>` |
  *
  * Source ids hold no `#` (lib/admin/sources.ts), and ids are at most 1,024 bytes of UTF-8 each
  * (lib/spec/normalize.ts), so every key is unambiguous and fits DynamoDB's 2,048-byte partition and
- * 1,024-byte sort keys. A profile is read with one GetItem; a group's members with one Query of
- * its members partition.
+ * 1,024-byte sort keys. A profile is read with one GetItem; a group's members, or the users an
+ * anonymous id belongs to, with one Query of their partition. Those two are key-only items, written
+ * once when the user's profile gains the group or the anonymous id (BatchWriteItem, no read).
  *
  * A profile's attributes (absent when empty):
  * - `kind` (`user`, `anon`, `group`), `sourceId`, and `userId`, `anonymousId` or `groupId`;
  * - `rev`: the revision, raised by every write (optimistic concurrency: writes are conditional on it);
  * - `traits`: the merged traits; `traitVersions`: trait name to an index into `versions`, the
  *   `<timestamp>#<messageId>` of the event that set the trait (shared, since one identify sets many);
- * - links, each a map from the other id to when it was linked: `anonymousIds` (user) and `userIds`
- *   (anon) to the day (`YYYY-MM-DD`) of the latest event carrying both ids; `aliases` (previousIds
- *   aliased to this user), `aliasedTo` (the ids this one was aliased to) and `groups` to the version
- *   of the latest alias or group call;
+ * - links, each a map from the other id to when it was linked: `anonymousIds` (user) to the day
+ *   (`YYYY-MM-DD`) of the latest event carrying both ids; `aliases` (previousIds aliased to this
+ *   user), `aliasedTo` (the ids this one was aliased to) and `groups` (user, anon) to the version of
+ *   the latest alias or group call;
  * - activity (stage parameter `profileActivity`): `firstSeen`, `lastSeen` (event times) and `counts`
  *   (events per type).
  */
@@ -39,12 +41,12 @@ export const ID_ATTRIBUTE: Record<ProfileKind, 'userId' | 'anonymousId' | 'group
 };
 
 /** The kinds of link a profile holds, and which profiles hold each. */
-export const LINK_KINDS = ['anonymousIds', 'userIds', 'aliases', 'aliasedTo', 'groups'] as const;
+export const LINK_KINDS = ['anonymousIds', 'aliases', 'aliasedTo', 'groups'] as const;
 export type LinkKind = (typeof LINK_KINDS)[number];
 
 /**
  * Caps that keep a profile item well under DynamoDB's 400 KB whatever the events hold (the worst
- * case is about 342 KB: tests/unit/worker/profiles.test.ts). Each keeps the most recent
+ * case is about 322 KB: tests/unit/worker/profiles.test.ts). Each keeps the most recent
  * entries: traits by the version that set them, links by when they were last seen; ties by name.
  */
 export const CAPS = {
@@ -53,7 +55,7 @@ export const CAPS = {
   traitNameBytes: 128,
   /** Bytes of a trait value as JSON; a longer value is kept as `{"$omitted": ..., "bytes": n}`. */
   traitValueBytes: 1024,
-  links: { anonymousIds: 50, userIds: 20, aliases: 50, aliasedTo: 10, groups: 50 } satisfies Record<LinkKind, number>,
+  links: { anonymousIds: 50, aliases: 50, aliasedTo: 10, groups: 50 } satisfies Record<LinkKind, number>,
 } as const;
 
 export interface ProfileKey {
@@ -77,6 +79,15 @@ export function membersPartitionKey(sourceId: string, groupId: string): string {
 
 export function membershipKey(sourceId: string, groupId: string, userId: string): { pk: string; sk: string } {
   return { pk: membersPartitionKey(sourceId, groupId), sk: userId };
+}
+
+/** The users an anonymous id was seen with: one item per userId, the userId as sort key. */
+export function anonymousUsersPartitionKey(sourceId: string, anonymousId: string): string {
+  return `${sourceId}#anon-users#${anonymousId}`;
+}
+
+export function anonymousUserKey(sourceId: string, anonymousId: string, userId: string): { pk: string; sk: string } {
+  return { pk: anonymousUsersPartitionKey(sourceId, anonymousId), sk: userId };
 }
 
 /** Text that identifies a profile in maps and sets (ids may hold any character, so JSON). */

@@ -17,7 +17,7 @@ import type { EventRecord } from '../../message/format';
 import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
 import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
 import { eraseUserProfile, type LinkHints } from './erase';
-import { keyText, membershipKey, type ProfileKey } from './layout';
+import { anonymousUserKey, keyText, membershipKey } from './layout';
 import { mergeDelta, readProfiles, type ProfileStore, type UpdateResult } from './store';
 
 /** An event the batch stored, with the message it came from. */
@@ -33,7 +33,8 @@ export interface ProfileStats {
   unchanged: number;
   /** Writes that lost a race with another invocation and were merged again. */
   conflicts: number;
-  memberships: number;
+  /** Membership and anonymous-user items written. */
+  links: number;
   /** Profiles that could not be written in time; their messages are retried. */
   failed: number;
 }
@@ -61,7 +62,7 @@ export async function updateProfiles(
     if (contribution) contributions.push(contribution);
   }
   if (contributions.length === 0) return;
-  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, memberships: 0, failed: 0 };
+  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0 };
   run.stats.profiles = stats;
   // The writes before may have spent the batch's budget (retrying a stuck message): the profiles
   // have time of their own, from the margin the batch keeps back before the function's timeout.
@@ -70,7 +71,7 @@ export async function updateProfiles(
   try {
     const kept = await withoutErased(phase, contributions, 'skip');
     const results = await writeDeltas(phase, store, coalesce(kept), stats);
-    await writeMemberships(phase, kept, results, stats);
+    await writeLinkItems(phase, kept, results, stats);
     await withoutErased(phase, kept, 'erase');
   } catch (error) {
     contributions.forEach((c) => run.failed.add(c.owner));
@@ -166,25 +167,35 @@ function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: Extract<U
   run.log.warn('profile not written; its messages will be retried', { kind: entry.delta.key.kind, error: error.code });
 }
 
-/** Puts the membership items of the groups a user joined, unless the user's profile already had the group. */
-async function writeMemberships(
+/**
+ * Puts the key-only items of the groups a user joined and of the anonymous ids a user was seen
+ * with, for the links the user's profile did not have before this batch (after a failed profile
+ * write, none: the message is retried). Idempotent puts, 25 a call, no read.
+ */
+async function writeLinkItems(
   run: BatchRun,
   contributions: readonly EventContribution[],
   results: ReadonlyMap<string, UpdateResult>,
   stats: ProfileStats,
 ): Promise<void> {
   const writes: WriteRequest[] = [];
+  const add = (c: EventContribution, userId: string, kind: 'groups' | 'anonymousIds', id: string, item: Record<string, unknown>) => {
+    const result = results.get(keyText({ kind: 'user', sourceId: c.sourceId, id: userId }));
+    if (!result || result.status === 'failed' || result.before?.links.get(kind)?.has(id)) return;
+    writes.push({ table: run.tables.profiles, item: { ...item, sourceId: c.sourceId, userId }, owners: [c.owner] });
+  };
   for (const c of contributions) {
     for (const { groupId, userId } of c.memberships) {
-      const user: ProfileKey = { kind: 'user', sourceId: c.sourceId, id: userId };
-      const result = results.get(keyText(user));
-      if (!result || result.status === 'failed' || result.before?.links.get('groups')?.has(groupId)) continue;
-      const item = { ...membershipKey(c.sourceId, groupId, userId), kind: 'member', sourceId: c.sourceId, groupId, userId };
-      writes.push({ table: run.tables.profiles, item, owners: [c.owner] });
+      add(c, userId, 'groups', groupId, { ...membershipKey(c.sourceId, groupId, userId), kind: 'member', groupId });
+    }
+    const link = c.anonymousUser;
+    if (link) {
+      const item = { ...anonymousUserKey(c.sourceId, link.anonymousId, link.userId), kind: 'anon-user', anonymousId: link.anonymousId };
+      add(c, link.userId, 'anonymousIds', link.anonymousId, item);
     }
   }
   if (writes.length === 0) return;
   const outcome = await writeItems(run.write, writes, run.deadline);
   absorbWrites(run, { ...outcome, retries: 0 });
-  stats.memberships += outcome.written;
+  stats.links += outcome.written;
 }

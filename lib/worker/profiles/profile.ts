@@ -67,7 +67,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Orders link values: days (`YYYY-MM-DD`) as text, versions by `compareVersions`. */
 export function compareLinkValues(kind: LinkKind, a: string, b: string): number {
-  if (kind === 'anonymousIds' || kind === 'userIds') return a === b ? 0 : a < b ? -1 : 1;
+  if (kind === 'anonymousIds') return a === b ? 0 : a < b ? -1 : 1;
   return compareVersions(a, b);
 }
 

@@ -101,7 +101,7 @@ describe('the profile item', () => {
     profile.rev = 3;
     profile.traits.set('__proto__', { value: { constructor: 'x' }, version: versionOf('2026-01-01T00:00:00.000Z', 'm1') });
     profile.traits.set('toString', { value: null, version: versionOf('2026-01-02T00:00:00.000Z', 'm2') });
-    profile.links.set('userIds', new Map([['__proto__', '2026-01-01']]));
+    profile.links.set('groups', new Map([['__proto__', versionOf('2026-01-01T00:00:00.000Z', 'm1')]]));
     profile.activity = { counts: new Map([['identify', 2]]), firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z' };
 
     const back = profileFromItem(fromAttributeMap(marshallItem(profileItem(profile))));
@@ -127,7 +127,7 @@ describe('the profile item', () => {
       });
     }
     for (const kind of LINK_KINDS) {
-      const value = kind === 'anonymousIds' || kind === 'userIds' ? '2026-01-01' : versionOf('2026-01-01T00:00:00.000Z', 'm'.repeat(100));
+      const value = kind === 'anonymousIds' ? '2026-01-01' : versionOf('2026-01-01T00:00:00.000Z', 'm'.repeat(100));
       profile.links.set(kind, new Map(Array.from({ length: CAPS.links[kind] }, (_, i) => [longId(kind, i), value])));
     }
     profile.activity = { counts: new Map([['track', 1e15]]), firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-01T00:00:00.000Z' };
@@ -166,10 +166,9 @@ describe('contributionOf', () => {
   it('adds nothing for an event that neither links nor sets anything when activity is off', () => {
     expect(contributionOf(record({ userId: 'u' }), 'msg', false)).toBeUndefined();
     expect(contributionOf(record({ anonymousId: 'a' }), 'msg', false)).toBeUndefined();
-    expect(contributionOf(record({ userId: 'u', anonymousId: 'a' }), 'msg', false)?.touches.map((t) => t.key.kind)).toEqual([
-      'user',
-      'anon',
-    ]);
+    const linked = contributionOf(record({ userId: 'u', anonymousId: 'a' }), 'msg', false);
+    expect(linked?.touches.map((t) => [t.key.kind, [...t.links.keys()]])).toEqual([['user', ['anonymousIds']]]);
+    expect(linked?.anonymousUser).toEqual({ anonymousId: 'a', userId: 'u' });
   });
 
   it('links an alias both ways and names both ids for the erasure checks, but not an alias to itself', () => {
