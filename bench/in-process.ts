@@ -73,6 +73,16 @@ export interface WorkerMeasurement {
   floorWruPerEvent: number;
   eventBytesMean: number;
   logBytesPerInvocation: number;
+  /**
+   * The profiles (lib/worker/profiles/), apart from the event items above: write and read units per
+   * event as deployed (stage parameter profileActivity true), and with profileActivity false.
+   */
+  profileWruPerEvent?: number;
+  profileRruPerEvent?: number;
+  profileWruPerEventActivityOff?: number;
+  profileRruPerEventActivityOff?: number;
+  /** Profile items written, mean bytes. */
+  profileItemBytesMean?: number;
 }
 
 /**
@@ -95,7 +105,7 @@ export function installLogSink(): { take(): number } {
   };
 }
 
-function functionEnv(shape: ShapeId): Record<string, string> {
+function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record<string, string> {
   return {
     STAGE: 'bench',
     QUEUE_URL,
@@ -103,6 +113,7 @@ function functionEnv(shape: ShapeId): Record<string, string> {
     LOG_LEVEL: 'INFO',
     ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
     ...SHAPES[shape].env,
+    ...extra,
   };
 }
 
@@ -280,6 +291,8 @@ export async function measureWorker(
   }
   const pass = fake.reset();
   const logBytes = logs.take();
+  const activityOff = await profilePassWithoutActivity(shape, sqsEvents);
+  logs.take();
 
   fake.account = false;
   fake.setMode('replay');
@@ -313,5 +326,23 @@ export async function measureWorker(
     floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
     eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
     logBytesPerInvocation: logBytes / sqsEvents.length,
+    profileWruPerEvent: writeUnits(pass.profileItemBytes) / eventsPerCycle,
+    profileRruPerEvent: pass.profileReadUnits / eventsPerCycle,
+    profileWruPerEventActivityOff: writeUnits(activityOff.profileItemBytes) / eventsPerCycle,
+    profileRruPerEventActivityOff: activityOff.profileReadUnits / eventsPerCycle,
+    profileItemBytesMean: pass.profileItemBytes.reduce((a, b) => a + b, 0) / Math.max(1, pass.profileItemBytes.length),
   };
+}
+
+const writeUnits = (sizes: readonly number[]) => sizes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0);
+
+/** An accounting pass of the same batches with profileActivity false (stage parameter): what the profiles cost without activity. */
+async function profilePassWithoutActivity(shape: ShapeId, sqsEvents: readonly SQSEvent[]): Promise<Observed> {
+  const fake = new FakeAws({ account: true });
+  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape, { PROFILE_ACTIVITY: 'false' }), { requestHandler: fake as never }));
+  for (const event of sqsEvents) {
+    const { batchItemFailures } = await handler(event);
+    if (batchItemFailures.length > 0) throw new Error(`the worker failed ${batchItemFailures.length} message(s)`);
+  }
+  return fake.reset();
 }
