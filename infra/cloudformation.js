@@ -269,12 +269,19 @@ function roles(stack) {
             },
           ]
         : []),
-      // lib/worker/profiles/: reads, conditional puts and deletes (on the revision read), memberships and erasure in batches.
+      // lib/worker/profiles/: batched reads, conditional writes on the revision read (PartiQL statements
+      // in BatchExecuteStatement), key-only link items and erasure deletes in batches.
       ...(ofKind('profile').length > 0
         ? [
             {
               Sid: 'KeepProfiles',
-              Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+              Action: [
+                'dynamodb:BatchGetItem',
+                'dynamodb:PartiQLInsert',
+                'dynamodb:PartiQLUpdate',
+                'dynamodb:PartiQLDelete',
+                'dynamodb:BatchWriteItem',
+              ],
               Resource: tableArns(ofKind('profile')),
             },
           ]

@@ -314,9 +314,11 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable'), getAtt('ProfilesTable')]);
-      // Profiles (lib/worker/profiles/): conditional puts and deletes on the revision read, and nowhere else.
-      expect(resourcesFor(role, 'dynamodb:PutItem')).toContainEqual(getAtt('ProfilesTable'));
-      expect(resourcesFor(role, 'dynamodb:DeleteItem')).toEqual([getAtt('ProfilesTable')]);
+      // Profiles (lib/worker/profiles/): conditional writes as PartiQL statements, on the profiles table only.
+      for (const action of ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete']) {
+        expect(resourcesFor(role, action)).toEqual([getAtt('ProfilesTable')]);
+      }
+      expect(actions).not.toContain('dynamodb:DeleteItem');
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
       expect(resourcesFor(role, 'dynamodb:PutItem')).not.toContainEqual(getAtt('KeysTable'));

@@ -6,7 +6,7 @@
  * function's format), so each test chooses what is processed when.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteItemCommand, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchExecuteStatementCommand, BatchWriteItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
@@ -122,6 +122,13 @@ async function snapshot(sourceId: string): Promise<string> {
   return canonicalJson(views);
 }
 
+/** The profiles (pk) a batch of conditional writes writes: the first parameter of an INSERT, the third from last of an UPDATE or DELETE. */
+function profileWrites(command: BatchExecuteStatementCommand): string[] {
+  return (command.input.Statements ?? []).map(({ Statement = '', Parameters = [] }) =>
+    String((Statement.startsWith('INSERT') ? Parameters[0] : Parameters[Parameters.length - 3])?.S),
+  );
+}
+
 describe('convergent merging', () => {
   const events = history();
 
@@ -170,6 +177,44 @@ describe('convergent merging', () => {
     // Assess
     expect(failed.length).toBeGreaterThan(5);
     expect(await snapshot('redelivered')).toBe(await snapshot('order-1'));
+  });
+
+  it('gives the same profiles when four invocations write the same profiles at once', async () => {
+    // Prepare: four batches of the history, each held at its first profile write until all four
+    // have read their profiles, so three of every four writes of a shared profile conflict.
+    const real = stack.workerDeps.writer;
+    let arrived = 0;
+    let open: () => void = () => {};
+    const allRead = new Promise<void>((resolve) => (open = resolve));
+    const heldWriter = () => {
+      let first = true;
+      return {
+        send: async (command: unknown) => {
+          if (command instanceof BatchExecuteStatementCommand && first) {
+            first = false;
+            if (++arrived === 4) open();
+            await Promise.race([allRead, new Promise((resolve) => setTimeout(resolve, 5000))]);
+          }
+          return (real.send as (c: unknown) => Promise<unknown>).call(real, command);
+        },
+      } as unknown as DynamoDBClient;
+    };
+    const ordered = shuffle(events, 7);
+    const quarters = [0, 1, 2, 3].map((q) => ordered.slice(q * 50, (q + 1) * 50));
+
+    // Act
+    const results = await Promise.all(
+      quarters.map((quarter) =>
+        worker({ writer: heldWriter() })(
+          sqsEvent(...[0, 1, 2, 3, 4].map((m) => sqsRecord(eventMessage('concurrent', quarter.slice(m * 10, m * 10 + 10))))),
+        ),
+      ),
+    );
+
+    // Assess
+    expect(results.map((r) => r.batchItemFailures)).toEqual([[], [], [], []]);
+    expect(results.reduce((sum, r) => sum + (r.stats.profiles?.conflicts ?? 0), 0)).toBeGreaterThan(10);
+    expect(await snapshot('concurrent')).toBe(await snapshot('order-1'));
   });
 
   it('gives the same traits, links and groups when the sender delivers events twice; counts add the duplicates', async () => {
@@ -342,7 +387,7 @@ describe('erasure', () => {
     let erase: Promise<unknown> | undefined;
     const writer = {
       send: async (command: unknown) => {
-        if (command instanceof PutItemCommand && !erase && JSON.stringify(command.input.Item).includes('race#user#racer')) {
+        if (command instanceof BatchExecuteStatementCommand && !erase && profileWrites(command).includes('race#user#racer')) {
           erase = deliver('race', [segmentEvent('delete', { userId: 'racer', timestamp: new Date().toISOString() })]);
           await erase;
         }
@@ -364,14 +409,13 @@ describe('erasure', () => {
 });
 
 describe('cost', () => {
-  /** The stack's writer, counting conditional profile puts (DynamoDB Local cannot count requests). */
+  /** The stack's writer, listing the profiles it writes (DynamoDB Local cannot count requests). */
   function countingWriter() {
     const real = stack.workerDeps.writer;
     const puts: string[] = [];
     const writer = {
       send: (command: unknown) => {
-        if (command instanceof PutItemCommand && command.input.TableName === stack.config.tables.profiles)
-          puts.push(String(command.input.Item?.pk?.S));
+        if (command instanceof BatchExecuteStatementCommand) puts.push(...profileWrites(command));
         return (real.send as (c: unknown) => Promise<unknown>).call(real, command);
       },
     } as unknown as DynamoDBClient;

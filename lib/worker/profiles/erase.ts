@@ -16,7 +16,7 @@ import { withinDeadline } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
 import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
-import { readItems, readProfiles, updateProfile, type ProfileStore } from './store';
+import { changeProfiles, readItems, readProfiles, type Change, type ProfileStore } from './store';
 
 export interface ProfileErasure {
   /** The user's own profile items deleted (0 or 1). */
@@ -47,8 +47,12 @@ export async function eraseUserProfile(
   const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
   if (own) {
     // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
-    const deleted = await updateProfile(store, self, own, (_profile, stored) => (stored ? 'delete' : false), deadline);
-    if (deleted.status === 'failed') throw deleted.error;
+    const [deleted] = await changeProfiles(
+      store,
+      [{ key: self, known: own, change: (_profile, stored) => (stored ? 'delete' : false) }],
+      deadline,
+    );
+    if (!deleted || deleted.status === 'failed') throw deleted?.error ?? new Error('profile erasure ran out of time');
     result.profiles = deleted.status === 'deleted' ? 1 : 0;
   }
   return result;
@@ -88,13 +92,13 @@ export async function eraseLinks(
     true,
     deadline,
   );
-  const removed = await Promise.all(
-    ends.map(({ key, link }) => {
-      const known = stored.get(keyText(key));
-      return known?.links.get(link)?.has(userId) ? unlink(store, known, link, userId, deadline) : Promise.resolve(0);
-    }),
+  const linked = ends.filter(({ key, link }) => stored.get(keyText(key))?.links.get(link)?.has(userId));
+  result.links = await unlink(
+    store,
+    linked.map(({ key, link }) => ({ known: stored.get(keyText(key)), link })),
+    userId,
+    deadline,
   );
-  result.links = removed.reduce((sum: number, n) => sum + n, 0);
   result.links += await deleteExisting(
     store,
     fresh('anonymousIds').map((anonymousId) => anonymousUserKey(sourceId, anonymousId, userId)),
@@ -151,22 +155,33 @@ export function createProfileEraser(store: ProfileStore, sourceId: string, userI
   };
 }
 
-/** Removes the link naming `userId` from the profile at `key` (the profile too, when nothing else is left); 1 when it was there. */
-async function unlink(store: ProfileStore, known: Profile, link: LinkKind, userId: string, deadline: number): Promise<number> {
-  let removed = 0;
-  const result = await updateProfile(
-    store,
-    known.key,
-    known,
-    (profile, stored) => {
-      removed = stored && removeLink(profile, link, userId) ? 1 : 0;
-      if (removed === 0) return false;
-      return isEmptyProfile(profile) ? 'delete' : true;
-    },
-    deadline,
+/** Removes the links naming `userId` from the profiles `ends` (each profile too, when nothing else is left); returns how many were there. */
+async function unlink(
+  store: ProfileStore,
+  ends: ReadonlyArray<{ known: Profile | undefined; link: LinkKind }>,
+  userId: string,
+  deadline: number,
+): Promise<number> {
+  const removed = ends.map(() => false);
+  const requests = ends.flatMap(({ known, link }, i) =>
+    known
+      ? [
+          {
+            key: known.key,
+            known,
+            change: (profile: Profile, stored: boolean): Change => {
+              removed[i] = stored && removeLink(profile, link, userId);
+              if (!removed[i]) return false;
+              return isEmptyProfile(profile) ? 'delete' : true;
+            },
+          },
+        ]
+      : [],
   );
-  if (result.status === 'failed') throw result.error;
-  return removed;
+  const results = await changeProfiles(store, requests, deadline);
+  const failed = results.find((r) => r.status === 'failed');
+  if (failed?.status === 'failed') throw failed.error;
+  return removed.filter(Boolean).length;
 }
 
 /** Deletes items by key, 25 a call, retrying what DynamoDB leaves unprocessed until `deadline`. */

@@ -18,7 +18,7 @@ import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '..
 import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
 import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from './layout';
-import { mergeDelta, readProfiles, type ProfileStore, type UpdateResult } from './store';
+import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
 
 /** An event the batch stored, with the message it came from. */
 export interface StoredEvent {
@@ -125,7 +125,7 @@ function addHints(hints: Required<LinkHints>, c: EventContribution, userId: stri
   }
 }
 
-/** Reads every touched profile (eventually consistent: a stale read only costs a conflict), then merges and writes them in parallel. */
+/** Reads every touched profile (eventually consistent: a stale read only costs a conflict), then merges and writes them in batches. */
 async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<string, ProfileDelta>, stats: ProfileStats) {
   const entries = [...deltas.values()];
   const stored = await readProfiles(
@@ -134,24 +134,21 @@ async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<strin
     false,
     run.deadline,
   );
+  const updates = await changeProfiles(
+    store,
+    entries.map((d) => mergeRequest(d.delta, stored.get(keyText(d.delta.key)))),
+    run.deadline,
+  );
   const results = new Map<string, UpdateResult>();
-  let next = 0;
-  const lane = async () => {
-    while (next < entries.length) {
-      const entry = entries[next++] as ProfileDelta;
-      const id = keyText(entry.delta.key);
-      const result = await mergeDelta(store, entry.delta, stored.get(id), run.deadline);
-      results.set(id, result);
-      stats.conflicts += result.conflicts;
-      if (result.status !== 'failed') {
-        stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
-        continue;
-      }
+  updates.forEach((result, i) => {
+    const entry = entries[i] as ProfileDelta;
+    results.set(keyText(entry.delta.key), result);
+    stats.conflicts += result.conflicts;
+    if (result.status === 'failed') {
       stats.failed++;
       noteProfileFailure(run, entry, result.error);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(entries.length, run.write.concurrency * 4) }, lane));
+    } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
+  });
   return results;
 }
 

@@ -1,25 +1,19 @@
 /**
  * Reading and writing profiles: BatchGetItem for the reads (100 keys a call), and one conditional
- * PutItem per profile, on the revision it read (`rev`). A write that loses a race with another
- * invocation (ConditionalCheckFailed) is not a failure: the profile is read again, strongly
+ * write per profile, on the revision it read (`rev`), 25 a call (statements.ts). A write that
+ * loses a race with another invocation is not a failure: the profile is read again, strongly
  * consistent, merged again and written again. Every request goes through the worker's low-level
  * client (lib/shared/clients.ts `createWriteClient`), whose answers keep every attribute name.
  */
-import {
-  BatchGetItemCommand,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  PutItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { translateAwsError, type DependencyError } from '../../shared/errors';
 import type { Log } from '../../shared/log';
 import { DeadlineError, backoffDelay, retryPending, withinDeadline, type Backoff, type Clock } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
-import { fromAttributeMap, profileFromItem, profileItem } from './codec';
+import { fromAttributeMap, profileFromItem } from './codec';
 import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
 import { copyProfile, emptyProfile, mergeProfiles, type Profile } from './profile';
+import { executeWrites, type ProfileWrite } from './statements';
 
 export interface ProfileStore {
   writer: DynamoDBClient;
@@ -84,43 +78,6 @@ export async function readProfiles(
   return profiles;
 }
 
-/** Puts `profile` if the stored revision is still `expected` (0: not stored); false when it is not. */
-export async function putProfile(store: ProfileStore, profile: Profile, expected: number, deadline: number): Promise<boolean> {
-  const command = new PutItemCommand({
-    TableName: store.table,
-    Item: marshallItem(profileItem(profile)),
-    ConditionExpression: expected === 0 ? 'attribute_not_exists(pk)' : '#rev = :rev',
-    ...(expected === 0
-      ? {}
-      : { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': { N: String(expected) } } }),
-  });
-  try {
-    await withinDeadline(store.writer.send(command), remaining(store, deadline));
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
-/** Deletes the stored profile if its revision is still `expected`; false when it is not. */
-export async function deleteProfile(store: ProfileStore, key: ProfileKey, expected: number, deadline: number): Promise<boolean> {
-  const command = new DeleteItemCommand({
-    TableName: store.table,
-    Key: marshallItem(profileItemKey(key)),
-    ConditionExpression: '#rev = :rev',
-    ExpressionAttributeNames: { '#rev': 'rev' },
-    ExpressionAttributeValues: { ':rev': { N: String(expected) } },
-  });
-  try {
-    await withinDeadline(store.writer.send(command), remaining(store, deadline));
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
 export type UpdateResult =
   | { status: 'written' | 'unchanged' | 'deleted'; before: Profile | undefined; after: Profile; conflicts: number }
   | { status: 'failed'; error: DependencyError; conflicts: number };
@@ -128,52 +85,113 @@ export type UpdateResult =
 /** What a change did: nothing, a change to write, or a change that leaves nothing worth keeping. */
 export type Change = boolean | 'delete';
 
+export interface UpdateRequest {
+  key: ProfileKey;
+  /** The stored profile as already read; undefined when it was not stored. */
+  known: Profile | undefined;
+  /** Changes a fresh copy of the stored profile (`stored`: whether there was one); see `Change`. */
+  change: (profile: Profile, stored: boolean) => Change;
+}
+
 /**
- * Applies `change` to the stored profile at `key` (`known`: as already read, undefined when it was
- * not stored) and writes the result on the revision it was read at, reading again after a
- * conflict. `change` returns false when it changed nothing, and nothing is written. Never throws
- * for DynamoDB's answers: a failure after the attempts or the deadline is returned, classified.
+ * Applies each request's change to its stored profile and writes the results on the revisions they
+ * were read at, in batches (statements.ts). The writes that lose a race, or fail transiently, are
+ * read again (strongly consistent), changed again and written again, in rounds with a backoff,
+ * until the attempts or the deadline run out. Never throws for DynamoDB's answers: one result per
+ * request, in order, a failure classified.
  */
-export async function updateProfile(
-  store: ProfileStore,
-  key: ProfileKey,
-  known: Profile | undefined,
-  change: (profile: Profile, stored: boolean) => Change,
-  deadline: number,
-): Promise<UpdateResult> {
-  let current = known;
-  let conflicts = 0;
-  let failure: DependencyError | undefined;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+export async function changeProfiles(store: ProfileStore, requests: readonly UpdateRequest[], deadline: number): Promise<UpdateResult[]> {
+  const results = new Array<UpdateResult | undefined>(requests.length);
+  const conflicts = requests.map(() => 0);
+  const current = requests.map((r) => r.known);
+  const failures = new Map<number, DependencyError>();
+  let pending = requests.map((_, i) => i);
+  for (let attempt = 0; pending.length > 0 && attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) {
       const delay = backoffDelay(WRITE_BACKOFF, attempt);
       if (store.clock.now() + delay >= deadline) break;
       await store.clock.sleep(delay);
-    }
-    try {
-      if (failure || conflicts > 0) current = (await readProfiles(store, [key], true, deadline)).get(keyText(key));
-      const next = current ? copyProfile(current) : emptyProfile(key);
-      const changed = change(next, current !== undefined);
-      if (!changed) return { status: 'unchanged', before: current, after: next, conflicts };
-      const expected = current?.rev ?? 0;
-      if (changed === 'delete' && current) {
-        if (await deleteProfile(store, key, expected, deadline)) return { status: 'deleted', before: current, after: next, conflicts };
-      } else {
-        next.rev = expected + 1;
-        if (await putProfile(store, next, expected, deadline)) return { status: 'written', before: current, after: next, conflicts };
+      try {
+        const fresh = await readProfiles(
+          store,
+          pending.map((i) => (requests[i] as UpdateRequest).key),
+          true,
+          deadline,
+        );
+        for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
+      } catch (error) {
+        const failure = translateAwsError(error, 'DynamoDB');
+        pending.forEach((i) => failures.set(i, failure));
+        if (failure.kind !== 'transient') break;
+        continue;
       }
-      conflicts++;
-      failure = undefined;
-    } catch (error) {
-      failure = translateAwsError(error, 'DynamoDB', 'DynamoDB refused the profile');
-      if (failure.kind !== 'transient') break;
-      store.log.warn('profile write failed; retrying', { error: failure.code, attempt });
     }
+    pending = await attemptWrites(store, requests, current, pending, { results, conflicts, failures }, deadline);
   }
-  return { status: 'failed', error: failure ?? translateAwsError(new DeadlineError(0), 'DynamoDB'), conflicts };
+  for (const i of pending) {
+    results[i] = {
+      status: 'failed',
+      error: failures.get(i) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'),
+      conflicts: conflicts[i] ?? 0,
+    };
+  }
+  return results as UpdateResult[];
 }
 
-/** `updateProfile` that merges `delta`; a profile not stored yet is created even when the delta holds nothing (a group without traits). */
-export function mergeDelta(store: ProfileStore, delta: Profile, known: Profile | undefined, deadline: number): Promise<UpdateResult> {
-  return updateProfile(store, delta.key, known, (profile, stored) => mergeProfiles(profile, delta) || !stored, deadline);
+/** One round: changes and writes the pending profiles; returns those to try again. */
+async function attemptWrites(
+  store: ProfileStore,
+  requests: readonly UpdateRequest[],
+  current: ReadonlyArray<Profile | undefined>,
+  pending: readonly number[],
+  into: { results: Array<UpdateResult | undefined>; conflicts: number[]; failures: Map<number, DependencyError> },
+  deadline: number,
+): Promise<number[]> {
+  const writes: ProfileWrite[] = [];
+  const written: number[] = [];
+  for (const i of pending) {
+    const request = requests[i] as UpdateRequest;
+    const before = current[i];
+    const next = before ? copyProfile(before) : emptyProfile(request.key);
+    const changed = request.change(next, before !== undefined);
+    if (!changed || (changed === 'delete' && !before)) {
+      into.results[i] = { status: 'unchanged', before, after: next, conflicts: into.conflicts[i] ?? 0 };
+      continue;
+    }
+    next.rev = (before?.rev ?? 0) + 1;
+    writes.push({ next, before, action: changed === 'delete' ? 'delete' : 'put' });
+    written.push(i);
+  }
+  const answers = await executeWrites(store, writes, deadline);
+  const again: number[] = [];
+  answers.forEach((answer, j) => {
+    const i = written[j] as number;
+    const write = writes[j] as ProfileWrite;
+    if (answer.status === 'ok') {
+      into.results[i] = {
+        status: write.action === 'delete' ? 'deleted' : 'written',
+        before: write.before,
+        after: write.next,
+        conflicts: into.conflicts[i] ?? 0,
+      };
+    } else if (answer.status === 'conflict') {
+      into.conflicts[i] = (into.conflicts[i] ?? 0) + 1;
+      into.failures.delete(i);
+      again.push(i);
+    } else {
+      into.failures.set(i, answer.error);
+      if (answer.error.kind === 'transient') {
+        store.log.warn('profile write failed; retrying', { error: answer.error.code });
+        again.push(i);
+      } else {
+        into.results[i] = { status: 'failed', error: answer.error, conflicts: into.conflicts[i] ?? 0 };
+      }
+    }
+  });
+  return again;
+}
+
+/** A request that merges `delta`; a profile not stored yet is created even when the delta holds nothing (a group without traits). */
+export function mergeRequest(delta: Profile, known: Profile | undefined): UpdateRequest {
+  return { key: delta.key, known, change: (profile, stored) => mergeProfiles(profile, delta) || !stored };
 }
