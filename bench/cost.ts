@@ -40,7 +40,16 @@ export interface ShapeCost {
    * What the profiles add to `ours` (lib/worker/profiles/): write and read units per 1000 events and
    * DynamoDB dollars per million events, as deployed (activity on) and with profileActivity false.
    */
-  profiles?: Record<'activityOn' | 'activityOff', { writeUnits: number; readUnits: number; dollars: number }>;
+  profiles?: Record<'activityOn' | 'activityOff', ProfileCost> & {
+    /** The same for the events regrouped into users of many events (WorkerMeasurement `sessions`). */
+    sessions?: Record<'activityOn' | 'activityOff', ProfileCost>;
+  };
+}
+
+export interface ProfileCost {
+  writeUnits: number;
+  readUnits: number;
+  dollars: number;
 }
 
 const GB = DEPLOYMENT.memoryMb / 1024;
@@ -122,13 +131,22 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement):
 
 function profileCost(worker: WorkerMeasurement): ShapeCost['profiles'] {
   if (worker.profileWruPerEvent === undefined) return undefined;
-  const of = (wru: number, rru: number) => ({
+  const of = (wru: number, rru: number): ProfileCost => ({
     writeUnits: wru * 1000,
     readUnits: rru * 1000,
     dollars: (wru * PRICES.dynamoPerWriteUnit + rru * PRICES.dynamoPerReadUnit) * 1e6,
   });
+  const { sessions } = worker;
   return {
     activityOn: of(worker.profileWruPerEvent, worker.profileRruPerEvent ?? 0),
     activityOff: of(worker.profileWruPerEventActivityOff ?? 0, worker.profileRruPerEventActivityOff ?? 0),
+    ...(sessions
+      ? {
+          sessions: {
+            activityOn: of(sessions.profileWruPerEvent, sessions.profileRruPerEvent),
+            activityOff: of(sessions.profileWruPerEventActivityOff, sessions.profileRruPerEventActivityOff),
+          },
+        }
+      : {}),
   };
 }

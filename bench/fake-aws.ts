@@ -152,6 +152,30 @@ export class FakeAws {
     this.observed.leanItemBytes.push(lean);
   }
 
+  /**
+   * Sizes the item an INSERT or UPDATE statement writes: the attributes it names with their
+   * parameters (an UPDATE's item is taken as what it sets plus its key, which is what it bills when
+   * the item grows). A DELETE writes no item.
+   */
+  private sizeStatement(statement: string, parameters: AttributeValue[]): void {
+    const table = /"([^"]+)"/.exec(statement)?.[1] ?? '';
+    const item: Record<string, AttributeValue> = {};
+    if (statement.startsWith('INSERT')) {
+      [...statement.matchAll(/'([^']+)': \?/g)].forEach((match, i) => {
+        const value = parameters[i];
+        if (match[1] && value) item[match[1]] = value;
+      });
+    } else if (statement.startsWith('UPDATE')) {
+      [...statement.matchAll(/SET "([^"]+)" = \?/g)].forEach((match, i) => {
+        const value = parameters[i];
+        if (match[1] && value) item[match[1]] = value;
+      });
+      const [pk, sk] = parameters.slice(-3);
+      if (pk && sk) Object.assign(item, { pk, sk });
+    } else return;
+    this.size(item, table);
+  }
+
   private answer(operation: string, body: string): Uint8Array {
     switch (operation) {
       case 'SQS.SendMessageBatch': {
@@ -184,6 +208,13 @@ export class FakeAws {
           this.size(Item, TableName);
         }
         return EMPTY_OBJECT;
+      }
+      case 'DynamoDB.BatchExecuteStatement': {
+        // The profiles' conditional writes (lib/worker/profiles/statements.ts): all succeed.
+        const { Statements } = JSON.parse(body) as { Statements: Array<{ Statement: string; Parameters?: AttributeValue[] }> };
+        if (this.account) for (const statement of Statements) this.sizeStatement(statement.Statement, statement.Parameters ?? []);
+        const table = /"([^"]+)"/.exec(Statements[0]?.Statement ?? '')?.[1] ?? '';
+        return Buffer.from(JSON.stringify({ Responses: Statements.map(() => ({ TableName: table })) }));
       }
       case 'DynamoDB.BatchGetItem': {
         // No tombstones and no stored profiles: every user of the bench is still wanted, and new.

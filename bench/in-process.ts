@@ -16,7 +16,8 @@ import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { DEPLOYMENT } from './prices';
-import { SHAPES, type ShapeId } from './shapes';
+import { SHAPES, type BenchRequest, type ShapeId } from './shapes';
+import type { BenchEvent } from './fixtures';
 
 export const BENCH_KEY = 'sk_benchBENCHbenchBENCHbenchBENCHbenchBENC';
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
@@ -83,6 +84,16 @@ export interface WorkerMeasurement {
   profileRruPerEventActivityOff?: number;
   /** Profile items written, mean bytes. */
   profileItemBytesMean?: number;
+  /** The same events regrouped into users of `eventsPerUser` events in a row (`sessionRequests`). */
+  sessions?: {
+    eventsPerUser: number;
+    cpuUsPerEvent: number;
+    dynamoRequestsPer1000Events: number;
+    profileWruPerEvent: number;
+    profileRruPerEvent: number;
+    profileWruPerEventActivityOff: number;
+    profileRruPerEventActivityOff: number;
+  };
 }
 
 /**
@@ -135,14 +146,15 @@ function ingestRig(shape: ShapeId) {
 }
 
 function httpEvents(shape: ShapeId, count: number) {
-  const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
   const requests = SHAPES[shape].requests(count);
-  return {
-    requests,
-    events: requests.map((request, i) =>
-      apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
-    ),
-  };
+  return { requests, events: apiEvents(shape, requests) };
+}
+
+function apiEvents(shape: ShapeId, requests: readonly BenchRequest[]) {
+  const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
+  return requests.map((request, i) =>
+    apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
+  );
 }
 
 const median = (values: number[]): number => {
@@ -244,20 +256,11 @@ export async function measureIngest(shape: ShapeId, options: TimingOptions, logs
   };
 }
 
-/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
-export async function measureWorker(
-  shape: ShapeId,
-  options: TimingOptions,
-  logs: { take(): number },
-  batchSize: number = DEPLOYMENT.workerBatchSize,
-): Promise<WorkerMeasurement> {
-  // The queue messages the ingest function really writes for this shape.
-  const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
+/** The queue messages the ingest function really writes for `requests`, in SQS trigger batches of `batchSize`. */
+async function queueBatches(shape: ShapeId, requests: readonly BenchRequest[], batchSize: number) {
   const ingest = ingestRig(shape);
-  for (const event of httpRequests) await ingest.handler(event);
+  for (const event of apiEvents(shape, requests)) await ingest.handler(event);
   const messages = ingest.fake.reset().messages;
-  const sentEvents = requests.flatMap((r) => r.events);
-
   const sqsEvents: SQSEvent[] = [];
   for (let i = 0; i < messages.length; i += batchSize) {
     sqsEvents.push({
@@ -279,28 +282,55 @@ export async function measureWorker(
       })),
     });
   }
+  return { messages, sqsEvents };
+}
 
-  // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
+/** The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by `fake`. */
+function workerRig(shape: ShapeId, fake: FakeAws, env: Record<string, string> = {}) {
+  return createWorkerHandler(loadWorkerDeps(functionEnv(shape, env), { requestHandler: fake as never }));
+}
+
+/** An accounting pass: every batch through a fresh worker, every AWS request counted and every item sized. */
+async function accountingPass(shape: ShapeId, sqsEvents: readonly SQSEvent[], env: Record<string, string> = {}): Promise<Observed> {
   const fake = new FakeAws({ account: true });
-  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never }));
-
-  logs.take();
+  const handler = workerRig(shape, fake, env);
   for (const event of sqsEvents) {
     const { batchItemFailures } = await handler(event);
     if (batchItemFailures.length > 0) throw new Error(`the worker failed ${batchItemFailures.length} message(s)`);
   }
-  const pass = fake.reset();
-  const logBytes = logs.take();
-  const activityOff = await profilePassWithoutActivity(shape, sqsEvents);
-  logs.take();
+  return fake.reset();
+}
 
-  fake.account = false;
+/** Timed rounds of the worker over `sqsEvents` (after an accounting pass and a warm-up), AWS's answers replayed. */
+async function timeWorker(shape: ShapeId, sqsEvents: readonly SQSEvent[], options: TimingOptions): Promise<Round[]> {
+  const fake = new FakeAws({ account: false });
+  const handler = workerRig(shape, fake);
+  for (const event of sqsEvents) await handler(event);
   fake.setMode('replay');
   const cycle = async () => {
     for (const event of sqsEvents) await handler(event);
   };
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
-  const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
+  return timeRounds(fake, options, sqsEvents.length, cycle);
+}
+
+/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
+export async function measureWorker(
+  shape: ShapeId,
+  options: TimingOptions,
+  logs: { take(): number },
+  batchSize: number = DEPLOYMENT.workerBatchSize,
+): Promise<WorkerMeasurement> {
+  const requests = SHAPES[shape].requests(PASS_REQUESTS[shape]);
+  const { messages, sqsEvents } = await queueBatches(shape, requests, batchSize);
+  const sentEvents = requests.flatMap((r) => r.events);
+
+  logs.take();
+  const pass = await accountingPass(shape, sqsEvents);
+  const logBytes = logs.take();
+  const activityOff = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' });
+  const rounds = await timeWorker(shape, sqsEvents, options);
+  const sessions = await measureSessions(shape, requests, batchSize, options);
   logs.take();
 
   const eventsPerCycle = sentEvents.length;
@@ -313,12 +343,7 @@ export async function measureWorker(
     rounds,
     cpuUsPerEvent: median(rounds.map((r) => r.cpuUs / (r.calls * eventsPerInvocation))),
     wallUsPerInvocation: median(rounds.map((r) => r.wallUs / r.calls)),
-    dynamoRequestsPer1000Events:
-      (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) +
-        (pass.requests['DynamoDB.PutItem'] ?? 0) +
-        (pass.requests['DynamoDB.BatchGetItem'] ?? 0)) /
-        eventsPerCycle) *
-      1000,
+    dynamoRequestsPer1000Events: (dynamoRequests(pass) / eventsPerCycle) * 1000,
     rruPerEvent: pass.readUnits / eventsPerCycle,
     itemBytesMean: pass.itemBytes.reduce((a, b) => a + b, 0) / pass.itemBytes.length,
     wruPerEvent: pass.itemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
@@ -326,23 +351,73 @@ export async function measureWorker(
     floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
     eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
     logBytesPerInvocation: logBytes / sqsEvents.length,
-    profileWruPerEvent: writeUnits(pass.profileItemBytes) / eventsPerCycle,
-    profileRruPerEvent: pass.profileReadUnits / eventsPerCycle,
-    profileWruPerEventActivityOff: writeUnits(activityOff.profileItemBytes) / eventsPerCycle,
-    profileRruPerEventActivityOff: activityOff.profileReadUnits / eventsPerCycle,
+    ...profileUnits(pass, activityOff, eventsPerCycle),
     profileItemBytesMean: pass.profileItemBytes.reduce((a, b) => a + b, 0) / Math.max(1, pass.profileItemBytes.length),
+    sessions,
+  };
+}
+
+/** The worker's write, read and statement requests, everything it sends DynamoDB per batch. */
+function dynamoRequests(observed: Observed): number {
+  return ['BatchWriteItem', 'PutItem', 'BatchGetItem', 'BatchExecuteStatement'].reduce(
+    (sum, operation) => sum + (observed.requests[`DynamoDB.${operation}`] ?? 0),
+    0,
+  );
+}
+
+function profileUnits(on: Observed, off: Observed, events: number) {
+  return {
+    profileWruPerEvent: writeUnits(on.profileItemBytes) / events,
+    profileRruPerEvent: on.profileReadUnits / events,
+    profileWruPerEventActivityOff: writeUnits(off.profileItemBytes) / events,
+    profileRruPerEventActivityOff: off.profileReadUnits / events,
+  };
+}
+
+/** Events of one user in a row in the sessions variant. */
+export const SESSION_EVENTS = 20;
+
+/**
+ * The same requests with their users regrouped: every `SESSION_EVENTS` events in a row are one
+ * visitor (one anonymousId) who is identified on the events that had a userId. The shapes' own
+ * events are the worst case for profiles (every event a new user and a new anonymous id).
+ */
+export function sessionRequests(requests: readonly BenchRequest[]): BenchRequest[] {
+  let n = 0;
+  const regroup = (event: Record<string, unknown>) => {
+    const session = Math.floor(n++ / SESSION_EVENTS);
+    const anonymousId = `00000000-0000-4000-a000-${String(session).padStart(12, '0')}`;
+    const identified = event.userId !== undefined;
+    event.anonymousId = anonymousId;
+    if (identified) event.userId = `usr_${String(session).padStart(12, '0')}`;
+    if (event.type === 'alias') event.previousId = anonymousId;
+  };
+  return requests.map((request) => {
+    const body = JSON.parse(request.body) as Record<string, unknown> | Record<string, unknown>[];
+    const list = Array.isArray(body) ? body : Array.isArray(body.batch) ? (body.batch as Record<string, unknown>[]) : [body];
+    list.forEach(regroup);
+    return { path: request.path, body: JSON.stringify(body), events: list as BenchEvent[] };
+  });
+}
+
+async function measureSessions(
+  shape: ShapeId,
+  requests: readonly BenchRequest[],
+  batchSize: number,
+  options: TimingOptions,
+): Promise<NonNullable<WorkerMeasurement['sessions']>> {
+  const regrouped = sessionRequests(requests);
+  const { sqsEvents } = await queueBatches(shape, regrouped, batchSize);
+  const events = regrouped.reduce((sum, r) => sum + r.events.length, 0);
+  const on = await accountingPass(shape, sqsEvents);
+  const off = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' });
+  const rounds = await timeWorker(shape, sqsEvents, options);
+  return {
+    eventsPerUser: SESSION_EVENTS,
+    cpuUsPerEvent: median(rounds.map((r) => (r.cpuUs / (r.calls * events)) * sqsEvents.length)),
+    dynamoRequestsPer1000Events: (dynamoRequests(on) / events) * 1000,
+    ...profileUnits(on, off, events),
   };
 }
 
 const writeUnits = (sizes: readonly number[]) => sizes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0);
-
-/** An accounting pass of the same batches with profileActivity false (stage parameter): what the profiles cost without activity. */
-async function profilePassWithoutActivity(shape: ShapeId, sqsEvents: readonly SQSEvent[]): Promise<Observed> {
-  const fake = new FakeAws({ account: true });
-  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape, { PROFILE_ACTIVITY: 'false' }), { requestHandler: fake as never }));
-  for (const event of sqsEvents) {
-    const { batchItemFailures } = await handler(event);
-    if (batchItemFailures.length > 0) throw new Error(`the worker failed ${batchItemFailures.length} message(s)`);
-  }
-  return fake.reset();
-}

@@ -5,7 +5,7 @@
 import type { ColdStart } from './cold-start';
 import type { ShapeCost } from './cost';
 import type { EndToEnd } from './e2e';
-import type { IngestMeasurement, WorkerMeasurement } from './in-process';
+import { SESSION_EVENTS, type IngestMeasurement, type WorkerMeasurement } from './in-process';
 import { DEPLOYMENT, PRICES } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -75,6 +75,25 @@ export function renderReport(result: BenchResult): string {
         : undefined,
     ),
     row('profile item bytes, mean', (s) => (s.worker?.profileItemBytesMean !== undefined ? int(s.worker.profileItemBytesMean) : undefined)),
+    [`**Worker, the same events as users of ${SESSION_EVENTS} in a row**`, ...ids.map(() => '')],
+    row('CPU µs per event', (s) => s.worker?.sessions && fixed(s.worker.sessions.cpuUsPerEvent)),
+    row('DynamoDB requests per 1,000 events', (s) => s.worker?.sessions && fixed(s.worker.sessions.dynamoRequestsPer1000Events)),
+    row(
+      'profile write units per event: activity on / off',
+      (s) =>
+        s.worker?.sessions &&
+        `${fixed(s.worker.sessions.profileWruPerEvent, 2)} / ${fixed(s.worker.sessions.profileWruPerEventActivityOff, 2)}`,
+    ),
+    row(
+      'profile read units per event: activity on / off',
+      (s) =>
+        s.worker?.sessions &&
+        `${fixed(s.worker.sessions.profileRruPerEvent, 2)} / ${fixed(s.worker.sessions.profileRruPerEventActivityOff, 2)}`,
+    ),
+    row('profiles, USD per million events: activity on (off)', (s) => {
+      const sessions = s.cost?.profiles?.sessions;
+      return sessions && `${money(sessions.activityOn.dollars)} (${money(sessions.activityOff.dollars)})`;
+    }),
     ['**AWS requests per 1,000 events**', ...ids.map(() => '')],
     row('API Gateway (512 KB units)', (s) => s.cost && fixed(s.cost.ours.apiRequests)),
     row('Lambda invocations (ingest + worker)', (s) => s.cost && fixed(s.cost.ours.lambdaInvocations)),
