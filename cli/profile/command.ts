@@ -1,5 +1,5 @@
 /** `profile`: who a user (or an anonymous visitor) is now, as the worker keeps it, as one JSON object. */
-import { booleanOption, stringOption } from '../core/args';
+import { booleanOption, identityOptions } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
@@ -35,12 +35,7 @@ export const profile: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = stringOption(values, 'source');
-    const userId = stringOption(values, 'user');
-    const anonymousId = stringOption(values, 'anonymous');
-    if (!sourceId) throw new UsageError('--source is required');
-    if ((userId === undefined) === (anonymousId === undefined))
-      throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
+    const { sourceId, userId, anonymousId } = identityOptions(values);
     if (booleanOption(values, 'own') && anonymousId === undefined) throw new UsageError('--own goes with --anonymous');
     const found = await withStage(values, io, deps, async (stage) => {
       const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);

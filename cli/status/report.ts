@@ -6,6 +6,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLE_NAMES, type TableName } from '../../infra';
+import { isEventType } from '../../lib/spec/event-types';
 import { formatNumber, formatTable } from '../core/format';
 import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../rejected/table';
 import type { Stage } from '../core/stage';
@@ -158,7 +159,7 @@ export function formatStatus(report: StatusReport): string {
     parts.push(`! ${n(dead.waiting + dead.inFlight)} dead-lettered message(s): fix the cause, then run: segment-ingest dlq redrive\n`);
   parts.push('\n');
 
-  const eventTotal = report.tables.filter((t) => !['rejected', 'sources', 'keys'].includes(t.name)).reduce((sum, t) => sum + t.items, 0);
+  const eventTotal = report.tables.filter((t) => isEventType(t.name)).reduce((sum, t) => sum + t.items, 0);
   parts.push(
     formatTable(
       [{ header: 'TABLE' }, { header: report.exactCounts ? 'ITEMS' : 'ITEMS (approx.)', align: 'right' }, { header: 'NAME' }],
