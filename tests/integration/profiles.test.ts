@@ -17,6 +17,7 @@ import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { anonymousView, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
+import { shuffled } from '../support/random';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -69,16 +70,6 @@ async function anonymousProfile(sourceId: string, anonymousId: string) {
 async function userProfile(sourceId: string, userId: string) {
   const stored = await profileOf(sourceId, 'user', userId);
   return stored && userView(reader, stored);
-}
-
-function shuffle<T>(items: readonly T[], seed: number): T[] {
-  const rand = random(seed);
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
 }
 
 /**
@@ -134,9 +125,9 @@ describe('convergent merging', () => {
 
   it('gives byte-identical profiles for the same events in three random orders', async () => {
     // Act: each order into a source of its own, in messages and batches of different sizes.
-    await deliver('order-1', shuffle(events, 1), 7, 3);
-    await deliver('order-2', shuffle(events, 2), 1, 10);
-    await deliver('order-3', shuffle(events, 3), 25, 2);
+    await deliver('order-1', shuffled(events, 1), 7, 3);
+    await deliver('order-2', shuffled(events, 2), 1, 10);
+    await deliver('order-3', shuffled(events, 3), 25, 2);
 
     // Assess
     const first = await snapshot('order-1');
@@ -153,7 +144,7 @@ describe('convergent merging', () => {
     const real = stack.workerDeps.writer;
     let throttling = true;
     let n = 0;
-    const throttled = shuffle(events, 4)
+    const throttled = shuffled(events, 4)
       .filter(() => n++ % 15 === 0)
       .map((e) => `"${String(e.messageId)}"`);
     const writer = {
@@ -169,7 +160,7 @@ describe('convergent merging', () => {
     const clock = { now: () => Date.now() + skew, sleep: async (ms: number) => void (skew += ms) };
 
     // Act: the first delivery, then the redelivery of what failed.
-    const failed = await deliver('redelivered', shuffle(events, 4), 5, 4, { writer, clock });
+    const failed = await deliver('redelivered', shuffled(events, 4), 5, 4, { writer, clock });
     throttling = false;
     const again = worker();
     for (let i = 0; i < failed.length; i += 10) expect((await again(sqsEvent(...failed.slice(i, i + 10)))).batchItemFailures).toEqual([]);
@@ -199,7 +190,7 @@ describe('convergent merging', () => {
         },
       } as unknown as DynamoDBClient;
     };
-    const ordered = shuffle(events, 7);
+    const ordered = shuffled(events, 7);
     const quarters = [0, 1, 2, 3].map((q) => ordered.slice(q * 50, (q + 1) * 50));
 
     // Act
@@ -219,8 +210,8 @@ describe('convergent merging', () => {
 
   it('gives the same traits, links and groups when the sender delivers events twice; counts add the duplicates', async () => {
     // Act: every event once, then a fifth of them again in new messages (Segment's retries, a replay).
-    const duplicates = shuffle(events, 5).slice(0, 40);
-    await deliver('duplicated', shuffle(events, 6), 10, 5);
+    const duplicates = shuffled(events, 5).slice(0, 40);
+    await deliver('duplicated', shuffled(events, 6), 10, 5);
     await deliver('duplicated', duplicates, 10, 5);
 
     // Assess

@@ -11,6 +11,7 @@ import { marshallItem } from '../../../lib/worker/dynamo-wire';
 import { fromAttributeMap, profileFromItem, profileItem } from '../../../lib/worker/profiles/codec';
 import { coalesce, contributionOf, storableTrait } from '../../../lib/worker/profiles/contributions';
 import { CAPS, LINK_KINDS, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
+import { shuffled } from '../../support/random';
 import { canonicalJson, copyProfile, emptyProfile, mergeProfiles, type Profile } from '../../../lib/worker/profiles/profile';
 
 const KEY: ProfileKey = { kind: 'user', sourceId: 'src', id: 'u-1' };
@@ -27,16 +28,6 @@ function touches(seed: number): Profile[] {
     touch.activity = { counts: new Map([['track', 1]]), firstSeen: ts, lastSeen: ts };
     return touch;
   });
-}
-
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const rand = random(seed);
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
 }
 
 /** Merges `all` into a stored profile in random batches, each coalesced first, as the worker does. */
