@@ -350,6 +350,21 @@ describe('erasure', () => {
     expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
   });
 
+  it('removes both links of an id aliased both to and from the erased user, in one write', async () => {
+    await deliver('mutual', [
+      segmentEvent('alias', { userId: 'twin', previousId: 'leaving', timestamp: at(1) }),
+      segmentEvent('alias', { userId: 'leaving', previousId: 'twin', timestamp: at(2) }),
+    ]);
+    expect(await userProfile('mutual', 'twin')).toMatchObject({ aliases: ['leaving'], aliasedTo: 'leaving' });
+
+    await deliver('mutual', [segmentEvent('delete', { userId: 'leaving', timestamp: new Date().toISOString() })]);
+
+    const twin = await userProfile('mutual', 'twin');
+    expect(twin).toMatchObject({ aliases: [] });
+    expect(twin).not.toHaveProperty('aliasedTo');
+    expect((await auditOf('mutual', 'leaving'))[0]).toMatchObject({ erased_profiles: 1, erased_profile_links: 2 });
+  });
+
   it("does not let a tombstoned user's late events bring a profile back; later ones start a new one", async () => {
     await deliver('late', [segmentEvent('identify', { userId: 'gone', timestamp: at(1), traits: { plan: 'pro' } })]);
     await deliver('late', [segmentEvent('delete', { userId: 'gone', timestamp: new Date().toISOString() })]);

@@ -81,21 +81,30 @@ export async function eraseLinks(
     list.forEach((id) => done[kind].add(id));
     return list;
   };
-  const ends: Array<{ key: ProfileKey; link: LinkKind }> = [];
+  // One entry per profile, with every link of it to remove: an id can be aliased both to and from the user.
+  const ends = new Map<string, { key: ProfileKey; links: LinkKind[] }>();
   for (const kind of ['aliases', 'aliasedTo'] as const) {
-    for (const id of fresh(kind)) if (id !== userId) ends.push({ key: { kind: 'user', sourceId, id }, link: OTHER_END[kind] });
+    for (const id of fresh(kind)) {
+      if (id === userId) continue;
+      const key: ProfileKey = { kind: 'user', sourceId, id };
+      const end = ends.get(keyText(key)) ?? { key, links: [] };
+      end.links.push(OTHER_END[kind]);
+      ends.set(keyText(key), end);
+    }
   }
   const result: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
   const stored = await readProfiles(
     store,
-    ends.map((end) => end.key),
+    [...ends.values()].map((end) => end.key),
     true,
     deadline,
   );
-  const linked = ends.filter(({ key, link }) => stored.get(keyText(key))?.links.get(link)?.has(userId));
   result.links = await unlink(
     store,
-    linked.map(({ key, link }) => ({ known: stored.get(keyText(key)), link })),
+    [...ends].flatMap(([id, { links }]) => {
+      const known = stored.get(id);
+      return known && links.some((link) => known.links.get(link)?.has(userId)) ? [{ known, links }] : [];
+    }),
     userId,
     deadline,
   );
@@ -158,30 +167,24 @@ export function createProfileEraser(store: ProfileStore, sourceId: string, userI
 /** Removes the links naming `userId` from the profiles `ends` (each profile too, when nothing else is left); returns how many were there. */
 async function unlink(
   store: ProfileStore,
-  ends: ReadonlyArray<{ known: Profile | undefined; link: LinkKind }>,
+  ends: ReadonlyArray<{ known: Profile; links: readonly LinkKind[] }>,
   userId: string,
   deadline: number,
 ): Promise<number> {
-  const removed = ends.map(() => false);
-  const requests = ends.flatMap(({ known, link }, i) =>
-    known
-      ? [
-          {
-            key: known.key,
-            known,
-            change: (profile: Profile, stored: boolean): Change => {
-              removed[i] = stored && removeLink(profile, link, userId);
-              if (!removed[i]) return false;
-              return isEmptyProfile(profile) ? 'delete' : true;
-            },
-          },
-        ]
-      : [],
-  );
+  const removed = ends.map(() => 0);
+  const requests = ends.map(({ known, links }, i) => ({
+    key: known.key,
+    known,
+    change: (profile: Profile, stored: boolean): Change => {
+      removed[i] = stored ? links.filter((link) => removeLink(profile, link, userId)).length : 0;
+      if (removed[i] === 0) return false;
+      return isEmptyProfile(profile) ? 'delete' : true;
+    },
+  }));
   const results = await changeProfiles(store, requests, deadline);
   const failed = results.find((r) => r.status === 'failed');
   if (failed?.status === 'failed') throw failed.error;
-  return removed.filter(Boolean).length;
+  return removed.reduce((sum, n) => sum + n, 0);
 }
 
 /** Deletes items by key, 25 a call, retrying what DynamoDB leaves unprocessed until `deadline`. */
