@@ -70,6 +70,8 @@ function loadOnce(file: string, sourceMaps: boolean): { load: number; ready: num
       STAGE: 'bench',
       AWS_REGION: 'us-east-1',
       QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events',
+      // The worker refuses to start without it (lib/worker/handler.ts); the value is the bench's own.
+      ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
       LOG_LEVEL: 'INFO',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
