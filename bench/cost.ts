@@ -37,6 +37,20 @@ export interface ShapeCost {
   logsDollars: number;
   /** Lambda GB-seconds per million events (ingest + worker), from measured handler time. */
   gbSeconds: number;
+  /**
+   * What the profiles add to `ours` (lib/worker/profiles/): write and read units per 1000 events and
+   * DynamoDB dollars per million events, as deployed (activity on) and with profileActivity false.
+   */
+  profiles?: Record<'activityOn' | 'activityOff', ProfileCost> & {
+    /** The same for the events regrouped into users of many events (WorkerMeasurement `sessions`). */
+    sessions?: Record<'activityOn' | 'activityOff', ProfileCost>;
+  };
+}
+
+export interface ProfileCost {
+  writeUnits: number;
+  readUnits: number;
+  dollars: number;
 }
 
 const GB = DEPLOYMENT.memoryMb / 1024;
@@ -82,13 +96,14 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
   const ingestGbSeconds = perRequest(billedSeconds(ingest.wallUsPerRequest) * GB);
   const workerGbSeconds = workerInvocationsPerEvent * billedSeconds(worker.wallUsPerInvocation) * GB;
 
+  const profiles = profileCost(worker);
   const ours = line({
     api: perRequest(apiUnits),
     invocations: perRequest(1) + workerInvocationsPerEvent,
     gbSeconds: ingestGbSeconds + workerGbSeconds,
     sqs: sqsPerEvent,
-    wru: worker.wruPerEvent,
-    rru: worker.rruPerEvent,
+    wru: worker.wruPerEvent + (worker.profileWruPerEvent ?? 0),
+    rru: worker.rruPerEvent + (worker.profileRruPerEvent ?? 0),
   });
   // What any design pays: the API request, one invocation per HTTP request, one write unit per KB of event.
   const floor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.floorWruPerEvent });
@@ -116,5 +131,28 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
     naive,
     logsDollars: (logBytesPerEvent * 1e6 * PRICES.logsPerGb) / 1024 ** 3,
     gbSeconds: (ingestGbSeconds + workerGbSeconds) * 1e6,
+    ...(profiles ? { profiles } : {}),
+  };
+}
+
+function profileCost(worker: WorkerMeasurement): ShapeCost['profiles'] {
+  if (worker.profileWruPerEvent === undefined) return undefined;
+  const of = (wru: number, rru: number): ProfileCost => ({
+    writeUnits: wru * 1000,
+    readUnits: rru * 1000,
+    dollars: (wru * PRICES.dynamoPerWriteUnit + rru * PRICES.dynamoPerReadUnit) * 1e6,
+  });
+  const { sessions } = worker;
+  return {
+    activityOn: of(worker.profileWruPerEvent, worker.profileRruPerEvent ?? 0),
+    activityOff: of(worker.profileWruPerEventActivityOff ?? 0, worker.profileRruPerEventActivityOff ?? 0),
+    ...(sessions
+      ? {
+          sessions: {
+            activityOn: of(sessions.profileWruPerEvent, sessions.profileRruPerEvent),
+            activityOff: of(sessions.profileWruPerEventActivityOff, sessions.profileRruPerEventActivityOff),
+          },
+        }
+      : {}),
   };
 }

@@ -23,12 +23,16 @@ export interface Observed {
   messages: string[];
   /** Bytes of message bodies per SendMessageBatch request (for 64 KiB-chunk billing). */
   sendPayloads: number[];
-  /** DynamoDB items written: sizes in bytes as DynamoDB counts them (when `account`). */
+  /** DynamoDB items written to the event and quarantine tables: sizes in bytes as DynamoDB counts them (when `account`). */
   itemBytes: number[];
   /** The same items without the attributes in `LEAN_OMITS`: what they would cost without them. */
   leanItemBytes: number[];
-  /** Keys read by BatchGetItem (the worker's erasure tombstone check): one read unit each, found or not. */
+  /** Keys read by BatchGetItem from the erasures table (the worker's tombstone check): one read unit each, found or not. */
   readUnits: number;
+  /** Profile items written (PutItem and BatchWriteItem to the `-profiles` table), sizes in bytes (when `account`). */
+  profileItemBytes: number[];
+  /** Read units of the profile reads: half a unit per key read eventually consistent (items under 4 KB), one strongly. */
+  profileReadUnits: number;
   /** CPU time spent in this handler itself, ms. */
   overheadMs: number;
 }
@@ -50,6 +54,9 @@ export interface FakeAwsOptions {
   items?: Record<string, Record<string, unknown>>;
 }
 
+/** The table the worker keeps profiles in (lib/worker/profiles/), counted apart from the events. */
+const PROFILES_SUFFIX = '-profiles';
+
 /** Attributes of ours that SPEC.md does not ask for; the bench shows what items would cost without them. */
 export const LEAN_OMITS = ['requestId', 'ingestedAt'] as const;
 
@@ -58,7 +65,17 @@ const EMPTY_UNPROCESSED = new TextEncoder().encode('{"UnprocessedItems":{}}');
 const EMPTY_OBJECT = new TextEncoder().encode('{}');
 
 export function emptyObserved(): Observed {
-  return { requests: {}, messages: [], sendPayloads: [], itemBytes: [], leanItemBytes: [], readUnits: 0, overheadMs: 0 };
+  return {
+    requests: {},
+    messages: [],
+    sendPayloads: [],
+    itemBytes: [],
+    leanItemBytes: [],
+    readUnits: 0,
+    profileItemBytes: [],
+    profileReadUnits: 0,
+    overheadMs: 0,
+  };
 }
 
 /** A `requestHandler` for `new SQSClient({ requestHandler })` and `new DynamoDBClient({ requestHandler })`. */
@@ -120,8 +137,12 @@ export class FakeAws {
     return Promise.resolve({ response: { statusCode: 200, headers: JSON_HEADERS, body: answer } });
   }
 
-  private size(item: Record<string, AttributeValue>): void {
+  private size(item: Record<string, AttributeValue>, table = ''): void {
     const bytes = dynamoItemBytes(item);
+    if (table.endsWith(PROFILES_SUFFIX)) {
+      this.observed.profileItemBytes.push(bytes);
+      return;
+    }
     this.observed.itemBytes.push(bytes);
     let lean = bytes;
     for (const name of LEAN_OMITS) {
@@ -129,6 +150,30 @@ export class FakeAws {
       if (value) lean -= Buffer.byteLength(name) + dynamoItemBytes({ '': value });
     }
     this.observed.leanItemBytes.push(lean);
+  }
+
+  /**
+   * Sizes the item an INSERT or UPDATE statement writes: the attributes it names with their
+   * parameters (an UPDATE's item is taken as what it sets plus its key, which is what it bills when
+   * the item grows). A DELETE writes no item.
+   */
+  private sizeStatement(statement: string, parameters: AttributeValue[]): void {
+    const table = /"([^"]+)"/.exec(statement)?.[1] ?? '';
+    const item: Record<string, AttributeValue> = {};
+    if (statement.startsWith('INSERT')) {
+      [...statement.matchAll(/'([^']+)': \?/g)].forEach((match, i) => {
+        const value = parameters[i];
+        if (match[1] && value) item[match[1]] = value;
+      });
+    } else if (statement.startsWith('UPDATE')) {
+      [...statement.matchAll(/SET "([^"]+)" = \?/g)].forEach((match, i) => {
+        const value = parameters[i];
+        if (match[1] && value) item[match[1]] = value;
+      });
+      const [pk, sk] = parameters.slice(-3);
+      if (pk && sk) Object.assign(item, { pk, sk });
+    } else return;
+    this.size(item, table);
   }
 
   private answer(operation: string, body: string): Uint8Array {
@@ -160,20 +205,33 @@ export class FakeAws {
           const { RequestItems } = JSON.parse(body) as {
             RequestItems: Record<string, Array<{ PutRequest?: { Item: Record<string, AttributeValue> } }>>;
           };
-          for (const requests of Object.values(RequestItems)) {
-            for (const request of requests) if (request.PutRequest) this.size(request.PutRequest.Item);
+          for (const [table, requests] of Object.entries(RequestItems)) {
+            for (const request of requests) if (request.PutRequest) this.size(request.PutRequest.Item, table);
           }
         }
         return EMPTY_UNPROCESSED;
       }
       case 'DynamoDB.PutItem': {
-        if (this.account) this.size((JSON.parse(body) as { Item: Record<string, AttributeValue> }).Item);
+        if (this.account) {
+          const { Item, TableName } = JSON.parse(body) as { Item: Record<string, AttributeValue>; TableName: string };
+          this.size(Item, TableName);
+        }
         return EMPTY_OBJECT;
       }
+      case 'DynamoDB.BatchExecuteStatement': {
+        // The profiles' conditional writes (lib/worker/profiles/statements.ts): all succeed.
+        const { Statements } = JSON.parse(body) as { Statements: Array<{ Statement: string; Parameters?: AttributeValue[] }> };
+        if (this.account) for (const statement of Statements) this.sizeStatement(statement.Statement, statement.Parameters ?? []);
+        const table = /"([^"]+)"/.exec(Statements[0]?.Statement ?? '')?.[1] ?? '';
+        return Buffer.from(JSON.stringify({ Responses: Statements.map(() => ({ TableName: table })) }));
+      }
       case 'DynamoDB.BatchGetItem': {
-        // No tombstones: every user of the bench is still wanted.
-        const { RequestItems } = JSON.parse(body) as { RequestItems: Record<string, { Keys: unknown[] }> };
-        for (const { Keys } of Object.values(RequestItems)) this.observed.readUnits += Keys.length;
+        // No tombstones and no stored profiles: every user of the bench is still wanted, and new.
+        const { RequestItems } = JSON.parse(body) as { RequestItems: Record<string, { Keys: unknown[]; ConsistentRead?: boolean }> };
+        for (const [table, { Keys, ConsistentRead }] of Object.entries(RequestItems)) {
+          if (table.endsWith(PROFILES_SUFFIX)) this.observed.profileReadUnits += Keys.length * (ConsistentRead ? 1 : 0.5);
+          else this.observed.readUnits += Keys.length;
+        }
         return Buffer.from(
           JSON.stringify({ Responses: Object.fromEntries(Object.keys(RequestItems).map((table) => [table, []])), UnprocessedKeys: {} }),
         );

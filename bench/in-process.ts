@@ -21,7 +21,8 @@ import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { benchPlan } from './plan';
 import { DEPLOYMENT } from './prices';
-import { SHAPES, type ShapeId } from './shapes';
+import { SHAPES, type BenchRequest, type ShapeId } from './shapes';
+import type { BenchEvent } from './fixtures';
 
 export const BENCH_KEY = 'sk_benchBENCHbenchBENCHbenchBENCHbenchBENC';
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
@@ -93,6 +94,26 @@ export interface WorkerMeasurement {
   /** The parse+stringify floor of the same events, timed between the worker's rounds. */
   floorCpuUsPerEvent: number;
   interleaved: Interleaved;
+  /**
+   * The profiles (lib/worker/profiles/), apart from the event items above: write and read units per
+   * event as deployed (stage parameter profileActivity true), and with profileActivity false.
+   */
+  profileWruPerEvent?: number;
+  profileRruPerEvent?: number;
+  profileWruPerEventActivityOff?: number;
+  profileRruPerEventActivityOff?: number;
+  /** Profile items written, mean bytes. */
+  profileItemBytesMean?: number;
+  /** The same events regrouped into users of `eventsPerUser` events in a row (`sessionRequests`). */
+  sessions?: {
+    eventsPerUser: number;
+    cpuUsPerEvent: number;
+    dynamoRequestsPer1000Events: number;
+    profileWruPerEvent: number;
+    profileRruPerEvent: number;
+    profileWruPerEventActivityOff: number;
+    profileRruPerEventActivityOff: number;
+  };
 }
 
 /**
@@ -131,7 +152,7 @@ export function installLogSink(): { take(): number } {
   };
 }
 
-function functionEnv(shape: ShapeId): Record<string, string> {
+function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record<string, string> {
   return {
     STAGE: 'bench',
     QUEUE_URL,
@@ -139,6 +160,7 @@ function functionEnv(shape: ShapeId): Record<string, string> {
     LOG_LEVEL: 'INFO',
     ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
     ...SHAPES[shape].env,
+    ...extra,
   };
 }
 
@@ -165,14 +187,15 @@ function ingestRig(shape: ShapeId, plan = false) {
 }
 
 function httpEvents(shape: ShapeId, count: number) {
-  const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
   const requests = SHAPES[shape].requests(count);
-  return {
-    requests,
-    events: requests.map((request, i) =>
-      apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
-    ),
-  };
+  return { requests, events: apiEvents(shape, requests) };
+}
+
+function apiEvents(shape: ShapeId, requests: readonly BenchRequest[]) {
+  const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
+  return requests.map((request, i) =>
+    apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
+  );
 }
 
 const median = (values: number[]): number => {
@@ -311,21 +334,11 @@ export async function measureIngest(
   };
 }
 
-/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
-export async function measureWorker(
-  shape: ShapeId,
-  options: TimingOptions,
-  logs: { take(): number },
-  batchSize: number = DEPLOYMENT.workerBatchSize,
-  learn = true,
-): Promise<WorkerMeasurement> {
-  // The queue messages the ingest function really writes for this shape.
-  const { requests, events: httpRequests } = httpEvents(shape, PASS_REQUESTS[shape]);
+/** The queue messages the ingest function really writes for `requests`, in SQS trigger batches of `batchSize`. */
+async function queueBatches(shape: ShapeId, requests: readonly BenchRequest[], batchSize: number) {
   const ingest = ingestRig(shape);
-  for (const event of httpRequests) await ingest.handler(event);
+  for (const event of apiEvents(shape, requests)) await ingest.handler(event);
   const messages = ingest.fake.reset().messages;
-  const sentEvents = requests.flatMap((r) => r.events);
-
   const sqsEvents: SQSEvent[] = [];
   for (let i = 0; i < messages.length; i += batchSize) {
     sqsEvents.push({
@@ -347,36 +360,75 @@ export async function measureWorker(
       })),
     });
   }
+  return { messages, sqsEvents };
+}
 
-  // The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by the fake.
+/**
+ * The worker handler wired as functions/worker/handler.ts wires it, with AWS answered by `fake`;
+ * `learn: false` turns schema learning off (lib/worker/schemas/), to show what it costs.
+ */
+function workerRig(shape: ShapeId, fake: FakeAws, env: Record<string, string> = {}, learn = true) {
+  const deps = loadWorkerDeps(functionEnv(shape, env), { requestHandler: fake as never });
+  return { deps, handler: createWorkerHandler(learn ? deps : { ...deps, schemas: undefined }) };
+}
+
+/** An accounting pass: every batch through a fresh worker, every AWS request counted and every item sized. */
+async function accountingPass(
+  shape: ShapeId,
+  sqsEvents: readonly SQSEvent[],
+  env: Record<string, string> = {},
+  learn = true,
+): Promise<Observed> {
   const fake = new FakeAws({ account: true });
-  const deps = loadWorkerDeps(functionEnv(shape), { requestHandler: fake as never });
-  const handler = createWorkerHandler(learn ? deps : { ...deps, schemas: undefined });
-
-  logs.take();
+  const { handler } = workerRig(shape, fake, env, learn);
   for (const event of sqsEvents) {
     const { batchItemFailures } = await handler(event);
     if (batchItemFailures.length > 0) throw new Error(`the worker failed ${batchItemFailures.length} message(s)`);
   }
-  const pass = fake.reset();
-  const logBytes = logs.take();
+  return fake.reset();
+}
 
-  fake.account = false;
+/** A worker over `sqsEvents`, warmed up (one pass and two rounds) with AWS's answers replayed, ready to be timed. */
+async function warmWorker(shape: ShapeId, sqsEvents: readonly SQSEvent[], options: TimingOptions, learn = true) {
+  const fake = new FakeAws({ account: false });
+  const { deps, handler } = workerRig(shape, fake, {}, learn);
+  for (const event of sqsEvents) await handler(event);
   fake.setMode('replay');
   const cycle = async () => {
     for (const event of sqsEvents) await handler(event);
   };
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, sqsEvents.length, cycle); // warm-up, as for the ingest
+  return { fake, deps, cycle };
+}
+
+/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
+export async function measureWorker(
+  shape: ShapeId,
+  options: TimingOptions,
+  logs: { take(): number },
+  batchSize: number = DEPLOYMENT.workerBatchSize,
+  learn = true,
+): Promise<WorkerMeasurement> {
+  const requests = SHAPES[shape].requests(PASS_REQUESTS[shape]);
+  const { messages, sqsEvents } = await queueBatches(shape, requests, batchSize);
+  const sentEvents = requests.flatMap((r) => r.events);
   const eventsPerCycle = sentEvents.length;
-  const schemaRequests = (requests: Record<string, number>) =>
-    (requests['DynamoDB.UpdateItem'] ?? 0) + (requests['DynamoDB.Query'] ?? 0) + (requests['DynamoDB.GetItem'] ?? 0);
   const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
+
+  logs.take();
+  const pass = await accountingPass(shape, sqsEvents, {}, learn);
+  const logBytes = logs.take();
+  const activityOff = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' }, learn);
+  const { fake, deps, cycle } = await warmWorker(shape, sqsEvents, options, learn);
   const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
   const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
   const lastRound = fake.observed.requests;
   const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
+  const sessions = await measureSessions(shape, requests, batchSize, options);
   logs.take();
 
+  const schemaRequests = (counts: Record<string, number>) =>
+    (counts['DynamoDB.UpdateItem'] ?? 0) + (counts['DynamoDB.Query'] ?? 0) + (counts['DynamoDB.GetItem'] ?? 0);
   const eventSizes = sentEvents.map((e) => eventItemBytes(e));
   return {
     shape,
@@ -385,16 +437,11 @@ export async function measureWorker(
     rounds,
     cpuUsPerEvent: median(rounds.map((r) => r.cpuUs / (r.calls * eventsPerInvocation))),
     wallUsPerInvocation: median(rounds.map((r) => r.wallUs / r.calls)),
-    dynamoRequestsPer1000Events:
-      (((pass.requests['DynamoDB.BatchWriteItem'] ?? 0) +
-        (pass.requests['DynamoDB.PutItem'] ?? 0) +
-        (pass.requests['DynamoDB.BatchGetItem'] ?? 0)) /
-        eventsPerCycle) *
-      1000,
+    dynamoRequestsPer1000Events: (dynamoRequests(pass) / eventsPerCycle) * 1000,
     rruPerEvent: pass.readUnits / eventsPerCycle,
     itemBytesMean: pass.itemBytes.reduce((a, b) => a + b, 0) / pass.itemBytes.length,
-    wruPerEvent: pass.itemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
-    leanWruPerEvent: pass.leanItemBytes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0) / eventsPerCycle,
+    wruPerEvent: writeUnits(pass.itemBytes) / eventsPerCycle,
+    leanWruPerEvent: writeUnits(pass.leanItemBytes) / eventsPerCycle,
     floorWruPerEvent: eventSizes.reduce((sum, bytes) => sum + Math.max(1, Math.ceil(bytes / 1024)), 0) / eventsPerCycle,
     eventBytesMean: eventSizes.reduce((a, b) => a + b, 0) / eventSizes.length,
     logBytesPerInvocation: logBytes / sqsEvents.length,
@@ -403,6 +450,9 @@ export async function measureWorker(
     schemaRequestsFirstPass: schemaRequests(pass.requests),
     schemaRequestsPer1000Steady: (schemaRequests(lastRound) / ((rounds.at(-1)?.calls ?? 1) * eventsPerInvocation)) * 1000,
     ...(learnUs === undefined ? {} : { schemaLearnCpuUsPerEvent: learnUs }),
+    ...profileUnits(pass, activityOff, eventsPerCycle),
+    profileItemBytesMean: pass.profileItemBytes.reduce((a, b) => a + b, 0) / Math.max(1, pass.profileItemBytes.length),
+    sessions,
   };
 }
 
@@ -428,3 +478,69 @@ async function learnCpuUsPerEvent(learner: SchemaLearner, sqsEvents: SQSEvent[],
   }
   return median(perEvent);
 }
+
+/** The worker's write, read and statement requests, everything it sends DynamoDB per batch. */
+function dynamoRequests(observed: Observed): number {
+  return ['BatchWriteItem', 'PutItem', 'BatchGetItem', 'BatchExecuteStatement'].reduce(
+    (sum, operation) => sum + (observed.requests[`DynamoDB.${operation}`] ?? 0),
+    0,
+  );
+}
+
+function profileUnits(on: Observed, off: Observed, events: number) {
+  return {
+    profileWruPerEvent: writeUnits(on.profileItemBytes) / events,
+    profileRruPerEvent: on.profileReadUnits / events,
+    profileWruPerEventActivityOff: writeUnits(off.profileItemBytes) / events,
+    profileRruPerEventActivityOff: off.profileReadUnits / events,
+  };
+}
+
+/** Events of one user in a row in the sessions variant. */
+export const SESSION_EVENTS = 20;
+
+/**
+ * The same requests with their users regrouped: every `SESSION_EVENTS` events in a row are one
+ * visitor (one anonymousId) who is identified on the events that had a userId. The shapes' own
+ * events are the worst case for profiles (every event a new user and a new anonymous id).
+ */
+export function sessionRequests(requests: readonly BenchRequest[]): BenchRequest[] {
+  let n = 0;
+  const regroup = (event: Record<string, unknown>) => {
+    const session = Math.floor(n++ / SESSION_EVENTS);
+    const anonymousId = `00000000-0000-4000-a000-${String(session).padStart(12, '0')}`;
+    const identified = event.userId !== undefined;
+    event.anonymousId = anonymousId;
+    if (identified) event.userId = `usr_${String(session).padStart(12, '0')}`;
+    if (event.type === 'alias') event.previousId = anonymousId;
+  };
+  return requests.map((request) => {
+    const body = JSON.parse(request.body) as Record<string, unknown> | Record<string, unknown>[];
+    const list = Array.isArray(body) ? body : Array.isArray(body.batch) ? (body.batch as Record<string, unknown>[]) : [body];
+    list.forEach(regroup);
+    return { path: request.path, body: JSON.stringify(body), events: list as BenchEvent[] };
+  });
+}
+
+async function measureSessions(
+  shape: ShapeId,
+  requests: readonly BenchRequest[],
+  batchSize: number,
+  options: TimingOptions,
+): Promise<NonNullable<WorkerMeasurement['sessions']>> {
+  const regrouped = sessionRequests(requests);
+  const { sqsEvents } = await queueBatches(shape, regrouped, batchSize);
+  const events = regrouped.reduce((sum, r) => sum + r.events.length, 0);
+  const on = await accountingPass(shape, sqsEvents);
+  const off = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' });
+  const { fake, cycle } = await warmWorker(shape, sqsEvents, options);
+  const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
+  return {
+    eventsPerUser: SESSION_EVENTS,
+    cpuUsPerEvent: median(rounds.map((r) => (r.cpuUs / (r.calls * events)) * sqsEvents.length)),
+    dynamoRequestsPer1000Events: (dynamoRequests(on) / events) * 1000,
+    ...profileUnits(on, off, events),
+  };
+}
+
+const writeUnits = (sizes: readonly number[]) => sizes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0);

@@ -7,8 +7,10 @@ import type { Command, CommandDeps } from './core/command';
 import { dlqRedrive } from './dlq/command';
 import { erasuresShow } from './erasures/command';
 import { events } from './events/command';
+import { group } from './group/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
 import { planRemove, planSet, planShow } from './plan/command';
+import { profile } from './profile/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
 import { replay } from './replay/command';
 import { schemasDrift, schemasExport, schemasList, schemasShow } from './schemas/command';
@@ -39,6 +41,8 @@ export const COMMANDS: readonly Command[] = [
   status,
   events,
   erasuresShow,
+  profile,
+  group,
   rejectedList,
   rejectedReplay,
   dlqRedrive,

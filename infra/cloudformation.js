@@ -396,6 +396,23 @@ function roles(stack) {
             },
           ]
         : []),
+      // lib/worker/profiles/: batched reads, conditional writes on the revision read (PartiQL statements
+      // in BatchExecuteStatement), key-only link items and erasure deletes in batches.
+      ...(ofKind('profile').length > 0
+        ? [
+            {
+              Sid: 'KeepProfiles',
+              Action: [
+                'dynamodb:BatchGetItem',
+                'dynamodb:PartiQLInsert',
+                'dynamodb:PartiQLUpdate',
+                'dynamodb:PartiQLDelete',
+                'dynamodb:BatchWriteItem',
+              ],
+              Resource: tableArns(ofKind('profile')),
+            },
+          ]
+        : []),
     ]),
   };
 }

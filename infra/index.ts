@@ -10,15 +10,17 @@ import resources from './resources.json';
  * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are
  * never stored again) and an audit record per delete request; see lib/worker/erasure.ts. `schemas`
  * holds the observed shape of each event key, never a value; see lib/shared/schema-records.ts.
+ * `profiles` holds user, anonymous and group profiles and group memberships; see
+ * lib/worker/profiles/layout.ts.
  */
-export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures', 'schemas'] as const;
+export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures', 'schemas', 'profiles'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
 export const QUEUE_NAMES = ['events', 'dead-letter'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface TableDefinition {
-  kind: 'event' | 'quarantine' | 'control';
+  kind: 'event' | 'quarantine' | 'control' | 'profile';
   partitionKey: string;
   sortKey?: string;
   ttlAttribute?: string;

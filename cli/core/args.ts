@@ -109,6 +109,17 @@ export function listOption(values: Values, name: string): string[] {
     .filter((v) => v !== '');
 }
 
+/** `--source` (required) and exactly one of `--user` and `--anonymous`: whose events or profile a command reads. */
+export function identityOptions(values: Values): { sourceId: string; userId?: string; anonymousId?: string } {
+  const sourceId = stringOption(values, 'source');
+  const userId = stringOption(values, 'user');
+  const anonymousId = stringOption(values, 'anonymous');
+  if (!sourceId) throw new UsageError('--source is required');
+  if ((userId === undefined) === (anonymousId === undefined))
+    throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
+  return { sourceId, userId, anonymousId };
+}
+
 export function booleanOption(values: Values, name: string): boolean {
   return values[name] === true;
 }

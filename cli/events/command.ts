@@ -1,6 +1,6 @@
 /** `events`: a user's stored events, in event-time order, as JSON lines. */
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
-import { listOption, numberOption, stringOption } from '../core/args';
+import { identityOptions, listOption, numberOption, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
@@ -41,12 +41,7 @@ export const events: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = stringOption(values, 'source');
-    const userId = stringOption(values, 'user');
-    const anonymousId = stringOption(values, 'anonymous');
-    if (!sourceId) throw new UsageError('--source is required');
-    if ((userId === undefined) === (anonymousId === undefined))
-      throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
+    const { sourceId, userId, anonymousId } = identityOptions(values);
     const types = listOption(values, 'type');
     const unknown = types.filter((t) => !EVENT_TYPES.includes(t as EventType));
     if (unknown.length > 0) throw new UsageError(`unknown --type ${unknown.join(', ')}; types are ${EVENT_TYPES.join(', ')}`);

@@ -88,6 +88,11 @@ export interface Config {
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   /**
+   * Profiles keep counts and first/last seen times of every event type (stage parameter
+   * `profileActivity`, env PROFILE_ACTIVITY). Traits, links and groups are kept either way.
+   */
+  profileActivity: boolean;
+  /**
    * The per-stage secret the erasures table names users with (an HMAC of the userId); created at
    * deploy in Secrets Manager, generated and kept in `.data/` by the local stack. Required by the worker.
    */
@@ -103,7 +108,7 @@ type Env = Record<string, string | undefined>;
 /** Reads the configuration from `env`; throws `ConfigError` listing every problem at once. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-  const { integer, url } = envReaders(env, problems);
+  const { integer, flag, url } = envReaders(env, problems);
 
   const stage = env.STAGE ?? 'local';
   if (!/^[a-zA-Z0-9-]{1,40}$/.test(stage)) problems.push(`STAGE must be letters, digits and dashes, got "${stage}"`);
@@ -131,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     eventRetentionDays: integer('EVENT_RETENTION_DAYS', 0, 0, 36_500),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    profileActivity: flag('PROFILE_ACTIVITY', true),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'INFO',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
@@ -143,7 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
-/** `integer` and `url` each read one variable of `env`; a malformed value is added to `problems` and read as the fallback (a URL as unset). */
+/** `integer`, `flag` and `url` each read one variable of `env`; a malformed value is added to `problems` and read as the fallback (a URL as unset). */
 function envReaders(env: Env, problems: string[]) {
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
@@ -154,6 +160,14 @@ function envReaders(env: Env, problems: string[]) {
       return fallback;
     }
     return value;
+  };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name} must be true or false, got "${env[name] ?? ''}"`);
+    return fallback;
   };
   const url = (name: string): string | undefined => {
     const raw = env[name];
@@ -166,7 +180,7 @@ function envReaders(env: Env, problems: string[]) {
       return undefined;
     }
   };
-  return { integer, url };
+  return { integer, flag, url };
 }
 
 /** Time kept back from the function's timeout so the ingest function can always answer 503 itself. */

@@ -3,6 +3,7 @@ import type { EventType } from '../spec/event-types';
 import { translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import type { ErasureDeps } from './erasure';
+import type { ProfileStats } from './profiles/phase';
 import type { WriteDeps, WriteOutcome } from './write';
 import type { TableName } from '../../infra';
 
@@ -23,6 +24,8 @@ export interface WorkerStats {
   failedMessages: number;
   requests: number;
   retries: number;
+  /** What the profile phase did, when the batch touched any profile. */
+  profiles?: ProfileStats;
 }
 
 export interface BatchRun {

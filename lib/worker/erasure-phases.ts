@@ -9,6 +9,8 @@ import { absorbWrites, noteFailure, type BatchRun } from './batch-run';
 import { coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone, sweepUser } from './erasure';
 import type { PendingErasure, UserWrite } from './parse';
 import type { Requeue } from './requeue';
+import { createProfileEraser } from './profiles/erase';
+import { profileStore } from './profiles/phase';
 
 /**
  * Writes the tombstones of the batch's deletes. From then on no batch (this one or a concurrent
@@ -98,7 +100,12 @@ export async function eraseUsers(
     const { record, owner, cutoff } = erasure;
     const context = { sourceId: record.sourceId, messageId: record.event.messageId, continuation: record.continuation ?? 0 };
     try {
-      const result = await sweepUser(run.erasure, record.sourceId, record.event.userId ?? '', cutoff, owner, run.deadline);
+      const userId = record.event.userId ?? '';
+      // The profile first: it goes even when the sweep of a long history takes several runs.
+      const profiles = createProfileEraser(profileStore(run), record.sourceId, userId, run.deadline);
+      await profiles.eraseProfile();
+      const result = await sweepUser(run.erasure, record.sourceId, userId, cutoff, owner, run.deadline, profiles.onPage);
+      result.profiles = profiles.totals;
       // The sweep may have used the whole budget: the audit has time of its own, from the margin
       // the batch keeps back before the function's timeout.
       await recordAudit(run.erasure, record, cutoff, result, Math.max(run.deadline, run.erasure.clock.now()) + AUDIT_TIME_MS);

@@ -233,7 +233,12 @@ export interface SweepResult {
   /** True when only the time budget stopped it (no table failed): it can continue where it is. */
   outOfTime: boolean;
   erased: Record<EventType, number>;
+  /** What was erased from the profiles (profiles/erase.ts), for the audit record. */
+  profiles?: { profiles: number; links: number; memberships: number };
 }
+
+/** Sees each page of a user's items before the sweep deletes it (with `anonymousId`, `groupId`, `previousId`); a throw stops that table. */
+export type SweepPageHook = (type: EventType, items: ReadonlyArray<Record<string, unknown>>) => Promise<void>;
 
 /**
  * Deletes the user's items up to `cutoff` from every event table, a page at a time. Idempotent:
@@ -247,6 +252,7 @@ export async function sweepUser(
   cutoff: string,
   owner: string,
   deadline: number,
+  onPage?: SweepPageHook,
 ): Promise<SweepResult> {
   const pk = eventPartitionKey(sourceId, userId, undefined);
   const erased = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
@@ -264,14 +270,16 @@ export async function sweepUser(
           TableName: table,
           KeyConditionExpression: 'pk = :pk',
           FilterExpression: 'attribute_not_exists(#ts) OR #ts <= :cutoff',
-          ExpressionAttributeNames: { '#ts': 'timestamp' },
+          ExpressionAttributeNames: { '#ts': 'timestamp', '#a': 'anonymousId', '#g': 'groupId', '#p': 'previousId' },
           ExpressionAttributeValues: { ':pk': pk, ':cutoff': cutoff },
-          ProjectionExpression: 'pk, sk',
+          // The ids the profiles link the user with: their links go before the items do.
+          ProjectionExpression: 'pk, sk, #a, #g, #p',
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
         { abortSignal: timeoutUntil(deps, deadline) },
       );
+      if (onPage && page.Items?.length) await onPage(type, page.Items);
       const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
         table,
         item: { pk: item.pk, sk: item.sk },
@@ -331,10 +339,15 @@ export async function recordAudit(
     ':total': total,
   };
   const adds = ['runs :one', 'erasedItems :total'];
-  for (const type of EVENT_TYPES) {
-    names[`#${type}`] = `erased_${type}`;
-    values[`:${type}`] = result.erased[type];
-    adds.push(`#${type} :${type}`);
+  const counts: Array<[string, number]> = EVENT_TYPES.map((type) => [type, result.erased[type]]);
+  if (result.profiles) {
+    const { profiles, links, memberships } = result.profiles;
+    counts.push(['profiles', profiles], ['profile_links', links], ['memberships', memberships]);
+  }
+  for (const [name, count] of counts) {
+    names[`#${name}`] = `erased_${name}`;
+    values[`:${name}`] = count;
+    adds.push(`#${name} :${name}`);
   }
   const sets = [
     'sourceId = :s',

@@ -28,16 +28,18 @@ export interface PendingErasure {
   cutoff: string;
 }
 
+/** An event's write, with the record it came from (schema learning, profiles) and its message, the `owner`. */
 export interface EventWrite {
   type: EventType;
   write: WriteRequest;
   record: EventRecord;
+  owner: string;
 }
 
 export interface BatchPlan {
   /** Every item to put: events and quarantine records. */
   writes: WriteRequest[];
-  /** The event writes among `writes`, by type, for the stored counts, with the record each came from (for schema learning). */
+  /** The event writes among `writes`: for the stored counts, the profiles (profiles/phase.ts) and schema learning. */
   eventWrites: EventWrite[];
   userWrites: UserWrite[];
   erasures: PendingErasure[];
@@ -92,7 +94,7 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
     const origin = { sourceId, receivedAt, requestId, messageId: record.event.messageId, type };
     const write: WriteRequest = { table: tables[type], item: eventItem(record, context.eventRetentionSeconds), owners, origin };
     plan.writes.push(write);
-    plan.eventWrites.push({ type, write, record });
+    plan.eventWrites.push({ type, write, record, owner: messageId });
     if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });
     plan.events[type] = (plan.events[type] ?? 0) + 1;
   } else if (type === 'delete' && typeof userId === 'string') {

@@ -395,7 +395,11 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable')]);
-      expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable')]);
+      expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable'), getAtt('ProfilesTable')]);
+      // Profiles (lib/worker/profiles/): conditional writes as PartiQL statements, on the profiles table only.
+      for (const action of ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete']) {
+        expect(resourcesFor(role, action)).toEqual([getAtt('ProfilesTable')]);
+      }
       expect(actions).not.toContain('dynamodb:DeleteItem');
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
@@ -425,6 +429,12 @@ describe('serverless package --stage test', () => {
       expect(worker.Variables.ERASURE_HASH_KEY).toEqual({ 'Fn::Sub': '{{resolve:secretsmanager:${ErasureHashKeySecret}}}' });
       expect(ingest.Variables.ERASURE_HASH_KEY).toBeUndefined();
       expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
+    });
+
+    it('hands the profileActivity stage parameter to the worker', () => {
+      const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      expect(worker.Variables.PROFILE_ACTIVITY).toBe('true');
+      expect(loadConfig({ PROFILE_ACTIVITY: String(worker.Variables.PROFILE_ACTIVITY) }).profileActivity).toBe(true);
     });
   });
 

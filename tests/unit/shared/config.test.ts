@@ -122,8 +122,21 @@ describe('event retention and table overrides', () => {
 
   it('refuses overrides of unknown tables and names DynamoDB would refuse', () => {
     expect(() => loadConfig({ TABLE_OVERRIDES: 'tracks=x-y-z,page=a b,group=ok-name' })).toThrow(
-      'invalid configuration: TABLE_OVERRIDES names an unknown table "tracks" in "tracks=x-y-z"; tables are identify, track, page, screen, group, alias, rejected, sources, keys, erasures; TABLE_OVERRIDES entry "page=a b" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)',
+      'invalid configuration: TABLE_OVERRIDES names an unknown table "tracks" in "tracks=x-y-z"; tables are identify, track, page, screen, group, alias, rejected, sources, keys, erasures, schemas, profiles; TABLE_OVERRIDES entry "page=a b" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)',
     );
+  });
+});
+
+describe('loadConfig PROFILE_ACTIVITY', () => {
+  it('keeps profile activity by default, and reads true/false, 1/0', () => {
+    expect(loadConfig({}).profileActivity).toBe(true);
+    expect(loadConfig({ PROFILE_ACTIVITY: 'false' }).profileActivity).toBe(false);
+    expect(loadConfig({ PROFILE_ACTIVITY: '0' }).profileActivity).toBe(false);
+    expect(loadConfig({ PROFILE_ACTIVITY: 'TRUE' }).profileActivity).toBe(true);
+  });
+
+  it('refuses anything else at cold start', () => {
+    expect(() => loadConfig({ PROFILE_ACTIVITY: 'off' })).toThrow('PROFILE_ACTIVITY must be true or false, got "off"');
   });
 });
 

@@ -1,0 +1,52 @@
+/** `group`: a group's merged traits and the userIds that joined it, as one JSON object. */
+import { stringOption } from '../core/args';
+import type { Command } from '../core/command';
+import { EXIT, UsageError } from '../core/errors';
+import { write } from '../core/io';
+import { withStage } from '../core/stage';
+import { TARGET_OPTIONS } from '../core/target';
+import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { createProfileReader, printable, traitsView } from '../profile/read';
+
+export const group: Command = {
+  spec: {
+    name: 'group',
+    summary: "Prints a group's profile as JSON: its traits, merged from every group call, and its members' userIds.",
+    options: {
+      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      group: { type: 'string', value: 'GROUP_ID', description: 'the groupId (required)' },
+      ...TARGET_OPTIONS,
+    },
+    details: [
+      'Read by key: GetItem of <source>#group#<groupId> and a Query of the partition <source>#members#<groupId> in the',
+      'profiles table; nothing is scanned. Members are the userIds of group calls, in id order (anonymous-only calls',
+      'merge traits but name no member). Without the group, nothing is printed on stdout, a message on stderr, exit status 0.',
+    ].join('\n'),
+    examples: [
+      'segment-ingest group --source shop-web --group g-42',
+      'segment-ingest group --source shop-web --group g-42 | jq ".members | length"',
+    ],
+  },
+  async run({ values }, io, deps) {
+    const sourceId = stringOption(values, 'source');
+    const groupId = stringOption(values, 'group');
+    if (!sourceId) throw new UsageError('--source is required');
+    if (groupId === undefined) throw new UsageError('--group GROUP_ID is required');
+    const view = await withStage(values, io, deps, async (stage) => {
+      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
+      const key: ProfileKey = { kind: 'group', sourceId, id: groupId };
+      const [stored, members] = await Promise.all([
+        reader.get([key]).then((found) => found.get(keyText(key))),
+        reader.members(sourceId, groupId),
+      ]);
+      if (!stored && members.length === 0) return undefined;
+      return { sourceId, groupId, traits: traitsView(stored), members };
+    });
+    if (!view) {
+      await write(io.stderr, `No group ${JSON.stringify(groupId)} in source "${sourceId}".\n`);
+      return EXIT.ok;
+    }
+    await write(io.stdout, `${printable(view)}\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,88 @@
+/** `profile`: who a user (or an anonymous visitor) is now, as the worker keeps it, as one JSON object. */
+import { booleanOption, identityOptions } from '../core/args';
+import type { Command } from '../core/command';
+import { EXIT, UsageError } from '../core/errors';
+import { write } from '../core/io';
+import { withStage } from '../core/stage';
+import { TARGET_OPTIONS } from '../core/target';
+import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
+
+export const profile: Command = {
+  spec: {
+    name: 'profile',
+    summary: "Prints a user's profile as JSON: merged traits, anonymous ids, aliases, groups, first and last seen, counts.",
+    options: {
+      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      user: { type: 'string', value: 'USER_ID', description: 'the userId' },
+      anonymous: {
+        type: 'string',
+        value: 'ANONYMOUS_ID',
+        description: 'instead of --user: an anonymous id; prints the profile of the user it belongs to, if any',
+      },
+      own: { type: 'boolean', description: "with --anonymous: the anonymous id's own profile, even when it belongs to a user" },
+      ...TARGET_OPTIONS,
+    },
+    details: [
+      'The profile is read by key (GetItem of <source>#user#<userId> in the profiles table); nothing is scanned.',
+      'An anonymous id seen with a userId belongs to that user (the latest one, if several); its own profile holds what',
+      'it did before (identify, group and activity without a userId). A user that was aliased to another id says so in',
+      '"aliasedTo". Without a profile, nothing is printed on stdout, a message on stderr, and the exit status is 0.',
+    ].join('\n'),
+    examples: [
+      'segment-ingest profile --source shop-web --user u-123',
+      'segment-ingest profile --source shop-web --anonymous 3f1c0e2a-... | jq .traits.email',
+    ],
+  },
+  async run({ values }, io, deps) {
+    const { sourceId, userId, anonymousId } = identityOptions(values);
+    if (booleanOption(values, 'own') && anonymousId === undefined) throw new UsageError('--own goes with --anonymous');
+    const found = await withStage(values, io, deps, async (stage) => {
+      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
+      return userId !== undefined
+        ? lookUpUser(reader, sourceId, userId)
+        : lookUpAnonymous(reader, sourceId, anonymousId ?? '', booleanOption(values, 'own'));
+    });
+    if (found.note) await write(io.stderr, `${found.note}\n`);
+    if (found.view) await write(io.stdout, `${printable(found.view)}\n`);
+    return EXIT.ok;
+  },
+};
+
+interface Found {
+  view?: Record<string, unknown>;
+  note?: string;
+}
+
+async function lookUpUser(reader: ProfileReader, sourceId: string, userId: string): Promise<Found> {
+  const key: ProfileKey = { kind: 'user', sourceId, id: userId };
+  const stored = (await reader.get([key])).get(keyText(key));
+  if (!stored) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
+  const chain = await aliasChain(reader, stored);
+  const last = chain.at(-1);
+  const note =
+    last === undefined
+      ? undefined
+      : `${JSON.stringify(userId)} was aliased to ${chain.map((id) => JSON.stringify(id)).join(', then ')}: ` +
+        `segment-ingest profile --source ${sourceId} --user ${JSON.stringify(last)} shows the profile it went to.`;
+  return { view: await userView(reader, stored), note };
+}
+
+async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
+  const key: ProfileKey = { kind: 'anon', sourceId, id: anonymousId };
+  const [stored, users] = await Promise.all([
+    reader.get([key]).then((found) => found.get(keyText(key))),
+    usersOf(reader, sourceId, anonymousId),
+  ]);
+  if (!stored && users.userIds.length === 0)
+    return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
+  const userId = users.userIds.at(-1);
+  const user = userId === undefined ? undefined : users.profiles.get(userId);
+  if (own || !user) return { view: await anonymousView(reader, key, stored, users.userIds) };
+  const others = users.userIds.filter((id) => id !== userId);
+  const note =
+    `Anonymous id ${JSON.stringify(anonymousId)} belongs to user ${JSON.stringify(userId)}` +
+    (others.length > 0 ? ` (it was also seen with ${others.map((id) => JSON.stringify(id)).join(', ')})` : '') +
+    '; its own profile: --own.';
+  return { view: await userView(reader, user), note };
+}

@@ -1,0 +1,182 @@
+/**
+ * Reading profiles for the CLI, by key only: GetItem-sized BatchGetItem reads of profiles (strongly
+ * consistent) and a Query of one group's members partition. Nothing is scanned. Profiles are
+ * printed as JSON with their traits in name order and their links oldest first.
+ */
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { silentLog } from '../../lib/shared/log';
+import { systemClock } from '../../lib/shared/retry';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
+import { setOwn } from '../../lib/worker/profiles/codec';
+import { anonymousUsersPartitionKey, keyText, membersPartitionKey, type LinkKind, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { compareLinkValues, type Profile } from '../../lib/worker/profiles/profile';
+import { readProfiles, type ProfileStore } from '../../lib/worker/profiles/store';
+
+/** Longest a lookup may take before it is given up. */
+const LOOKUP_MS = 30_000;
+
+export interface ProfileReader {
+  get(keys: readonly ProfileKey[]): Promise<Map<string, Profile>>;
+  /** The userIds of a group's members, in id order. */
+  members(sourceId: string, groupId: string): Promise<string[]>;
+  /** The userIds an anonymous id was seen with, in id order. */
+  anonymousUsers(sourceId: string, anonymousId: string): Promise<string[]>;
+}
+
+export function createProfileReader(client: DynamoDBClient, table: string): ProfileReader {
+  const store: ProfileStore = { writer: client, table, clock: systemClock, log: silentLog };
+  /** The sort keys of one partition of key-only items, page by page. */
+  const sortKeys = async (pk: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ProjectionExpression: 'sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) if (item.sk?.S !== undefined) keys.push(item.sk.S);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  };
+  return {
+    get: (keys) => readProfiles(store, keys, true, Date.now() + LOOKUP_MS),
+    members: (sourceId, groupId) => sortKeys(membersPartitionKey(sourceId, groupId)),
+    anonymousUsers: (sourceId, anonymousId) => sortKeys(anonymousUsersPartitionKey(sourceId, anonymousId)),
+  };
+}
+
+/** The users an anonymous id belongs to, oldest link first (by the day each user's profile last saw it), and their profiles. */
+export async function usersOf(
+  reader: ProfileReader,
+  sourceId: string,
+  anonymousId: string,
+): Promise<{ userIds: string[]; profiles: Map<string, Profile> }> {
+  const ids = await reader.anonymousUsers(sourceId, anonymousId);
+  const found =
+    ids.length > 0 ? await reader.get(ids.map((id): ProfileKey => ({ kind: 'user', sourceId, id }))) : new Map<string, Profile>();
+  const profiles = new Map([...found.values()].map((profile) => [profile.key.id, profile]));
+  const day = (id: string) => profiles.get(id)?.links.get('anonymousIds')?.get(anonymousId) ?? '';
+  const userIds = [...ids].sort((a, b) => (day(a) < day(b) ? -1 : day(a) > day(b) ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  return { userIds, profiles };
+}
+
+/** A profile's links of `kind`, oldest first (ties by id). */
+export function linkIds(profile: Profile | undefined, kind: LinkKind): string[] {
+  const links = profile?.links.get(kind);
+  if (!links) return [];
+  return [...links].sort((a, b) => compareLinkValues(kind, a[1], b[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([id]) => id);
+}
+
+/** The most recent link of `kind`, if any. */
+export function latestLink(profile: Profile | undefined, kind: LinkKind): string | undefined {
+  return linkIds(profile, kind).at(-1);
+}
+
+/** Traits as printed: by name, values kept as `{"$json": ...}` (what DynamoDB could not hold) turned back into JSON. */
+export function traitsView(profile: Profile | undefined): Record<string, unknown> {
+  const traits: Record<string, unknown> = {};
+  for (const name of [...(profile?.traits.keys() ?? [])].sort()) {
+    const value = profile?.traits.get(name)?.value;
+    setOwn(traits, name, decodeTrait(value));
+  }
+  return traits;
+}
+
+function decodeTrait(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const json = (value as Record<string, unknown>).$json;
+    if (keys.length === 1 && typeof json === 'string') {
+      try {
+        return JSON.parse(json) as unknown;
+      } catch {
+        return value;
+      }
+    }
+  }
+  return value;
+}
+
+/** firstSeen, lastSeen and counts (types in their usual order), when the profile keeps activity. */
+export function activityView(profile: Profile): Record<string, unknown> {
+  if (!profile.activity) return {};
+  const { counts, firstSeen, lastSeen } = profile.activity;
+  const ordered = [...EVENT_TYPES.filter((t) => counts.has(t)), ...[...counts.keys()].filter((t) => !EVENT_TYPES.includes(t as never))];
+  return { firstSeen, lastSeen, counts: Object.fromEntries(ordered.map((type) => [type, counts.get(type) ?? 0])) };
+}
+
+/** The groups of a profile with each group's merged traits (read from the group profiles). */
+export async function groupsView(
+  reader: ProfileReader,
+  profile: Profile,
+): Promise<Array<{ groupId: string; traits: Record<string, unknown> }>> {
+  const ids = linkIds(profile, 'groups');
+  const keys = ids.map((id): ProfileKey => ({ kind: 'group', sourceId: profile.key.sourceId, id }));
+  const groups = ids.length > 0 ? await reader.get(keys) : new Map<string, Profile>();
+  return ids.map((groupId, i) => ({ groupId, traits: traitsView(groups.get(keyText(keys[i] as ProfileKey))) }));
+}
+
+/** A user's profile as `segment-ingest profile` prints it. */
+export async function userView(reader: ProfileReader, profile: Profile): Promise<Record<string, unknown>> {
+  const aliasedTo = latestLink(profile, 'aliasedTo');
+  return {
+    sourceId: profile.key.sourceId,
+    userId: profile.key.id,
+    traits: traitsView(profile),
+    anonymousIds: linkIds(profile, 'anonymousIds'),
+    aliases: linkIds(profile, 'aliases'),
+    ...(aliasedTo === undefined ? {} : { aliasedTo }),
+    groups: await groupsView(reader, profile),
+    ...activityView(profile),
+  };
+}
+
+/**
+ * An anonymous id's own profile as printed (with `--own`, or when no user is linked to it):
+ * `userIds` are the users it was seen with, oldest first, `userId` the latest of them.
+ */
+export async function anonymousView(
+  reader: ProfileReader,
+  key: ProfileKey,
+  profile: Profile | undefined,
+  userIds: readonly string[],
+): Promise<Record<string, unknown>> {
+  const userId = userIds.at(-1);
+  return {
+    sourceId: key.sourceId,
+    anonymousId: key.id,
+    ...(userId === undefined ? {} : { userId }),
+    userIds,
+    traits: traitsView(profile),
+    groups: profile ? await groupsView(reader, profile) : [],
+    ...(profile ? activityView(profile) : {}),
+  };
+}
+
+/** The ids `userId` was aliased to, one hop after another (at most `hops`, never around a cycle). */
+export async function aliasChain(reader: ProfileReader, profile: Profile, hops = 10): Promise<string[]> {
+  const chain: string[] = [];
+  const seen = new Set([profile.key.id]);
+  let current: Profile | undefined = profile;
+  while (current && chain.length < hops) {
+    const next = latestLink(current, 'aliasedTo');
+    if (next === undefined || seen.has(next)) break;
+    chain.push(next);
+    seen.add(next);
+    const key: ProfileKey = { kind: 'user', sourceId: profile.key.sourceId, id: next };
+    current = (await reader.get([key])).get(keyText(key));
+  }
+  return chain;
+}
+
+/** Prints values as JSON, keeping keys such as `__proto__` (values come from `setOwn`). */
+export function printable(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}

@@ -1,0 +1,125 @@
+/**
+ * What each event of a batch adds to which profiles, from the queue records the worker decoded
+ * (never from stored items), and the batch's additions coalesced into one delta per profile, so a
+ * batch writes each profile it touches at most once.
+ *
+ * - every event of a user (or, without a userId, of an anonymous id) adds activity to that profile
+ *   when activity is on;
+ * - an event carrying both ids links them, both ways (`anonymousIds` of the user, and an item in
+ *   the anonymous id's users partition, written when the user's profile gains the link);
+ * - identify merges its traits; group adds the group to the profile, merges the group's traits into
+ *   the group's profile and, for a user, makes them a member; alias links `previousId` and `userId`
+ *   both ways (`aliases` of the user, `aliasedTo` of the previous id's user profile).
+ */
+import type { EventRecord } from '../../message/format';
+import { fitsDynamo } from '../items';
+import { CAPS, dayOf, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from './layout';
+import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './profile';
+
+/** One event's additions, with the message it came from and whose erasure would cover it. */
+export interface EventContribution {
+  owner: string;
+  sourceId: string;
+  timestamp: string;
+  /** userIds whose tombstones cover this event: its userId first, then an alias's previousId. */
+  subjects: string[];
+  touches: Profile[];
+  /** Groups the event's user joined. */
+  memberships: Array<{ groupId: string; userId: string }>;
+  /** The anonymous id the event's user was seen with. */
+  anonymousUser?: { anonymousId: string; userId: string };
+}
+
+/** The batch's additions to one profile, and the messages they came from. */
+export interface ProfileDelta {
+  delta: Profile;
+  owners: Set<string>;
+}
+
+/** What one event adds; undefined when it adds nothing (activity off, and nothing to merge or link). */
+export function contributionOf(record: EventRecord, owner: string, activity: boolean): EventContribution | undefined {
+  const { event, sourceId } = record;
+  const { userId, anonymousId } = event;
+  const version = versionOf(event.timestamp, event.messageId);
+  const key = (kind: ProfileKey['kind'], id: string): ProfileKey => ({ kind, sourceId, id });
+  const self = userId !== undefined ? key('user', userId) : anonymousId !== undefined ? key('anon', anonymousId) : undefined;
+  if (!self) return undefined;
+  const main = emptyProfile(self);
+  const contribution: EventContribution = { owner, sourceId, timestamp: event.timestamp, subjects: [], touches: [main], memberships: [] };
+  if (userId !== undefined) contribution.subjects.push(userId);
+  let touched = false;
+  if (activity) {
+    main.activity = { counts: new Map([[event.type, 1]]), firstSeen: event.timestamp, lastSeen: event.timestamp };
+    touched = true;
+  }
+  if (userId !== undefined && anonymousId !== undefined) {
+    link(main, 'anonymousIds', anonymousId, dayOf(event.timestamp));
+    contribution.anonymousUser = { anonymousId, userId };
+    touched = true;
+  }
+  if (event.type === 'identify') {
+    addTraits(main, event.traits, version);
+    touched = true;
+  } else if (event.type === 'group' && isId(event.groupId)) {
+    link(main, 'groups', event.groupId, version);
+    contribution.touches.push(addTraits(emptyProfile(key('group', event.groupId)), event.traits, version));
+    if (userId !== undefined) contribution.memberships.push({ groupId: event.groupId, userId });
+    touched = true;
+  } else if (event.type === 'alias' && userId !== undefined && isId(event.previousId) && event.previousId !== userId) {
+    link(main, 'aliases', event.previousId, version);
+    contribution.touches.push(link(emptyProfile(key('user', event.previousId)), 'aliasedTo', userId, version));
+    contribution.subjects.push(event.previousId);
+    touched = true;
+  }
+  return touched ? contribution : undefined;
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+function link(profile: Profile, kind: LinkKind, id: string, value: string): Profile {
+  profile.links.set(kind, new Map([[id, value]]));
+  return profile;
+}
+
+/** Adds an event's traits to `profile` (only a plain object's own keys; names too long to keep are skipped). */
+function addTraits(profile: Profile, traits: unknown, version: Version): Profile {
+  if (typeof traits !== 'object' || traits === null || Array.isArray(traits)) return profile;
+  for (const name of Object.keys(traits)) {
+    if (name === '' || Buffer.byteLength(name) > CAPS.traitNameBytes) continue;
+    const entry: TraitEntry = { value: storableTrait((traits as Record<string, unknown>)[name]), version };
+    profile.traits.set(name, entry);
+  }
+  return profile;
+}
+
+/**
+ * A trait value as a profile keeps it: as sent when DynamoDB can hold it and its JSON is at most
+ * `CAPS.traitValueBytes`; as `{"$json": "<text>"}` when DynamoDB cannot hold it (nesting too deep,
+ * numbers beyond 2^53, empty keys); as `{"$omitted": "...", "bytes": n}` when it is too long.
+ * The same event always gives the same value, so merging stays order-independent.
+ */
+export function storableTrait(value: unknown): unknown {
+  const text = JSON.stringify(value) ?? 'null';
+  const bytes = Buffer.byteLength(text);
+  if (bytes > CAPS.traitValueBytes)
+    return { $omitted: `the value is over ${CAPS.traitValueBytes} bytes of JSON; the event holds it`, bytes };
+  // Traits sit two levels down in the item (item -> traits -> value).
+  return fitsDynamo(value, 2) ? (value ?? null) : { $json: text };
+}
+
+/** Coalesces contributions into one delta per profile (keyed by `keyText`). */
+export function coalesce(contributions: readonly EventContribution[]): Map<string, ProfileDelta> {
+  const deltas = new Map<string, ProfileDelta>();
+  for (const contribution of contributions) {
+    for (const touch of contribution.touches) {
+      const id = keyText(touch.key);
+      let known = deltas.get(id);
+      if (!known) deltas.set(id, (known = { delta: emptyProfile(touch.key), owners: new Set() }));
+      mergeProfiles(known.delta, touch);
+      known.owners.add(contribution.owner);
+    }
+  }
+  return deltas;
+}

@@ -1,0 +1,191 @@
+/**
+ * The worker's profile phase (README, Profiles): after the batch's events are stored and its
+ * erasures done, every profile the batch touches is read once, merged with everything the batch
+ * adds to it, and written once, on the revision it was read at.
+ *
+ * Only events that are stored and kept count: not those an erasure covers, not those DynamoDB
+ * refused, and none of a message that failed (SQS redelivers it and its events count then).
+ *
+ * Erasure follows the protocol of erasure.ts: tombstones are checked before writing (a late event
+ * of an erased user writes nothing) and again after (an erasure that ran meanwhile may have swept
+ * before these writes landed); a user found erased afterwards is erased from the profiles again.
+ */
+import type { BatchRun } from '../batch-run';
+import { absorbWrites, noteFailure } from '../batch-run';
+import { coveringCutoff, findTombstones, isErased } from '../erasure';
+import type { EventWrite } from '../parse';
+import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
+import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
+import { eraseUserProfile, type LinkHints } from './erase';
+import { anonymousUserKey, keyText, membershipKey } from './layout';
+import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
+
+export interface ProfileStats {
+  /** Profiles written, and those the batch touched without changing them. */
+  written: number;
+  unchanged: number;
+  /** Writes that lost a race with another invocation and were merged again. */
+  conflicts: number;
+  /** Membership and anonymous-user items written. */
+  links: number;
+  /** Profiles that could not be written in time; their messages are retried. */
+  failed: number;
+}
+
+/** Time the phase may take after the batch's deadline (of the 3 s process-batch.ts keeps back; the erasure audit may take 1 s). */
+const PROFILE_TIME_MS = 1500;
+
+export function profileStore(run: BatchRun): ProfileStore {
+  return { writer: run.write.writer, table: run.tables.profiles, clock: run.erasure.clock, log: run.log };
+}
+
+/** The phase: see the file comment. Failures fail the messages concerned; nothing here throws. */
+export async function updateProfiles(
+  run: BatchRun,
+  events: readonly EventWrite[],
+  dropped: ReadonlySet<WriteRequest>,
+  outcome: WriteOutcome,
+  activity: boolean,
+): Promise<void> {
+  const refused = new Set(outcome.refused.map(({ write }) => identityOf(write)));
+  const contributions: EventContribution[] = [];
+  for (const { record, owner, write } of events) {
+    if (dropped.has(write) || run.failed.has(owner) || (refused.size > 0 && refused.has(identityOf(write)))) continue;
+    const contribution = contributionOf(record, owner, activity);
+    if (contribution) contributions.push(contribution);
+  }
+  if (contributions.length === 0) return;
+  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0 };
+  run.stats.profiles = stats;
+  // The writes before may have spent the batch's budget (retrying a stuck message): the profiles
+  // have time of their own, from the margin the batch keeps back before the function's timeout.
+  const phase: BatchRun = { ...run, deadline: Math.max(run.deadline, run.erasure.clock.now() + PROFILE_TIME_MS) };
+  const store = profileStore(phase);
+  try {
+    const kept = await withoutErased(phase, contributions, 'skip');
+    const results = await writeDeltas(phase, store, coalesce(kept), stats);
+    await writeLinkItems(phase, kept, results, stats);
+    await withoutErased(phase, kept, 'erase');
+  } catch (error) {
+    contributions.forEach((c) => run.failed.add(c.owner));
+    run.log.warn('profile update failed; messages will be retried', { error: noteFailure(run, error), events: contributions.length });
+  }
+}
+
+/**
+ * The contributions no tombstone covers. `skip` (before writing) leaves the covered ones out;
+ * `erase` (after writing) erases from the profiles every user found covered, with the links the
+ * batch itself made for them.
+ */
+async function withoutErased(run: BatchRun, contributions: EventContribution[], mode: 'skip' | 'erase'): Promise<EventContribution[]> {
+  // Before writing, the events' own users are checked already (erasure-phases.ts dropped what their
+  // tombstones cover): only the other ids an event names (an alias's previousId) are left to check.
+  const subjects = contributions.flatMap((c) =>
+    (mode === 'skip' ? c.subjects.slice(1) : c.subjects).map((userId) => ({ sourceId: c.sourceId, userId, timestamp: c.timestamp })),
+  );
+  if (subjects.length === 0) return contributions;
+  const { cutoffs, requests } = await findTombstones(run.erasure, subjects, run.deadline);
+  run.stats.requests += requests;
+  if (cutoffs.size === 0) return contributions;
+  const covered = (c: EventContribution, userId: string) => {
+    const cutoff = coveringCutoff(cutoffs, c.sourceId, userId, run.erasure.hashKey);
+    return cutoff !== undefined && isErased(c.timestamp, cutoff);
+  };
+  if (mode === 'skip') return contributions.filter((c) => !c.subjects.some((userId) => covered(c, userId)));
+  const erased = new Map<string, { sourceId: string; userId: string; hints: Required<LinkHints> }>();
+  for (const c of contributions) {
+    for (const userId of c.subjects.filter((s) => covered(c, s))) {
+      const id = JSON.stringify([c.sourceId, userId]);
+      const entry = erased.get(id) ?? { sourceId: c.sourceId, userId, hints: { anonymousIds: [], aliases: [], aliasedTo: [], groups: [] } };
+      erased.set(id, entry);
+      addHints(entry.hints, c, userId);
+    }
+  }
+  for (const { sourceId, userId, hints } of erased.values()) {
+    await eraseUserProfile(profileStore(run), sourceId, userId, hints, run.deadline);
+    run.log.info('profile written by a batch that raced an erasure was erased again', { sourceId });
+  }
+  return contributions;
+}
+
+/** The links a contribution made in the user profile of `userId`. */
+function addHints(hints: Required<LinkHints>, c: EventContribution, userId: string): void {
+  for (const touch of c.touches) {
+    if (touch.key.kind !== 'user' || touch.key.id !== userId) continue;
+    for (const kind of ['anonymousIds', 'aliases', 'aliasedTo', 'groups'] as const) {
+      (hints[kind] as string[]).push(...(touch.links.get(kind)?.keys() ?? []));
+    }
+  }
+}
+
+/** Reads every touched profile (eventually consistent: a stale read only costs a conflict), then merges and writes them in batches. */
+async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<string, ProfileDelta>, stats: ProfileStats) {
+  const entries = [...deltas.values()];
+  const stored = await readProfiles(
+    store,
+    entries.map((d) => d.delta.key),
+    false,
+    run.deadline,
+  );
+  const updates = await changeProfiles(
+    store,
+    entries.map((d) => mergeRequest(d.delta, stored.get(keyText(d.delta.key)))),
+    run.deadline,
+  );
+  const results = new Map<string, UpdateResult>();
+  updates.forEach((result, i) => {
+    const entry = entries[i] as ProfileDelta;
+    results.set(keyText(entry.delta.key), result);
+    stats.conflicts += result.conflicts;
+    if (result.status === 'failed') {
+      stats.failed++;
+      noteProfileFailure(run, entry, result.error);
+    } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
+  });
+  return results;
+}
+
+function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: Extract<UpdateResult, { status: 'failed' }>['error']): void {
+  if (error.kind === 'refused') {
+    // Not the events' fault and not worth retrying them for: the caps keep profiles far from any
+    // limit, so this is a bug to look into, not a reason to send the events to the dead-letter queue.
+    run.log.error('DynamoDB refused a profile; its update is dropped', { kind: entry.delta.key.kind, error: error.code });
+    return;
+  }
+  if (error.kind === 'configuration') run.configurationErrors.push(error);
+  entry.owners.forEach((owner) => run.failed.add(owner));
+  run.log.warn('profile not written; its messages will be retried', { kind: entry.delta.key.kind, error: error.code });
+}
+
+/**
+ * Puts the key-only items of the groups a user joined and of the anonymous ids a user was seen
+ * with, for the links the user's profile did not have before this batch (after a failed profile
+ * write, none: the message is retried). Idempotent puts, 25 a call, no read.
+ */
+async function writeLinkItems(
+  run: BatchRun,
+  contributions: readonly EventContribution[],
+  results: ReadonlyMap<string, UpdateResult>,
+  stats: ProfileStats,
+): Promise<void> {
+  const writes: WriteRequest[] = [];
+  const add = (c: EventContribution, userId: string, kind: 'groups' | 'anonymousIds', id: string, item: Record<string, unknown>) => {
+    const result = results.get(keyText({ kind: 'user', sourceId: c.sourceId, id: userId }));
+    if (!result || result.status === 'failed' || result.before?.links.get(kind)?.has(id)) return;
+    writes.push({ table: run.tables.profiles, item: { ...item, sourceId: c.sourceId, userId }, owners: [c.owner] });
+  };
+  for (const c of contributions) {
+    for (const { groupId, userId } of c.memberships) {
+      add(c, userId, 'groups', groupId, { ...membershipKey(c.sourceId, groupId, userId), kind: 'member', groupId });
+    }
+    const link = c.anonymousUser;
+    if (link) {
+      const item = { ...anonymousUserKey(c.sourceId, link.anonymousId, link.userId), kind: 'anon-user', anonymousId: link.anonymousId };
+      add(c, link.userId, 'anonymousIds', link.anonymousId, item);
+    }
+  }
+  if (writes.length === 0) return;
+  const outcome = await writeItems(run.write, writes, run.deadline);
+  absorbWrites(run, { ...outcome, retries: 0 });
+  stats.links += outcome.written;
+}

@@ -1,0 +1,197 @@
+/**
+ * Reading and writing profiles: BatchGetItem for the reads (100 keys a call), and one conditional
+ * write per profile, on the revision it read (`rev`), 25 a call (statements.ts). A write that
+ * loses a race with another invocation is not a failure: the profile is read again, strongly
+ * consistent, merged again and written again. Every request goes through the worker's low-level
+ * client (lib/shared/clients.ts `createWriteClient`), whose answers keep every attribute name.
+ */
+import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { translateAwsError, type DependencyError } from '../../shared/errors';
+import type { Log } from '../../shared/log';
+import { DeadlineError, backoffDelay, retryPending, withinDeadline, type Backoff, type Clock } from '../../shared/retry';
+import { marshallItem } from '../dynamo-wire';
+import { fromAttributeMap, profileFromItem } from './codec';
+import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
+import { copyProfile, emptyProfile, mergeProfiles, type Profile } from './profile';
+import { executeWrites, type ProfileWrite } from './statements';
+
+export interface ProfileStore {
+  writer: DynamoDBClient;
+  table: string;
+  clock: Clock;
+  log: Log;
+}
+
+const BATCH_GET_KEYS = 100;
+const READ_BACKOFF: Backoff = { baseMs: 50, capMs: 1000, jitter: 'full' };
+/** Between attempts of one profile's write after a conflict or a transient failure. */
+const WRITE_BACKOFF: Backoff = { baseMs: 20, capMs: 500, jitter: 'full' };
+const MAX_ATTEMPTS = 8;
+
+function remaining(store: ProfileStore, deadline: number): number {
+  return Math.max(1, Math.ceil(deadline - store.clock.now()));
+}
+
+/**
+ * The items at `keys` of the profiles table, as JSON keyed by `pk`, read in pages of 100;
+ * unprocessed keys are retried until `deadline`, then it throws (`DeadlineError`).
+ */
+export async function readItems(
+  store: ProfileStore,
+  keys: ReadonlyArray<{ pk: string; sk: string }>,
+  consistent: boolean,
+  deadline: number,
+): Promise<Map<string, Record<string, unknown>>> {
+  const found = new Map<string, Record<string, unknown>>();
+  const readPage = async (pending: ReadonlyArray<Record<string, AttributeValue>>) => {
+    const command = new BatchGetItemCommand({ RequestItems: { [store.table]: { Keys: [...pending], ConsistentRead: consistent } } });
+    const response = await withinDeadline(store.writer.send(command), remaining(store, deadline));
+    for (const wire of response.Responses?.[store.table] ?? []) {
+      const item = fromAttributeMap(wire);
+      found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
+    }
+    return response.UnprocessedKeys?.[store.table]?.Keys ?? [];
+  };
+  const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
+  for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
+    const page = unique.slice(i, i + BATCH_GET_KEYS).map((k) => marshallItem(k));
+    const { pending } = await retryPending(page, { policy: READ_BACKOFF, deadline, clock: store.clock }, readPage);
+    if (pending.length > 0) throw new DeadlineError(remaining(store, deadline));
+  }
+  return found;
+}
+
+/** Stored profiles at `keys`, keyed by `keyText`; absent ones are missing from the map. */
+export async function readProfiles(
+  store: ProfileStore,
+  keys: readonly ProfileKey[],
+  consistent: boolean,
+  deadline: number,
+): Promise<Map<string, Profile>> {
+  const items = await readItems(store, keys.map(profileItemKey), consistent, deadline);
+  const profiles = new Map<string, Profile>();
+  for (const key of keys) {
+    const item = items.get(`${profilePartitionKey(key)}\u0000profile`);
+    const profile = item && profileFromItem(item);
+    if (profile) profiles.set(keyText(key), profile);
+  }
+  return profiles;
+}
+
+export type UpdateResult =
+  | { status: 'written' | 'unchanged' | 'deleted'; before: Profile | undefined; after: Profile; conflicts: number }
+  | { status: 'failed'; error: DependencyError; conflicts: number };
+
+/** What a change did: nothing, a change to write, or a change that leaves nothing worth keeping. */
+export type Change = boolean | 'delete';
+
+export interface UpdateRequest {
+  key: ProfileKey;
+  /** The stored profile as already read; undefined when it was not stored. */
+  known: Profile | undefined;
+  /** Changes a fresh copy of the stored profile (`stored`: whether there was one); see `Change`. */
+  change: (profile: Profile, stored: boolean) => Change;
+}
+
+/**
+ * Applies each request's change to its stored profile and writes the results on the revisions they
+ * were read at, in batches (statements.ts). The writes that lose a race, or fail transiently, are
+ * read again (strongly consistent), changed again and written again, in rounds with a backoff,
+ * until the attempts or the deadline run out. Never throws for DynamoDB's answers: one result per
+ * request, in order, a failure classified.
+ */
+export async function changeProfiles(store: ProfileStore, requests: readonly UpdateRequest[], deadline: number): Promise<UpdateResult[]> {
+  const results = new Array<UpdateResult | undefined>(requests.length);
+  const conflicts = requests.map(() => 0);
+  const current = requests.map((r) => r.known);
+  const failures = new Map<number, DependencyError>();
+  let pending = requests.map((_, i) => i);
+  for (let attempt = 0; pending.length > 0 && attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) {
+      const delay = backoffDelay(WRITE_BACKOFF, attempt);
+      if (store.clock.now() + delay >= deadline) break;
+      await store.clock.sleep(delay);
+      try {
+        const fresh = await readProfiles(
+          store,
+          pending.map((i) => (requests[i] as UpdateRequest).key),
+          true,
+          deadline,
+        );
+        for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
+      } catch (error) {
+        const failure = translateAwsError(error, 'DynamoDB');
+        pending.forEach((i) => failures.set(i, failure));
+        if (failure.kind !== 'transient') break;
+        continue;
+      }
+    }
+    pending = await attemptWrites(store, requests, current, pending, { results, conflicts, failures }, deadline);
+  }
+  for (const i of pending) {
+    results[i] = {
+      status: 'failed',
+      error: failures.get(i) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'),
+      conflicts: conflicts[i] ?? 0,
+    };
+  }
+  return results as UpdateResult[];
+}
+
+/** One round: changes and writes the pending profiles; returns those to try again. */
+async function attemptWrites(
+  store: ProfileStore,
+  requests: readonly UpdateRequest[],
+  current: ReadonlyArray<Profile | undefined>,
+  pending: readonly number[],
+  into: { results: Array<UpdateResult | undefined>; conflicts: number[]; failures: Map<number, DependencyError> },
+  deadline: number,
+): Promise<number[]> {
+  const writes: ProfileWrite[] = [];
+  const written: number[] = [];
+  for (const i of pending) {
+    const request = requests[i] as UpdateRequest;
+    const before = current[i];
+    const next = before ? copyProfile(before) : emptyProfile(request.key);
+    const changed = request.change(next, before !== undefined);
+    if (!changed || (changed === 'delete' && !before)) {
+      into.results[i] = { status: 'unchanged', before, after: next, conflicts: into.conflicts[i] ?? 0 };
+      continue;
+    }
+    next.rev = (before?.rev ?? 0) + 1;
+    writes.push({ next, before, action: changed === 'delete' ? 'delete' : 'put' });
+    written.push(i);
+  }
+  const answers = await executeWrites(store, writes, deadline);
+  const again: number[] = [];
+  answers.forEach((answer, j) => {
+    const i = written[j] as number;
+    const write = writes[j] as ProfileWrite;
+    if (answer.status === 'ok') {
+      into.results[i] = {
+        status: write.action === 'delete' ? 'deleted' : 'written',
+        before: write.before,
+        after: write.next,
+        conflicts: into.conflicts[i] ?? 0,
+      };
+    } else if (answer.status === 'conflict') {
+      into.conflicts[i] = (into.conflicts[i] ?? 0) + 1;
+      into.failures.delete(i);
+      again.push(i);
+    } else {
+      into.failures.set(i, answer.error);
+      if (answer.error.kind === 'transient') {
+        store.log.warn('profile write failed; retrying', { error: answer.error.code });
+        again.push(i);
+      } else {
+        into.results[i] = { status: 'failed', error: answer.error, conflicts: into.conflicts[i] ?? 0 };
+      }
+    }
+  });
+  return again;
+}
+
+/** A request that merges `delta`; a profile not stored yet is created even when the delta holds nothing (a group without traits). */
+export function mergeRequest(delta: Profile, known: Profile | undefined): UpdateRequest {
+  return { key: delta.key, known, change: (profile, stored) => mergeProfiles(profile, delta) || !stored };
+}
