@@ -146,7 +146,8 @@ describe('convergent merging', () => {
     let n = 0;
     const throttled = shuffled(events, 4)
       .filter(() => n++ % 15 === 0)
-      .map((e) => `"${String(e.messageId)}"`);
+      // An event item holds its messageId at the end of its sort key (`<time>#<messageId>`).
+      .map((e) => `#${String(e.messageId)}"`);
     const writer = {
       send: (command: unknown) => {
         const text = command instanceof BatchWriteItemCommand ? JSON.stringify(command.input.RequestItems) : '';

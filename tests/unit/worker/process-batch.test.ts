@@ -105,10 +105,19 @@ describe('createWorker', () => {
       droppedByErasure: 0,
       continuedErasures: 0,
       failedMessages: 0,
-      requests: 2,
+      requests: 3,
       retries: 0,
+      // u1 and u2 are new: two profiles written in one statement batch (lib/worker/profiles/).
+      profiles: { written: 2, unchanged: 0, conflicts: 0, links: 0, failed: 0 },
     });
-    expect(fake.requests.map((r) => r.operation)).toEqual(['BatchWriteItem', 'BatchGetItem']);
+    // The events, the erasure watermark check, the profiles read, written, and the watermarks checked again.
+    expect(fake.requests.map((r) => r.operation)).toEqual([
+      'BatchWriteItem',
+      'BatchGetItem',
+      'BatchGetItem',
+      'BatchExecuteStatement',
+      'BatchGetItem',
+    ]);
     expect(
       batchItems(fake.requests[0]!)
         .map((i) => i.table)
