@@ -101,6 +101,16 @@ export function formatErasure(status: ErasureStatus, where: string): string {
         [{ header: 'TABLE' }, { header: 'ITEMS', align: 'right' }],
         EVENT_TYPES.map((type) => [type, formatNumber(status.totals.perTable[type])]),
       ).trimEnd(),
+      '',
+      'REMOVED FROM THE PROFILES TABLE',
+      formatTable(
+        [{ header: 'WHAT' }, { header: 'ITEMS', align: 'right' }],
+        [
+          ['profile', formatNumber(status.totals.profiles.profiles)],
+          ['links in other profiles', formatNumber(status.totals.profiles.links)],
+          ['group memberships', formatNumber(status.totals.profiles.memberships)],
+        ],
+      ).trimEnd(),
     );
   }
   return `${lines.join('\n')}\n`;

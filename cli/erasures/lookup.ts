@@ -23,7 +23,21 @@ export interface ErasureRequest {
   completedAt: string | undefined;
   erasedItems: number;
   erasedPerTable: Record<EventType, number>;
+  /** What the delete removed from the profiles table (lib/worker/profiles/erase.ts); not in `erasedItems`. */
+  erasedProfiles: ProfileErasure;
 }
+
+export interface ProfileErasure {
+  /** The user's profile. */
+  profiles: number;
+  /** The user's links in other profiles (anonymous ids, aliases). */
+  links: number;
+  /** The user's group memberships. */
+  memberships: number;
+}
+
+/** Audit attributes of the profile counts (lib/worker/erasure.ts `recordAudit`). */
+const PROFILE_COUNTS = { profiles: 'erased_profiles', links: 'erased_profile_links', memberships: 'erased_memberships' } as const;
 
 export interface ErasureStatus {
   sourceId: string;
@@ -33,7 +47,7 @@ export interface ErasureStatus {
   tombstone: { cutoff: string; updatedAt: string | undefined } | undefined;
   /** Oldest first. */
   requests: ErasureRequest[];
-  totals: { erasedItems: number; perTable: Record<EventType, number> };
+  totals: { erasedItems: number; perTable: Record<EventType, number>; profiles: ProfileErasure };
   /** True when every delete request of the user has a finished sweep. */
   sweepComplete: boolean;
 }
@@ -87,7 +101,11 @@ export async function lookupErasure(
 
 function summarize(sourceId: string, userId: string, hash: string, tombstone: Item | undefined, requests: ErasureRequest[]): ErasureStatus {
   const perTable = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
-  for (const request of requests) for (const type of EVENT_TYPES) perTable[type] += request.erasedPerTable[type];
+  const profiles: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
+  for (const request of requests) {
+    for (const type of EVENT_TYPES) perTable[type] += request.erasedPerTable[type];
+    for (const name of Object.keys(profiles) as Array<keyof ProfileErasure>) profiles[name] += request.erasedProfiles[name];
+  }
   return {
     sourceId,
     userId,
@@ -95,7 +113,7 @@ function summarize(sourceId: string, userId: string, hash: string, tombstone: It
     erased: tombstone !== undefined || requests.length > 0,
     tombstone: tombstone ? { cutoff: String(tombstone.cutoff), updatedAt: optionalText(tombstone.updatedAt) } : undefined,
     requests,
-    totals: { erasedItems: requests.reduce((sum, request) => sum + request.erasedItems, 0), perTable },
+    totals: { erasedItems: requests.reduce((sum, request) => sum + request.erasedItems, 0), perTable, profiles },
     sweepComplete: requests.length > 0 && requests.every((request) => request.completedAt !== undefined),
   };
 }
@@ -112,6 +130,11 @@ function auditEntry(item: Item): ErasureRequest {
     completedAt: optionalText(item.completedAt),
     erasedItems: Number(item.erasedItems ?? 0),
     erasedPerTable: Object.fromEntries(EVENT_TYPES.map((type) => [type, Number(item[`erased_${type}`] ?? 0)])) as Record<EventType, number>,
+    erasedProfiles: {
+      profiles: Number(item[PROFILE_COUNTS.profiles] ?? 0),
+      links: Number(item[PROFILE_COUNTS.links] ?? 0),
+      memberships: Number(item[PROFILE_COUNTS.memberships] ?? 0),
+    },
   };
 }
 

@@ -28,12 +28,14 @@ describe('erasures show', () => {
   const userId = 'erase-me@example.com';
 
   beforeAll(async () => {
-    // Prepare: three tracks, a page and an identify of the user, then Segment's delete for them.
+    // Prepare: three tracks, a page, an identify and a group call of the user (so a profile with a
+    // membership), then Segment's delete for them.
     const before = '2026-06-01T10:00:00.000Z';
     const events = [
       ...[1, 2, 3].map((i) => segmentEvent('track', { userId, timestamp: before, messageId: `t${i}` })),
       segmentEvent('page', { userId, timestamp: before }),
       segmentEvent('identify', { userId, timestamp: before }),
+      segmentEvent('group', { userId, groupId: 'g-erase', timestamp: before }),
       segmentEvent('track', { userId: 'someone-else', timestamp: before }),
     ];
     expect((await stack.send('/v1/batch', { batch: events })).status).toBe(200);
@@ -53,12 +55,16 @@ describe('erasures show', () => {
     expect(result.stdout).toContain(`\nstage       stage "${stack.config.stage}" on the local emulators`);
     expect(result.stdout).toMatch(new RegExp(`^user hash   ${userHash(userId, stack.config.erasureHashKey ?? '')}$`, 'm'));
     expect(result.stdout).toMatch(/^cut-off {5}\d{4}-\d\d-\d\dT[\d:.]+Z {2}\(events of the user timed at or before it/m);
-    expect(result.stdout).toMatch(/^sweep {7}complete; 5 item\(s\) erased by 1 delete request\(s\)$/m);
-    expect(result.stdout).toMatch(/^\S+Z +\S+Z +del-1 +1 +5 +\S+Z$/m);
+    expect(result.stdout).toMatch(/^sweep {7}complete; 6 item\(s\) erased by 1 delete request\(s\)$/m);
+    expect(result.stdout).toMatch(/^\S+Z +\S+Z +del-1 +1 +6 +\S+Z$/m);
     expect(result.stdout).toMatch(/^track +3$/m);
     expect(result.stdout).toMatch(/^page +1$/m);
     expect(result.stdout).toMatch(/^identify +1$/m);
+    expect(result.stdout).toMatch(/^group +1$/m);
     expect(result.stdout).toMatch(/^alias +0$/m);
+    expect(result.stdout).toContain('\nREMOVED FROM THE PROFILES TABLE\n');
+    expect(result.stdout).toMatch(/^profile +1$/m);
+    expect(result.stdout).toMatch(/^group memberships +1$/m);
   });
 
   it('prints the same as JSON with --json, the hash the worker stores included', async () => {
@@ -74,8 +80,12 @@ describe('erasures show', () => {
       userHash: userHash(userId, stack.config.erasureHashKey ?? ''),
       erased: true,
       sweepComplete: true,
-      totals: { erasedItems: 5, perTable: { ...zero(), track: 3, page: 1, identify: 1 } },
-      requests: [{ messageId: 'del-1', runs: 1, erasedItems: 5, requestedAt: '2026-06-02T00:00:00.000Z' }],
+      totals: {
+        erasedItems: 6,
+        perTable: { ...zero(), track: 3, page: 1, identify: 1, group: 1 },
+        profiles: { profiles: 1, memberships: 1 },
+      },
+      requests: [{ messageId: 'del-1', runs: 1, erasedItems: 6, requestedAt: '2026-06-02T00:00:00.000Z' }],
     });
     expect((status.requests as Array<{ completedAt?: string }>)[0]?.completedAt).toMatch(/Z$/);
     expect(await stack.scan('track')).toHaveLength(1);
