@@ -3,6 +3,7 @@
  * whatever an authenticated sender sent and we refused is quarantined.
  */
 import { gzipSync } from 'node:zlib';
+import { signWebhookPayload } from '../../lib/ingest/webhook';
 import { segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -72,11 +73,21 @@ describe('bad input', () => {
     const headers = { 'content-type': 'application/octet-stream' };
     const single = await stack.send('/v1/track', undefined, { raw: bytes, headers });
     const direct = await stack.send('/segment', undefined, { raw: bytes, headers });
+    const webhook = await stack.send('/webhook/' + stack.sourceId, undefined, {
+      raw: bytes,
+      auth: null,
+      headers: { ...headers, 'x-signature': signWebhookPayload(stack.webhookSecret, bytes) },
+    });
 
-    expect([single.status, direct.status]).toEqual([400, 400]);
+    expect([single.status, direct.status, webhook.status]).toEqual([400, 400, 400]);
     expect(single.body.message).toBe('body is not valid UTF-8');
-    const quarantined = [...(await rejectedFor('/v1/track', 'not valid UTF-8')), ...(await rejectedFor('/segment', 'not valid UTF-8'))];
-    expect(quarantined.map((r) => r.route).sort()).toEqual(['/segment', '/v1/track']);
+    expect(webhook.body.message).toBe('body is not valid UTF-8');
+    const quarantined = [
+      ...(await rejectedFor('/v1/track', 'not valid UTF-8')),
+      ...(await rejectedFor('/segment', 'not valid UTF-8')),
+      ...(await rejectedFor('/webhook', 'not valid UTF-8')),
+    ];
+    expect(quarantined.map((r) => r.route).sort()).toEqual(['/segment', '/v1/track', '/webhook']);
     expect(String(quarantined[0]?.raw)).toContain('"userId":"bad-utf8","x":"\ufffd("');
   });
 
@@ -92,6 +103,31 @@ describe('bad input', () => {
     expect(single.body.message).toBe('invalid event: the event nests too deeply to be serialized (thousands of levels)');
     expect(batch.body).toMatchObject({ accepted: 1, rejected: 1 });
     expect((await rejectedFor('/segment', 'nests too deeply')).length).toBeGreaterThan(0);
+  });
+
+  it('checks the signature of a webhook batch whose first event nests too deeply, and quarantines that event when it has no messageId to keep', async () => {
+    // Without a messageId the id is derived from the content, which runs out of stack too; and the
+    // first element cannot be printed for the signature Segment's batching would have made.
+    const deep = `{"type":"track","event":"Deep","userId":"deep-signed","properties":{"p":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+    const fine = JSON.stringify({ type: 'track', event: 'Fine', userId: 'deep-signed', messageId: 'deep-signed-fine' });
+    const body = `[${deep},${fine}]`;
+
+    const response = await stack.send('/webhook/' + stack.sourceId, undefined, {
+      auth: null,
+      headers: { 'x-signature': signWebhookPayload(stack.webhookSecret, body) },
+      raw: body,
+    });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 0, message: 'the event nests too deeply to be serialized (thousands of levels)' }],
+    });
+    // The other deep test of this file quarantines an event at index 1 of its webhook batch.
+    const quarantined = (await rejectedFor('/webhook', 'nests too deeply')).filter((r) => r.index === 0);
+    expect(quarantined).toHaveLength(1);
+    expect((await stack.scan('track')).filter((e) => e.messageId === 'deep-signed-fine')).toHaveLength(1);
   });
 
   it('answers 400 for an empty body', async () => {

@@ -140,6 +140,21 @@ describe('clamping the future', () => {
     // The key keeps the sender's time: a retry of the same event lands on the same item.
     expect(item?.sk).toBe(`${ahead}#future-1`);
   });
+
+  it('names the event of a batch whose timestamp was clamped by its position, and stores both', async () => {
+    const ahead = iso(Date.now() + 365 * 86_400_000);
+    const now = segmentEvent('track', { userId: 'future-batch', messageId: 'future-batch-0' });
+    const future = segmentEvent('track', { userId: 'future-batch', messageId: 'future-batch-1', timestamp: ahead });
+
+    const response = await stack.send('/v1/batch', { batch: [now, future] });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ accepted: 2, rejected: 0 });
+    expect(response.body.warnings).toEqual([
+      `event 1: "timestamp" ${ahead} is more than a day ahead of the receive time; stored as the receive time`,
+    ]);
+    expect(await itemsOf('track', 'future-batch')).toHaveLength(2);
+  });
 });
 
 describe('a key that holds still across retries (issue 10, 6)', () => {

@@ -68,6 +68,26 @@ describe('normalizeEvent', () => {
     });
   });
 
+  it('treats a null or empty anonymousId as absent', () => {
+    expect(ok({ type: 'track', event: 'E', userId: 'u', anonymousId: null }).event).not.toHaveProperty('anonymousId');
+    expect(ok({ type: 'track', event: 'E', userId: 'u', anonymousId: '' }).event).not.toHaveProperty('anonymousId');
+    expect(normalizeEvent({ type: 'track', event: 'E', anonymousId: '' }, options)).toMatchObject({
+      ok: false,
+      reasons: ['either "userId" or "anonymousId" is required'],
+    });
+  });
+
+  it('quotes an unknown type in its reason, cut to 64 characters, and names the JSON type of a type that is not a string', () => {
+    const reasons = (type: unknown) => {
+      const verdict = normalizeEvent({ type, userId: 'u' }, options);
+      return verdict.ok ? [] : verdict.reasons;
+    };
+    const allowed = 'identify, track, page, screen, group, alias, delete';
+
+    expect(reasons('t'.repeat(200))).toEqual([`"type" must be one of ${allowed}, got "${'t'.repeat(64)}…"`]);
+    expect(reasons({ name: 'track' })).toEqual([`"type" must be one of ${allowed}, got an object`]);
+  });
+
   it('requires what each type requires', () => {
     const reasons = (input: unknown) => {
       const verdict = normalizeEvent(input, options);
@@ -102,5 +122,12 @@ describe('normalizeEvent', () => {
 describe('canonicalJson', () => {
   it('sorts keys at every level and drops undefined', () => {
     expect(canonicalJson({ b: [{ d: 1, c: 2 }], a: undefined, c: null })).toBe('{"b":[{"c":2,"d":1}],"c":null}');
+  });
+
+  it('writes what JSON cannot hold inside an array as null, as JSON.stringify does', () => {
+    const value = [undefined, () => 1, 'x'];
+
+    expect(canonicalJson(value)).toBe('[null,null,"x"]');
+    expect(canonicalJson(value)).toBe(JSON.stringify(value));
   });
 });

@@ -1,7 +1,7 @@
 /** Property paths: the walk the worker learns shapes with, the path syntax, and its parser. */
 import { SCHEMA_LIMITS } from '../../../lib/shared/schema-records';
 import { eventKeyOf, storedEventKey } from '../../../lib/spec/event-keys';
-import { parsePath, pathSegment, PathTree, pointerToPath, walkShape } from '../../../lib/spec/property-paths';
+import { jsonTypeOf, parsePath, pathSegment, PathTree, pointerToPath, walkShape } from '../../../lib/spec/property-paths';
 
 function shapeOf(event: Record<string, unknown>, tree = new PathTree<number>(100)): { seen: string[]; capped: string[] } {
   const seen: string[] = [];
@@ -82,6 +82,63 @@ describe('walkShape', () => {
     expect(seen).toHaveLength(SCHEMA_LIMITS.pathDepth);
     expect(capped).toEqual([`properties${'.level'.repeat(SCHEMA_LIMITS.pathDepth - 1)}.*`]);
   });
+  it('reports a path longer than the path limit once, clipped, and walks nothing under it', () => {
+    const name = (c: string) => c.repeat(SCHEMA_LIMITS.nameChars);
+    const event = { properties: { [name('a')]: { [name('b')]: { [name('c')]: { deeper: 1 } } } } };
+
+    const { seen, capped } = shapeOf(event);
+
+    expect(seen).toHaveLength(3);
+    expect(capped).toEqual([`properties.${name('a')}.${name('b')}.${name('c')}`.slice(0, SCHEMA_LIMITS.pathChars)]);
+    expect(seen.join(' ')).not.toContain('deeper');
+  });
+
+  it('reports the scalar elements of an array at a path that is too long as capped, not as seen', () => {
+    const name = 'n'.repeat(SCHEMA_LIMITS.nameChars);
+    // The array's own path is 299 characters; its elements' (`[]`) are 301.
+    const event = { properties: { [name]: { [name]: { [name.slice(0, 86)]: [1, 2, 'x'] } } } };
+
+    const { seen, capped } = shapeOf(event);
+
+    expect(seen.at(-1)).toMatch(/: array$/);
+    expect(capped).toHaveLength(2);
+    expect(capped[0]?.length).toBe(SCHEMA_LIMITS.pathChars);
+  });
+
+  it('at the depth limit reports arrays with elements as capped, and an empty object or array as seen without anything capped', () => {
+    let deep: Record<string, unknown> = { list: [1], none: {}, empty: [] };
+    for (let i = 0; i < SCHEMA_LIMITS.pathDepth - 2; i++) deep = { level: deep };
+
+    const { seen, capped } = shapeOf({ properties: deep });
+
+    const at = `properties${'.level'.repeat(SCHEMA_LIMITS.pathDepth - 2)}`;
+    expect(seen.slice(-3)).toEqual([`${at}.list: array`, `${at}.none: object`, `${at}.empty: array`]);
+    expect(capped).toEqual([`${at}.list[]`]);
+  });
+
+  it('walks an empty array as an array with no element path', () => {
+    const { seen } = shapeOf({ properties: { tags: [] } });
+
+    expect(seen).toEqual(['properties: object', 'properties.tags: array']);
+  });
+
+  it('skips what JSON cannot hold (undefined, functions, bigints) and names every JSON type', () => {
+    const event = { properties: { gone: undefined, call: () => 1, big: 1n, list: [undefined, 2] } };
+
+    const { seen } = shapeOf(event);
+
+    expect(seen).toEqual(['properties: object', 'properties.list: array', 'properties.list[]: integer']);
+    expect([undefined, () => 1, 1n, Symbol('s')].map(jsonTypeOf)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(['s', 1, 1.5, true, null, [], {}].map(jsonTypeOf)).toEqual([
+      'string',
+      'integer',
+      'number',
+      'boolean',
+      'null',
+      'array',
+      'object',
+    ]);
+  });
 });
 
 describe('PathTree', () => {
@@ -124,6 +181,10 @@ describe('parsePath', () => {
     expect(parsePath(`properties${pathSegment('y'.repeat(300))}`)).toBeUndefined();
     expect(parsePath('properties..x')).toBeUndefined();
     expect(parsePath('properties["open')).toBeUndefined();
+    expect(parsePath('.properties')).toBeUndefined();
+    expect(parsePath('[]')).toBeUndefined();
+    expect(parsePath('properties[total]')).toBeUndefined();
+    expect(parsePath('properties["bad \\q escape"]')).toBeUndefined();
   });
 });
 
@@ -134,6 +195,7 @@ describe('pointerToPath', () => {
     expect(pointerToPath(event, '/properties/items/1/sku')).toBe('properties.items[1].sku');
     expect(pointerToPath(event, '/properties/a~1b')).toBe('properties.a/b');
     expect(pointerToPath(event, '')).toBe('');
+    expect(pointerToPath(event, '/properties/a~1b/more/x')).toBe('properties.a/b.more.x');
   });
 });
 

@@ -1,6 +1,6 @@
 /** Tracking plans: the document's checks, compiling with Ajv, and the sentences violations are told in. */
 import { compilePlan, PlanCompileError } from '../../../lib/spec/plan-compiler';
-import { MAX_PLAN_REASONS, readPlanDocument, type PlanDocument } from '../../../lib/spec/tracking-plan';
+import { MAX_PLAN_EVENTS, MAX_PLAN_REASONS, readPlanDocument, type PlanDocument } from '../../../lib/spec/tracking-plan';
 
 const plan = (events: PlanDocument['events'], mode: PlanDocument['mode'] = 'block'): PlanDocument => ({ mode, unplanned: 'warn', events });
 
@@ -109,6 +109,62 @@ describe('compilePlan', () => {
     expect(mixed).toThrow(/events\["group"\]: no schema with key or ref "http:\/\/json-schema.org\/draft-07\/schema#"/);
   });
 
+  it('compiles 2019-09 schemas when the plan says so, checking the keywords of that draft', () => {
+    const compiled2019 = compilePlan(
+      plan({
+        identify: {
+          $schema: 'https://json-schema.org/draft/2019-09/schema',
+          properties: { traits: { dependentRequired: { street: ['city'] } } },
+        },
+      }),
+    );
+
+    const { problems } = compiled2019.check({ type: 'identify', traits: { street: 'Main St 1' } });
+
+    expect(problems).toEqual(['"traits" must have property city when property street is present (tracking plan rule "dependentRequired")']);
+  });
+
+  it('names the value a "const" rule wants, and the allowed values of a long "enum" with how many more there are', () => {
+    const strict = compilePlan(
+      plan({
+        'Order Completed': {
+          properties: {
+            properties: {
+              properties: {
+                version: { const: 2 },
+                currency: { enum: ['EUR', 'USD', 'GBP', 'CHF', 'JPY', 'SEK', 'NOK', `X${'Y'.repeat(60)}`] },
+              },
+            },
+          },
+        },
+      }),
+    );
+
+    const { problems } = strict.check(track({ version: 1, currency: 'DKK' }));
+
+    expect(problems).toEqual([
+      '"properties.version" must be 2 (tracking plan rule "const")',
+      '"properties.currency" must be one of "EUR", "USD", "GBP", "CHF", "JPY" (and 3 more) (tracking plan rule "enum")',
+    ]);
+  });
+
+  it('calls a violation of the schema at the top "the event", with the type it has', () => {
+    const strict = compilePlan(plan({ 'Order Completed': { type: 'array' } }));
+
+    const { problems } = strict.check(track({}));
+
+    expect(problems).toEqual(['the event must be array, not object (tracking plan rule "type")']);
+  });
+
+  it('clips a long enum value in the sentence, so one value cannot make a reason huge', () => {
+    const long = `v${'x'.repeat(100)}`;
+    const strict = compilePlan(plan({ 'Order Completed': { properties: { properties: { properties: { tier: { enum: [long] } } } } } }));
+
+    const [problem] = strict.check(track({ tier: 'other' })).problems;
+
+    expect(problem).toBe(`"properties.tier" must be one of ${JSON.stringify(long).slice(0, 40)}… (tracking plan rule "enum")`);
+  });
+
   it('reports unknown keywords in strict log mode instead of failing', () => {
     const warnings: string[] = [];
 
@@ -132,6 +188,22 @@ describe('readPlanDocument', () => {
         'events["a"] must be a JSON Schema (an object or a boolean)',
         '"events" has an empty event key',
       ],
+    });
+  });
+
+  it.each([
+    ['an array', []],
+    ['null', null],
+    ['a string', 'plan'],
+  ])('refuses %s as a plan: a plan is a JSON object', (_, value) => {
+    expect(readPlanDocument(value)).toEqual({ problems: ['the plan must be a JSON object'] });
+  });
+
+  it(`refuses more than ${MAX_PLAN_EVENTS} event keys, saying how many there are`, () => {
+    const events = Object.fromEntries(Array.from({ length: MAX_PLAN_EVENTS + 1 }, (_, i) => [`Event ${i}`, true]));
+
+    expect(readPlanDocument({ events })).toEqual({
+      problems: [`"events" has ${MAX_PLAN_EVENTS + 1} event keys; at most ${MAX_PLAN_EVENTS}`],
     });
   });
 });
