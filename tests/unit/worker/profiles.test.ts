@@ -135,7 +135,13 @@ describe('the profile item', () => {
 describe('the profile item as stored by someone else', () => {
   it('reads attributes of the DynamoDB types the worker never writes (sets, binary, an empty value) without failing', () => {
     // Prepare: what a hand edit in the console or an export tool can leave in the table.
-    const wire = { tags: { SS: ['a', 'b'] }, scores: { NS: ['1', '2.5'] }, blob: { B: Uint8Array.from([1, 2, 3]) }, odd: {} };
+    // An attribute of no known type (`odd`) is what a newer SDK's unknown member would deserialise to.
+    const wire = {
+      tags: { SS: ['a', 'b'] },
+      scores: { NS: ['1', '2.5'] },
+      blob: { B: Uint8Array.from([1, 2, 3]) },
+      odd: {},
+    } as unknown as Record<string, SdkAttributeValue>;
 
     // Act
     const item = fromAttributeMap(wire);
