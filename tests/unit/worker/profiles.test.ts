@@ -232,6 +232,28 @@ describe('contributionOf', () => {
     expect(self?.touches.map((t) => [...t.links.keys()])).toEqual([[]]);
   });
 
+  it('adds nothing for an event without a userId or an anonymousId, even with activity on', () => {
+    // Act
+    const contribution = contributionOf(record({ type: 'identify', traits: { plan: 'pro' } }), 'msg', true);
+
+    // Assess
+    expect(contribution).toBeUndefined();
+  });
+
+  it('skips trait names that are empty or longer than a profile keeps, and keeps an undefined value as null', () => {
+    // Prepare
+    const long = 'n'.repeat(CAPS.traitNameBytes + 1);
+    const traits = { '': 'empty name', [long]: 'long name', plan: 'pro', gone: undefined };
+
+    // Act
+    const contribution = contributionOf(record({ type: 'identify', userId: 'u', traits }), 'msg', false);
+
+    // Assess
+    const kept = contribution?.touches[0]?.traits;
+    expect([...(kept?.keys() ?? [])].sort()).toEqual(['gone', 'plan']);
+    expect(kept?.get('gone')?.value).toBeNull();
+  });
+
   it('makes members of users only, and coalesces a batch into one delta per profile', () => {
     const anonymous = contributionOf(record({ type: 'group', anonymousId: 'a', groupId: 'g', traits: { n: 1 } }), 'm1', true);
     const user = contributionOf(record({ type: 'group', userId: 'u', groupId: 'g', traits: { m: 2 } }), 'm2', true);
