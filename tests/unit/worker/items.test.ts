@@ -3,7 +3,7 @@
  * field given back by readEventItem.
  */
 import type { EventRecord } from '../../../lib/message/format';
-import { eventItem, fitsDynamo, readEventItem } from '../../../lib/worker/items';
+import { eventExpiresAt, eventItem, fitsDynamo, readEventItem } from '../../../lib/worker/items';
 
 function record(event: Record<string, unknown>, keyTime?: string): EventRecord {
   return {
@@ -123,6 +123,58 @@ describe('readEventItem', () => {
     expect(readEventItem(eventItem(record({ userId: 'u', _x: 1 }), 86_400), 'track').event._x).toBe(1);
   });
 });
+describe('readEventItem on items it did not write', () => {
+  it('reads an item of the earlier layout stored as JSON text', () => {
+    // Prepare
+    const event = { type: 'track', messageId: 'm1', userId: 'u', properties: { deep: { deeper: true } } };
+    const legacy = {
+      pk: 'src#u',
+      sk: '2026-01-01T00:00:00.000Z#m1',
+      sourceId: 'src',
+      receivedAt: '2026-01-01T00:00:05.000Z',
+      storedAs: 'json',
+      json: JSON.stringify(event),
+    };
+
+    // Act
+    const stored = readEventItem(legacy, 'track');
+
+    // Assess
+    expect(stored).toEqual({ event, sourceId: 'src', receivedAt: '2026-01-01T00:00:05.000Z' });
+  });
+
+  it('reads a malformed item without keys, separator or receive time without throwing, the key read as the source', () => {
+    // Prepare: what a hand edit can leave in a table.
+    const noKeys = { timestamp: '2026-01-01T00:00:00.000Z' };
+    const noSeparator = { pk: 'src', sk: '2026-01-01T00:00:00.000Z#m9' };
+
+    // Act
+    const fromNoKeys = readEventItem(noKeys, 'track');
+    const fromNoSeparator = readEventItem(noSeparator, 'page');
+
+    // Assess
+    expect(fromNoKeys).toMatchObject({
+      sourceId: '',
+      receivedAt: undefined,
+      event: { type: 'track', timestamp: '2026-01-01T00:00:00.000Z' },
+    });
+    expect(fromNoSeparator).toMatchObject({ sourceId: 'src', receivedAt: undefined, event: { type: 'page', messageId: 'm9' } });
+  });
+});
+
+describe('eventExpiresAt', () => {
+  it("counts the retention from the receive time when the event's timestamp cannot be read", () => {
+    // Prepare
+    const unreadable = { ...record({ userId: 'u' }), event: { ...record({}).event, timestamp: 'not a time' } };
+
+    // Act
+    const expiresAt = eventExpiresAt(unreadable, 86_400);
+
+    // Assess
+    expect(expiresAt).toBe(Date.parse('2026-01-01T00:00:05.000Z') / 1000 + 86_400);
+  });
+});
+
 describe('fitsDynamo', () => {
   it.each([
     [{ a: 1, b: [1, 'x', null, true], c: { d: 0.5 } }, true],

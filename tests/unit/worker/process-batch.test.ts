@@ -292,3 +292,74 @@ describe('createWorker', () => {
     expect(fake.requests.filter((r) => r.operation === 'UpdateItem')).toHaveLength(3);
   });
 });
+
+describe('createWorker when a profile cannot be written', () => {
+  /** BatchExecuteStatement answered with `code` for every statement; BatchGetItem of the profiles table by `read`. */
+  function profilesFailing(code: string | undefined, read?: () => Answer) {
+    return (request: WireRequest): Answer => {
+      if (request.operation === 'BatchGetItem' && read && Object.keys(request.body.RequestItems as object).includes(TABLES.profiles))
+        return read();
+      if (request.operation !== 'BatchExecuteStatement' || code === undefined) return undefined;
+      const statements = request.body.Statements as unknown[];
+      return { body: { Responses: statements.map(() => ({ Error: { Code: code, Message: `${code} from the fake` } })) } };
+    };
+  }
+
+  it('keeps the events and the message when DynamoDB refuses a profile, and logs the dropped update as an error', async () => {
+    // Prepare
+    const { process, log } = worker(profilesFailing('ValidationError'));
+    const message = sqsRecord(recordsMessage([event('identify', 'u1', { traits: { plan: 'pro' } })]));
+
+    // Act
+    const result = await process(sqsEvent(message));
+
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ stored: { identify: 1 }, profiles: { failed: 1, written: 0 } });
+    expect(log.lines).toContainEqual({
+      level: 'error',
+      message: 'DynamoDB refused a profile; its update is dropped',
+      extra: { kind: 'user', error: 'ValidationException' },
+    });
+  });
+
+  it('retries the message when a profile write is denied, and counts the configuration error for the alarm', async () => {
+    // Prepare
+    const { process, log, meter } = worker(profilesFailing('AccessDenied'));
+    const message = sqsRecord(recordsMessage([event('identify', 'u1', { traits: { plan: 'pro' } })]));
+
+    // Act
+    const result = await process(sqsEvent(message));
+
+    // Assess
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    expect(meter.counts).toContainEqual(['DependencyErrors', 1, ['kind', 'configuration']]);
+    expect(log.lines).toContainEqual({
+      level: 'warn',
+      message: 'profile not written; its messages will be retried',
+      extra: { kind: 'user', error: 'AccessDenied' },
+    });
+  });
+
+  it('retries the messages of every profile when the profiles cannot be read, and keeps their events stored', async () => {
+    // Prepare: the profiles table is throttled; the event tables are not.
+    const { process, log, fake } = worker(profilesFailing(undefined, () => dynamoError('ProvisionedThroughputExceededException')));
+    const first = sqsRecord(recordsMessage([event('identify', 'u1', { traits: { plan: 'pro' } })]));
+    const second = sqsRecord(recordsMessage([event('identify', 'u2', { traits: { plan: 'free' } })]));
+
+    // Act
+    const result = await process(sqsEvent(first, second));
+
+    // Assess
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([first.messageId, second.messageId].sort());
+    // Written before the profiles, the events stay stored: their redelivery writes the same items again.
+    const written = fake.requests.flatMap((r) => (r.operation === 'BatchWriteItem' ? batchItems(r) : []));
+    expect(
+      written
+        .filter((i) => i.table === TABLES.identify)
+        .map((i) => userOf(i.item))
+        .sort(),
+    ).toEqual(['u1', 'u2']);
+    expect(log.lines.some((l) => l.level === 'warn' && l.message === 'profile update failed; messages will be retried')).toBe(true);
+  });
+});

@@ -132,6 +132,64 @@ describe('the profile item', () => {
   });
 });
 
+describe('the profile item as stored by someone else', () => {
+  it('reads attributes of the DynamoDB types the worker never writes (sets, binary, an empty value) without failing', () => {
+    // Prepare: what a hand edit in the console or an export tool can leave in the table.
+    // An attribute of no known type (`odd`) is what a newer SDK's unknown member would deserialise to.
+    const wire = {
+      tags: { SS: ['a', 'b'] },
+      scores: { NS: ['1', '2.5'] },
+      blob: { B: Uint8Array.from([1, 2, 3]) },
+      odd: {},
+    } as unknown as Record<string, SdkAttributeValue>;
+
+    // Act
+    const item = fromAttributeMap(wire);
+
+    // Assess
+    expect(item).toEqual({ tags: ['a', 'b'], scores: [1, 2.5], blob: 'AQID', odd: null });
+  });
+
+  it.each([
+    ['a members item', { pk: 'src#members#g1', sk: 'u-1' }],
+    ['an unknown kind', { kind: 'device', sourceId: 'src', userId: 'u-1' }],
+    ['a sourceId that is not text', { kind: 'user', sourceId: 7, userId: 'u-1' }],
+    ['no id for its kind', { kind: 'group', sourceId: 'src', userId: 'u-1' }],
+  ])('is no profile for %s', (_what, item) => {
+    // Act
+    const profile = profileFromItem(item);
+
+    // Assess
+    expect(profile).toBeUndefined();
+  });
+
+  it('reads a profile item without rev, trait versions or counts as revision 0, the oldest version and no counts', () => {
+    // Prepare
+    const item = { kind: 'user', sourceId: 'src', userId: 'u-1', traits: { plan: 'pro' }, firstSeen: '2026-01-01', lastSeen: '2026-01-02' };
+
+    // Act
+    const profile = profileFromItem(item);
+
+    // Assess
+    expect(profile?.rev).toBe(0);
+    expect(profile?.traits.get('plan')).toEqual({ value: 'pro', version: '#' });
+    expect(profile?.activity).toEqual({ firstSeen: '2026-01-01', lastSeen: '2026-01-02', counts: new Map() });
+  });
+
+  it('writes an activity without counts as an empty counts map, which reads back as the same profile', () => {
+    // Prepare
+    const profile = emptyProfile(KEY);
+    profile.activity = { counts: new Map(), firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-01T00:00:00.000Z' };
+
+    // Act
+    const item = profileItem(profile);
+
+    // Assess
+    expect(item.counts).toEqual({});
+    expect(profileFromItem(fromAttributeMap(marshallItem(item)))).toEqual(profile);
+  });
+});
+
 describe('storableTrait', () => {
   it('keeps what DynamoDB holds, as JSON text what it cannot, and a note for what is too long', () => {
     let deep: unknown = 'bottom';
@@ -172,6 +230,28 @@ describe('contributionOf', () => {
       ['old', ['aliasedTo']],
     ]);
     expect(self?.touches.map((t) => [...t.links.keys()])).toEqual([[]]);
+  });
+
+  it('adds nothing for an event without a userId or an anonymousId, even with activity on', () => {
+    // Act
+    const contribution = contributionOf(record({ type: 'identify', traits: { plan: 'pro' } }), 'msg', true);
+
+    // Assess
+    expect(contribution).toBeUndefined();
+  });
+
+  it('skips trait names that are empty or longer than a profile keeps, and keeps an undefined value as null', () => {
+    // Prepare
+    const long = 'n'.repeat(CAPS.traitNameBytes + 1);
+    const traits = { '': 'empty name', [long]: 'long name', plan: 'pro', gone: undefined };
+
+    // Act
+    const contribution = contributionOf(record({ type: 'identify', userId: 'u', traits }), 'msg', false);
+
+    // Assess
+    const kept = contribution?.touches[0]?.traits;
+    expect([...(kept?.keys() ?? [])].sort()).toEqual(['gone', 'plan']);
+    expect(kept?.get('gone')?.value).toBeNull();
   });
 
   it('makes members of users only, and coalesces a batch into one delta per profile', () => {

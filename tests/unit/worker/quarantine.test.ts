@@ -3,10 +3,10 @@
  * raw text (cut at the raw-text limit, and marked so) and the reason, under a key of its own.
  */
 import { createHash } from 'node:crypto';
-import { RAW_TEXT_LIMIT, type EventRecord } from '../../../lib/message/format';
+import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../../../lib/message/format';
 import { eventItem } from '../../../lib/worker/items';
 import type { WriteRequest } from '../../../lib/worker/write';
-import { refusedItem, unreadableMessageItem } from '../../../lib/worker/quarantine';
+import { refusedItem, rejectedRecordItem, unreadableMessageItem } from '../../../lib/worker/quarantine';
 import { sqsRecord } from '../../support/events';
 
 const EXPIRES = 1_800_000_000;
@@ -96,5 +96,52 @@ describe('refusedItem', () => {
 
     expect(item).toMatchObject({ pk: '(unknown)', receivedAt: '2026-03-01T00:00:00.000Z', truncated: true, messageId: undefined });
     expect(String(item.raw)).toHaveLength(RAW_TEXT_LIMIT);
+  });
+});
+
+describe('rejectedRecordItem with hostile input', () => {
+  const rejected = (overrides: Partial<RejectedRecord>): RejectedRecord => ({
+    kind: 'rejected',
+    sourceId: 'src',
+    receivedAt: '2026-03-01T12:00:00.000Z',
+    requestId: 'req-1',
+    route: '/v1/batch',
+    raw: '{}',
+    rawBytes: 2,
+    truncated: false,
+    reasons: ['"type" is required'],
+    ...overrides,
+  });
+
+  it('keys a body with a long request id by a readable head and its hash, so the key stays short and two such ids stay apart', () => {
+    // Prepare: ids that differ only after the head.
+    const long = 'r'.repeat(5000);
+
+    // Act
+    const first = rejectedRecordItem(rejected({ requestId: `${long}1` }), EXPIRES);
+    const second = rejectedRecordItem(rejected({ requestId: `${long}2` }), EXPIRES);
+
+    // Assess
+    const hash = createHash('sha256').update(`${long}1`).digest('hex');
+    expect(first.sk).toBe(`2026-03-01T12:00:00.000Z#${'r'.repeat(32)}…sha256:${hash}#body`);
+    expect(second.sk).not.toBe(first.sk);
+    expect(first.requestId).toBe(`${long}1`);
+  });
+
+  it('cuts a long messageId and keeps a flood of long reasons under its byte budget, saying how many were left out', () => {
+    // Prepare
+    const reasons = Array.from({ length: 300 }, (_, i) => `${i}: ${'x'.repeat(2000)}`);
+
+    // Act
+    const item = rejectedRecordItem(rejected({ index: 4, messageId: 'm'.repeat(3000), reasons }), EXPIRES);
+
+    // Assess
+    const kept = item.reasons as string[];
+    expect(item.messageId).toBe(`${'m'.repeat(200)}…`);
+    expect(item.sk).toMatch(/#4$/);
+    expect(kept[0]).toBe(`${reasons[0]?.slice(0, 1000)}…`);
+    expect(kept.at(-1)).toBe(`(and ${300 - (kept.length - 1)} more reasons)`);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(kept.slice(0, -1).reduce((bytes, r) => bytes + Buffer.byteLength(r), 0)).toBeLessThanOrEqual(16 * 1024);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { dedupeWrites, writeItems, type WriteRequest } from '../../../lib/worker/write';
+import { dedupeWrites, refusalReason, writeItems, type WriteRequest } from '../../../lib/worker/write';
 import { marshallItem, UnsupportedValueError } from '../../../lib/worker/dynamo-wire';
 import { translateAwsError } from '../../../lib/shared/errors';
 import { silentLog } from '../../../lib/shared/log';
@@ -331,5 +331,40 @@ describe('translateAwsError', () => {
     });
     expect(translateAwsError(unanswered, 'DynamoDB').kind).toBe('transient');
     expect(translateAwsError({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }, 'DynamoDB').kind).toBe('configuration');
+  });
+});
+
+describe('refusalReason', () => {
+  // DynamoDB's own messages for items it refuses (ValidationException); DynamoDB Local words some differently.
+  it.each([
+    ['Item size has exceeded the maximum allowed size', "it is larger than DynamoDB's 400 KB item limit"],
+    [
+      'One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes',
+      'a key is longer than DynamoDB allows',
+    ],
+    [
+      'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value.',
+      'empty value',
+    ],
+    ['Nesting Levels have exceeded supported limits', 'nests deeper than DynamoDB allows'],
+    ['Something DynamoDB has never said', 'refused the item as invalid (ValidationException)'],
+  ])('names the refusal of "%s" in our words', (message, words) => {
+    // Prepare
+    const error = Object.assign(new Error(message), { name: 'ValidationException' });
+
+    // Act
+    const reason = refusalReason(error);
+
+    // Assess
+    expect(reason).toContain(words);
+    expect(reason).not.toContain(message);
+  });
+
+  it('gives the generic reason for something thrown that is not an Error', () => {
+    // Act
+    const reason = refusalReason('Nesting Levels have exceeded supported limits');
+
+    // Assess
+    expect(reason).toBe('DynamoDB refused the item as invalid (ValidationException)');
   });
 });
