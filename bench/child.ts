@@ -2,7 +2,7 @@
  * One in-process measurement in a fresh process (its own heap and JIT state), started by
  * bench/run.ts; the result goes back over IPC. (No forced GC between rounds: `--expose-gc` and
  * `gc()` made the handlers measurably slower afterwards.)
- *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n,"plan"?:true,"learn"?:false}
+ *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n,"plan"?:true,"learn"?:false,"profiles"?:false}
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
 import { measureNaive } from './naive';
@@ -24,6 +24,8 @@ interface Task {
   plan?: boolean;
   /** Worker only: false turns schema learning off (lib/worker/schemas/), to show what it costs. */
   learn?: boolean;
+  /** Worker only: false turns profiles off (stage parameter profiles), to show what they cost. */
+  profiles?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -35,7 +37,14 @@ async function main(): Promise<void> {
       ? await measureIngest(task.shape, options, logs, task.plan === true)
       : task.task === 'naive'
         ? await measureNaive(task.shape, options)
-        : await measureWorker(task.shape, options, logs, task.batchSize, task.learn !== false);
+        : await measureWorker(
+            task.shape,
+            options,
+            logs,
+            task.batchSize,
+            task.learn !== false,
+            task.profiles === false ? { PROFILES: 'false' } : {},
+          );
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

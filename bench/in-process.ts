@@ -389,9 +389,15 @@ async function accountingPass(
 }
 
 /** A worker over `sqsEvents`, warmed up (one pass and two rounds) with AWS's answers replayed, ready to be timed. */
-async function warmWorker(shape: ShapeId, sqsEvents: readonly SQSEvent[], options: TimingOptions, learn = true) {
+async function warmWorker(
+  shape: ShapeId,
+  sqsEvents: readonly SQSEvent[],
+  options: TimingOptions,
+  learn = true,
+  env: Record<string, string> = {},
+) {
   const fake = new FakeAws({ account: false });
-  const { deps, handler } = workerRig(shape, fake, {}, learn);
+  const { deps, handler } = workerRig(shape, fake, env, learn);
   for (const event of sqsEvents) await handler(event);
   fake.setMode('replay');
   const cycle = async () => {
@@ -401,14 +407,19 @@ async function warmWorker(shape: ShapeId, sqsEvents: readonly SQSEvent[], option
   return { fake, deps, cycle };
 }
 
-/** `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml. */
+/**
+ * `batchSize`: messages per invocation, by default the SQS trigger's batch size in serverless.yml;
+ * `env`: function settings beside the deployed ones (e.g. PROFILES=false).
+ */
 export async function measureWorker(
   shape: ShapeId,
   options: TimingOptions,
   logs: { take(): number },
   batchSize: number = DEPLOYMENT.workerBatchSize,
   learn = true,
+  env: Record<string, string> = {},
 ): Promise<WorkerMeasurement> {
+  const profiles = env.PROFILES !== 'false';
   const requests = SHAPES[shape].requests(PASS_REQUESTS[shape]);
   const { messages, sqsEvents } = await queueBatches(shape, requests, batchSize);
   const sentEvents = requests.flatMap((r) => r.events);
@@ -416,15 +427,15 @@ export async function measureWorker(
   const eventsPerInvocation = eventsPerCycle / sqsEvents.length;
 
   logs.take();
-  const pass = await accountingPass(shape, sqsEvents, {}, learn);
+  const pass = await accountingPass(shape, sqsEvents, env, learn);
   const logBytes = logs.take();
-  const activityOff = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' }, learn);
-  const { fake, deps, cycle } = await warmWorker(shape, sqsEvents, options, learn);
+  const activityOff = await accountingPass(shape, sqsEvents, { ...env, PROFILE_ACTIVITY: 'false' }, learn);
+  const { fake, deps, cycle } = await warmWorker(shape, sqsEvents, options, learn, env);
   const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
   const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
   const lastRound = fake.observed.requests;
   const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
-  const sessions = await measureSessions(shape, requests, batchSize, options);
+  const sessions = profiles ? await measureSessions(shape, requests, batchSize, options) : undefined;
   logs.take();
 
   const schemaRequests = (counts: Record<string, number>) =>
@@ -452,7 +463,7 @@ export async function measureWorker(
     ...(learnUs === undefined ? {} : { schemaLearnCpuUsPerEvent: learnUs }),
     ...profileUnits(pass, activityOff, eventsPerCycle),
     profileItemBytesMean: pass.profileItemBytes.reduce((a, b) => a + b, 0) / Math.max(1, pass.profileItemBytes.length),
-    sessions,
+    ...(sessions ? { sessions } : {}),
   };
 }
 

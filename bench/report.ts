@@ -35,6 +35,8 @@ export interface BenchResult {
         worker?: WorkerMeasurement;
         /** The worker with schema learning off (lib/worker/schemas/), to show what it costs. */
         workerWithoutSchemas?: WorkerMeasurement;
+        /** The worker with profiles off (stage parameter profiles), to show what they cost. */
+        workerWithoutProfiles?: WorkerMeasurement;
         workerLargeBatch?: WorkerMeasurement;
         naive?: NaiveMeasurement;
         cost?: ShapeCost;
@@ -98,6 +100,10 @@ export function renderReport(result: BenchResult): string {
     row('worker ÷ floor, median of interleaved rounds (min–max)', (s) => s.worker && spread(s.worker.interleaved)),
     row('load average during those rounds (1 min)', (s) => s.worker && loads(s.worker.interleaved)),
     row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
+    row('CPU µs per event, profiles off', (s) => s.workerWithoutProfiles && fixed(s.workerWithoutProfiles.cpuUsPerEvent)),
+    row('worker ÷ floor, profiles off, median of interleaved rounds (min–max)', (s) =>
+      s.workerWithoutProfiles?.interleaved === undefined ? undefined : spread(s.workerWithoutProfiles.interleaved),
+    ),
     row('of which schema learning (timed alone), µs per event', (s) =>
       s.worker?.schemaLearnCpuUsPerEvent === undefined ? undefined : fixed(s.worker.schemaLearnCpuUsPerEvent, 2),
     ),
@@ -290,6 +296,11 @@ export function targetLines(result: BenchResult): string[] {
     if (!worker?.interleaved) return;
     const r = worker.interleaved.ratioMedian;
     lines.push(`worker CPU per event (${SHAPES[id].label}) within 4x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 4)}`);
+    const off = result.shapes[id]?.workerWithoutProfiles?.interleaved;
+    if (off)
+      lines.push(
+        `worker CPU per event (${SHAPES[id].label}) within 4x of the floor with the stage's profiles off: ${ratio(off.ratioMedian)} — ${mark(off.ratioMedian <= 4)}`,
+      );
     if (worker.sessions)
       lines.push(
         `(not a target, timed after the interleaved rounds) the same events as users of 20 events: ${ratio(worker.sessions.cpuUsPerEvent / worker.floorCpuUsPerEvent)} of the floor`,

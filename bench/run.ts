@@ -42,13 +42,13 @@ function parseArgs(argv: string[]) {
   };
 }
 
-/** `extra`: the worker's batch size when not the deployed one, the ingest's tracking plan, the worker's schema learning off. */
+/** `extra`: the worker's batch size when not the deployed one, the ingest's tracking plan, the worker's schema learning or profiles off. */
 function runChild<T>(
   task: 'ingest' | 'worker' | 'naive',
   shape: ShapeId,
   rounds: number,
   roundMs: number,
-  extra: { batchSize?: number; plan?: boolean; learn?: boolean } = {},
+  extra: { batchSize?: number; plan?: boolean; learn?: boolean; profiles?: boolean } = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, ...extra })], {
@@ -103,6 +103,8 @@ async function main(): Promise<void> {
       shape.worker = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs);
       log(`worker, in process: ${SHAPES[id].label}, schema learning off`);
       shape.workerWithoutSchemas = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, { learn: false });
+      log(`worker, in process: ${SHAPES[id].label}, profiles off`);
+      shape.workerWithoutProfiles = await runChild<WorkerMeasurement>('worker', id, args.rounds, args.roundMs, { profiles: false });
       if (id === 'single') {
         // Single events make one-event messages: how much a larger trigger batch would help.
         log(`worker, in process: ${SHAPES[id].label}, ${LARGE_BATCH} messages per invocation`);

@@ -137,6 +137,7 @@ function pickFunctionEnv(): Record<string, string | undefined> {
     'KEY_CACHE_SECONDS',
     'REJECTED_RETENTION_DAYS',
     'WRITE_CONCURRENCY',
+    'PROFILES',
     'PROFILE_ACTIVITY',
   ];
   return Object.fromEntries(names.map((name) => [name, process.env[name]]));

@@ -88,6 +88,12 @@ export interface Config {
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   /**
+   * The worker keeps profiles (lib/worker/profiles/; stage parameter `profiles`, env PROFILES). Off,
+   * it writes none: a stage that does not read them pays nothing for them. Erasure removes a
+   * user's profile either way (one kept while they were on).
+   */
+  profiles: boolean;
+  /**
    * Profiles keep counts and first/last seen times of every event type (stage parameter
    * `profileActivity`, env PROFILE_ACTIVITY). Traits, links and groups are kept either way.
    */
@@ -136,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     eventRetentionDays: integer('EVENT_RETENTION_DAYS', 0, 0, 36_500),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    profiles: flag('PROFILES', true),
     profileActivity: flag('PROFILE_ACTIVITY', true),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'INFO',

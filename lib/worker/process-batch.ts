@@ -8,7 +8,8 @@
  *    erasure covers;
  * 5. erase: sweep the partitions of the batch's deleted users;
  * 6. quarantine the items DynamoDB refused;
- * 7. update the profiles of the users, anonymous ids and groups the stored events touch (profiles/);
+ * 7. update the profiles of the users, anonymous ids and groups the stored events touch (profiles/;
+ *    unless the stage turns profiles off);
  * 8. learn the shapes of the batch's events, never their values (schemas/learn.ts; best effort);
  * 9. map failures back to their messages: only those are reported to SQS (partial batch response).
  */
@@ -34,7 +35,7 @@ export interface WorkerDeps {
   /** Sends the batch writes (lib/shared/clients.ts `createWriteClient`). */
   writer: WriteDeps['writer'];
   config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> &
-    Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string; profileActivity?: boolean };
+    Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string; profiles?: boolean; profileActivity?: boolean };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
   /** Records the observed schemas (schemas/learn.ts); without it, nothing is learned. */
@@ -98,7 +99,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     // Erasures after the events, so the common path is not held up behind them.
     await eraseUsers(run, plan.erasures, tombstonesFailed, deps.requeue);
     await quarantineRefused(run, outcome);
-    await updateProfiles(run, plan.eventWrites, dropped, outcome, deps.config.profileActivity ?? true);
+    if (deps.config.profiles !== false) await updateProfiles(run, plan.eventWrites, dropped, outcome, deps.config.profileActivity ?? true);
     await deps.schemas?.learn(plan.eventWrites, run.deadline - clock.now());
 
     countStored(run, plan, dropped, outcome);

@@ -431,8 +431,10 @@ describe('serverless package --stage test', () => {
       expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
     });
 
-    it('hands the profileActivity stage parameter to the worker', () => {
+    it('hands the profiles and profileActivity stage parameters to the worker', () => {
       const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      expect(worker.Variables.PROFILES).toBe('true');
+      expect(loadConfig({ PROFILES: String(worker.Variables.PROFILES) }).profiles).toBe(true);
       expect(worker.Variables.PROFILE_ACTIVITY).toBe('true');
       expect(loadConfig({ PROFILE_ACTIVITY: String(worker.Variables.PROFILE_ACTIVITY) }).profileActivity).toBe(true);
     });

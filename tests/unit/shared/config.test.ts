@@ -127,6 +127,14 @@ describe('event retention and table overrides', () => {
   });
 });
 
+describe('loadConfig PROFILES', () => {
+  it('keeps profiles by default; PROFILES=false turns them off', () => {
+    expect(loadConfig({}).profiles).toBe(true);
+    expect(loadConfig({ PROFILES: 'false' }).profiles).toBe(false);
+    expect(() => loadConfig({ PROFILES: 'no' })).toThrow('PROFILES must be true or false, got "no"');
+  });
+});
+
 describe('loadConfig PROFILE_ACTIVITY', () => {
   it('keeps profile activity by default, and reads true/false, 1/0', () => {
     expect(loadConfig({}).profileActivity).toBe(true);

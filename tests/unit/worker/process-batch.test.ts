@@ -68,14 +68,14 @@ function messageIdOf(item: Record<string, unknown>): string {
   return sk.slice(sk.indexOf('#') + 1);
 }
 
-function worker(answer: Parameters<typeof fakeDynamoDb>[0] = () => undefined, clock: Clock = noWaitClock) {
+function worker(answer: Parameters<typeof fakeDynamoDb>[0] = () => undefined, clock: Clock = noWaitClock, profiles = true) {
   const fake = fakeDynamoDb(answer);
   const log = recordingLog();
   const meter = recordingMeter();
   const process = createWorker({
     documents: fake.documents,
     writer: fake.writer,
-    config: { tables: TABLES, rejectedRetentionDays: 30, writeConcurrency: 4, erasureHashKey: HASH_KEY },
+    config: { tables: TABLES, rejectedRetentionDays: 30, writeConcurrency: 4, erasureHashKey: HASH_KEY, profiles },
     log,
     meter,
     clock,
@@ -132,6 +132,21 @@ describe('createWorker', () => {
       ]),
     );
     expect(log.lines.find((l) => l.message === 'batch processed')?.extra).toMatchObject({ messages: 2, failedMessageIds: [] });
+  });
+
+  it('writes no profile when the stage turns profiles off, and stores the events all the same', async () => {
+    // Prepare
+    const { process, fake } = worker(undefined, undefined, false);
+    const message = sqsRecord(recordsMessage([event('identify', 'u1'), event('track', 'u2')]));
+
+    // Act
+    const result = await process(sqsEvent(message));
+
+    // Assess: the events and the erasure watermark check, no profile read or write.
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats.stored).toEqual({ identify: 1, track: 1 });
+    expect(result.stats.profiles).toBeUndefined();
+    expect(fake.requests.map((r) => r.operation)).toEqual(['BatchWriteItem', 'BatchGetItem']);
   });
 
   it('reports only the messages whose items could not be written in time, and counts only what was stored', async () => {
