@@ -6,7 +6,8 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
-import { legacyUserHash, userHash } from '../../lib/worker/erasure';
+import { AUDIT_PROFILE_COUNTS, auditTableCount, legacyUserHash, userHash } from '../../lib/worker/erasure';
+import type { ProfileErasure } from '../../lib/worker/profiles/erase';
 
 export interface ErasureRequest {
   /** When the service received the delete. */
@@ -26,18 +27,6 @@ export interface ErasureRequest {
   /** What the delete removed from the profiles table (lib/worker/profiles/erase.ts); not in `erasedItems`. */
   erasedProfiles: ProfileErasure;
 }
-
-export interface ProfileErasure {
-  /** The user's profile. */
-  profiles: number;
-  /** The user's links in other profiles (anonymous ids, aliases). */
-  links: number;
-  /** The user's group memberships. */
-  memberships: number;
-}
-
-/** Audit attributes of the profile counts (lib/worker/erasure.ts `recordAudit`). */
-const PROFILE_COUNTS = { profiles: 'erased_profiles', links: 'erased_profile_links', memberships: 'erased_memberships' } as const;
 
 export interface ErasureStatus {
   sourceId: string;
@@ -129,11 +118,14 @@ function auditEntry(item: Item): ErasureRequest {
     lastRunAt: optionalText(item.lastRunAt),
     completedAt: optionalText(item.completedAt),
     erasedItems: Number(item.erasedItems ?? 0),
-    erasedPerTable: Object.fromEntries(EVENT_TYPES.map((type) => [type, Number(item[`erased_${type}`] ?? 0)])) as Record<EventType, number>,
+    erasedPerTable: Object.fromEntries(EVENT_TYPES.map((type) => [type, Number(item[auditTableCount(type)] ?? 0)])) as Record<
+      EventType,
+      number
+    >,
     erasedProfiles: {
-      profiles: Number(item[PROFILE_COUNTS.profiles] ?? 0),
-      links: Number(item[PROFILE_COUNTS.links] ?? 0),
-      memberships: Number(item[PROFILE_COUNTS.memberships] ?? 0),
+      profiles: Number(item[AUDIT_PROFILE_COUNTS.profiles] ?? 0),
+      links: Number(item[AUDIT_PROFILE_COUNTS.links] ?? 0),
+      memberships: Number(item[AUDIT_PROFILE_COUNTS.memberships] ?? 0),
     },
   };
 }

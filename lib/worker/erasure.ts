@@ -32,6 +32,7 @@ import { toIsoMillis } from '../spec/timestamps';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
+import type { ProfileErasure } from './profiles/erase';
 
 const TOMBSTONE_SK = 'tombstone';
 const WATERMARK_SK = 'watermark';
@@ -227,6 +228,17 @@ function timeoutUntil(deps: ErasureDeps, deadline: number): AbortSignal {
   return AbortSignal.timeout(Math.max(1, Math.ceil(deadline - deps.clock.now())));
 }
 
+/**
+ * The audit record's counters: `erased_<type>` per event table, and these for the profiles. The
+ * one place they are named: `segment-ingest erasures show` reads them back by these names.
+ */
+export const AUDIT_PROFILE_COUNTS: Record<keyof ProfileErasure, string> = {
+  profiles: 'erased_profiles',
+  links: 'erased_profile_links',
+  memberships: 'erased_memberships',
+};
+export const auditTableCount = (type: EventType): string => `erased_${type}`;
+
 export interface SweepResult {
   /** False when the time budget ran out or a delete failed: the delete must be processed again. */
   complete: boolean;
@@ -234,7 +246,7 @@ export interface SweepResult {
   outOfTime: boolean;
   erased: Record<EventType, number>;
   /** What was erased from the profiles (profiles/erase.ts), for the audit record. */
-  profiles?: { profiles: number; links: number; memberships: number };
+  profiles?: ProfileErasure;
 }
 
 /** Sees each page of a user's items before the sweep deletes it (with `anonymousId`, `groupId`, `previousId`); a throw stops that table. */
@@ -339,13 +351,13 @@ export async function recordAudit(
     ':total': total,
   };
   const adds = ['runs :one', 'erasedItems :total'];
-  const counts: Array<[string, number]> = EVENT_TYPES.map((type) => [type, result.erased[type]]);
+  const counts: Array<[string, string, number]> = EVENT_TYPES.map((type) => [type, auditTableCount(type), result.erased[type]]);
   if (result.profiles) {
-    const { profiles, links, memberships } = result.profiles;
-    counts.push(['profiles', profiles], ['profile_links', links], ['memberships', memberships]);
+    for (const name of Object.keys(AUDIT_PROFILE_COUNTS) as Array<keyof ProfileErasure>)
+      counts.push([name, AUDIT_PROFILE_COUNTS[name], result.profiles[name]]);
   }
-  for (const [name, count] of counts) {
-    names[`#${name}`] = `erased_${name}`;
+  for (const [name, attribute, count] of counts) {
+    names[`#${name}`] = attribute;
     values[`:${name}`] = count;
     adds.push(`#${name} :${name}`);
   }
