@@ -419,7 +419,6 @@ export async function measureWorker(
   learn = true,
   env: Record<string, string> = {},
 ): Promise<WorkerMeasurement> {
-  const profiles = env.PROFILES !== 'false';
   const requests = SHAPES[shape].requests(PASS_REQUESTS[shape]);
   const { messages, sqsEvents } = await queueBatches(shape, requests, batchSize);
   const sentEvents = requests.flatMap((r) => r.events);
@@ -435,7 +434,8 @@ export async function measureWorker(
   const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
   const lastRound = fake.observed.requests;
   const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
-  const sessions = profiles ? await measureSessions(shape, requests, batchSize, options) : undefined;
+  // The sessions variant shows what profiles cost; with the stage's profiles off there is nothing to show.
+  const sessions = deps.config.profiles ? await measureSessions(shape, requests, batchSize, options) : undefined;
   logs.take();
 
   const schemaRequests = (counts: Record<string, number>) =>
