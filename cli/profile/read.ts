@@ -7,7 +7,7 @@ import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk
 import { silentLog } from '../../lib/shared/log';
 import { systemClock } from '../../lib/shared/retry';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
-import { setOwn } from '../../lib/worker/profiles/codec';
+import { setOwn } from '../../lib/shared/own-keys';
 import { anonymousUsersPartitionKey, keyText, membersPartitionKey, type LinkKind, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { compareLinkValues, type Profile } from '../../lib/worker/profiles/profile';
 import { readProfiles, type ProfileStore } from '../../lib/worker/profiles/store';

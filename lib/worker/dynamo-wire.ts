@@ -4,6 +4,7 @@
  * cost several times more CPU (bench: worker CPU per event).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { setOwn } from '../shared/own-keys';
 
 export type AttributeMap = Record<string, AttributeValue>;
 
@@ -38,9 +39,7 @@ function toMap(value: object): AttributeMap {
     const element = (value as Record<string, unknown>)[key];
     if (element === undefined) continue;
     const converted = toAttribute(element);
-    // Defined, not assigned: assigning "__proto__" would set the map's prototype and lose the field.
-    if (key === '__proto__') Object.defineProperty(map, key, { value: converted, enumerable: true, writable: true, configurable: true });
-    else map[key] = converted;
+    setOwn(map, key, converted);
   }
   return map;
 }

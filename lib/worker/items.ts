@@ -7,6 +7,7 @@
  */
 import { EVENT_TTL_ATTRIBUTE } from '../../infra';
 import type { EventRecord } from '../message/format';
+import { setOwn } from '../shared/own-keys';
 
 export type Item = Record<string, unknown>;
 
@@ -76,10 +77,8 @@ export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
     if (value === undefined || IN_KEYS.has(field) || (sameTimes && field === 'originalTimestamp')) continue;
     if (field === 'userId' && !String(value).startsWith('anon:')) continue;
     if (field === 'anonymousId' && anonymous) continue;
-    // Defined, not assigned: an event field named "__proto__" is data, and assigning it would
-    // replace the item's prototype instead of adding the field.
-    const name = OWN.has(field) || field.startsWith(ESCAPE) ? `${ESCAPE}${field}` : field;
-    Object.defineProperty(item, name, { value, enumerable: true, writable: true, configurable: true });
+    // An event field named "__proto__" is data too (setOwn).
+    setOwn(item, OWN.has(field) || field.startsWith(ESCAPE) ? `${ESCAPE}${field}` : field, value);
   }
   return item;
 }
@@ -126,7 +125,7 @@ export function readEventItem(item: Item, type: string): StoredEvent {
   for (const name of Object.keys(item)) {
     if (OWN.has(name)) continue;
     const field = name.startsWith(ESCAPE) ? name.slice(1) : name;
-    Object.defineProperty(event, field, { value: item[name], enumerable: true, writable: true, configurable: true });
+    setOwn(event, field, item[name]);
   }
   if (item[ITEM.originalIsTimestamp] === true) event.originalTimestamp = event.timestamp;
   return { event, sourceId, receivedAt };

@@ -7,13 +7,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshallItem, type AttributeMap } from '../dynamo-wire';
 import type { Item } from '../items';
+import { setOwn } from '../../shared/own-keys';
 import { ID_ATTRIBUTE, LINK_KINDS, compareVersions, profileItemKey, type ProfileKind, type Version } from './layout';
 import type { Profile } from './profile';
-
-/** Sets `object[key] = value` as data, even for `__proto__`. */
-export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 function objectOf(entries: Iterable<readonly [string, unknown]>): Record<string, unknown> | undefined {
   const object: Record<string, unknown> = {};
