@@ -20,6 +20,8 @@ import { silentLog } from '../lib/shared/log';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent } from './fixtures';
 import { benchPlan } from './plan';
+import { ingestPasses, workerPasses, type PassesRound } from './passes';
+import { loadConfig } from '../lib/shared/config';
 import { DEPLOYMENT } from './prices';
 import { SHAPES, type BenchRequest, type ShapeId } from './shapes';
 import type { BenchEvent } from './fixtures';
@@ -130,6 +132,16 @@ export interface Interleaved {
   ratioMax: number;
   loadAtStart: number[];
   loadAtEnd: number[];
+  /**
+   * The design's own passes over the same events (bench/passes.ts), timed in the same rounds
+   * (floor, passes, handler, …), and their ratio to each round's floor: what the handler's ratio
+   * could approach. Absent in runs before 2026-12-02 and where not measured.
+   */
+  passesCpuUsPerEvent?: number[];
+  passesRatios?: number[];
+  passesRatioMedian?: number;
+  passesRatioMin?: number;
+  passesRatioMax?: number;
 }
 
 /**
@@ -250,16 +262,20 @@ async function timeInterleaved(
   eventsPerCall: number,
   cycle: () => Promise<void>,
   floor: { bodies: readonly string[]; eventsPerBody: number },
+  passes?: PassesRound,
 ): Promise<{ rounds: Round[]; interleaved: Interleaved }> {
   const rounds: Round[] = [];
   const floors: number[] = [];
+  const passed: number[] = [];
   const loadAtStart = os.loadavg();
   for (let r = 0; r < options.rounds; r++) {
     floors.push(floorRound(floor.bodies, floor.eventsPerBody, options.roundMs / 2));
+    if (passes) passed.push(passes(options.roundMs / 2));
     rounds.push(...(await timeRounds(fake, { rounds: 1, roundMs: options.roundMs }, callsPerCycle, cycle)));
   }
   const handler = rounds.map((round) => round.cpuUs / (round.calls * eventsPerCall));
   const ratios = handler.map((us, i) => us / (floors[i] as number));
+  const passesRatios = passed.map((us, i) => us / (floors[i] as number));
   return {
     rounds,
     interleaved: {
@@ -271,6 +287,15 @@ async function timeInterleaved(
       ratioMax: Math.max(...ratios),
       loadAtStart,
       loadAtEnd: os.loadavg(),
+      ...(passes
+        ? {
+            passesCpuUsPerEvent: passed,
+            passesRatios,
+            passesRatioMedian: median(passesRatios),
+            passesRatioMin: Math.min(...passesRatios),
+            passesRatioMax: Math.max(...passesRatios),
+          }
+        : {}),
     },
   };
 }
@@ -311,7 +336,16 @@ export async function measureIngest(
   // Warm-up: the JIT keeps tiering up for a while, longest where a request makes few calls (batches).
   await timeRounds(fake, { rounds: 2, roundMs: options.roundMs }, events.length, cycle);
   const bodies = requests.map((r) => r.body);
-  const { rounds, interleaved } = await timeInterleaved(fake, options, events.length, expected, cycle, { bodies, eventsPerBody: expected });
+  const passes = ingestPasses(bodies, expected, loadConfig(functionEnv(shape)).queueMessageBytes);
+  const { rounds, interleaved } = await timeInterleaved(
+    fake,
+    options,
+    events.length,
+    expected,
+    cycle,
+    { bodies, eventsPerBody: expected },
+    passes,
+  );
   logs.take();
 
   const perRequest = (n: number) => n / events.length;
@@ -431,7 +465,15 @@ export async function measureWorker(
   const activityOff = await accountingPass(shape, sqsEvents, { ...env, PROFILE_ACTIVITY: 'false' }, learn);
   const { fake, deps, cycle } = await warmWorker(shape, sqsEvents, options, learn, env);
   const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
-  const { rounds, interleaved } = await timeInterleaved(fake, options, sqsEvents.length, eventsPerInvocation, cycle, floor);
+  const { rounds, interleaved } = await timeInterleaved(
+    fake,
+    options,
+    sqsEvents.length,
+    eventsPerInvocation,
+    cycle,
+    floor,
+    workerPasses(sqsEvents),
+  );
   const lastRound = fake.observed.requests;
   const learnUs = learn && deps.schemas ? await learnCpuUsPerEvent(deps.schemas, sqsEvents, options) : undefined;
   // The sessions variant shows what profiles cost; with the stage's profiles off there is nothing to show.

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
     task === 'worker'
       ? await measureWorker(shape as ShapeId, options, logs, undefined, true, env)
       : await measureIngest(shape as ShapeId, options, logs);
-  process.stderr.write(`${task} ${shape}: ratio ${result.interleaved.ratioMedian.toFixed(2)}x\n`);
+  const { ratioMedian, passesRatioMedian } = result.interleaved;
+  process.stderr.write(`${task} ${shape}: ratio ${ratioMedian.toFixed(2)}x, the design's passes ${passesRatioMedian?.toFixed(2)}x\n`);
 }
 
 main().catch((error: unknown) => {

@@ -54,6 +54,14 @@ const money = (n: number) => `$${n < 0.1 ? n.toFixed(4) : n.toFixed(3)}`;
 const ratio = (n: number) => `${n.toFixed(2)}x`;
 /** A handler's ratio to its floor over interleaved rounds: the median, and the lowest and highest round. */
 const spread = (i: Interleaved | undefined) => i && `${ratio(i.ratioMedian)} (${i.ratioMin.toFixed(2)}–${i.ratioMax.toFixed(2)})`;
+/** The design's own passes (bench/passes.ts) ÷ the floor, in the same rounds; absent in older runs. */
+const passesSpread = (i: Interleaved | undefined) =>
+  i?.passesRatioMedian === undefined
+    ? undefined
+    : `${ratio(i.passesRatioMedian)} (${i.passesRatioMin?.toFixed(2)}–${i.passesRatioMax?.toFixed(2)})`;
+/** ", the design's own passes need Nx", for a target line. */
+const passesNote = (i: Interleaved | undefined) =>
+  i?.passesRatioMedian === undefined ? '' : ` (the design's own passes alone, bench/passes.ts: ${ratio(i.passesRatioMedian)})`;
 const loads = (i: Interleaved | undefined) => i && `${(i.loadAtStart[0] ?? 0).toFixed(2)} → ${(i.loadAtEnd[0] ?? 0).toFixed(2)}`;
 const perEvent = (ingest: IngestMeasurement) => ingest.cpuUsPerRequest / ingest.eventsPerRequest;
 
@@ -87,6 +95,7 @@ export function renderReport(result: BenchResult): string {
     row('CPU µs per event', (s) => s.ingest && fixed(s.ingest.cpuUsPerRequest / s.ingest.eventsPerRequest)),
     row('floor: JSON.parse + stringify, µs per event', (s) => s.ingest && fixed(s.ingest.floorCpuUsPerEvent, 2)),
     row('ingest ÷ floor, median of interleaved rounds (min–max)', (s) => s.ingest && spread(s.ingest.interleaved)),
+    row("the design's own passes ÷ floor, same rounds (bench/passes.ts)", (s) => s.ingest && passesSpread(s.ingest.interleaved)),
     row('load average during those rounds (1 min)', (s) => s.ingest && loads(s.ingest.interleaved)),
     row('CPU µs per event, 50-event tracking plan on', (s) => s.ingestWithPlan && fixed(perEvent(s.ingestWithPlan))),
     row('plan on ÷ plan off', (s) => s.ingest && s.ingestWithPlan && ratio(perEvent(s.ingestWithPlan) / perEvent(s.ingest))),
@@ -98,6 +107,7 @@ export function renderReport(result: BenchResult): string {
     row('events/s per core', (s) => s.worker && int(1e6 / s.worker.cpuUsPerEvent)),
     row('CPU µs per event', (s) => s.worker && fixed(s.worker.cpuUsPerEvent)),
     row('worker ÷ floor, median of interleaved rounds (min–max)', (s) => s.worker && spread(s.worker.interleaved)),
+    row("the design's own passes ÷ floor, same rounds (bench/passes.ts)", (s) => s.worker && passesSpread(s.worker.interleaved)),
     row('load average during those rounds (1 min)', (s) => s.worker && loads(s.worker.interleaved)),
     row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
     row('CPU µs per event, profiles off', (s) => s.workerWithoutProfiles && fixed(s.workerWithoutProfiles.cpuUsPerEvent)),
@@ -289,7 +299,9 @@ export function targetLines(result: BenchResult): string[] {
     const ingest = result.shapes[id]?.ingest;
     if (!ingest) continue;
     const r = ingest.interleaved.ratioMedian;
-    lines.push(`${SHAPES[id].label} ingest within 3x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 3)}`);
+    lines.push(
+      `${SHAPES[id].label} ingest within 3x of the parse+stringify floor: ${ratio(r)} — ${mark(r <= 3)}${passesNote(ingest.interleaved)}`,
+    );
   }
   each((id) => {
     const worker = result.shapes[id]?.worker;
@@ -299,7 +311,7 @@ export function targetLines(result: BenchResult): string[] {
     const off = result.shapes[id]?.workerWithoutProfiles?.interleaved;
     if (off)
       lines.push(
-        `worker CPU per event (${SHAPES[id].label}) within 4x of the floor with the stage's profiles off: ${ratio(off.ratioMedian)} — ${mark(off.ratioMedian <= 4)}`,
+        `worker CPU per event (${SHAPES[id].label}) within 4x of the floor with the stage's profiles off: ${ratio(off.ratioMedian)} — ${mark(off.ratioMedian <= 4)}${passesNote(off)}`,
       );
     if (worker.sessions)
       lines.push(
