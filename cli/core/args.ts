@@ -109,12 +109,21 @@ export function listOption(values: Values, name: string): string[] {
     .filter((v) => v !== '');
 }
 
+/** The `--source ID` option of a command about one source's data; read with `requiredSource`. */
+export const SOURCE_OPTION = { source: { type: 'string', value: 'ID', description: 'the source (required)' } } as const;
+
+/** `--source`, which must be given and not empty. */
+export function requiredSource(values: Values): string {
+  const sourceId = stringOption(values, 'source');
+  if (!sourceId) throw new UsageError('--source is required');
+  return sourceId;
+}
+
 /** `--source` (required) and exactly one of `--user` and `--anonymous`: whose events or profile a command reads. */
 export function identityOptions(values: Values): { sourceId: string; userId?: string; anonymousId?: string } {
-  const sourceId = stringOption(values, 'source');
+  const sourceId = requiredSource(values);
   const userId = stringOption(values, 'user');
   const anonymousId = stringOption(values, 'anonymous');
-  if (!sourceId) throw new UsageError('--source is required');
   if ((userId === undefined) === (anonymousId === undefined))
     throw new UsageError('give --user USER_ID or --anonymous ANONYMOUS_ID (one of them)');
   return { sourceId, userId, anonymousId };

@@ -1,6 +1,6 @@
 /** `erasures show`: whether and when a user was erased, what each delete erased, and whether its sweep finished. */
 import { EVENT_TYPES } from '../../lib/spec/event-types';
-import { booleanOption, stringOption } from '../core/args';
+import { booleanOption, requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
@@ -16,7 +16,7 @@ export const erasuresShow: Command = {
     summary:
       'Shows whether a user was erased (a Segment delete), when, with what cut-off, how many items each delete erased per table, and whether the sweep finished.',
     options: {
-      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      ...SOURCE_OPTION,
       user: {
         type: 'string',
         value: 'USER_ID',
@@ -35,9 +35,8 @@ export const erasuresShow: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = stringOption(values, 'source');
+    const sourceId = requiredSource(values);
     const userId = stringOption(values, 'user');
-    if (!sourceId) throw new UsageError('--source is required');
     if (userId === undefined || userId === '') throw new UsageError('--user USER_ID is required: the userId of the delete');
     const { status, where } = await withStage(values, io, deps, async (stage) => {
       const hashKey = await readErasureHashKey(stage.target, io.env, io.cwd, deps);

@@ -1,6 +1,6 @@
 /** `events`: a user's stored events, in event-time order, as JSON lines. */
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
-import { identityOptions, listOption, numberOption, stringOption } from '../core/args';
+import { identityOptions, listOption, numberOption, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
@@ -15,7 +15,7 @@ export const events: Command = {
     summary:
       "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by the sender's own time for each event (the sort key's).",
     options: {
-      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      ...SOURCE_OPTION,
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
       anonymous: { type: 'string', value: 'ANONYMOUS_ID', description: 'instead of --user: an anonymous visitor (events with no userId)' },
       type: {

@@ -1,5 +1,5 @@
 /** `group`: a group's merged traits and the userIds that joined it, as one JSON object. */
-import { stringOption } from '../core/args';
+import { requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
@@ -13,7 +13,7 @@ export const group: Command = {
     name: 'group',
     summary: "Prints a group's profile as JSON: its traits, merged from every group call, and its members' userIds.",
     options: {
-      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      ...SOURCE_OPTION,
       group: { type: 'string', value: 'GROUP_ID', description: 'the groupId (required)' },
       ...TARGET_OPTIONS,
     },
@@ -28,9 +28,8 @@ export const group: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = stringOption(values, 'source');
+    const sourceId = requiredSource(values);
     const groupId = stringOption(values, 'group');
-    if (!sourceId) throw new UsageError('--source is required');
     if (groupId === undefined) throw new UsageError('--group GROUP_ID is required');
     const view = await withStage(values, io, deps, async (stage) => {
       const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);

@@ -9,23 +9,16 @@ import {
   TrackingPlanError,
   type PreparedPlan,
 } from '../../lib/admin/tracking-plans';
-import { stringOption, type Values } from '../core/args';
+import { requiredSource, SOURCE_OPTION } from '../core/args';
 import type { Command } from '../core/command';
 import { CliError, EXIT, UsageError } from '../core/errors';
 import { write, type Io } from '../core/io';
 import { withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 
-const SOURCE = { source: { type: 'string', value: 'ID', description: 'the source (required)' } } as const;
 const EFFECT = 'it takes effect within the key cache lifetime (KEY_CACHE_SECONDS, 60 s)';
 /** A plan file larger than this is refused unread (the stored plan is at most 256 KB of compact JSON). */
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
-
-function sourceOf(values: Values): string {
-  const sourceId = stringOption(values, 'source');
-  if (!sourceId) throw new UsageError('--source is required');
-  return sourceId;
-}
 
 function plans(stage: Stage) {
   return { documents: stage.clients.documents, tables: stage.target.tables };
@@ -38,7 +31,7 @@ export const planSet: Command = {
     args: 'FILE',
     minPositionals: 1,
     maxPositionals: 1,
-    options: { ...SOURCE, ...TARGET_OPTIONS },
+    options: { ...SOURCE_OPTION, ...TARGET_OPTIONS },
     details: `FILE (or - for stdin) is {"mode": "warn"|"block", "unplanned": "allow"|"warn"|"block", "events": {"<event key>": <JSON Schema>}}.
 Each schema (draft-07) applies to the whole event, as in Segment Protocols: a rule on properties.total sits under
 "properties": {"properties": {"total": ...}}. Event keys: a track event's name, a page's or screen's name (unnamed: "page",
@@ -51,7 +44,7 @@ is refused (exit 2) and nothing is stored. Start from what was observed: segment
     ],
   },
   async run({ values, positionals }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const prepared = await readPlanFile(positionals[0] ?? '', io);
     for (const warning of prepared.warnings) await write(io.stderr, `warning: ${warning}\n`);
     const stored = await withStage(values, io, deps, (stage) => setTrackingPlan(plans(stage), sourceId, prepared));
@@ -106,11 +99,15 @@ export const planShow: Command = {
   spec: {
     name: 'plan show',
     summary: "Prints a source's tracking plan (the JSON that plan set stored) on stdout.",
-    options: { ...SOURCE, json: { type: 'boolean', description: 'accepted for symmetry: the plan is JSON either way' }, ...TARGET_OPTIONS },
+    options: {
+      ...SOURCE_OPTION,
+      json: { type: 'boolean', description: 'accepted for symmetry: the plan is JSON either way' },
+      ...TARGET_OPTIONS,
+    },
     examples: ['segment-ingest plan show --source shop-web > plan.json'],
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const stored = await withStage(values, io, deps, (stage) => getTrackingPlan(plans(stage), sourceId));
     if (!stored) {
       await write(
@@ -129,10 +126,10 @@ export const planRemove: Command = {
   spec: {
     name: 'plan remove',
     summary: "Removes a source's tracking plan: its events are no longer checked.",
-    options: { ...SOURCE, ...TARGET_OPTIONS },
+    options: { ...SOURCE_OPTION, ...TARGET_OPTIONS },
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const removed = await withStage(values, io, deps, (stage) => removeTrackingPlan(plans(stage), sourceId));
     await write(
       io.stdout,

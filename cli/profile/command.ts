@@ -1,5 +1,5 @@
 /** `profile`: who a user (or an anonymous visitor) is now, as the worker keeps it, as one JSON object. */
-import { booleanOption, identityOptions } from '../core/args';
+import { booleanOption, identityOptions, SOURCE_OPTION } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
@@ -13,7 +13,7 @@ export const profile: Command = {
     name: 'profile',
     summary: "Prints a user's profile as JSON: merged traits, anonymous ids, aliases, groups, first and last seen, counts.",
     options: {
-      source: { type: 'string', value: 'ID', description: 'the source (required)' },
+      ...SOURCE_OPTION,
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
       anonymous: {
         type: 'string',

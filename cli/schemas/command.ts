@@ -1,6 +1,6 @@
 /** `schemas list|show|drift|export`: what a source's events look like, as the worker observed them (README: Observed schemas). */
 import { storedEventKey, KEYED_TYPES } from '../../lib/spec/event-keys';
-import { booleanOption, stringOption, type Values } from '../core/args';
+import { booleanOption, requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { CliError, EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
@@ -12,14 +12,7 @@ import { driftSince } from './drift';
 import { planFromObserved } from './export';
 import { readObservedPaths, readObservedSource, type ObservedEvent, type ObservedPath, type ObservedSource } from './read';
 
-const SOURCE = { source: { type: 'string', value: 'ID', description: 'the source (required)' } } as const;
 const JSON_OPTION = { json: { type: 'boolean', description: 'print one JSON document instead of a table' } } as const;
-
-function sourceOf(values: Values): string {
-  const sourceId = stringOption(values, 'source');
-  if (!sourceId) throw new UsageError('--source is required');
-  return sourceId;
-}
 
 const table = (stage: Stage) => stage.target.tables.schemas;
 
@@ -46,13 +39,13 @@ export const schemasList: Command = {
   spec: {
     name: 'schemas list',
     summary: 'Lists every event key seen in a source: first and last seen, an approximate count, the number of property paths.',
-    options: { ...SOURCE, ...JSON_OPTION, ...TARGET_OPTIONS },
+    options: { ...SOURCE_OPTION, ...JSON_OPTION, ...TARGET_OPTIONS },
     details:
       'Event keys: a track event by its name, page and screen by their name ("page", "screen" when unnamed), identify and group by their type. Counts are approximate: each function instance writes what it counted at most once a minute.',
     examples: ['segment-ingest schemas list --source shop-web'],
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const source = await withStage(values, io, deps, (stage) => readObservedSource(stage.clients.documents, table(stage), sourceId));
     if (booleanOption(values, 'json')) {
       await write(io.stdout, `${JSON.stringify({ source: sourceId, events: source.events, cappedEventKeys: source.cappedEventKeys })}\n`);
@@ -91,7 +84,7 @@ export const schemasShow: Command = {
     name: 'schemas show',
     summary: 'Lists the property paths of one event key, with the JSON types seen at each and when each type was first seen.',
     options: {
-      ...SOURCE,
+      ...SOURCE_OPTION,
       event: { type: 'string', value: 'KEY', description: 'the event key (required): a track event name, a page name, identify, ...' },
       type: { type: 'string', value: 'TYPE', description: 'the event type, when several types share the key' },
       ...JSON_OPTION,
@@ -103,7 +96,7 @@ export const schemasShow: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const key = stringOption(values, 'event');
     if (key === undefined || key === '') throw new UsageError('--event is required');
     const type = stringOption(values, 'type');
@@ -164,7 +157,7 @@ export const schemasDrift: Command = {
     name: 'schemas drift',
     summary: 'Reports what changed in a time window: new events, new paths, paths that gained a type, and paths not seen since.',
     options: {
-      ...SOURCE,
+      ...SOURCE_OPTION,
       since: {
         type: 'string',
         value: 'TIME',
@@ -181,7 +174,7 @@ export const schemasDrift: Command = {
     ],
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const since = parseTimeOption('since', stringOption(values, 'since') ?? '7d');
     const { source, observed } = await withStage(values, io, deps, async (stage) => {
       const found = await readObservedSource(stage.clients.documents, table(stage), sourceId);
@@ -227,7 +220,7 @@ export const schemasExport: Command = {
     name: 'schemas export',
     summary: 'Prints the observed schemas of a source as a tracking plan to start from (mode warn, unplanned warn).',
     options: {
-      ...SOURCE,
+      ...SOURCE_OPTION,
       context: {
         type: 'boolean',
         description: 'include the paths of context (left out by default: libraries set them, not your tracking)',
@@ -240,7 +233,7 @@ export const schemasExport: Command = {
     examples: ['segment-ingest schemas export --source shop-web > plan.json'],
   },
   async run({ values }, io, deps) {
-    const sourceId = sourceOf(values);
+    const sourceId = requiredSource(values);
     const observed = await withStage(values, io, deps, async (stage) =>
       readAll(stage, sourceId, (await readObservedSource(stage.clients.documents, table(stage), sourceId)).events),
     );
