@@ -4,10 +4,11 @@
  * erased per table and whether its sweep finished. Read by key: a GetItem for the tombstone and a
  * Query of the source's audit partition filtered by the user's hash; no table is scanned.
  */
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { AUDIT_PROFILE_COUNTS, auditTableCount, legacyUserHash, userHash } from '../../lib/worker/erasure';
 import type { ProfileErasure } from '../../lib/worker/profiles/erase';
+import { queryAll } from '../core/query';
 
 export interface ErasureRequest {
   /** When the service received the delete. */
@@ -68,22 +69,14 @@ export async function lookupErasure(
       return (await documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
     }),
   );
-  const requests: ErasureRequest[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: 'userHash IN (:h, :legacy)',
-        ExpressionAttributeValues: { ':pk': `audit#${sourceId}`, ':h': hashes[0], ':legacy': hashes[1] },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    requests.push(...(page.Items ?? []).map((item) => auditEntry(item)));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const audits = await queryAll(documents, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk',
+    FilterExpression: 'userHash IN (:h, :legacy)',
+    ExpressionAttributeValues: { ':pk': `audit#${sourceId}`, ':h': hashes[0], ':legacy': hashes[1] },
+    ConsistentRead: true,
+  });
+  const requests = audits.map((item) => auditEntry(item));
   const tombstone = tombstones.find((item) => item !== undefined);
   return summarize(sourceId, userId, hashes[0], tombstone, requests);
 }

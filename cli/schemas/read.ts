@@ -1,5 +1,5 @@
 /** Reading the observed schemas of a source (the layout is lib/shared/schema-records.ts): Queries, never a scan. */
-import { QueryCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   pathsPartition,
   pathTypes,
@@ -9,6 +9,7 @@ import {
   type JsonType,
   type SourceSchemaItem,
 } from '../../lib/shared/schema-records';
+import { queryAll } from '../core/query';
 
 export interface ObservedEvent {
   type: string;
@@ -35,20 +36,6 @@ export interface ObservedSource {
   /** Event keys not recorded because the source reached its cap (approximate). */
   cappedEventKeys: number;
   eventKeysLimit: number;
-}
-
-async function queryAll(
-  documents: DynamoDBDocumentClient,
-  input: ConstructorParameters<typeof QueryCommand>[0],
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
 }
 
 /** Every event key of `sourceId` with its summary, sorted by event key and type. */
