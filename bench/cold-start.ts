@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { bundleOptions, CHUNKS, FUNCTIONS } from '../scripts/build';
+import { BENCH_QUEUE_URL } from './fixtures';
 import { benchPlan } from './plan';
 
 const root = path.resolve(__dirname, '..');
@@ -96,7 +97,7 @@ function loadOnce(file: string, sourceMaps: boolean, planKeys?: number): { load:
       BENCH_PLAN: JSON.stringify(benchPlan()),
       STAGE: 'bench',
       AWS_REGION: 'us-east-1',
-      QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events',
+      QUEUE_URL: BENCH_QUEUE_URL,
       // Required by the worker since erasure records are keyed (lib/worker/handler.ts).
       ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
       LOG_LEVEL: 'INFO',

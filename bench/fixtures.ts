@@ -20,6 +20,9 @@ export function random(seed: number): () => number {
   };
 }
 
+/** The queue the bench's functions are configured with (answered in process, never reached). */
+export const BENCH_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
+
 const PAGES = [
   { path: '/pricing', title: 'Pricing – Acme Analytics', search: '' },
   { path: '/docs/getting-started', title: 'Getting started – Acme Docs', search: '?ref=nav' },

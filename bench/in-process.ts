@@ -18,16 +18,15 @@ import { parseMessages } from '../lib/worker/parse';
 import type { SchemaLearner } from '../lib/worker/schemas/learn';
 import { silentLog } from '../lib/shared/log';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
-import { apiGatewayEvent } from './fixtures';
+import { apiGatewayEvent, BENCH_QUEUE_URL } from './fixtures';
 import { benchPlan } from './plan';
-import { ingestPasses, workerPasses, type PassesRound } from './passes';
+import { ingestPasses, timedRound, workerPasses, type PassesRound } from './passes';
 import { loadConfig } from '../lib/shared/config';
 import { DEPLOYMENT } from './prices';
 import { SHAPES, type BenchRequest, type ShapeId } from './shapes';
 import type { BenchEvent } from './fixtures';
 
 export const BENCH_KEY = 'sk_benchBENCHbenchBENCHbenchBENCHbenchBENC';
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/segment-ingest-bench-events';
 /** Fixed receive time, so a request's queue messages are the same bytes every time it is sent. */
 const RECEIVED_AT = Date.UTC(2026, 2, 14, 12, 0, 0);
 
@@ -167,7 +166,7 @@ export function installLogSink(): { take(): number } {
 function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record<string, string> {
   return {
     STAGE: 'bench',
-    QUEUE_URL,
+    QUEUE_URL: BENCH_QUEUE_URL,
     AWS_REGION: 'us-east-1',
     LOG_LEVEL: 'INFO',
     ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
@@ -238,17 +237,11 @@ async function timeRounds(fake: FakeAws, options: TimingOptions, callsPerCycle: 
 
 /** One round of JSON.parse + JSON.stringify of the same bodies, for `roundMs`: what any JSON service pays per event. */
 function floorRound(bodies: readonly string[], eventsPerBody: number, roundMs: number): number {
-  let sink = 0;
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  let events = 0;
-  do {
+  return timedRound(bodies.length * eventsPerBody, () => {
+    let sink = 0;
     for (const body of bodies) sink += JSON.stringify(JSON.parse(body)).length;
-    events += bodies.length * eventsPerBody;
-  } while (performance.now() - wall0 < roundMs);
-  const cpu = process.cpuUsage(cpu0);
-  if (sink < 0) console.error(sink);
-  return (cpu.user + cpu.system) / events;
+    return sink;
+  })(roundMs);
 }
 
 /**
