@@ -1,11 +1,15 @@
 /**
  * A source over its rate limit gets 429 with Retry-After (SPEC.md section 2), on every event route
  * (tests/support/senders.ts EVENT_ROUTES), and nothing of a refused request is queued.
+ *
+ * The limits are slow (an event every 50 or 100 s) so that the time between the burst and the
+ * refused request, seconds on a loaded machine whose emulators are read on every request (the key
+ * cache is off), neither refills the bucket nor moves Retry-After out of the range asserted.
  */
 import { randomBytes } from 'node:crypto';
 import { segmentEvent } from '../support/events';
 import { deliver, EVENT_ROUTES, routeLabel, storedFor, type EventRoute } from '../support/senders';
-import { sendTo, startTestStack, type TestStack } from '../support/stack';
+import { sendTo, startTestStack, type TestResponse, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 
@@ -30,10 +34,25 @@ async function limitedSource(sourceId: string, perSecond: number): Promise<TestS
   return { ...stack, sourceId, key, webhookSecret, send: (path, body, options) => sendTo(stack.url, key, path, body, options) };
 }
 
+/**
+ * A 429 whose Retry-After and message agree and say the time the bucket takes to refill: about
+ * `refillSeconds` after the burst, less the seconds the refused request took to arrive.
+ */
+function expectRefused(response: TestResponse, sourceId: string, perSecond: number, refillSeconds: number): void {
+  const retryAfter = Number(response.headers.get('retry-after'));
+  expect({ status: response.status, body: response.body }).toEqual({
+    status: 429,
+    body: { message: `source "${sourceId}" is over its rate limit of ${perSecond} events/s; retry in ${retryAfter} s` },
+  });
+  expect(retryAfter).toBeGreaterThanOrEqual(refillSeconds - 10);
+  expect(retryAfter).toBeLessThanOrEqual(refillSeconds);
+}
+
 describe('rate limit', () => {
   it('answers 429 with Retry-After once a limited source has used its burst, and nothing of it is queued', async () => {
-    // Prepare: 1 event/s, so a burst of 2 (and a second for the next request to come before a token does).
-    await stack.admin.setRateLimit(stack.sourceId, 1);
+    // Prepare: an event every 50 s, so a burst of 0.04 events; a batch of 2 passes on the full bucket
+    // and leaves it 1.96 events in debt, 98 s of refill before the next request's 0.04.
+    await stack.admin.setRateLimit(stack.sourceId, 0.02);
 
     // Act
     const first = await stack.send('/v1/batch', { batch: Array.from({ length: 2 }, () => segmentEvent('track', { userId: 'limited' })) });
@@ -44,9 +63,7 @@ describe('rate limit', () => {
 
     // Assess
     expect(first.status).toBe(200);
-    expect(refused.status).toBe(429);
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect(refused.body).toEqual({ message: `source "${stack.sourceId}" is over its rate limit of 1 events/s; retry in 1 s` });
+    expectRefused(refused, stack.sourceId, 0.02, 100);
     expect(unlimited.status).toBe(200);
     const stored = await stack.scan('track');
     expect(stored.filter((i) => i.userId === 'limited')).toHaveLength(3);
@@ -54,9 +71,9 @@ describe('rate limit', () => {
   });
 
   it.each(EVENT_ROUTES.map((route) => [route]))('refuses %s with 429 and Retry-After once the burst is used', async (route: EventRoute) => {
-    // Prepare: one event every 5 s, so the first event uses the burst and the next waits 5 s (long
-    // enough that a slow machine does not refill the bucket between the two requests)
-    const source = await limitedSource(`rl-${routeLabel(route, 'src')}`.slice(0, 64), 0.2);
+    // Prepare: one event every 100 s, so the first event uses the burst (0.02 events) and leaves the
+    // bucket 0.98 in debt: the next request waits 100 s, less the time it took to come.
+    const source = await limitedSource(`rl-${routeLabel(route, 'src')}`.slice(0, 64), 0.01);
     const burst = await source.send('/v1/batch', { batch: [segmentEvent('track')] });
     const userId = routeLabel(route, 'refused');
 
@@ -66,9 +83,7 @@ describe('rate limit', () => {
 
     // Assess
     expect(burst.status).toBe(200);
-    expect(refused.status).toBe(429);
-    expect(refused.headers.get('retry-after')).toBe('5');
-    expect(refused.body).toEqual({ message: `source "${source.sourceId}" is over its rate limit of 0.2 events/s; retry in 5 s` });
+    expectRefused(refused, source.sourceId, 0.01, 100);
     expect(await storedFor(stack, 'identify', userId)).toEqual([]);
   });
 });

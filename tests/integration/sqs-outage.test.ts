@@ -79,7 +79,8 @@ describe('SQS outage', () => {
 describe('time budgets tied to the invocation', () => {
   it('answers 503 before the invocation runs out, when it has less time left than the budget', async () => {
     // Prepare: the handler as Lambda calls it, with a context that has 800 ms left (the enqueue
-    // budget of this stack is 600 ms, the request budget 4 s: the invocation's end comes first).
+    // budget of this stack is 600 ms, the request budget 8 s (tests/support/stack.ts), this
+    // enqueuer's 4 s: the invocation's end comes first).
     const enqueue = createEnqueuer({ sqs: stack.clients.sqs, queueUrl: stack.queues.queueUrl, messageBytes: 256 * 1024, budgetMs: 4000 });
     const slowHandler = createIngestHandler({ ...stack.ingestDeps, enqueue });
     const context = { getRemainingTimeInMillis: () => 800 } as Context;

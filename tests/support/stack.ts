@@ -67,6 +67,14 @@ export function testStage(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * Time budgets for the emulators, unless a test sets its own: DynamoDB Local on a loaded 2-core CI
+ * machine once took over the 1 s production default for a key lookup (a 503 where a test expected
+ * 429). Production's defaults are tested in tests/unit/shared/config.test.ts, the timeouts
+ * themselves by the outage tests, which set short ones.
+ */
+const EMULATOR_BUDGETS = { LOOKUP_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '8000' };
+
 export async function startTestStack(options: Partial<PipelineOptions> = {}): Promise<TestStack> {
   const dynamodbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT;
   const sqsEndpoint = process.env.TEST_SQS_ENDPOINT;
@@ -79,6 +87,7 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
     port: 0,
     visibilityTimeoutSeconds: 2,
     ...options,
+    env: { ...EMULATOR_BUDGETS, ...options.env },
   });
   const sourceId = 'src-test';
   await pipeline.admin.createSource(sourceId, 'Test source');
