@@ -15,21 +15,9 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshallItem } from '../lib/worker/dynamo-wire';
 import { isEventType, type EventType } from '../lib/spec/event-types';
 import { readEventItem } from '../lib/worker/items';
-
-/** A wire-form attribute as plain JSON (the types the worker writes, and sets as arrays). */
-export function fromWire(value: AttributeValue): unknown {
-  if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) return Number(value.N);
-  if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
-  if (value.L !== undefined) return value.L.map(fromWire);
-  if (value.M !== undefined) return Object.fromEntries(Object.entries(value.M).map(([name, inner]) => [name, fromWire(inner)]));
-  if (value.SS !== undefined) return value.SS;
-  if (value.NS !== undefined) return value.NS.map(Number);
-  throw new Error(`attribute of an unsupported type: ${Object.keys(value).join(', ')}`);
-}
 
 export interface ExportFilter {
   /** The type of the table the export is of: items do not name their type (the table does). */
@@ -44,7 +32,7 @@ export interface ExportFilter {
 export function exportLineToEvent(line: string, filter: ExportFilter): Record<string, unknown> | undefined {
   if (line.trim() === '') return undefined;
   const { Item } = JSON.parse(line) as { Item: Record<string, AttributeValue> };
-  const item = Object.fromEntries(Object.entries(Item).map(([name, value]) => [name, fromWire(value)]));
+  const item = unmarshallItem(Item, 'throw');
   const stored = readEventItem(item, filter.type);
   if (filter.sourceId !== undefined && stored.sourceId !== filter.sourceId) return undefined;
   if (filter.receivedSince !== undefined && (stored.receivedAt ?? '') < filter.receivedSince) return undefined;

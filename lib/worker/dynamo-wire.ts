@@ -71,6 +71,46 @@ function toAttribute(value: unknown): AttributeValue {
   }
 }
 
+/**
+ * What to make of an attribute of no type DynamoDB has today (a newer SDK reads a future type as
+ * `{ $unknown: ... }`): `null` for a reader that must go on (the worker's profile reads, whose
+ * failure would hold back every event of the user), or `throw` a TypeError naming the keys it holds
+ * for one whose output must be whole (an export turned into a replay).
+ */
+export type UnknownAttributes = 'null' | 'throw';
+
+/**
+ * The inverse of `marshallItem`: an item as the low-level client or a DynamoDB export to S3 gives
+ * it back, as plain JSON, every map key kept as data (a trait named `__proto__` stays a trait).
+ * Sets, which the worker never writes, read as arrays; binary as base64 text (an export already
+ * holds it so; the client gives bytes).
+ */
+export function unmarshallItem(map: AttributeMap, unknown: UnknownAttributes): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  for (const key of Object.keys(map)) {
+    const value = map[key];
+    if (value !== undefined) setOwn(object, key, fromAttribute(value, unknown));
+  }
+  return object;
+}
+
+function fromAttribute(value: AttributeValue, unknown: UnknownAttributes): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map((element) => fromAttribute(element, unknown));
+  if (value.M !== undefined) return unmarshallItem(value.M, unknown);
+  if (value.SS !== undefined) return [...value.SS];
+  if (value.NS !== undefined) return value.NS.map(Number);
+  if (value.B !== undefined) return base64(value.B);
+  if (value.BS !== undefined) return value.BS.map(base64);
+  if (unknown === 'null') return null;
+  throw new TypeError(`an attribute of no DynamoDB type: {${Object.keys(value).join(', ')}}`);
+}
+
+const base64 = (bytes: Uint8Array | string): string => (typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('base64'));
+
 /** The text of a key attribute in wire form, as `keyOf` prints the plain value. */
 export function attributeText(value: AttributeValue | undefined): string {
   if (value === undefined) return '';

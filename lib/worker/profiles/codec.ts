@@ -4,7 +4,6 @@
  * name: a trait or an id named `__proto__` or `constructor` survives the round trip, which the
  * document client's reading would not let it (it drops `__proto__`).
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshallItem, type AttributeMap } from '../dynamo-wire';
 import type { Item } from '../items';
 import { setOwn } from '../../shared/own-keys';
@@ -48,29 +47,6 @@ export function profileItem(profile: Profile): Item {
 
 export function profileWireItem(profile: Profile): AttributeMap {
   return marshallItem(profileItem(profile));
-}
-
-/** A wire attribute as JSON, keeping every map key as data. */
-export function fromAttribute(value: AttributeValue): unknown {
-  if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) return Number(value.N);
-  if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
-  if (value.L !== undefined) return value.L.map(fromAttribute);
-  if (value.M !== undefined) return fromAttributeMap(value.M);
-  if (value.SS !== undefined) return [...value.SS];
-  if (value.NS !== undefined) return value.NS.map(Number);
-  if (value.B !== undefined) return Buffer.from(value.B).toString('base64');
-  return null;
-}
-
-export function fromAttributeMap(map: Record<string, AttributeValue>): Record<string, unknown> {
-  const object: Record<string, unknown> = {};
-  for (const key of Object.keys(map)) {
-    const value = map[key];
-    if (value !== undefined) setOwn(object, key, fromAttribute(value));
-  }
-  return object;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -9,8 +9,8 @@ import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@
 import { translateAwsError, type DependencyError } from '../../shared/errors';
 import type { Log } from '../../shared/log';
 import { DeadlineError, backoffDelay, retryPending, withinDeadline, type Backoff, type Clock } from '../../shared/retry';
-import { marshallItem } from '../dynamo-wire';
-import { fromAttributeMap, profileFromItem } from './codec';
+import { marshallItem, unmarshallItem } from '../dynamo-wire';
+import { profileFromItem } from './codec';
 import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
 import { copyProfile, emptyProfile, mergeProfiles, type Profile } from './profile';
 import { executeWrites, type ProfileWrite } from './statements';
@@ -47,7 +47,7 @@ export async function readItems(
     const command = new BatchGetItemCommand({ RequestItems: { [store.table]: { Keys: [...pending], ConsistentRead: consistent } } });
     const response = await withinDeadline(store.writer.send(command), remaining(store, deadline));
     for (const wire of response.Responses?.[store.table] ?? []) {
-      const item = fromAttributeMap(wire);
+      const item = unmarshallItem(wire, 'null');
       found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
     }
     return response.UnprocessedKeys?.[store.table]?.Keys ?? [];

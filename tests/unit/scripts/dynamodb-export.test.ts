@@ -53,6 +53,21 @@ describe('exportLineToEvent', () => {
     expect(exportLineToEvent('  ', { type: 'track' })).toBeUndefined();
   });
 
+  it('keeps an event field named __proto__ as data, and refuses an attribute of no DynamoDB type by name', () => {
+    // Prepare: the export's own text, as DynamoDB writes it (a JSON key "__proto__" is data to JSON.parse).
+    const event = JSON.parse('{"userId":"u4","properties":{"__proto__":{"admin":true},"constructor":"c"}}') as Record<string, unknown>;
+    const line = exportLine(eventItem(record('shop', event)));
+    const odd = JSON.stringify({ Item: { ...marshallItem(eventItem(record('shop', { userId: 'u5' }))), extra: { V: 'x' } } });
+
+    // Act
+    const back = exportLineToEvent(line, { type: 'track' });
+
+    // Assess
+    expect(Object.getOwnPropertyDescriptor(back?.properties, '__proto__')?.value).toEqual({ admin: true });
+    expect(back).toEqual(record('shop', event).event);
+    expect(() => exportLineToEvent(odd, { type: 'track' })).toThrow(new TypeError('an attribute of no DynamoDB type: {V}'));
+  });
+
   it('keeps only the items received since a time', () => {
     const line = exportLine(eventItem(record('shop', { userId: 'u3' })));
     expect(exportLineToEvent(line, { type: 'track', receivedSince: '2026-11-01T00:00:00.000Z' })).toMatchObject({ userId: 'u3' });

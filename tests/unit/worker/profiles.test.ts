@@ -7,8 +7,8 @@ import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamo
 import { dynamoItemBytes, type AttributeValue } from '../../../bench/fake-aws';
 import { random } from '../../../bench/fixtures';
 import type { EventRecord } from '../../../lib/message/format';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
-import { fromAttributeMap, profileFromItem, profileItem } from '../../../lib/worker/profiles/codec';
+import { marshallItem, unmarshallItem } from '../../../lib/worker/dynamo-wire';
+import { profileFromItem, profileItem } from '../../../lib/worker/profiles/codec';
 import { coalesce, contributionOf, storableTrait } from '../../../lib/worker/profiles/contributions';
 import { CAPS, LINK_KINDS, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
 import { shuffled } from '../../support/random';
@@ -95,7 +95,7 @@ describe('the profile item', () => {
     profile.links.set('groups', new Map([['__proto__', versionOf('2026-01-01T00:00:00.000Z', 'm1')]]));
     profile.activity = { counts: new Map([['identify', 2]]), firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z' };
 
-    const back = profileFromItem(fromAttributeMap(marshallItem(profileItem(profile))));
+    const back = profileFromItem(unmarshallItem(marshallItem(profileItem(profile)), 'throw'));
 
     expect(back).toEqual(profile);
     expect(profileItem(profile)).toMatchObject({
@@ -144,7 +144,7 @@ describe('the profile item as stored by someone else', () => {
     } as unknown as Record<string, SdkAttributeValue>;
 
     // Act
-    const item = fromAttributeMap(wire);
+    const item = unmarshallItem(wire, 'null');
 
     // Assess
     expect(item).toEqual({ tags: ['a', 'b'], scores: [1, 2.5], blob: 'AQID', odd: null });
@@ -186,7 +186,7 @@ describe('the profile item as stored by someone else', () => {
 
     // Assess
     expect(item.counts).toEqual({});
-    expect(profileFromItem(fromAttributeMap(marshallItem(item)))).toEqual(profile);
+    expect(profileFromItem(unmarshallItem(marshallItem(item), 'throw'))).toEqual(profile);
   });
 });
 

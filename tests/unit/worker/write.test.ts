@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dedupeWrites, refusalReason, writeItems, type WriteRequest } from '../../../lib/worker/write';
-import { marshallItem, UnsupportedValueError } from '../../../lib/worker/dynamo-wire';
+import { marshallItem, unmarshallItem, UnsupportedValueError } from '../../../lib/worker/dynamo-wire';
 import { translateAwsError } from '../../../lib/shared/errors';
 import { silentLog } from '../../../lib/shared/log';
 import { fakeDynamoDb } from '../../support/fake-dynamodb';
@@ -300,6 +300,54 @@ describe('marshallItem', () => {
       z: { NULL: true },
       l: { L: [{ N: '1' }, { S: 'a' }] },
       m: { M: { k: { M: { j: { L: [] } } } } },
+    });
+  });
+});
+
+describe('unmarshallItem', () => {
+  it('gives back what marshallItem wrote, every key as data', () => {
+    const item = JSON.parse(
+      '{"pk":"p","n":-1.5e3,"b":true,"z":null,"l":[1,"a",[],{}],"m":{"__proto__":{"constructor":"x"},"toString":[false]}}',
+    ) as Record<string, unknown>;
+
+    const back = unmarshallItem(marshallItem(item), 'throw');
+
+    expect(back).toEqual(item);
+    const m = back.m as Record<string, unknown>;
+    expect(Object.keys(m)).toEqual(['__proto__', 'toString']);
+    expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(m, '__proto__')?.value).toEqual({ constructor: 'x' });
+  });
+
+  it('reads sets as arrays and binary as base64, from the client (bytes) and from an export (text)', () => {
+    expect(
+      unmarshallItem(
+        {
+          ss: { SS: ['a', 'b'] },
+          ns: { NS: ['1', '2.5'] },
+          bytes: { B: Uint8Array.from([104, 105]) },
+          text: { B: 'aGk=' } as unknown as { B: Uint8Array },
+          bs: { BS: [Uint8Array.from([104, 105])] },
+        },
+        'throw',
+      ),
+    ).toEqual({ ss: ['a', 'b'], ns: [1, 2.5], bytes: 'aGk=', text: 'aGk=', bs: ['aGk='] });
+  });
+
+  it('refuses a value of no DynamoDB type at any depth, naming what it holds, when told to throw', () => {
+    expect(() => unmarshallItem({ pk: { S: 'p' }, bad: { X: 'y' } as never }, 'throw')).toThrow(
+      new TypeError('an attribute of no DynamoDB type: {X}'),
+    );
+    expect(() => unmarshallItem({ l: { L: [{ $unknown: ['V', 1] } as never] } }, 'throw')).toThrow(
+      new TypeError('an attribute of no DynamoDB type: {$unknown}'),
+    );
+  });
+
+  it('reads a value of no DynamoDB type as null at any depth, when told to', () => {
+    expect(unmarshallItem({ pk: { S: 'p' }, bad: {} as never, l: { L: [{ S: 'a' }, { $unknown: ['V', 1] } as never] } }, 'null')).toEqual({
+      pk: 'p',
+      bad: null,
+      l: ['a', null],
     });
   });
 });
