@@ -3,7 +3,6 @@
  * the queue URLs (from the stack outputs, else looked up by name).
  */
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
 import { resourceName } from '../../infra';
 import { createClients, type Clients } from '../../lib/shared/clients';
 import { createSourceAdmin, type SourceAdmin } from '../../lib/admin/sources';
@@ -17,11 +16,6 @@ import { resolveTarget, targetRequest, type Target } from './target';
 export interface Stage {
   target: Target;
   clients: Clients;
-  /**
-   * Reads items keeping every number DynamoDB can hold: numbers beyond 2^53 come back as
-   * `NumberValue` instead of failing the read (see `toJsonValue`).
-   */
-  reader: DynamoDBDocumentClient;
   admin: SourceAdmin;
   queueUrls(): Promise<{ queueUrl: string; deadLetterQueueUrl: string }>;
   errorContext: ErrorContext;
@@ -36,7 +30,6 @@ export async function openStage(values: Values, io: Io, deps: CommandDeps = {}):
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
   }
   const clients = createClients({ region: target.region, dynamodbEndpoint: target.dynamodbEndpoint, sqsEndpoint: target.sqsEndpoint });
-  const reader = DynamoDBDocumentClient.from(clients.dynamodb, { unmarshallOptions: { wrapNumbers: true } });
   let queues: Promise<{ queueUrl: string; deadLetterQueueUrl: string }> | undefined;
   const lookup = async (url: string | undefined, name: 'events' | 'dead-letter'): Promise<string> => {
     if (url) return url;
@@ -47,7 +40,6 @@ export async function openStage(values: Values, io: Io, deps: CommandDeps = {}):
   return {
     target,
     clients,
-    reader,
     admin: createSourceAdmin({ documents: clients.documents, tables: target.tables }),
     queueUrls() {
       queues ??= Promise.all([lookup(target.queueUrl, 'events'), lookup(target.deadLetterQueueUrl, 'dead-letter')]).then(
@@ -80,18 +72,11 @@ export async function withStage<T>(values: Values, io: Io, deps: CommandDeps, ac
   }
 }
 
-/**
- * Makes an item read with `wrapNumbers` printable as JSON: numbers that fit a double become numbers,
- * the rare ones that do not (beyond 2^53, or 1e300) become numbers too when finite, else strings.
- */
+/** Makes a report of items read with the document client printable as JSON: sets as arrays, binary as base64. */
 export function toJsonValue(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Set) return [...value].map(toJsonValue);
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (value instanceof NumberValue) {
-    const number = Number(value.value);
-    return Number.isFinite(number) ? number : value.value;
-  }
   if (Array.isArray(value)) return value.map(toJsonValue);
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v)]));
 }

@@ -3,9 +3,18 @@
  * partition key with a sort-key range (sort keys start with the ISO-8601 timestamp), and the
  * ordered streams are merged by sort key, one page at a time, so a long history is never held in
  * memory whole.
+ *
+ * Items are read with the low-level client and turned into JSON by the worker's own reader of the
+ * wire form (lib/worker/dynamo-wire.ts `unmarshallItem`), which keeps every field an event sent:
+ * the document client's conversion drops a field named `__proto__` at any depth. The SDK's
+ * response parser still loses the value of a top-level attribute of that name (@smithy/core
+ * 3.41's JsonShapeDeserializer redefines the key as undefined before reading a map it transforms
+ * in place): the item holds it, a raw GetItem shows it, this prints the event without it.
  */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setOwn } from '../../lib/shared/own-keys';
 import type { EventType } from '../../lib/spec/event-types';
+import { unmarshallItem } from '../../lib/worker/dynamo-wire';
 import { eventPartitionKey, readEventItem } from '../../lib/worker/items';
 import { sortKeyRange } from '../core/time';
 
@@ -28,37 +37,38 @@ export interface TypedItem {
 
 /** One table's items for the query, in sort-key order, page by page. */
 async function* queryTable(
-  documents: DynamoDBDocumentClient,
+  client: DynamoDBClient,
   table: string,
   type: EventType,
   pk: string,
   lower: string,
   upper: string,
 ): AsyncGenerator<TypedItem> {
-  let start: Record<string, unknown> | undefined;
+  let start: Record<string, AttributeValue> | undefined;
   do {
-    const page = await documents.send(
+    const page = await client.send(
       new QueryCommand({
         TableName: table,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
-        ExpressionAttributeValues: { ':pk': pk, ':lower': lower, ':upper': upper },
+        ExpressionAttributeValues: { ':pk': { S: pk }, ':lower': { S: lower }, ':upper': { S: upper } },
         ExclusiveStartKey: start,
       }),
     );
-    for (const item of (page.Items ?? []) as Item[]) yield { item, type };
+    // An attribute of a type DynamoDB does not have today is named in an error, not printed as something else.
+    for (const item of page.Items ?? []) yield { item: unmarshallItem(item, 'throw'), type };
     start = page.LastEvaluatedKey;
   } while (start);
 }
 
 /** Yields the user's items of `types` with a key time in [since, until), ordered by sort key (key time, then messageId). */
 export async function* lookupEvents(
-  documents: DynamoDBDocumentClient,
+  client: DynamoDBClient,
   tables: Record<EventType, string>,
   query: EventQuery,
 ): AsyncGenerator<TypedItem> {
   const pk = eventPartitionKey(query.sourceId, query.userId, query.anonymousId);
   const { lower, upper } = sortKeyRange(query.since, query.until);
-  const streams = query.types.map((type) => queryTable(documents, tables[type], type, pk, lower, upper));
+  const streams = query.types.map((type) => queryTable(client, tables[type], type, pk, lower, upper));
   const heads = await Promise.all(streams.map((stream) => stream.next()));
   for (;;) {
     let best = -1;
@@ -109,7 +119,7 @@ export function eventForOutput({ item, type }: TypedItem): Item {
   for (const field of LEADING) if (fields.includes(field)) ordered[field] = event[field];
   for (const field of fields.sort()) {
     if (LEADING.includes(field)) continue;
-    ordered[TRAILING.includes(field) ? `event_${field}` : field] = event[field];
+    setOwn(ordered, TRAILING.includes(field) ? `event_${field}` : field, event[field]);
   }
   ordered.sourceId = stored.sourceId;
   if (stored.receivedAt !== undefined) ordered.receivedAt = stored.receivedAt;

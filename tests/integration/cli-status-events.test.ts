@@ -121,6 +121,27 @@ describe('events', () => {
     expect(lines(result.stdout).map((e) => e.messageId)).toEqual(['v1']);
   });
 
+  it('prints every nested field of an event, whatever its name (__proto__, constructor, toString)', async () => {
+    // Prepare: written by hand, since an object literal cannot hold an own "__proto__".
+    const body =
+      '{"type":"identify","userId":"odd-keys","messageId":"odd-1","timestamp":"2026-03-01T10:00:00.000Z","constructor":"top",' +
+      '"traits":{"__proto__":{"admin":true},"constructor":"c","toString":"s","nested":{"__proto__":"deep"}}}';
+    expect((await stack.send('/v1/identify', undefined, { raw: body })).status).toBe(200);
+    await stack.drain();
+
+    // Act
+    const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'odd-keys']);
+
+    // Assess: JSON.parse keeps "__proto__" as an own key, as the printed line has it.
+    expect(result.code).toBe(0);
+    const [event] = lines(result.stdout);
+    expect(event).toMatchObject({ type: 'identify', messageId: 'odd-1', constructor: 'top' });
+    const traits = event?.traits as Record<string, unknown>;
+    expect(Object.keys(traits).sort()).toEqual(['__proto__', 'constructor', 'nested', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(traits, '__proto__')?.value).toEqual({ admin: true });
+    expect(Object.getOwnPropertyDescriptor(traits.nested, '__proto__')?.value).toBe('deep');
+  });
+
   it('says on stderr when there is nothing, and exits 0', async () => {
     const result = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'nobody']);
 
