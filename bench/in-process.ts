@@ -134,7 +134,7 @@ export interface Interleaved {
   /**
    * The design's own passes over the same events (bench/passes.ts), timed in the same rounds
    * (floor, passes, handler, …), and their ratio to each round's floor: what the handler's ratio
-   * could approach. Absent in runs before 2026-12-02 and where not measured.
+   * could approach. Always measured now; absent in the latest.json of runs before 2026-12-02.
    */
   passesCpuUsPerEvent?: number[];
   passesRatios?: number[];
@@ -255,7 +255,7 @@ async function timeInterleaved(
   eventsPerCall: number,
   cycle: () => Promise<void>,
   floor: { bodies: readonly string[]; eventsPerBody: number },
-  passes?: PassesRound,
+  passes: PassesRound,
 ): Promise<{ rounds: Round[]; interleaved: Interleaved }> {
   const rounds: Round[] = [];
   const floors: number[] = [];
@@ -263,7 +263,7 @@ async function timeInterleaved(
   const loadAtStart = os.loadavg();
   for (let r = 0; r < options.rounds; r++) {
     floors.push(floorRound(floor.bodies, floor.eventsPerBody, options.roundMs / 2));
-    if (passes) passed.push(passes(options.roundMs / 2));
+    passed.push(passes(options.roundMs / 2));
     rounds.push(...(await timeRounds(fake, { rounds: 1, roundMs: options.roundMs }, callsPerCycle, cycle)));
   }
   const handler = rounds.map((round) => round.cpuUs / (round.calls * eventsPerCall));
@@ -280,15 +280,11 @@ async function timeInterleaved(
       ratioMax: Math.max(...ratios),
       loadAtStart,
       loadAtEnd: os.loadavg(),
-      ...(passes
-        ? {
-            passesCpuUsPerEvent: passed,
-            passesRatios,
-            passesRatioMedian: median(passesRatios),
-            passesRatioMin: Math.min(...passesRatios),
-            passesRatioMax: Math.max(...passesRatios),
-          }
-        : {}),
+      passesCpuUsPerEvent: passed,
+      passesRatios,
+      passesRatioMedian: median(passesRatios),
+      passesRatioMin: Math.min(...passesRatios),
+      passesRatioMax: Math.max(...passesRatios),
     },
   };
 }

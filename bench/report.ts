@@ -52,13 +52,15 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
 const money = (n: number) => `$${n < 0.1 ? n.toFixed(4) : n.toFixed(3)}`;
 const ratio = (n: number) => `${n.toFixed(2)}x`;
-/** A handler's ratio to its floor over interleaved rounds: the median, and the lowest and highest round. */
-const spread = (i: Interleaved | undefined) => i && `${ratio(i.ratioMedian)} (${i.ratioMin.toFixed(2)}–${i.ratioMax.toFixed(2)})`;
+/** A ratio over interleaved rounds: the median, and the lowest and highest round. */
+const range = (median: number, min: number, max: number) => `${ratio(median)} (${min.toFixed(2)}–${max.toFixed(2)})`;
+/** A handler's ratio to its floor over interleaved rounds. */
+const spread = (i: Interleaved | undefined) => i && range(i.ratioMedian, i.ratioMin, i.ratioMax);
 /** The design's own passes (bench/passes.ts) ÷ the floor, in the same rounds; absent in older runs. */
 const passesSpread = (i: Interleaved | undefined) =>
-  i?.passesRatioMedian === undefined
+  i?.passesRatioMedian === undefined || i.passesRatioMin === undefined || i.passesRatioMax === undefined
     ? undefined
-    : `${ratio(i.passesRatioMedian)} (${i.passesRatioMin?.toFixed(2)}–${i.passesRatioMax?.toFixed(2)})`;
+    : range(i.passesRatioMedian, i.passesRatioMin, i.passesRatioMax);
 /** ", the design's own passes need Nx", for a target line. */
 const passesNote = (i: Interleaved | undefined) =>
   i?.passesRatioMedian === undefined ? '' : ` (the design's own passes alone, bench/passes.ts: ${ratio(i.passesRatioMedian)})`;
@@ -111,9 +113,7 @@ export function renderReport(result: BenchResult): string {
     row('load average during those rounds (1 min)', (s) => s.worker && loads(s.worker.interleaved)),
     row('CPU µs per event, schema learning off', (s) => s.workerWithoutSchemas && fixed(s.workerWithoutSchemas.cpuUsPerEvent)),
     row('CPU µs per event, profiles off', (s) => s.workerWithoutProfiles && fixed(s.workerWithoutProfiles.cpuUsPerEvent)),
-    row('worker ÷ floor, profiles off, median of interleaved rounds (min–max)', (s) =>
-      s.workerWithoutProfiles?.interleaved === undefined ? undefined : spread(s.workerWithoutProfiles.interleaved),
-    ),
+    row('worker ÷ floor, profiles off, median of interleaved rounds (min–max)', (s) => spread(s.workerWithoutProfiles?.interleaved)),
     row('of which schema learning (timed alone), µs per event', (s) =>
       s.worker?.schemaLearnCpuUsPerEvent === undefined ? undefined : fixed(s.worker.schemaLearnCpuUsPerEvent, 2),
     ),
