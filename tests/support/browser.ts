@@ -65,11 +65,14 @@ export async function launchChromium(executablePath: string): Promise<Chromium> 
   }
 }
 
-/** analytics.js 2.0 from node_modules as one script that sets `window.AnalyticsBrowser` (its lazy chunks inlined). */
-export async function bundleAnalyticsNext(): Promise<string> {
+/**
+ * analytics.js 2.0 from node_modules as one script that sets `window.AnalyticsBrowser` (its lazy
+ * chunks inlined); `extra` is more of the script's source (imports resolve from the repository's root).
+ */
+export async function bundleAnalyticsNext(extra = ''): Promise<string> {
   const result = await build({
     stdin: {
-      contents: "import { AnalyticsBrowser } from '@segment/analytics-next'; window.AnalyticsBrowser = AnalyticsBrowser;",
+      contents: `import { AnalyticsBrowser } from '@segment/analytics-next'; window.AnalyticsBrowser = AnalyticsBrowser;\n${extra}`,
       resolveDir: path.resolve(__dirname, '..', '..'),
       loader: 'js',
     },

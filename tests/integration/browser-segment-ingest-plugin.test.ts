@@ -1,0 +1,351 @@
+/**
+ * The analytics.js destination plugin (integrations/analytics-plugin, its built dist/index.js) in
+ * headless Chromium with the real analytics.js 2.0: a page of another origin keeps sending to
+ * Segment (here a stand-in server that records what it gets) and sends the same events to a local
+ * stage. The stage's refusals are real: its rate limit answers 429 with Retry-After, and its own
+ * SQS emulator, stopped, makes it answer 503. One browser for the file, a fresh context (no shared
+ * localStorage or cookies) per test. Skipped like browser-analytics-next.test.ts when no Chromium
+ * is installed outside CI.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
+import { startSqsEmulator, type SqsEmulator } from '../../local/emulators';
+import { buildIntegration } from '../../scripts/build-integrations';
+import {
+  bundleAnalyticsNext,
+  findChromium,
+  inCi,
+  launchChromium,
+  startPageServer,
+  type Chromium,
+  type PageServer,
+} from '../support/browser';
+import { startTestStack, type TestStack } from '../support/stack';
+
+const executable = findChromium();
+const SEGMENT_WRITE_KEY = 'segment-write-key';
+
+/** The page: analytics.js sending to Segment (the stand-in), with the plugin sending to the stage. */
+const SCENARIO = `
+window.__errors = [];
+window.start = async function (config) {
+  const [analytics] = await window.AnalyticsBrowser.load({
+    writeKey: config.writeKey,
+    // metrics.sampleRate 0: analytics.js would otherwise report its own counters to Segment's API.
+    cdnSettings: {
+      integrations: { 'Segment.io': { apiKey: config.writeKey, apiHost: config.segmentHost, protocol: 'http' } },
+      metrics: { sampleRate: 0 },
+    },
+    plugins: [window.segmentIngest(config.plugin)],
+  });
+  analytics.on('error', (error) => window.__errors.push(error.code));
+  window.analytics = analytics;
+};
+window.sendAll = async function (userId) {
+  const analytics = window.analytics;
+  await analytics.identify(userId, { email: userId + '@example.com' });
+  await Promise.all([
+    analytics.track('Order Completed', { orderId: 'b-1', total: 27.5 }),
+    analytics.page('Docs', 'Pricing', { path: '/pricing' }),
+    analytics.screen('Home', { variant: 'B' }),
+    analytics.group('g-browser', { name: 'Initech' }),
+    analytics.alias(userId, 'anon-' + userId),
+  ]);
+};
+`;
+
+const PAGE_HTML =
+  '<!doctype html><html><head><script src="/analytics.js"></script><script src="/scenario.js"></script></head><body>shop</body></html>';
+
+/** What Segment's stand-in received: each event of each request, and when. */
+interface Received {
+  path: string;
+  event: Record<string, unknown>;
+  at: number;
+}
+
+interface StandIn {
+  host: string;
+  received: Received[];
+  close(): Promise<void>;
+}
+
+/** Segment's API as a page sees it: CORS for any origin, 200 for every event. */
+async function startSegmentStandIn(): Promise<StandIn> {
+  const received: Received[] = [];
+  const server: Server = createServer((request, response) => {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization, content-type, x-retry-count',
+      'access-control-allow-methods': 'POST, OPTIONS',
+    };
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, cors).end();
+      return;
+    }
+    let text = '';
+    request.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    request.on('end', () => {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      const events = Array.isArray(body.batch) ? (body.batch as Record<string, unknown>[]) : [body];
+      for (const event of events) received.push({ path: request.url ?? '', event, at: Date.now() });
+      response.writeHead(200, { ...cors, 'content-type': 'application/json' }).end('{"success":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}/v1`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+let sqs: SqsEmulator;
+let stack: TestStack;
+let chromium: Chromium;
+let site: PageServer;
+let segment: StandIn;
+
+/** The stage's answers to the page's event requests, as DevTools saw them. */
+interface Answer {
+  path: string;
+  status: number;
+  retryAfter: string | undefined;
+  authorization: string | undefined;
+  at: number;
+}
+
+/** A fresh context and page, analytics.js loaded with the plugin configured by `plugin`. */
+async function openPage(plugin: Record<string, unknown>): Promise<{ context: BrowserContext; page: Page; answers: Answer[] }> {
+  const context = await chromium.browser.createBrowserContext();
+  const page = await context.newPage();
+  const answers: Answer[] = [];
+  page.on('response', (response: HTTPResponse) => {
+    const request = response.request();
+    if (!request.url().startsWith(stack.url) || request.method() !== 'POST') return;
+    answers.push({
+      path: new URL(request.url()).pathname,
+      status: response.status(),
+      retryAfter: response.headers()['retry-after'],
+      authorization: request.headers().authorization,
+      at: Date.now(),
+    });
+  });
+  await page.goto(`${site.origin}/`, { waitUntil: 'load' });
+  const config = { writeKey: SEGMENT_WRITE_KEY, segmentHost: segment.host, plugin: { apiHost: `${stack.url}/v1`, ...plugin } };
+  await page.evaluate(`window.start(${JSON.stringify(config)})`);
+  return { context, page, answers };
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const sentToSegment = (userId: string) => segment.received.filter((r) => r.event.userId === userId);
+
+async function storedFor(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
+  const entries = await Promise.all(EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((i) => i.userId === userId)]));
+  return Object.fromEntries(entries) as Record<EventType, Record<string, unknown>[]>;
+}
+
+/** Waits until the stage holds the user's six events, lets the queue drain, and checks each is there once. */
+async function expectAllStoredOnce(userId: string, timeoutMs?: number): Promise<Record<EventType, Record<string, unknown>[]>> {
+  await waitFor(
+    `the six events of ${userId}`,
+    async () => Object.values(await storedFor(userId)).every((items) => items.length > 0),
+    timeoutMs,
+  );
+  await stack.drain();
+  const stored = await storedFor(userId);
+  for (const type of EVENT_TYPES) expect({ type, count: stored[type].length }).toEqual({ type, count: 1 });
+  return stored;
+}
+
+if (!executable) {
+  if (inCi()) {
+    it('needs Chromium', () => {
+      throw new Error('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): .ci/run installs Debian\'s "chromium" package');
+    });
+  } else {
+    console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
+    it.skip('the Segment Ingest plugin in Chromium (no Chromium installed)', () => undefined);
+  }
+} else {
+  beforeAll(async () => {
+    sqs = await startSqsEmulator(0);
+    const pluginFile = await buildIntegration('analytics-plugin');
+    [stack, chromium, segment, site] = await Promise.all([
+      // No key cache, so a change to a source's allowed origins or rate shows at once; a short
+      // enqueue budget, so a 503 comes quickly while SQS is away.
+      startTestStack({ sqsEndpoint: sqs.endpoint, env: { KEY_CACHE_SECONDS: '0', ENQUEUE_BUDGET_MS: '600' } }),
+      launchChromium(executable),
+      startSegmentStandIn(),
+      bundleAnalyticsNext(`import { segmentIngest } from ${JSON.stringify(pluginFile)}; window.segmentIngest = segmentIngest;`).then(
+        (bundle) =>
+          startPageServer({
+            '/': ['text/html', PAGE_HTML],
+            '/analytics.js': ['text/javascript', bundle],
+            '/scenario.js': ['text/javascript', SCENARIO],
+          }),
+      ),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([chromium?.close(), site?.close(), segment?.close(), stack?.stop()]);
+    await sqs?.stop();
+  });
+
+  it('sends all six types to Segment and to the stage, with the same messageId, anonymousId and userId', async () => {
+    // Prepare: the source admits the page's origin by name
+    await stack.admin.changeAllowedOrigins(stack.sourceId, { add: [site.origin] });
+    const { context, page, answers } = await openPage({ apiKey: stack.key });
+    const userId = 'plugin-both';
+
+    // Act
+    await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
+    const stored = await expectAllStoredOnce(userId);
+    await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
+    await context.close();
+
+    // Assess
+    expect(site.origin).not.toBe(new URL(stack.url).origin);
+    const toSegment = sentToSegment(userId);
+    expect(toSegment.map((r) => r.path).sort()).toEqual(['/v1/a', '/v1/g', '/v1/i', '/v1/p', '/v1/s', '/v1/t']);
+    expect(toSegment.every((r) => r.event.writeKey === SEGMENT_WRITE_KEY)).toBe(true);
+    const ids = (event: Record<string, unknown>) => ({
+      type: event.type,
+      messageId: event.messageId,
+      anonymousId: event.anonymousId,
+      userId: event.userId,
+    });
+    const atSegment = toSegment.map((r) => ids(r.event)).sort((a, b) => String(a.type).localeCompare(String(b.type)));
+    const atStage = EVENT_TYPES.map((type) => ids(stored[type][0] ?? {})).sort((a, b) => String(a.type).localeCompare(String(b.type)));
+    expect(atStage).toEqual(atSegment);
+    expect(new Set(atSegment.map((e) => e.messageId)).size).toBe(6);
+    expect(answers.map((a) => a.path).sort()).toEqual(['/v1/a', '/v1/g', '/v1/i', '/v1/p', '/v1/s', '/v1/t']);
+    expect(answers.every((a) => a.status === 200 && a.authorization === `Basic ${Buffer.from(`${stack.key}:`).toString('base64')}`)).toBe(
+      true,
+    );
+  });
+
+  it("leaves out of the stage an event whose integrations say 'Segment Ingest': false, and only that one", async () => {
+    // Prepare
+    const { context, page } = await openPage({ apiKey: stack.key });
+    const userId = 'plugin-opt-out';
+
+    // Act: the opted-out event first, then one for both
+    await page.evaluate(`window.analytics.identify(${JSON.stringify(userId)})`);
+    await page.evaluate(`window.analytics.track('Private', {}, { integrations: { 'Segment Ingest': false } })`);
+    await page.evaluate(`window.analytics.track('Public', {})`);
+    await waitFor("Segment's three events", () => sentToSegment(userId).length >= 3);
+    await waitFor('the public event at the stage', async () => (await storedFor(userId)).track.length > 0);
+    await stack.drain();
+    await context.close();
+
+    // Assess
+    expect(sentToSegment(userId).map((r) => r.event.event ?? r.event.type)).toEqual(['identify', 'Private', 'Public']);
+    expect((await storedFor(userId)).track.map((e) => e.event)).toEqual(['Public']);
+  });
+
+  it('delivers a batch still waiting when the page is hidden (left), through the flush on pagehide', async () => {
+    // Prepare: a batch that would wait a minute, so only the page's hiding sends it
+    const { context, page } = await openPage({
+      apiKey: stack.key,
+      deliveryStrategy: { strategy: 'batching', config: { size: 100, timeout: 60_000 } },
+    });
+    const userId = 'plugin-hidden';
+    await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
+    expect(Object.values(await storedFor(userId)).flat()).toEqual([]);
+
+    // Act
+    await page.goto('about:blank');
+
+    // Assess
+    await expectAllStoredOnce(userId);
+    await context.close();
+  });
+
+  it("waits out the stage's 429 and its Retry-After for the stage's copy only; every event arrives once", async () => {
+    // Prepare: a source that takes one event a second (two at once)
+    await stack.admin.createSource('plugin-limited');
+    const { key } = await stack.admin.createKey('plugin-limited');
+    await stack.admin.setRateLimit('plugin-limited', 1);
+    const { context, page, answers } = await openPage({ apiKey: key });
+    const userId = 'plugin-limited';
+
+    // Act
+    await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
+    await expectAllStoredOnce(userId);
+    await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
+    await context.close();
+
+    // Assess
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited.every((a) => Number(a.retryAfter) >= 1)).toBe(true);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(6);
+    const lastAtSegment = Math.max(...sentToSegment(userId).map((r) => r.at));
+    const lastAtStage = Math.max(...answers.filter((a) => a.status === 200).map((a) => a.at));
+    expect(lastAtSegment).toBeLessThan(lastAtStage);
+  });
+
+  it("retries the stage's 503 while its queue is away, Segment's copy unaffected; every event arrives once it is back", async () => {
+    // Prepare
+    const { context, page, answers } = await openPage({ apiKey: stack.key });
+    const userId = 'plugin-unavailable';
+    await sqs.pause();
+
+    // Act
+    try {
+      await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
+      await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
+      await waitFor("the stage's 503 for each event", () => answers.filter((a) => a.status === 503).length >= 6);
+    } finally {
+      await sqs.resume();
+    }
+    await expectAllStoredOnce(userId, 40_000);
+    await context.close();
+
+    // Assess
+    expect(new Set(answers.filter((a) => a.status === 503).map((a) => a.retryAfter))).not.toContain(undefined);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(6);
+    expect(sentToSegment(userId)).toHaveLength(6);
+  }, 60_000);
+
+  it("refuses a page the source's origin list does not name; Segment still gets every event", async () => {
+    // Prepare
+    await stack.admin.createSource('plugin-locked');
+    const { key } = await stack.admin.createKey('plugin-locked');
+    await stack.admin.changeAllowedOrigins('plugin-locked', { add: ['https://shop.example'] });
+    const { context, page, answers } = await openPage({ apiKey: key });
+    const userId = 'plugin-refused';
+
+    // Act
+    await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
+    await waitFor(
+      'analytics.js to drop the stage’s six copies',
+      async () => ((await page.evaluate('window.__errors.length')) as number) >= 6,
+    );
+    await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
+    await stack.drain();
+    const errors = (await page.evaluate('window.__errors')) as string[];
+    await context.close();
+
+    // Assess
+    expect(errors).toEqual(Array.from({ length: 6 }, () => 'delivery_failure'));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 6 }, () => 403));
+    for (const items of Object.values(await storedFor(userId))) expect(items).toEqual([]);
+  });
+}
