@@ -10,21 +10,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
-import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
+import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { startSqsEmulator, type SqsEmulator } from '../../local/emulators';
 import { buildIntegration } from '../../scripts/build-integrations';
-import {
-  bundleAnalyticsNext,
-  findChromium,
-  inCi,
-  launchChromium,
-  startPageServer,
-  type Chromium,
-  type PageServer,
-} from '../support/browser';
-import { startTestStack, type TestStack } from '../support/stack';
+import { bundleAnalyticsNext, chromiumForTests, launchChromium, startPageServer, type Chromium, type PageServer } from '../support/browser';
+import { expectEachStoredOnce, startTestStack, storedFor, waitFor, type TestStack } from '../support/stack';
 
-const executable = findChromium();
+const executable = chromiumForTests('the Segment Ingest plugin in Chromium');
 const SEGMENT_WRITE_KEY = 'segment-write-key';
 
 /** The page: analytics.js sending to Segment (the stand-in), with the plugin sending to the stage. */
@@ -144,44 +136,9 @@ async function openPage(plugin: Record<string, unknown>): Promise<{ context: Bro
   return { context, page, answers };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const sentToSegment = (userId: string) => segment.received.filter((r) => r.event.userId === userId);
 
-async function storedFor(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
-  const entries = await Promise.all(EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((i) => i.userId === userId)]));
-  return Object.fromEntries(entries) as Record<EventType, Record<string, unknown>[]>;
-}
-
-/** Waits until the stage holds the user's six events, lets the queue drain, and checks each is there once. */
-async function expectAllStoredOnce(userId: string, timeoutMs?: number): Promise<Record<EventType, Record<string, unknown>[]>> {
-  await waitFor(
-    `the six events of ${userId}`,
-    async () => Object.values(await storedFor(userId)).every((items) => items.length > 0),
-    timeoutMs,
-  );
-  await stack.drain();
-  const stored = await storedFor(userId);
-  for (const type of EVENT_TYPES) expect({ type, count: stored[type].length }).toEqual({ type, count: 1 });
-  return stored;
-}
-
-if (!executable) {
-  if (inCi()) {
-    it('needs Chromium', () => {
-      throw new Error('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): .ci/run installs Debian\'s "chromium" package');
-    });
-  } else {
-    console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
-    it.skip('the Segment Ingest plugin in Chromium (no Chromium installed)', () => undefined);
-  }
-} else {
+if (executable) {
   beforeAll(async () => {
     sqs = await startSqsEmulator(0);
     const pluginFile = await buildIntegration('analytics-plugin');
@@ -215,7 +172,7 @@ if (!executable) {
 
     // Act
     await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
-    const stored = await expectAllStoredOnce(userId);
+    const stored = await expectEachStoredOnce(stack, userId);
     await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
     await context.close();
 
@@ -250,13 +207,13 @@ if (!executable) {
     await page.evaluate(`window.analytics.track('Private', {}, { integrations: { 'Segment Ingest': false } })`);
     await page.evaluate(`window.analytics.track('Public', {})`);
     await waitFor("Segment's three events", () => sentToSegment(userId).length >= 3);
-    await waitFor('the public event at the stage', async () => (await storedFor(userId)).track.length > 0);
+    await waitFor('the public event at the stage', async () => (await storedFor(stack, userId)).track.length > 0);
     await stack.drain();
     await context.close();
 
     // Assess
     expect(sentToSegment(userId).map((r) => r.event.event ?? r.event.type)).toEqual(['identify', 'Private', 'Public']);
-    expect((await storedFor(userId)).track.map((e) => e.event)).toEqual(['Public']);
+    expect((await storedFor(stack, userId)).track.map((e) => e.event)).toEqual(['Public']);
   });
 
   it('delivers a batch still waiting when the page is hidden (left), through the flush on pagehide', async () => {
@@ -267,13 +224,13 @@ if (!executable) {
     });
     const userId = 'plugin-hidden';
     await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
-    expect(Object.values(await storedFor(userId)).flat()).toEqual([]);
+    expect(Object.values(await storedFor(stack, userId)).flat()).toEqual([]);
 
     // Act
     await page.goto('about:blank');
 
     // Assess
-    await expectAllStoredOnce(userId);
+    await expectEachStoredOnce(stack, userId);
     await context.close();
   });
 
@@ -287,7 +244,7 @@ if (!executable) {
 
     // Act
     await page.evaluate(`window.sendAll(${JSON.stringify(userId)})`);
-    await expectAllStoredOnce(userId);
+    await expectEachStoredOnce(stack, userId);
     await waitFor("Segment's six events", () => sentToSegment(userId).length >= 6);
     await context.close();
 
@@ -315,7 +272,7 @@ if (!executable) {
     } finally {
       await sqs.resume();
     }
-    await expectAllStoredOnce(userId, 40_000);
+    await expectEachStoredOnce(stack, userId, 40_000);
     await context.close();
 
     // Assess
@@ -346,6 +303,6 @@ if (!executable) {
     // Assess
     expect(errors).toEqual(Array.from({ length: 6 }, () => 'delivery_failure'));
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 6 }, () => 403));
-    for (const items of Object.values(await storedFor(userId))) expect(items).toEqual([]);
+    for (const items of Object.values(await storedFor(stack, userId))) expect(items).toEqual([]);
   });
 }

@@ -9,9 +9,9 @@ import type { SegmentEvent } from '@segment/actions-core';
 import { createTestIntegration } from '@segment/actions-core';
 import destination from '../../integrations/segment-actions/src';
 import type { Settings } from '../../integrations/segment-actions/src/settings';
-import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
+import type { EventType } from '../../lib/spec/event-types';
 import { buildIntegration } from '../../scripts/build-integrations';
-import { startTestStack, type TestStack } from '../support/stack';
+import { expectEachStoredOnce, startTestStack, storedFor, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 let settings: Settings;
@@ -36,18 +36,6 @@ function eventsOf(userId: string, tag: string): Record<EventType, Partial<Segmen
     group: { ...common, messageId: `${common.messageId}-g`, type: 'group', groupId: 'g-1', traits: { name: 'Initech' } },
     alias: { ...common, messageId: `${common.messageId}-a`, type: 'alias', previousId: `anon-${userId}` },
   };
-}
-
-async function storedFor(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
-  const entries = await Promise.all(EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((i) => i.userId === userId)]));
-  return Object.fromEntries(entries) as Record<EventType, Record<string, unknown>[]>;
-}
-
-async function expectEachStoredOnce(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
-  await stack.drain();
-  const stored = await storedFor(userId);
-  for (const type of EVENT_TYPES) expect({ type, count: stored[type].length }).toEqual({ type, count: 1 });
-  return stored;
 }
 
 describe('testAuthentication', () => {
@@ -79,7 +67,7 @@ describe('Send Events', () => {
     }
 
     // Assess
-    const stored = await expectEachStoredOnce('actions-single');
+    const stored = await expectEachStoredOnce(stack, 'actions-single');
     expect(stored.track[0]).toMatchObject({ event: 'Order Completed', properties: { total: 27.5 }, timestamp: '2026-03-01T10:00:00.000Z' });
     expect(stored.alias[0]).toMatchObject({ previousId: 'anon-actions-single' });
     expect(stored.group[0]).toMatchObject({ groupId: 'g-1', traits: { name: 'Initech' } });
@@ -102,7 +90,7 @@ describe('Send Events', () => {
     expect(again.map((r) => new URL(r.url).pathname)).toEqual([`/webhook/${stack.sourceId}`]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 400, 200, 200, 200]);
     expect(results[3]).toMatchObject({ errortype: 'PAYLOAD_VALIDATION_FAILED', errormessage: expect.stringMatching(/groupId/) });
-    await expectEachStoredOnce('actions-batch');
+    await expectEachStoredOnce(stack, 'actions-batch');
     const quarantined = (await stack.scanRaw('rejected')).filter((r) => r.messageId === 'batch-invalid');
     expect(quarantined.length).toBeGreaterThan(0);
   });
@@ -134,14 +122,14 @@ describe('deletion requests', () => {
     for (const event of Object.values(eventsOf('actions-erased', 'erased'))) {
       await harness.testAction('send', { event, settings, useDefaultMappings: true });
     }
-    await expectEachStoredOnce('actions-erased');
+    await expectEachStoredOnce(stack, 'actions-erased');
 
     // Act
     await harness.onDelete?.({ type: 'delete', userId: 'actions-erased' } as SegmentEvent, { ...settings });
     await stack.drain();
 
     // Assess
-    for (const items of Object.values(await storedFor('actions-erased'))) expect(items).toEqual([]);
+    for (const items of Object.values(await storedFor(stack, 'actions-erased'))) expect(items).toEqual([]);
   });
 });
 

@@ -27,6 +27,24 @@ export function inCi(): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
+/**
+ * The Chromium a browser test file drives. Without one, registers the test that says so instead:
+ * in CI (.ci/run installs Debian's chromium) a failing one, elsewhere a skipped one with a warning.
+ */
+export function chromiumForTests(what: string): string | undefined {
+  const executable = findChromium();
+  if (executable) return executable;
+  if (inCi()) {
+    it('needs Chromium', () => {
+      throw new Error('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): .ci/run installs Debian\'s "chromium" package');
+    });
+  } else {
+    console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
+    it.skip(`${what} (no Chromium installed)`, () => undefined);
+  }
+  return undefined;
+}
+
 export interface Chromium {
   browser: Browser;
   close(): Promise<void>;

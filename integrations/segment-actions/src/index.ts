@@ -5,9 +5,9 @@
  * service as `delete` events, which erase the user.
  */
 import type { DestinationDefinition } from '@segment/actions-core';
-import { defaultValues, IntegrationError } from '@segment/actions-core';
+import { defaultValues } from '@segment/actions-core';
 import { send } from './send';
-import { answerMessage, routeUrl, testSettings, type Settings } from './settings';
+import { expectAccepted, routeUrl, testSettings, type Settings } from './settings';
 
 const destination: DestinationDefinition<Settings> = {
   // No spaces or parentheses: the published @segment/actions-core keys its Ajv schemas by this name,
@@ -51,15 +51,8 @@ const destination: DestinationDefinition<Settings> = {
   ],
   // Segment's deletion requests carry the user's ids only; the service erases the user on a `delete`.
   onDelete: async (request, { settings, payload }) => {
-    const response = await request(routeUrl(settings.endpoint, '/segment'), {
-      method: 'POST',
-      json: { type: 'delete', userId: payload.userId, ...(payload.anonymousId ? { anonymousId: payload.anonymousId } : {}) },
-      throwHttpErrors: false,
-    });
-    if (response.status !== 200) {
-      throw new IntegrationError(answerMessage(response.status, response.data), `HTTP_${response.status}`, response.status);
-    }
-    return response;
+    const event = { type: 'delete', userId: payload.userId, ...(payload.anonymousId ? { anonymousId: payload.anonymousId } : {}) };
+    return expectAccepted(await request(routeUrl(settings.endpoint, '/segment'), { method: 'POST', json: event, throwHttpErrors: false }));
   },
   actions: { send },
 };

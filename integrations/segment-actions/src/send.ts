@@ -5,9 +5,8 @@
  * route, which answers per event), its source id asked of `GET /v1/auth` once per key.
  */
 import type { ActionDefinition, JSONLikeObject } from '@segment/actions-core';
-import { IntegrationError } from '@segment/actions-core';
 import { multiStatusOf } from './answers';
-import { answerMessage, routeUrl, sourceIdOf, type Settings } from './settings';
+import { expectAccepted, routeUrl, sourceIdOf, type Settings } from './settings';
 
 export interface Payload extends JSONLikeObject {
   event: JSONLikeObject;
@@ -46,18 +45,8 @@ export const send: ActionDefinition<Settings, Payload> = {
       unsafe_hidden: true,
     },
   },
-  perform: async (request, { settings, payload }) => {
-    const response = await request(routeUrl(settings.endpoint, '/segment'), {
-      method: 'POST',
-      json: payload.event,
-      throwHttpErrors: false,
-    });
-    if (response.status !== 200) {
-      // The service's message, which names the problem, instead of the status text; the status decides Segment's retry.
-      throw new IntegrationError(answerMessage(response.status, response.data), `HTTP_${response.status}`, response.status);
-    }
-    return response;
-  },
+  perform: async (request, { settings, payload }) =>
+    expectAccepted(await request(routeUrl(settings.endpoint, '/segment'), { method: 'POST', json: payload.event, throwHttpErrors: false })),
   performBatch: async (request, { settings, payload }) => {
     const events = payload.map((item) => item.event);
     const sourceId = await sourceIdOf(request, settings);

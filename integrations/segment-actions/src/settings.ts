@@ -2,8 +2,8 @@
  * The destination's settings, what every request of it shares: the stage's URL and a key of this
  * service, sent as the Basic auth username (the password is empty), as every route reads it.
  */
-import type { RequestClient } from '@segment/actions-core';
-import { InvalidAuthenticationError } from '@segment/actions-core';
+import type { ModifiedResponse, RequestClient } from '@segment/actions-core';
+import { IntegrationError, InvalidAuthenticationError } from '@segment/actions-core';
 
 export interface Settings {
   /** The stage's URL (the `ServiceEndpoint` output of its stack), e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com`. */
@@ -29,6 +29,15 @@ export function routeUrl(endpoint: string, path: string): string {
 export function answerMessage(status: number, body: unknown): string {
   const message = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
   return typeof message === 'string' && message !== '' ? message : `HTTP ${status}`;
+}
+
+/**
+ * Returns an answer of 200; throws for any other, with the service's message (which names the
+ * problem) instead of the status text, and its status, which decides whether Segment retries.
+ */
+export function expectAccepted<T>(response: ModifiedResponse<T>): ModifiedResponse<T> {
+  if (response.status === 200) return response;
+  throw new IntegrationError(answerMessage(response.status, response.data), `HTTP_${response.status}`, response.status);
 }
 
 /**
