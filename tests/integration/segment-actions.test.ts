@@ -43,10 +43,13 @@ describe('testAuthentication', () => {
     await expect(createTestIntegration(destination).testAuthentication(settings)).resolves.toBeUndefined();
   });
 
-  it("refuses a wrong key with the service's reason, and a URL that is not one", async () => {
+  it("refuses a wrong key with the service's reason, a URL that is not the stage's, and one that is no URL", async () => {
     const harness = createTestIntegration(destination);
     await expect(harness.testAuthentication({ ...settings, apiKey: 'not-a-key' })).rejects.toThrow(
       'Credentials are invalid:  the API key was refused: unknown API key',
+    );
+    await expect(harness.testAuthentication({ ...settings, endpoint: `${stack.url}/stage` })).rejects.toThrow(
+      `${stack.url}/stage is not healthy: no route for GET /stage/health`,
     );
     await expect(harness.testAuthentication({ ...settings, endpoint: 'not a url' })).rejects.toThrow(
       'Endpoint must be a valid URI string but it was not.',
@@ -93,6 +96,22 @@ describe('Send Events', () => {
     await expectEachStoredOnce(stack, 'actions-batch');
     const quarantined = (await stack.scanRaw('rejected')).filter((r) => r.messageId === 'batch-invalid');
     expect(quarantined.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a batch with a revoked key as a whole, with the reason, before sending it', async () => {
+    // Prepare
+    const { key } = await stack.admin.createKey(stack.sourceId);
+    await stack.admin.revokeKey(key);
+    const harness = createTestIntegration(destination);
+    const events = Object.values(eventsOf('actions-revoked', 'revoked')) as SegmentEvent[];
+
+    // Act
+    const sent = harness.testBatchAction('send', { events, settings: { ...settings, apiKey: key }, useDefaultMappings: true });
+
+    // Assess
+    await expect(sent).rejects.toThrow(/^the API key was refused: API key .+ was revoked$/);
+    await stack.drain();
+    expect(Object.values(await storedFor(stack, 'actions-revoked')).flat()).toEqual([]);
   });
 
   it('gives every event of a refused batch the status Segment retries by: 429 over the rate limit', async () => {

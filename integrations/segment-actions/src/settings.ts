@@ -42,14 +42,24 @@ export function expectAccepted<T>(response: ModifiedResponse<T>): ModifiedRespon
 
 /**
  * Asks the service which source the key sends for (`GET /v1/auth`, which writes nothing). Throws
- * `InvalidAuthenticationError` with the service's own words for a refused key.
+ * `InvalidAuthenticationError` with the service's own words for a refused key (401, 403), and
+ * for any other failure what `expectAccepted` throws, so a stage that is down is retried, not
+ * taken for a bad key.
  */
 export async function checkKey(request: RequestClient, settings: Settings): Promise<KeyCheck> {
   const response = await request<KeyCheck>(routeUrl(settings.endpoint, '/v1/auth'), { method: 'GET', throwHttpErrors: false });
-  if (response.status !== 200 || typeof response.data?.sourceId !== 'string') {
+  if (response.status === 401 || response.status === 403) {
     throw new InvalidAuthenticationError(`the API key was refused: ${answerMessage(response.status, response.data)}`);
   }
-  return response.data;
+  const { data } = expectAccepted(response);
+  if (typeof data?.sourceId !== 'string') {
+    throw new IntegrationError(
+      `${settings.endpoint}/v1/auth answered without a source id: is it a segment-ingest stage?`,
+      'UNEXPECTED_ANSWER',
+      502,
+    );
+  }
+  return data;
 }
 
 /**
