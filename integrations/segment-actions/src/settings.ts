@@ -6,7 +6,7 @@ import type { ModifiedResponse, RequestClient } from '@segment/actions-core';
 import { IntegrationError, InvalidAuthenticationError } from '@segment/actions-core';
 
 export interface Settings {
-  /** The stage's URL (the `ServiceEndpoint` output of its stack), e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com`. */
+  /** The stage's URL (its stack's `HttpApiUrl` output, the `endpoint` line of `segment-ingest status`), e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com`. */
   endpoint: string;
   /** A destination-scoped key of this service (`segment-ingest keys create --source <id> --scope destination`). */
   apiKey: string;
