@@ -34,7 +34,7 @@ const boundaries = Object.entries(FORBIDDEN_IMPORTS).map(([folder, forbidden]) =
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '.serverless/**', '.bench/**', '*.js', '*.mjs'] },
+  { ignores: ['**/dist/**', 'node_modules/**', '.data/**', 'coverage/**', '.serverless/**', '.bench/**', '*.js', '*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,13 +1,14 @@
 /**
  * The route table of the ingest function: every way Segment delivers (the Tracking API, the Direct
- * destination, the Webhooks destination), each with its CORS preflight, and the health check
- * (`?deep=1`: health.ts).
+ * destination, the Webhooks destination), each with its CORS preflight, the health check
+ * (`?deep=1`: health.ts) and the key check (`GET /v1/auth`: key-check.ts).
  */
 import type { IngestDeps } from './accept';
 import { preflightRoute } from './cors';
 import { DIRECT_ROUTE, receiveDirect } from './direct';
 import { answerHealth } from './health';
 import type { HttpRequest, HttpResponse } from './http';
+import { answerKeyCheck, KEY_CHECK_ROUTE } from './key-check';
 import { createRouter, type Route } from './router';
 import { receiveBatch, receiveSingle } from './tracking-api';
 import { receiveWebhook, WEBHOOK_METHODS, WEBHOOK_ROUTE } from './webhook';
@@ -15,6 +16,8 @@ import { receiveWebhook, WEBHOOK_METHODS, WEBHOOK_ROUTE } from './webhook';
 export function ingestRoutes(deps: IngestDeps): Route[] {
   const routes: Route[] = [
     { path: '/health', methods: ['GET', 'HEAD'], handler: (request) => answerHealth(request, deps.health) },
+    // Which source a key sends for, writing nothing (key-check.ts); before `/v1/{type}`, which would take it for a type.
+    { path: KEY_CHECK_ROUTE, methods: ['GET'], handler: (request) => answerKeyCheck(deps, request) },
     { path: '/v1/batch', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/batch') },
     { path: '/v1/import', methods: ['POST'], handler: (request) => receiveBatch(deps, request, '/v1/import') },
     // analytics.js 2.0 in batching mode: `{"batch":[...], "writeKey", "sentAt"}`.

@@ -7,19 +7,10 @@
  * (.ci/run installs Debian's chromium) a missing browser fails it.
  */
 import type { BrowserContext, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
-import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
-import {
-  bundleAnalyticsNext,
-  findChromium,
-  inCi,
-  launchChromium,
-  startPageServer,
-  type Chromium,
-  type PageServer,
-} from '../support/browser';
-import { startTestStack, type TestStack } from '../support/stack';
+import { bundleAnalyticsNext, chromiumForTests, launchChromium, startPageServer, type Chromium, type PageServer } from '../support/browser';
+import { expectEachStoredOnce, startTestStack, storedFor, waitFor, type TestStack } from '../support/stack';
 
-const executable = findChromium();
+const executable = chromiumForTests('analytics.js in Chromium');
 
 /** What the page runs: load analytics.js with the given settings, then make the six calls. */
 const SCENARIO = `
@@ -81,44 +72,11 @@ async function openPage(): Promise<{ context: BrowserContext; page: Page; traffi
   return { context, page, traffic };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function storedFor(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
-  const entries = await Promise.all(
-    EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((item) => item.userId === userId)] as const),
-  );
-  return Object.fromEntries(entries) as Record<EventType, Record<string, unknown>[]>;
-}
-
-/** Waits until each of the six tables holds the user's event, lets the queue drain, and checks each is there exactly once. */
-async function expectAllStoredOnce(userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
-  await waitFor(`the six events of ${userId}`, async () => Object.values(await storedFor(userId)).every((items) => items.length > 0));
-  await stack.drain();
-  const stored = await storedFor(userId);
-  for (const type of EVENT_TYPES) expect({ type, count: stored[type].length }).toEqual({ type, count: 1 });
-  return stored;
-}
-
 async function sendAll(page: Page, config: Record<string, unknown>): Promise<void> {
   await page.evaluate(`window.sendAll(${JSON.stringify(config)})`);
 }
 
-if (!executable) {
-  if (inCi()) {
-    it('needs Chromium', () => {
-      throw new Error('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): .ci/run installs Debian\'s "chromium" package');
-    });
-  } else {
-    console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
-    it.skip('analytics.js in Chromium (no Chromium installed)', () => undefined);
-  }
-} else {
+if (executable) {
   beforeAll(async () => {
     [stack, chromium, site] = await Promise.all([
       // No key cache, so a change to a source's allowed origins shows at once.
@@ -145,7 +103,7 @@ if (!executable) {
 
     // Act
     await sendAll(page, { writeKey: stack.key, apiHost: `${new URL(stack.url).host}/v1`, userId });
-    const stored = await expectAllStoredOnce(userId);
+    const stored = await expectEachStoredOnce(stack, userId);
     await waitFor('the six answers', () => traffic.answers.length >= 6);
     await context.close();
 
@@ -184,7 +142,7 @@ if (!executable) {
       userId,
       deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 300 } },
     });
-    await expectAllStoredOnce(userId);
+    await expectEachStoredOnce(stack, userId);
     await waitFor('the batch answer', () => traffic.answers.length >= 1);
     await context.close();
     await stack.admin.changeAllowedOrigins(stack.sourceId, { any: true });
@@ -210,7 +168,7 @@ if (!executable) {
     await page.goto('about:blank');
 
     // Assess
-    await expectAllStoredOnce(userId);
+    await expectEachStoredOnce(stack, userId);
     await context.close();
   });
 
@@ -274,6 +232,6 @@ if (!executable) {
     expect(JSON.parse(direct.body)).toEqual({
       message: `origin "${site.origin}" is not allowed to send to source "browser-locked"; add it to the source's allowed origins (segment-ingest sources allow-origin browser-locked ORIGIN)`,
     });
-    for (const items of Object.values(await storedFor(userId))) expect(items).toEqual([]);
+    for (const items of Object.values(await storedFor(stack, userId))) expect(items).toEqual([]);
   });
 }

@@ -27,6 +27,24 @@ export function inCi(): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
+/**
+ * The Chromium a browser test file drives. Without one, registers the test that says so instead:
+ * in CI (.ci/run installs Debian's chromium) a failing one, elsewhere a skipped one with a warning.
+ */
+export function chromiumForTests(what: string): string | undefined {
+  const executable = findChromium();
+  if (executable) return executable;
+  if (inCi()) {
+    it('needs Chromium', () => {
+      throw new Error('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): .ci/run installs Debian\'s "chromium" package');
+    });
+  } else {
+    console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
+    it.skip(`${what} (no Chromium installed)`, () => undefined);
+  }
+  return undefined;
+}
+
 export interface Chromium {
   browser: Browser;
   close(): Promise<void>;
@@ -65,11 +83,14 @@ export async function launchChromium(executablePath: string): Promise<Chromium> 
   }
 }
 
-/** analytics.js 2.0 from node_modules as one script that sets `window.AnalyticsBrowser` (its lazy chunks inlined). */
-export async function bundleAnalyticsNext(): Promise<string> {
+/**
+ * analytics.js 2.0 from node_modules as one script that sets `window.AnalyticsBrowser` (its lazy
+ * chunks inlined); `extra` is more of the script's source (imports resolve from the repository's root).
+ */
+export async function bundleAnalyticsNext(extra = ''): Promise<string> {
   const result = await build({
     stdin: {
-      contents: "import { AnalyticsBrowser } from '@segment/analytics-next'; window.AnalyticsBrowser = AnalyticsBrowser;",
+      contents: `import { AnalyticsBrowser } from '@segment/analytics-next'; window.AnalyticsBrowser = AnalyticsBrowser;\n${extra}`,
       resolveDir: path.resolve(__dirname, '..', '..'),
       loader: 'js',
     },

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { TableName } from '../../infra';
-import { isEventType } from '../../lib/spec/event-types';
+import { EVENT_TYPES, isEventType, type EventType } from '../../lib/spec/event-types';
 import { readEventItem } from '../../lib/worker/items';
 import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/pipeline';
 
@@ -147,4 +147,38 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
       });
     },
   };
+}
+
+/** Polls `check` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The user's stored events, by type (read back as `TestStack.scan` reads them). */
+export async function storedFor(stack: TestStack, userId: string): Promise<Record<EventType, Record<string, unknown>[]>> {
+  const entries = await Promise.all(
+    EVENT_TYPES.map(async (type) => [type, (await stack.scan(type)).filter((item) => item.userId === userId)] as const),
+  );
+  return Object.fromEntries(entries) as Record<EventType, Record<string, unknown>[]>;
+}
+
+/**
+ * Waits until each of the six tables holds an event of the user, lets the queue drain, and checks
+ * (with jest's `expect`) that each holds exactly one. Returns the events by type.
+ */
+export async function expectEachStoredOnce(
+  stack: TestStack,
+  userId: string,
+  timeoutMs?: number,
+): Promise<Record<EventType, Record<string, unknown>[]>> {
+  const all = async () => Object.values(await storedFor(stack, userId)).every((items) => items.length > 0);
+  await waitFor(`the six events of ${userId}`, all, timeoutMs);
+  await stack.drain();
+  const stored = await storedFor(stack, userId);
+  for (const type of EVENT_TYPES) expect({ type, count: stored[type].length }).toEqual({ type, count: 1 });
+  return stored;
 }
