@@ -57,7 +57,9 @@ const erasureHashKey = () => localCredential('ERASURE_HASH_KEY', 'erasure-hash-k
 async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
   if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
   const keys = await admin.listKeys(SOURCE_ID);
-  if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await admin.createKey(SOURCE_ID, key);
+  // A key registered before scopes existed is registered again with its scope: the local flows send deletes with it.
+  const current = keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt && k.scope === 'destination');
+  if (!current) await admin.createKey(SOURCE_ID, { key, scope: 'destination' });
   if ((await admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 }
 

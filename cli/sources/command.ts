@@ -174,6 +174,34 @@ export const sourcesSetSecret: Command = {
   },
 };
 
+export const sourcesSetWebhook: Command = {
+  spec: {
+    name: 'sources set-webhook',
+    summary:
+      "Sets how the source's Webhooks destination signs: --batching off accepts only signatures over the whole body; on (the default) also accepts a signature over an array's first element, as Segment signs batches.",
+    args: 'ID',
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: {
+      batching: { type: 'string', value: 'on|off', description: "match the Segment Webhooks destination's batching setting (required)" },
+      ...TARGET_OPTIONS,
+    },
+    examples: ['segment-ingest sources set-webhook shop-web --batching off'],
+    details:
+      'With batching on, a first-element signature covers that element only: a delete elsewhere in the array is refused (403) unless a key of scope destination is sent too. Takes effect within the key cache lifetime (60 s).',
+  },
+  async run({ values, positionals }, io, deps) {
+    const sourceId = positionals[0] ?? '';
+    const batching = stringOption(values, 'batching');
+    if (batching !== 'on' && batching !== 'off')
+      throw new UsageError(`--batching must be on or off, got ${batching === undefined ? 'nothing' : `"${batching}"`}`);
+    await withStage(values, io, deps, (stage) => stage.admin.setWebhookBatching(sourceId, batching === 'on'));
+    const accepted = batching === 'on' ? "the whole body or an array's first element" : 'the whole body only';
+    await write(io.stdout, `Webhook batching of source "${sourceId}" is ${batching}: X-Signature must cover ${accepted}.\n`);
+    return EXIT.ok;
+  },
+};
+
 export const sourcesRateLimit: Command = {
   spec: {
     name: 'sources rate-limit',
