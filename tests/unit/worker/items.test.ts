@@ -36,10 +36,10 @@ describe('eventItem', () => {
     expect(item).not.toHaveProperty('originalTimestamp');
   });
 
-  it('keeps the anonymousId out of an anonymous partition, and a userId that starts with anon: in', () => {
+  it('keeps the anonymousId out of an anonymous partition, and tags a userId that starts with anon: in its escaped partition', () => {
     expect(eventItem(record({ anonymousId: 'a' }))).not.toHaveProperty('anonymousId');
     expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
-    expect(eventItem(record({ userId: 'anon:x' }))).toMatchObject({ pk: 'src#anon:x', userId: 'anon:x' });
+    expect(eventItem(record({ userId: 'anon:x' }))).toMatchObject({ pk: 'src#~anon:x', userId: 'anon:x' });
   });
 
   it('stores an event field named like one of ours under ~<name>', () => {
