@@ -226,6 +226,31 @@ describe('a captured signed webhook request cannot carry appended deletes', () =
     expect(await erased('shop-web', 'whole-leaver')).toBe(true);
   });
 
+  it('takes an appended delete only when a destination key comes with the signature, not an events key', async () => {
+    const destination = (await cli(stack, ['keys', 'create', '--source', 'shop-web', '--scope', 'destination'])).stdout.trim();
+    const body = (userId: string) => `[${JSON.stringify(captured)}, {"type":"delete","userId":"${userId}"}]`;
+    const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+    // Act
+    const withPageKey = await stack.send('/webhook/shop-web', undefined, {
+      raw: body('keyed-1'),
+      headers: { 'x-signature': signature, authorization: basic(pageKey) },
+    });
+    const withDestinationKey = await stack.send('/webhook/shop-web', undefined, {
+      raw: body('keyed-2'),
+      headers: { 'x-signature': signature, authorization: basic(destination) },
+    });
+    await stack.drain();
+
+    // Assess
+    expect(withPageKey.status).toBe(200);
+    expect(withPageKey.body).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(withDestinationKey.status).toBe(200);
+    expect(withDestinationKey.body).toMatchObject({ accepted: 2, rejected: 0 });
+    expect(await erased('shop-web', 'keyed-1')).toBe(false);
+    expect(await erased('shop-web', 'keyed-2')).toBe(true);
+  });
+
   it('with `sources set-webhook --batching off`, takes only whole-body signatures', async () => {
     // A source of its own: the ingest function caches source records (60 s), so shop-web's would keep batching on.
     await stack.admin.createSource('shop-web-unbatched');
