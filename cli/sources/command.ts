@@ -52,6 +52,8 @@ export const sourcesList: Command = {
           name: s.name,
           disabled: s.disabled === true,
           webhookSecretSet: Boolean(s.webhookSecret),
+          // false: only whole-body signatures count (`sources set-webhook --batching off`).
+          webhookBatching: s.webhookBatching !== false,
           activeKeys: activeKeys(s.sourceId),
           // null: every origin (no list).
           allowedOrigins: s.allowedOrigins ?? null,
@@ -69,7 +71,7 @@ export const sourcesList: Command = {
       s.sourceId,
       s.name ?? '',
       s.disabled ? 'disabled' : 'enabled',
-      s.webhookSecret ? 'set' : '-',
+      `${s.webhookSecret ? 'set' : '-'}${s.webhookBatching === false ? ' (batching off)' : ''}`,
       String(activeKeys(s.sourceId)),
       s.allowedOrigins === undefined ? 'any' : s.allowedOrigins.length === 0 ? 'none' : s.allowedOrigins.join(' '),
       s.createdAt ?? '',

@@ -273,6 +273,12 @@ describe('a captured signed webhook request cannot carry appended deletes', () =
     // Assess
     expect(set.code).toBe(EXIT.ok);
     expect(set.stdout).toContain('X-Signature must cover the whole body only');
+    const listed = (await cli(stack, ['sources', 'list', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { sourceId: string; webhookBatching: boolean });
+    expect(listed.find((source) => source.sourceId === 'shop-web-unbatched')?.webhookBatching).toBe(false);
+    expect(listed.find((source) => source.sourceId === 'shop-web')?.webhookBatching).toBe(true);
     expect(appended.status).toBe(401);
     expect(appended.body.message).toContain('batching is off');
     expect(whole.status).toBe(200);
