@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 segment-ingest is running (stage "${STAGE}")
   endpoint        ${endpoint}
   source          ${SOURCE_ID}
-  API key         ${key}
+  API key         ${key}  (scope destination: it may erase; give pages a key of scope events)
   Direct          ${endpoint}/segment          (Segment Direct destination: endpoint + API key)
   Webhooks        ${endpoint}/webhook/${SOURCE_ID}    (shared secret ${webhookSecret})
   DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)
