@@ -68,13 +68,17 @@ export interface Delivery {
  */
 export type DeletePermission = { allowed: 'all' } | { allowed: 'first' | 'none'; refusal: string };
 
-/** What a key's scope allows: only an `events` key is refused deletes (unscoped keys keep what they could always do). */
+/**
+ * What a key's scope allows: `destination` and `unscoped` keys (which always could) may erase; an
+ * `events` key, or a principal without a key, may not.
+ */
 export function keyDeletePermission(principal: Principal): DeletePermission {
-  if (principal.scope !== 'events') return { allowed: 'all' };
-  return {
-    allowed: 'none',
-    refusal: `a delete (erasure request) needs a key of scope "destination": key ${principal.keyPrefix}… has scope "events", which sends events but never erases`,
-  };
+  if (principal.scope === 'destination' || principal.scope === 'unscoped') return { allowed: 'all' };
+  const scope =
+    principal.scope === undefined
+      ? 'no key'
+      : `key ${principal.keyPrefix}… has scope "${principal.scope}", which sends events but never erases`;
+  return { allowed: 'none', refusal: `a delete (erasure request) needs a key of scope "destination": ${scope}` };
 }
 
 export interface AcceptOptions {
