@@ -22,6 +22,7 @@ import {
   sourcesList,
   sourcesRateLimit,
   sourcesSetSecret,
+  sourcesSetWebhook,
 } from './sources/command';
 import { status } from './status/command';
 import { CliError, EXIT, explainError } from './core/errors';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   sourcesDisable,
   sourcesEnable,
   sourcesSetSecret,
+  sourcesSetWebhook,
   sourcesRateLimit,
   sourcesAllowOrigin,
   keysCreate,

@@ -57,7 +57,9 @@ const erasureHashKey = () => localCredential('ERASURE_HASH_KEY', 'erasure-hash-k
 async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
   if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
   const keys = await admin.listKeys(SOURCE_ID);
-  if (!keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt)) await admin.createKey(SOURCE_ID, key);
+  // A key registered before scopes existed is registered again with its scope: the local flows send deletes with it.
+  const current = keys.some((k) => k.keyHash === hashKey(key) && !k.revokedAt && k.scope === 'destination');
+  if (!current) await admin.createKey(SOURCE_ID, { key, scope: 'destination' });
   if ((await admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 }
 
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
 segment-ingest is running (stage "${STAGE}")
   endpoint        ${endpoint}
   source          ${SOURCE_ID}
-  API key         ${key}
+  API key         ${key}  (scope destination: it may erase; give pages a key of scope events)
   Direct          ${endpoint}/segment          (Segment Direct destination: endpoint + API key)
   Webhooks        ${endpoint}/webhook/${SOURCE_ID}    (shared secret ${webhookSecret})
   DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)

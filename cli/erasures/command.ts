@@ -62,7 +62,10 @@ export function formatErasure(status: ErasureStatus, where: string): string {
   field('stage', where);
   field('user hash', status.userHash);
   if (status.tombstone) {
-    field('cut-off', `${status.tombstone.cutoff}  (events of the user timed at or before it are deleted and never stored again)`);
+    field(
+      'cut-off',
+      `${status.tombstone.cutoff}  (events of the user timed at or before it, or received before it, are deleted and never stored again)`,
+    );
     field('recorded', status.tombstone.updatedAt ?? '-');
   }
   const requests = status.requests.length;

@@ -34,7 +34,7 @@ export const events: Command = {
       ...TARGET_OPTIONS,
     },
     details:
-      'Each table is queried by partition key (<source>#<userId>, or <source>#anon:<anonymousId>) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
+      'Each table is queried by partition key (<source>#<userId>, <source>#~<userId> for a userId starting with anon: or ~, or <source>#anon:<anonymousId>; see the item layout) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
     examples: [
       'segment-ingest events --source shop-web --user u-123',
       'segment-ingest events --source shop-web --user u-123 --type track,identify --since 7d | jq .event',

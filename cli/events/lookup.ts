@@ -1,6 +1,6 @@
 /**
  * A user's stored events in event-time order, across the per-type tables: each table is queried by
- * partition key with a sort-key range (sort keys start with the ISO-8601 timestamp), and the
+ * partition key (every partition of the identity, items.ts `identityPartitions`) with a sort-key range (sort keys start with the ISO-8601 timestamp), and the
  * ordered streams are merged by sort key, one page at a time, so a long history is never held in
  * memory whole.
  *
@@ -15,7 +15,7 @@ import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk
 import { setOwn } from '../../lib/shared/own-keys';
 import type { EventType } from '../../lib/spec/event-types';
 import { unmarshallItem } from '../../lib/worker/dynamo-wire';
-import { eventPartitionKey, readEventItem } from '../../lib/worker/items';
+import { identityPartitions, readEventItem, type IdentityPartition } from '../../lib/worker/items';
 import { sortKeyRange } from '../core/time';
 
 export interface EventQuery {
@@ -35,22 +35,27 @@ export interface TypedItem {
   type: EventType;
 }
 
-/** One table's items for the query, in sort-key order, page by page. */
+/** One table's items of one partition for the query, in sort-key order, page by page. */
 async function* queryTable(
   client: DynamoDBClient,
   table: string,
   type: EventType,
-  pk: string,
+  partition: IdentityPartition,
   lower: string,
   upper: string,
 ): AsyncGenerator<TypedItem> {
+  const { filter } = partition;
+  const filterValues = Object.fromEntries(Object.entries(filter?.values ?? {}).map(([name, value]) => [name, { S: value }]));
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(
       new QueryCommand({
         TableName: table,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
-        ExpressionAttributeValues: { ':pk': { S: pk }, ':lower': { S: lower }, ':upper': { S: upper } },
+        // Where an old layout put another identity's items in the same partition, only this one's.
+        FilterExpression: filter?.expression,
+        ExpressionAttributeNames: filter?.names,
+        ExpressionAttributeValues: { ':pk': { S: partition.pk }, ':lower': { S: lower }, ':upper': { S: upper }, ...filterValues },
         ExclusiveStartKey: start,
       }),
     );
@@ -66,9 +71,11 @@ export async function* lookupEvents(
   tables: Record<EventType, string>,
   query: EventQuery,
 ): AsyncGenerator<TypedItem> {
-  const pk = eventPartitionKey(query.sourceId, query.userId, query.anonymousId);
+  const partitions = identityPartitions(query.sourceId, query.userId, query.anonymousId);
   const { lower, upper } = sortKeyRange(query.since, query.until);
-  const streams = query.types.map((type) => queryTable(client, tables[type], type, pk, lower, upper));
+  const streams = query.types.flatMap((type) =>
+    partitions.map((partition) => queryTable(client, tables[type], type, partition, lower, upper)),
+  );
   const heads = await Promise.all(streams.map((stream) => stream.next()));
   for (;;) {
     let best = -1;

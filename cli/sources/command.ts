@@ -52,6 +52,8 @@ export const sourcesList: Command = {
           name: s.name,
           disabled: s.disabled === true,
           webhookSecretSet: Boolean(s.webhookSecret),
+          // false: only whole-body signatures count (`sources set-webhook --batching off`).
+          webhookBatching: s.webhookBatching !== false,
           activeKeys: activeKeys(s.sourceId),
           // null: every origin (no list).
           allowedOrigins: s.allowedOrigins ?? null,
@@ -69,7 +71,7 @@ export const sourcesList: Command = {
       s.sourceId,
       s.name ?? '',
       s.disabled ? 'disabled' : 'enabled',
-      s.webhookSecret ? 'set' : '-',
+      `${s.webhookSecret ? 'set' : '-'}${s.webhookBatching === false ? ' (batching off)' : ''}`,
       String(activeKeys(s.sourceId)),
       s.allowedOrigins === undefined ? 'any' : s.allowedOrigins.length === 0 ? 'none' : s.allowedOrigins.join(' '),
       s.createdAt ?? '',
@@ -170,6 +172,34 @@ export const sourcesSetSecret: Command = {
     } else {
       await write(io.stdout, `Webhook secret of source "${sourceId}" set.${previous}\n`);
     }
+    return EXIT.ok;
+  },
+};
+
+export const sourcesSetWebhook: Command = {
+  spec: {
+    name: 'sources set-webhook',
+    summary:
+      "Sets how the source's Webhooks destination signs: --batching off accepts only signatures over the whole body; on (the default) also accepts a signature over an array's first element, as Segment signs batches.",
+    args: 'ID',
+    minPositionals: 1,
+    maxPositionals: 1,
+    options: {
+      batching: { type: 'string', value: 'on|off', description: "match the Segment Webhooks destination's batching setting (required)" },
+      ...TARGET_OPTIONS,
+    },
+    examples: ['segment-ingest sources set-webhook shop-web --batching off'],
+    details:
+      'With batching on, a first-element signature covers that element only: a delete elsewhere in the array is refused (403) unless a key of scope destination is sent too. Takes effect within the key cache lifetime (60 s).',
+  },
+  async run({ values, positionals }, io, deps) {
+    const sourceId = positionals[0] ?? '';
+    const batching = stringOption(values, 'batching');
+    if (batching !== 'on' && batching !== 'off')
+      throw new UsageError(`--batching must be on or off, got ${batching === undefined ? 'nothing' : `"${batching}"`}`);
+    await withStage(values, io, deps, (stage) => stage.admin.setWebhookBatching(sourceId, batching === 'on'));
+    const accepted = batching === 'on' ? "the whole body or an array's first element" : 'the whole body only';
+    await write(io.stdout, `Webhook batching of source "${sourceId}" is ${batching}: X-Signature must cover ${accepted}.\n`);
     return EXIT.ok;
   },
 };

@@ -11,6 +11,8 @@ import { formatNumber, formatTable } from '../core/format';
 import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../rejected/table';
 import type { Stage } from '../core/stage';
 import { describeTarget, type Target } from '../core/target';
+import type { KeyRecord } from '../../lib/shared/source-records';
+import { unscopedWarning } from '../keys/command';
 
 export interface QueueStatus {
   role: 'events' | 'dead-letter';
@@ -40,6 +42,8 @@ export interface StatusReport {
   /** Exact counts (Scan with Select COUNT) or DynamoDB's ItemCount, refreshed about every six hours. */
   exactCounts: boolean;
   rejections: RejectedEntry[];
+  /** Active keys created before key scopes: they may still erase (docs/keys-and-scopes.md). */
+  unscopedKeys: Array<Pick<KeyRecord, 'keyPrefix' | 'sourceId' | 'createdAt'>>;
 }
 
 export interface StatusOptions {
@@ -112,7 +116,7 @@ export async function gatherStatus(stage: Stage, options: StatusOptions): Promis
   const { target } = stage;
   const { queueUrl, deadLetterQueueUrl } = await stage.queueUrls();
   const sourceIds = async () => [...(await stage.admin.listSources()).map((s) => s.sourceId), UNKNOWN_SOURCE];
-  const [endpoint, queues, tables, rejections] = await Promise.all([
+  const [endpoint, queues, tables, rejections, keys] = await Promise.all([
     endpointStatus(target.endpoint, options.fetch ?? fetch),
     Promise.all([queueStatus(stage, 'events', queueUrl), queueStatus(stage, 'dead-letter', deadLetterQueueUrl)]),
     Promise.all(
@@ -132,15 +136,20 @@ export async function gatherStatus(stage: Stage, options: StatusOptions): Promis
           }),
         )
       : Promise.resolve([]),
+    stage.admin.listKeys(),
   ]);
-  return { target, endpoint, queues, tables, exactCounts: options.exact, rejections };
+  const unscopedKeys = keys
+    .filter((k) => !k.revokedAt && k.scope === undefined)
+    .map(({ keyPrefix, sourceId, createdAt }) => ({ keyPrefix, sourceId, createdAt }));
+  return { target, endpoint, queues, tables, exactCounts: options.exact, rejections, unscopedKeys };
 }
 
 export function formatStatus(report: StatusReport): string {
   const n = formatNumber;
   const parts: string[] = [];
   parts.push(`segment-ingest status: ${describeTarget(report.target)}\n`);
-  parts.push(`endpoint  ${report.endpoint.url ?? '-'}  ${report.endpoint.detail}\n\n`);
+  parts.push(`endpoint  ${report.endpoint.url ?? '-'}  ${report.endpoint.detail}\n`);
+  parts.push(`${unscopedWarning(report.unscopedKeys) ?? ''}\n`);
 
   parts.push(
     formatTable(

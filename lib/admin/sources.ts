@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { MAX_ALLOWED_ORIGINS, parseAllowedOrigin } from '../shared/origins';
-import { hashKey, keyPrefix, type KeyRecord, type SourceRecord } from '../shared/source-records';
+import { hashKey, isKeyScope, KEY_SCOPES, keyPrefix, type KeyRecord, type KeyScope, type SourceRecord } from '../shared/source-records';
 
 export interface SourceAdminDeps {
   documents: DynamoDBDocumentClient;
@@ -128,6 +128,21 @@ export class SourceAdmin {
     return previousValidUntil === undefined ? {} : { previousValidUntil };
   }
 
+  /**
+   * Turns the first-element signature form on or off (SourceRecord.webhookBatching): off, only a
+   * signature over the whole body is accepted, so nothing can be appended to a signed event.
+   */
+  async setWebhookBatching(sourceId: string, batching: boolean): Promise<void> {
+    await updateExisting(
+      this.documents,
+      this.tables.sources,
+      { sourceId },
+      'SET webhookBatching = :b',
+      { ':b': batching },
+      `source "${sourceId}" does not exist`,
+    );
+  }
+
   /** Sets the events/s each ingest instance accepts from the source; `undefined` removes the limit. */
   async setRateLimit(sourceId: string, perSecond: number | undefined): Promise<void> {
     if (perSecond !== undefined && !(Number.isFinite(perSecond) && perSecond > 0)) {
@@ -195,11 +210,16 @@ export class SourceAdmin {
     }
   }
 
-  /** Creates a key for an existing source; pass `key` to register a known one (the local stack's dev key). */
-  async createKey(sourceId: string, key: string = generateKey()): Promise<{ key: string; record: KeyRecord }> {
+  /**
+   * Creates a key for an existing source, of scope `events` unless `scope` says otherwise (see
+   * KeyScope); pass `key` to register a known one (the local stack's dev key).
+   */
+  async createKey(sourceId: string, options: { key?: string; scope?: KeyScope } = {}): Promise<{ key: string; record: KeyRecord }> {
+    const { key = generateKey(), scope = 'events' } = options;
+    if (!isKeyScope(scope)) throw new SourceAdminError(`scope "${String(scope)}" is not one of: ${KEY_SCOPES.join(', ')}`);
     const { Item } = await this.documents.send(new GetCommand({ TableName: this.tables.sources, Key: { sourceId } }));
     if (!Item) throw new SourceAdminError(`source "${sourceId}" does not exist`);
-    const record: KeyRecord = { keyHash: hashKey(key), sourceId, keyPrefix: keyPrefix(key), createdAt: this.now() };
+    const record: KeyRecord = { keyHash: hashKey(key), sourceId, keyPrefix: keyPrefix(key), createdAt: this.now(), scope };
     await this.documents.send(new PutCommand({ TableName: this.tables.keys, Item: record }));
     return { key, record };
   }

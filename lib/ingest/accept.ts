@@ -17,7 +17,7 @@ import type { Authenticator, Principal } from './auth';
 import { assertOriginAllowed } from './cors';
 import type { Enqueue, EnqueueResult } from './enqueue';
 import type { HealthCheck } from './health';
-import { BadRequestError } from './http-errors';
+import { BadRequestError, ForbiddenError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-checks';
 import type { RateLimiter } from './rate-limit';
@@ -57,6 +57,28 @@ export interface Delivery {
   principal: Principal;
   /** Route name stored with quarantined records, e.g. `/v1/batch`. */
   route: string;
+  /** Which of the request's events may be a `delete` (an erasure request). */
+  deletes: DeletePermission;
+}
+
+/**
+ * Who may erase (docs/keys-and-scopes.md): `all` when the credentials cover every event of the
+ * request (a destination or unscoped key, a whole-body webhook signature), `first` when only the
+ * first element was signed, `none` otherwise; `refusal` is the sentence a refused delete gets.
+ */
+export type DeletePermission = { allowed: 'all' } | { allowed: 'first' | 'none'; refusal: string };
+
+/**
+ * What a key's scope allows: `destination` and `unscoped` keys (which always could) may erase; an
+ * `events` key, or a principal without a key, may not.
+ */
+export function keyDeletePermission(principal: Principal): DeletePermission {
+  if (principal.scope === 'destination' || principal.scope === 'unscoped') return { allowed: 'all' };
+  const scope =
+    principal.scope === undefined
+      ? 'no key'
+      : `key ${principal.keyPrefix}… has scope "${principal.scope}", which sends events but never erases`;
+  return { allowed: 'none', refusal: `a delete (erasure request) needs a key of scope "destination": ${scope}` };
 }
 
 export interface AcceptOptions {
@@ -75,11 +97,26 @@ export interface AcceptOptions {
 /**
  * The delivery of an authenticated request, once its source accepts the page it comes from:
  * throws `ForbiddenError` (403) for an `Origin` outside the source's allowed origins (cors.ts).
- * Routes call it right after authentication, before anything is enqueued.
+ * Routes call it right after authentication, before anything is enqueued. `deletes` defaults to
+ * what the key's scope allows.
  */
-export async function authorizeDelivery(deps: IngestDeps, request: HttpRequest, principal: Principal, route: string): Promise<Delivery> {
+export async function authorizeDelivery(
+  deps: IngestDeps,
+  request: HttpRequest,
+  principal: Principal,
+  route: string,
+  deletes: DeletePermission = keyDeletePermission(principal),
+): Promise<Delivery> {
   if (request.headers.origin !== undefined) assertOriginAllowed(request, await deps.auth.getSource(principal.sourceId));
-  return { request, principal, route };
+  return { request, principal, route, deletes };
+}
+
+/** The refusal of item `index` when it is a `delete` the request's credentials do not cover. */
+function deleteRefusal(delivery: Delivery, item: unknown, index: number): string | undefined {
+  const { deletes } = delivery;
+  if (deletes.allowed === 'all' || !isObject(item) || item.type !== 'delete') return undefined;
+  if (deletes.allowed === 'first' && index === 0) return undefined;
+  return deletes.refusal;
 }
 
 /** What judging a request's events produced: the records to enqueue and the answer's errors. */
@@ -116,6 +153,15 @@ export async function acceptEvents(
   if (warnings.length > 0) answer.warnings = warnings;
   if (accepted > 0) return jsonResponse(200, answer);
   const { errors } = judgement;
+  // Refused for its credentials, not its content: a 403, as for any other thing a key may not do.
+  if (judgement.reasons.every((reason) => reason === 'forbidden')) {
+    throw new ForbiddenError(
+      options.single ? (errors[0]?.message ?? 'forbidden') : 'no event of the batch may be sent with these credentials; see errors',
+      {
+        ...answer,
+      },
+    );
+  }
   const message = options.single
     ? `invalid ${options.routeType ?? 'event'}: ${errors[0]?.message ?? 'invalid event'}`
     : `every event in the batch is invalid (${errors.length} of ${items.length}); see errors`;
@@ -151,6 +197,12 @@ function judgeEvents(
   const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
   const report = plan && planReport(deps.meter, judgement.warnings, options.single, plan);
   items.forEach((item, index) => {
+    const refusal = deleteRefusal(delivery, item, index);
+    if (refusal !== undefined) {
+      const messageId = isObject(item) && typeof item.messageId === 'string' ? item.messageId.slice(0, 100) : undefined;
+      refuseItem(judgement, delivery, item, { index, single: options.single, reasons: [refusal], reason: 'forbidden', messageId });
+      return;
+    }
     const normalized = normalizeEvent(item, normalizeOptions);
     const verdict = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
     if (verdict.ok) {
@@ -158,12 +210,24 @@ function judgeEvents(
       if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);
       return;
     }
-    judgement.errors.push({ index, messageId: verdict.messageId, message: verdict.reasons.join('; ') });
-    judgement.reasons.push(verdict.reason);
-    const position = options.single ? undefined : index;
-    judgement.records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), verdict.reasons, position, verdict.messageId)));
+    const { reasons, reason, messageId } = verdict;
+    refuseItem(judgement, delivery, item, { index, single: options.single, reasons, reason, messageId });
   });
   return judgement;
+}
+
+/** Adds a refused item to the judgement: its error for the answer, its category, its quarantine record. */
+function refuseItem(
+  judgement: Judgement,
+  delivery: Delivery,
+  item: unknown,
+  refused: { index: number; single: boolean; reasons: string[]; reason: RefusalReason; messageId: string | undefined },
+): void {
+  const { index, reasons, messageId } = refused;
+  judgement.errors.push({ index, messageId, message: reasons.join('; ') });
+  judgement.reasons.push(refused.reason);
+  const position = refused.single ? undefined : index;
+  judgement.records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), reasons, position, messageId)));
 }
 
 /** Metrics for every request; a log line for a request with rejections (clean ones only at DEBUG). */

@@ -9,12 +9,14 @@ import { ForbiddenError, UnauthorizedError } from './http-errors';
 import { translateAwsError } from '../shared/errors';
 import { LruCache } from '../shared/lru-cache';
 import { withinDeadline } from '../shared/retry';
-import { hashKey, type KeyRecord, type SourceRecord } from '../shared/source-records';
+import { hashKey, scopeOf, type KeyRecord, type KeyScope, type SourceRecord, type UNSCOPED } from '../shared/source-records';
 
 export interface Principal {
   sourceId: string;
   /** First characters of the key, safe to log and show. */
   keyPrefix: string;
+  /** The key's scope; absent when no key was used (a webhook authenticated by its signature alone). */
+  scope?: KeyScope | typeof UNSCOPED;
 }
 
 export type Credentials = { kind: 'key'; key: string } | { kind: 'none'; problem?: string };
@@ -134,7 +136,7 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
       const source = await getSource(record.sourceId, deadline);
       if (!source) throw new UnauthorizedError('the source of this API key no longer exists');
       if (source.disabled) throw new ForbiddenError(`source "${source.sourceId}" is disabled`);
-      return { sourceId: record.sourceId, keyPrefix: record.keyPrefix };
+      return { sourceId: record.sourceId, keyPrefix: record.keyPrefix, scope: scopeOf(record) };
     },
   };
 }

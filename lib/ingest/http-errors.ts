@@ -49,8 +49,8 @@ export class UnauthorizedError extends ServiceError {
 
 /** 403: the key is valid but its source is disabled, or it may not use this route. */
 export class ForbiddenError extends ServiceError {
-  constructor(message: string) {
-    super(403, message, { reason: 'forbidden' });
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(403, message, { details, reason: 'forbidden' });
     this.name = 'ForbiddenError';
   }
 }

@@ -2,14 +2,24 @@
  * `POST|PUT|PATCH /webhook/{sourceId}`: Segment's Webhooks destination, classic and Actions, with
  * batching on (a JSON array of up to `maxWebhookEvents` events) or off (one event). The sender
  * proves itself with `X-Signature`, the lowercase hex HMAC-SHA1 of the body keyed with the
- * source's shared secret, or with an API key of that source (Basic or Bearer).
+ * source's shared secret, or with an API key of that source (Basic or Bearer). A `delete` is
+ * accepted only when those credentials cover it (docs/keys-and-scopes.md).
  */
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
 import type { SourceRecord } from '../shared/source-records';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
-import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
+import {
+  acceptEvents,
+  authorizeDelivery,
+  badShape,
+  isObject,
+  keyDeletePermission,
+  quarantineBody,
+  type DeletePermission,
+  type IngestDeps,
+} from './accept';
 import { describeJsonType } from '../spec/normalize';
 import { SPEC_TYPES } from '../spec/event-types';
 
@@ -50,34 +60,82 @@ export function acceptedSecrets(source: SourceRecord, atMs: number): string[] {
 }
 
 /**
- * What Segment may have signed: the body as sent, the body after gzip, and, for a batched array,
- * its first element as `JSON.stringify` prints it (what Segment's batching webhooks sign).
+ * What Segment may have signed: the body as sent and the body after gzip (`whole`), and, for a
+ * batched array when the source allows that form, its first element as `JSON.stringify` prints it
+ * (`first`: what Segment's batching webhooks sign).
  */
-function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonParse): Array<string | Buffer> {
-  const payloads: Array<string | Buffer> = [request.body];
-  if (inflated !== request.body) payloads.push(inflated);
-  if (parsed.ok && Array.isArray(parsed.value) && parsed.value.length > 0) {
+function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonParse, source: SourceRecord): SignedPayloads {
+  const whole: Array<string | Buffer> = [request.body];
+  if (inflated !== request.body) whole.push(inflated);
+  const first: string[] = [];
+  if (source.webhookBatching !== false && parsed.ok && Array.isArray(parsed.value) && parsed.value.length > 0) {
     try {
-      const first = JSON.stringify(parsed.value[0]);
-      if (first !== undefined) payloads.push(first);
+      const element = JSON.stringify(parsed.value[0]);
+      if (element !== undefined) first.push(element);
     } catch {
       // Too deeply nested to print: Segment could not have signed it this way either.
     }
   }
-  return payloads;
+  return { whole, first };
+}
+
+interface SignedPayloads {
+  whole: Array<string | Buffer>;
+  first: string[];
+}
+
+/** What a valid signature covers: the whole body, or only an array's first element. */
+type SignatureCover = 'whole' | 'first';
+
+/**
+ * Checks `X-Signature` against the source's secrets; throws `UnauthorizedError` when it matches
+ * nothing the source accepts. Both forms are computed whichever matches, in constant time.
+ */
+function verifySignature(request: HttpRequest, signature: string, source: SourceRecord, payloads: SignedPayloads): SignatureCover {
+  const secrets = acceptedSecrets(source, request.receivedAtMs);
+  if (secrets.length === 0) {
+    throw new UnauthorizedError(
+      `source "${source.sourceId}" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key`,
+    );
+  }
+  const given = signature.trim().toLowerCase();
+  if (!HEX_SHA1.test(given)) throw new UnauthorizedError('X-Signature must be the 40-character hex HMAC-SHA1 of the body');
+  const whole = verifyWebhookSignature(given, secrets, payloads.whole);
+  const first = verifyWebhookSignature(given, secrets, payloads.first);
+  if (whole) return 'whole';
+  if (first) return 'first';
+  const batching =
+    source.webhookBatching === false ? ' (batching is off for this source: only a signature over the whole body counts)' : '';
+  throw new UnauthorizedError(
+    `X-Signature does not match the body${batching}: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`,
+  );
+}
+
+/**
+ * Which deletes the credentials cover: a key that may erase, or a whole-body signature, covers
+ * all; a first-element signature only that element; a key of scope `events` alone, none.
+ */
+function webhookDeletePermission(principal: Principal | undefined, cover: SignatureCover | undefined): DeletePermission {
+  const byKey = principal ? keyDeletePermission(principal) : undefined;
+  if (byKey?.allowed === 'all' || cover === 'whole') return { allowed: 'all' };
+  const refusal =
+    cover === 'first'
+      ? 'a delete in a batched webhook is accepted only as the signed first element: X-Signature covers the first element alone, so a delete elsewhere in the array could have been added by anyone; sign the whole body (batching off) or send deletes with a key of scope "destination"'
+      : (byKey?.refusal ?? 'a delete needs a webhook signature that covers it or a key of scope "destination"');
+  return { allowed: cover === 'first' ? 'first' : 'none', refusal };
 }
 
 /**
  * Every credential the request presents must hold: a valid `X-Signature`, and a key of this source
- * when an Authorization header is sent too. At least one of them is required.
+ * when an Authorization header is sent too. At least one of them is required. Returns the
+ * principal and which deletes the credentials cover.
  */
 async function authenticateWebhook(
   deps: IngestDeps,
   request: HttpRequest,
   source: SourceRecord,
-  inflated: Buffer,
-  parsed: JsonParse,
-): Promise<Principal> {
+  payloads: SignedPayloads,
+): Promise<{ principal: Principal; deletes: DeletePermission }> {
   const signature = request.headers['x-signature'];
   const authorization = request.headers.authorization;
   if (signature === undefined && !authorization) {
@@ -98,28 +156,11 @@ async function authenticateWebhook(
     }
   }
 
-  if (signature !== undefined) {
-    const secrets = acceptedSecrets(source, request.receivedAtMs);
-    if (secrets.length === 0) {
-      throw new UnauthorizedError(
-        `source "${source.sourceId}" has no webhook shared secret, so X-Signature cannot be checked; set one for the source, or authenticate with an API key`,
-      );
-    }
-    const given = signature.trim().toLowerCase();
-    if (!HEX_SHA1.test(given)) throw new UnauthorizedError('X-Signature must be the 40-character hex HMAC-SHA1 of the body');
-    if (!verifyWebhookSignature(given, secrets, signedPayloads(request, inflated, parsed))) {
-      throw new UnauthorizedError(
-        `X-Signature does not match the body: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`,
-      );
-    }
-    // No key was used: the principal names the signature, which is what logs may show.
-    principal ??= { sourceId: source.sourceId, keyPrefix: 'x-signature' };
-  }
-
+  const cover = signature === undefined ? undefined : verifySignature(request, signature, source, payloads);
+  const deletes = webhookDeletePermission(principal, cover);
   if (source.disabled) throw new ForbiddenError(`source "${source.sourceId}" is disabled`);
-  // Unreachable without a principal: one of the two branches above set it or threw.
-  if (!principal) throw new UnauthorizedError('no credentials');
-  return principal;
+  // No key was used: the principal names the signature, which is what logs may show.
+  return { principal: principal ?? { sourceId: source.sourceId, keyPrefix: 'x-signature' }, deletes };
 }
 
 /** `POST|PUT|PATCH /webhook/{sourceId}`: one event or an array of events. */
@@ -135,8 +176,8 @@ export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sou
   if (!source) throw new NotFoundError(`no source "${sourceId}": check the source id in the webhook URL`);
 
   const parsed = parseJson(text);
-  const principal = await authenticateWebhook(deps, request, source, inflated, parsed);
-  const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE);
+  const { principal, deletes } = await authenticateWebhook(deps, request, source, signedPayloads(request, inflated, parsed, source));
+  const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE, deletes);
 
   if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);

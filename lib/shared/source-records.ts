@@ -28,6 +28,13 @@ export interface SourceRecord {
    */
   allowedOrigins?: string[];
   /**
+   * `false` when the source's Webhooks destination has batching off: only a signature over the
+   * whole body counts then. Absent or `true`: a signature over an array's first element (what
+   * Segment signs when it batches) is accepted too, but covers a `delete` only when that first
+   * element is the delete itself (lib/ingest/webhook.ts).
+   */
+  webhookBatching?: boolean;
+  /**
    * The source's tracking plan as JSON text (lib/spec/tracking-plan.ts), its version (a hash of
    * the text: plans are compiled once per version) and when it was set; written by
    * lib/admin/tracking-plans.ts, checked at ingest by lib/ingest/plan-checks.ts.
@@ -38,12 +45,39 @@ export interface SourceRecord {
   createdAt?: string;
 }
 
+/**
+ * What a key may do (docs/keys-and-scopes.md). `events`: send events on every event route, never a
+ * `delete`; such a key may sit in a web page, where anyone can read it. `destination`: events and
+ * `delete` too, for Segment's Direct and Actions destinations, which forward erasure requests.
+ */
+export const KEY_SCOPES = ['events', 'destination'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
+/** How a key without a recorded scope (created before scopes existed) is named; it keeps every power it had. */
+export const UNSCOPED = 'unscoped';
+
 export interface KeyRecord {
   keyHash: string;
   sourceId: string;
   keyPrefix: string;
   createdAt: string;
   revokedAt?: string;
+  /** Absent on keys created before scopes existed: `UNSCOPED`, which may still erase. */
+  scope?: KeyScope;
+}
+
+/** The key's scope as the CLI and the answers name it. */
+export function scopeOf(record: Pick<KeyRecord, 'scope'>): KeyScope | typeof UNSCOPED {
+  return record.scope ?? UNSCOPED;
+}
+
+/** True when the key may send a `delete`: destination keys, and unscoped ones (which always could). */
+export function keyMayErase(record: Pick<KeyRecord, 'scope'>): boolean {
+  return record.scope !== 'events';
+}
+
+export function isKeyScope(value: unknown): value is KeyScope {
+  return (KEY_SCOPES as readonly unknown[]).includes(value);
 }
 
 /** Hex SHA-256 of a key: the only form in which a key is ever stored. */

@@ -2,10 +2,13 @@
  * Erasure (SPEC.md section 6). A `delete` event asks us to erase everything stored for a userId in
  * a source. The worker does three things with it, in this order:
  *
- * 1. It records a tombstone for the user: the erasure's cut-off time. An event of that user whose
- *    `timestamp` is at or before the cut-off is never stored again, however late it arrives
- *    (still in the queue, redelivered, replayed by Segment from history).
- * 2. It erases the user's partition `<sourceId>#<userId>` in every event table up to the cut-off.
+ * 1. It records a tombstone for the user: the erasure's cut-off time, the time the delete was
+ *    received (`erasureCutoff`). An event of that user that happened or was received before the
+ *    cut-off (`erasureTime`) is never stored again, however late it arrives (still in the queue,
+ *    redelivered, replayed by Segment from history); one received after it and timed after it is
+ *    the user's new data, never dropped.
+ * 2. It erases the user's partitions (items.ts `identityPartitions`) in every event table up to
+ *    the cut-off.
  * 3. It adds to an audit record: when, what cut-off, how many items per table; never the data,
  *    and never the userId itself (tombstones and audit records key on its SHA-256).
  *
@@ -25,7 +28,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type TableName } from '../../infra';
-import { eventPartitionKey, type Item } from './items';
+import { identityPartitions, ITEM, type IdentityPartition, type Item } from './items';
 import type { Log } from '../shared/log';
 import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
 import { toIsoMillis } from '../spec/timestamps';
@@ -95,21 +98,33 @@ export function watermarkKey(sourceId: string): { pk: string; sk: string } {
   return { pk: `source#${sourceId}`, sk: WATERMARK_SK };
 }
 
-/** How far past the receive time a delete's own `timestamp` may move its cut-off: clocks differ a little. */
-export const ERASURE_SKEW_MS = 5 * 60 * 1000;
-
 /**
- * The erasure's cut-off: the later of the delete's own `timestamp` and the time we received it, so
- * everything the user did up to the request is covered even when the sender's clock is behind,
- * but never later than the receive time plus `ERASURE_SKEW_MS`: a delete dated in the future must
- * not block the user's new data, nor raise the source's watermark, until that date. ISO-8601 UTC
- * with milliseconds compares as text.
+ * The erasure's cut-off: the time this service received the delete. The delete's own `timestamp`
+ * never moves it: not back (a sender's clock behind would spare the user's latest events), and not
+ * forward, where a delete dated ahead would drop the user's events received after it, as they
+ * arrive, and raise the source's watermark for as long. The users' own clocks are allowed for by
+ * `erasureTime` instead: what was received before the delete is covered whatever its timestamp.
  */
 export function erasureCutoff(record: EventRecord): string {
-  const latest = toIsoMillis(Date.parse(record.receivedAt) + ERASURE_SKEW_MS);
-  const given = record.event.timestamp > record.receivedAt ? record.event.timestamp : record.receivedAt;
-  return given > latest ? latest : given;
+  return toIsoMillis(Date.parse(record.receivedAt));
 }
+
+/**
+ * The time an erasure judges an event by: the earlier of its `timestamp` and the time we received
+ * it. So an event is covered when it happened before the cut-off (a late one, a retry, a replay of
+ * history) or when it reached us before the delete did (a device clock ahead), and an event
+ * received after the delete with a timestamp after it is the user's new data, never dropped.
+ * The sweep applies the same rule to stored items (`_r`, the receive time).
+ */
+export function erasureTime(record: Pick<EventRecord, 'receivedAt' | 'event'>): string {
+  // A millisecond after the receive time, so only what was received strictly before the delete is
+  // covered by it (an event received in the same millisecond is judged by its timestamp alone).
+  const received = toIsoMillis(Date.parse(record.receivedAt) + 1);
+  return record.event.timestamp < received ? record.event.timestamp : received;
+}
+
+/** The sweep's `erasureTime` test on a stored item: timed at or before the cut-off, or received before it (`_r`). */
+const CUTOFF_FILTER = 'attribute_not_exists(#ts) OR #ts <= :cutoff OR #r < :cutoffMs';
 
 /** True when an event at `timestamp` falls under an erasure with `cutoff`. */
 export function isErased(timestamp: string, cutoff: string): boolean {
@@ -252,6 +267,69 @@ export interface SweepResult {
 /** Sees each page of a user's items before the sweep deletes it (with `anonymousId`, `groupId`, `previousId`); a throw stops that table. */
 export type SweepPageHook = (type: EventType, items: ReadonlyArray<Record<string, unknown>>) => Promise<void>;
 
+type SweepState = 'done' | 'out-of-time' | 'failed';
+
+/** One partition's sweep in one table (`sweepUser`); adds what it deleted to `erased`. */
+async function sweepPartition(
+  deps: ErasureDeps,
+  sweep: {
+    type: EventType;
+    partition: IdentityPartition;
+    cutoff: string;
+    owner: string;
+    deadline: number;
+    onPage: SweepPageHook | undefined;
+    erased: Record<EventType, number>;
+  },
+): Promise<SweepState> {
+  const { type, partition, cutoff, owner, deadline, onPage, erased } = sweep;
+  const table = deps.tables[type];
+  let start: Record<string, unknown> | undefined;
+  do {
+    if (deps.clock.now() >= deadline) return 'out-of-time';
+    const page = await deps.documents.send(
+      // The event's `timestamp` and receive time decide (erasureTime), as in the writers' check,
+      // not the sort key's time: the key holds the sender's clock, which can be ahead of or
+      // behind the corrected time. Items after the cut-off by both are the user's new data and
+      // are read, but kept. Where other identities' items share the partition (old layouts),
+      // the partition's filter keeps only the user's.
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: `(${CUTOFF_FILTER})${partition.filter ? ` AND (${partition.filter.expression})` : ''}`,
+        ExpressionAttributeNames: {
+          '#ts': 'timestamp',
+          '#r': ITEM.received,
+          '#a': 'anonymousId',
+          '#g': 'groupId',
+          '#p': 'previousId',
+          ...partition.filter?.names,
+        },
+        ExpressionAttributeValues: { ':pk': partition.pk, ':cutoff': cutoff, ':cutoffMs': Date.parse(cutoff), ...partition.filter?.values },
+        // The ids the profiles link the user with: their links go before the items do.
+        ProjectionExpression: 'pk, sk, #a, #g, #p',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+      { abortSignal: timeoutUntil(deps, deadline) },
+    );
+    if (onPage && page.Items?.length) await onPage(type, page.Items);
+    const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
+      table,
+      item: { pk: item.pk, sk: item.sk },
+      action: 'delete',
+      owners: [owner],
+    }));
+    if (deletes.length > 0) {
+      const outcome = await writeItems(deps.write, deletes, deadline);
+      erased[type] += outcome.written;
+      if (outcome.failedOwners.size > 0) return deps.clock.now() >= deadline ? 'out-of-time' : 'failed';
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return 'done';
+}
+
 /**
  * Deletes the user's items up to `cutoff` from every event table, a page at a time. Idempotent:
  * run again after an incomplete run, it deletes what is left. Tables run in parallel; the item
@@ -266,45 +344,13 @@ export async function sweepUser(
   deadline: number,
   onPage?: SweepPageHook,
 ): Promise<SweepResult> {
-  const pk = eventPartitionKey(sourceId, userId, undefined);
   const erased = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
-
-  async function sweepTable(type: EventType): Promise<'done' | 'out-of-time' | 'failed'> {
-    const table = deps.tables[type];
-    let start: Record<string, unknown> | undefined;
-    do {
-      if (deps.clock.now() >= deadline) return 'out-of-time';
-      const page = await deps.documents.send(
-        // The event's `timestamp` decides, as in the writers' check, not the sort key's time: the
-        // key holds the sender's clock, which can be ahead of or behind the corrected time. Items
-        // timed after the cut-off are the user's new data and are read, but kept.
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'pk = :pk',
-          FilterExpression: 'attribute_not_exists(#ts) OR #ts <= :cutoff',
-          ExpressionAttributeNames: { '#ts': 'timestamp', '#a': 'anonymousId', '#g': 'groupId', '#p': 'previousId' },
-          ExpressionAttributeValues: { ':pk': pk, ':cutoff': cutoff },
-          // The ids the profiles link the user with: their links go before the items do.
-          ProjectionExpression: 'pk, sk, #a, #g, #p',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-        { abortSignal: timeoutUntil(deps, deadline) },
-      );
-      if (onPage && page.Items?.length) await onPage(type, page.Items);
-      const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
-        table,
-        item: { pk: item.pk, sk: item.sk },
-        action: 'delete',
-        owners: [owner],
-      }));
-      if (deletes.length > 0) {
-        const outcome = await writeItems(deps.write, deletes, deadline);
-        erased[type] += outcome.written;
-        if (outcome.failedOwners.size > 0) return deps.clock.now() >= deadline ? 'out-of-time' : 'failed';
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+  const partitions = identityPartitions(sourceId, userId, undefined);
+  async function sweepTable(type: EventType): Promise<SweepState> {
+    for (const partition of partitions) {
+      const state = await sweepPartition(deps, { type, partition, cutoff, owner, deadline, onPage, erased });
+      if (state !== 'done') return state;
+    }
     return 'done';
   }
 

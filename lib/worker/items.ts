@@ -1,9 +1,17 @@
 /**
  * How records become DynamoDB items (SPEC.md section 5). Event tables are keyed so a user's events
  * read back in time order and every retry or replay of an event overwrites the same item:
- * partition `<sourceId>#<userId | "anon:" + anonymousId>`, sort `<key time>#<messageId>`, where the
- * key time is the sender's own time for the event (lib/spec/event-time.ts), never a receive time
- * or a corrected time. Users read the corrected `timestamp` attribute.
+ * partition `<sourceId>#<owner>`, sort `<key time>#<messageId>`, where the key time is the
+ * sender's own time for the event (lib/spec/event-time.ts), never a receive time or a corrected
+ * time. Users read the corrected `timestamp` attribute.
+ *
+ * The owner (`identityPartitions` says where each identity's items are, old layouts included):
+ * - an anonymous visitor: `anon:` + anonymousId;
+ * - a user: the userId as it is, unless it starts with `anon:` or `~`: then `~` + userId, and the
+ *   item keeps its `userId` attribute. So no user partition ever starts with `anon:`, and no two
+ *   ids share a partition, whatever their text. Source ids hold no `#`, so the first `#` ends it.
+ * Before this rule (issue 19), a userId starting with `anon:` shared the partition of the
+ * anonymous id after it; its items kept the `userId` attribute, which tells them apart.
  */
 import { EVENT_TTL_ATTRIBUTE } from '../../infra';
 import type { EventRecord } from '../message/format';
@@ -22,8 +30,8 @@ export type Item = Record<string, unknown>;
  *   field itself is then left out.
  * - every other field of the event under its own name, except those the keys and the table hold:
  *   `type` (the table), `messageId` (the sort key after the key time), `userId` (the partition;
- *   kept when it starts with "anon:", so it cannot be mistaken for an anonymous partition) and, in
- *   an anonymous partition, `anonymousId`.
+ *   kept when it starts with `anon:` or `~`, whose partition is escaped: see above) and, in an
+ *   anonymous partition, `anonymousId`.
  * - `_json`: the whole event as JSON text, for an event DynamoDB cannot hold as attributes; the
  *   item then holds only the keys, `_r`, `timestamp` and `_json`.
  * - `_x`: when the stage keeps events for a retention (`eventRetentionDays`), the epoch second at
@@ -47,8 +55,50 @@ const MIN_NUMBER = 1e-130;
  */
 const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
 
+const ANONYMOUS = 'anon:';
+const ESCAPED_USER = '~';
+
+/** True for a userId whose text could read as another identity's partition: it is escaped, and tagged. */
+function isEscapedUser(userId: string): boolean {
+  return userId.startsWith(ANONYMOUS) || userId.startsWith(ESCAPED_USER);
+}
+
+/** The partition an event is written to (the layout above). */
 export function eventPartitionKey(sourceId: string, userId: string | undefined, anonymousId: string | undefined): string {
-  return userId !== undefined ? `${sourceId}#${userId}` : `${sourceId}#anon:${String(anonymousId)}`;
+  if (userId === undefined) return `${sourceId}#${ANONYMOUS}${String(anonymousId)}`;
+  return `${sourceId}#${isEscapedUser(userId) ? ESCAPED_USER : ''}${userId}`;
+}
+
+/**
+ * A partition that may hold an identity's items, and the filter (a DynamoDB FilterExpression with
+ * its names and values) that keeps only that identity's items, where others' may be there too.
+ */
+export interface IdentityPartition {
+  pk: string;
+  filter?: { expression: string; names: Record<string, string>; values: Record<string, string> };
+}
+
+/**
+ * Every partition holding items of a user (or of an anonymous id), in the layout of today and the
+ * one before: an item with a `userId` attribute is that user's; one without is the anonymous id's
+ * in an `anon:` partition, else the user's whose id is the partition's text. Only userIds starting
+ * with `anon:` or `~` have two partitions, and only they need a filter.
+ */
+export function identityPartitions(sourceId: string, userId: string | undefined, anonymousId: string | undefined): IdentityPartition[] {
+  const names = { '#uid': 'userId' };
+  const pk = eventPartitionKey(sourceId, userId, anonymousId);
+  if (userId === undefined) return [{ pk, filter: { expression: 'attribute_not_exists(#uid)', names, values: {} } }];
+  if (!isEscapedUser(userId)) return [{ pk }];
+  const tagged = { expression: '#uid = :uid', names, values: { ':uid': userId } };
+  const legacy = `${sourceId}#${userId}`;
+  // An untagged item in the old partition of a `~` id is that user's; in an `anon:` one, the visitor's.
+  const legacyFilter = userId.startsWith(ANONYMOUS)
+    ? tagged
+    : { ...tagged, expression: `attribute_not_exists(#uid) OR ${tagged.expression}` };
+  return [
+    { pk, filter: tagged },
+    { pk: legacy, filter: legacyFilter },
+  ];
 }
 
 export function eventSortKey(timestamp: string, messageId: string): string {
@@ -69,13 +119,15 @@ export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
     [ITEM.received]: Date.parse(record.receivedAt),
   };
   if (retentionSeconds > 0) item[ITEM.expires] = eventExpiresAt(record, retentionSeconds);
+  // An escaped user's items always carry the userId: the tag that tells them from an old layout's.
+  if (event.userId !== undefined && isEscapedUser(event.userId)) item.userId = event.userId;
   if (!fitsDynamo(event, 0)) return { ...item, timestamp: event.timestamp, [ITEM.json]: JSON.stringify(event) };
   const sameTimes = event.originalTimestamp === event.timestamp;
   if (sameTimes) item[ITEM.originalIsTimestamp] = true;
   for (const field of Object.keys(event)) {
     const value = event[field];
     if (value === undefined || IN_KEYS.has(field) || (sameTimes && field === 'originalTimestamp')) continue;
-    if (field === 'userId' && !String(value).startsWith('anon:')) continue;
+    if (field === 'userId') continue;
     if (field === 'anonymousId' && anonymous) continue;
     // An event field named "__proto__" is data too (setOwn).
     setOwn(item, OWN.has(field) || field.startsWith(ESCAPE) ? `${ESCAPE}${field}` : field, value);
@@ -120,8 +172,9 @@ export function readEventItem(item: Item, type: string): StoredEvent {
 
   const owner = pk.slice(separator + 1);
   const event: Record<string, unknown> = { type, messageId: sk.slice(NO_KEY_TIME_LENGTH + 1) };
-  if (owner.startsWith('anon:') && item.userId === undefined) event.anonymousId = owner.slice(5);
-  else event.userId = owner;
+  // A tagged item names its user (the `userId` attribute, read below); see identityPartitions.
+  if (owner.startsWith(ANONYMOUS) && item.userId === undefined) event.anonymousId = owner.slice(ANONYMOUS.length);
+  else if (item.userId === undefined) event.userId = owner;
   for (const name of Object.keys(item)) {
     if (OWN.has(name)) continue;
     const field = name.startsWith(ESCAPE) ? name.slice(1) : name;

@@ -7,7 +7,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { decodeMessage, UnreadableMessageError, type EventRecord, type QueueRecord } from '../message/format';
 import type { Log } from '../shared/log';
 import { isEventType, type EventType } from '../spec/event-types';
-import { erasureCutoff } from './erasure';
+import { erasureCutoff, erasureTime } from './erasure';
 import { eventItem } from './items';
 import { rejectedRecordItem, unknownTypeItem, unreadableMessageItem } from './quarantine';
 import type { WriteRequest } from './write';
@@ -18,6 +18,7 @@ export interface UserWrite {
   write: WriteRequest;
   sourceId: string;
   userId: string;
+  /** The time erasures judge it by (erasure.ts `erasureTime`), not always its `timestamp`. */
   timestamp: string;
 }
 
@@ -95,7 +96,7 @@ function planRecord(plan: BatchPlan, record: QueueRecord, messageId: string, con
     const write: WriteRequest = { table: tables[type], item: eventItem(record, context.eventRetentionSeconds), owners, origin };
     plan.writes.push(write);
     plan.eventWrites.push({ type, write, record, owner: messageId });
-    if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: record.event.timestamp });
+    if (userId !== undefined) plan.userWrites.push({ write, sourceId: record.sourceId, userId, timestamp: erasureTime(record) });
     plan.events[type] = (plan.events[type] ?? 0) + 1;
   } else if (type === 'delete' && typeof userId === 'string') {
     plan.erasures.push({ record, owner: messageId, cutoff: erasureCutoff(record) });

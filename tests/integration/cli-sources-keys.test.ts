@@ -145,7 +145,7 @@ describe('keys', () => {
     const result = await cli(stack, ['keys', 'list', '--source', stack.sourceId]);
 
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^KEY +SOURCE +STATE +CREATED +REVOKED +HASH \(SHA-256\)$/m);
+    expect(result.stdout).toMatch(/^KEY +SOURCE +SCOPE +STATE +CREATED +REVOKED +HASH \(SHA-256\)$/m);
     expect(result.stdout).toContain(`${stack.key.slice(0, 7)}…`);
     expect(result.stdout).toContain(hashKey(stack.key).slice(0, 16));
     expect(result.stdout).not.toContain(stack.key);

@@ -76,7 +76,15 @@ it('answers /health only once the local source, key and secret exist, and then a
     }),
   ]);
 
+  // The local key is a destination key (issue 19): the README's local delete through /segment works with it.
+  const deletion = await fetch(`${url}/segment`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
+    body: JSON.stringify({ type: 'delete', userId: 'first-track' }),
+  });
+
   // Assess
   expect({ status: webhook.status, body: await webhook.text() }).toEqual({ status: 200, body: expect.stringContaining('"accepted":1') });
   expect(tracking.status).toBe(200);
+  expect(deletion.status).toBe(200);
 }, 90_000);

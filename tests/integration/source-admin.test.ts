@@ -209,8 +209,8 @@ describe('keys', () => {
 
   it('refuses to revoke by a prefix two keys share, and revokes neither', async () => {
     await stack.admin.createSource('shared-prefix');
-    await stack.admin.createKey('shared-prefix', 'sk_SAMEprefixAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    await stack.admin.createKey('shared-prefix', 'sk_SAMEprefixBBBBBBBBBBBBBBBBBBBBBBBBBBBBB');
+    await stack.admin.createKey('shared-prefix', { key: 'sk_SAMEprefixAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    await stack.admin.createKey('shared-prefix', { key: 'sk_SAMEprefixBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' });
     const [first] = await stack.admin.listKeys('shared-prefix');
     const prefix = first?.keyPrefix ?? '';
 

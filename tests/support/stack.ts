@@ -91,7 +91,8 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
   });
   const sourceId = 'src-test';
   await pipeline.admin.createSource(sourceId, 'Test source');
-  const { key } = await pipeline.admin.createKey(sourceId);
+  // A destination key: the tests send deletes with it as Segment's Direct destination does.
+  const { key } = await pipeline.admin.createKey(sourceId, { scope: 'destination' });
   const webhookSecret = `whsec-${randomBytes(12).toString('hex')}`;
   await pipeline.admin.setWebhookSecret(sourceId, webhookSecret);
 

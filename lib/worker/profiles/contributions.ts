@@ -13,6 +13,7 @@
  */
 import type { EventRecord } from '../../message/format';
 import { fitsDynamo } from '../items';
+import { erasureTime } from '../erasure';
 import { CAPS, dayOf, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from './layout';
 import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './profile';
 
@@ -20,6 +21,7 @@ import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './pr
 export interface EventContribution {
   owner: string;
   sourceId: string;
+  /** The time erasures judge the event by (erasure.ts `erasureTime`). */
   timestamp: string;
   /** userIds whose tombstones cover this event: its userId first, then an alias's previousId. */
   subjects: string[];
@@ -45,7 +47,14 @@ export function contributionOf(record: EventRecord, owner: string, activity: boo
   const self = userId !== undefined ? key('user', userId) : anonymousId !== undefined ? key('anon', anonymousId) : undefined;
   if (!self) return undefined;
   const main = emptyProfile(self);
-  const contribution: EventContribution = { owner, sourceId, timestamp: event.timestamp, subjects: [], touches: [main], memberships: [] };
+  const contribution: EventContribution = {
+    owner,
+    sourceId,
+    timestamp: erasureTime(record),
+    subjects: [],
+    touches: [main],
+    memberships: [],
+  };
   if (userId !== undefined) contribution.subjects.push(userId);
   let touched = false;
   if (activity) {

@@ -56,7 +56,8 @@ describe('createAuthenticator', () => {
     const principal = await auth.authenticateKey(KEY);
 
     // Assess
-    expect(principal).toEqual({ sourceId: 'src-1', keyPrefix: 'sk_live' });
+    // The fake's key record has no scope: a key made before scopes, named unscoped.
+    expect(principal).toEqual({ sourceId: 'src-1', keyPrefix: 'sk_live', scope: 'unscoped' });
     expect(db.requests.map((r) => r.body.Key)).toEqual([{ keyHash: { S: hashKey(KEY) } }, { sourceId: { S: 'src-1' } }]);
     expect(db.requests.some((r) => r.text.includes(KEY))).toBe(false);
   });

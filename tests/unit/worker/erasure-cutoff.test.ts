@@ -1,27 +1,36 @@
-/** The erasure cut-off (issue 10, 7): the later of the delete's time and its receipt, never past receipt + 5 minutes. */
+/**
+ * The erasure cut-off (issue 19): the receive time of the delete, whatever its own timestamp says,
+ * and the time an event is judged by: the earlier of its timestamp and its receive time.
+ */
 import type { EventRecord } from '../../../lib/message/format';
-import { erasureCutoff, ERASURE_SKEW_MS } from '../../../lib/worker/erasure';
+import { erasureCutoff, erasureTime, isErased } from '../../../lib/worker/erasure';
 
-function deleteRecord(timestamp: string, receivedAt: string): EventRecord {
-  return { kind: 'event', sourceId: 's', receivedAt, requestId: 'r', event: { type: 'delete', userId: 'u', messageId: 'm', timestamp } };
+function record(type: 'delete' | 'track', timestamp: string, receivedAt: string): EventRecord {
+  return { kind: 'event', sourceId: 's', receivedAt, requestId: 'r', event: { type, userId: 'u', messageId: 'm', timestamp } };
 }
 
 describe('erasureCutoff', () => {
   const received = '2026-06-01T12:00:00.000Z';
 
   it('is the receive time for a delete dated before it', () => {
-    expect(erasureCutoff(deleteRecord('2026-06-01T11:00:00.000Z', received))).toBe(received);
+    expect(erasureCutoff(record('delete', '2026-06-01T11:00:00.000Z', received))).toBe(received);
   });
 
-  it('follows a delete dated a little ahead, within the skew allowance', () => {
-    expect(erasureCutoff(deleteRecord('2026-06-01T12:03:00.000Z', received))).toBe('2026-06-01T12:03:00.000Z');
+  it('is the receive time for a delete dated 4 minutes ahead (issue 19), or in 2099', () => {
+    expect(erasureCutoff(record('delete', '2026-06-01T12:04:00.000Z', received))).toBe(received);
+    expect(erasureCutoff(record('delete', '2099-01-01T00:00:00.000Z', received))).toBe(received);
+  });
+});
+
+describe('erasureTime', () => {
+  const cutoff = '2026-06-01T12:00:00.000Z';
+
+  it('covers an event received after the delete only when it happened before it (a retry, a replay)', () => {
+    expect(isErased(erasureTime(record('track', '2026-06-01T11:59:00.000Z', '2026-06-01T12:01:00.000Z')), cutoff)).toBe(true);
+    expect(isErased(erasureTime(record('track', '2026-06-01T12:00:30.000Z', '2026-06-01T12:01:00.000Z')), cutoff)).toBe(false);
   });
 
-  it('stops at the receive time plus 5 minutes, whatever the delete says (2099 included)', () => {
-    const latest = new Date(Date.parse(received) + ERASURE_SKEW_MS).toISOString();
-
-    expect(latest).toBe('2026-06-01T12:05:00.000Z');
-    expect(erasureCutoff(deleteRecord('2026-06-01T13:00:00.000Z', received))).toBe(latest);
-    expect(erasureCutoff(deleteRecord('2099-01-01T00:00:00.000Z', received))).toBe(latest);
+  it('covers an event received before the delete even when its clock ran ahead of ours', () => {
+    expect(isErased(erasureTime(record('track', '2026-06-01T12:03:00.000Z', '2026-06-01T11:59:59.000Z')), cutoff)).toBe(true);
   });
 });

@@ -10,7 +10,6 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { DeadlineError } from '../../../lib/shared/retry';
 import {
-  ERASURE_SKEW_MS,
   erasureCutoff,
   findTombstones,
   isErased,
@@ -67,16 +66,9 @@ describe('erasureCutoff', () => {
     expect(erasureCutoff(deleteRecord({ timestamp: '2026-03-01T11:00:00.000Z' }))).toBe(RECEIVED);
   });
 
-  it("is the delete's own timestamp when that is a little after the receive time", () => {
-    expect(erasureCutoff(deleteRecord({ timestamp: '2026-03-01T12:00:30.000Z' }))).toBe('2026-03-01T12:00:30.000Z');
-  });
-
-  it("is never later than the receive time plus the skew allowance, whatever the delete's timestamp says", () => {
-    const latest = new Date(Date.parse(RECEIVED) + ERASURE_SKEW_MS).toISOString();
-
-    expect(erasureCutoff(deleteRecord({ timestamp: '2026-03-02T12:00:00.000Z' }))).toBe(latest);
-    expect(erasureCutoff(deleteRecord({ timestamp: '9999-12-31T23:59:59.999Z' }))).toBe(latest);
-    expect(ERASURE_SKEW_MS).toBeLessThanOrEqual(10 * 60_000);
+  it("is the receive time when the delete is timed after it: a delete's own clock never reaches the user's future events", () => {
+    expect(erasureCutoff(deleteRecord({ timestamp: '2026-03-01T12:00:30.000Z' }))).toBe(RECEIVED);
+    expect(erasureCutoff(deleteRecord({ timestamp: '9999-12-31T23:59:59.999Z' }))).toBe(RECEIVED);
   });
 });
 
@@ -264,15 +256,20 @@ describe('sweepUser', () => {
     });
     for (const type of EVENT_TYPES) {
       const [first] = queriesOf(fake.requests, TABLES[type]);
-      // The event's timestamp decides, not the sort key's (device) time: the whole partition is
-      // read, filtered on the timestamp attribute (or its absence, for items of the old layout).
+      // The event's timestamp and receive time decide, not the sort key's (device) time: the whole
+      // partition is read, filtered on the timestamp attribute (or its absence, for items of the
+      // old layout) and the receive time `_r`.
       expect(first?.body).toMatchObject({
         KeyConditionExpression: 'pk = :pk',
-        FilterExpression: 'attribute_not_exists(#ts) OR #ts <= :cutoff',
-        ExpressionAttributeNames: { '#ts': 'timestamp' },
+        FilterExpression: '(attribute_not_exists(#ts) OR #ts <= :cutoff OR #r < :cutoffMs)',
+        ExpressionAttributeNames: { '#ts': 'timestamp', '#r': '_r' },
         ConsistentRead: true,
       });
-      expect(plain(first?.body.ExpressionAttributeValues)).toEqual({ ':pk': 'src#user-1', ':cutoff': cutoff });
+      expect(plain(first?.body.ExpressionAttributeValues)).toEqual({
+        ':pk': 'src#user-1',
+        ':cutoff': cutoff,
+        ':cutoffMs': Date.parse(cutoff),
+      });
     }
     expect(plain(queriesOf(fake.requests, TABLES.track)[1]?.body.ExclusiveStartKey)).toEqual(plain(items(2)[1]));
     expect(deletedKeys(fake.requests).sort()).toEqual([

@@ -3,7 +3,7 @@
  * field given back by readEventItem.
  */
 import type { EventRecord } from '../../../lib/message/format';
-import { eventExpiresAt, eventItem, fitsDynamo, readEventItem } from '../../../lib/worker/items';
+import { eventExpiresAt, eventItem, eventPartitionKey, fitsDynamo, identityPartitions, readEventItem } from '../../../lib/worker/items';
 
 function record(event: Record<string, unknown>, keyTime?: string): EventRecord {
   return {
@@ -36,10 +36,10 @@ describe('eventItem', () => {
     expect(item).not.toHaveProperty('originalTimestamp');
   });
 
-  it('keeps the anonymousId out of an anonymous partition, and a userId that starts with anon: in', () => {
+  it('keeps the anonymousId out of an anonymous partition, and tags a userId that starts with anon: in its escaped partition', () => {
     expect(eventItem(record({ anonymousId: 'a' }))).not.toHaveProperty('anonymousId');
     expect(eventItem(record({ anonymousId: 'a' })).pk).toBe('src#anon:a');
-    expect(eventItem(record({ userId: 'anon:x' }))).toMatchObject({ pk: 'src#anon:x', userId: 'anon:x' });
+    expect(eventItem(record({ userId: 'anon:x' }))).toMatchObject({ pk: 'src#~anon:x', userId: 'anon:x' });
   });
 
   it('stores an event field named like one of ours under ~<name>', () => {
@@ -198,5 +198,40 @@ describe('fitsDynamo', () => {
     };
     expect(fitsDynamo(nest(31), 0)).toBe(true);
     expect(fitsDynamo(nest(33), 0)).toBe(false);
+  });
+});
+
+describe('partitions of identities (issue 19)', () => {
+  // Ids built to collide: a prefix, the escape, "#", and each one's encoded form taken as an id.
+  const ids = ['x', 'anon:x', '~x', '~anon:x', '~~x', 'a#b', '#', 'anon:', '~', 'anon:anon:x', 'src#x', '~~anon:x'];
+
+  it('never gives two identities the same partition, whatever their text', () => {
+    const partitions = [
+      ...ids.map((id) => eventPartitionKey('src', id, undefined)),
+      ...ids.map((id) => eventPartitionKey('src', undefined, id)),
+    ];
+
+    expect(new Set(partitions).size).toBe(partitions.length);
+    expect(ids.map((id) => eventPartitionKey('src', id, undefined)).some((pk) => pk.startsWith('src#anon:'))).toBe(false);
+  });
+
+  it('reads each identity back from its item, and finds it in its own partitions, old layout included', () => {
+    for (const id of ids) {
+      const asUser = eventItem(record({ userId: id }));
+      const asVisitor = eventItem(record({ anonymousId: id }));
+
+      expect(readEventItem(asUser, 'track').event.userId).toBe(id);
+      expect(readEventItem(asVisitor, 'track').event).toMatchObject({ anonymousId: id });
+      expect(readEventItem(asVisitor, 'track').event).not.toHaveProperty('userId');
+      expect(identityPartitions('src', id, undefined).map((p) => p.pk)).toContain(asUser.pk);
+      expect(identityPartitions('src', id, undefined)[0]?.pk).toBe(asUser.pk);
+      expect(identityPartitions('src', undefined, id).map((p) => p.pk)).toEqual([asVisitor.pk]);
+    }
+    // The old layout put userId anon:x in the visitor's partition: it is searched there too, by its tag.
+    expect(identityPartitions('src', 'anon:x', undefined)).toEqual([
+      { pk: 'src#~anon:x', filter: expect.objectContaining({ expression: '#uid = :uid' }) },
+      { pk: 'src#anon:x', filter: expect.objectContaining({ expression: '#uid = :uid' }) },
+    ]);
+    expect(identityPartitions('src', 'x', undefined)).toEqual([{ pk: 'src#x' }]);
   });
 });
