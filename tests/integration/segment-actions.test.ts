@@ -55,6 +55,13 @@ describe('testAuthentication', () => {
       'Endpoint must be a valid URI string but it was not.',
     );
   });
+
+  it('refuses a key of scope events, which can never send the deletions Segment delivers', async () => {
+    const { key } = await stack.admin.createKey(stack.sourceId, { scope: 'events' });
+    await expect(createTestIntegration(destination).testAuthentication({ ...settings, apiKey: key })).rejects.toThrow(
+      'may send events but not deletions; create a destination key',
+    );
+  });
 });
 
 describe('Send Events', () => {
