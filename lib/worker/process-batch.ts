@@ -18,6 +18,7 @@ import type { Config } from '../shared/config';
 import type { Log } from '../shared/log';
 import type { Meter } from '../shared/metrics';
 import { systemClock, type Clock } from '../shared/retry';
+import { reportUnexpected } from '../shared/unexpected';
 import type { EventType } from '../spec/event-types';
 import { absorbWrites, type BatchRun, type WorkerStats } from './batch-run';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from './erasure-phases';
@@ -138,6 +139,7 @@ function startRun(
     },
     failed: new Set(),
     configurationErrors: [],
+    unexpectedErrors: [],
   };
 }
 
@@ -194,6 +196,7 @@ function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome, plan: Ba
       count: run.configurationErrors.length,
     });
   }
+  reportUnexpected(deps.log, deps.meter, run.unexpectedErrors, 'worker batch');
   const durationMs = (deps.clock ?? systemClock).now() - run.startedAt;
   deps.log.info('batch processed', {
     ...stats,

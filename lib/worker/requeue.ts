@@ -6,8 +6,7 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { encodeMessage, serializeRecord, type EventRecord } from '../message/format';
-import { translateAwsError } from '../shared/errors';
-import { withinDeadline } from '../shared/retry';
+import { awsCall } from '../shared/aws-call';
 
 /** Puts a delete record back on the queue; throws when SQS did not take it. */
 export type Requeue = (record: EventRecord) => Promise<void>;
@@ -21,10 +20,7 @@ const REQUEUE_TIMEOUT_MS = 1500;
 export function createRequeue(sqs: SQSClient, queueUrl: string): Requeue {
   return async (record) => {
     const body = encodeMessage([serializeRecord({ ...record, continuation: (record.continuation ?? 0) + 1 })]);
-    try {
-      await withinDeadline(sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })), REQUEUE_TIMEOUT_MS);
-    } catch (error) {
-      throw translateAwsError(error, 'SQS');
-    }
+    const command = new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body });
+    await awsCall({ service: 'SQS', timeoutMs: REQUEUE_TIMEOUT_MS }, () => sqs.send(command));
   };
 }

@@ -6,8 +6,8 @@
  * requests: a batch that touches hundreds of profiles spends its CPU on them, not on signing.
  */
 import { BatchExecuteStatementCommand, type AttributeValue, type BatchStatementRequest } from '@aws-sdk/client-dynamodb';
-import { translateAwsError, type DependencyError } from '../../shared/errors';
-import { withinDeadline } from '../../shared/retry';
+import { awsCall } from '../../shared/aws-call';
+import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { marshallItem } from '../dynamo-wire';
 import { profileItem } from './codec';
 import { profileItemKey } from './layout';
@@ -83,7 +83,8 @@ async function executeChunk(
 ): Promise<void> {
   try {
     const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => statementOf(store.table, writes[i] as ProfileWrite)) });
-    const { Responses = [] } = await withinDeadline(store.writer.send(command), Math.max(1, Math.ceil(deadline - store.clock.now())));
+    const timeoutMs = Math.max(1, Math.ceil(deadline - store.clock.now()));
+    const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs }, () => store.writer.send(command));
     chunk.forEach((i, j) => {
       const code = Responses[j]?.Error?.Code;
       if (code === undefined) answers[i] = { status: 'ok' };
@@ -91,6 +92,8 @@ async function executeChunk(
       else answers[i] = { status: 'failed', error: translateAwsError(statementError(code), 'DynamoDB', 'DynamoDB refused the profile') };
     });
   } catch (error) {
+    // A bug is not a failed write: it leaves for the phase to report as unexpected.
+    if (!isAwsError(error)) throw error;
     const failure = translateAwsError(error, 'DynamoDB', 'DynamoDB refused the profile');
     for (const i of chunk) answers[i] = { status: 'failed', error: failure };
   }

@@ -12,7 +12,8 @@
  * time they are seen.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { errorCode, translateAwsError } from '../../shared/errors';
+import { errorCode, isAwsError, translateAwsError } from '../../shared/errors';
+import { reportUnexpected } from '../../shared/unexpected';
 import type { Log } from '../../shared/log';
 import type { Meter } from '../../shared/metrics';
 import { DeadlineError } from '../../shared/retry';
@@ -77,6 +78,8 @@ interface Learning {
   /** Error codes of the first failures, and how many were configuration or permission problems. */
   errors: string[];
   configurationErrors: number;
+  /** Errors no AWS call threw (bugs), reported as unexpected. */
+  unexpected: unknown[];
 }
 
 export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
@@ -104,7 +107,7 @@ export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
         deadline: started + Math.min(remainingMs, deps.budgetMs ?? BUDGET_MS),
         requests: 0,
       };
-      const learning: Learning = { store, cache, caps, stats, errors: [], configurationErrors: 0 };
+      const learning: Learning = { store, cache, caps, stats, errors: [], configurationErrors: 0, unexpected: [] };
       await forEachLimited(observations, EVENT_CONCURRENCY, (observation) =>
         serialized(observation.state, () => learnEvent(learning, observation)),
       );
@@ -271,13 +274,15 @@ function due(flushedSeen: string, seen: string): boolean {
 function noteFailure(learning: Learning, error: unknown): void {
   learning.stats.failures++;
   if (learning.errors.length < 5) learning.errors.push(error instanceof DeadlineError ? 'DeadlineError' : errorCode(error));
-  if (translateAwsError(error, 'DynamoDB').kind === 'configuration') learning.configurationErrors++;
+  if (!isAwsError(error)) learning.unexpected.push(error);
+  else if (translateAwsError(error, 'DynamoDB').kind === 'configuration') learning.configurationErrors++;
 }
 
 function report(deps: SchemaLearnerDeps, learning: Learning): void {
   const { stats, errors } = learning;
   // Permissions or a missing table: counted for the alarm like the worker's other DynamoDB calls.
   if (learning.configurationErrors > 0) deps.meter.count('DependencyErrors', learning.configurationErrors, ['kind', 'configuration']);
+  reportUnexpected(deps.log, deps.meter, learning.unexpected, 'schema learning');
   if (stats.failures > 0) deps.log.warn('schema learning incomplete; retried when the shapes are seen again', { ...stats, errors });
   else if (stats.requests > 0) deps.log.info('schemas learned', { ...stats });
 }
