@@ -3,9 +3,11 @@ import type { EventType } from '../spec/event-types';
 import { isAwsError, translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import type { ErasureDeps } from './erasure';
-import type { ProfileStats } from './profiles/phase';
 import type { WriteDeps, WriteOutcome } from './write';
 import type { TableName } from '../../infra';
+
+/** What a phase reports of itself, kept in the batch's stats under the phase's name (budget.ts, process-batch.ts). */
+export type PhaseStats = Readonly<Record<string, number>>;
 
 export interface WorkerStats {
   messages: number;
@@ -24,8 +26,8 @@ export interface WorkerStats {
   failedMessages: number;
   requests: number;
   retries: number;
-  /** What the profile phase did, when the batch touched any profile. */
-  profiles?: ProfileStats;
+  /** What the profile phase did (profiles/phase.ts `ProfileStats`), when the batch touched any profile. */
+  profiles?: PhaseStats;
 }
 
 export interface BatchRun {

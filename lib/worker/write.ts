@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { awsCall } from '../shared/aws-call';
+import { forEachLimited } from '../shared/concurrency';
 import { DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { retryPending, systemClock, type Backoff, type Clock } from '../shared/retry';
@@ -111,14 +112,7 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < unique.length; i += BATCH_ITEMS) chunks.push(unique.slice(i, i + BATCH_ITEMS));
 
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(deps.concurrency, chunks.length) }, async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++];
-      if (chunk) await writeChunk(run, chunk);
-    }
-  });
-  await Promise.all(lanes);
+  await forEachLimited(chunks, deps.concurrency, (chunk) => writeChunk(run, chunk));
   return run.outcome;
 }
 

@@ -7,6 +7,7 @@
  */
 import { BatchExecuteStatementCommand, type AttributeValue, type BatchStatementRequest } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
+import { forEachLimited } from '../../shared/concurrency';
 import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { marshallItem } from '../dynamo-wire';
 import { profileItem } from './codec';
@@ -58,19 +59,12 @@ export function statementOf(table: string, write: ProfileWrite): BatchStatementR
 /** Statement errors that mean "not as read": the write is retried after reading again. */
 const CONFLICTS = new Set(['ConditionalCheckFailed', 'DuplicateItem', 'TransactionConflict']);
 
-/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Never throws. */
+/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
 export async function executeWrites(store: ProfileStore, writes: readonly ProfileWrite[], deadline: number): Promise<WriteAnswer[]> {
   const answers: WriteAnswer[] = new Array<WriteAnswer>(writes.length);
   const chunks: number[][] = [];
   for (let i = 0; i < writes.length; i += STATEMENTS_PER_CALL) chunks.push(writes.slice(i, i + STATEMENTS_PER_CALL).map((_, j) => i + j));
-  let next = 0;
-  const lane = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++] ?? [];
-      await executeChunk(store, chunk, writes, answers, deadline);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LANES, chunks.length) }, lane));
+  await forEachLimited(chunks, LANES, (chunk) => executeChunk(store, chunk, writes, answers, deadline));
   return answers;
 }
 

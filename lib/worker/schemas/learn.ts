@@ -13,6 +13,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { errorCode, isAwsError, translateAwsError } from '../../shared/errors';
+import { forEachLimited } from '../../shared/concurrency';
 import { reportUnexpected } from '../../shared/unexpected';
 import type { Log } from '../../shared/log';
 import type { Meter } from '../../shared/metrics';
@@ -297,12 +298,4 @@ async function serialized(state: EventState, task: () => Promise<void>): Promise
 /** `forEachLimited` with each write's failure noted and the others carried on. */
 function forEachGuarded<T>(learning: Learning, items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
   return forEachLimited(items, WRITE_CONCURRENCY, (item) => task(item).catch((error: unknown) => noteFailure(learning, error)));
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
