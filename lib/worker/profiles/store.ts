@@ -7,7 +7,7 @@
  */
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
-import { DependencyError, translateAwsError } from '../../shared/errors';
+import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import type { Log } from '../../shared/log';
 import { DeadlineError, backoffDelay, retryPending, type Backoff, type Clock } from '../../shared/retry';
 import { marshallItem, unmarshallItem } from '../dynamo-wire';
@@ -121,9 +121,10 @@ export async function changeProfiles(store: ProfileStore, requests: readonly Upd
         );
         for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
       } catch (error) {
-        // A bug is not a failed write: it leaves for the phase to report as unexpected.
-        if (!(error instanceof DependencyError)) throw error;
-        const failure = error;
+        // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
+        // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
+        if (!isAwsError(error)) throw error;
+        const failure = translateAwsError(error, 'DynamoDB');
         pending.forEach((i) => failures.set(i, failure));
         if (failure.kind !== 'transient') break;
         continue;
