@@ -55,8 +55,16 @@ const METRICS_NAMESPACE = 'SegmentIngest';
  * emit `HandlerLatency`. Every series has the dimensions `service` (one per stage) and `function`.
  */
 const CUSTOM_METRICS = {
-  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'PlanViolations', 'DependencyErrors'],
-  worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors'],
+  ingest: [
+    'EventsAccepted',
+    'EventsRejected',
+    'EnqueueRetries',
+    'EnqueueFailures',
+    'PlanViolations',
+    'DependencyErrors',
+    'UnexpectedErrors',
+  ],
+  worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors', 'UnexpectedErrors'],
 };
 const LATENCY_METRIC = 'HandlerLatency';
 const FUNCTIONS = /** @type {const} */ (['ingest', 'worker']);
@@ -534,6 +542,18 @@ function customAlarms(stack, alarm) {
       'worker-dependency-errors',
       'AWS refused the worker a request for a permission or configuration reason (access, credentials, a missing table, KMS): events wait in the queue, then the dead-letter queue',
       custom('worker', 'DependencyErrors', configuration),
+      0,
+    ),
+    IngestUnexpectedErrorsAlarm: alarm(
+      'ingest-unexpected-errors',
+      'The ingest function hit an error no AWS service answered with (a bug): senders get 503; the log has its stack',
+      custom('ingest', 'UnexpectedErrors'),
+      0,
+    ),
+    WorkerUnexpectedErrorsAlarm: alarm(
+      'worker-unexpected-errors',
+      'The worker hit an error no AWS service answered with (a bug): its messages are retried, then dead-lettered; the log has its stack',
+      custom('worker', 'UnexpectedErrors'),
       0,
     ),
     QuarantineSpikeAlarm: alarm(

@@ -50,101 +50,124 @@ export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
   };
 }
 
+/** One trigger's settings and state, shared by its pollers. */
+interface Trigger {
+  options: SqsTriggerOptions;
+  batchSize: number;
+  windowMs: number;
+  timeoutMs: number;
+  queueArn: string;
+  running: boolean;
+  /** Batches being processed, and polls in a row that found nothing (for `idle`). */
+  busy: number;
+  emptyPolls: number;
+  controller: AbortController;
+}
+
 export function startSqsTrigger(options: SqsTriggerOptions): SqsTrigger {
-  const { sqs, queueUrl, handler } = options;
-  const batchSize = options.batchSize ?? 10;
-  const windowMs = options.windowMs ?? 200;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const idleDelayMs = options.idleDelayMs ?? 50;
-  const queueArn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop() ?? 'queue'}`;
-  let running = true;
-  let busy = 0;
-  let emptyPolls = 0;
-  const controller = new AbortController();
-
-  async function receiveBatch(): Promise<Message[]> {
-    const messages: Message[] = [];
-    const until = Date.now() + windowMs;
-    while (running && messages.length < batchSize) {
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
-          WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ['All'],
-        }),
-        { abortSignal: controller.signal },
-      );
-      messages.push(...Messages);
-      if (Messages.length === 0 && messages.length > 0) break;
-      if (Messages.length === 0 || Date.now() >= until) break;
-    }
-    return messages;
-  }
-
-  async function poll(): Promise<void> {
-    while (running) {
-      let messages: Message[];
-      try {
-        messages = await receiveBatch();
-      } catch {
-        if (!running) return;
-        // The emulator is restarting or gone: back off instead of spinning.
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        continue;
-      }
-      if (messages.length === 0) {
-        emptyPolls++;
-        // Short polling with a pause: the emulator's long poll does not return early when a message arrives.
-        await new Promise((resolve) => setTimeout(resolve, idleDelayMs));
-        continue;
-      }
-      emptyPolls = 0;
-      busy++;
-      try {
-        const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, queueArn)) };
-        let failed = new Set<string>();
-        let error: unknown;
-        try {
-          const response = await handler(event, timeoutMs);
-          failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-        } catch (caught) {
-          // A handler that throws fails the whole batch, as in Lambda.
-          error = caught;
-          failed = new Set(messages.map((m) => m.MessageId ?? ''));
-        }
-        const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
-        for (let i = 0; i < done.length; i += 10) {
-          await sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
-            }),
-          );
-        }
-        options.onBatch?.({ messages: messages.length, failed: failed.size, error });
-      } catch {
-        // Deleting failed: the messages come back after the visibility timeout and are written again (idempotent).
-      } finally {
-        busy--;
-      }
-    }
-  }
-
-  const pollers = Array.from({ length: options.concurrency ?? 2 }, () => poll());
+  const trigger: Trigger = {
+    options,
+    batchSize: options.batchSize ?? 10,
+    windowMs: options.windowMs ?? 200,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    queueArn: `arn:aws:sqs:us-east-1:000000000000:${options.queueUrl.split('/').pop() ?? 'queue'}`,
+    running: true,
+    busy: 0,
+    emptyPolls: 0,
+    controller: new AbortController(),
+  };
+  const pollerCount = options.concurrency ?? 2;
+  const pollers = Array.from({ length: pollerCount }, () => poll(trigger));
 
   return {
     async stop() {
-      running = false;
-      controller.abort();
+      trigger.running = false;
+      trigger.controller.abort();
       await Promise.allSettled(pollers);
     },
     async idle() {
-      emptyPolls = 0;
-      const pollerCount = options.concurrency ?? 2;
-      while (busy > 0 || emptyPolls < pollerCount) {
+      trigger.emptyPolls = 0;
+      while (trigger.busy > 0 || trigger.emptyPolls < pollerCount) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
   };
+}
+
+/** Up to `batchSize` messages, gathered for at most `windowMs`. */
+async function receiveBatch(trigger: Trigger): Promise<Message[]> {
+  const { sqs, queueUrl } = trigger.options;
+  const messages: Message[] = [];
+  const until = Date.now() + trigger.windowMs;
+  while (trigger.running && messages.length < trigger.batchSize) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, trigger.batchSize - messages.length),
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+      }),
+      { abortSignal: trigger.controller.signal },
+    );
+    messages.push(...Messages);
+    if (Messages.length === 0 && messages.length > 0) break;
+    if (Messages.length === 0 || Date.now() >= until) break;
+  }
+  return messages;
+}
+
+/** One poller: receives batches and hands each to `invoke` until the trigger stops. */
+async function poll(trigger: Trigger): Promise<void> {
+  while (trigger.running) {
+    let messages: Message[];
+    try {
+      messages = await receiveBatch(trigger);
+    } catch {
+      if (!trigger.running) return;
+      // The emulator is restarting or gone: back off instead of spinning.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
+    if (messages.length === 0) {
+      trigger.emptyPolls++;
+      // Short polling with a pause: the emulator's long poll does not return early when a message arrives.
+      await new Promise((resolve) => setTimeout(resolve, trigger.options.idleDelayMs ?? 50));
+      continue;
+    }
+    trigger.emptyPolls = 0;
+    trigger.busy++;
+    try {
+      await invoke(trigger, messages);
+    } catch {
+      // Deleting failed: the messages come back after the visibility timeout and are written again (idempotent).
+    } finally {
+      trigger.busy--;
+    }
+  }
+}
+
+/** Invokes the handler with a batch, and deletes the messages it did not report as failed. */
+async function invoke(trigger: Trigger, messages: Message[]): Promise<void> {
+  const { sqs, queueUrl, handler } = trigger.options;
+  const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, trigger.queueArn)) };
+  let failed = new Set<string>();
+  let error: unknown;
+  try {
+    const response = await handler(event, trigger.timeoutMs);
+    failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  } catch (caught) {
+    // A handler that throws fails the whole batch, as in Lambda.
+    error = caught;
+    failed = new Set(messages.map((m) => m.MessageId ?? ''));
+  }
+  const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
+  for (let i = 0; i < done.length; i += 10) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
+  }
+  trigger.options.onBatch?.({ messages: messages.length, failed: failed.size, error });
 }

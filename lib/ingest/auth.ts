@@ -6,9 +6,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ForbiddenError, UnauthorizedError } from './http-errors';
-import { translateAwsError } from '../shared/errors';
+import { awsCall } from '../shared/aws-call';
 import { LruCache } from '../shared/lru-cache';
-import { withinDeadline } from '../shared/retry';
 import { hashKey, scopeOf, type KeyRecord, type KeyScope, type SourceRecord, type UNSCOPED } from '../shared/source-records';
 
 export interface Principal {
@@ -114,13 +113,10 @@ export function createAuthenticator(deps: AuthDeps): Authenticator {
     deadline: number | undefined,
   ): Promise<Record<string, unknown> | undefined> {
     const timeout = Math.max(1, Math.min(deps.lookupTimeoutMs ?? 1000, (deadline ?? Infinity) - now()));
-    try {
-      const command = new GetCommand({ TableName: table, Key: key });
-      const { Item } = await withinDeadline(deps.documents.send(command, { abortSignal: AbortSignal.timeout(timeout) }), timeout);
-      return Item;
-    } catch (error) {
-      throw translateAwsError(error, 'DynamoDB');
-    }
+    const command = new GetCommand({ TableName: table, Key: key });
+    const call = { service: 'DynamoDB' as const, timeoutMs: timeout, abortable: true };
+    const { Item } = await awsCall(call, (abortSignal) => deps.documents.send(command, { abortSignal }));
+    return Item;
   }
 
   const getSource = (sourceId: string, deadline?: number): Promise<SourceRecord | undefined> =>

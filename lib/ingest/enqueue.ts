@@ -5,8 +5,9 @@
  * budget runs out. Only then may the caller answer 200; otherwise it answers 503.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { translateAwsError } from '../shared/errors';
-import { retryPending, systemClock, withinDeadline, type Backoff, type Clock } from '../shared/retry';
+import { awsCall } from '../shared/aws-call';
+import { DependencyError } from '../shared/errors';
+import { retryPending, systemClock, type Backoff, type Clock } from '../shared/retry';
 import { QueueUnavailableError } from './http-errors';
 import { ENVELOPE_BYTES, encodeMessage, type SerializedRecord } from '../message/format';
 
@@ -116,15 +117,15 @@ export function createEnqueuer(deps: EnqueueDeps): Enqueue {
             // No per-call options: they would defeat the client's cached middleware (lib/shared/clients.ts),
             // which saves about a third of the SDK's CPU per request. The deadline is kept here instead,
             // and the client's own request timeout ends a request we stopped waiting for.
-            const response = await withinDeadline(
-              deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch })),
-              remaining,
-            );
+            const command = new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: batch });
+            const response = await awsCall({ service: 'SQS', timeoutMs: remaining }, () => deps.sqs.send(command));
             const failed = new Set((response.Failed ?? []).map((f) => f.Id));
             if (failed.size > 0) lastProblem = response.Failed?.[0];
             return batch.filter((entry) => failed.has(entry.Id));
           } catch (error) {
-            lastProblem = translateAwsError(error, 'SQS');
+            // A bug is not the queue's refusal: it leaves as itself (a 503 and an unexpected error).
+            if (!(error instanceof DependencyError)) throw error;
+            lastProblem = error;
             return batch;
           }
         }),

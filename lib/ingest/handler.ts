@@ -6,7 +6,8 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createClients, type ClientOptions, type Clients } from '../shared/clients';
 import { ANSWER_MARGIN_MS, loadConfig, type Config } from '../shared/config';
-import { ConfigError, DependencyError } from '../shared/errors';
+import { ConfigError, DependencyError, isAwsError } from '../shared/errors';
+import { describeError } from '../shared/unexpected';
 import { createLogger, type Log } from '../shared/log';
 import { createMeter, noMeter, type Meter } from '../shared/metrics';
 import type { IngestDeps } from './accept';
@@ -70,6 +71,7 @@ export function createIngestHandler(deps: IngestDeps, receivedAt: () => number =
   const ingest = createIngest(deps);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     const started = Date.now();
+    if (context) deps.log.addContext?.(context);
     // Segment waits about 5 s; the invocation may have less left than the budget: the earlier wins,
     // with a margin to answer 503 ourselves before Lambda cuts the function off.
     const remaining = context ? context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS : Infinity;
@@ -94,7 +96,15 @@ function logFailure(deps: IngestDeps, request: HttpRequest, error: unknown, stat
     deps.log.error('queue did not take the events', { requestId: request.requestId, status, error: describe(error) });
   } else if (status >= 500) {
     if (error instanceof DependencyError && error.kind === 'configuration') deps.meter.count('DependencyErrors', 1, ['kind', error.kind]);
-    deps.log.error('request failed; answered 503, nothing was accepted', { requestId: request.requestId, status, error: describe(error) });
+    // A bug (no AWS call threw it): counted for its own alarm, its stack on the same line.
+    const unexpected = !isAwsError(error) && !(error instanceof ServiceError);
+    if (unexpected) deps.meter.count('UnexpectedErrors', 1);
+    deps.log.error('request failed; answered 503, nothing was accepted', {
+      requestId: request.requestId,
+      status,
+      error: describe(error),
+      ...(unexpected && { unexpected: true, stack: describeError(error).stack }),
+    });
   } else {
     const reason = error instanceof ServiceError ? error.reason : undefined;
     deps.log.info('request refused', { requestId: request.requestId, status, reason: reason ?? 'other' });

@@ -7,9 +7,9 @@
  */
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { translateAwsError, type Service } from '../shared/errors';
+import { awsCall } from '../shared/aws-call';
+import { DependencyError, type Service } from '../shared/errors';
 import type { Log } from '../shared/log';
-import { DeadlineError, withinDeadline } from '../shared/retry';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 
 /** How long each probe may take before the check reports it unhealthy. */
@@ -66,8 +66,8 @@ async function runProbes(deps: HealthDeps, now: () => number): Promise<HealthRep
   const probe = async (name: string, service: Service, send: (signal: AbortSignal) => Promise<unknown>): Promise<ProbeResult> => {
     const started = now();
     try {
-      // The deadline answers on time even when a request ignores its abort signal.
-      await withinDeadline(send(AbortSignal.timeout(timeoutMs)), timeoutMs);
+      // The door's deadline answers on time even when a request ignores its abort signal.
+      await awsCall({ service, timeoutMs, abortable: true }, (signal) => send(signal ?? AbortSignal.timeout(timeoutMs)));
       return { ok: true, ms: now() - started };
     } catch (error) {
       const ms = now() - started;
@@ -95,10 +95,19 @@ async function runProbes(deps: HealthDeps, now: () => number): Promise<HealthRep
   };
 }
 
+/** What the door reports for a probe that did not answer in time: ours, the SDK's, the abort signal's. */
+const TIMEOUTS = new Set(['DeadlineError', 'TimeoutError', 'AbortError']);
+
 function describeFailure(error: unknown, service: Service, timeoutMs: number): { kind: string; code: string; text: string } {
-  const timedOut = error instanceof DeadlineError || (error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name));
-  if (timedOut) return { kind: 'timeout', code: (error as Error).name, text: `no answer within ${timeoutMs} ms` };
-  const failure = translateAwsError(error, service);
+  if (!(error instanceof DependencyError)) {
+    return {
+      kind: 'unexpected',
+      code: error instanceof Error ? error.name : typeof error,
+      text: 'an unexpected error in the check itself',
+    };
+  }
+  if (TIMEOUTS.has(error.code)) return { kind: 'timeout', code: error.code, text: `no answer within ${timeoutMs} ms` };
+  const failure = error;
   const text =
     failure.kind === 'configuration'
       ? `${service} refused the request: check the function's permissions and the stage's queue and tables`

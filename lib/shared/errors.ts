@@ -6,9 +6,14 @@
  * - `TransientError`: throttling, a service fault, a timeout, a broken connection. Retry.
  * - `RefusedItemError`: the service refused what we sent as invalid (DynamoDB's ValidationException
  *   for an item). Retrying sends the same thing; the item is quarantined.
- * - `ConfigurationError`: permissions, credentials, a missing table or queue, a KMS key, or an error
- *   we do not recognise. Nothing about the item; retrying later may succeed once someone fixes it,
- *   so the work goes back to SQS (and on to the dead-letter queue) and an alarm fires.
+ * - `ConfigurationError`: permissions, credentials, a missing table or queue, a KMS key, or a service
+ *   error we do not recognise. Nothing about the item; retrying later may succeed once someone fixes
+ *   it, so the work goes back to SQS (and on to the dead-letter queue) and an alarm fires.
+ *
+ * Only what an AWS call threw is translated (`isAwsError` tells; `lib/shared/aws-call.ts` is the
+ * door every call goes through). Anything else, a TypeError or our own mistake, is an unexpected
+ * error: it keeps its class and stack, is counted as `UnexpectedErrors` and never reads as a
+ * permission problem (`lib/shared/unexpected.ts`).
  */
 import type { RefusalReason } from './reasons';
 import { DeadlineError } from './retry';
@@ -111,8 +116,37 @@ interface SdkErrorShape {
   cause?: unknown;
 }
 
+/** Errors the SDK's credential and token providers throw: no answer from a service, but ours to fix. */
+const PROVIDER_ERROR = /ProviderError$/;
+/** Node's system error codes (`ECONNRESET`, `EACCES`) and undici's (`UND_ERR_SOCKET`). */
+const NODE_CODE = /^(E[A-Z0-9_]+|UND_ERR_[A-Z_]+)$/;
+
+/**
+ * Whether `error` is what an AWS call throws: a service's answer (the SDK attaches `$metadata`,
+ * `$fault` or `$retryable`), a known throttling, fault or refusal name, a credential provider's
+ * error, a network error by its Node code, a timeout, or a wrapper whose cause is one of those.
+ * Already translated errors and our `DeadlineError` count too. A TypeError of our own does not.
+ */
+export function isAwsError(error: unknown): boolean {
+  if (error instanceof DependencyError || error instanceof DeadlineError) return true;
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as SdkErrorShape;
+  if (e.$metadata !== undefined || e.$fault !== undefined || e.$retryable !== undefined) return true;
+  const name = typeof e.name === 'string' ? e.name : '';
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (TRANSIENT_CODES.has(name) || TRANSIENT_CODES.has(code) || REFUSED_CODES.has(name) || PROVIDER_ERROR.test(name)) return true;
+  if (NODE_CODE.test(code)) return true;
+  return e.cause !== undefined && e.cause !== error && isAwsError(e.cause);
+}
+
+/** A conditional write whose condition did not hold: DynamoDB's answer, not a failure. */
+export function isConditionalFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as SdkErrorShape).name === 'ConditionalCheckFailedException';
+}
+
 /** The service's error name (or Node's error code) of an error the SDK or the network threw. */
 export function errorCode(error: unknown): string {
+  if (error instanceof DependencyError) return error.code;
   const e = (error ?? {}) as SdkErrorShape;
   const code = typeof e.code === 'string' && e.code !== '' ? e.code : undefined;
   return code && TRANSIENT_CODES.has(code) ? code : (e.name ?? code ?? typeof error);
@@ -120,7 +154,9 @@ export function errorCode(error: unknown): string {
 
 /**
  * Translates what an AWS call threw into one of our classes; errors already translated pass
- * through. `reason` names a refused item in our words (the quarantine reason).
+ * through. `reason` names a refused item in our words (the quarantine reason). Meant for what
+ * `isAwsError` accepts: anything else it calls a configuration error, so callers ask first
+ * (`lib/shared/aws-call.ts` does).
  */
 export function translateAwsError(error: unknown, service: Service, reason = `${service} refused the item as invalid`): DependencyError {
   if (error instanceof DependencyError) return error;

@@ -3,6 +3,7 @@
  * event body, trait, key, secret or signature (SPEC.md section 3).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 
 /** What lib/ needs from a logger; Powertools' Logger satisfies it, and tests can pass their own. */
 export interface Log {
@@ -10,6 +11,11 @@ export interface Log {
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
+  /**
+   * Adds the invocation's Lambda context (request id, function name, version, cold start) to every
+   * line that follows, through Powertools' `addContext`; handlers call it once per invocation.
+   */
+  addContext?(context: Context): void;
 }
 
 export function createLogger(serviceName: string, logLevel: string): Log {
@@ -20,7 +26,13 @@ export function createLogger(serviceName: string, logLevel: string): Log {
       if (extra) logger[name](message, extra);
       else logger[name](message);
     };
-  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+  return {
+    debug: level('debug'),
+    info: level('info'),
+    warn: level('warn'),
+    error: level('error'),
+    addContext: (context) => logger.addContext(context),
+  };
 }
 
 /** A logger that discards everything, for callers that do not want output. */

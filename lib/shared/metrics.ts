@@ -22,6 +22,8 @@ export const COUNT_METRICS = [
   'PlanViolations',
   /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
   'DependencyErrors',
+  /** An error that is no AWS service's answer (a bug: a TypeError, a broken invariant); lib/shared/unexpected.ts. */
+  'UnexpectedErrors',
 ] as const;
 export type MetricName = (typeof COUNT_METRICS)[number];
 

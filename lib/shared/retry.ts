@@ -49,13 +49,15 @@ export function backoffDelay(policy: Backoff, attempt: number, random: () => num
 }
 
 /**
- * Raised by `withinDeadline` when the time is up. It is a failure to wait, not a refusal: callers
- * treat it like any transient failure (retry, or hand the work back to SQS).
+ * Our own out-of-time, always this class: raised by `withinDeadline` when the time is up, and by
+ * any loop of ours that stops at its deadline (`what` names the work that ran out of time). It is
+ * a failure to wait, not a refusal: callers treat it like any transient failure (retry, or hand
+ * the work back to SQS).
  */
 export class DeadlineError extends Error {
   readonly kind = 'deadline';
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
+  constructor(ms: number, what?: string) {
+    super(what === undefined ? `no answer within ${ms} ms` : `${what} ran out of time`);
     this.name = 'DeadlineError';
   }
 }

@@ -1,11 +1,13 @@
 /** What every phase of one worker invocation shares: its dependencies, deadline and counts. */
 import type { EventType } from '../spec/event-types';
-import { translateAwsError, type DependencyError } from '../shared/errors';
+import { isAwsError, translateAwsError, type DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import type { ErasureDeps } from './erasure';
-import type { ProfileStats } from './profiles/phase';
 import type { WriteDeps, WriteOutcome } from './write';
 import type { TableName } from '../../infra';
+
+/** What a phase reports of itself, kept in the batch's stats under the phase's name (budget.ts, process-batch.ts). */
+export type PhaseStats = Readonly<Record<string, number>>;
 
 export interface WorkerStats {
   messages: number;
@@ -24,8 +26,8 @@ export interface WorkerStats {
   failedMessages: number;
   requests: number;
   retries: number;
-  /** What the profile phase did, when the batch touched any profile. */
-  profiles?: ProfileStats;
+  /** What the profile phase did (profiles/phase.ts `ProfileStats`), when the batch touched any profile. */
+  profiles?: PhaseStats;
 }
 
 export interface BatchRun {
@@ -49,6 +51,8 @@ export interface BatchRun {
    * KMS): the messages are retried, and these are logged and counted for the alarm.
    */
   configurationErrors: DependencyError[];
+  /** Errors no AWS call threw (bugs): their messages are retried too, and each is logged with its stack. */
+  unexpectedErrors: unknown[];
 }
 
 /** Adds a write call's counts, failed owners and configuration errors to the run. */
@@ -57,13 +61,19 @@ export function absorbWrites(run: BatchRun, outcome: WriteOutcome): void {
   run.stats.retries += outcome.retries;
   for (const owner of outcome.failedOwners) run.failed.add(owner);
   run.configurationErrors.push(...outcome.configurationErrors);
+  run.unexpectedErrors.push(...outcome.unexpectedErrors);
 }
 
 /**
  * Classifies a failure that made a phase give up on some messages (they are retried either way)
- * and keeps the configuration errors for the alarm. Returns the error's code, for the log line.
+ * and keeps the configuration errors for their alarm and the unexpected ones (not thrown by an AWS
+ * call: a bug) for theirs. Returns the error's code or class name, for the log line.
  */
 export function noteFailure(run: BatchRun, error: unknown): string {
+  if (!isAwsError(error)) {
+    run.unexpectedErrors.push(error);
+    return error instanceof Error ? error.name : typeof error;
+  }
   const failure = translateAwsError(error, 'DynamoDB');
   if (failure.kind === 'configuration') run.configurationErrors.push(failure);
   return failure.code;

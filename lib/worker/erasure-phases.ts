@@ -11,6 +11,7 @@ import type { PendingErasure, UserWrite } from './parse';
 import type { Requeue } from './requeue';
 import { createProfileEraser } from './profiles/erase';
 import { profileStore } from './profiles/phase';
+import { BUDGET } from './budget';
 
 /**
  * Writes the tombstones of the batch's deletes. From then on no batch (this one or a concurrent
@@ -106,9 +107,8 @@ export async function eraseUsers(
       await profiles.eraseProfile();
       const result = await sweepUser(run.erasure, record.sourceId, userId, cutoff, owner, run.deadline, profiles.onPage);
       result.profiles = profiles.totals;
-      // The sweep may have used the whole budget: the audit has time of its own, from the margin
-      // the batch keeps back before the function's timeout.
-      await recordAudit(run.erasure, record, cutoff, result, Math.max(run.deadline, run.erasure.clock.now()) + AUDIT_TIME_MS);
+      // The sweep may have used the whole budget: the audit has a slice of its own (budget.ts).
+      await recordAudit(run.erasure, record, cutoff, result, BUDGET.until('audit', run.deadline, run.erasure.clock.now()));
       const erased = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
       run.stats.erasedItems += erased;
       if (result.complete) {
@@ -126,9 +126,6 @@ export async function eraseUsers(
     }
   }
 }
-
-/** Time the audit update may take after the sweep's deadline (of the 3 s process-batch.ts keeps back). */
-const AUDIT_TIME_MS = 1000;
 
 /** Requeues the delete; false when SQS did not take it (the message then fails instead). */
 async function continueLater(run: BatchRun, erasure: PendingErasure, requeue: Requeue): Promise<boolean> {

@@ -29,6 +29,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type TableName } from '../../infra';
 import { identityPartitions, ITEM, type IdentityPartition, type Item } from './items';
+import { awsCall } from '../shared/aws-call';
+import { errorCode, isAwsError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
 import { toIsoMillis } from '../spec/timestamps';
@@ -162,17 +164,15 @@ async function raiseCutoff(
   set: string,
   deadline: number,
 ): Promise<void> {
+  const command = new UpdateCommand({
+    TableName: deps.tables.erasures,
+    Key: key,
+    UpdateExpression: `SET cutoff = :c, ${set}`,
+    ConditionExpression: 'attribute_not_exists(cutoff) OR cutoff < :c',
+    ExpressionAttributeValues: { ':c': cutoff, ...values },
+  });
   try {
-    await deps.documents.send(
-      new UpdateCommand({
-        TableName: deps.tables.erasures,
-        Key: key,
-        UpdateExpression: `SET cutoff = :c, ${set}`,
-        ConditionExpression: 'attribute_not_exists(cutoff) OR cutoff < :c',
-        ExpressionAttributeValues: { ':c': cutoff, ...values },
-      }),
-      { abortSignal: timeoutUntil(deps, deadline) },
-    );
+    await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
   } catch (error) {
     // A later (or equal) cut-off is already recorded: it covers this one, which is what we wanted.
     if (error instanceof ConditionalCheckFailedException) return;
@@ -218,10 +218,10 @@ async function readCutoffs(
   const table = deps.tables.erasures;
   const readPage = async (pending: readonly Item[]): Promise<Item[]> => {
     requests++;
-    const response = await deps.documents.send(
-      new BatchGetCommand({ RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } } }),
-      { abortSignal: timeoutUntil(deps, deadline) },
-    );
+    const command = new BatchGetCommand({
+      RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } },
+    });
+    const response = await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
     for (const item of response.Responses?.[table] ?? []) {
       if (typeof item.pk === 'string' && typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
     }
@@ -233,14 +233,17 @@ async function readCutoffs(
       { policy: READ_BACKOFF, deadline, clock: deps.clock },
       readPage,
     );
-    if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()));
+    if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()), 'reading the erasure records');
   }
   return { cutoffs, requests };
 }
 
-/** An abort signal for a request that must end by `deadline`. */
-function timeoutUntil(deps: ErasureDeps, deadline: number): AbortSignal {
-  return AbortSignal.timeout(Math.max(1, Math.ceil(deadline - deps.clock.now())));
+/**
+ * An erasure request's call through the door: it must end by `deadline` (at least 1 ms: a request
+ * the sweep already decided on is sent), aborted when the time is up.
+ */
+function erasureCall(deps: ErasureDeps, deadline: number) {
+  return { service: 'DynamoDB' as const, timeoutMs: Math.max(1, Math.ceil(deadline - deps.clock.now())), abortable: true };
 }
 
 /**
@@ -267,73 +270,23 @@ export interface SweepResult {
 /** Sees each page of a user's items before the sweep deletes it (with `anonymousId`, `groupId`, `previousId`); a throw stops that table. */
 export type SweepPageHook = (type: EventType, items: ReadonlyArray<Record<string, unknown>>) => Promise<void>;
 
-type SweepState = 'done' | 'out-of-time' | 'failed';
-
-/** One partition's sweep in one table (`sweepUser`); adds what it deleted to `erased`. */
-async function sweepPartition(
-  deps: ErasureDeps,
-  sweep: {
-    type: EventType;
-    partition: IdentityPartition;
-    cutoff: string;
-    owner: string;
-    deadline: number;
-    onPage: SweepPageHook | undefined;
-    erased: Record<EventType, number>;
-  },
-): Promise<SweepState> {
-  const { type, partition, cutoff, owner, deadline, onPage, erased } = sweep;
-  const table = deps.tables[type];
-  let start: Record<string, unknown> | undefined;
-  do {
-    if (deps.clock.now() >= deadline) return 'out-of-time';
-    const page = await deps.documents.send(
-      // The event's `timestamp` and receive time decide (erasureTime), as in the writers' check,
-      // not the sort key's time: the key holds the sender's clock, which can be ahead of or
-      // behind the corrected time. Items after the cut-off by both are the user's new data and
-      // are read, but kept. Where other identities' items share the partition (old layouts),
-      // the partition's filter keeps only the user's.
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: `(${CUTOFF_FILTER})${partition.filter ? ` AND (${partition.filter.expression})` : ''}`,
-        ExpressionAttributeNames: {
-          '#ts': 'timestamp',
-          '#r': ITEM.received,
-          '#a': 'anonymousId',
-          '#g': 'groupId',
-          '#p': 'previousId',
-          ...partition.filter?.names,
-        },
-        ExpressionAttributeValues: { ':pk': partition.pk, ':cutoff': cutoff, ':cutoffMs': Date.parse(cutoff), ...partition.filter?.values },
-        // The ids the profiles link the user with: their links go before the items do.
-        ProjectionExpression: 'pk, sk, #a, #g, #p',
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-      { abortSignal: timeoutUntil(deps, deadline) },
-    );
-    if (onPage && page.Items?.length) await onPage(type, page.Items);
-    const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
-      table,
-      item: { pk: item.pk, sk: item.sk },
-      action: 'delete',
-      owners: [owner],
-    }));
-    if (deletes.length > 0) {
-      const outcome = await writeItems(deps.write, deletes, deadline);
-      erased[type] += outcome.written;
-      if (outcome.failedOwners.size > 0) return deps.clock.now() >= deadline ? 'out-of-time' : 'failed';
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return 'done';
+/** One user's sweep: what every table's sweep shares. */
+interface Sweep {
+  deps: ErasureDeps;
+  /** The partitions that may hold the user's items (old and new layouts), each with its filter. */
+  partitions: readonly IdentityPartition[];
+  cutoff: string;
+  owner: string;
+  deadline: number;
+  onPage?: SweepPageHook;
+  erased: Record<EventType, number>;
 }
 
 /**
  * Deletes the user's items up to `cutoff` from every event table, a page at a time. Idempotent:
  * run again after an incomplete run, it deletes what is left. Tables run in parallel; the item
- * writes inside share the worker's bounded concurrency.
+ * writes inside share the worker's bounded concurrency. Throws only an unexpected error (a bug),
+ * after every table's sweep has stopped.
  */
 export async function sweepUser(
   deps: ErasureDeps,
@@ -345,26 +298,91 @@ export async function sweepUser(
   onPage?: SweepPageHook,
 ): Promise<SweepResult> {
   const erased = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>;
-  const partitions = identityPartitions(sourceId, userId, undefined);
-  async function sweepTable(type: EventType): Promise<SweepState> {
-    for (const partition of partitions) {
-      const state = await sweepPartition(deps, { type, partition, cutoff, owner, deadline, onPage, erased });
-      if (state !== 'done') return state;
-    }
-    return 'done';
-  }
-
+  const sweep: Sweep = { deps, partitions: identityPartitions(sourceId, userId, undefined), cutoff, owner, deadline, onPage, erased };
+  const unexpected: unknown[] = [];
   // A table that fails leaves the others going, and what was deleted is still counted for the audit.
   const done = await Promise.all(
     EVENT_TYPES.map((type) =>
-      sweepTable(type).catch((error: unknown): 'failed' => {
-        deps.log.warn('erasure sweep of a table failed', { table: deps.tables[type], error: (error as Error).name });
+      sweepTable(sweep, type).catch((error: unknown): 'failed' => {
+        if (!isAwsError(error)) unexpected.push(error);
+        else deps.log.warn('erasure sweep of a table failed', { table: deps.tables[type], error: errorCode(error) });
         return 'failed';
       }),
     ),
   );
+  if (unexpected.length > 0) throw unexpected[0];
   const complete = done.every((state) => state === 'done');
   return { complete, outOfTime: !complete && !done.includes('failed'), erased };
+}
+
+type SweepState = 'done' | 'out-of-time' | 'failed';
+
+/** One table's sweep: each of the user's partitions in turn. */
+async function sweepTable(sweep: Sweep, type: EventType): Promise<SweepState> {
+  for (const partition of sweep.partitions) {
+    const state = await sweepPartition(sweep, type, partition);
+    if (state !== 'done') return state;
+  }
+  return 'done';
+}
+
+/** One partition's sweep in one table: pages of the user's items read and deleted until none is left or the time is up. */
+async function sweepPartition(sweep: Sweep, type: EventType, partition: IdentityPartition): Promise<SweepState> {
+  const { deps, deadline } = sweep;
+  const table = deps.tables[type];
+  let start: Record<string, unknown> | undefined;
+  do {
+    if (deps.clock.now() >= deadline) return 'out-of-time';
+    const page = await queryUserPage(sweep, table, partition, start);
+    if (sweep.onPage && page.Items?.length) await sweep.onPage(type, page.Items);
+    const deletes: WriteRequest[] = (page.Items ?? []).map((item) => ({
+      table,
+      item: { pk: item.pk, sk: item.sk },
+      action: 'delete',
+      owners: [sweep.owner],
+    }));
+    if (deletes.length > 0) {
+      const outcome = await writeItems(deps.write, deletes, deadline);
+      sweep.erased[type] += outcome.written;
+      if (outcome.unexpectedErrors.length > 0) throw outcome.unexpectedErrors[0];
+      if (outcome.failedOwners.size > 0) return deps.clock.now() >= deadline ? 'out-of-time' : 'failed';
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return 'done';
+}
+
+/** A page of the user's items in one partition of `table` up to the cut-off, with the ids their profile links use. */
+function queryUserPage(sweep: Sweep, table: string, partition: IdentityPartition, start: Record<string, unknown> | undefined) {
+  // The event's `timestamp` and receive time decide (erasureTime), as in the writers' check, not
+  // the sort key's time: the key holds the sender's clock, which can be ahead of or behind the
+  // corrected time. Items after the cut-off by both are the user's new data and are read, but
+  // kept. Where other identities' items share the partition (old layouts), the partition's
+  // filter keeps only the user's.
+  const command = new QueryCommand({
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk',
+    FilterExpression: `(${CUTOFF_FILTER})${partition.filter ? ` AND (${partition.filter.expression})` : ''}`,
+    ExpressionAttributeNames: {
+      '#ts': 'timestamp',
+      '#r': ITEM.received,
+      '#a': 'anonymousId',
+      '#g': 'groupId',
+      '#p': 'previousId',
+      ...partition.filter?.names,
+    },
+    ExpressionAttributeValues: {
+      ':pk': partition.pk,
+      ':cutoff': sweep.cutoff,
+      ':cutoffMs': Date.parse(sweep.cutoff),
+      ...partition.filter?.values,
+    },
+    // The ids the profiles link the user with: their links go before the items do.
+    ProjectionExpression: 'pk, sk, #a, #g, #p',
+    ConsistentRead: true,
+    ExclusiveStartKey: start,
+  });
+  return awsCall(erasureCall(sweep.deps, sweep.deadline), (abortSignal) => sweep.deps.documents.send(command, { abortSignal }));
 }
 
 /**
@@ -418,14 +436,12 @@ export async function recordAudit(
     'lastRunAt = :now',
   ];
   if (result.complete) sets.push('completedAt = if_not_exists(completedAt, :now)');
-  await deps.documents.send(
-    new UpdateCommand({
-      TableName: deps.tables.erasures,
-      Key: { pk: `audit#${record.sourceId}`, sk: `${record.receivedAt}#${hash}#${record.event.messageId}` },
-      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    }),
-    { abortSignal: timeoutUntil(deps, deadline) },
-  );
+  const command = new UpdateCommand({
+    TableName: deps.tables.erasures,
+    Key: { pk: `audit#${record.sourceId}`, sk: `${record.receivedAt}#${hash}#${record.event.messageId}` },
+    UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
+  await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
 }

@@ -54,6 +54,7 @@ export function createWorkerHandler(deps: WorkerDeps) {
   const processBatch = createWorker(deps);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const started = Date.now();
+    if (context) deps.log.addContext?.(context);
     try {
       const { batchItemFailures } = await processBatch(event, context?.getRemainingTimeInMillis());
       return { batchItemFailures };

@@ -158,13 +158,19 @@ export interface StoredEvent {
  * (type, messageId, userId, anonymousId, originalTimestamp) is restored from the keys and flags.
  * Items written before this layout (with `type`, `sourceId` and `receivedAt` attributes, and
  * `event_<name>` for clashing fields) are read too.
+ *
+ * The layout is told by what this service alone writes: `_r` (a number) or `_json` (text) mark
+ * the current one, whatever fields the event carries (its own `sourceId`, `receivedAt`, `_r` are
+ * ordinary fields there, `_r` escaped as `~_r`). Only an item with neither is read by the earlier
+ * layout's attributes.
  */
 export function readEventItem(item: Item, type: string): StoredEvent {
   const pk = String(item.pk ?? '');
   const sk = String(item.sk ?? '');
   const separator = pk.indexOf('#');
   const sourceId = separator === -1 ? pk : pk.slice(0, separator);
-  if (typeof item.sourceId === 'string' && typeof item.receivedAt === 'string') return readLegacyItem(item, sourceId);
+  const current = typeof item[ITEM.received] === 'number' || typeof item[ITEM.json] === 'string';
+  if (!current && typeof item.sourceId === 'string' && typeof item.receivedAt === 'string') return readLegacyItem(item, sourceId);
   const received = item[ITEM.received];
   const receivedAt = typeof received === 'number' ? new Date(received).toISOString() : undefined;
   const json = item[ITEM.json];

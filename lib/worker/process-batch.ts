@@ -12,16 +12,21 @@
  *    unless the stage turns profiles off);
  * 8. learn the shapes of the batch's events, never their values (schemas/learn.ts; best effort);
  * 9. map failures back to their messages: only those are reported to SQS (partial batch response).
+ *
+ * Steps 2-8 are `PHASES`, an ordered list of `{ name, run }`: a new phase is one entry there. The
+ * time each may take is budget.ts's: the batch's deadline, and named slices after it.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { Config } from '../shared/config';
 import type { Log } from '../shared/log';
 import type { Meter } from '../shared/metrics';
 import { systemClock, type Clock } from '../shared/retry';
+import { reportUnexpected } from '../shared/unexpected';
 import type { EventType } from '../spec/event-types';
-import { absorbWrites, type BatchRun, type WorkerStats } from './batch-run';
+import { absorbWrites, type BatchRun, type PhaseStats, type WorkerStats } from './batch-run';
+import { BUDGET, CHECK_RESERVE_MS } from './budget';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from './erasure-phases';
-import { parseMessages, type BatchPlan } from './parse';
+import { parseMessages, type BatchPlan, type PendingErasure } from './parse';
 import { updateProfiles } from './profiles/phase';
 import { refusedItem } from './quarantine';
 import type { Requeue } from './requeue';
@@ -45,17 +50,73 @@ export interface WorkerDeps {
   clock?: Clock;
 }
 
-/** Time kept back from the Lambda timeout so the function can still answer with its failures. */
-const SAFETY_MARGIN_MS = 3000;
-/**
- * Time the batch's writes leave before the deadline for the check of what they wrote against the
- * erasures: without it, items retried until the deadline would fail every message of the batch,
- * not just theirs.
- */
-const CHECK_RESERVE_MS = 500;
-const DEFAULT_BUDGET_MS = 25_000;
-
 export type ProcessBatch = (event: SQSEvent, remainingMs?: number) => Promise<SQSBatchResponse & { stats: WorkerStats }>;
+
+/** What the phases hand on to each other: the parsed batch, then what each phase found. */
+interface BatchState {
+  plan: BatchPlan;
+  /** Deletes whose tombstone could not be written: nothing of them is swept. */
+  tombstonesFailed: ReadonlySet<PendingErasure>;
+  /** Writes an erasure covers: never written, or deleted again. */
+  dropped: Set<WriteRequest>;
+  outcome: WriteOutcome;
+}
+
+/**
+ * A phase of the batch: `run` does its part and may return stats of its own, which the batch
+ * keeps under the phase's name. Failures are the phase's to handle (they fail the messages
+ * concerned); a phase throws only a bug.
+ */
+interface Phase {
+  name: string;
+  run(run: BatchRun, state: BatchState, deps: WorkerDeps): Promise<PhaseStats | undefined | void>;
+}
+
+/** The phases after parsing, in order (the file comment says why this order). */
+const PHASES: readonly Phase[] = [
+  {
+    name: 'tombstones',
+    async run(run, state) {
+      state.tombstonesFailed = await recordTombstones(run, state.plan.erasures);
+      state.dropped = coveredByBatch(state.plan.erasures, state.plan.userWrites);
+      run.stats.droppedByErasure += state.dropped.size;
+    },
+  },
+  {
+    name: 'write',
+    async run(run, state) {
+      const { plan, dropped } = state;
+      const toWrite = dropped.size > 0 ? plan.writes.filter((w) => !dropped.has(w)) : plan.writes;
+      state.outcome = await writeItems(run.write, toWrite, run.deadline - CHECK_RESERVE_MS);
+      absorbWrites(run, state.outcome);
+    },
+  },
+  {
+    name: 'check-erasures',
+    run: (run, { plan, dropped }) =>
+      undoErasedWrites(
+        run,
+        plan.userWrites.filter((w) => !dropped.has(w.write)),
+        dropped,
+      ),
+  },
+  // Erasures after the events, so the common path is not held up behind them.
+  { name: 'erase', run: (run, state, deps) => eraseUsers(run, state.plan.erasures, state.tombstonesFailed, deps.requeue) },
+  { name: 'quarantine', run: (run, state) => quarantineRefused(run, state.outcome) },
+  {
+    name: 'profiles',
+    async run(run, state, deps) {
+      if (deps.config.profiles === false) return undefined;
+      return updateProfiles(run, state.plan.eventWrites, state.dropped, state.outcome, deps.config.profileActivity ?? true);
+    },
+  },
+  {
+    name: 'schemas',
+    async run(run, state, deps) {
+      await deps.schemas?.learn(state.plan.eventWrites, run.deadline - (deps.clock ?? systemClock).now());
+    },
+  },
+];
 
 export function createWorker(deps: WorkerDeps): ProcessBatch {
   const clock = deps.clock ?? systemClock;
@@ -84,28 +145,20 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
       log: deps.log,
     });
     run.stats.quarantined += plan.quarantined;
-
-    const tombstonesFailed = await recordTombstones(run, plan.erasures);
-    const dropped = coveredByBatch(plan.erasures, plan.userWrites);
-    run.stats.droppedByErasure += dropped.size;
-    const toWrite = dropped.size > 0 ? plan.writes.filter((w) => !dropped.has(w)) : plan.writes;
-    const outcome = await writeItems(write, toWrite, run.deadline - CHECK_RESERVE_MS);
-    absorbWrites(run, outcome);
-    await undoErasedWrites(
-      run,
-      plan.userWrites.filter((w) => !dropped.has(w.write)),
-      dropped,
-    );
-    // Erasures after the events, so the common path is not held up behind them.
-    await eraseUsers(run, plan.erasures, tombstonesFailed, deps.requeue);
-    await quarantineRefused(run, outcome);
-    if (deps.config.profiles !== false) await updateProfiles(run, plan.eventWrites, dropped, outcome, deps.config.profileActivity ?? true);
-    await deps.schemas?.learn(plan.eventWrites, run.deadline - clock.now());
-
-    countStored(run, plan, dropped, outcome);
-    report(deps, run, outcome, plan);
+    const state: BatchState = { plan, tombstonesFailed: new Set(), dropped: new Set(), outcome: noWrites() };
+    for (const phase of PHASES) {
+      const stats = await phase.run(run, state, deps);
+      if (stats) Object.assign(run.stats, { [phase.name]: stats });
+    }
+    countStored(run, plan, state.dropped, state.outcome);
+    report(deps, run, state.outcome, plan);
     return { batchItemFailures: [...run.failed].map((itemIdentifier) => ({ itemIdentifier })), stats: run.stats };
   };
+}
+
+/** The outcome of a write phase that has not run yet. */
+function noWrites(): WriteOutcome {
+  return { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0, configurationErrors: [], unexpectedErrors: [] };
 }
 
 function startRun(
@@ -115,13 +168,12 @@ function startRun(
   remainingMs: number | undefined,
 ): BatchRun {
   const startedAt = (deps.clock ?? systemClock).now();
-  const budget = (remainingMs ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS) - SAFETY_MARGIN_MS;
   return {
     ...clients,
     tables: deps.config.tables,
     log: deps.log,
     startedAt,
-    deadline: startedAt + Math.max(1000, budget),
+    deadline: BUDGET.deadline(startedAt, remainingMs),
     expiresAt: Math.floor(startedAt / 1000) + deps.config.rejectedRetentionDays * 86_400,
     stats: {
       messages: event.Records.length,
@@ -138,6 +190,7 @@ function startRun(
     },
     failed: new Set(),
     configurationErrors: [],
+    unexpectedErrors: [],
   };
 }
 
@@ -194,6 +247,7 @@ function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome, plan: Ba
       count: run.configurationErrors.length,
     });
   }
+  reportUnexpected(deps.log, deps.meter, run.unexpectedErrors, 'worker batch');
   const durationMs = (deps.clock ?? systemClock).now() - run.startedAt;
   deps.log.info('batch processed', {
     ...stats,

@@ -6,25 +6,17 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { encodeMessage, serializeRecord, type EventRecord } from '../message/format';
-import { translateAwsError } from '../shared/errors';
-import { withinDeadline } from '../shared/retry';
+import { awsCall } from '../shared/aws-call';
+import { BUDGET } from './budget';
 
 /** Puts a delete record back on the queue; throws when SQS did not take it. */
 export type Requeue = (record: EventRecord) => Promise<void>;
 
-/**
- * The longest a requeue may take. The sweep stops at the batch's deadline, which keeps 3 s of the
- * invocation back (process-batch.ts): half of that is for this send.
- */
-const REQUEUE_TIMEOUT_MS = 1500;
-
 export function createRequeue(sqs: SQSClient, queueUrl: string): Requeue {
   return async (record) => {
     const body = encodeMessage([serializeRecord({ ...record, continuation: (record.continuation ?? 0) + 1 })]);
-    try {
-      await withinDeadline(sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })), REQUEUE_TIMEOUT_MS);
-    } catch (error) {
-      throw translateAwsError(error, 'SQS');
-    }
+    const command = new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body });
+    // The sweep stopped at the batch's deadline: the send has a slice of its own (budget.ts).
+    await awsCall({ service: 'SQS', timeoutMs: BUDGET.ms('requeue') }, () => sqs.send(command));
   };
 }

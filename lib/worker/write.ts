@@ -11,9 +11,11 @@ import {
   type WriteRequest as DynamoWriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { translateAwsError, type DependencyError } from '../shared/errors';
+import { awsCall } from '../shared/aws-call';
+import { forEachLimited } from '../shared/concurrency';
+import { DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
-import { retryPending, systemClock, withinDeadline, type Backoff, type Clock } from '../shared/retry';
+import { retryPending, systemClock, type Backoff, type Clock } from '../shared/retry';
 import { attributeText, marshallItem, UnsupportedValueError } from './dynamo-wire';
 import type { Item } from './items';
 
@@ -59,6 +61,8 @@ export interface WriteOutcome {
    * missing table, KMS): their owners fail, so SQS retries them until someone fixes it.
    */
   configurationErrors: DependencyError[];
+  /** Errors no AWS call threw (bugs): their owners fail too, and the worker reports them as unexpected. */
+  unexpectedErrors: unknown[];
 }
 
 /**
@@ -102,20 +106,13 @@ export async function writeItems(deps: WriteDeps, writes: readonly WriteRequest[
     deps,
     clock: deps.clock ?? systemClock,
     deadline,
-    outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0, configurationErrors: [] },
+    outcome: { failedOwners: new Set(), refused: [], requests: 0, retries: 0, written: 0, configurationErrors: [], unexpectedErrors: [] },
   };
   const unique = dedupeWrites(writes).sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < unique.length; i += BATCH_ITEMS) chunks.push(unique.slice(i, i + BATCH_ITEMS));
 
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(deps.concurrency, chunks.length) }, async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++];
-      if (chunk) await writeChunk(run, chunk);
-    }
-  });
-  await Promise.all(lanes);
+  await forEachLimited(chunks, deps.concurrency, (chunk) => writeChunk(run, chunk));
   return run.outcome;
 }
 
@@ -131,15 +128,18 @@ async function writeChunk(run: WriteRun, chunk: readonly WriteRequest[]): Promis
     { policy: WRITE_BACKOFF, deadline: run.deadline, clock: run.clock },
     async (pending, attempt) => {
       try {
-        outcome.requests++;
         const unprocessed = await sendBatch(run, pending);
         outcome.written += pending.length - unprocessed.length;
         return unprocessed;
       } catch (error) {
-        const failure = translateAwsError(error, 'DynamoDB');
-        if (failure.kind === 'transient') {
-          run.deps.log.warn('batch write failed; retrying', { error: failure.code, items: pending.length, attempt });
+        if (error instanceof DependencyError && error.kind === 'transient') {
+          run.deps.log.warn('batch write failed; retrying', { error: error.code, items: pending.length, attempt });
           return pending;
+        }
+        if (!(error instanceof DependencyError || error instanceof UnsupportedValueError)) {
+          outcome.unexpectedErrors.push(error);
+          failOwners(run, pending);
+          return [];
         }
         // A refused batch fails whole; write its items one by one to find the one DynamoDB cannot hold.
         await writeOneByOne(run, pending);
@@ -153,11 +153,8 @@ async function writeChunk(run: WriteRun, chunk: readonly WriteRequest[]): Promis
 
 /** Sends one BatchWriteItem of `pending`; returns the writes DynamoDB left unprocessed. */
 async function sendBatch(run: WriteRun, pending: readonly WriteRequest[]): Promise<WriteRequest[]> {
-  const remaining = Math.max(1, Math.ceil(run.deadline - run.clock.now()));
-  // The writer takes no per-call options (they would bypass its cached middleware), so the
-  // deadline is kept here.
   const command = new BatchWriteItemCommand({ RequestItems: wireRequestItems(pending) });
-  const response = await withinDeadline(run.deps.writer.send(command), remaining);
+  const response = await awsCall(writeCall(run), () => run.deps.writer.send(command));
   const left = Object.entries(response.UnprocessedItems ?? {});
   if (left.length === 0) return [];
   const byIdentity = new Map(pending.map((w) => [identityOf(w), w]));
@@ -186,21 +183,37 @@ async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): P
       continue;
     }
     try {
-      run.outcome.requests++;
-      const remaining = Math.max(1, Math.ceil(run.deadline - run.clock.now()));
-      await withinDeadline(run.deps.writer.send(new PutItemCommand({ TableName: write.table, Item: marshallItem(write.item) })), remaining);
+      const command = new PutItemCommand({ TableName: write.table, Item: marshallItem(write.item) });
+      await awsCall({ ...writeCall(run), reason: refusalReason }, () => run.deps.writer.send(command));
       run.outcome.written++;
     } catch (error) {
       if (error instanceof UnsupportedValueError) {
         run.outcome.refused.push({ write, reason: error.message });
         continue;
       }
-      const failure = translateAwsError(error, 'DynamoDB', refusalReason(error));
-      if (failure.kind === 'refused') run.outcome.refused.push({ write, reason: failure.message });
+      if (!(error instanceof DependencyError)) {
+        run.outcome.unexpectedErrors.push(error);
+        failOwners(run, [write]);
+        continue;
+      }
+      if (error.kind === 'refused') run.outcome.refused.push({ write, reason: error.message });
       else failOwners(run, [write]);
-      if (failure.kind === 'configuration') run.outcome.configurationErrors.push(failure);
+      if (error.kind === 'configuration') run.outcome.configurationErrors.push(error);
     }
   }
+}
+
+/**
+ * A write's call through the door: at least 1 ms even past the deadline (a chunk already started is
+ * sent, as before the door), counted in the outcome. The writer takes no per-call options (they
+ * would bypass its cached middleware), so the door keeps the deadline without an abort signal.
+ */
+function writeCall(run: WriteRun) {
+  return {
+    service: 'DynamoDB' as const,
+    timeoutMs: Math.max(1, Math.ceil(run.deadline - run.clock.now())),
+    counter: run.outcome,
+  };
 }
 
 /**

@@ -529,6 +529,8 @@ describe('serverless package --stage test', () => {
       expect(Object.fromEntries(custom.map(([id, alarm]) => [id, [alarm.MetricName, alarm.Dimensions]]))).toEqual({
         IngestDependencyErrorsAlarm: ['DependencyErrors', dimensions('ingest', { kind: 'configuration' })],
         WorkerDependencyErrorsAlarm: ['DependencyErrors', dimensions('worker', { kind: 'configuration' })],
+        IngestUnexpectedErrorsAlarm: ['UnexpectedErrors', dimensions('ingest')],
+        WorkerUnexpectedErrorsAlarm: ['UnexpectedErrors', dimensions('worker')],
         QuarantineSpikeAlarm: ['QuarantinedRecords', dimensions('worker')],
         IngestLatencyAlarm: ['HandlerLatency', dimensions('ingest')],
       });

@@ -198,4 +198,25 @@ describe('unexpected failures', () => {
       expect.objectContaining({ error: { name: 'TypeError', cause: 'RangeError' } }),
     ]);
   });
+
+  it('count a bug as UnexpectedErrors with its stack on the line, never as a configuration error (issue 20)', async () => {
+    // A TypeError no AWS call threw: a fake authenticator forces it (no emulator makes our code throw one).
+    const log = recordingLog();
+    const meter = countingMeter();
+    const deps = ingestDepsFrom(stack.config, stack.clients, log, meter);
+    const handler = createIngestHandler({
+      ...deps,
+      auth: { ...deps.auth, authenticateKey: () => Promise.reject(new TypeError('x is not a function')) } as IngestDeps['auth'],
+    });
+
+    const response = await handler(trackRequest(segmentEvent('track')));
+
+    expect(response.statusCode).toBe(503);
+    expect(meter.counts.get('UnexpectedErrors')).toBe(1);
+    expect([...meter.counts.keys()].filter((key) => key.startsWith('DependencyErrors'))).toEqual([]);
+    const line = log.lines.find(([level]) => level === 'error');
+    expect(line?.[2]).toMatchObject({ unexpected: true, error: { name: 'TypeError' } });
+    expect((line?.[2]?.stack as string[])[0]).toMatch(/ingest-wiring\.test\.ts/);
+    expect(JSON.stringify(line)).not.toContain('x is not a function');
+  });
 });

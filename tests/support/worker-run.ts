@@ -74,5 +74,6 @@ export function batchRun(
     },
     failed: new Set(),
     configurationErrors: [],
+    unexpectedErrors: [],
   };
 }

@@ -12,7 +12,8 @@
  * caller must retry (the delete's message is then redelivered).
  */
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
-import { withinDeadline } from '../../shared/retry';
+import { awsCall } from '../../shared/aws-call';
+import { DeadlineError } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
 import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
@@ -52,7 +53,7 @@ export async function eraseUserProfile(
       [{ key: self, known: own, change: (_profile, stored) => (stored ? 'delete' : false) }],
       deadline,
     );
-    if (!deleted || deleted.status === 'failed') throw deleted?.error ?? new Error('profile erasure ran out of time');
+    if (!deleted || deleted.status === 'failed') throw deleted?.error ?? new DeadlineError(0, 'profile erasure');
     result.profiles = deleted.status === 'deleted' ? 1 : 0;
   }
   return result;
@@ -193,11 +194,9 @@ async function deleteKeys(store: ProfileStore, keys: ReadonlyArray<{ pk: string;
     let pending = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: marshallItem(key) } }));
     while (pending.length > 0) {
       const remaining = Math.ceil(deadline - store.clock.now());
-      if (remaining <= 0) throw new Error('profile erasure ran out of time');
-      const response = await withinDeadline(
-        store.writer.send(new BatchWriteItemCommand({ RequestItems: { [store.table]: pending } })),
-        remaining,
-      );
+      if (remaining <= 0) throw new DeadlineError(0, 'profile erasure');
+      const command = new BatchWriteItemCommand({ RequestItems: { [store.table]: pending } });
+      const response = await awsCall({ service: 'DynamoDB', timeoutMs: remaining }, () => store.writer.send(command));
       pending = (response.UnprocessedItems?.[store.table] ?? []) as typeof pending;
       if (pending.length > 0) await store.clock.sleep(50);
     }

@@ -12,6 +12,7 @@
  */
 import type { BatchRun } from '../batch-run';
 import { absorbWrites, noteFailure } from '../batch-run';
+import { BUDGET } from '../budget';
 import { coveringCutoff, findTombstones, isErased } from '../erasure';
 import type { EventWrite } from '../parse';
 import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
@@ -20,7 +21,7 @@ import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from './layout';
 import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
 
-export interface ProfileStats {
+export type ProfileStats = {
   /** Profiles written, and those the batch touched without changing them. */
   written: number;
   unchanged: number;
@@ -30,23 +31,24 @@ export interface ProfileStats {
   links: number;
   /** Profiles that could not be written in time; their messages are retried. */
   failed: number;
-}
-
-/** Time the phase may take after the batch's deadline (of the 3 s process-batch.ts keeps back; the erasure audit may take 1 s). */
-const PROFILE_TIME_MS = 1500;
+};
 
 export function profileStore(run: BatchRun): ProfileStore {
   return { writer: run.write.writer, table: run.tables.profiles, clock: run.erasure.clock, log: run.log };
 }
 
-/** The phase: see the file comment. Failures fail the messages concerned; nothing here throws. */
+/**
+ * The phase: see the file comment. Failures fail the messages concerned; nothing here throws.
+ * Returns what it did (the batch keeps it under the phase's name, `profiles`), or undefined when
+ * the batch touched no profile.
+ */
 export async function updateProfiles(
   run: BatchRun,
   events: readonly EventWrite[],
   dropped: ReadonlySet<WriteRequest>,
   outcome: WriteOutcome,
   activity: boolean,
-): Promise<void> {
+): Promise<ProfileStats | undefined> {
   const refused = new Set(outcome.refused.map(({ write }) => identityOf(write)));
   const contributions: EventContribution[] = [];
   for (const { record, owner, write } of events) {
@@ -54,12 +56,11 @@ export async function updateProfiles(
     const contribution = contributionOf(record, owner, activity);
     if (contribution) contributions.push(contribution);
   }
-  if (contributions.length === 0) return;
+  if (contributions.length === 0) return undefined;
   const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0 };
-  run.stats.profiles = stats;
   // The writes before may have spent the batch's budget (retrying a stuck message): the profiles
-  // have time of their own, from the margin the batch keeps back before the function's timeout.
-  const phase: BatchRun = { ...run, deadline: Math.max(run.deadline, run.erasure.clock.now() + PROFILE_TIME_MS) };
+  // have a slice of their own (budget.ts).
+  const phase: BatchRun = { ...run, deadline: BUDGET.until('profiles', run.deadline, run.erasure.clock.now()) };
   const store = profileStore(phase);
   try {
     const kept = await withoutErased(phase, contributions, 'skip');
@@ -70,6 +71,7 @@ export async function updateProfiles(
     contributions.forEach((c) => run.failed.add(c.owner));
     run.log.warn('profile update failed; messages will be retried', { error: noteFailure(run, error), events: contributions.length });
   }
+  return stats;
 }
 
 /**

@@ -6,8 +6,9 @@
  * requests: a batch that touches hundreds of profiles spends its CPU on them, not on signing.
  */
 import { BatchExecuteStatementCommand, type AttributeValue, type BatchStatementRequest } from '@aws-sdk/client-dynamodb';
-import { translateAwsError, type DependencyError } from '../../shared/errors';
-import { withinDeadline } from '../../shared/retry';
+import { awsCall } from '../../shared/aws-call';
+import { forEachLimited } from '../../shared/concurrency';
+import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { marshallItem } from '../dynamo-wire';
 import { profileItem } from './codec';
 import { profileItemKey } from './layout';
@@ -58,19 +59,12 @@ export function statementOf(table: string, write: ProfileWrite): BatchStatementR
 /** Statement errors that mean "not as read": the write is retried after reading again. */
 const CONFLICTS = new Set(['ConditionalCheckFailed', 'DuplicateItem', 'TransactionConflict']);
 
-/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Never throws. */
+/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
 export async function executeWrites(store: ProfileStore, writes: readonly ProfileWrite[], deadline: number): Promise<WriteAnswer[]> {
   const answers: WriteAnswer[] = new Array<WriteAnswer>(writes.length);
   const chunks: number[][] = [];
   for (let i = 0; i < writes.length; i += STATEMENTS_PER_CALL) chunks.push(writes.slice(i, i + STATEMENTS_PER_CALL).map((_, j) => i + j));
-  let next = 0;
-  const lane = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++] ?? [];
-      await executeChunk(store, chunk, writes, answers, deadline);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LANES, chunks.length) }, lane));
+  await forEachLimited(chunks, LANES, (chunk) => executeChunk(store, chunk, writes, answers, deadline));
   return answers;
 }
 
@@ -83,7 +77,8 @@ async function executeChunk(
 ): Promise<void> {
   try {
     const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => statementOf(store.table, writes[i] as ProfileWrite)) });
-    const { Responses = [] } = await withinDeadline(store.writer.send(command), Math.max(1, Math.ceil(deadline - store.clock.now())));
+    const timeoutMs = Math.max(1, Math.ceil(deadline - store.clock.now()));
+    const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs }, () => store.writer.send(command));
     chunk.forEach((i, j) => {
       const code = Responses[j]?.Error?.Code;
       if (code === undefined) answers[i] = { status: 'ok' };
@@ -91,6 +86,8 @@ async function executeChunk(
       else answers[i] = { status: 'failed', error: translateAwsError(statementError(code), 'DynamoDB', 'DynamoDB refused the profile') };
     });
   } catch (error) {
+    // A bug is not a failed write: it leaves for the phase to report as unexpected.
+    if (!isAwsError(error)) throw error;
     const failure = translateAwsError(error, 'DynamoDB', 'DynamoDB refused the profile');
     for (const i of chunk) answers[i] = { status: 'failed', error: failure };
   }

@@ -6,9 +6,10 @@
  * client (lib/shared/clients.ts `createWriteClient`), whose answers keep every attribute name.
  */
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { translateAwsError, type DependencyError } from '../../shared/errors';
+import { awsCall } from '../../shared/aws-call';
+import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import type { Log } from '../../shared/log';
-import { DeadlineError, backoffDelay, retryPending, withinDeadline, type Backoff, type Clock } from '../../shared/retry';
+import { DeadlineError, backoffDelay, retryPending, type Backoff, type Clock } from '../../shared/retry';
 import { marshallItem, unmarshallItem } from '../dynamo-wire';
 import { profileFromItem } from './codec';
 import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
@@ -45,7 +46,7 @@ export async function readItems(
   const found = new Map<string, Record<string, unknown>>();
   const readPage = async (pending: ReadonlyArray<Record<string, AttributeValue>>) => {
     const command = new BatchGetItemCommand({ RequestItems: { [store.table]: { Keys: [...pending], ConsistentRead: consistent } } });
-    const response = await withinDeadline(store.writer.send(command), remaining(store, deadline));
+    const response = await awsCall({ service: 'DynamoDB', timeoutMs: remaining(store, deadline) }, () => store.writer.send(command));
     for (const wire of response.Responses?.[store.table] ?? []) {
       const item = unmarshallItem(wire, 'null');
       found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
@@ -56,7 +57,7 @@ export async function readItems(
   for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
     const page = unique.slice(i, i + BATCH_GET_KEYS).map((k) => marshallItem(k));
     const { pending } = await retryPending(page, { policy: READ_BACKOFF, deadline, clock: store.clock }, readPage);
-    if (pending.length > 0) throw new DeadlineError(remaining(store, deadline));
+    if (pending.length > 0) throw new DeadlineError(remaining(store, deadline), 'reading the profiles');
   }
   return found;
 }
@@ -120,6 +121,9 @@ export async function changeProfiles(store: ProfileStore, requests: readonly Upd
         );
         for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
       } catch (error) {
+        // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
+        // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
+        if (!isAwsError(error)) throw error;
         const failure = translateAwsError(error, 'DynamoDB');
         pending.forEach((i) => failures.set(i, failure));
         if (failure.kind !== 'transient') break;

@@ -12,7 +12,9 @@
  * time they are seen.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { errorCode, translateAwsError } from '../../shared/errors';
+import { errorCode, isAwsError, translateAwsError } from '../../shared/errors';
+import { forEachLimited } from '../../shared/concurrency';
+import { reportUnexpected } from '../../shared/unexpected';
 import type { Log } from '../../shared/log';
 import type { Meter } from '../../shared/metrics';
 import { DeadlineError } from '../../shared/retry';
@@ -77,6 +79,8 @@ interface Learning {
   /** Error codes of the first failures, and how many were configuration or permission problems. */
   errors: string[];
   configurationErrors: number;
+  /** Errors no AWS call threw (bugs), reported as unexpected. */
+  unexpected: unknown[];
 }
 
 export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
@@ -104,7 +108,7 @@ export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
         deadline: started + Math.min(remainingMs, deps.budgetMs ?? BUDGET_MS),
         requests: 0,
       };
-      const learning: Learning = { store, cache, caps, stats, errors: [], configurationErrors: 0 };
+      const learning: Learning = { store, cache, caps, stats, errors: [], configurationErrors: 0, unexpected: [] };
       await forEachLimited(observations, EVENT_CONCURRENCY, (observation) =>
         serialized(observation.state, () => learnEvent(learning, observation)),
       );
@@ -271,13 +275,15 @@ function due(flushedSeen: string, seen: string): boolean {
 function noteFailure(learning: Learning, error: unknown): void {
   learning.stats.failures++;
   if (learning.errors.length < 5) learning.errors.push(error instanceof DeadlineError ? 'DeadlineError' : errorCode(error));
-  if (translateAwsError(error, 'DynamoDB').kind === 'configuration') learning.configurationErrors++;
+  if (!isAwsError(error)) learning.unexpected.push(error);
+  else if (translateAwsError(error, 'DynamoDB').kind === 'configuration') learning.configurationErrors++;
 }
 
 function report(deps: SchemaLearnerDeps, learning: Learning): void {
   const { stats, errors } = learning;
   // Permissions or a missing table: counted for the alarm like the worker's other DynamoDB calls.
   if (learning.configurationErrors > 0) deps.meter.count('DependencyErrors', learning.configurationErrors, ['kind', 'configuration']);
+  reportUnexpected(deps.log, deps.meter, learning.unexpected, 'schema learning');
   if (stats.failures > 0) deps.log.warn('schema learning incomplete; retried when the shapes are seen again', { ...stats, errors });
   else if (stats.requests > 0) deps.log.info('schemas learned', { ...stats });
 }
@@ -292,12 +298,4 @@ async function serialized(state: EventState, task: () => Promise<void>): Promise
 /** `forEachLimited` with each write's failure noted and the others carried on. */
 function forEachGuarded<T>(learning: Learning, items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
   return forEachLimited(items, WRITE_CONCURRENCY, (item) => task(item).catch((error: unknown) => noteFailure(learning, error)));
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

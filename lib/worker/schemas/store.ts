@@ -7,7 +7,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { DeadlineError, withinDeadline } from '../../shared/retry';
+import { awsCall } from '../../shared/aws-call';
 import {
   pathKey,
   pathsPartition,
@@ -34,11 +34,9 @@ type Command = UpdateCommand | QueryCommand | GetCommand;
 
 /** Sends `command` within the deadline; `conditional` when its condition failed. */
 async function send<T>(ctx: StoreContext, command: Command): Promise<T | 'conditional'> {
-  const left = ctx.deadline - ctx.now();
-  if (left <= 0) throw new DeadlineError(0);
-  ctx.requests++;
+  const call = { service: 'DynamoDB' as const, deadline: ctx.deadline, clock: { now: ctx.now }, counter: ctx, abortable: true };
   try {
-    return (await withinDeadline(ctx.documents.send(command as never, { abortSignal: AbortSignal.timeout(left) }), left)) as T;
+    return (await awsCall(call, (abortSignal) => ctx.documents.send(command as never, { abortSignal }))) as T;
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return 'conditional';
     throw error;

@@ -123,7 +123,7 @@ describe('recordTombstone', () => {
   it('throws when the tombstone cannot be written, and leaves the watermark alone', async () => {
     const fake = fakeDynamoDb(() => dynamoError('InternalServerError'));
 
-    await expect(recordTombstone(erasureDeps(fake), 'src', 'user-1', RECEIVED, FAR)).rejects.toMatchObject({ name: 'InternalServerError' });
+    await expect(recordTombstone(erasureDeps(fake), 'src', 'user-1', RECEIVED, FAR)).rejects.toMatchObject({ code: 'InternalServerError' });
     expect(fake.requests).toHaveLength(1);
   });
 });
