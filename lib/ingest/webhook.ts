@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
 import type { SourceRecord } from '../shared/source-records';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
-import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
+import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse } from './http';
 import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { describeJsonType } from '../spec/normalize';
 import { SPEC_TYPES } from '../spec/event-types';
@@ -40,6 +40,12 @@ export function verifyWebhookSignature(signature: string, secrets: readonly stri
   return matched;
 }
 
+/** True when one of `payloads` (taken one at a time, so the later ones need not be made) is signed by `signature`. */
+function matchesAnyPayload(signature: string, secrets: readonly string[], payloads: Iterable<string | Buffer>): boolean {
+  for (const payload of payloads) if (verifyWebhookSignature(signature, secrets, [payload])) return true;
+  return false;
+}
+
 /** The current secret, and the previous one while its grace period lasts. */
 export function acceptedSecrets(source: SourceRecord, atMs: number): string[] {
   const secrets: string[] = [];
@@ -50,21 +56,58 @@ export function acceptedSecrets(source: SourceRecord, atMs: number): string[] {
 }
 
 /**
- * What Segment may have signed: the body as sent, the body after gzip, and, for a batched array,
- * its first element as `JSON.stringify` prints it (what Segment's batching webhooks sign).
+ * What Segment may have signed, cheapest first, each made only when the ones before did not match:
+ * the body as sent, the body after gzip, and, for a batched array, its first element as
+ * `JSON.stringify` prints it (what Segment's batching webhooks sign). Only that element is parsed:
+ * nobody's whole body is inflated or parsed before it is authenticated.
  */
-function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonParse): Array<string | Buffer> {
-  const payloads: Array<string | Buffer> = [request.body];
-  if (inflated !== request.body) payloads.push(inflated);
-  if (parsed.ok && Array.isArray(parsed.value) && parsed.value.length > 0) {
-    try {
-      const first = JSON.stringify(parsed.value[0]);
-      if (first !== undefined) payloads.push(first);
-    } catch {
-      // Too deeply nested to print: Segment could not have signed it this way either.
-    }
+function* signedPayloads(request: HttpRequest, inflate: () => Buffer): Generator<string | Buffer> {
+  yield request.body;
+  const inflated = inflate();
+  if (inflated !== request.body) yield inflated;
+  const first = firstElementText(inflated);
+  if (first !== undefined) yield first;
+}
+
+/**
+ * The first element of a JSON array as `JSON.stringify` prints it, read without parsing the rest:
+ * a scan to the element's end (strings and nesting followed, structural characters are ASCII in
+ * UTF-8), then that slice alone parsed. `undefined` when the body does not start an array with one.
+ */
+export function firstElementText(bytes: Buffer): string | undefined {
+  let i = skipJsonSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
+  if (bytes[i] !== 0x5b) return undefined;
+  const start = (i = skipJsonSpace(bytes, i + 1));
+  let depth = 0;
+  let inString = false;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) break;
+      depth--;
+    } else if (depth === 0 && (c === 0x2c || isJsonSpace(c))) break;
   }
-  return payloads;
+  try {
+    return JSON.stringify(JSON.parse(bytes.subarray(start, i).toString('utf8')) as unknown);
+  } catch {
+    // Not JSON, or too deeply nested to print: Segment could not have signed it this way either.
+    return undefined;
+  }
+}
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipJsonSpace(bytes: Buffer, from: number): number {
+  let i = from;
+  while (isJsonSpace(bytes[i])) i++;
+  return i;
 }
 
 /**
@@ -75,8 +118,7 @@ async function authenticateWebhook(
   deps: IngestDeps,
   request: HttpRequest,
   source: SourceRecord,
-  inflated: Buffer,
-  parsed: JsonParse,
+  inflate: () => Buffer,
 ): Promise<Principal> {
   const signature = request.headers['x-signature'];
   const authorization = request.headers.authorization;
@@ -107,7 +149,7 @@ async function authenticateWebhook(
     }
     const given = signature.trim().toLowerCase();
     if (!HEX_SHA1.test(given)) throw new UnauthorizedError('X-Signature must be the 40-character hex HMAC-SHA1 of the body');
-    if (!verifyWebhookSignature(given, secrets, signedPayloads(request, inflated, parsed))) {
+    if (!matchesAnyPayload(given, secrets, signedPayloads(request, inflate))) {
       throw new UnauthorizedError(
         `X-Signature does not match the body: the shared secret in Segment's Webhooks settings differs from the one of source "${source.sourceId}"`,
       );
@@ -126,17 +168,20 @@ async function authenticateWebhook(
 export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: string): Promise<HttpResponse> {
   const { limits } = deps.config;
   if (!SOURCE_ID.test(sourceId)) throw new NotFoundError('no such source: a source id is 1-64 letters, digits, "-" or "_"');
-  const inflated = readBodyBytes(request, limits.maxRequestBytes);
-  const { text, problem } = decodeBody(inflated);
 
   // An unknown source is a 404 whoever asks: a source id is not a secret (it is in the URL Segment
-  // shows), and "no such source" is what someone who mistyped the URL needs to read.
+  // shows), and "no such source" is what someone who mistyped the URL needs to read. It comes
+  // before the body is inflated: nothing of a request nobody can be credited with is inflated.
   const source = await deps.auth.getSource(sourceId, request.deadline);
   if (!source) throw new NotFoundError(`no source "${sourceId}": check the source id in the webhook URL`);
 
-  const parsed = parseJson(text);
-  const principal = await authenticateWebhook(deps, request, source, inflated, parsed);
+  // Inflated once, when first needed: by a signature that does not cover the body as sent, or after authentication.
+  let inflated: Buffer | undefined;
+  const inflate = () => (inflated ??= readBodyBytes(request, limits.maxRequestBytes));
+  const principal = await authenticateWebhook(deps, request, source, inflate);
   const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE);
+  const { text, problem } = decodeBody(inflate());
+  const parsed = parseJson(text);
 
   if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
