@@ -40,23 +40,35 @@ describe('tracking plans cannot stall ingest', () => {
     await cli(stack, ['plan', 'remove', '--source', stack.sourceId]);
   });
 
-  it('answers a track of 29 "a"s and a "!" against "^(a+)+$" within the budget, and quarantines it as block mode says', async () => {
-    // Prepare
-    expect(await setPlan(patternPlan('^(a+)+$'))).toMatchObject({ code: 0 });
-    const event = segmentEvent('track', { userId: 'redos', event: 'Signup', properties: { code: `${'a'.repeat(29)}!` } });
+  it.each([29, 32])(
+    'answers a track of %i "a"s and a "!" against "^(a+)+$" within the 4 s budget, and quarantines it as block mode says',
+    async (length) => {
+      // Prepare
+      expect(await setPlan(patternPlan('^(a+)+$'))).toMatchObject({ code: 0 });
+      // The plan is compiled on its first event: that one is not what is timed.
+      const warm = await stack.send(
+        '/v1/track',
+        segmentEvent('track', { userId: 'redos-warm', event: 'Signup', properties: { code: 'aaa' } }),
+      );
+      expect(warm.status).toBe(200);
+      const event = segmentEvent('track', { userId: `redos-${length}`, event: 'Signup', properties: { code: `${'a'.repeat(length)}!` } });
 
-    // Act
-    const started = Date.now();
-    const response = await stack.send('/v1/track', event);
-    const tookMs = Date.now() - started;
-    await stack.drain();
+      // Act
+      const started = Date.now();
+      const response = await stack.send('/v1/track', event);
+      const tookMs = Date.now() - started;
+      await stack.drain();
 
-    // Assess: 2.8 s on main 331ea64, doubling per character.
-    expect(tookMs).toBeLessThan(1000);
-    expect(response.status).toBe(400);
-    expect(response.text).toContain('"properties.code"');
-    expect((await stack.scan('rejected')).filter((item) => item.messageId === event.messageId)).toHaveLength(1);
-  });
+      // Assess: on main 331ea64, 2.8 s of CPU at 29 and 11 s at 32, the event loop blocked (the CPU
+      // time itself is measured in tests/unit/spec/plan-compiler.test.ts).
+      expect(tookMs).toBeLessThan(4000);
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([
+        expect.objectContaining({ message: expect.stringContaining('"properties.code" must match pattern') }),
+      ]);
+      expect((await stack.scan('rejected')).filter((item) => item.messageId === event.messageId)).toHaveLength(1);
+    },
+  );
 
   it('refuses at plan set a pattern that needs backtracking, naming the construct', async () => {
     const set = await setPlan(patternPlan('^(a+)\\1$'));
@@ -66,7 +78,7 @@ describe('tracking plans cannot stall ingest', () => {
     expect(set.stderr).toContain('\\1');
   });
 
-  it('checks a 30 KB value against format "url" in milliseconds, and stores the event of a plan in warn mode', async () => {
+  it('checks a 30 KB value against format "url" within the budget, and stores the event of a plan in warn mode', async () => {
     // Prepare
     const plan = {
       mode: 'warn',
@@ -76,6 +88,11 @@ describe('tracking plans cannot stall ingest', () => {
       },
     };
     expect(await setPlan(plan)).toMatchObject({ code: 0 });
+    const warm = await stack.send(
+      '/v1/track',
+      segmentEvent('track', { userId: 'url-warm', event: 'Visit', properties: { link: 'https://example.com/' } }),
+    );
+    expect(warm.status).toBe(200);
     const event = segmentEvent('track', { userId: 'long-url', event: 'Visit', properties: { link: `http://${'a'.repeat(30_000)}!` } });
 
     // Act
@@ -84,9 +101,10 @@ describe('tracking plans cannot stall ingest', () => {
     const tookMs = Date.now() - started;
     await stack.drain();
 
-    // Assess: 0.53 s of CPU on main 331ea64 for the format alone.
+    // Assess: the format's own time is measured in tests/unit/spec/plan-compiler.test.ts.
     expect(response.status).toBe(200);
-    expect(tookMs).toBeLessThan(400);
+    expect(response.body.warnings).toEqual([expect.stringContaining('"properties.link"')]);
+    expect(tookMs).toBeLessThan(1500);
     expect((await stack.scan('track')).filter((item) => item.userId === 'long-url')).toHaveLength(1);
   });
 });
@@ -97,12 +115,15 @@ describe('the rate limit covers every body', () => {
   });
 
   it('answers 429 to bodies that are not JSON once the source is over its limit, and stores nothing of them', async () => {
-    // Prepare: 1 event/s, and the two seconds of burst spent.
-    await stack.admin.setRateLimit(stack.sourceId, 1);
-    const spent = await stack.send('/v1/batch', {
+    // Prepare: the issue's source had 1 event/s; an event every 50 s here, so that no token flows
+    // back in while a loaded machine sends the ten bodies. Its burst is spent (a batch larger than
+    // the bucket passes once and leaves it in debt).
+    await stack.admin.setRateLimit(stack.sourceId, 0.02);
+    const burst = await stack.send('/v1/batch', {
       batch: [1, 2, 3].map((n) => segmentEvent('track', { userId: `burst-${n}`, event: 'Burst' })),
     });
-    expect(spent.status).toBe(429);
+    const over = await stack.send('/v1/track', segmentEvent('track', { userId: 'burst-over', event: 'Burst' }));
+    expect([burst.status, over.status]).toEqual([200, 429]);
     const before = (await stack.scan('rejected')).length;
 
     // Act
@@ -114,9 +135,8 @@ describe('the rate limit covers every body', () => {
     await stack.drain();
 
     // Assess: on main 331ea64, ten 400s and ten quarantine items of 40 KB.
-    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(9);
-    const stored = (await stack.scan('rejected')).length - before;
-    expect(stored).toBe(statuses.filter((status) => status === 400).length);
+    expect(statuses).toEqual(Array.from({ length: 10 }, () => 429));
+    expect((await stack.scan('rejected')).length).toBe(before);
   });
 });
 
