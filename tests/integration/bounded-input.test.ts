@@ -140,7 +140,7 @@ describe('the rate limit covers every body', () => {
   });
 });
 
-describe('webhooks check credentials before they inflate a body', () => {
+describe('credentials are checked before a body is inflated', () => {
   const notGzip = Buffer.from('this is not gzip data at all');
 
   it('answers 404 for an unknown source without inflating the body', async () => {
@@ -164,4 +164,18 @@ describe('webhooks check credentials before they inflate a body', () => {
 
     expect(response.status).toBe(401);
   });
+
+  it.each(['/v1/batch', '/v1/track', '/segment'])(
+    'answers 401 on %s for a key that is not valid without inflating the body',
+    async (route) => {
+      const response = await stack.send(route, undefined, {
+        auth: 'wk_not_a_key_of_anyone',
+        raw: notGzip,
+        headers: { 'content-encoding': 'gzip' },
+      });
+
+      // On main 331ea64: 400 "not valid gzip data", the body inflated before the key was looked up.
+      expect(response.status).toBe(401);
+    },
+  );
 });
