@@ -141,6 +141,7 @@ function pickFunctionEnv(): Record<string, string | undefined> {
     'KEY_CACHE_SECONDS',
     'REJECTED_RETENTION_DAYS',
     'WRITE_CONCURRENCY',
+    'SCHEMA_CACHE_MB',
     'PROFILES',
     'PROFILE_ACTIVITY',
   ];
