@@ -132,6 +132,7 @@ export const linearRegExp: RegExpEngine = Object.assign(
     } catch (error) {
       throw new Error(
         `pattern ${JSON.stringify(pattern)} cannot run in linear time (${(error as Error).message}); backreferences and lookarounds are not supported`,
+        { cause: error },
       );
     }
     return { test: (value: string) => compiled.matcher(value).find() };
