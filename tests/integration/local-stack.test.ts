@@ -82,7 +82,7 @@ it('answers /health only once the local source, key and secret exist, and then a
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
     body: 'not-json',
   });
-  await until(() => output.includes('body quarantined') && output.includes('/v1/batch'));
+  await until(() => output.includes('body quarantined') && output.includes('POST /v1/batch'));
 
   // Assess
   expect({ status: webhook.status, body: await webhook.text() }).toEqual({ status: 200, body: expect.stringContaining('"accepted":1') });
