@@ -85,6 +85,13 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** The request's path for the request lines: never its query string, which may hold a key (`?writeKey=`). */
+function pathOnly(url: string | undefined): string {
+  const path = url ?? '/';
+  const query = path.indexOf('?');
+  return query === -1 ? path : `${path.slice(0, query)}?…`;
+}
+
 export async function startApiServer(handler: HttpApiHandler, port: number, onResponse?: (line: string) => void): Promise<ApiServer> {
   const server = createServer((request, response) => {
     const started = Date.now();
@@ -98,7 +105,7 @@ export async function startApiServer(handler: HttpApiHandler, port: number, onRe
       // API Gateway's answers for requests it cannot hand to the function.
       const refuse = (message: string) => {
         response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message }));
-        onResponse?.(`${request.method} ${request.url} 413 ${Date.now() - started}ms`);
+        onResponse?.(`${request.method} ${pathOnly(request.url)} 413 ${Date.now() - started}ms`);
       };
       if (size > MAX_BODY_BYTES) return refuse('Request Entity Too Large');
       const event = toHttpApiEvent(request, Buffer.concat(chunks));
@@ -113,7 +120,7 @@ export async function startApiServer(handler: HttpApiHandler, port: number, onRe
           const status = result.statusCode ?? 200;
           const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]));
           response.writeHead(status, headers).end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
-          onResponse?.(`${request.method} ${request.url} ${status} ${Date.now() - started}ms`);
+          onResponse?.(`${request.method} ${pathOnly(request.url)} ${status} ${Date.now() - started}ms`);
         })
         .catch(() => {
           // API Gateway answers this way when the function itself crashes.

@@ -13,6 +13,7 @@ import { hashKey } from '../lib/shared/source-records';
 import { generateWebhookSecret } from '../lib/admin/sources';
 import { startEmulators } from '../local/emulators';
 import { startPipeline } from '../local/pipeline';
+import { createLogger } from '../lib/shared/log';
 
 const root = path.resolve(__dirname, '..');
 /** Where DynamoDB Local's data and the dev credentials are kept; DATA_DIR moves it (e.g. a second stack). */
@@ -73,12 +74,15 @@ async function main(): Promise<void> {
     dataDir: path.join(dataDir, 'dynamodb'),
   });
   const quiet = process.env.QUIET === '1';
+  const logLevel = process.env.LOG_LEVEL ?? 'WARN';
   const pipeline = await startPipeline({
     stage: STAGE,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
     sqsEndpoint: emulators.sqsEndpoint,
     port: httpPort,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
+    env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
+    // The functions' own lines (Powertools JSON, at LOG_LEVEL) beside the request lines, as CloudWatch would hold them.
+    log: createLogger(`segment-ingest-${STAGE}`, logLevel),
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
     // Before the endpoint listens: a request right after the first healthy /health finds them.
     prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),
@@ -139,6 +143,7 @@ function pickFunctionEnv(): Record<string, string | undefined> {
     'KEY_CACHE_SECONDS',
     'REJECTED_RETENTION_DAYS',
     'WRITE_CONCURRENCY',
+    'SCHEMA_CACHE_MB',
     'PROFILES',
     'PROFILE_ACTIVITY',
   ];

@@ -9,6 +9,8 @@ import { UsageError } from '../core/errors';
 
 export interface FileProgress {
   size: number;
+  /** `InputFile.fingerprint` of the file replayed (absent in checkpoints written before it was kept). */
+  fingerprint?: string;
   /** Lines 1..linesDone are acknowledged (sent and answered, or reported as invalid). */
   linesDone: number;
   complete: boolean;
@@ -96,16 +98,26 @@ export class Checkpoint {
     return new Checkpoint(file, data, options.minIntervalMs ?? 250);
   }
 
-  /** Progress of a file; throws when the checkpoint saw a file of another size at that path. */
-  progress(filePath: string, size: number, name: string): FileProgress {
+  /** Progress of a file; throws when the checkpoint saw a file of another size or another beginning at that path. */
+  progress(filePath: string, size: number, name: string, fingerprint?: string): FileProgress {
     const known = this.data.files[filePath];
-    if (!known) return { size, linesDone: 0, complete: false };
+    if (!known) return { size, fingerprint, linesDone: 0, complete: false };
     if (known.size !== size) {
       throw new UsageError(
         `${name} has changed since the checkpoint ${this.file} was written (${known.size} bytes then, ${size} now); pass --restart to send it from the start`,
       );
     }
-    return { ...known };
+    if (known.fingerprint !== undefined && fingerprint !== undefined && known.fingerprint !== fingerprint) {
+      throw new UsageError(
+        `${name} is not the file the checkpoint ${this.file} was written for (same size, other content); pass --restart to send it from the start`,
+      );
+    }
+    if (!Number.isSafeInteger(known.linesDone) || known.linesDone < 0) {
+      throw new UsageError(
+        `the checkpoint ${this.file} holds no line count for ${name} ("linesDone" is ${JSON.stringify(known.linesDone)}); pass --restart`,
+      );
+    }
+    return { ...known, fingerprint: known.fingerprint ?? fingerprint };
   }
 
   update(filePath: string, progress: FileProgress): void {

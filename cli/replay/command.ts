@@ -136,7 +136,7 @@ Exit status: 0 all sent, 3 some lines not sent (listed), 1 stopped on an error, 
     );
 
     const { checkpoint, shownCheckpoint } = await openCheckpoint(values, io.cwd, endpoint, files);
-    const pending = files.filter((f) => !checkpoint.progress(f.path, f.size, f.name).complete);
+    const pending = files.filter((f) => !checkpoint.progress(f.path, f.size, f.name, f.fingerprint).complete);
     if (pending.length === 0) {
       await write(
         io.stdout,

@@ -1,11 +1,12 @@
 /**
  * Reading newline-delimited JSON files, plain or gzip (how Segment archives to S3), line by line
- * with line numbers, streaming so a file of any size needs little memory.
+ * with line numbers, streaming so a file of any size needs little memory: lines are split on the
+ * bytes, and a line longer than the caller's limit is counted, never held (docs/limits.md).
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { CliError, EXIT, UsageError } from '../core/errors';
 
@@ -16,13 +17,20 @@ export interface InputFile {
   path: string;
   size: number;
   gzip: boolean;
+  /** SHA-256 of the file's first `FINGERPRINT_BYTES` (hex): tells another file of the same size from this one. */
+  fingerprint: string;
 }
 
 export interface Line {
   /** 1-based. */
   lineNo: number;
+  /** Empty when the line is over the limit (`overLimit`). */
   text: string;
+  /** The line's bytes, when over the `maxLineBytes` given to `readLines`: its text was not kept. */
+  overLimit?: number;
 }
+
+const FINGERPRINT_BYTES = 64 * 1024;
 
 /** Checks that `file` is a readable file and detects gzip by its magic bytes; throws `UsageError` otherwise. */
 export async function inspectFile(file: string, cwd: string): Promise<InputFile> {
@@ -45,12 +53,13 @@ export async function inspectFile(file: string, cwd: string): Promise<InputFile>
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`);
-    const magic = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(magic, 0, 2, 0);
-    const gzip = bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    const head = Buffer.alloc(FINGERPRINT_BYTES);
+    const { bytesRead } = await handle.read(head, 0, FINGERPRINT_BYTES, 0);
+    const gzip = bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b;
     if (!gzip && /\.gz$/i.test(file) && stat.size > 0)
       throw new UsageError(`cannot read ${file}: its name ends in .gz but it is not gzip data`);
-    return { name: file, path: absolute, size: stat.size, gzip };
+    const fingerprint = createHash('sha256').update(head.subarray(0, bytesRead)).digest('hex');
+    return { name: file, path: absolute, size: stat.size, gzip, fingerprint };
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
@@ -61,33 +70,35 @@ export async function inspectFile(file: string, cwd: string): Promise<InputFile>
 
 /**
  * Yields the lines of `file` (without their line ends; a trailing empty line is not yielded).
- * `onBytes` is told how many bytes of the file (compressed, for gzip) have been read so far.
- * Throws `CliError` when the gzip data is corrupt or cut short, naming the line it got to.
+ * `onBytes` is told how many bytes of the file (compressed, for gzip) have been read so far. A line
+ * of more than `maxLineBytes` is yielded as `overLimit` with no text: memory stays flat whatever
+ * the file holds. Throws `CliError` when the gzip data is corrupt or cut short, naming the line it got to.
  */
-export async function* readLines(file: InputFile, onBytes?: (bytesRead: number) => void): AsyncGenerator<Line> {
+export async function* readLines(
+  file: InputFile,
+  onBytes?: (bytesRead: number) => void,
+  maxLineBytes = Number.POSITIVE_INFINITY,
+): AsyncGenerator<Line> {
   const stream = createReadStream(file.path, { highWaterMark: 256 * 1024 });
   const gunzip = file.gzip ? createGunzip() : undefined;
   if (gunzip) {
     stream.on('error', (error) => gunzip.destroy(error));
     stream.pipe(gunzip);
   }
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  const line = new PendingLine(maxLineBytes);
   let lineNo = 0;
   try {
     for await (const chunk of (gunzip ?? stream) as AsyncIterable<Buffer>) {
       onBytes?.(stream.bytesRead);
-      const text = rest + decoder.write(chunk);
       let start = 0;
-      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-        lineNo++;
-        yield { lineNo, text: stripLineEnd(text.slice(start, end), lineNo) };
+      for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
+        line.add(chunk.subarray(start, end));
+        yield line.take(++lineNo);
         start = end + 1;
       }
-      rest = text.slice(start);
+      line.add(chunk.subarray(start));
     }
-    rest += decoder.end();
-    if (rest !== '') yield { lineNo: lineNo + 1, text: stripLineEnd(rest, lineNo + 1) };
+    if (line.bytes > 0) yield line.take(lineNo + 1);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/i.test((error as Error).message)) {
@@ -101,6 +112,29 @@ export async function* readLines(file: InputFile, onBytes?: (bytesRead: number) 
   } finally {
     gunzip?.destroy();
     stream.destroy();
+  }
+}
+
+/** The bytes of the line being read, kept up to the limit; past it only counted. */
+class PendingLine {
+  private parts: Buffer[] = [];
+  bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  add(part: Buffer): void {
+    this.bytes += part.length;
+    // Copied: a chunk's buffer may be reused by the stream once the loop moves on.
+    if (this.bytes <= this.maxBytes) this.parts.push(Buffer.from(part));
+    else this.parts = [];
+  }
+
+  take(lineNo: number): Line {
+    const { bytes } = this;
+    const text = bytes > this.maxBytes ? undefined : Buffer.concat(this.parts).toString('utf8');
+    this.parts = [];
+    this.bytes = 0;
+    return text === undefined ? { lineNo, text: '', overLimit: bytes } : { lineNo, text: stripLineEnd(text, lineNo) };
   }
 }
 

@@ -4,14 +4,18 @@
  * an optional rate, retried per `sender.ts`; progress is shown and checkpointed as the prefix of
  * acknowledged lines, so an interrupted replay resumes where it stopped.
  */
+import { UsageError } from '../core/errors';
 import { formatBar, formatDuration, formatNumber } from '../core/format';
 import type { Progress } from '../core/progress';
-import { BatchBuilder, batchBody, classifyLine, type Batch, type BatchLimits } from './batches';
+import { BatchBuilder, batchBody, classifyLine, type Batch, type BatchLimits, type LineVerdict } from './batches';
 import { PrefixTracker, type Checkpoint, type FileProgress } from './checkpoint';
 import { readLines, type InputFile } from './lines';
 import { runPool } from './pool';
 import type { RateLimiter } from './rate';
 import type { BatchAnswer, SendBatch } from './sender';
+
+/** Room around an event for the spaces `classifyLine` trims: a longer line is only counted (lines.ts). */
+const LINE_SPACE_BYTES = 4096;
 
 export interface ReplayOptions {
   files: readonly InputFile[];
@@ -159,7 +163,12 @@ function renderProgress(run: Run): string {
 /** Records in the checkpoint the lines of the file acknowledged with no gap, and whether that is all of it. */
 function saveProgress(checkpoint: Checkpoint, state: FileState): void {
   const { file, tracker } = state;
-  const record: FileProgress = { size: file.size, linesDone: tracker.committed, complete: state.finalRegistered && tracker.settled };
+  const record: FileProgress = {
+    size: file.size,
+    fingerprint: file.fingerprint,
+    linesDone: tracker.committed,
+    complete: state.finalRegistered && tracker.settled,
+  };
   checkpoint.update(file.path, record);
 }
 
@@ -167,7 +176,7 @@ function saveProgress(checkpoint: Checkpoint, state: FileState): void {
 async function* chunks(run: Run): AsyncGenerator<Chunk> {
   const { checkpoint, progress } = run.options;
   for (const file of run.options.files) {
-    const known = checkpoint.progress(file.path, file.size, file.name);
+    const known = checkpoint.progress(file.path, file.size, file.name, file.fingerprint);
     if (known.complete) {
       skipFile(run, file);
       continue;
@@ -203,7 +212,10 @@ async function* fileChunks(run: Run, file: InputFile, linesDone: number): AsyncG
     chunkStart = end;
     return bytes;
   };
-  for await (const line of readLines(file, (bytes) => (run.bytesRead = run.bytesBefore + bytes))) {
+  let lines = 0;
+  const maxLineBytes = options.limits.eventBytes + LINE_SPACE_BYTES;
+  for await (const line of readLines(file, (bytes) => (run.bytesRead = run.bytesBefore + bytes), maxLineBytes)) {
+    lines = line.lineNo;
     if (line.lineNo <= linesDone) {
       summary.linesSkipped++;
       const skipped = span(run.bytesRead);
@@ -211,7 +223,13 @@ async function* fileChunks(run: Run, file: InputFile, linesDone: number): AsyncG
       run.bytesResumed += skipped;
       continue;
     }
-    const verdict = classifyLine(line.text, options.limits);
+    const verdict: LineVerdict =
+      line.overLimit === undefined
+        ? classifyLine(line.text, options.limits)
+        : {
+            kind: 'invalid',
+            problem: `line is ${line.overLimit} bytes, over the ${options.limits.eventBytes}-byte event limit; not read, not sent`,
+          };
     if (verdict.kind === 'invalid') {
       summary.invalid++;
       options.progress.log(`${file.name}:${line.lineNo}: ${verdict.problem}`);
@@ -222,10 +240,18 @@ async function* fileChunks(run: Run, file: InputFile, linesDone: number): AsyncG
     lastLine = line.lineNo;
     options.progress.update(run.render);
   }
+  if (lines < linesDone) throw notTheCheckpointedFile(run, file, linesDone, lines);
   const batch = builder.flush();
   state.finalRegistered = true;
   yield { state, batch, ticket: state.tracker.register(lastLine), fileBytes: span(run.bytesBefore + file.size) };
   run.bytesBefore += file.size;
+}
+
+/** A file with fewer lines than the checkpoint says were sent of it: another file at that path, of the same size. */
+function notTheCheckpointedFile(run: Run, file: InputFile, linesDone: number, lines: number): UsageError {
+  return new UsageError(
+    `${file.name} has ${lines} lines, but the checkpoint ${run.options.checkpoint.file} says ${linesDone} of it were sent: it is not the file the checkpoint was written for; pass --restart to send it from the start`,
+  );
 }
 
 /** Sends the chunk's batch, if any; checkpoints the file once every chunk up to this one is acknowledged. */

@@ -252,9 +252,12 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
 
 /**
  * Quarantines a whole body that could not be read as events (not JSON, wrong shape), then throws
- * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen.
+ * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen. The body
+ * counts as one event against the source's rate limit: over it, the 429 comes first and nothing
+ * of the body is stored.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
+  await admitSource(deps, delivery, 1);
   const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))], delivery.request.deadline);
   deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);

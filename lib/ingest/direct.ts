@@ -56,8 +56,9 @@ async function authenticateDirect(deps: IngestDeps, request: HttpRequest): Promi
 export async function receiveDirect(deps: IngestDeps, request: HttpRequest): Promise<HttpResponse> {
   // The whole request limit, not the one-event limit: an event that Segment enriched past 32 KB is
   // quarantined with its reason (and a 400), where a 413 would leave no trace of it.
-  const { text, problem } = readBody(request, deps.config.limits.maxRequestBytes);
+  // The key first: nothing of a body nobody can be credited with is inflated (docs/limits.md).
   const principal = await authenticateDirect(deps, request);
+  const { text, problem } = readBody(request, deps.config.limits.maxRequestBytes);
   const delivery = await authorizeDelivery(deps, request, principal, DIRECT_ROUTE);
 
   const settings = decodeSegmentSettings(request.headers['x-segment-settings']);

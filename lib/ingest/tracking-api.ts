@@ -8,35 +8,34 @@ import { describeJsonType } from '../spec/normalize';
 import { acceptEvents, authorizeDelivery, badShape, isObject, quarantineBody, type IngestDeps } from './accept';
 import { credentialsFromHeader, type Principal } from './auth';
 import { NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
-import { parseJson, readBody, type HttpRequest, type HttpResponse, type JsonParse } from './http';
+import { parseJson, readBody, type BodyText, type HttpRequest, type HttpResponse, type JsonParse } from './http';
 
 /**
- * Authenticates a Tracking API request: a Basic or Bearer key in the header, else `writeKey` in a
- * JSON body. Returns the principal and the parsed body (parsed at most once).
+ * Authenticates a Tracking API request and reads its body within `limitBytes`: a Basic or Bearer
+ * key in the header is checked before the body is inflated or parsed; without one, the body is
+ * read and parsed once to find its `writeKey`. Returns the principal, the body and its parse.
  */
 export async function authenticateTrackingRequest(
   deps: IngestDeps,
   request: HttpRequest,
-  text: string,
-): Promise<{ principal: Principal; parsed: JsonParse }> {
+  limitBytes: number,
+): Promise<{ principal: Principal; body: BodyText; parsed: JsonParse }> {
   const header = credentialsFromHeader(request.headers.authorization);
-  let parsed: JsonParse | undefined;
-  let key = header.kind === 'key' ? header.key : undefined;
-  if (key === undefined && header.kind === 'none' && header.problem === undefined) {
-    parsed = parseJson(text);
-    if (parsed.ok && isObject(parsed.value) && typeof parsed.value.writeKey === 'string' && parsed.value.writeKey !== '') {
-      key = parsed.value.writeKey;
-    }
+  if (header.kind === 'key') {
+    const principal = await deps.auth.authenticateKey(header.key, request.deadline);
+    const body = readBody(request, limitBytes);
+    return { principal, body, parsed: parseJson(body.text) };
   }
-  if (key === undefined) {
+  if (header.problem !== undefined) throw new UnauthorizedError(header.problem);
+  const body = readBody(request, limitBytes);
+  const parsed = parseJson(body.text);
+  const key = parsed.ok && isObject(parsed.value) ? parsed.value.writeKey : undefined;
+  if (typeof key !== 'string' || key === '') {
     throw new UnauthorizedError(
-      header.kind === 'none' && header.problem
-        ? header.problem
-        : 'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
+      'no credentials: send the API key as the Basic auth username, as a Bearer token, or as "writeKey" in the body',
     );
   }
-  const principal = await deps.auth.authenticateKey(key, request.deadline);
-  return { principal, parsed: parsed ?? parseJson(text) };
+  return { principal: await deps.auth.authenticateKey(key, request.deadline), body, parsed };
 }
 
 /** analytics.js 2.0 posts to the first letter of the type: `/v1/t` is `/v1/track`. A Map: a path is no key of an object's prototype. */
@@ -50,8 +49,8 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, name
       `no route for POST /v1/${type}; event routes are ${EVENT_TYPES.map((t) => `/v1/${t}`).join(', ')} and /v1/batch`,
     );
   }
-  const { text, problem } = readBody(request, deps.config.limits.maxEventBytes);
-  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
+  const { principal, body, parsed } = await authenticateTrackingRequest(deps, request, deps.config.limits.maxEventBytes);
+  const { text, problem } = body;
   const delivery = await authorizeDelivery(deps, request, principal, `/v1/${type}`);
   if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);
@@ -73,8 +72,8 @@ export async function receiveSingle(deps: IngestDeps, request: HttpRequest, name
 /** `POST /v1/batch` and `/v1/import`: `{"batch":[...], "context"?, "integrations"?}`. */
 export async function receiveBatch(deps: IngestDeps, request: HttpRequest, route: string): Promise<HttpResponse> {
   const { limits } = deps.config;
-  const { text, problem } = readBody(request, limits.maxBatchBytes);
-  const { principal, parsed } = await authenticateTrackingRequest(deps, request, text);
+  const { principal, body: read, parsed } = await authenticateTrackingRequest(deps, request, limits.maxBatchBytes);
+  const { text, problem } = read;
   const delivery = await authorizeDelivery(deps, request, principal, route);
   if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);

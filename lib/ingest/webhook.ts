@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
 import type { SourceRecord } from '../shared/source-records';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
-import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse, type JsonParse } from './http';
+import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse } from './http';
 import {
   acceptEvents,
   authorizeDelivery,
@@ -60,28 +60,24 @@ export function acceptedSecrets(source: SourceRecord, atMs: number): string[] {
 }
 
 /**
- * What Segment may have signed: the body as sent and the body after gzip (`whole`), and, for a
- * batched array when the source allows that form, its first element as `JSON.stringify` prints it
- * (`first`: what Segment's batching webhooks sign).
+ * What Segment may have signed, cheapest first, each made only when the ones before did not match:
+ * the body as sent and the body after gzip (`whole`), and, for a batched array when the source
+ * allows that form, its first element as `JSON.stringify` prints it (`first`: what Segment's
+ * batching webhooks sign). Only that element is parsed: nobody's whole body is inflated or parsed
+ * before it is authenticated.
  */
-function signedPayloads(request: HttpRequest, inflated: Buffer, parsed: JsonParse, source: SourceRecord): SignedPayloads {
-  const whole: Array<string | Buffer> = [request.body];
-  if (inflated !== request.body) whole.push(inflated);
-  const first: string[] = [];
-  if (source.webhookBatching !== false && parsed.ok && Array.isArray(parsed.value) && parsed.value.length > 0) {
-    try {
-      const element = JSON.stringify(parsed.value[0]);
-      if (element !== undefined) first.push(element);
-    } catch {
-      // Too deeply nested to print: Segment could not have signed it this way either.
-    }
-  }
-  return { whole, first };
+function* signedPayloads(request: HttpRequest, inflate: () => Buffer, source: SourceRecord): Generator<SignedPayload> {
+  yield { payload: request.body, cover: 'whole' };
+  const inflated = inflate();
+  if (inflated !== request.body) yield { payload: inflated, cover: 'whole' };
+  if (source.webhookBatching === false) return;
+  const first = firstElementText(inflated);
+  if (first !== undefined) yield { payload: first, cover: 'first' };
 }
 
-interface SignedPayloads {
-  whole: Array<string | Buffer>;
-  first: string[];
+interface SignedPayload {
+  payload: string | Buffer;
+  cover: SignatureCover;
 }
 
 /** What a valid signature covers: the whole body, or only an array's first element. */
@@ -89,9 +85,9 @@ type SignatureCover = 'whole' | 'first';
 
 /**
  * Checks `X-Signature` against the source's secrets; throws `UnauthorizedError` when it matches
- * nothing the source accepts. Both forms are computed whichever matches, in constant time.
+ * nothing the source accepts. Each comparison is in constant time.
  */
-function verifySignature(request: HttpRequest, signature: string, source: SourceRecord, payloads: SignedPayloads): SignatureCover {
+function verifySignature(request: HttpRequest, signature: string, source: SourceRecord, inflate: () => Buffer): SignatureCover {
   const secrets = acceptedSecrets(source, request.receivedAtMs);
   if (secrets.length === 0) {
     throw new UnauthorizedError(
@@ -100,10 +96,9 @@ function verifySignature(request: HttpRequest, signature: string, source: Source
   }
   const given = signature.trim().toLowerCase();
   if (!HEX_SHA1.test(given)) throw new UnauthorizedError('X-Signature must be the 40-character hex HMAC-SHA1 of the body');
-  const whole = verifyWebhookSignature(given, secrets, payloads.whole);
-  const first = verifyWebhookSignature(given, secrets, payloads.first);
-  if (whole) return 'whole';
-  if (first) return 'first';
+  for (const { payload, cover } of signedPayloads(request, inflate, source)) {
+    if (verifyWebhookSignature(given, secrets, [payload])) return cover;
+  }
   const batching =
     source.webhookBatching === false ? ' (batching is off for this source: only a signature over the whole body counts)' : '';
   throw new UnauthorizedError(
@@ -126,6 +121,47 @@ function webhookDeletePermission(principal: Principal | undefined, cover: Signat
 }
 
 /**
+ * The first element of a JSON array as `JSON.stringify` prints it, read without parsing the rest:
+ * a scan to the element's end (strings and nesting followed, structural characters are ASCII in
+ * UTF-8), then that slice alone parsed. `undefined` when the body does not start an array with one.
+ */
+export function firstElementText(bytes: Buffer): string | undefined {
+  let i = skipJsonSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
+  if (bytes[i] !== 0x5b) return undefined;
+  const start = (i = skipJsonSpace(bytes, i + 1));
+  let depth = 0;
+  let inString = false;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) break;
+      depth--;
+    } else if (depth === 0 && (c === 0x2c || isJsonSpace(c))) break;
+  }
+  try {
+    return JSON.stringify(JSON.parse(bytes.subarray(start, i).toString('utf8')) as unknown);
+  } catch {
+    // Not JSON, or too deeply nested to print: Segment could not have signed it this way either.
+    return undefined;
+  }
+}
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipJsonSpace(bytes: Buffer, from: number): number {
+  let i = from;
+  while (isJsonSpace(bytes[i])) i++;
+  return i;
+}
+
+/**
  * Every credential the request presents must hold: a valid `X-Signature`, and a key of this source
  * when an Authorization header is sent too. At least one of them is required. Returns the
  * principal and which deletes the credentials cover.
@@ -134,7 +170,7 @@ async function authenticateWebhook(
   deps: IngestDeps,
   request: HttpRequest,
   source: SourceRecord,
-  payloads: SignedPayloads,
+  inflate: () => Buffer,
 ): Promise<{ principal: Principal; deletes: DeletePermission }> {
   const signature = request.headers['x-signature'];
   const authorization = request.headers.authorization;
@@ -156,7 +192,7 @@ async function authenticateWebhook(
     }
   }
 
-  const cover = signature === undefined ? undefined : verifySignature(request, signature, source, payloads);
+  const cover = signature === undefined ? undefined : verifySignature(request, signature, source, inflate);
   const deletes = webhookDeletePermission(principal, cover);
   if (source.disabled) throw new ForbiddenError(`source "${source.sourceId}" is disabled`);
   // No key was used: the principal names the signature, which is what logs may show.
@@ -167,17 +203,20 @@ async function authenticateWebhook(
 export async function receiveWebhook(deps: IngestDeps, request: HttpRequest, sourceId: string): Promise<HttpResponse> {
   const { limits } = deps.config;
   if (!SOURCE_ID.test(sourceId)) throw new NotFoundError('no such source: a source id is 1-64 letters, digits, "-" or "_"');
-  const inflated = readBodyBytes(request, limits.maxRequestBytes);
-  const { text, problem } = decodeBody(inflated);
 
   // An unknown source is a 404 whoever asks: a source id is not a secret (it is in the URL Segment
-  // shows), and "no such source" is what someone who mistyped the URL needs to read.
+  // shows), and "no such source" is what someone who mistyped the URL needs to read. It comes
+  // before the body is inflated: nothing of a request nobody can be credited with is inflated.
   const source = await deps.auth.getSource(sourceId, request.deadline);
   if (!source) throw new NotFoundError(`no source "${sourceId}": check the source id in the webhook URL`);
 
-  const parsed = parseJson(text);
-  const { principal, deletes } = await authenticateWebhook(deps, request, source, signedPayloads(request, inflated, parsed, source));
+  // Inflated once, when first needed: by a signature that does not cover the body as sent, or after authentication.
+  let inflated: Buffer | undefined;
+  const inflate = () => (inflated ??= readBodyBytes(request, limits.maxRequestBytes));
+  const { principal, deletes } = await authenticateWebhook(deps, request, source, inflate);
   const delivery = await authorizeDelivery(deps, request, principal, WEBHOOK_ROUTE, deletes);
+  const { text, problem } = decodeBody(inflate());
+  const parsed = parseJson(text);
 
   if (problem) return quarantineBody(deps, delivery, text, problem);
   if (!parsed.ok) return quarantineBody(deps, delivery, text, parsed.problem);

@@ -88,6 +88,11 @@ export interface Config {
   /** Parallel BatchWriteItem calls in the worker. */
   writeConcurrency: number;
   /**
+   * MiB the worker's cache of observed schemas may hold per instance (env SCHEMA_CACHE_MB,
+   * docs/limits.md): the bound on what one sender inventing event names can pin in memory.
+   */
+  schemaCacheMb: number;
+  /**
    * The worker keeps profiles (lib/worker/profiles/; stage parameter `profiles`, env PROFILES). Off,
    * it writes none: a stage that does not read them pays nothing for them. Erasure removes a
    * user's profile either way (one kept while they were on).
@@ -142,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     rejectedRetentionDays: integer('REJECTED_RETENTION_DAYS', 30, 1, 3650),
     eventRetentionDays: integer('EVENT_RETENTION_DAYS', 0, 0, 36_500),
     writeConcurrency: integer('WRITE_CONCURRENCY', 4, 1, 64),
+    schemaCacheMb: integer('SCHEMA_CACHE_MB', 48, 1, 4096),
     profiles: flag('PROFILES', true),
     profileActivity: flag('PROFILE_ACTIVITY', true),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,

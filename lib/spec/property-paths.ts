@@ -53,16 +53,28 @@ export interface PathNode<T> {
   items?: PathNode<T>;
 }
 
+/**
+ * What a kept node is counted as holding, for the byte budgets of its owners: its path at two
+ * bytes a character (V8 keeps Latin-1 text in one; the estimate stays on the safe side) and this
+ * for the node object and its place in its parent's Map.
+ */
+const NODE_OVERHEAD_BYTES = 120;
+
 /** The paths seen under the learned parts of some events, at most `maxNodes` of them kept. */
 export class PathTree<T> {
   private size = 0;
+  /** Estimated bytes of the nodes kept (see `NODE_OVERHEAD_BYTES`). */
+  bytes = 0;
   private readonly parts = new Map<string, PathNode<T>>();
 
   constructor(private readonly maxNodes: number) {}
 
   part(name: string): PathNode<T> {
     let node = this.parts.get(name);
-    if (node === undefined) this.parts.set(name, (node = newNode(name, 1)));
+    if (node === undefined) {
+      this.parts.set(name, (node = newNode(name, 1)));
+      this.bytes += nodeBytes(node);
+    }
     return node;
   }
 
@@ -74,6 +86,7 @@ export class PathTree<T> {
     if (this.size < this.maxNodes) {
       (parent.children ??= new Map()).set(name, node);
       this.size++;
+      this.bytes += nodeBytes(node);
     }
     return node;
   }
@@ -85,9 +98,14 @@ export class PathTree<T> {
     if (this.size < this.maxNodes) {
       parent.items = node;
       this.size++;
+      this.bytes += nodeBytes(node);
     }
     return node;
   }
+}
+
+function nodeBytes(node: PathNode<unknown>): number {
+  return 2 * node.path.length + NODE_OVERHEAD_BYTES;
 }
 
 function newNode<T>(path: string, depth: number): PathNode<T> {

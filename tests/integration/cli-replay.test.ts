@@ -169,6 +169,51 @@ describe('replay', () => {
     expect(tty.code).toBe(0);
     expect(tty.stderr).toContain(`\r\u001b[2K30 events [${'#'.repeat(20)}] 100%`);
   });
+
+  it('reports and skips a 32 MB line without holding it, and sends the lines around it', async () => {
+    // Prepare: on main 331ea64 this line took 3 s and 285-423 MB (the text rescanned per chunk).
+    const file = path.join(dir, 'long-line.jsonl');
+    const head = JSON.stringify(segmentEvent('track', { userId: 'long-line' }));
+    const long = `{"type":"track","blob":"${'x'.repeat(32 * 1024 * 1024)}"}`;
+    writeFileSync(file, `${head}\n${long}\n${head.replace('long-line', 'long-line-2')}\n`);
+
+    // Act
+    const result = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', path.join(dir, 'long-line.json')]);
+    await stack.drain();
+
+    // Assess: exit 3, a line not sent.
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`${file}:2: line is ${long.length} bytes, over the 32768-byte event limit; not read, not sent`);
+    expect(result.stdout).toMatch(/not sent {3}1 lines/);
+    expect(await stored('long-line')).toHaveLength(1);
+    expect(await stored('long-line-2')).toHaveLength(1);
+  });
+
+  it('refuses a checkpoint that counts more lines than the file has, or was written for another file of the same size', async () => {
+    // Prepare: three lines, and a checkpoint claiming a billion of them sent.
+    const file = path.join(dir, 'three.jsonl');
+    writeFileSync(file, jsonl([1, 2, 3].map((n) => segmentEvent('track', { userId: `three-${n}` }))));
+    const checkpoint = path.join(dir, 'three.json');
+    const size = readFileSync(file).length;
+    writeFileSync(
+      checkpoint,
+      JSON.stringify({ version: 1, endpoint: stack.url, files: { [file]: { size, linesDone: 1e9, complete: false } }, updatedAt: '' }),
+    );
+
+    // Act
+    const claimed = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', checkpoint]);
+    const fresh = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', path.join(dir, 'three-fresh.json')]);
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('three-', 'other-'));
+    const other = await cli(stack, ['replay', file, '--key', stack.key, '--checkpoint', path.join(dir, 'three-fresh.json')]);
+
+    // Assess: on main 331ea64, "0 events sent" and exit 0.
+    expect(claimed.code).toBe(2);
+    expect(claimed.stderr).toContain(`${file} has 3 lines, but the checkpoint ${checkpoint} says 1000000000 of it were sent`);
+    expect(fresh.code).toBe(0);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('is not the file the checkpoint');
+    expect(other.stderr).toContain('(same size, other content)');
+  });
 });
 
 describe('replay against an endpoint that pushes back', () => {

@@ -44,7 +44,7 @@ it('answers /health only once the local source, key and secret exist, and then a
       DATA_DIR: dataDir,
       DEV_API_KEY: KEY,
       DEV_WEBHOOK_SECRET: SECRET,
-      QUIET: '1',
+      LOG_LEVEL: 'INFO',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -82,9 +82,30 @@ it('answers /health only once the local source, key and secret exist, and then a
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
     body: JSON.stringify({ type: 'delete', userId: 'first-track' }),
   });
+  // A body the function quarantines (an INFO line of its own), its key in the query string as well.
+  const notJson = await fetch(`${url}/v1/batch?writeKey=${KEY}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` },
+    body: 'not-json',
+  });
+  await until(() => output.includes('body quarantined') && output.includes('POST /v1/batch'));
 
   // Assess
   expect({ status: webhook.status, body: await webhook.text() }).toEqual({ status: 200, body: expect.stringContaining('"accepted":1') });
   expect(tracking.status).toBe(200);
   expect(deletion.status).toBe(200);
+  expect(notJson.status).toBe(400);
+  // On main 331ea64 the functions' lines were discarded, and the request line held `?writeKey=<key>`.
+  const afterBanner = output.slice(output.indexOf('Ctrl-C stops everything.'));
+  expect(afterBanner).toMatch(/"message":"body quarantined"/);
+  expect(afterBanner).toContain('http   POST /v1/batch?… 400');
+  expect(afterBanner).not.toContain(KEY);
 }, 90_000);
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the output');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

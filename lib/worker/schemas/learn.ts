@@ -45,6 +45,8 @@ export interface SchemaLearnerDeps {
   limits?: Partial<Record<'eventKeysPerSource' | 'pathsPerEventKey', number>>;
   /** Time the phase may take in one batch, within the batch's deadline. */
   budgetMs?: number;
+  /** Bytes the instance's cache of what is recorded may hold (config `schemaCacheMb`); unbounded when absent. */
+  cacheBytes?: number;
 }
 
 export interface SchemaStats {
@@ -85,12 +87,14 @@ interface Learning {
 
 export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
   const now = deps.now ?? Date.now;
-  const cache = new SchemaCache(now);
+  const cache = new SchemaCache(now, deps.cacheBytes);
   const caps = { ...SCHEMA_LIMITS, ...deps.limits };
   return {
     async learn(writes, remainingMs) {
       const started = now();
       const observations = observeBatch(writes, cache, toIsoMillis(started));
+      const states = observations.map((observation) => observation.state);
+      cache.account(states);
       const stats: SchemaStats = {
         eventKeys: observations.length,
         requests: 0,
@@ -113,6 +117,8 @@ export function createSchemaLearner(deps: SchemaLearnerDeps): SchemaLearner {
         serialized(observation.state, () => learnEvent(learning, observation)),
       );
       stats.requests = store.requests;
+      // What was read or refused changes what the entries hold.
+      cache.account(states);
       report(deps, learning);
       return stats;
     },

@@ -70,7 +70,8 @@ export function observeBatch(writes: ReadonlyArray<{ record: EventRecord }>, cac
     }
     observation.count++;
     if (seen > observation.seen) observation.seen = seen;
-    walkShape(event, observation.state.tree, observation);
+    // A refused key records nothing: its events are counted, never walked.
+    if (!cache.refuses(observation.state)) walkShape(event, observation.state.tree, observation);
   }
   return [...observations.values()];
 }

@@ -48,3 +48,24 @@ it('keeps multi-byte characters split across read chunks whole', async () => {
 
   expect(lines.map((l) => l.text)).toEqual([long, '{"y":1}']);
 });
+
+it('yields a line over the limit as its byte count only, across chunks, and the lines around it whole', async () => {
+  // Prepare: 1 MB over several 256 KB chunks, then a line under the limit that spans two chunks.
+  const long = 'x'.repeat(1024 * 1024);
+  const split = `${'y'.repeat(256 * 1024 - 3)}é`;
+  writeFileSync(path.join(dir, 'long.jsonl'), `{"a":1}\n${long}\n${split}\n{"b":2}`);
+  const file = await inspectFile('long.jsonl', dir);
+
+  // Act
+  const lines = [];
+  for await (const line of readLines(file, undefined, 300 * 1024))
+    lines.push({ ...line, text: line.text.length > 20 ? line.text.slice(-3) : line.text });
+
+  // Assess
+  expect(lines).toEqual([
+    { lineNo: 1, text: '{"a":1}' },
+    { lineNo: 2, text: '', overLimit: 1024 * 1024 },
+    { lineNo: 3, text: 'yyé' },
+    { lineNo: 4, text: '{"b":2}' },
+  ]);
+});

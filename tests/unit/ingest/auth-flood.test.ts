@@ -72,7 +72,7 @@ describe('LruCache', () => {
     cache.get('a');
     cache.set('c', 3, 1000);
 
-    expect(cache.get('a')).toEqual({ value: 1, expires: 1000 });
+    expect(cache.get('a')).toMatchObject({ value: 1, expires: 1000 });
     expect(cache.get('b')).toBeUndefined();
     expect(cache.get('c')?.value).toBe(3);
     expect(cache.size).toBe(2);
