@@ -1,4 +1,4 @@
-/** `schemas list|show|drift|export`: what a source's events look like, as the worker observed them (README: Observed schemas). */
+/** `schemas list|show|drift|export`: what a source's events look like, as the worker observed them (docs/schemas-and-plans.md). */
 import { storedEventKey, KEYED_TYPES } from '../../lib/spec/event-keys';
 import { booleanOption, requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
