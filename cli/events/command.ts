@@ -13,7 +13,7 @@ export const events: Command = {
   spec: {
     name: 'events',
     summary:
-      "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by the sender's own time for each event (the sort key's).",
+      "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by each event's stored timestamp, the time printed in it.",
     options: {
       ...SOURCE_OPTION,
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
@@ -27,14 +27,14 @@ export const events: Command = {
       since: {
         type: 'string',
         value: 'TIME',
-        description: 'from this event time on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d',
+        description: 'from this timestamp on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d',
       },
-      until: { type: 'string', value: 'TIME', description: 'before this event time (exclusive)' },
+      until: { type: 'string', value: 'TIME', description: 'before this timestamp (exclusive)' },
       limit: { type: 'string', value: 'N', description: 'stop after N events' },
       ...TARGET_OPTIONS,
     },
     details:
-      'Each table is queried by partition key (<source>#<userId>, or <source>#anon:<anonymousId>) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
+      'Each table is queried by partition key (<source>#<userId>, or <source>#anon:<anonymousId>), filtered by timestamp, and the results are sorted by timestamp; nothing is scanned. An event sent without a time of its own is keyed at a fixed position but ordered and selected by the timestamp it was stored with (when it was received).',
     examples: [
       'segment-ingest events --source shop-web --user u-123',
       'segment-ingest events --source shop-web --user u-123 --type track,identify --since 7d | jq .event',
