@@ -5,7 +5,7 @@ import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
 import { write } from '../core/io';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 
@@ -59,6 +59,7 @@ export const events: Command = {
     const limit = numberOption(values, 'limit', Infinity, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     let printed = 0;
     await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, query)) {
         await write(io.stdout, `${JSON.stringify(eventForOutput(typed))}\n`);
         if (++printed >= limit) break;
