@@ -146,6 +146,53 @@ describe('a source id that does not exist', () => {
   });
 });
 
+/** The first ```sh block of `page` after `heading`, as a shell would run it. */
+function shellExample(page: string, heading: string): string {
+  const text = readFileSync(path.join(root, 'docs', page), 'utf8');
+  const after = text.slice(text.indexOf(`\n## ${heading}\n`));
+  return /```sh\n([\s\S]*?)```/.exec(after)?.[1] ?? '';
+}
+
+/** Runs `script` with bash in the project folder; stdout is what the docs' `# {...}` line shows. */
+function bash(script: string, env: Record<string, string>): Promise<CliResult> {
+  const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe("the docs' shell examples", () => {
+  it('signs a webhook by hand as docs/connect.md shows, and it is accepted', async () => {
+    // Prepare: the example, pointed at this stack instead of `npm start`'s
+    const script = shellExample('connect.md', 'Signing a webhook by hand')
+      .replace('$(cat .data/dev-webhook-secret)', '"$STACK_SECRET"')
+      .replace('http://localhost:3000/webhook/local', `${stack.url}/webhook/${stack.sourceId}`);
+    // Act
+    const result = await bash(script, { STACK_SECRET: stack.webhookSecret });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ success: true, accepted: 1, rejected: 0, errors: [] });
+  });
+
+  it('sends the delete of docs/erasure.md, and it is accepted', async () => {
+    const script = shellExample('erasure.md', 'Sending a delete').replace('http://localhost:3000/segment', `${stack.url}/segment`);
+
+    const result = await bash(script, { KEY: stack.key });
+
+    expect(JSON.parse(result.stdout)).toEqual({ success: true, accepted: 1, rejected: 0, errors: [] });
+  });
+});
+
 describe('numbers and examples', () => {
   it('`status --rejections -1` says what --rejections accepts, with exit 2 and no stack', async () => {
     const result = await cli(stack, ['status', '--rejections', '-1']);
