@@ -4,11 +4,11 @@
  * the page cannot say what the CLI does not do. `npm run docs:cli` runs it; a unit test
  * (tests/unit/docs/cli-doc.test.ts) fails when the committed page is out of date.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatHelp } from '../cli/core/args';
 import { EXIT, EXIT_MEANINGS } from '../cli/core/errors';
 import { COMMANDS, overview } from '../cli/main';
+import { writeIfChanged } from './write-if-changed';
 
 export const CLI_DOC_FILE = path.resolve(__dirname, '..', 'docs', 'cli.md');
 
@@ -52,16 +52,7 @@ export function cliReference(): string {
 
 /** Writes the page; returns true when its content changed. */
 export function writeCliReference(file = CLI_DOC_FILE): boolean {
-  const text = cliReference();
-  let previous = '';
-  try {
-    previous = readFileSync(file, 'utf8');
-  } catch {
-    // First generation.
-  }
-  if (previous === text) return false;
-  writeFileSync(file, text);
-  return true;
+  return writeIfChanged(file, cliReference());
 }
 
 if (require.main === module) {

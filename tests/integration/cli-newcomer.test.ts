@@ -28,13 +28,9 @@ afterAll(async () => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-/** `npm <args>` in the project folder, pointed at the test stack, as a shell's `$(...)` runs it. */
-function npm(args: string[]): Promise<CliResult> {
-  const child = spawn('npm', args, {
-    cwd: root,
-    env: { ...process.env, ...stackEnv(stack), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** `command args` in the project folder, to its end, as a shell's `$(...)` runs it. */
+function run(command: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -44,6 +40,12 @@ function npm(args: string[]): Promise<CliResult> {
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** `npm <args>`, pointed at the test stack. */
+const npm = (args: string[]) => run('npm', args, { ...stackEnv(stack), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+
+/** `script` run by bash; stdout is what the docs' `# {...}` line shows. */
+const bash = (script: string, env: Record<string, string>) => run('bash', ['-euo', 'pipefail', '-c', script], env);
 
 describe('keys create through npm', () => {
   it('`KEY=$(npm run -s cli -- keys create ...)` captures the key alone, and the key works', async () => {
@@ -153,29 +155,13 @@ function shellExample(page: string, heading: string): string {
   return /```sh\n([\s\S]*?)```/.exec(after)?.[1] ?? '';
 }
 
-/** Runs `script` with bash in the project folder; stdout is what the docs' `# {...}` line shows. */
-function bash(script: string, env: Record<string, string>): Promise<CliResult> {
-  const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 describe("the docs' shell examples", () => {
   it('signs a webhook by hand as docs/connect.md shows, and it is accepted', async () => {
     // Prepare: the example, pointed at this stack instead of `npm start`'s
     const script = shellExample('connect.md', 'Signing a webhook by hand')
       .replace('$(cat .data/dev-webhook-secret)', '"$STACK_SECRET"')
       .replace('http://localhost:3000/webhook/local', `${stack.url}/webhook/${stack.sourceId}`);
+
     // Act
     const result = await bash(script, { STACK_SECRET: stack.webhookSecret });
 
