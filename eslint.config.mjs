@@ -66,8 +66,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The CLI's bin: a CommonJS shim that loads the TypeScript sources, outside the TS project.
-    files: ['bin/**/*.js'],
+    // The CLI's bin (a CommonJS shim that loads the TypeScript sources) and Jest's reporter: outside the TS project.
+    files: ['bin/**/*.js', 'tests/support/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,

@@ -33,6 +33,8 @@ module.exports = async () => {
     globalSetup: '<rootDir>/tests/support/global-setup.ts',
     globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
     testTimeout: 30000,
+    // After Jest's summary, the skipped tests by name: the name says why (no Chromium, ...).
+    reporters: ['default', '<rootDir>/tests/support/skipped-reporter.js'],
     maxWorkers: 2,
     collectCoverage: wholeSuite,
     coverageProvider: 'v8',

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (and `npm run bench:quick`): speed, cold start and AWS cost per million events of
  * every traffic shape, printed as one report and written under .bench/ (git-ignored) as JSON and
- * Markdown. Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e.
+ * Markdown, and (a full run only) as docs/performance.md, the one page that holds the figures.
+ * Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e.
  *
  * Numbers depend on the machine and on what else runs on it: the report starts with the load
  * average at start and end; compare runs taken at similar load.
@@ -15,6 +16,7 @@ import { shapeCost } from './cost';
 import { measureEndToEnd } from './e2e';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
 import type { NaiveMeasurement } from './naive';
+import { writePerformancePage } from './performance-page';
 import { renderReport, type BenchResult } from './report';
 import { SHAPES, type ShapeId } from './shapes';
 
@@ -134,7 +136,11 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, `bench-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'latest.md'), `${report}\n`);
-  process.stdout.write(`${report}\n\nWritten to .bench/latest.json, .bench/latest.md and .bench/bench-${stamp}.json\n`);
+  // Only a full run is published: --quick and --only rounds are too short, or leave sections out.
+  const full = !args.quick && args.sections.size === 4;
+  if (full) writePerformancePage(result);
+  const written = `.bench/latest.json, .bench/latest.md${full ? ', docs/performance.md' : ''} and .bench/bench-${stamp}.json`;
+  process.stdout.write(`${report}\n\nWritten to ${written}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -60,7 +60,7 @@ export const COMMANDS: readonly Command[] = [
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));
 
-function overview(): string {
+export function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length + (c.spec.args ? c.spec.args.length + 1 : 0)));
   const lines = COMMANDS.map(
     (c) =>

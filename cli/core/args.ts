@@ -43,7 +43,7 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv, options),
       options: Object.fromEntries(
         Object.entries(options).map(([name, o]) => [
           name,
@@ -68,12 +68,34 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   return parsed;
 }
 
+/**
+ * `--rejections -1` as `--rejections=-1`: node's parser takes a value that starts with a dash for a
+ * forgotten one and answers with its own advice; joined, the value reaches the option's own check,
+ * which says what the option accepts.
+ */
+function joinNegativeValues(argv: readonly string[], options: Record<string, OptionSpec>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 function describeParseError(error: unknown): string {
   const e = error as { code?: string; message?: string };
   const option = /'(-[^']*)'/.exec(e.message ?? '')?.[1];
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option ?? ''}`.trim();
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    return /argument missing/.test(e.message ?? '') ? `option ${option ?? ''} needs a value` : (e.message ?? 'invalid option value');
+    if (/argument missing/.test(e.message ?? '')) return `option ${option ?? ''} needs a value`;
+    const ambiguous = /Option '(--[^']+)' argument is ambiguous/.exec(e.message ?? '')?.[1];
+    if (ambiguous) return `option ${ambiguous} needs a value (one that starts with a dash is written ${ambiguous}=-VALUE)`;
+    return e.message ?? 'invalid option value';
   }
   return e.message ?? 'invalid arguments';
 }

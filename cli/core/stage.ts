@@ -9,9 +9,9 @@ import { createSourceAdmin, type SourceAdmin } from '../../lib/admin/sources';
 import { SourceAdminError } from '../../lib/admin/sources';
 import type { Values } from './args';
 import type { CommandDeps } from './command';
-import { CliError, EXIT, explainError, type ErrorContext } from './errors';
+import { CliError, EXIT, explainError, UsageError, type ErrorContext } from './errors';
 import type { Io } from './io';
-import { resolveTarget, targetRequest, type Target } from './target';
+import { describeTarget, resolveTarget, targetRequest, type Target } from './target';
 
 export interface Stage {
   target: Target;
@@ -56,8 +56,20 @@ export async function openStage(values: Values, io: Io, deps: CommandDeps = {}):
 }
 
 /**
+ * Throws a `UsageError` (exit 2) when `sourceId` is not a source of the stage: a mistyped id would
+ * otherwise read as "no profile" or "no events" with exit 0, as if the source were merely empty.
+ */
+export async function requireSource(stage: Stage, sourceId: string): Promise<void> {
+  if (await stage.admin.getSource(sourceId)) return;
+  throw new UsageError(
+    `source "${sourceId}" does not exist in ${describeTarget(stage.target)}; "segment-ingest sources list" shows the sources`,
+  );
+}
+
+/**
  * Opens the stage, runs `action`, closes it. Failures become a `CliError` explained with the stage's
- * endpoints ("cannot reach DynamoDB at ..."); `SourceAdminError`s (unknown source) keep their message.
+ * endpoints ("cannot reach DynamoDB at ..."); `SourceAdminError`s (an unknown source, an ambiguous
+ * key, an origin that is not one) keep their message and are bad arguments (exit 2).
  */
 export async function withStage<T>(values: Values, io: Io, deps: CommandDeps, action: (stage: Stage) => Promise<T>): Promise<T> {
   const stage = await openStage(values, io, deps);
@@ -65,7 +77,7 @@ export async function withStage<T>(values: Values, io: Io, deps: CommandDeps, ac
     return await action(stage);
   } catch (error) {
     if (error instanceof CliError) throw error;
-    if (error instanceof SourceAdminError) throw new CliError(error.message, EXIT.failed, { cause: error });
+    if (error instanceof SourceAdminError) throw new CliError(error.message, EXIT.usage, { cause: error });
     throw new CliError(explainError(error, stage.errorContext), EXIT.failed, { cause: error });
   } finally {
     stage.close();

@@ -5,7 +5,7 @@ import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
 import { write } from '../core/io';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { describeTarget, TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from './hash-key';
 import { lookupErasure, type ErasureStatus } from './lookup';
@@ -39,6 +39,7 @@ export const erasuresShow: Command = {
     const userId = stringOption(values, 'user');
     if (userId === undefined || userId === '') throw new UsageError('--user USER_ID is required: the userId of the delete');
     const { status, where } = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       const hashKey = await readErasureHashKey(stage.target, io.env, io.cwd, deps);
       return {
         status: await lookupErasure(stage.clients.documents, stage.target.tables.erasures, sourceId, userId, hashKey),

@@ -5,7 +5,7 @@ import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
 import { write } from '../core/io';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 
@@ -13,7 +13,7 @@ export const events: Command = {
   spec: {
     name: 'events',
     summary:
-      "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by the sender's own time for each event (the sort key's).",
+      "Prints a user's stored events in time order, as JSON lines, across the event tables. Order (and --since, --until) is by each event's stored timestamp, the time printed in it.",
     options: {
       ...SOURCE_OPTION,
       user: { type: 'string', value: 'USER_ID', description: 'the userId' },
@@ -27,14 +27,14 @@ export const events: Command = {
       since: {
         type: 'string',
         value: 'TIME',
-        description: 'from this event time on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d',
+        description: 'from this timestamp on (inclusive): ISO-8601, epoch seconds, or an age like 24h, 7d',
       },
-      until: { type: 'string', value: 'TIME', description: 'before this event time (exclusive)' },
+      until: { type: 'string', value: 'TIME', description: 'before this timestamp (exclusive)' },
       limit: { type: 'string', value: 'N', description: 'stop after N events' },
       ...TARGET_OPTIONS,
     },
     details:
-      'Each table is queried by partition key (<source>#<userId>, <source>#~<userId> for a userId starting with anon: or ~, or <source>#anon:<anonymousId>; see the item layout) with a sort-key range, and the results are merged by timestamp; nothing is scanned.',
+      'Each table is queried by partition key (<source>#<userId>, <source>#~<userId> for a userId starting with anon: or ~, or <source>#anon:<anonymousId>; see the item layout), filtered by timestamp, and the results are sorted by timestamp; nothing is scanned. An event sent without a time of its own is keyed at a fixed position but ordered and selected by the timestamp it was stored with (when it was received).',
     examples: [
       'segment-ingest events --source shop-web --user u-123',
       'segment-ingest events --source shop-web --user u-123 --type track,identify --since 7d | jq .event',
@@ -59,6 +59,7 @@ export const events: Command = {
     const limit = numberOption(values, 'limit', Infinity, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     let printed = 0;
     await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, query)) {
         await write(io.stdout, `${JSON.stringify(eventForOutput(typed))}\n`);
         if (++printed >= limit) break;

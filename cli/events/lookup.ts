@@ -1,8 +1,10 @@
 /**
- * A user's stored events in event-time order, across the per-type tables: each table is queried by
- * partition key (every partition of the identity, items.ts `identityPartitions`) with a sort-key range (sort keys start with the ISO-8601 timestamp), and the
- * ordered streams are merged by sort key, one page at a time, so a long history is never held in
- * memory whole.
+ * A user's stored events in the order of their stored `timestamp` (the time a user reads in each
+ * event), across the per-type tables. The sort key cannot give that order: it starts with the
+ * sender's own time for the event (its device clock, uncorrected), or a fixed `0000-00-00…` for an
+ * event sent without a time, so the partition is queried whole (a Query per table, never a scan),
+ * filtered by `timestamp` on DynamoDB's side, and sorted here. A user's events in the range are
+ * held in memory at once; `--since` keeps that to the part asked for.
  *
  * Items are read with the low-level client and turned into JSON by the worker's own reader of the
  * wire form (lib/worker/dynamo-wire.ts `unmarshallItem`), which keeps every field an event sent:
@@ -16,7 +18,6 @@ import { setOwn } from '../../lib/shared/own-keys';
 import type { EventType } from '../../lib/spec/event-types';
 import { unmarshallItem } from '../../lib/worker/dynamo-wire';
 import { identityPartitions, readEventItem, type IdentityPartition } from '../../lib/worker/items';
-import { sortKeyRange } from '../core/time';
 
 export interface EventQuery {
   sourceId: string;
@@ -35,62 +36,63 @@ export interface TypedItem {
   type: EventType;
 }
 
-/** One table's items of one partition for the query, in sort-key order, page by page. */
-async function* queryTable(
+/** One table's items of one partition whose `timestamp` is in [since, until), page by page. */
+async function queryTable(
   client: DynamoDBClient,
   table: string,
   type: EventType,
   partition: IdentityPartition,
-  lower: string,
-  upper: string,
-): AsyncGenerator<TypedItem> {
+  range: { since?: string; until?: string },
+): Promise<TypedItem[]> {
   const { filter } = partition;
-  const filterValues = Object.fromEntries(Object.entries(filter?.values ?? {}).map(([name, value]) => [name, { S: value }]));
+  // Where an old layout put another identity's items in the same partition, only this one's.
+  const filters = [range.since !== undefined && '#t >= :since', range.until !== undefined && '#t < :until', filter?.expression].filter(
+    Boolean,
+  );
+  const values: Record<string, AttributeValue> = { ':pk': { S: partition.pk } };
+  if (range.since !== undefined) values[':since'] = { S: range.since };
+  if (range.until !== undefined) values[':until'] = { S: range.until };
+  for (const [name, value] of Object.entries(filter?.values ?? {})) values[name] = { S: value };
+  const names = { ...(range.since !== undefined || range.until !== undefined ? { '#t': 'timestamp' } : {}), ...filter?.names };
+  const items: TypedItem[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(
       new QueryCommand({
         TableName: table,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
-        // Where an old layout put another identity's items in the same partition, only this one's.
-        FilterExpression: filter?.expression,
-        ExpressionAttributeNames: filter?.names,
-        ExpressionAttributeValues: { ':pk': { S: partition.pk }, ':lower': { S: lower }, ':upper': { S: upper }, ...filterValues },
+        KeyConditionExpression: 'pk = :pk',
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
         ExclusiveStartKey: start,
       }),
     );
     // An attribute of a type DynamoDB does not have today is named in an error, not printed as something else.
-    for (const item of page.Items ?? []) yield { item: unmarshallItem(item, 'throw'), type };
+    for (const item of page.Items ?? []) items.push({ item: unmarshallItem(item, 'throw'), type });
     start = page.LastEvaluatedKey;
   } while (start);
+  return items;
 }
 
-/** Yields the user's items of `types` with a key time in [since, until), ordered by sort key (key time, then messageId). */
+/** The stored `timestamp`, then the sort key: the order `events` prints in. */
+function byTimestamp(a: TypedItem, b: TypedItem): number {
+  const [ta, tb] = [String(a.item.timestamp ?? ''), String(b.item.timestamp ?? '')];
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const [sa, sb] = [String(a.item.sk), String(b.item.sk)];
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Yields the user's items of `types` with a stored `timestamp` in [since, until), in `timestamp` order. */
 export async function* lookupEvents(
   client: DynamoDBClient,
   tables: Record<EventType, string>,
   query: EventQuery,
 ): AsyncGenerator<TypedItem> {
   const partitions = identityPartitions(query.sourceId, query.userId, query.anonymousId);
-  const { lower, upper } = sortKeyRange(query.since, query.until);
-  const streams = query.types.flatMap((type) =>
-    partitions.map((partition) => queryTable(client, tables[type], type, partition, lower, upper)),
+  const range = { since: query.since, until: query.until };
+  const perTable = await Promise.all(
+    query.types.flatMap((type) => partitions.map((partition) => queryTable(client, tables[type], type, partition, range))),
   );
-  const heads = await Promise.all(streams.map((stream) => stream.next()));
-  for (;;) {
-    let best = -1;
-    heads.forEach((head, i) => {
-      if (head.done) return;
-      const current = best === -1 ? undefined : heads[best];
-      if (!current || current.done || String(head.value.item.sk) < String(current.value.item.sk)) best = i;
-    });
-    if (best === -1) return;
-    const head = heads[best];
-    const stream = streams[best];
-    if (!head || head.done || !stream) return;
-    yield head.value;
-    heads[best] = await stream.next();
-  }
+  yield* perTable.flat().sort(byTimestamp);
 }
 
 /** Fields shown first, in this order; then the event's other fields; then what the service added. */

@@ -3,7 +3,7 @@ import { requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { createProfileReader, printable, traitsView } from '../profile/read';
@@ -32,6 +32,7 @@ export const group: Command = {
     const groupId = stringOption(values, 'group');
     if (groupId === undefined) throw new UsageError('--group GROUP_ID is required');
     const view = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
       const key: ProfileKey = { kind: 'group', sourceId, id: groupId };
       const [stored, members] = await Promise.all([

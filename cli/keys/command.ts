@@ -5,7 +5,7 @@ import { EXIT, UsageError } from '../core/errors';
 import { formatTable } from '../core/format';
 import { write } from '../core/io';
 import { describeTarget, TARGET_OPTIONS } from '../core/target';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { isKeyScope, KEY_SCOPES, scopeOf, UNSCOPED, type KeyRecord } from '../../lib/shared/source-records';
 
 /** The line `keys list` and `status` print when active keys have no scope (docs/keys-and-scopes.md). */
@@ -66,10 +66,10 @@ export const keysList: Command = {
   },
   async run({ values }, io, deps) {
     const sourceId = stringOption(values, 'source');
-    const { keys, target } = await withStage(values, io, deps, async (stage) => ({
-      keys: await stage.admin.listKeys(sourceId),
-      target: stage.target,
-    }));
+    const { keys, target } = await withStage(values, io, deps, async (stage) => {
+      if (sourceId !== undefined) await requireSource(stage, sourceId);
+      return { keys: await stage.admin.listKeys(sourceId), target: stage.target };
+    });
     const shown = keys
       .filter((k) => !(booleanOption(values, 'active') && k.revokedAt))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -115,7 +115,7 @@ export const keysRevoke: Command = {
   spec: {
     name: 'keys revoke',
     summary:
-      'Revokes a key. Give the key, its prefix (as `keys list` shows it) or its hash; senders using it get 401 within the key cache lifetime (60 s).',
+      'Revokes a key. Give the key, its prefix or the start of its hash (the 16 characters `keys list` shows, or more); senders using it get 401 within the key cache lifetime (60 s). A key revoked again keeps its first revocation time.',
     args: 'KEY|PREFIX|HASH',
     minPositionals: 1,
     maxPositionals: 1,
@@ -124,7 +124,8 @@ export const keysRevoke: Command = {
   async run({ values, positionals }, io, deps) {
     const given = (positionals[0] ?? '').replace(/…$/, '');
     const record = await withStage(values, io, deps, (stage) => stage.admin.revokeKey(given));
-    await write(io.stdout, `Key ${record.keyPrefix}… of source "${record.sourceId}" revoked at ${record.revokedAt ?? ''}.\n`);
+    const when = record.alreadyRevoked ? `was already revoked at ${record.revokedAt ?? ''}` : `revoked at ${record.revokedAt ?? ''}`;
+    await write(io.stdout, `Key ${record.keyPrefix}… of source "${record.sourceId}" ${when}.\n`);
     return EXIT.ok;
   },
 };

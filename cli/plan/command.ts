@@ -1,4 +1,4 @@
-/** `plan set|show|remove`: a source's tracking plan, checked at ingest (README: Tracking plans). */
+/** `plan set|show|remove`: a source's tracking plan, checked at ingest (docs/schemas-and-plans.md). */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {

@@ -3,7 +3,7 @@ import { booleanOption, identityOptions, SOURCE_OPTION } from '../core/args';
 import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
-import { withStage } from '../core/stage';
+import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
@@ -38,6 +38,7 @@ export const profile: Command = {
     const { sourceId, userId, anonymousId } = identityOptions(values);
     if (booleanOption(values, 'own') && anonymousId === undefined) throw new UsageError('--own goes with --anonymous');
     const found = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
       return userId !== undefined
         ? lookUpUser(reader, sourceId, userId)

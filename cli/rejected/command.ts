@@ -14,7 +14,7 @@ import { runPool } from '../replay/pool';
 import { checkEndpoint, createBatchSender, type SendBatch } from '../replay/sender';
 import { listRejected, markReplayed } from './table';
 import { entryFromLine, entryFromTable, expandEntry, exportLine, type ReplayEntry } from './replay-entries';
-import { withStage, type Stage } from '../core/stage';
+import { requireSource, withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 import { resolveKey, SENDING_OPTIONS, sendingSettings, type SendingSettings } from '../replay/command';
@@ -62,13 +62,15 @@ export const rejectedList: Command = {
     const jsonl = booleanOption(values, 'jsonl');
     const limit = numberOption(values, 'limit', jsonl ? Infinity : 50, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     const includeReplayed = booleanOption(values, 'all');
-    const entries = await withStage(values, io, deps, (stage) =>
-      listRejected(stage.clients.documents, stage.target.tables.rejected, {
-        ...selection(values),
+    const filter = selection(values);
+    const entries = await withStage(values, io, deps, async (stage) => {
+      for (const sourceId of filter.sourceIds ?? []) await requireSource(stage, sourceId);
+      return listRejected(stage.clients.documents, stage.target.tables.rejected, {
+        ...filter,
         includeReplayed,
         limit: Number.isFinite(limit) ? limit : undefined,
-      }),
-    );
+      });
+    });
     if (jsonl) {
       for (const entry of entries) await write(io.stdout, `${JSON.stringify(exportLine(entry))}\n`);
       return EXIT.ok;
@@ -146,6 +148,7 @@ Exit status: 0 every entry replayed, 3 some left (listed), 1 on an error.`,
     const tally: Tally = { replayed: 0, events: 0, stillInvalid: 0, rejectedAgain: 0, otherSource: 0, gone: 0 };
 
     await withStage(values, io, deps, async (stage) => {
+      for (const sourceId of filter.sourceIds ?? []) await requireSource(stage, sourceId);
       const local = stage.target.kind === 'local';
       const key = resolveKey(values, io, local);
       await replayEntries(stage, { key, local, file, filter, settings, dryRun, signal: io.signal, tally, report });

@@ -1,11 +1,11 @@
-/** `schemas list|show|drift|export`: what a source's events look like, as the worker observed them (README: Observed schemas). */
+/** `schemas list|show|drift|export`: what a source's events look like, as the worker observed them (docs/schemas-and-plans.md). */
 import { storedEventKey, KEYED_TYPES } from '../../lib/spec/event-keys';
 import { booleanOption, requiredSource, SOURCE_OPTION, stringOption } from '../core/args';
 import type { Command } from '../core/command';
 import { CliError, EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
 import { write, type Io } from '../core/io';
-import { withStage, type Stage } from '../core/stage';
+import { requireSource, withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 import { driftSince } from './drift';
@@ -46,7 +46,10 @@ export const schemasList: Command = {
   },
   async run({ values }, io, deps) {
     const sourceId = requiredSource(values);
-    const source = await withStage(values, io, deps, (stage) => readObservedSource(stage.clients.documents, table(stage), sourceId));
+    const source = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
+      return readObservedSource(stage.clients.documents, table(stage), sourceId);
+    });
     if (booleanOption(values, 'json')) {
       await write(io.stdout, `${JSON.stringify({ source: sourceId, events: source.events, cappedEventKeys: source.cappedEventKeys })}\n`);
       return EXIT.ok;
@@ -103,6 +106,7 @@ export const schemasShow: Command = {
     if (type !== undefined && !(KEYED_TYPES as readonly string[]).includes(type))
       throw new UsageError(`--type must be one of ${KEYED_TYPES.join(', ')}, got "${type}"`);
     const { event, paths } = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       const found = (await readObservedSource(stage.clients.documents, table(stage), sourceId)).events.filter(
         (e) => e.event === storedEventKey(key) && (type === undefined || e.type === type),
       );
@@ -177,6 +181,7 @@ export const schemasDrift: Command = {
     const sourceId = requiredSource(values);
     const since = parseTimeOption('since', stringOption(values, 'since') ?? '7d');
     const { source, observed } = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
       const found = await readObservedSource(stage.clients.documents, table(stage), sourceId);
       return { source: found, observed: await readAll(stage, sourceId, found.events) };
     });
@@ -234,9 +239,10 @@ export const schemasExport: Command = {
   },
   async run({ values }, io, deps) {
     const sourceId = requiredSource(values);
-    const observed = await withStage(values, io, deps, async (stage) =>
-      readAll(stage, sourceId, (await readObservedSource(stage.clients.documents, table(stage), sourceId)).events),
-    );
+    const observed = await withStage(values, io, deps, async (stage) => {
+      await requireSource(stage, sourceId);
+      return readAll(stage, sourceId, (await readObservedSource(stage.clients.documents, table(stage), sourceId)).events);
+    });
     const { plan, notes } = planFromObserved(observed, { context: booleanOption(values, 'context') });
     await write(io.stdout, `${JSON.stringify(plan, null, 2)}\n`);
     for (const note of notes) await write(io.stderr, `note: ${note}\n`);

@@ -16,7 +16,7 @@ export interface ObservedEvent {
   event: string;
   firstSeen: string;
   lastSeen: string;
-  /** Approximate (README: Observed schemas). */
+  /** Approximate (docs/schemas-and-plans.md). */
   count: number;
   paths: number;
   /** Paths not recorded because of the cap (approximate), and whether the cap was reached. */

@@ -4,7 +4,7 @@ import type { OriginChange } from '../../lib/admin/sources';
 import { parseAllowedOrigin } from '../../lib/shared/origins';
 import { booleanOption, stringOption, type Values } from '../core/args';
 import type { Command } from '../core/command';
-import { CliError, EXIT, UsageError } from '../core/errors';
+import { EXIT, UsageError } from '../core/errors';
 import { formatTable } from '../core/format';
 import { write, type Io } from '../core/io';
 import { withStage } from '../core/stage';
@@ -276,7 +276,7 @@ export const sourcesAllowOrigin: Command = {
     const allowed = await withStage(values, io, deps, async (stage) => {
       if (change) return stage.admin.changeAllowedOrigins(sourceId, change);
       const source = await stage.admin.getSource(sourceId);
-      if (!source) throw new CliError(`source "${sourceId}" does not exist`);
+      if (!source) throw new UsageError(`source "${sourceId}" does not exist`);
       return source.allowedOrigins;
     });
     await write(io.stdout, allowed === undefined ? '*\n' : allowed.map((origin) => `${origin}\n`).join(''));

@@ -21,6 +21,12 @@ export interface SourceAdminDeps {
 export const WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600;
 
 /** A new random key: `sk_` and 40 characters of base62, about 238 bits of entropy. */
+/**
+ * A key's SHA-256 hash or its start, as `keys list` shows it (16 hex digits) or longer: shorter
+ * starts would too often name two keys.
+ */
+const HASH_PREFIX = /^[0-9a-f]{16,64}$/;
+
 export function generateKey(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = randomBytes(64);
@@ -230,23 +236,26 @@ export class SourceAdmin {
   }
 
   /** Revokes a key given the key itself, its hash, or its unique prefix. */
-  async revokeKey(keyOrPrefix: string): Promise<KeyRecord> {
+  async revokeKey(keyOrPrefix: string): Promise<KeyRecord & { alreadyRevoked: boolean }> {
     const keys = await scanAll<KeyRecord>(this.documents, this.tables.keys);
     const hash = hashKey(keyOrPrefix);
-    const matches = keys.filter((k) => k.keyHash === hash || k.keyHash === keyOrPrefix || k.keyPrefix === keyOrPrefix);
+    const matches = keys.filter(
+      (k) => k.keyHash === hash || k.keyPrefix === keyOrPrefix || (HASH_PREFIX.test(keyOrPrefix) && k.keyHash.startsWith(keyOrPrefix)),
+    );
     if (matches.length === 0) throw new SourceAdminError(`no key matches "${keyOrPrefix.slice(0, 7)}…"`);
     if (matches.length > 1) throw new SourceAdminError(`"${keyOrPrefix}" matches ${matches.length} keys; give the whole key or its hash`);
     const [match] = matches as [KeyRecord];
-    const revokedAt = this.now();
-    await this.documents.send(
+    // A second revocation keeps the first time: when a key stopped working is what an audit asks.
+    const { Attributes } = await this.documents.send(
       new UpdateCommand({
         TableName: this.tables.keys,
         Key: { keyHash: match.keyHash },
-        UpdateExpression: 'SET revokedAt = :t',
-        ExpressionAttributeValues: { ':t': revokedAt },
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :t)',
+        ExpressionAttributeValues: { ':t': this.now() },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return { ...match, revokedAt };
+    return { ...match, revokedAt: (Attributes as KeyRecord | undefined)?.revokedAt, alreadyRevoked: match.revokedAt !== undefined };
   }
 }
 

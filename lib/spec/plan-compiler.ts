@@ -110,6 +110,9 @@ function createAjv(plan: PlanDocument, options: CompileOptions): Ajv {
     allowUnionTypes: true,
     strict: options.strict ?? false,
     code: { regExp: linearRegExp },
+    // A rule on `properties` or `required` without `"type": "object"` is how tracking plans (and
+    // Segment Protocols') are written, and the event checked is an object anyway: not worth a warning.
+    strictTypes: false,
     logger: { log: () => {}, warn: say, error: say },
   };
   const draft = draftOf(plan);

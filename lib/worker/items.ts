@@ -20,7 +20,7 @@ import { setOwn } from '../shared/own-keys';
 export type Item = Record<string, unknown>;
 
 /**
- * The item layout (the README's "Item layout" section says the same for users): every byte counts,
+ * The item layout (docs/data-model.md says the same for users): every byte counts,
  * since DynamoDB bills a write unit per started KB and a typical event is just under one, so each
  * fact is stored once.
  *

@@ -1,6 +1,6 @@
 /**
  * analytics.js 2.0 (`@segment/analytics-next`, from node_modules) in headless Chromium, on a page
- * of another origin than the endpoint, configured the way the README's "From the browser" says:
+ * of another origin than the endpoint, configured the way docs/connect.md ("From the browser") says:
  * `integrations['Segment.io'] = { apiKey, apiHost: '<api>/v1', protocol }` in its `cdnSettings`.
  * Every request it makes is preflighted (it sends `Authorization`), so this is the test of the
  * CORS answers too. Skipped, with a message, only when no Chromium is installed outside CI; in CI

@@ -39,12 +39,12 @@ describe('sources', () => {
     expect(await stack.admin.getSource(id)).toMatchObject({ sourceId: id });
   });
 
-  it('refuses a source that exists, with a message and exit 1', async () => {
+  it('refuses a source that exists, with a message and exit 2 (a bad argument)', async () => {
     await cli(stack, ['sources', 'create', 'twice']);
 
     const again = await cli(stack, ['sources', 'create', 'twice']);
 
-    expect(again).toEqual({ code: 1, stdout: '', stderr: 'segment-ingest: source "twice" already exists\n' });
+    expect(again).toEqual({ code: 2, stdout: '', stderr: 'segment-ingest: source "twice" already exists\n' });
   });
 
   it('disables a source so its keys get 403, and enables it again', async () => {
@@ -61,10 +61,10 @@ describe('sources', () => {
     expect(afterwards.status).toBe(200);
   });
 
-  it('says so when the source does not exist', async () => {
+  it('says so when the source does not exist, with exit 2', async () => {
     const result = await cli(stack, ['sources', 'disable', 'nope']);
 
-    expect(result).toMatchObject({ code: 1, stderr: 'segment-ingest: source "nope" does not exist\n' });
+    expect(result).toMatchObject({ code: 2, stderr: 'segment-ingest: source "nope" does not exist\n' });
   });
 
   it('generates a webhook secret, prints it once on stdout, and stores it', async () => {
@@ -254,9 +254,9 @@ describe('sources allow-origin', () => {
     const missing = await cli(stack, ['sources', 'allow-origin', 'nope']);
 
     expect(fromAny).toMatchObject({
-      code: 1,
+      code: 2,
       stderr: `segment-ingest: source "${stack.sourceId}" accepts every origin: there is no list to remove from\n`,
     });
-    expect(missing).toMatchObject({ code: 1, stderr: 'segment-ingest: source "nope" does not exist\n' });
+    expect(missing).toMatchObject({ code: 2, stderr: 'segment-ingest: source "nope" does not exist\n' });
   });
 });

@@ -115,6 +115,41 @@ describe('events', () => {
     expect(lines(result.stdout).map((e) => e.messageId)).toEqual(['a3', 'a4']);
   });
 
+  it("orders and selects events sent without a time (the README's sample request) by the timestamp they were stored with", async () => {
+    // Prepare: the README's curl, six times with a different total; no timestamp, no messageId
+    for (const total of [1, 2, 3, 4, 5, 6]) {
+      const response = await stack.send(
+        '/v1/track',
+        JSON.parse(`{"type":"track","event":"Order Completed","userId":"carol","properties":{"total":${total}}}`),
+      );
+      expect(response.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await stack.drain();
+
+    // Act
+    const all = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'carol']);
+    const lastHour = await cli(stack, ['events', '--source', stack.sourceId, '--user', 'carol', '--since', '1h']);
+    const tomorrow = await cli(stack, [
+      'events',
+      '--source',
+      stack.sourceId,
+      '--user',
+      'carol',
+      '--since',
+      new Date(Date.now() + 86_400_000).toISOString(),
+    ]);
+
+    // Assess: in the order they were sent, by the timestamp each line shows
+    const printed = lines(all.stdout);
+    expect(printed.map((e) => (e.properties as { total: number }).total)).toEqual([1, 2, 3, 4, 5, 6]);
+    const times = printed.map((e) => String(e.timestamp));
+    expect(times).toEqual([...times].sort());
+    expect(lines(lastHour.stdout).map((e) => (e.properties as { total: number }).total)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lines(tomorrow.stdout)).toEqual([]);
+    expect(tomorrow.stderr).toContain('No events for user "carol"');
+  });
+
   it('finds an anonymous visitor by anonymousId', async () => {
     const result = await cli(stack, ['events', '--source', stack.sourceId, '--anonymous', 'visitor-9']);
 

@@ -151,13 +151,13 @@ describe('plan set', () => {
     expect(shown).toMatchObject({ code: 0, stdout: '', stderr: expect.stringContaining('has no tracking plan') });
   });
 
-  it('refuses an unknown source with exit 1, and reads a plan from stdin', async () => {
+  it('refuses an unknown source with exit 2, and reads a plan from stdin', async () => {
     const plan = JSON.stringify({ mode: 'warn', events: { identify: { type: 'object' } } });
 
     const unknown = await cli(stack, ['plan', 'set', '--source', 'nobody', '-'], { stdin: plan });
     const piped = await cli(stack, ['plan', 'set', '--source', stack.sourceId, '-'], { stdin: plan });
 
-    expect(unknown).toMatchObject({ code: 1, stderr: 'segment-ingest: source "nobody" does not exist\n' });
+    expect(unknown).toMatchObject({ code: 2, stderr: 'segment-ingest: source "nobody" does not exist\n' });
     expect(piped).toMatchObject({
       code: 0,
       stdout: expect.stringMatching(

@@ -40,7 +40,8 @@ export function chromiumForTests(what: string): string | undefined {
     });
   } else {
     console.warn('browser test skipped: no Chromium at /usr/bin/chromium (or CHROMIUM_PATH); apt-get install chromium to run it');
-    it.skip(`${what} (no Chromium installed)`, () => undefined);
+    // The name is the reason: `npm test` lists skipped tests by name at its end (tests/support/skipped-reporter.js).
+    it.skip(`${what}: no Chromium at /usr/bin/chromium or CHROMIUM_PATH (apt-get install chromium to run it)`, () => undefined);
   }
   return undefined;
 }
