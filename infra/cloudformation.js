@@ -55,7 +55,7 @@ const METRICS_NAMESPACE = 'SegmentIngest';
  * emit `HandlerLatency`. Every series has the dimensions `service` (one per stage) and `function`.
  */
 const CUSTOM_METRICS = {
-  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'PlanViolations', 'DependencyErrors'],
+  ingest: ['EventsAccepted', 'EventsRejected', 'EnqueueRetries', 'EnqueueFailures', 'PlanViolations', 'PrivacyRuleApplied', 'DependencyErrors'],
   worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors'],
 };
 const LATENCY_METRIC = 'HandlerLatency';

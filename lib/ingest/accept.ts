@@ -20,6 +20,7 @@ import type { HealthCheck } from './health';
 import { BadRequestError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-checks';
+import { applyPrivacy, finishPrivacyRun, quarantinedBody, quarantinedText, startPrivacyRun, type PrivacyLoader, type PrivacyRun } from './privacy';
 import type { RateLimiter } from './rate-limit';
 import type { SourceRecord } from '../shared/source-records';
 
@@ -34,6 +35,8 @@ export interface IngestDeps {
   health?: HealthCheck;
   /** The sources' tracking plans, compiled once per version (plan-checks.ts). */
   plans: PlanLoader;
+  /** The sources' privacy policies, compiled once per version (privacy.ts). */
+  privacy: PrivacyLoader;
 }
 
 export interface EventItemError {
@@ -106,7 +109,10 @@ export async function acceptEvents(
 ): Promise<HttpResponse> {
   const source = await admitSource(deps, delivery, items.length);
   const plan = await deps.plans.planFor(source);
-  const judgement = judgeEvents(deps, delivery, items, options, plan);
+  const policy = deps.privacy.policyFor(source);
+  const privacy = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
+  const judgement = judgeEvents(deps, delivery, items, options, plan, privacy);
+  if (privacy) finishPrivacyRun(privacy, deps.meter, judgement.warnings);
   const result = await deps.enqueue(judgement.records, delivery.request.deadline);
   const accepted = items.length - judgement.errors.length;
   recordOutcome(deps, delivery, judgement, accepted, result);
@@ -137,6 +143,7 @@ function judgeEvents(
   items: readonly unknown[],
   options: AcceptOptions,
   plan?: ActivePlan,
+  privacy?: PrivacyRun,
 ): Judgement {
   const { request, principal } = delivery;
   const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
@@ -147,12 +154,15 @@ function judgeEvents(
     clock: options.clock,
     receivedAtMs: request.receivedAtMs,
     maxEventBytes: deps.config.limits.maxEventBytes,
+    sourceIp: request.sourceIp,
   };
   const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
   const report = plan && planReport(deps.meter, judgement.warnings, options.single, plan);
   items.forEach((item, index) => {
     const normalized = normalizeEvent(item, normalizeOptions);
-    const verdict = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
+    const planned = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
+    const verdict = privacy ? applyPrivacy(privacy, planned) : planned;
+    if (verdict === undefined) return;
     if (verdict.ok) {
       judgement.records.push(serializeEventRecord(meta, verdict.json, verdict.keyTime));
       if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);
@@ -161,7 +171,8 @@ function judgeEvents(
     judgement.errors.push({ index, messageId: verdict.messageId, message: verdict.reasons.join('; ') });
     judgement.reasons.push(verdict.reason);
     const position = options.single ? undefined : index;
-    judgement.records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), verdict.reasons, position, verdict.messageId)));
+    const raw = privacy ? quarantinedText(privacy, item) : safeStringify(item);
+    judgement.records.push(serializeRecord(rejectedRecord(delivery, raw, verdict.reasons, position, verdict.messageId)));
   });
   return judgement;
 }
@@ -191,7 +202,11 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
  * the 400 that names the problem. Nothing a sender authenticated for is dropped unseen.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
-  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))], delivery.request.deadline);
+  const policy = deps.privacy.policyFor(await deps.auth.getSource(delivery.principal.sourceId, delivery.request.deadline));
+  const run = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
+  const raw = run ? quarantinedBody(run, text) : text;
+  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, raw, [problem.message]))], delivery.request.deadline);
+  if (run) finishPrivacyRun(run, deps.meter, []);
   deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);
   deps.log.info('body quarantined', {

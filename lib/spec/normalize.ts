@@ -21,6 +21,8 @@ export interface NormalizeOptions {
   clock: EventClock;
   receivedAtMs: number;
   maxEventBytes: number;
+  /** The request's source address: `context.ip` when the event has none, as Segment fills it. */
+  sourceIp?: string;
 }
 
 export type Verdict =
@@ -77,6 +79,8 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (id === undefined) return refuse([{ reason: 'too-large', message: TOO_DEEP }], messageId);
   event.messageId = id;
   const time = applyEventTime(event, options);
+  // After the id is derived: a retry from another address is still the same event.
+  if (options.sourceIp !== undefined) fillIp(event, options.sourceIp);
   const json = stringifyOrUndefined(event);
   if (json === undefined) return refuse([{ reason: 'too-large', message: TOO_DEEP }], messageId);
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: count exactly only near the limit.
@@ -173,6 +177,14 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
     };
   }
   return { error: `"type" must be one of ${allowed}, got ${quote(bodyType)}` };
+}
+
+/** `context.ip` from the request when the event has none; the context is copied, never changed in place (it may be the item's or the batch's). */
+function fillIp(event: Record<string, unknown>, ip: string): void {
+  const context = event.context;
+  if (context === undefined) event.context = { ip };
+  else if (typeof context === 'object' && context !== null && !Array.isArray(context) && (context as { ip?: unknown }).ip === undefined)
+    event.context = { ...context, ip };
 }
 
 function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integrations', fallback: unknown): void {
