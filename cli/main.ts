@@ -23,6 +23,7 @@ import {
   sourcesRateLimit,
   sourcesSetSecret,
 } from './sources/command';
+import { sourcesPrivacy } from './sources/privacy';
 import { status } from './status/command';
 import { CliError, EXIT, explainError } from './core/errors';
 import { write, type Io } from './core/io';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   sourcesSetSecret,
   sourcesRateLimit,
   sourcesAllowOrigin,
+  sourcesPrivacy,
   keysCreate,
   keysList,
   keysRevoke,

@@ -20,7 +20,15 @@ import type { HealthCheck } from './health';
 import { BadRequestError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-checks';
-import { applyPrivacy, finishPrivacyRun, quarantinedBody, quarantinedText, startPrivacyRun, type PrivacyLoader, type PrivacyRun } from './privacy';
+import {
+  applyPrivacy,
+  finishPrivacyRun,
+  quarantinedBody,
+  quarantinedText,
+  startPrivacyRun,
+  type PrivacyLoader,
+  type PrivacyRun,
+} from './privacy';
 import type { RateLimiter } from './rate-limit';
 import type { SourceRecord } from '../shared/source-records';
 

@@ -17,7 +17,7 @@ import type { SourceRecord } from '../shared/source-records';
 import type { Verdict } from '../spec/normalize';
 import type { PrivacyKeyRing } from '../shared/privacy-hash';
 import { readPrivacyPolicy } from '../spec/privacy-policy';
-import { applyPolicy, compilePolicy, type CompiledPolicy, type Tally } from './privacy-rules';
+import { applyPolicy, compilePolicy, type CompiledPolicy, type Tally } from '../spec/privacy-rules';
 
 export interface PrivacyLoader {
   /** The compiled policy of `source`; `undefined` without one. Throws when the stored policy cannot be applied. */

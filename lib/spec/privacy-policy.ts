@@ -123,8 +123,10 @@ export function readPrivacyPolicy(value: unknown): { policy: PrivacyPolicy } | {
   if (!isRecord(value)) return { problems: ['the policy must be a JSON object with "ip", "fields", "keys" and/or "consent"'] };
   const problems: string[] = [];
   for (const key of Object.keys(value))
-    if (!['ip', 'fields', 'keys', 'consent'].includes(key)) problems.push(`unknown field "${key}": a policy has "ip", "fields", "keys" and "consent"`);
-  if (value.ip !== undefined && !oneOf(IP_ACTIONS, value.ip)) problems.push(`"ip" must be one of ${IP_ACTIONS.join(', ')}, got ${show(value.ip)}`);
+    if (!['ip', 'fields', 'keys', 'consent'].includes(key))
+      problems.push(`unknown field "${key}": a policy has "ip", "fields", "keys" and "consent"`);
+  if (value.ip !== undefined && !oneOf(IP_ACTIONS, value.ip))
+    problems.push(`"ip" must be one of ${IP_ACTIONS.join(', ')}, got ${show(value.ip)}`);
   const rules = ['fields', 'keys', 'consent'] as const;
   const count = rules.reduce((sum, name) => sum + (Array.isArray(value[name]) ? (value[name] as unknown[]).length : 0), 0);
   if (count > MAX_RULES) problems.push(`the policy has ${count} rules; at most ${MAX_RULES}`);
@@ -188,7 +190,8 @@ function pathProblems(path: unknown, where: string): string[] {
 }
 
 function actionProblem(action: unknown, where: string, allowed: readonly string[]): string {
-  const hint = action === 'sha256' ? ' ("sha256" is unkeyed: use "hash", or "sha256_for_ad_matching" for values meant for ad-platform matching)' : '';
+  const hint =
+    action === 'sha256' ? ' ("sha256" is unkeyed: use "hash", or "sha256_for_ad_matching" for values meant for ad-platform matching)' : '';
   return `${where} must be one of ${allowed.join(', ')}, got ${show(action)}${hint}`;
 }
 

@@ -1,5 +1,5 @@
 /**
- * A privacy policy compiled once per version (lib/ingest/privacy.ts caches it), and applied to one
+ * A privacy policy compiled once per version (lib/ingest/privacy.ts caches it; lib/admin compiles it to check it), and applied to one
  * event: consent, then `context.ip`, then the field rules, then the key matchers. Nothing is
  * changed in place: an object on the way to a changed value is copied (a batch's events share
  * their `context` objects, and the item as sent is the quarantine's if the event is refused).
@@ -18,7 +18,7 @@ import {
   type FieldAction,
   type IpAction,
   type PrivacyPolicy,
-} from '../spec/privacy-policy';
+} from './privacy-policy';
 
 /** A rule's effect on one value: a new value, the same one, or `DROP`. */
 type Op = (value: unknown) => unknown;
@@ -67,7 +67,11 @@ export function compilePolicy(policy: PrivacyPolicy, key: PrivacyKey | undefined
       keep: rule.action === 'drop' ? undefined : (rule.keep ?? []).map((p) => splitPath(p) ?? []),
     })),
     ip: policy.ip === undefined || policy.ip === 'keep' ? undefined : { label: 'ip', op: ipOp(policy.ip, key) },
-    fields: (policy.fields ?? []).map((rule, i) => ({ label: `fields[${i}]`, segments: splitPath(rule.path) ?? [], op: opFor(rule.action, rule.params) })),
+    fields: (policy.fields ?? []).map((rule, i) => ({
+      label: `fields[${i}]`,
+      segments: splitPath(rule.path) ?? [],
+      op: opFor(rule.action, rule.params),
+    })),
     keyOp: keyMatcher(policy, opFor),
   };
 }
