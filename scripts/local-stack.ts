@@ -53,6 +53,9 @@ const devWebhookSecret = () => localCredential('DEV_WEBHOOK_SECRET', 'dev-webhoo
 /** The local stage's secret for erasure records: ERASURE_HASH_KEY, or kept in .data/erasure-hash-key. */
 const erasureHashKey = () => localCredential('ERASURE_HASH_KEY', 'erasure-hash-key', () => randomBytes(32).toString('hex'));
 
+/** The local stage's key for privacy policies' hashes: PRIVACY_HASH_KEY, or kept in .data/privacy-hash-key. */
+const privacyHashKey = () => localCredential('PRIVACY_HASH_KEY', 'privacy-hash-key', () => randomBytes(32).toString('hex'));
+
 /** The `local` source with the dev key and webhook secret, created or brought up to date. */
 async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
   if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
@@ -76,7 +79,12 @@ async function main(): Promise<void> {
     dynamodbEndpoint: emulators.dynamodbEndpoint,
     sqsEndpoint: emulators.sqsEndpoint,
     port: httpPort,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
+    env: {
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
+      ...pickFunctionEnv(),
+      ERASURE_HASH_KEY: erasureHashKey(),
+      PRIVACY_HASH_KEY: privacyHashKey(),
+    },
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
     // Before the endpoint listens: a request right after the first healthy /health finds them.
     prepare: (admin) => provisionLocalSource(admin, key, webhookSecret),

@@ -6,6 +6,7 @@ import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
 import { write } from '../core/io';
 import { withStage } from '../core/stage';
+import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 
@@ -59,7 +60,8 @@ export const events: Command = {
     const limit = numberOption(values, 'limit', Infinity, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     let printed = 0;
     await withStage(values, io, deps, async (stage) => {
-      for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, query)) {
+      const ids = await storedIds(stage, io, deps, sourceId, { userId, anonymousId });
+      for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, { ...query, ...ids })) {
         await write(io.stdout, `${JSON.stringify(eventForOutput(typed))}\n`);
         if (++printed >= limit) break;
       }

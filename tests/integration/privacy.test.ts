@@ -339,3 +339,44 @@ describe('setting a policy', () => {
     expect(hmac(RAW.email, newKey, 2)).not.toEqual(hmac(RAW.email));
   });
 });
+
+describe('ids the policy hashes', () => {
+  it('are looked up, erased and shown by the id as the customer knows it', async () => {
+    expect(await setPolicy({ fields: [{ path: 'userId', action: 'hash' }] })).toMatchObject({ code: 0 });
+    const known = 'known-id-77';
+    const sent = await stack.send('/v1/batch', {
+      batch: [
+        segmentEvent('identify', { userId: known, traits: { plan: 'pro' } }),
+        segmentEvent('track', { userId: known, event: 'Seen' }),
+      ],
+    });
+    expect(sent.status).toBe(200);
+    await pump();
+
+    const events = await cli(stack, ['events', '--source', stack.sourceId, '--user', known]);
+    const profile = await cli(stack, ['profile', '--source', stack.sourceId, '--user', known]);
+    expect(events.code).toBe(0);
+    expect(
+      events.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { userId: string }).userId),
+    ).toEqual([hmac(known), hmac(known)]);
+    expect(profile).toMatchObject({ code: 0, stdout: expect.stringContaining(hmac(known)) });
+
+    const deletion = await stack.send('/segment', {
+      type: 'delete',
+      userId: known,
+      messageId: 'privacy-del-1',
+      timestamp: new Date().toISOString(),
+    });
+    expect(deletion.status).toBe(200);
+    await pump();
+
+    const erasure = await cli(stack, ['erasures', 'show', '--source', stack.sourceId, '--user', known]);
+    const after = await cli(stack, ['events', '--source', stack.sourceId, '--user', known]);
+    expect(erasure).toMatchObject({ code: 0, stdout: expect.stringContaining('was erased') });
+    expect(after.stdout).toBe('');
+    expect(await stack.scan('track')).not.toContainEqual(expect.objectContaining({ userId: hmac(known) }));
+  });
+});
