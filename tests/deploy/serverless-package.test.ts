@@ -431,6 +431,17 @@ describe('serverless package --stage test', () => {
       expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
     });
 
+    it('generates the privacy hash key in Secrets Manager, keeps it, and hands it to the ingest function only', () => {
+      const secret = resource('PrivacyHashKeySecret');
+      const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      const ingest = resource('IngestLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+
+      expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(ingest.Variables.PRIVACY_HASH_KEY).toEqual({ 'Fn::Sub': '{{resolve:secretsmanager:${PrivacyHashKeySecret}}}' });
+      expect(worker.Variables.PRIVACY_HASH_KEY).toBeUndefined();
+      expect(template.Outputs.PrivacyHashKeySecretArn?.Value).toEqual({ Ref: 'PrivacyHashKeySecret' });
+    });
+
     it('hands the profiles and profileActivity stage parameters to the worker', () => {
       const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
       expect(worker.Variables.PROFILES).toBe('true');
