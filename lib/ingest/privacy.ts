@@ -79,6 +79,11 @@ export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undef
     return undefined;
   }
   if (applied.event === (verdict.event as unknown)) return verdict;
+  const { userId, anonymousId, type } = applied.event;
+  if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
+    const message = `the source's privacy policy drops "userId" and the event has no ${type === 'delete' ? 'other id a delete can name' : '"anonymousId"'}: it could not be stored under anyone`;
+    return { ok: false, reasons: [message], reason: 'missing-identity', messageId: verdict.event.messageId };
+  }
   const json = JSON.stringify(applied.event);
   const bytes = Buffer.byteLength(json);
   if (bytes > run.maxEventBytes) {

@@ -102,6 +102,23 @@ export const ESSENTIAL_FIELDS = [
   'name',
 ] as const;
 
+/**
+ * Top-level fields the store is built on (keys, sort keys, event keys): field rules may not touch
+ * them, and key matchers leave them alone at the top level.
+ */
+export const STRUCTURAL_FIELDS = new Set<string>([
+  'type',
+  'messageId',
+  'timestamp',
+  'originalTimestamp',
+  'rawTimestamp',
+  'sentAt',
+  'event',
+  'name',
+]);
+/** Ids: hashing keeps them usable as keys; redacting would make every user one. */
+const ID_FIELDS = new Set<string>(['userId', 'anonymousId', 'groupId', 'previousId']);
+
 const MAX_RULES = 200;
 const MAX_POLICY_BYTES = 64 * 1024;
 /** What `redact` writes in place of a value. */
@@ -150,12 +167,23 @@ function listProblems(list: unknown, name: string, check: (rule: Record<string, 
 function fieldRuleProblems(rule: Record<string, unknown>, where: string): string[] {
   const problems = unknownKeys(rule, where, ['path', 'action', 'params']);
   problems.push(...pathProblems(rule.path, `${where}.path`));
+  problems.push(...structuralProblems(rule.path, rule.action, where));
   if (!oneOf(FIELD_ACTIONS, rule.action)) problems.push(actionProblem(rule.action, `${where}.action`, FIELD_ACTIONS));
   if (rule.action === 'redact_query') {
     if (!Array.isArray(rule.params) || rule.params.length === 0 || !rule.params.every((p) => typeof p === 'string' && p.length > 0))
       problems.push(`${where}.params must list the query parameters to redact (non-empty names), as "redact_query" needs them`);
   } else if (rule.params !== undefined) problems.push(`${where}.params is only for "redact_query"`);
   return problems;
+}
+
+function structuralProblems(path: unknown, action: unknown, where: string): string[] {
+  if (typeof path !== 'string') return [];
+  if (STRUCTURAL_FIELDS.has(path)) return [`${where}.path "${path}" is a field events are stored and found by; no rule may change it`];
+  if (!ID_FIELDS.has(path)) return [];
+  if (action === 'redact') return [`${where} would redact "${path}", making every one the same; hash it instead`];
+  if (action === 'drop' && (path === 'groupId' || path === 'previousId'))
+    return [`${where} would drop "${path}", which its event type cannot be stored without; hash it instead`];
+  return [];
 }
 
 function keyRuleProblems(rule: Record<string, unknown>, where: string): string[] {

@@ -11,6 +11,7 @@ import { setOwn } from '../shared/own-keys';
 import { adMatchingSha256, hashInput, keyedHash, type PrivacyKey } from '../shared/privacy-hash';
 import {
   ESSENTIAL_FIELDS,
+  STRUCTURAL_FIELDS,
   KEY_PRESETS,
   normalizeKeyName,
   REDACTED,
@@ -184,6 +185,14 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
   return { event: out };
 }
 
+/** The top level's ids and structure are named by field rules only (privacy-policy.ts checks those). */
+const TOP_LEVEL_KEPT = new Set([...STRUCTURAL_FIELDS, 'userId', 'anonymousId', 'groupId', 'previousId']);
+
+function keyRuleFor(keyOp: NonNullable<CompiledPolicy['keyOp']>, key: string, depth: number, isArray: boolean) {
+  if (isArray || (depth === 0 && TOP_LEVEL_KEPT.has(key))) return undefined;
+  return keyOp(key);
+}
+
 function counted(step: { label: string; op: Op }, tally: Tally): Op {
   return (value) => {
     const next = step.op(value);
@@ -255,7 +264,7 @@ function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>,
   for (const key in record) {
     if (!Object.hasOwn(record, key)) continue;
     const child = record[key];
-    const rule = isArray ? undefined : keyOp(key);
+    const rule = keyRuleFor(keyOp, key, depth, isArray);
     const next = rule ? rule.op(child) : rewriteKeys(child, keyOp, tally, depth + 1);
     if (next === child) continue;
     if (rule) count(tally, rule.label);

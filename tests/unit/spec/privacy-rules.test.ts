@@ -37,6 +37,37 @@ describe('readPrivacyPolicy', () => {
   });
 });
 
+describe('structural fields', () => {
+  it('refuses rules on the fields events are stored by, and redacting ids', () => {
+    const read = readPrivacyPolicy({
+      fields: [
+        { path: 'timestamp', action: 'drop' },
+        { path: 'userId', action: 'redact' },
+        { path: 'groupId', action: 'drop' },
+        { path: 'userId', action: 'drop' },
+      ],
+    });
+    expect('problems' in read && read.problems).toEqual([
+      'fields[0].path "timestamp" is a field events are stored and found by; no rule may change it',
+      'fields[1] would redact "userId", making every one the same; hash it instead',
+      'fields[2] would drop "groupId", which its event type cannot be stored without; hash it instead',
+    ]);
+  });
+
+  it('leaves top-level structure and ids to field rules, whatever the key matchers say', () => {
+    const out = apply(
+      { keys: [{ names: ['*e*', 'user*', 'prop*'], action: 'redact' }] },
+      {
+        type: 'track',
+        userId: 'u',
+        event: 'E',
+        properties: { a: 1 },
+      },
+    );
+    expect(out).toEqual({ event: { type: 'track', userId: 'u', event: 'E', properties: '[redacted]' } });
+  });
+});
+
 describe('applyPolicy', () => {
   it('hashes with the keyed HMAC under a versioned prefix, and leaves a value already hashed alone', () => {
     const tally: Tally = new Map();
