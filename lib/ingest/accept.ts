@@ -23,6 +23,7 @@ import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-
 import {
   applyPrivacy,
   finishPrivacyRun,
+  privacyFinisher,
   quarantinedBody,
   quarantinedText,
   startPrivacyRun,
@@ -163,14 +164,17 @@ function judgeEvents(
     receivedAtMs: request.receivedAtMs,
     maxEventBytes: deps.config.limits.maxEventBytes,
     sourceIp: request.sourceIp,
+    // Without a plan the policy applies inside normalize, so each event is serialized once; with
+    // one, the plan judges the event as sent and the policy applies after it.
+    finish: privacy && !plan ? privacyFinisher(privacy) : undefined,
   };
   const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
   const report = plan && planReport(deps.meter, judgement.warnings, options.single, plan);
   items.forEach((item, index) => {
     const normalized = normalizeEvent(item, normalizeOptions);
     const planned = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
-    const verdict = privacy ? applyPrivacy(privacy, planned) : planned;
-    if (verdict === undefined) return;
+    const verdict = privacy && plan ? applyPrivacy(privacy, planned) : planned;
+    if (verdict === undefined || (verdict.ok && verdict.withheld)) return;
     if (verdict.ok) {
       judgement.records.push(serializeEventRecord(meta, verdict.json, verdict.keyTime));
       if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);

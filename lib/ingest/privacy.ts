@@ -14,7 +14,7 @@ import type { Log } from '../shared/log';
 import { LruCache } from '../shared/lru-cache';
 import type { Meter } from '../shared/metrics';
 import type { SourceRecord } from '../shared/source-records';
-import type { Verdict } from '../spec/normalize';
+import type { Finished, Verdict } from '../spec/normalize';
 import type { PrivacyKeyRing } from '../shared/privacy-hash';
 import { readPrivacyPolicy } from '../spec/privacy-policy';
 import { applyPolicy, compilePolicy, type CompiledPolicy, type Tally } from '../spec/privacy-rules';
@@ -67,30 +67,45 @@ export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): 
 }
 
 /**
- * The verdict on a valid event once its source's policy has applied: the same when nothing
- * changed, re-serialised when something did, `undefined` when consent withholds it (counted in
- * `run.withheld`), and a refusal when hashing made it larger than the event limit.
+ * The policy as normalize's `finish`: applied to each valid event before it is serialized. An event
+ * consent withholds is counted in `run.withheld`; one the policy leaves without an id is refused.
+ */
+export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown>) => Finished {
+  return (event) => {
+    const applied = applyPolicy(run.policy, event, run.tally);
+    if ('withheld' in applied) {
+      run.withheld++;
+      return { withheld: true };
+    }
+    const { userId, anonymousId, type } = applied.event;
+    if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
+      const what = type === 'delete' ? 'other id a delete can name' : '"anonymousId"';
+      const message = `the source's privacy policy drops "userId" and the event has no ${what}: it could not be stored under anyone`;
+      return { problem: { reason: 'missing-identity', message } };
+    }
+    return applied;
+  };
+}
+
+/**
+ * The policy applied to a verdict already serialized (a source with a tracking plan: the plan
+ * judges the event as sent, then the policy applies): re-serialized when something changed,
+ * `undefined` when consent withholds it, a refusal when it is left without an id or too large.
  */
 export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undefined {
   if (!verdict.ok) return verdict;
-  const applied = applyPolicy(run.policy, verdict.event as unknown as Record<string, unknown>, run.tally);
-  if ('withheld' in applied) {
-    run.withheld++;
-    return undefined;
-  }
-  if (applied.event === (verdict.event as unknown)) return verdict;
-  const { userId, anonymousId, type } = applied.event;
-  if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
-    const message = `the source's privacy policy drops "userId" and the event has no ${type === 'delete' ? 'other id a delete can name' : '"anonymousId"'}: it could not be stored under anyone`;
-    return { ok: false, reasons: [message], reason: 'missing-identity', messageId: verdict.event.messageId };
-  }
-  const json = JSON.stringify(applied.event);
+  const finished = privacyFinisher(run)(verdict.event as unknown as Record<string, unknown>);
+  if ('withheld' in finished) return undefined;
+  const { messageId } = verdict.event;
+  if ('problem' in finished) return { ok: false, reasons: [finished.problem.message], reason: finished.problem.reason, messageId };
+  if (finished.event === (verdict.event as unknown)) return verdict;
+  const json = JSON.stringify(finished.event);
   const bytes = Buffer.byteLength(json);
   if (bytes > run.maxEventBytes) {
     const message = `event is ${bytes} bytes serialized once the source's privacy policy applied (hashes are longer than most values); the limit is ${run.maxEventBytes}`;
-    return { ok: false, reasons: [message], reason: 'too-large', messageId: verdict.event.messageId };
+    return { ok: false, reasons: [message], reason: 'too-large', messageId };
   }
-  return { ...verdict, event: applied.event as unknown as typeof verdict.event, json };
+  return { ...verdict, event: finished.event as unknown as typeof verdict.event, json };
 }
 
 /** What the quarantine keeps of a refused item under the policy: the item with the policy applied, as JSON. */

@@ -23,10 +23,18 @@ export interface NormalizeOptions {
   maxEventBytes: number;
   /** The request's source address: `context.ip` when the event has none, as Segment fills it. */
   sourceIp?: string;
+  /**
+   * Applied to a valid event just before it is serialized (a source's privacy policy,
+   * lib/ingest/privacy.ts), so the event is serialized once: what to store instead, that it is
+   * withheld (accepted, not stored), or why it is refused.
+   */
+  finish?: (event: Record<string, unknown>) => Finished;
 }
 
+export type Finished = { event: Record<string, unknown> } | { withheld: true } | { problem: Problem };
+
 export type Verdict =
-  | { ok: true; event: SegmentEvent; json: string; keyTime: string; warning?: string }
+  | { ok: true; event: SegmentEvent; json: string; keyTime: string; warning?: string; withheld?: true }
   | { ok: false; reasons: string[]; reason: RefusalReason; messageId?: string };
 
 /** The verdict on an invalid event: every reason, and the category of the most fundamental one. */
@@ -81,7 +89,10 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   const time = applyEventTime(event, options);
   // After the id is derived: a retry from another address is still the same event.
   if (options.sourceIp !== undefined) fillIp(event, options.sourceIp);
-  const json = stringifyOrUndefined(event);
+  const finished = options.finish ? options.finish(event) : { event };
+  if ('problem' in finished) return refuse([finished.problem], messageId);
+  if ('withheld' in finished) return { ok: true, event: event as SegmentEvent, json: '', keyTime: time.keyTime, withheld: true };
+  const json = stringifyOrUndefined(finished.event);
   if (json === undefined) return refuse([{ reason: 'too-large', message: TOO_DEEP }], messageId);
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: count exactly only near the limit.
   if (json.length * 3 > options.maxEventBytes) {
@@ -93,7 +104,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
       );
     }
   }
-  const verdict: Verdict = { ok: true, event: event as SegmentEvent, json, keyTime: time.keyTime };
+  const verdict: Verdict = { ok: true, event: finished.event as SegmentEvent, json, keyTime: time.keyTime };
   if (time.warning) verdict.warning = time.warning;
   return verdict;
 }

@@ -179,9 +179,11 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
     if (!step.keep) return { withheld: step.category };
     out = strip(out, step.keep);
   }
-  if (policy.ip) out = rewrite(out, ['context', 'ip'], 0, counted(policy.ip, tally)) as Record<string, unknown>;
-  for (const step of policy.fields) out = rewrite(out, step.segments, 0, counted(step, tally)) as Record<string, unknown>;
-  if (policy.keyOp) out = rewriteKeys(out, policy.keyOp, tally, 0) as Record<string, unknown>;
+  // Objects copied by this application: changed in place by the later rules, not copied again.
+  const run: Run = { tally, owned: new Set() };
+  if (policy.ip) out = rewrite(out, IP_PATH, 0, policy.ip, run) as Record<string, unknown>;
+  for (const step of policy.fields) out = rewrite(out, step.segments, 0, step, run) as Record<string, unknown>;
+  if (policy.keyOp) out = rewriteKeys(out, policy.keyOp, run, 0) as Record<string, unknown>;
   return { event: out };
 }
 
@@ -193,12 +195,19 @@ function keyRuleFor(keyOp: NonNullable<CompiledPolicy['keyOp']>, key: string, de
   return keyOp(key);
 }
 
-function counted(step: { label: string; op: Op }, tally: Tally): Op {
-  return (value) => {
-    const next = step.op(value);
-    if (next !== value) count(tally, step.label);
-    return next;
-  };
+interface Run {
+  tally: Tally;
+  owned: Set<object>;
+}
+
+const IP_PATH = ['context', 'ip'];
+
+/** `node` itself when this application already copied it, else its shallow copy (then owned). */
+function writable(node: object, run: Run): Record<string, unknown> {
+  if (run.owned.has(node)) return node as Record<string, unknown>;
+  const copy = (Array.isArray(node) ? [...(node as unknown[])] : { ...node }) as Record<string, unknown>;
+  run.owned.add(copy);
+  return copy;
 }
 
 function count(tally: Tally, label: string): void {
@@ -236,26 +245,39 @@ function copyPath(from: unknown, to: Record<string, unknown>, path: string[], de
   }
 }
 
-/** `node` with `op` applied at `path` (from `depth`): the same object when nothing changed, else copies along the way. */
-function rewrite(node: unknown, path: readonly string[], depth: number, op: Op): unknown {
+/** `node` with the step's op applied at `path` (from `depth`): the same object when nothing changed, else copies along the way. */
+function rewrite(node: unknown, path: readonly string[], depth: number, step: { label: string; op: Op }, run: Run): unknown {
   if (!isContainer(node)) return node;
   const segment = path[depth] as string;
   const record = node as Record<string, unknown>;
-  const keys = segment === '*' ? Object.keys(record) : Object.hasOwn(record, segment) ? [segment] : [];
-  let copy: Record<string, unknown> | unknown[] | undefined;
-  for (const key of keys) {
-    const child = record[key];
-    const next = depth === path.length - 1 ? op(child) : rewrite(child, path, depth + 1, op);
-    if (next === child) continue;
-    copy ??= Array.isArray(node) ? [...(node as unknown[])] : { ...record };
-    if (next === DROP && !Array.isArray(copy)) delete copy[key];
-    else setOwn(copy as Record<string, unknown>, key, next);
-  }
-  return Array.isArray(copy) ? copy.filter((v) => v !== DROP) : (copy ?? node);
+  if (segment !== '*') return rewriteKey(record, segment, path, depth, step, run);
+  let out: unknown = node;
+  for (const key of Object.keys(record)) out = rewriteKey(out as Record<string, unknown>, key, path, depth, step, run);
+  return Array.isArray(out) && out.includes(DROP) ? out.filter((v) => v !== DROP) : out;
+}
+
+function rewriteKey(
+  record: Record<string, unknown>,
+  key: string,
+  path: readonly string[],
+  depth: number,
+  step: { label: string; op: Op },
+  run: Run,
+): unknown {
+  if (!Object.hasOwn(record, key)) return record;
+  const child = record[key];
+  const last = depth === path.length - 1;
+  const next = last ? step.op(child) : rewrite(child, path, depth + 1, step, run);
+  if (next === child) return record;
+  if (last) count(run.tally, step.label);
+  const copy = writable(record, run);
+  if (next === DROP && !Array.isArray(copy)) delete copy[key];
+  else setOwn(copy, key, next);
+  return copy;
 }
 
 /** Every key at every depth against the key matchers; copies only what changes. */
-function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>, tally: Tally, depth: number): unknown {
+function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
   if (!isContainer(node)) return node;
   if (depth > MAX_KEY_DEPTH) return REDACTED;
   const isArray = Array.isArray(node);
@@ -265,10 +287,10 @@ function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>,
     if (!Object.hasOwn(record, key)) continue;
     const child = record[key];
     const rule = keyRuleFor(keyOp, key, depth, isArray);
-    const next = rule ? rule.op(child) : rewriteKeys(child, keyOp, tally, depth + 1);
+    const next = rule ? rule.op(child) : rewriteKeys(child, keyOp, run, depth + 1);
     if (next === child) continue;
-    if (rule) count(tally, rule.label);
-    copy ??= (isArray ? [...(node as unknown[])] : { ...record }) as Record<string, unknown>;
+    if (rule) count(run.tally, rule.label);
+    copy ??= writable(node, run);
     if (next === DROP) delete copy[key];
     else setOwn(copy, key, next);
   }

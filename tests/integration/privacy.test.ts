@@ -12,6 +12,7 @@ import path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { TABLE_NAMES } from '../../infra';
 import { setPrivacyPolicy, preparePolicy } from '../../lib/admin/privacy-policies';
+import { preparePlan, removeTrackingPlan, setTrackingPlan } from '../../lib/admin/tracking-plans';
 import { createIngestHandler, ingestDepsFrom } from '../../lib/ingest/handler';
 import { createWorker } from '../../lib/worker/process-batch';
 import { toSqsRecord } from '../../local/sqs-trigger';
@@ -378,5 +379,31 @@ describe('ids the policy hashes', () => {
     expect(erasure).toMatchObject({ code: 0, stdout: expect.stringContaining('was erased') });
     expect(after.stdout).toBe('');
     expect(await stack.scan('track')).not.toContainEqual(expect.objectContaining({ userId: hmac(known) }));
+  });
+});
+
+describe('with a tracking plan', () => {
+  it('the plan judges the event as sent, then the policy applies', async () => {
+    const plan = {
+      mode: 'block',
+      unplanned: 'allow',
+      events: {
+        identify: {
+          type: 'object',
+          properties: { traits: { type: 'object', properties: { email: { type: 'string', format: 'email' } } } },
+        },
+      },
+    };
+    await setTrackingPlan(admin(), stack.sourceId, preparePlan(JSON.stringify(plan)));
+    expect(await setPolicy({ fields: [{ path: 'traits.email', action: 'hash' }] })).toMatchObject({ code: 0 });
+
+    const response = await stack.send('/v1/identify', segmentEvent('identify', { userId: 'planned', traits: { email: RAW.email } }));
+    const bodies = await pump();
+    await removeTrackingPlan(admin(), stack.sourceId);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ accepted: 1, rejected: 0 });
+    expect((await stack.scan('identify')).find((e) => e.userId === 'planned')?.traits).toEqual({ email: hmac(RAW.email) });
+    expect(bodies.join('')).not.toContain(RAW.email);
   });
 });

@@ -94,6 +94,19 @@ describe('applyPolicy', () => {
     expect(shared).toEqual({ a: { card: '4111', keep: 1 }, b: [{ card: '5500' }] });
   });
 
+  it('drops array elements a wildcard names, also from an array an earlier rule copied', () => {
+    const out = apply(
+      {
+        fields: [
+          { path: 'properties.items.*.x', action: 'redact' },
+          { path: 'properties.items.*', action: 'drop' },
+        ],
+      },
+      { properties: { items: [{ x: 1 }, { x: 2 }] } },
+    );
+    expect(out).toEqual({ event: { properties: { items: [] } } });
+  });
+
   it('matches key names however they are cased or separated, at any depth', () => {
     const out = apply(
       {
