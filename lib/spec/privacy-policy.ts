@@ -86,38 +86,17 @@ export const KEY_PRESETS = {
 } as const;
 export type KeyPreset = keyof typeof KEY_PRESETS;
 
-/** Fields a stripped event keeps whatever its consent: without them it cannot be stored or found. */
-export const ESSENTIAL_FIELDS = [
-  'type',
-  'messageId',
-  'timestamp',
-  'originalTimestamp',
-  'rawTimestamp',
-  'sentAt',
-  'userId',
-  'anonymousId',
-  'groupId',
-  'previousId',
-  'event',
-  'name',
-] as const;
-
 /**
  * Top-level fields the store is built on (keys, sort keys, event keys): field rules may not touch
  * them, and key matchers leave them alone at the top level.
  */
-export const STRUCTURAL_FIELDS = new Set<string>([
-  'type',
-  'messageId',
-  'timestamp',
-  'originalTimestamp',
-  'rawTimestamp',
-  'sentAt',
-  'event',
-  'name',
-]);
+const STRUCTURE = ['type', 'messageId', 'timestamp', 'originalTimestamp', 'rawTimestamp', 'sentAt', 'event', 'name'] as const;
 /** Ids: hashing keeps them usable as keys; redacting would make every user one. */
-const ID_FIELDS = new Set<string>(['userId', 'anonymousId', 'groupId', 'previousId']);
+const IDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+export const STRUCTURAL_FIELDS: ReadonlySet<string> = new Set(STRUCTURE);
+const ID_FIELDS: ReadonlySet<string> = new Set(IDS);
+/** Fields a stripped event keeps whatever its consent, and key matchers leave alone at the top: without them it cannot be stored or found. */
+export const ESSENTIAL_FIELDS = [...STRUCTURE, ...IDS] as const;
 
 const MAX_RULES = 200;
 const MAX_POLICY_BYTES = 64 * 1024;

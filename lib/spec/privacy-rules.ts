@@ -11,7 +11,6 @@ import { setOwn } from '../shared/own-keys';
 import { adMatchingSha256, hashInput, keyedHash, type PrivacyKey } from '../shared/privacy-hash';
 import {
   ESSENTIAL_FIELDS,
-  STRUCTURAL_FIELDS,
   KEY_PRESETS,
   normalizeKeyName,
   REDACTED,
@@ -188,7 +187,7 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
 }
 
 /** The top level's ids and structure are named by field rules only (privacy-policy.ts checks those). */
-const TOP_LEVEL_KEPT = new Set([...STRUCTURAL_FIELDS, 'userId', 'anonymousId', 'groupId', 'previousId']);
+const TOP_LEVEL_KEPT: ReadonlySet<string> = new Set(ESSENTIAL_FIELDS);
 
 function keyRuleFor(keyOp: NonNullable<CompiledPolicy['keyOp']>, key: string, depth: number, isArray: boolean) {
   if (isArray || (depth === 0 && TOP_LEVEL_KEPT.has(key))) return undefined;
