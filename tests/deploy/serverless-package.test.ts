@@ -118,6 +118,15 @@ function dimensions(fn: string, extra: Record<string, string> = {}): Array<{ Nam
   ];
 }
 
+/**
+ * A function's variables as Lambda sees them: the secrets' dynamic references
+ * (`{{resolve:secretsmanager:...}}`) become text only at deploy, so a stand-in of the right form is read here.
+ */
+function resolvedAtDeploy(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'a-secret-resolved-at-deploy-0123456789']),
+  );
+}
 describe('serverless package --stage test', () => {
   it('writes a zip per function, without network or credentials', () => {
     // Assess
@@ -219,7 +228,7 @@ describe('serverless package --stage test', () => {
         };
 
         // Act
-        const config = loadConfig({ ...Variables, QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' } as Record<string, string>);
+        const config = loadConfig({ ...resolvedAtDeploy(Variables), QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' });
 
         // Assess
         expect(Variables).toMatchObject({
@@ -641,7 +650,7 @@ describe('serverless package --stage test', () => {
         };
 
         // Act
-        const config = loadConfig({ ...Variables, QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' } as Record<string, string>);
+        const config = loadConfig({ ...resolvedAtDeploy(Variables), QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' });
 
         // Assess
         expect(Variables).toMatchObject({ EVENT_RETENTION_DAYS: '90', TABLE_OVERRIDES: `track=${RESTORED_TRACK}` });
