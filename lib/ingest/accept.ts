@@ -163,7 +163,10 @@ function judgeEvents(
     clock: options.clock,
     receivedAtMs: request.receivedAtMs,
     maxEventBytes: deps.config.limits.maxEventBytes,
-    sourceIp: request.sourceIp,
+    // The Tracking API's senders (clock `library`) are the users' browsers and apps or the
+    // customer's servers; /segment and /webhook requests come from Segment's servers, whose
+    // address is nobody's `context.ip`.
+    sourceIp: options.clock === 'library' ? request.sourceIp : undefined,
     // Without a plan the policy applies inside normalize, so each event is serialized once; with
     // one, the plan judges the event as sent and the policy applies after it.
     finish: privacy && !plan ? privacyFinisher(privacy) : undefined,

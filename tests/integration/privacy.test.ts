@@ -230,6 +230,17 @@ describe('context.ip', () => {
     expect(stored?.context).toEqual({ library: { name: 'analytics-node', version: '2.1.0' }, ip: hmac('192.0.2.44') });
     expect(bodies.join('')).not.toContain('192.0.2.44');
   });
+
+  it("is not filled on /segment, whose requests come from Segment's servers", async () => {
+    expect(await setPolicy({ ip: 'keep' })).toMatchObject({ code: 0 });
+    const event = segmentEvent('track', { userId: 'ip-direct', context: { library: { name: 'analytics-node', version: '2.1.0' } } });
+
+    expect((await stack.send('/segment', event)).status).toBe(200);
+    await pump();
+
+    const [stored] = (await stack.scan('track')).filter((e) => e.userId === 'ip-direct');
+    expect(stored?.context).toEqual({ library: { name: 'analytics-node', version: '2.1.0' } });
+  });
 });
 
 describe('consent', () => {
