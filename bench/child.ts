@@ -2,7 +2,7 @@
  * One in-process measurement in a fresh process (its own heap and JIT state), started by
  * bench/run.ts; the result goes back over IPC. (No forced GC between rounds: `--expose-gc` and
  * `gc()` made the handlers measurably slower afterwards.)
- *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n,"plan"?:true,"learn"?:false,"profiles"?:false}
+ *   argv[2]: {"task":"ingest"|"worker","shape":"single"|"batch"|"webhook","rounds":n,"roundMs":ms,"batchSize"?:n,"plan"?:true,"privacy"?:true,"learn"?:false,"profiles"?:false}
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
 import { measureNaive } from './naive';
@@ -22,6 +22,8 @@ interface Task {
   batchSize?: number;
   /** Ingest only: the source has the bench's 50-event tracking plan. */
   plan?: boolean;
+  /** Ingest only: the source has the bench's ten-rule privacy policy. */
+  privacy?: boolean;
   /** Worker only: false turns schema learning off (lib/worker/schemas/), to show what it costs. */
   learn?: boolean;
   /** Worker only: false turns profiles off (stage parameter profiles), to show what they cost. */
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   const options = { rounds: task.rounds, roundMs: task.roundMs };
   const result =
     task.task === 'ingest'
-      ? await measureIngest(task.shape, options, logs, task.plan === true)
+      ? await measureIngest(task.shape, options, logs, task.plan === true, task.privacy === true)
       : task.task === 'naive'
         ? await measureNaive(task.shape, options)
         : await measureWorker(

@@ -20,6 +20,7 @@ import { silentLog } from '../lib/shared/log';
 import { eventItemBytes, FakeAws, type Observed } from './fake-aws';
 import { apiGatewayEvent, BENCH_QUEUE_URL } from './fixtures';
 import { benchPlan } from './plan';
+import { benchPrivacyPolicy } from './privacy';
 import { ingestPasses, timedRound, workerPasses, type PassesRound } from './passes';
 import { loadConfig } from '../lib/shared/config';
 import { DEPLOYMENT } from './prices';
@@ -65,6 +66,8 @@ export interface IngestMeasurement {
   logBytesPerRequest: number;
   /** Whether the source had the 50-event tracking plan of bench/plan.ts (absent in older runs: off). */
   plan?: boolean;
+  /** Whether the source had the ten-rule privacy policy of bench/privacy.ts (absent in older runs: off). */
+  privacy?: boolean;
 }
 
 export interface WorkerMeasurement {
@@ -170,18 +173,20 @@ function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record
     AWS_REGION: 'us-east-1',
     LOG_LEVEL: 'INFO',
     ERASURE_HASH_KEY: 'bench-erasure-hash-key-0123456789',
+    PRIVACY_HASH_KEY: '1:bench-privacy-hash-key-0123456789',
     ...SHAPES[shape].env,
     ...extra,
   };
 }
 
-function fakeAws(plan = false): FakeAws {
+function fakeAws(plan = false, privacy = false): FakeAws {
   const trackingPlan = plan ? { trackingPlan: JSON.stringify(benchPlan()), trackingPlanVersion: 'bench-plan-50' } : {};
+  const policy = privacy ? { privacyPolicy: JSON.stringify(benchPrivacyPolicy()), privacyPolicyVersion: 'bench-privacy-10' } : {};
   return new FakeAws({
     keepMessages: true,
     items: {
       '-keys': { keyHash: hashKey(BENCH_KEY), sourceId: 'bench', keyPrefix: BENCH_KEY.slice(0, 7), createdAt: '2026-01-01T00:00:00.000Z' },
-      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false, ...trackingPlan },
+      '-sources': { sourceId: 'bench', name: 'Benchmark', disabled: false, ...trackingPlan, ...policy },
     },
   });
 }
@@ -191,8 +196,8 @@ function fakeAws(plan = false): FakeAws {
  * Every request is received at RECEIVED_AT (so its queue messages are the same bytes each time);
  * deadlines run on the real clock (lib/ingest/handler.ts), as in Lambda.
  */
-function ingestRig(shape: ShapeId, plan = false) {
-  const fake = fakeAws(plan);
+function ingestRig(shape: ShapeId, plan = false, privacy = false) {
+  const fake = fakeAws(plan, privacy);
   const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
   return { fake, handler };
 }
@@ -292,15 +297,19 @@ async function timeInterleaved(
 /** Requests per accounting pass: enough messages to fill worker invocations, few enough to stay fast. */
 const PASS_REQUESTS: Record<ShapeId, number> = { single: 400, batch: 20, webhook: 4 };
 
-/** `plan`: the source has the 50-event tracking plan of bench/plan.ts (block mode; every event keeps to it). */
+/**
+ * `plan`: the source has the 50-event tracking plan of bench/plan.ts (block mode; every event keeps
+ * to it); `privacy`: the ten-rule privacy policy of bench/privacy.ts.
+ */
 export async function measureIngest(
   shape: ShapeId,
   options: TimingOptions,
   logs: { take(): number },
   plan = false,
+  privacy = false,
 ): Promise<IngestMeasurement> {
   const { requests, events } = httpEvents(shape, PASS_REQUESTS[shape]);
-  const { fake, handler } = ingestRig(shape, plan);
+  const { fake, handler } = ingestRig(shape, plan, privacy);
   const expected = SHAPES[shape].eventsPerRequest;
 
   // Accounting pass: every answer checked, AWS requests counted, answers recorded for replay.
@@ -354,6 +363,7 @@ export async function measureIngest(
     requestsInPass: events.length,
     logBytesPerRequest: perRequest(logBytes),
     plan,
+    privacy,
   };
 }
 

@@ -32,6 +32,8 @@ export interface BenchResult {
         ingest?: IngestMeasurement;
         /** The same traffic with the 50-event tracking plan of bench/plan.ts on. */
         ingestWithPlan?: IngestMeasurement;
+        /** The same traffic with the ten-rule privacy policy of bench/privacy.ts on. */
+        ingestWithPrivacy?: IngestMeasurement;
         worker?: WorkerMeasurement;
         /** The worker with schema learning off (lib/worker/schemas/), to show what it costs. */
         workerWithoutSchemas?: WorkerMeasurement;
@@ -101,6 +103,11 @@ export function renderReport(result: BenchResult): string {
     row('load average during those rounds (1 min)', (s) => s.ingest && loads(s.ingest.interleaved)),
     row('CPU µs per event, 50-event tracking plan on', (s) => s.ingestWithPlan && fixed(perEvent(s.ingestWithPlan))),
     row('plan on ÷ plan off', (s) => s.ingest && s.ingestWithPlan && ratio(perEvent(s.ingestWithPlan) / perEvent(s.ingest))),
+    row('CPU µs per event, ten-rule privacy policy on', (s) => s.ingestWithPrivacy && fixed(perEvent(s.ingestWithPrivacy))),
+    row(
+      'policy on ÷ off, each ÷ its interleaved floor (target < 1.3)',
+      (s) => s.ingest && s.ingestWithPrivacy && ratio(s.ingestWithPrivacy.interleaved.ratioMedian / s.ingest.interleaved.ratioMedian),
+    ),
     row(
       'naive design, CPU µs per event: ingest / worker (measured beside)',
       (s) => s.naive && `${fixed(s.naive.ingestCpuUsPerEvent)} / ${fixed(s.naive.workerCpuUsPerEvent)}`,

@@ -50,7 +50,7 @@ function runChild<T>(
   shape: ShapeId,
   rounds: number,
   roundMs: number,
-  extra: { batchSize?: number; plan?: boolean; learn?: boolean; profiles?: boolean } = {},
+  extra: { batchSize?: number; plan?: boolean; privacy?: boolean; learn?: boolean; profiles?: boolean } = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, ...extra })], {
@@ -99,6 +99,8 @@ async function main(): Promise<void> {
       shape.ingest = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs);
       log(`ingest, in process: ${SHAPES[id].label}, 50-event tracking plan on`);
       shape.ingestWithPlan = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs, { plan: true });
+      log(`ingest, in process: ${SHAPES[id].label}, ten-rule privacy policy on`);
+      shape.ingestWithPrivacy = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs, { privacy: true });
     }
     if (args.sections.has('worker')) {
       log(`worker, in process: ${SHAPES[id].label}`);

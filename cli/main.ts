@@ -24,6 +24,7 @@ import {
   sourcesSetSecret,
   sourcesSetWebhook,
 } from './sources/command';
+import { sourcesPrivacy } from './sources/privacy';
 import { status } from './status/command';
 import { CliError, EXIT, explainError } from './core/errors';
 import { write, type Io } from './core/io';
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   sourcesSetWebhook,
   sourcesRateLimit,
   sourcesAllowOrigin,
+  sourcesPrivacy,
   keysCreate,
   keysList,
   keysRevoke,

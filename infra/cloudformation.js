@@ -61,6 +61,7 @@ const CUSTOM_METRICS = {
     'EnqueueRetries',
     'EnqueueFailures',
     'PlanViolations',
+    'PrivacyRuleApplied',
     'DependencyErrors',
     'UnexpectedErrors',
   ],
@@ -721,6 +722,20 @@ function secrets(stack) {
         GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
       },
     },
+    // The key privacy policies hash with (lib/shared/privacy-hash.ts; docs/privacy.md): retained,
+    // since the hashes already stored could not be matched again without it. Rotated by putting
+    // `<version>:<new key>,<old version>:<old key>` in the secret and deploying again.
+    PrivacyHashKeySecret: {
+      Type: 'AWS::SecretsManager::Secret',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        Name: `${stack.prefix}-privacy-hash-key`,
+        Description:
+          'HMAC key (version 1, or a <version>:<key> list, current first) that privacy policies of segment-ingest hash values with',
+        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+      },
+    },
   };
 }
 
@@ -766,6 +781,11 @@ function outputs(stack) {
   result.ErasureHashKeySecretArn = {
     Description: 'Secrets Manager secret the erasure records name users with (segment-ingest erasures show reads it)',
     Value: ref('ErasureHashKeySecret'),
+  };
+  result.PrivacyHashKeySecretArn = {
+    Description:
+      'Secrets Manager secret privacy policies hash with (segment-ingest events/profile/erasures --user read it for sources that hash ids)',
+    Value: ref('PrivacyHashKeySecret'),
   };
   result.DashboardUrl = {
     Description: 'CloudWatch dashboard of the pipeline',

@@ -62,6 +62,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     SQS_ENDPOINT: options.sqsEndpoint,
     // A stage's own secret for the erasure records; `npm start` passes the one it keeps in .data/.
     ERASURE_HASH_KEY: randomBytes(32).toString('hex'),
+    // And the one privacy policies hash with (lib/shared/privacy-hash.ts).
+    PRIVACY_HASH_KEY: `1:${randomBytes(32).toString('hex')}`,
   };
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
 

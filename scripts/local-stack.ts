@@ -59,6 +59,9 @@ const devWebhookSecret = () => localCredential('DEV_WEBHOOK_SECRET', 'dev-webhoo
 /** The local stage's secret for erasure records: ERASURE_HASH_KEY, or kept in .data/erasure-hash-key. */
 const erasureHashKey = () => localCredential('ERASURE_HASH_KEY', 'erasure-hash-key', () => randomBytes(32).toString('hex'));
 
+/** The local stage's key for privacy policies' hashes: PRIVACY_HASH_KEY, or kept in .data/privacy-hash-key. */
+const privacyHashKey = () => localCredential('PRIVACY_HASH_KEY', 'privacy-hash-key', () => randomBytes(32).toString('hex'));
+
 /** The `local` source with the dev key and webhook secret, created or brought up to date. */
 async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecret: string): Promise<void> {
   if (!(await admin.getSource(SOURCE_ID))) await admin.createSource(SOURCE_ID, 'Local development');
@@ -82,7 +85,7 @@ async function startStack(ports: { http: number; dynamodb: number; sqs: number }
       dynamodbEndpoint: emulators.dynamodbEndpoint,
       sqsEndpoint: emulators.sqsEndpoint,
       port: ports.http,
-      env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
+      env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey(), PRIVACY_HASH_KEY: privacyHashKey() },
       // The functions' own lines (Powertools JSON, at LOG_LEVEL) beside the request lines, as CloudWatch would hold them.
       log: createLogger(`segment-ingest-${STAGE}`, logLevel),
       onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),

@@ -30,6 +30,8 @@ export interface StageResources {
   tables: Record<TableName, string>;
   /** The Secrets Manager secret erasure records name users with (`erasures show` reads it). */
   erasureHashKeySecretArn: string | undefined;
+  /** The secret privacy policies hash with (`--user` reads it for sources that hash ids). */
+  privacyHashKeySecretArn?: string;
 }
 
 /** Maps stack outputs to what the CLI needs; anything missing falls back to the naming convention or stays undefined. */
@@ -40,6 +42,7 @@ export function resourcesFromOutputs(stage: string, outputs: Record<string, stri
     queueUrl: first(OUTPUT_KEYS.queueUrl),
     deadLetterQueueUrl: first(OUTPUT_KEYS.deadLetterQueueUrl),
     erasureHashKeySecretArn: first(['ErasureHashKeySecretArn']),
+    privacyHashKeySecretArn: first(['PrivacyHashKeySecretArn']),
     tables: Object.fromEntries(TABLE_NAMES.map((name) => [name, outputs[tableOutputKey(name)] ?? resourceName(stage, name)])) as Record<
       TableName,
       string

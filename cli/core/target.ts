@@ -25,6 +25,8 @@ export interface Target {
   tables: Record<TableName, string>;
   /** A deployed stage's secret for naming users in erasure records; undefined locally. */
   erasureHashKeySecretArn?: string;
+  /** A deployed stage's secret for privacy policies' hashes; undefined locally. */
+  privacyHashKeySecretArn?: string;
 }
 
 /** The options every command that talks to a stage accepts. */
@@ -130,6 +132,7 @@ export async function resolveTarget(
     deadLetterQueueUrl: resources.deadLetterQueueUrl,
     tables: resources.tables,
     erasureHashKeySecretArn: resources.erasureHashKeySecretArn,
+    privacyHashKeySecretArn: resources.privacyHashKeySecretArn,
   };
 }
 

@@ -6,6 +6,7 @@ import { EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
 import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
+import { storedIds } from '../core/stored-ids';
 import { describeTarget, TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from './hash-key';
 import { lookupErasure, type ErasureStatus } from './lookup';
@@ -41,8 +42,10 @@ export const erasuresShow: Command = {
     const { status, where } = await withStage(values, io, deps, async (stage) => {
       await requireSource(stage, sourceId);
       const hashKey = await readErasureHashKey(stage.target, io.env, io.cwd, deps);
+      // A source whose privacy policy hashes userIds erased the hashed id: the deletes were hashed at ingest too.
+      const stored = (await storedIds(stage, io, deps, sourceId, { userId })).userId ?? userId;
       return {
-        status: await lookupErasure(stage.clients.documents, stage.target.tables.erasures, sourceId, userId, hashKey),
+        status: await lookupErasure(stage.clients.documents, stage.target.tables.erasures, sourceId, stored, hashKey),
         where: describeTarget(stage.target),
       };
     });

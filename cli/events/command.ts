@@ -6,6 +6,7 @@ import { EXIT, UsageError } from '../core/errors';
 import { eventForOutput, lookupEvents } from './lookup';
 import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
+import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 
@@ -60,7 +61,8 @@ export const events: Command = {
     let printed = 0;
     await withStage(values, io, deps, async (stage) => {
       await requireSource(stage, sourceId);
-      for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, query)) {
+      const ids = await storedIds(stage, io, deps, sourceId, { userId, anonymousId });
+      for await (const typed of lookupEvents(stage.clients.dynamodb, stage.target.tables, { ...query, ...ids })) {
         await write(io.stdout, `${JSON.stringify(eventForOutput(typed))}\n`);
         if (++printed >= limit) break;
       }

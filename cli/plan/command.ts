@@ -1,6 +1,4 @@
 /** `plan set|show|remove`: a source's tracking plan, checked at ingest (docs/schemas-and-plans.md). */
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import {
   getTrackingPlan,
   preparePlan,
@@ -11,7 +9,8 @@ import {
 } from '../../lib/admin/tracking-plans';
 import { requiredSource, SOURCE_OPTION } from '../core/args';
 import type { Command } from '../core/command';
-import { CliError, EXIT, UsageError } from '../core/errors';
+import { EXIT, UsageError } from '../core/errors';
+import { readInputFile } from '../core/input-file';
 import { write, type Io } from '../core/io';
 import { withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
@@ -60,39 +59,13 @@ is refused (exit 2) and nothing is stored. Start from what was observed: segment
 
 /** Reads and checks a plan file; bad input is a usage error (exit 2) naming the file and every problem. */
 async function readPlanFile(file: string, io: Io): Promise<PreparedPlan> {
-  const name = file === '-' ? 'stdin' : file;
-  let text: string;
-  try {
-    text = file === '-' ? await readStdin(io) : await readSmallFile(path.resolve(io.cwd, file));
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `${name}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}`,
-    );
-  }
+  const text = await readInputFile(file, io, MAX_FILE_BYTES, 'plan');
   try {
     return preparePlan(text);
   } catch (error) {
     if (!(error instanceof TrackingPlanError)) throw error;
-    throw new UsageError(`${name} is not a tracking plan that can be stored:\n  ${error.problems.join('\n  ')}`);
+    throw new UsageError(`${file === '-' ? 'stdin' : file} is not a tracking plan that can be stored:\n  ${error.problems.join('\n  ')}`);
   }
-}
-
-async function readSmallFile(file: string): Promise<string> {
-  const { size } = await stat(file);
-  if (size > MAX_FILE_BYTES) throw new UsageError(`${file}: ${size} bytes; a plan file may have at most ${MAX_FILE_BYTES}`);
-  return readFile(file, 'utf8');
-}
-
-async function readStdin(io: Io): Promise<string> {
-  if (!io.stdin) throw new UsageError('no stdin to read the plan from');
-  let text = '';
-  for await (const chunk of io.stdin) {
-    text += String(chunk);
-    if (text.length > MAX_FILE_BYTES) throw new UsageError(`stdin: more than ${MAX_FILE_BYTES} bytes; too large for a plan`);
-  }
-  return text;
 }
 
 export const planShow: Command = {

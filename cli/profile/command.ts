@@ -4,6 +4,7 @@ import type { Command } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
+import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
 import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
@@ -40,9 +41,10 @@ export const profile: Command = {
     const found = await withStage(values, io, deps, async (stage) => {
       await requireSource(stage, sourceId);
       const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
-      return userId !== undefined
-        ? lookUpUser(reader, sourceId, userId)
-        : lookUpAnonymous(reader, sourceId, anonymousId ?? '', booleanOption(values, 'own'));
+      const ids = await storedIds(stage, io, deps, sourceId, { userId, anonymousId });
+      return ids.userId !== undefined
+        ? lookUpUser(reader, sourceId, ids.userId)
+        : lookUpAnonymous(reader, sourceId, ids.anonymousId ?? '', booleanOption(values, 'own'));
     });
     if (found.note) await write(io.stderr, `${found.note}\n`);
     if (found.view) await write(io.stdout, `${printable(found.view)}\n`);

@@ -20,6 +20,16 @@ import type { HealthCheck } from './health';
 import { BadRequestError, ForbiddenError } from './http-errors';
 import { jsonResponse, type HttpRequest, type HttpResponse } from './http';
 import { applyPlan, planReport, type ActivePlan, type PlanLoader } from './plan-checks';
+import {
+  applyPrivacy,
+  finishPrivacyRun,
+  privacyFinisher,
+  quarantinedBody,
+  quarantinedText,
+  startPrivacyRun,
+  type PrivacyLoader,
+  type PrivacyRun,
+} from './privacy';
 import type { RateLimiter } from './rate-limit';
 import type { SourceRecord } from '../shared/source-records';
 
@@ -34,6 +44,8 @@ export interface IngestDeps {
   health?: HealthCheck;
   /** The sources' tracking plans, compiled once per version (plan-checks.ts). */
   plans: PlanLoader;
+  /** The sources' privacy policies, compiled once per version (privacy.ts). */
+  privacy: PrivacyLoader;
 }
 
 export interface EventItemError {
@@ -143,7 +155,10 @@ export async function acceptEvents(
 ): Promise<HttpResponse> {
   const source = await admitSource(deps, delivery, items.length);
   const plan = await deps.plans.planFor(source);
-  const judgement = judgeEvents(deps, delivery, items, options, plan);
+  const policy = deps.privacy.policyFor(source);
+  const privacy = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
+  const judgement = judgeEvents(deps, delivery, items, options, plan, privacy);
+  if (privacy) finishPrivacyRun(privacy, deps.meter, judgement.warnings);
   const result = await deps.enqueue(judgement.records, delivery.request.deadline);
   const accepted = items.length - judgement.errors.length;
   recordOutcome(deps, delivery, judgement, accepted, result);
@@ -183,6 +198,7 @@ function judgeEvents(
   items: readonly unknown[],
   options: AcceptOptions,
   plan?: ActivePlan,
+  privacy?: PrivacyRun,
 ): Judgement {
   const { request, principal } = delivery;
   const meta = { sourceId: principal.sourceId, receivedAt: new Date(request.receivedAtMs).toISOString(), requestId: request.requestId };
@@ -193,6 +209,13 @@ function judgeEvents(
     clock: options.clock,
     receivedAtMs: request.receivedAtMs,
     maxEventBytes: deps.config.limits.maxEventBytes,
+    // The Tracking API's senders (clock `library`) are the users' browsers and apps or the
+    // customer's servers; /segment and /webhook requests come from Segment's servers, whose
+    // address is nobody's `context.ip`.
+    sourceIp: options.clock === 'library' ? request.sourceIp : undefined,
+    // Without a plan the policy applies inside normalize, so each event is serialized once; with
+    // one, the plan judges the event as sent and the policy applies after it.
+    finish: privacy && !plan ? privacyFinisher(privacy) : undefined,
   };
   const judgement: Judgement = { records: [], errors: [], warnings: [], reasons: [] };
   const report = plan && planReport(deps.meter, judgement.warnings, options.single, plan);
@@ -200,18 +223,20 @@ function judgeEvents(
     const refusal = deleteRefusal(delivery, item, index);
     if (refusal !== undefined) {
       const messageId = isObject(item) && typeof item.messageId === 'string' ? item.messageId.slice(0, 100) : undefined;
-      refuseItem(judgement, delivery, item, { index, single: options.single, reasons: [refusal], reason: 'forbidden', messageId });
+      refuseItem(judgement, delivery, item, { index, single: options.single, reasons: [refusal], reason: 'forbidden', messageId }, privacy);
       return;
     }
     const normalized = normalizeEvent(item, normalizeOptions);
-    const verdict = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
+    const planned = plan && report ? applyPlan(plan, normalized, index, report) : normalized;
+    const verdict = privacy && plan ? applyPrivacy(privacy, planned) : planned;
+    if (verdict === undefined || (verdict.ok && verdict.withheld)) return;
     if (verdict.ok) {
       judgement.records.push(serializeEventRecord(meta, verdict.json, verdict.keyTime));
       if (verdict.warning) judgement.warnings.push(options.single ? verdict.warning : `event ${index}: ${verdict.warning}`);
       return;
     }
     const { reasons, reason, messageId } = verdict;
-    refuseItem(judgement, delivery, item, { index, single: options.single, reasons, reason, messageId });
+    refuseItem(judgement, delivery, item, { index, single: options.single, reasons, reason, messageId }, privacy);
   });
   return judgement;
 }
@@ -222,12 +247,15 @@ function refuseItem(
   delivery: Delivery,
   item: unknown,
   refused: { index: number; single: boolean; reasons: string[]; reason: RefusalReason; messageId: string | undefined },
+  privacy: PrivacyRun | undefined,
 ): void {
   const { index, reasons, messageId } = refused;
   judgement.errors.push({ index, messageId, message: reasons.join('; ') });
   judgement.reasons.push(refused.reason);
   const position = refused.single ? undefined : index;
-  judgement.records.push(serializeRecord(rejectedRecord(delivery, safeStringify(item), reasons, position, messageId)));
+  // The source's privacy rules apply to the raw text kept in quarantine too.
+  const raw = privacy ? quarantinedText(privacy, item) : safeStringify(item);
+  judgement.records.push(serializeRecord(rejectedRecord(delivery, raw, reasons, position, messageId)));
 }
 
 /** Metrics for every request; a log line for a request with rejections (clean ones only at DEBUG). */
@@ -258,7 +286,11 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
   await admitSource(deps, delivery, 1);
-  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, text, [problem.message]))], delivery.request.deadline);
+  const policy = deps.privacy.policyFor(await deps.auth.getSource(delivery.principal.sourceId, delivery.request.deadline));
+  const run = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
+  const raw = run ? quarantinedBody(run, text) : text;
+  const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, raw, [problem.message]))], delivery.request.deadline);
+  if (run) finishPrivacyRun(run, deps.meter, []);
   deps.meter.count('EventsRejected', 1, ['reason', problem.reason]);
   deps.meter.count('EnqueueRetries', result.retries);
   deps.log.info('body quarantined', {

@@ -16,6 +16,7 @@ import { withCorsHeaders } from './cors';
 import { createEnqueuer } from './enqueue';
 import { createHealthCheck } from './health';
 import { createPlanLoader } from './plan-checks';
+import { createPrivacyLoader } from './privacy';
 import { QueueUnavailableError, ServiceError } from './http-errors';
 import { errorResponse, requestFromApiGateway, type HttpRequest, type HttpResponse } from './http';
 import { createRateLimiter } from './rate-limit';
@@ -41,6 +42,7 @@ export function ingestDepsFrom(config: Config, clients: Clients, log: Log, meter
     meter,
     rateLimiter: createRateLimiter(),
     plans: createPlanLoader(log),
+    privacy: createPrivacyLoader(log, config.privacyHashKeys),
     auth: createAuthenticator({
       documents: clients.documents,
       tables: config.tables,

@@ -21,6 +21,8 @@ export interface HttpRequest {
   /** The body as API Gateway delivered it when it came as text (not base64); `readBody` reads it directly. */
   text?: string;
   requestId: string;
+  /** The address API Gateway saw the request come from: an event's `context.ip` when the sender sent none. */
+  sourceIp?: string;
   receivedAtMs: number;
   /**
    * Epoch ms by which the answer must be on its way: the request budget from receipt, cut to the
@@ -52,6 +54,7 @@ export function requestFromApiGateway(event: APIGatewayProxyEventV2, receivedAtM
     },
     text: base64 ? undefined : raw,
     requestId: event.requestContext.requestId,
+    sourceIp: event.requestContext.http.sourceIp || undefined,
     receivedAtMs,
     deadline,
   };

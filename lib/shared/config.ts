@@ -4,6 +4,7 @@
  */
 import { TABLE_NAMES, tableNames, type TableName } from '../../infra';
 import { ConfigError } from './errors';
+import { parsePrivacyKeyRing, type PrivacyKeyRing } from './privacy-hash';
 
 /**
  * Lambda's limit on a synchronous invocation's payload (6 MB, as AWS counts it: 6 x 1024 x 1024
@@ -108,6 +109,11 @@ export interface Config {
    * deploy in Secrets Manager, generated and kept in `.data/` by the local stack. Required by the worker.
    */
   erasureHashKey: string | undefined;
+  /**
+   * The per-stage keys privacy policies hash with (PRIVACY_HASH_KEY, lib/shared/privacy-hash.ts),
+   * kept like the erasure hash key; required by the ingest function only for a policy that hashes.
+   */
+  privacyHashKeys: PrivacyKeyRing | undefined;
   logLevel: string;
   /** Powertools service name (a metric dimension); one per stage in AWS. */
   serviceName: string;
@@ -151,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     profiles: flag('PROFILES', true),
     profileActivity: flag('PROFILE_ACTIVITY', true),
     erasureHashKey: env.ERASURE_HASH_KEY || undefined,
+    privacyHashKeys: privacyKeys(env.PRIVACY_HASH_KEY, problems),
     logLevel: env.LOG_LEVEL ?? 'INFO',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
@@ -160,6 +167,13 @@ export function loadConfig(env: Env = process.env): Config {
   problems.push(...budgetProblems(config), ...limitProblems(config.limits));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function privacyKeys(text: string | undefined, problems: string[]): PrivacyKeyRing | undefined {
+  if (!text) return undefined;
+  const read = parsePrivacyKeyRing(text);
+  if ('problems' in read) problems.push(...read.problems);
+  return 'ring' in read ? read.ring : undefined;
 }
 
 /** `integer`, `flag` and `url` each read one variable of `env`; a malformed value is added to `problems` and read as the fallback (a URL as unset). */

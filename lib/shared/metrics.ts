@@ -20,6 +20,8 @@ export const COUNT_METRICS = [
   'Erasures',
   /** Events that break their source's tracking plan, warned or blocked (dimension `kind`: schema, unplanned). */
   'PlanViolations',
+  /** Values a source's privacy policy changed, or events its consent rules withheld (dimension `rule`: `ip`, `fields[0]`, `keys[1]`, `consent[0]`). */
+  'PrivacyRuleApplied',
   /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
   'DependencyErrors',
   /** An error that is no AWS service's answer (a bug: a TypeError, a broken invariant); lib/shared/unexpected.ts. */

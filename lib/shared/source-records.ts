@@ -42,6 +42,14 @@ export interface SourceRecord {
   trackingPlan?: string;
   trackingPlanVersion?: string;
   trackingPlanSetAt?: string;
+  /**
+   * The source's privacy policy as JSON text (lib/spec/privacy-policy.ts), its version (a hash of
+   * the text) and when it was set; written by lib/admin/privacy-policies.ts, applied at ingest by
+   * lib/ingest/privacy.ts.
+   */
+  privacyPolicy?: string;
+  privacyPolicyVersion?: string;
+  privacyPolicySetAt?: string;
   createdAt?: string;
 }
 

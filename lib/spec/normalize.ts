@@ -21,10 +21,20 @@ export interface NormalizeOptions {
   clock: EventClock;
   receivedAtMs: number;
   maxEventBytes: number;
+  /** The request's source address: `context.ip` when the event has none, as Segment fills it. */
+  sourceIp?: string;
+  /**
+   * Applied to a valid event just before it is serialized (a source's privacy policy,
+   * lib/ingest/privacy.ts), so the event is serialized once: what to store instead, that it is
+   * withheld (accepted, not stored), or why it is refused.
+   */
+  finish?: (event: Record<string, unknown>) => Finished;
 }
 
+export type Finished = { event: Record<string, unknown> } | { withheld: true } | { problem: Problem };
+
 export type Verdict =
-  | { ok: true; event: SegmentEvent; json: string; keyTime: string; warning?: string }
+  | { ok: true; event: SegmentEvent; json: string; keyTime: string; warning?: string; withheld?: true }
   | { ok: false; reasons: string[]; reason: RefusalReason; messageId?: string };
 
 /** The verdict on an invalid event: every reason, and the category of the most fundamental one. */
@@ -77,7 +87,12 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
   if (id === undefined) return refuse([{ reason: 'too-large', message: TOO_DEEP }], messageId);
   event.messageId = id;
   const time = applyEventTime(event, options);
-  const json = stringifyOrUndefined(event);
+  // After the id is derived: a retry from another address is still the same event.
+  if (options.sourceIp !== undefined) fillIp(event, options.sourceIp);
+  const finished = options.finish ? options.finish(event) : { event };
+  if ('problem' in finished) return refuse([finished.problem], messageId);
+  if ('withheld' in finished) return { ok: true, event: event as SegmentEvent, json: '', keyTime: time.keyTime, withheld: true };
+  const json = stringifyOrUndefined(finished.event);
   if (json === undefined) return refuse([{ reason: 'too-large', message: TOO_DEEP }], messageId);
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: count exactly only near the limit.
   if (json.length * 3 > options.maxEventBytes) {
@@ -89,7 +104,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions): Verdi
       );
     }
   }
-  const verdict: Verdict = { ok: true, event: event as SegmentEvent, json, keyTime: time.keyTime };
+  const verdict: Verdict = { ok: true, event: finished.event as SegmentEvent, json, keyTime: time.keyTime };
   if (time.warning) verdict.warning = time.warning;
   return verdict;
 }
@@ -173,6 +188,14 @@ function resolveType(bodyType: unknown, options: NormalizeOptions): SpecType | {
     };
   }
   return { error: `"type" must be one of ${allowed}, got ${quote(bodyType)}` };
+}
+
+/** `context.ip` from the request when the event has none; the context is copied, never changed in place (it may be the item's or the batch's). */
+function fillIp(event: Record<string, unknown>, ip: string): void {
+  const context = event.context;
+  if (context === undefined) event.context = { ip };
+  else if (typeof context === 'object' && context !== null && !Array.isArray(context) && (context as { ip?: unknown }).ip === undefined)
+    event.context = { ...context, ip };
 }
 
 function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integrations', fallback: unknown): void {

@@ -118,6 +118,15 @@ function dimensions(fn: string, extra: Record<string, string> = {}): Array<{ Nam
   ];
 }
 
+/**
+ * A function's variables as Lambda sees them: the secrets' dynamic references
+ * (`{{resolve:secretsmanager:...}}`) become text only at deploy, so a stand-in of the right form is read here.
+ */
+function resolvedAtDeploy(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'a-secret-resolved-at-deploy-0123456789']),
+  );
+}
 describe('serverless package --stage test', () => {
   it('writes a zip per function, without network or credentials', () => {
     // Assess
@@ -219,7 +228,7 @@ describe('serverless package --stage test', () => {
         };
 
         // Act
-        const config = loadConfig({ ...Variables, QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' } as Record<string, string>);
+        const config = loadConfig({ ...resolvedAtDeploy(Variables), QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' });
 
         // Assess
         expect(Variables).toMatchObject({
@@ -431,6 +440,17 @@ describe('serverless package --stage test', () => {
       expect(template.Outputs.ErasureHashKeySecretArn?.Value).toEqual({ Ref: 'ErasureHashKeySecret' });
     });
 
+    it('generates the privacy hash key in Secrets Manager, keeps it, and hands it to the ingest function only', () => {
+      const secret = resource('PrivacyHashKeySecret');
+      const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+      const ingest = resource('IngestLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
+
+      expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(ingest.Variables.PRIVACY_HASH_KEY).toEqual({ 'Fn::Sub': '{{resolve:secretsmanager:${PrivacyHashKeySecret}}}' });
+      expect(worker.Variables.PRIVACY_HASH_KEY).toBeUndefined();
+      expect(template.Outputs.PrivacyHashKeySecretArn?.Value).toEqual({ Ref: 'PrivacyHashKeySecret' });
+    });
+
     it('hands the profiles and profileActivity stage parameters to the worker', () => {
       const worker = resource('WorkerLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> };
       expect(worker.Variables.PROFILES).toBe('true');
@@ -632,7 +652,7 @@ describe('serverless package --stage test', () => {
         };
 
         // Act
-        const config = loadConfig({ ...Variables, QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' } as Record<string, string>);
+        const config = loadConfig({ ...resolvedAtDeploy(Variables), QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q' });
 
         // Assess
         expect(Variables).toMatchObject({ EVENT_RETENTION_DAYS: '90', TABLE_OVERRIDES: `track=${RESTORED_TRACK}` });

@@ -1,0 +1,144 @@
+/**
+ * Privacy policies at ingest (docs/privacy.md). A source's policy rides in its source record, which
+ * the authenticator reads and caches (`KEY_CACHE_SECONDS`), so it costs no request of its own and a
+ * change applies within the cache's lifetime; it is compiled once per version (a hash of its text)
+ * per instance. Applied after validation and the tracking plan, before anything is queued: to each
+ * valid event, and to what the quarantine keeps of a refused one, so a raw value reaches no queue
+ * message, table, quarantine record or log line. Counts per rule go to `PrivacyRuleApplied`
+ * (dimension `rule`), never a value.
+ *
+ * A stored policy that cannot be read or compiled (a missing PRIVACY_HASH_KEY) fails the request
+ * with a 503 rather than let the source's values through as sent.
+ */
+import type { Log } from '../shared/log';
+import { LruCache } from '../shared/lru-cache';
+import type { Meter } from '../shared/metrics';
+import type { SourceRecord } from '../shared/source-records';
+import type { Finished, Verdict } from '../spec/normalize';
+import type { PrivacyKeyRing } from '../shared/privacy-hash';
+import { readPrivacyPolicy } from '../spec/privacy-policy';
+import { applyPolicy, compilePolicy, type CompiledPolicy, type Tally } from '../spec/privacy-rules';
+
+export interface PrivacyLoader {
+  /** The compiled policy of `source`; `undefined` without one. Throws when the stored policy cannot be applied. */
+  policyFor(source: SourceRecord | undefined): CompiledPolicy | undefined;
+}
+
+const POLICY_ENTRIES = 100;
+const POLICY_TTL_MS = 24 * 3_600_000;
+
+export function createPrivacyLoader(log: Log, keys: PrivacyKeyRing | undefined): PrivacyLoader {
+  const policies = new LruCache<CompiledPolicy>(POLICY_ENTRIES);
+  return {
+    policyFor(source) {
+      const text = source?.privacyPolicy;
+      if (text === undefined || source === undefined) return undefined;
+      const version = source.privacyPolicyVersion ?? text;
+      const cached = policies.get(version);
+      if (cached) return cached.value;
+      try {
+        const read = readPrivacyPolicy(JSON.parse(text));
+        if ('problems' in read) throw new Error(`the stored policy is invalid: ${read.problems.length} problem(s)`);
+        const compiled = compilePolicy(read.policy, keys?.current);
+        policies.set(version, compiled, POLICY_TTL_MS);
+        return compiled;
+      } catch (error) {
+        log.error('the privacy policy of a source cannot be applied; its requests are answered 503', {
+          sourceId: source.sourceId,
+          version,
+          error: (error as Error).message,
+        });
+        throw error;
+      }
+    },
+  };
+}
+
+/** One request's privacy work: what each rule did (for the metric) and how many events consent withheld. */
+export interface PrivacyRun {
+  policy: CompiledPolicy;
+  tally: Tally;
+  withheld: number;
+  maxEventBytes: number;
+}
+
+export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): PrivacyRun {
+  return { policy, tally: new Map(), withheld: 0, maxEventBytes };
+}
+
+/**
+ * The policy as normalize's `finish`: applied to each valid event before it is serialized. An event
+ * consent withholds is counted in `run.withheld`; one the policy leaves without an id is refused.
+ */
+export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown>) => Finished {
+  return (event) => {
+    const applied = applyPolicy(run.policy, event, run.tally);
+    if ('withheld' in applied) {
+      run.withheld++;
+      return { withheld: true };
+    }
+    const { userId, anonymousId, type } = applied.event;
+    if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
+      const what = type === 'delete' ? 'other id a delete can name' : '"anonymousId"';
+      const message = `the source's privacy policy drops "userId" and the event has no ${what}: it could not be stored under anyone`;
+      return { problem: { reason: 'missing-identity', message } };
+    }
+    return applied;
+  };
+}
+
+/**
+ * The policy applied to a verdict already serialized (a source with a tracking plan: the plan
+ * judges the event as sent, then the policy applies): re-serialized when something changed,
+ * `undefined` when consent withholds it, a refusal when it is left without an id or too large.
+ */
+export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undefined {
+  if (!verdict.ok) return verdict;
+  const finished = privacyFinisher(run)(verdict.event as unknown as Record<string, unknown>);
+  if ('withheld' in finished) return undefined;
+  const { messageId } = verdict.event;
+  if ('problem' in finished) return { ok: false, reasons: [finished.problem.message], reason: finished.problem.reason, messageId };
+  if (finished.event === (verdict.event as unknown)) return verdict;
+  const json = JSON.stringify(finished.event);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > run.maxEventBytes) {
+    const message = `event is ${bytes} bytes serialized once the source's privacy policy applied (hashes are longer than most values); the limit is ${run.maxEventBytes}`;
+    return { ok: false, reasons: [message], reason: 'too-large', messageId };
+  }
+  return { ...verdict, event: finished.event as unknown as typeof verdict.event, json };
+}
+
+/** What the quarantine keeps of a refused item under the policy: the item with the policy applied, as JSON. */
+export function quarantinedText(run: PrivacyRun, item: unknown): string {
+  if (typeof item !== 'object' || item === null) return JSON.stringify(item) ?? String(item);
+  if (Array.isArray(item)) return JSON.stringify(item.map((element) => JSON.parse(quarantinedText(run, element)) as unknown));
+  const applied = applyPolicy(run.policy, item as Record<string, unknown>, run.tally);
+  if ('withheld' in applied) return JSON.stringify(`(not kept: the user's consent denies category ${applied.withheld})`);
+  const batch = applied.event.batch;
+  if (!Array.isArray(batch)) return JSON.stringify(applied.event);
+  return JSON.stringify({ ...applied.event, batch: JSON.parse(quarantinedText(run, batch)) as unknown });
+}
+
+/**
+ * A whole body the quarantine keeps, under the policy: the policy applied to it when it is JSON
+ * (to each element of its `batch`), and only a note of its size when it is not, since rules by
+ * field cannot find a value in text that is no JSON.
+ */
+export function quarantinedBody(run: PrivacyRun, text: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `(not kept: the body is not JSON and the source has a privacy policy; ${Buffer.byteLength(text)} bytes)`;
+  }
+  return quarantinedText(run, value);
+}
+
+/** The request's counts per rule, and a warning for the events consent withheld. */
+export function finishPrivacyRun(run: PrivacyRun, meter: Meter, warnings: string[]): void {
+  for (const [rule, n] of run.tally) meter.count('PrivacyRuleApplied', n, ['rule', rule]);
+  if (run.withheld > 0)
+    warnings.push(
+      `${run.withheld} event(s) were accepted and not stored: the user's consent (context.consent.categoryPreferences) denies a category the source's privacy policy withholds`,
+    );
+}

@@ -1,0 +1,63 @@
+/**
+ * The hashes of privacy policies (docs/privacy.md). `hash` is an HMAC-SHA256 under the stage's
+ * privacy key (PRIVACY_HASH_KEY, kept like the erasure hash key), written `hmac-v<version>:<hex>`:
+ * the version says which key made it, so a key can rotate and the old hashes stay recognisable.
+ * `sha256_for_ad_matching` is a plain SHA-256 of the trimmed, lower-cased text, the form ad
+ * platforms match on, and guessable by anyone: it protects nothing.
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+export interface PrivacyKey {
+  version: number;
+  key: string;
+}
+
+/** The stage's privacy keys, current first; the older ones are kept only to find what they hashed. */
+export interface PrivacyKeyRing {
+  current: PrivacyKey;
+  previous: PrivacyKey[];
+}
+
+const MIN_KEY_LENGTH = 16;
+
+/**
+ * Reads PRIVACY_HASH_KEY: `<key>` (version 1) or `<version>:<key>[,<version>:<key>...]`, the
+ * current key first. Returns the problems instead when it cannot be used.
+ */
+export function parsePrivacyKeyRing(text: string): { ring: PrivacyKeyRing } | { problems: string[] } {
+  const problems: string[] = [];
+  const keys = text.split(',').map((part, index): PrivacyKey => {
+    const match = /^(\d{1,6}):(.*)$/.exec(part.trim());
+    const key = match ? (match[2] ?? '') : part.trim();
+    const version = match ? Number(match[1]) : 1;
+    if (!match && index > 0) problems.push(`PRIVACY_HASH_KEY entry ${index + 1} must be written <version>:<key>`);
+    if (version < 1) problems.push(`PRIVACY_HASH_KEY entry ${index + 1} has version ${version}; versions start at 1`);
+    if (key.length < MIN_KEY_LENGTH) problems.push(`PRIVACY_HASH_KEY entry ${index + 1} must be at least ${MIN_KEY_LENGTH} characters`);
+    return { version, key };
+  });
+  const versions = new Set(keys.map((k) => k.version));
+  if (versions.size !== keys.length) problems.push('PRIVACY_HASH_KEY names a version twice');
+  const [current, ...previous] = keys;
+  if (problems.length > 0 || !current) return { problems };
+  return { ring: { current, previous } };
+}
+
+/** The text a value is hashed as: strings as they are, other JSON values as JSON. */
+export function hashInput(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** `hmac-v<version>:` and the hex HMAC-SHA256 of `text` under `key`. */
+export function keyedHash(text: string, key: PrivacyKey): string {
+  return `hmac-v${key.version}:${createHmac('sha256', key.key).update(text, 'utf8').digest('hex')}`;
+}
+
+/** Hex SHA-256 of the trimmed, lower-cased text: what ad platforms match emails and ids on. */
+export function adMatchingSha256(text: string): string {
+  return createHash('sha256').update(text.trim().toLowerCase(), 'utf8').digest('hex');
+}
+
+/** Every form an id may be stored in under a policy that hashes it, the current key's first. */
+export function keyedHashes(text: string, ring: PrivacyKeyRing): string[] {
+  return [ring.current, ...ring.previous].map((key) => keyedHash(text, key));
+}

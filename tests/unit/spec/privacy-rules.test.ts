@@ -1,0 +1,175 @@
+/** The privacy policy engine alone: reading a policy, each action, and that nothing is changed in place. */
+import { createHmac } from 'node:crypto';
+import { parsePrivacyKeyRing } from '../../../lib/shared/privacy-hash';
+import { readPrivacyPolicy, type PrivacyPolicy } from '../../../lib/spec/privacy-policy';
+import { applyPolicy, compilePolicy, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
+
+const KEY = { version: 3, key: 'unit-privacy-key-0123456789' };
+const hmac = (text: string) => `hmac-v3:${createHmac('sha256', KEY.key).update(text).digest('hex')}`;
+
+function apply(policy: PrivacyPolicy, event: Record<string, unknown>, tally: Tally = new Map()) {
+  const read = readPrivacyPolicy(policy);
+  if ('problems' in read) throw new Error(read.problems.join('; '));
+  return applyPolicy(compilePolicy(read.policy, KEY), event, tally);
+}
+
+describe('readPrivacyPolicy', () => {
+  it('names every bad rule by where it is', () => {
+    const read = readPrivacyPolicy({
+      ip: 'mask',
+      fields: [
+        { path: 'a', action: 'redact_query' },
+        { path: 'b', action: 'drop', params: ['x'] },
+      ],
+      keys: [{ action: 'drop' }, { names: ['*'], action: 'hash' }],
+      consent: [{ category: 'Ads', action: 'drop', keep: ['x'] }],
+      extra: 1,
+    });
+    expect('problems' in read && read.problems).toEqual([
+      'unknown field "extra": a policy has "ip", "fields", "keys" and "consent"',
+      '"ip" must be one of keep, truncate, hash, drop, got "mask"',
+      'fields[0].params must list the query parameters to redact (non-empty names), as "redact_query" needs them',
+      'fields[1].params is only for "redact_query"',
+      'keys[0] must have either "preset" or "names"',
+      'keys[1].names must list key name patterns (letters, digits, "_", "-" and "*")',
+      'consent[0].keep is only for "strip"',
+    ]);
+  });
+});
+
+describe('structural fields', () => {
+  it('refuses rules on the fields events are stored by, and redacting ids', () => {
+    const read = readPrivacyPolicy({
+      fields: [
+        { path: 'timestamp', action: 'drop' },
+        { path: 'userId', action: 'redact' },
+        { path: 'groupId', action: 'drop' },
+        { path: 'userId', action: 'drop' },
+      ],
+    });
+    expect('problems' in read && read.problems).toEqual([
+      'fields[0].path "timestamp" is a field events are stored and found by; no rule may change it',
+      'fields[1] would redact "userId", making every one the same; hash it instead',
+      'fields[2] would drop "groupId", which its event type cannot be stored without; hash it instead',
+    ]);
+  });
+
+  it('leaves top-level structure and ids to field rules, whatever the key matchers say', () => {
+    const out = apply(
+      { keys: [{ names: ['*e*', 'user*', 'prop*'], action: 'redact' }] },
+      {
+        type: 'track',
+        userId: 'u',
+        event: 'E',
+        properties: { a: 1 },
+      },
+    );
+    expect(out).toEqual({ event: { type: 'track', userId: 'u', event: 'E', properties: '[redacted]' } });
+  });
+});
+
+describe('applyPolicy', () => {
+  it('hashes with the keyed HMAC under a versioned prefix, and leaves a value already hashed alone', () => {
+    const tally: Tally = new Map();
+    const once = apply({ fields: [{ path: 'userId', action: 'hash' }] }, { userId: 'u-1' }, tally);
+    const twice = 'event' in once ? apply({ fields: [{ path: 'userId', action: 'hash' }] }, once.event, tally) : once;
+    expect(once).toEqual({ event: { userId: hmac('u-1') } });
+    expect(twice).toEqual(once);
+    expect([...tally]).toEqual([['fields[0]', 1]]);
+  });
+
+  it('matches `*` one level down, in objects and arrays, and copies what it changes', () => {
+    const shared = { a: { card: '4111', keep: 1 }, b: [{ card: '5500' }] };
+    const event = { properties: shared };
+    const out = apply(
+      {
+        fields: [
+          { path: 'properties.*.card', action: 'drop' },
+          { path: 'properties.b.*.card', action: 'redact' },
+        ],
+      },
+      event,
+    );
+    expect(out).toEqual({ event: { properties: { a: { keep: 1 }, b: [{ card: '[redacted]' }] } } });
+    expect(shared).toEqual({ a: { card: '4111', keep: 1 }, b: [{ card: '5500' }] });
+  });
+
+  it('drops array elements a wildcard names, also from an array an earlier rule copied', () => {
+    const out = apply(
+      {
+        fields: [
+          { path: 'properties.items.*.x', action: 'redact' },
+          { path: 'properties.items.*', action: 'drop' },
+        ],
+      },
+      { properties: { items: [{ x: 1 }, { x: 2 }] } },
+    );
+    expect(out).toEqual({ event: { properties: { items: [] } } });
+  });
+
+  it('matches key names however they are cased or separated, at any depth', () => {
+    const out = apply(
+      {
+        keys: [
+          { preset: 'segment-red', action: 'drop' },
+          { names: ['*token*'], action: 'redact' },
+        ],
+      },
+      { properties: { Credit_Card_Number: '4111', nested: { userPassword: 'x', password: 'p', sessionTokenId: 't' } } },
+    );
+    expect(out).toEqual({ event: { properties: { nested: { userPassword: 'x', sessionTokenId: '[redacted]' } } } });
+  });
+
+  it('withholds or strips by consent, keeping what the event cannot be stored without', () => {
+    const policy: PrivacyPolicy = {
+      consent: [
+        { category: 'Analytics', action: 'strip', keep: ['properties.plan'] },
+        { category: 'Ads', action: 'drop' },
+      ],
+    };
+    const event = {
+      type: 'track',
+      event: 'E',
+      userId: 'u',
+      properties: { plan: 'p', x: 1 },
+      context: { consent: { categoryPreferences: { Analytics: false } }, ip: '1.2.3.4' },
+    };
+    expect(apply(policy, event)).toEqual({
+      event: {
+        type: 'track',
+        event: 'E',
+        userId: 'u',
+        properties: { plan: 'p' },
+        context: { consent: { categoryPreferences: { Analytics: false } } },
+      },
+    });
+    expect(apply(policy, { ...event, context: { consent: { categoryPreferences: { Ads: false } } } })).toEqual({ withheld: 'Ads' });
+  });
+});
+
+describe('truncateIp and redactQuery', () => {
+  it.each([
+    ['203.0.113.77', '203.0.113.0'],
+    ['2001:db8:abcd:12:1:2:3:4', '2001:db8:abcd::'],
+    ['2001:0db8::1', '2001:db8:0::'],
+    ['::ffff:203.0.113.77', '::ffff:203.0.113.0'],
+    ['not an ip', undefined],
+  ])('%s -> %s', (ip, truncated) => expect(truncateIp(ip)).toBe(truncated));
+
+  it.each([
+    ['https://x.example/p?token=abc&utm=1#token=frag', 'https://x.example/p?token=redacted&utm=1#token=frag'],
+    ['?Token=abc&x', '?Token=redacted&x'],
+    ['https://x.example/p', 'https://x.example/p'],
+    ['token=abc', 'token=redacted'],
+  ])('%s -> %s', (text, out) => expect(redactQuery(text, new Set(['token']))).toBe(out));
+});
+
+describe('parsePrivacyKeyRing', () => {
+  it('reads a bare key as version 1, and a rotated ring current first', () => {
+    expect(parsePrivacyKeyRing('k'.repeat(16))).toEqual({ ring: { current: { version: 1, key: 'k'.repeat(16) }, previous: [] } });
+    expect(parsePrivacyKeyRing(`2:${'n'.repeat(16)},1:${'o'.repeat(16)}`)).toEqual({
+      ring: { current: { version: 2, key: 'n'.repeat(16) }, previous: [{ version: 1, key: 'o'.repeat(16) }] },
+    });
+    expect(parsePrivacyKeyRing('short')).toEqual({ problems: ['PRIVACY_HASH_KEY entry 1 must be at least 16 characters'] });
+  });
+});
