@@ -1,9 +1,11 @@
 /**
  * Drives the lake handler the way Lambda's DynamoDB stream event source mapping does: each shard of
  * each table's stream read in order, a batch of records per invocation, a failed batch retried from
- * the same position (so the handler sees it again whole, as in Lambda). Shards that exist when the
- * trigger starts are read from their end (what `npm start` stored before it was restarted is not
- * sent twice); shards found later, from their start.
+ * the same position (so the handler sees it again whole, as in Lambda). Every shard is read from its
+ * start, but records of shards that existed when the trigger started and that are older than the
+ * start (less a minute) are passed over (what `npm start` stored before it was restarted is not sent twice).
+ * DynamoDB Local refuses a LATEST iterator's first read on a shard without records
+ * (TrimmedDataAccessException), so LATEST is not used.
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -37,6 +39,10 @@ interface Shard {
   streamArn: string;
   shardId: string;
   iterator: string | undefined;
+  /** The last record handed to the handler; a new iterator starts after it. */
+  lastSequence: string | undefined;
+  /** Records created before this (epoch ms) are passed over. */
+  skipBefore: number;
 }
 
 const DISCOVER_EVERY_MS = 2000;
@@ -47,6 +53,20 @@ export function startStreamTrigger(options: StreamTriggerOptions): StreamTrigger
   let running = true;
   let quietRounds = 0;
   let started = false;
+  const startedAt = Date.now();
+
+  async function iterate(shard: Shard): Promise<void> {
+    const after = shard.lastSequence !== undefined;
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: shard.streamArn,
+        ShardId: shard.shardId,
+        ShardIteratorType: after ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
+        SequenceNumber: shard.lastSequence,
+      }),
+    );
+    shard.iterator = ShardIterator;
+  }
 
   async function discover(): Promise<void> {
     for (const table of options.tables) {
@@ -59,11 +79,17 @@ export function startStreamTrigger(options: StreamTriggerOptions): StreamTrigger
         for (const shard of StreamDescription?.Shards ?? []) {
           const shardId = shard.ShardId ?? '';
           if (shards.has(shardId)) continue;
-          const type = started ? 'TRIM_HORIZON' : 'LATEST';
-          const { ShardIterator } = await streams.send(
-            new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: type }),
-          );
-          shards.set(shardId, { streamArn, shardId, iterator: ShardIterator });
+          // Creation times are rounded down to the minute: a minute of margin keeps the records of the start's own minute
+          // (and sends those of the minute before a restart twice, which only the local lake sees).
+          const entry: Shard = {
+            streamArn,
+            shardId,
+            iterator: undefined,
+            lastSequence: undefined,
+            skipBefore: started ? 0 : startedAt - 60_000,
+          };
+          await iterate(entry);
+          shards.set(shardId, entry);
         }
         from = StreamDescription?.LastEvaluatedShardId;
       } while (from);
@@ -74,8 +100,17 @@ export function startStreamTrigger(options: StreamTriggerOptions): StreamTrigger
   /** One batch of one shard; returns how many records it held. */
   async function poll(shard: Shard): Promise<number> {
     if (!shard.iterator) return 0;
-    const { Records = [], NextShardIterator } = await streams.send(
-      new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: options.batchSize ?? 100 }),
+    let page;
+    try {
+      page = await streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: options.batchSize ?? 100 }));
+    } catch (error) {
+      // An expired or trimmed iterator: a new one, after the last record handled.
+      await iterate(shard);
+      throw error;
+    }
+    const { NextShardIterator } = page;
+    const Records = (page.Records ?? []).filter(
+      (record) => (record.dynamodb?.ApproximateCreationDateTime?.getTime() ?? Date.now()) >= shard.skipBefore,
     );
     if (Records.length > 0) {
       try {
@@ -88,6 +123,7 @@ export function startStreamTrigger(options: StreamTriggerOptions): StreamTrigger
         return Records.length;
       }
     }
+    shard.lastSequence = page.Records?.at(-1)?.dynamodb?.SequenceNumber ?? shard.lastSequence;
     shard.iterator = NextShardIterator;
     return Records.length;
   }
