@@ -60,7 +60,14 @@ export async function compactLake(deps: CompactDeps, options: { day?: string } =
   const started = new Date(deps.now()).toISOString();
   const today = started.slice(0, 10);
   const [objects, erasures] = await Promise.all([listLake(deps.s3, deps.bucket), pendingErasures(deps)]);
-  const result: CompactResult = { partitions: 0, filesRead: 0, filesWritten: 0, rowsErased: 0, erasuresSwept: erasures.length, rewritten: [] };
+  const result: CompactResult = {
+    partitions: 0,
+    filesRead: 0,
+    filesWritten: 0,
+    rowsErased: 0,
+    erasuresSwept: erasures.length,
+    rewritten: [],
+  };
   const byErasure = new Map<PendingErasure, string[]>(erasures.map((erasure) => [erasure, []]));
   for (const files of groupByPartition(objects).values()) {
     const partition = files[0]?.partition;

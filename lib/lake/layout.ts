@@ -9,15 +9,7 @@
  */
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
 
-/** Table names as Segment's warehouses name them. */
-export const LAKE_TABLES: Record<EventType, string> = {
-  identify: 'identifies',
-  track: 'tracks',
-  page: 'pages',
-  screen: 'screens',
-  group: 'groups',
-  alias: 'aliases',
-} as const;
+import lakeTables from '../../infra/lake-tables.json';
 
 /** A column's type in the files; `json` is JSON text (a Parquet string), never one column per property. */
 export type ColumnType = 'string' | 'timestamp' | 'json';
@@ -25,57 +17,25 @@ export type ColumnType = 'string' | 'timestamp' | 'json';
 export interface Column {
   name: string;
   type: ColumnType;
-  /** The event field it holds. */
+  /** The event field it holds; empty for `extra`. */
   field: string;
 }
 
-const ENVELOPE_START: Column[] = [
-  { name: 'message_id', type: 'string', field: 'messageId' },
-  { name: 'user_id', type: 'string', field: 'userId' },
-  { name: 'anonymous_id', type: 'string', field: 'anonymousId' },
-];
-const ENVELOPE_END: Column[] = [
-  { name: 'timestamp', type: 'timestamp', field: 'timestamp' },
-  { name: 'original_timestamp', type: 'timestamp', field: 'originalTimestamp' },
-  { name: 'sent_at', type: 'timestamp', field: 'sentAt' },
-  { name: 'received_at', type: 'timestamp', field: 'receivedAt' },
-  { name: 'context', type: 'json', field: 'context' },
-  { name: 'integrations', type: 'json', field: 'integrations' },
-];
+const TABLES = lakeTables.tables as Record<EventType, { name: string; columns: Column[] }>;
+
+/** Table names as Segment's warehouses name them. */
+export const LAKE_TABLES = byType((type) => TABLES[type].name);
+
 /** Every other top-level field of the event, as one JSON object under its own names (`~x` stays `~x`). */
-export const EXTRA_COLUMN: Column = { name: 'extra', type: 'json', field: '' };
+export const EXTRA_COLUMN = 'extra';
 
-const OWN: Record<EventType, Column[]> = {
-  track: [
-    { name: 'event', type: 'string', field: 'event' },
-    { name: 'properties', type: 'json', field: 'properties' },
-  ],
-  page: [
-    { name: 'name', type: 'string', field: 'name' },
-    { name: 'properties', type: 'json', field: 'properties' },
-  ],
-  screen: [
-    { name: 'name', type: 'string', field: 'name' },
-    { name: 'properties', type: 'json', field: 'properties' },
-  ],
-  identify: [{ name: 'traits', type: 'json', field: 'traits' }],
-  group: [
-    { name: 'group_id', type: 'string', field: 'groupId' },
-    { name: 'traits', type: 'json', field: 'traits' },
-  ],
-  alias: [{ name: 'previous_id', type: 'string', field: 'previousId' }],
-};
+/** The columns of each type's files, in order (infra/lake-tables.json). */
+export const LAKE_COLUMNS: Record<EventType, readonly Column[]> = byType((type) => TABLES[type].columns);
 
-const columnsOf = (type: EventType): readonly Column[] => [...ENVELOPE_START, ...OWN[type], ...ENVELOPE_END, EXTRA_COLUMN];
-/** The columns of each type's files, in order. */
-export const LAKE_COLUMNS: Record<EventType, readonly Column[]> = {
-  identify: columnsOf('identify'),
-  track: columnsOf('track'),
-  page: columnsOf('page'),
-  screen: columnsOf('screen'),
-  group: columnsOf('group'),
-  alias: columnsOf('alias'),
-};
+function byType<T>(value: (type: EventType) => T): Record<EventType, T> {
+  const entries = EVENT_TYPES.map((type) => [type, value(type)] as const);
+  return Object.fromEntries(entries) as Record<EventType, T>;
+}
 
 /** The partition columns, in path order. */
 export const PARTITION_COLUMNS = ['source_id', 'dt'] as const;

@@ -20,7 +20,7 @@ export function eventRow(type: EventType, event: Record<string, unknown>, receiv
   const row: LakeRow = {};
   const used = new Set<string>(['type']);
   for (const column of columns) {
-    if (column === EXTRA_COLUMN) continue;
+    if (column.name === EXTRA_COLUMN) continue;
     used.add(column.field);
     row[column.name] = cell(column, fields[column.field]);
   }
@@ -31,7 +31,7 @@ export function eventRow(type: EventType, event: Record<string, unknown>, receiv
     setOwn(extra, name, event[name]);
     any = true;
   }
-  row[EXTRA_COLUMN.name] = any ? JSON.stringify(extra) : null;
+  row[EXTRA_COLUMN] = any ? JSON.stringify(extra) : null;
   return row;
 }
 

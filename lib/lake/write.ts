@@ -66,7 +66,9 @@ export async function writeStreamRecords(deps: LakeWriteDeps, records: readonly 
     [...groups.entries()].map(async ([prefix, group]) => {
       const key = `${prefix}part-${group.firstSequence}.parquet`;
       const body = writeParquet(group.partition.type, group.rows);
-      await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' }));
+      await deps.s3.send(
+        new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' }),
+      );
       return key;
     }),
   );
