@@ -11,6 +11,8 @@ import { LAKE_COLUMNS, LAKE_TABLES } from '../../lib/lake/layout';
 
 type Definitions = Parameters<typeof generateTemplate>[0];
 type Settings = Parameters<typeof generateTemplate>[1];
+// Template fragments are untyped JSON, read here by path.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Resource = { Type: string; Properties: Record<string, any> };
 
 const settings = (overrides: Partial<Settings> = {}): Settings => ({
