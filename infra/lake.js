@@ -175,6 +175,8 @@ function triggers(stack, eventTables, ids) {
   for (const name of eventTables) {
     resources[`Lake${ids.tableId(name)}Trigger`] = {
       Type: 'AWS::Lambda::EventSourceMapping',
+      // Lambda checks the function's permission to read the stream when the mapping is created.
+      DependsOn: ['LakeRole'],
       Properties: {
         EventSourceArn: { 'Fn::GetAtt': [ids.tableId(name), 'StreamArn'] },
         FunctionName: { Ref: ids.functionId('lake') },
