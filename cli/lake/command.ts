@@ -1,10 +1,11 @@
 /** `sql` and `lake status|compact`: the warehouse of docs/lake.md, queried and maintained. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compactLake } from '../../lib/lake/compact';
 import { listLake } from '../../lib/lake/objects';
 import { pendingErasures } from '../../lib/lake/compact';
 import { silentLog } from '../../lib/shared/log';
-import { booleanOption, stringOption, type Values } from '../core/args';
+import { booleanOption, requiredSource, SOURCE_OPTION, stringOption, type Values } from '../core/args';
 import type { Command, CommandDeps } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
@@ -12,6 +13,8 @@ import { write, type Io } from '../core/io';
 import { withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from '../erasures/hash-key';
+import { readObservedPaths, readObservedSource } from '../schemas/read';
+import { eventView, type LakeView } from './views';
 import { queryAthena } from './athena';
 import { queryLocalLake, syncLakeCache, type QueryResult } from './duckdb';
 import { openLake, S3_OPTION, type LakeTarget } from './target';
@@ -23,11 +26,16 @@ export function lakeCacheFolder(io: Io, stage: string): string {
   return path.resolve(io.cwd, io.env.DATA_DIR ?? '.data', 'lake-cache', stage);
 }
 
+/** Views `lake views --apply` saved for the local DuckDB, one file per source (Athena keeps its own). */
+export function lakeViewsFolder(io: Io, stage: string): string {
+  return path.resolve(io.cwd, io.env.DATA_DIR ?? '.data', 'lake-views', stage);
+}
+
 async function runSql(stage: Stage, lake: LakeTarget, io: Io, sql: string): Promise<QueryResult> {
   if (lake.athena) return queryAthena(stage.target.region, lake.athena, sql);
   const folder = lakeCacheFolder(io, stage.target.stage);
   await syncLakeCache(lake.s3, lake.bucket, folder);
-  return queryLocalLake(folder, sql);
+  return queryLocalLake(folder, sql, lakeViewsFolder(io, stage.target.stage));
 }
 
 async function printResult(io: Io, result: QueryResult, json: boolean): Promise<void> {
@@ -174,6 +182,52 @@ export const lakeCompact: Command = {
         io.stdout,
         `${result.partitions} partition(s) rewritten from ${result.rewritten.length} file(s) into ${result.filesWritten}; ${result.rowsErased} erased row(s) left out; ${result.erasuresSwept} erasure(s) swept\n`,
       );
+    return EXIT.ok;
+  },
+};
+
+export const lakeViews: Command = {
+  spec: {
+    name: 'lake views',
+    summary: "Prints a typed view per event of a source, from its observed schemas; --apply creates them (Athena, or the local DuckDB's).",
+    options: {
+      ...SOURCE_OPTION,
+      apply: { type: 'boolean', description: 'create the views (CREATE OR REPLACE) instead of only printing them' },
+      ...S3_OPTION,
+      ...TARGET_OPTIONS,
+    },
+    details:
+      'A view is named <source>_<event> in snake case (identify and group: <source>_identifies, <source>_groups) and has a column per scalar property or trait path, try_cast to DOUBLE, BOOLEAN or VARCHAR from the types observed. Arrays and names a plain JSON path cannot spell are left out, and listed.',
+    examples: [
+      'segment-ingest lake views --source shop-web',
+      'segment-ingest sql "SELECT dt, sum(total) FROM shop_web_order_completed GROUP BY dt"',
+    ],
+  },
+  async run({ values }, io, deps) {
+    const sourceId = requiredSource(values);
+    const apply = booleanOption(values, 'apply');
+    const views = await withLake(values, io, deps, async (stage, lake) => {
+      const table = stage.target.tables.schemas;
+      const source = await readObservedSource(stage.clients.documents, table, sourceId);
+      const built: LakeView[] = [];
+      for (const event of source.events) {
+        const view = eventView(sourceId, event, await readObservedPaths(stage.clients.documents, table, sourceId, event));
+        if (view) built.push(view);
+      }
+      if (apply && lake.athena) for (const view of built) await queryAthena(stage.target.region, lake.athena, view.sql);
+      if (apply && !lake.athena) {
+        const folder = lakeViewsFolder(io, stage.target.stage);
+        mkdirSync(folder, { recursive: true });
+        writeFileSync(path.join(folder, `${encodeURIComponent(sourceId)}.sql`), built.map((view) => `${view.sql};\n`).join(''));
+      }
+      return built;
+    });
+    if (views.length === 0) await write(io.stderr, `No events with properties or traits seen in source "${sourceId}" yet.\n`);
+    for (const view of views) {
+      await write(io.stdout, `${view.sql};\n`);
+      if (view.skipped.length > 0) await write(io.stderr, `${view.name}: left out ${view.skipped.join(', ')}\n`);
+    }
+    if (apply) await write(io.stderr, `${views.length} view(s) created\n`);
     return EXIT.ok;
   },
 };

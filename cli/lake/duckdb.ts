@@ -3,7 +3,7 @@
  * (`@duckdb/node-api`, parquet and json built in, nothing downloaded) over those files, with the
  * tables Athena has (lib/lake/layout.ts) and the few Athena functions DuckDB lacks as macros.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -92,12 +92,15 @@ function viewSql(folder: string, type: (typeof EVENT_TYPES)[number]): string {
   return `CREATE VIEW ${table} AS SELECT ${select.join(', ')} FROM read_parquet('${glob}', hive_partitioning = true, hive_types = {'source_id': VARCHAR, 'dt': VARCHAR}, union_by_name = true)`;
 }
 
-/** Runs `sql` over the cache folder in a DuckDB of its own, in memory. */
-export async function queryLocalLake(folder: string, sql: string): Promise<QueryResult> {
+/** Runs `sql` over the cache folder in a DuckDB of its own, in memory, after the saved views of `viewsFolder` (`lake views --apply`). */
+export async function queryLocalLake(folder: string, sql: string, viewsFolder?: string): Promise<QueryResult> {
   const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const connection = await instance.connect();
   try {
     await prepare(connection, folder);
+    for (const file of viewsFolder ? listFiles(viewsFolder).filter((f) => f.endsWith('.sql')) : []) {
+      await connection.run(readFileSync(file, 'utf8'));
+    }
     const reader = await connection.runAndReadAll(sql);
     const columns = reader.columnNames();
     const types = reader.columnTypes().map(String);

@@ -176,3 +176,18 @@ describe('lake compact', () => {
     expect(report.pendingErasures).toBe(1);
   });
 });
+
+describe('lake views', () => {
+  it('creates a typed view per event from the observed schemas, which sql then reads', async () => {
+    const printed = await cli(stack, ['lake', 'views', '--source', stack.sourceId, '--apply'], { env: { DATA_DIR: cacheDir } });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('CREATE OR REPLACE VIEW src_test_order_completed AS SELECT');
+    expect(printed.stdout).toContain("try_cast(json_extract_scalar(properties, '$.total') AS DOUBLE) AS total");
+    expect(printed.stderr).toMatch(/src_test_order_completed: left out .*properties\.products/);
+
+    const rows = await sqlRows(
+      `SELECT total, order_id, typeof(total) AS t FROM src_test_order_completed WHERE user_id = 'keep-me' LIMIT 1`,
+    );
+    expect(rows).toEqual([{ total: 27.5, order_id: expect.stringMatching(/^o-\d+$/), t: 'DOUBLE' }]);
+  });
+});
