@@ -786,7 +786,7 @@ function generateTemplate(definitions, settings) {
     Outputs: outputs(stack),
   };
   // infra/lake.js: the lake's resources, kept in a module of their own.
-  return withLake(stack, template, { tableId, functionId });
+  return withLake(stack, template, { tableId, functionId, lambdaRole });
 }
 
 module.exports = {

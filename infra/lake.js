@@ -20,7 +20,8 @@ const ATHENA_RESULTS = 'athena-results/';
  * @typedef {{ lake: boolean, lakeSources: string[], lakeBytesScannedLimitGb: number }} LakeSettings
  * @typedef {{ definitions: { service: string, tables: Record<string, { kind: string, stream?: string }> },
  *   settings: { stage: string } & Partial<LakeSettings>, prefix: string }} Stack
- * @typedef {{ tableId: (name: string) => string, functionId: (name: string) => string }} Ids
+ * @typedef {{ tableId: (name: string) => string, functionId: (name: string) => string,
+ *   lambdaRole: (logicalId: string, logGroupId: string, statements: Array<{ Sid: string, Action: string[], Resource: unknown[] }>) => Template }} Ids
  * @typedef {Record<string, any>} Template
  */
 
@@ -217,11 +218,12 @@ function triggers(stack, eventTables, ids) {
 function lakeRole(stack, eventTables, ids) {
   const tableArn = (/** @type {string} */ name) => ({ 'Fn::GetAtt': [ids.tableId(name), 'Arn'] });
   const streams = eventTables.map((name) => ({ 'Fn::Sub': [`\${arn}/stream/*`, { arn: tableArn(name) }] }));
-  const statements = [
+  // lambdaRole grants the `lake` function's own log group; the compaction function's is added here.
+  return ids.lambdaRole('LakeRole', 'LakeLogGroup', [
     {
-      Sid: 'WriteOwnLogs',
+      Sid: 'WriteCompactLogs',
       Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: [{ 'Fn::GetAtt': ['LakeLogGroup', 'Arn'] }, { 'Fn::GetAtt': ['LakeCompactLogGroup', 'Arn'] }],
+      Resource: [{ 'Fn::GetAtt': ['LakeCompactLogGroup', 'Arn'] }],
     },
     {
       Sid: 'ReadEventStreams',
@@ -231,24 +233,7 @@ function lakeRole(stack, eventTables, ids) {
     { Sid: 'ListLake', Action: ['s3:ListBucket'], Resource: [bucketArn(stack)] },
     { Sid: 'ReadWriteLake', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [bucketArn(stack, '/*')] },
     { Sid: 'SweepErasures', Action: ['dynamodb:Scan', 'dynamodb:UpdateItem'], Resource: [tableArn('erasures')] },
-  ];
-  return {
-    LakeRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: {
-        AssumeRolePolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-        },
-        Policies: [
-          {
-            PolicyName: 'LakeRole',
-            PolicyDocument: { Version: '2012-10-17', Statement: statements.map((s) => ({ Effect: 'Allow', ...s })) },
-          },
-        ],
-      },
-    },
-  };
+  ]);
 }
 
 module.exports = { readLakeSettings, withLake, COMPACTION_SCHEDULE };

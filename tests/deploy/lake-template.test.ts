@@ -88,6 +88,7 @@ describe('the lake in the template', () => {
     }>;
     expect(Object.fromEntries(statements.map((s) => [s.Sid, s.Action]))).toEqual({
       WriteOwnLogs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      WriteCompactLogs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       ReadEventStreams: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
       ListLake: ['s3:ListBucket'],
       ReadWriteLake: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
