@@ -9,6 +9,7 @@ import { erasuresShow } from './erasures/command';
 import { events } from './events/command';
 import { group } from './group/command';
 import { keysCreate, keysList, keysRevoke } from './keys/command';
+import { lakeCompact, lakeStatus, lakeViews, sql } from './lake/command';
 import { planRemove, planSet, planShow } from './plan/command';
 import { profile } from './profile/command';
 import { rejectedList, rejectedReplay } from './rejected/command';
@@ -58,6 +59,10 @@ export const COMMANDS: readonly Command[] = [
   planSet,
   planShow,
   planRemove,
+  sql,
+  lakeStatus,
+  lakeCompact,
+  lakeViews,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.spec.name.includes(' ')).map((c) => c.spec.name.split(' ')[0] ?? ''));

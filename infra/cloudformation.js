@@ -15,6 +15,7 @@
  * `<Function>LambdaFunction` and `<Function>LogGroup` are serverless's own.
  */
 const resourcesJson = require('./resources.json');
+const { readLakeSettings, withLake } = require('./lake');
 
 /**
  * @typedef {{ kind: string, partitionKey: string, sortKey?: string, ttlAttribute?: string }} TableDefinition
@@ -34,6 +35,9 @@ const resourcesJson = require('./resources.json');
  *   tableOverrides?: string,
  *   quarantineAlarmThreshold?: number,
  *   ingestLatencyAlarmMs?: number,
+ *   lake?: boolean,
+ *   lakeSources?: string[],
+ *   lakeBytesScannedLimitGb?: number,
  * }} Settings
  * @typedef {{ definitions: Definitions, settings: Settings, prefix: string }} Stack
  * @typedef {(variable: string) => Promise<unknown>} ResolveVariable
@@ -172,6 +176,7 @@ async function readSettings({ resolveVariable, resolveConfigurationProperty }) {
     tableOverrides: String((await param('tableOverrides')) ?? '').trim(),
     quarantineAlarmThreshold: Number(await param('quarantineAlarmThreshold')),
     ingestLatencyAlarmMs: Number(await param('ingestLatencyAlarmMs')),
+    ...(await readLakeSettings(param)),
   };
 }
 
@@ -808,7 +813,7 @@ function generateTemplate(definitions, settings) {
   checkSettings(definitions, settings);
   /** @type {Stack} */
   const stack = { definitions, settings, prefix: `${definitions.service}-${settings.stage}` };
-  return {
+  const template = {
     Resources: {
       ...tables(stack),
       ...queues(stack),
@@ -820,6 +825,8 @@ function generateTemplate(definitions, settings) {
     },
     Outputs: outputs(stack),
   };
+  // infra/lake.js: the lake's resources, kept in a module of their own.
+  return withLake(stack, template, { tableId, functionId, lambdaRole });
 }
 
 module.exports = {

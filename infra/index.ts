@@ -24,6 +24,8 @@ export interface TableDefinition {
   partitionKey: string;
   sortKey?: string;
   ttlAttribute?: string;
+  /** The table's DynamoDB stream (the event tables feed the lake, docs/lake.md). */
+  stream?: 'NEW_IMAGE';
 }
 
 export interface QueueDefinition {
@@ -60,4 +62,12 @@ export function resourceName(stage: string, name: TableName | QueueName): string
 /** Physical names of every table in a stage, keyed by logical name. */
 export function tableNames(stage: string): Record<TableName, string> {
   return Object.fromEntries(TABLE_NAMES.map((name) => [name, resourceName(stage, name)])) as Record<TableName, string>;
+}
+
+/**
+ * The lake's bucket in a stage: `segment-ingest-<stage>-lake`, and in AWS `-<account id>` after it,
+ * since bucket names are global (infra/lake.js builds the same name).
+ */
+export function lakeBucketName(stage: string, accountId?: string): string {
+  return `${SERVICE_NAME}-${stage}-lake${accountId ? `-${accountId}` : ''}`;
 }

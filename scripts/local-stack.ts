@@ -73,10 +73,21 @@ async function provisionLocalSource(admin: SourceAdmin, key: string, webhookSecr
 }
 
 /** Starts the emulators and the pipeline; whatever started is stopped again if a later step fails. */
-async function startStack(ports: { http: number; dynamodb: number; sqs: number }): Promise<{ emulators: Emulators; pipeline: Pipeline }> {
+async function startStack(ports: {
+  http: number;
+  dynamodb: number;
+  sqs: number;
+  s3: number;
+}): Promise<{ emulators: Emulators; pipeline: Pipeline }> {
   const key = devApiKey();
   const webhookSecret = devWebhookSecret();
-  const emulators = await startEmulators({ dynamodbPort: ports.dynamodb, sqsPort: ports.sqs, dataDir: path.join(dataDir, 'dynamodb') });
+  const emulators = await startEmulators({
+    dynamodbPort: ports.dynamodb,
+    sqsPort: ports.sqs,
+    dataDir: path.join(dataDir, 'dynamodb'),
+    s3Port: ports.s3,
+    s3Dir: path.join(dataDir, 's3'),
+  });
   const quiet = process.env.QUIET === '1';
   try {
     const logLevel = process.env.LOG_LEVEL ?? 'WARN';
@@ -84,6 +95,9 @@ async function startStack(ports: { http: number; dynamodb: number; sqs: number }
       stage: STAGE,
       dynamodbEndpoint: emulators.dynamodbEndpoint,
       sqsEndpoint: emulators.sqsEndpoint,
+      s3Endpoint: emulators.s3Endpoint,
+      // The stage parameter `lake` (docs/lake.md): LAKE=false runs without it.
+      lake: !['false', '0'].includes(process.env.LAKE ?? ''),
       port: ports.http,
       env: { LOG_LEVEL: logLevel, ...pickFunctionEnv(), ERASURE_HASH_KEY: erasureHashKey(), PRIVACY_HASH_KEY: privacyHashKey() },
       // The functions' own lines (Powertools JSON, at LOG_LEVEL) beside the request lines, as CloudWatch would hold them.
@@ -106,11 +120,12 @@ async function startStack(ports: { http: number; dynamodb: number; sqs: number }
 }
 
 async function main(): Promise<void> {
-  const ports = { http: port('PORT', 3000), dynamodb: port('DYNAMODB_PORT', 8000), sqs: port('SQS_PORT', 9324) };
+  const ports = { http: port('PORT', 3000), dynamodb: port('DYNAMODB_PORT', 8000), sqs: port('SQS_PORT', 9324), s3: port('S3_PORT', 4569) };
   // Before anything starts: a second stack must not borrow the first one's database or queues.
   await assertPortsFree([
     { variable: 'DYNAMODB_PORT', port: ports.dynamodb },
     { variable: 'SQS_PORT', port: ports.sqs },
+    { variable: 'S3_PORT', port: ports.s3 },
     { variable: 'PORT', port: ports.http },
   ]);
   const { emulators, pipeline } = await startStack(ports);
@@ -127,6 +142,7 @@ segment-ingest is running (stage "${STAGE}")
   Webhooks        ${endpoint}/webhook/${SOURCE_ID}    (shared secret ${webhookSecret})
   DynamoDB Local  ${emulators.dynamodbEndpoint}   (data in .data/dynamodb)
   SQS emulator    ${emulators.sqsEndpoint}
+  S3 emulator     ${emulators.s3Endpoint}   (the lake${pipeline.lake ? `, bucket ${pipeline.lake.deps.bucket}` : ': off'}; data in .data/s3)
   queue           ${pipeline.queues.queueUrl}
   tables          ${pipeline.config.tables.track}, ... (segment-ingest-${STAGE}-<type>)
 

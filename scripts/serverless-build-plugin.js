@@ -15,7 +15,7 @@ class BuildPlugin {
    * @param {{
    *   serviceDir?: string,
    *   config: { serviceDir?: string },
-   *   service: { functions: Record<string, unknown> },
+   *   service: { functions: Record<string, { handler?: string }> },
    *   classes: { Error: new (message: string) => Error },
    * }} serverless
    * @param {unknown} _options
@@ -23,7 +23,11 @@ class BuildPlugin {
    */
   constructor(serverless, _options, utils) {
     this.serviceDir = serverless.serviceDir ?? serverless.config.serviceDir ?? process.cwd();
-    this.functionNames = () => Object.keys(serverless.service.functions);
+    // `dist/lake/index.compact` is in dist/lake/index.js: two functions may share one bundle.
+    this.bundles = () =>
+      Object.entries(serverless.service.functions).map(([name, fn]) =>
+        (fn.handler ?? `dist/${name}/index.handler`).replace(/\.[^./]+$/, '.js'),
+      );
     this.log = utils.log;
     // serverless prints its own Error class as a plain message, not a stack trace.
     this.UserError = serverless.classes.Error;
@@ -46,8 +50,8 @@ class BuildPlugin {
       });
       if (result.status !== 0) throw new this.UserError(`scripts/build.ts failed (exit ${result.status ?? result.signal})`);
     }
-    for (const name of this.functionNames()) {
-      const bundle = path.join(this.serviceDir, 'dist', name, 'index.js');
+    for (const file of this.bundles()) {
+      const bundle = path.join(this.serviceDir, file);
       if (!fs.existsSync(bundle)) throw new this.UserError(`${path.relative(this.serviceDir, bundle)} is missing: run npm run build`);
     }
   }

@@ -6,6 +6,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from './config';
 
 export interface Clients {
@@ -77,4 +78,23 @@ export function createWriteClient(config: ClientConfig, options: ClientOptions =
 /** Every client, for code that uses both services (the ingest function, the local stack). */
 export function createClients(config: ClientConfig, options: ClientOptions = {}): Clients {
   return { sqs: createSqsClient(config, options), ...createDynamoClients(config, options) };
+}
+
+/**
+ * The S3 client of the lake (lib/lake/). Against an emulator (`s3Endpoint`) buckets are addressed
+ * by path, since `<bucket>.127.0.0.1` does not resolve. Checksums only where S3 requires them: the
+ * lake's objects are written once from a buffer, and the emulator does not check trailers.
+ */
+export function createS3Client(config: Pick<Config, 'region' | 's3Endpoint'>, options: ClientOptions = {}): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: config.s3Endpoint !== undefined,
+    // The emulator (local/s3-emulator.ts) accepts only the keys it knows; any other endpoint uses the default chain.
+    credentials: config.s3Endpoint === undefined ? undefined : { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: options.requestHandler,
+  });
 }

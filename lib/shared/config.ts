@@ -66,6 +66,13 @@ export interface Config {
   /** Custom endpoints (DynamoDB Local, the SQS emulator); unset in AWS. */
   dynamodbEndpoint: string | undefined;
   sqsEndpoint: string | undefined;
+  /** The S3 emulator of the local lake; unset in AWS. */
+  s3Endpoint: string | undefined;
+  /**
+   * The stage's lake bucket (docs/lake.md; stage parameter `lake`, env LAKE_BUCKET). Required by the
+   * lake function; unset, the stage has no lake.
+   */
+  lakeBucket: string | undefined;
   queueUrl: string | undefined;
   tables: Record<TableName, string>;
   limits: Limits;
@@ -135,6 +142,8 @@ export function loadConfig(env: Env = process.env): Config {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     dynamodbEndpoint: url('DYNAMODB_ENDPOINT'),
     sqsEndpoint: url('SQS_ENDPOINT'),
+    s3Endpoint: url('S3_ENDPOINT'),
+    lakeBucket: env.LAKE_BUCKET || undefined,
     queueUrl: url('QUEUE_URL'),
     tables: { ...tableNames(stage), ...tableOverrides(env.TABLE_OVERRIDES, problems) },
     limits: {

@@ -25,8 +25,13 @@ async function bundledFiles(entry: string): Promise<string[]> {
 describe('bundle contents', () => {
   let ingest: string[];
   let worker: string[];
+  let lake: string[];
   beforeAll(async () => {
-    [ingest, worker] = await Promise.all([bundledFiles(FUNCTIONS.ingest), bundledFiles(FUNCTIONS.worker)]);
+    [ingest, worker, lake] = await Promise.all([
+      bundledFiles(FUNCTIONS.ingest),
+      bundledFiles(FUNCTIONS.worker),
+      bundledFiles(FUNCTIONS.lake),
+    ]);
   }, 60_000);
 
   it('the ingest bundle holds lib/ingest and no module of the worker or the administration', () => {
@@ -39,8 +44,13 @@ describe('bundle contents', () => {
     expect(worker.filter((file) => file.startsWith('lib/ingest/') || file.startsWith('lib/admin/'))).toEqual([]);
   });
 
-  it('neither bundle holds the CLI, the local stack, the bench or the tests', () => {
-    const outside = [...ingest, ...worker].filter((file) => /^(cli|local|bench|tests|scripts)\//.test(file));
+  it('the lake bundle holds lib/lake and the worker item reader, no module of the ingest function, the administration or the batch', () => {
+    expect(lake).toEqual(expect.arrayContaining(['lib/lake/write.ts', 'lib/lake/compact.ts', 'lib/worker/items.ts']));
+    expect(lake.filter((file) => /^lib\/(ingest|admin)\/|^lib\/worker\/process-batch/.test(file))).toEqual([]);
+  });
+
+  it('no bundle holds the CLI, the local stack, the bench or the tests', () => {
+    const outside = [...ingest, ...worker, ...lake].filter((file) => /^(cli|local|bench|tests|scripts)\//.test(file));
 
     expect(outside).toEqual([]);
   });

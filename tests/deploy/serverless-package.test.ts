@@ -220,6 +220,22 @@ describe('serverless package --stage test', () => {
       expect(resource(`${pascal(name)}LogGroup`).Properties.RetentionInDays).toBe(14);
     });
 
+    it("triggers the lake function from the six event tables' streams and its compaction from a schedule", () => {
+      const lake = ofType('AWS::Lambda::EventSourceMapping').filter(([id]) => id.startsWith('Lake'));
+      expect(lake.map(([, m]) => (m.Properties.EventSourceArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]).sort()).toEqual([
+        'AliasTable',
+        'GroupTable',
+        'IdentifyTable',
+        'PageTable',
+        'ScreenTable',
+        'TrackTable',
+      ]);
+      expect(lake.every(([, m]) => (m.Properties.FunctionName as { Ref: string }).Ref === 'LakeLambdaFunction')).toBe(true);
+      expect(resource('LakeCompactLambdaFunction').Properties).toMatchObject({ Handler: 'dist/lake/index.compact', Timeout: 900 });
+      expect(resource('LakeCompactSchedule').Properties.Targets).toEqual([{ Id: 'compact', Arn: getAtt('LakeCompactLambdaFunction') }]);
+      expect(resource('LakeLambdaFunction').Properties.Role).toEqual(getAtt('LakeRole'));
+    });
+
     it('gives both functions the environment lib/shared/config.ts reads, naming the deployed tables', () => {
       for (const name of Object.keys(FUNCTIONS)) {
         // Prepare
@@ -251,8 +267,8 @@ describe('serverless package --stage test', () => {
 
   describe('queues and the worker trigger', () => {
     it('triggers the worker from the events queue with partial batch responses and bounded concurrency', () => {
-      // Act
-      const mappings = ofType('AWS::Lambda::EventSourceMapping');
+      // Act: the lake's stream triggers (infra/lake.js, tests/deploy/lake-template.test.ts) aside
+      const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([id]) => !id.startsWith('Lake'));
 
       // Assess
       expect(mappings).toHaveLength(1);

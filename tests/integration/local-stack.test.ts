@@ -31,7 +31,7 @@ afterEach(async () => {
 it('answers /health only once the local source, key and secret exist, and then accepts both at once', async () => {
   // Prepare
   dataDir = mkdtempSync(path.join(tmpdir(), 'segment-ingest-local-stack-'));
-  const [port, dynamodbPort, sqsPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, dynamodbPort, sqsPort, s3Port] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   let output = '';
   child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['scripts/local-stack.ts'], {
@@ -41,6 +41,7 @@ it('answers /health only once the local source, key and secret exist, and then a
       PORT: String(port),
       DYNAMODB_PORT: String(dynamodbPort),
       SQS_PORT: String(sqsPort),
+      S3_PORT: String(s3Port),
       DATA_DIR: dataDir,
       DEV_API_KEY: KEY,
       DEV_WEBHOOK_SECRET: SECRET,

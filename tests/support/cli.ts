@@ -27,6 +27,7 @@ export function stackEnv(stack: TestStack): Record<string, string> {
     SEGMENT_INGEST_ENDPOINT: stack.url,
     SEGMENT_INGEST_DYNAMODB_ENDPOINT: stack.config.dynamodbEndpoint ?? '',
     SEGMENT_INGEST_SQS_ENDPOINT: stack.config.sqsEndpoint ?? '',
+    SEGMENT_INGEST_S3_ENDPOINT: stack.config.s3Endpoint ?? '',
     SEGMENT_INGEST_ERASURE_HASH_KEY: stack.config.erasureHashKey ?? '',
     SEGMENT_INGEST_PRIVACY_HASH_KEY: stack.env.PRIVACY_HASH_KEY ?? '',
   };

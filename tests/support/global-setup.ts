@@ -17,4 +17,5 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__EMULATORS__ = emulators;
   process.env.TEST_DYNAMODB_ENDPOINT = emulators.dynamodbEndpoint;
   process.env.TEST_SQS_ENDPOINT = emulators.sqsEndpoint;
+  process.env.TEST_S3_ENDPOINT = emulators.s3Endpoint;
 }

@@ -84,6 +84,9 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
     stage: testStage(),
     dynamodbEndpoint,
     sqsEndpoint,
+    s3Endpoint: process.env.TEST_S3_ENDPOINT,
+    // The lake's stream polling is load every other test would carry: tests of the lake ask for it.
+    lake: false,
     port: 0,
     visibilityTimeoutSeconds: 2,
     ...options,

@@ -1,0 +1,89 @@
+/**
+ * The lake's cost per million events, measured in process: the bench's realistic events become
+ * event items (the worker's own `eventItem`), stream records of batches of 1,000 (the trigger's
+ * batch size), and go through the lake function's `writeStreamRecords` with S3 answered in process
+ * (its bytes counted). Priced: Lambda (invocations and measured CPU time at the function's memory),
+ * S3 PUTs of the stream files and compaction's GET of each, storage for a month. Batches are full
+ * (1,000 records): at lower traffic the 60 s batching window makes smaller ones, and S3 requests
+ * per event grow in proportion. `npx tsx bench/lake-cost.ts [events]` prints one JSON line; not part of `npm run bench` yet.
+ */
+import { performance } from 'node:perf_hooks';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { tableNames } from '../infra';
+import { silentLog } from '../lib/shared/log';
+import { writeStreamRecords } from '../lib/lake/write';
+import { marshallItem } from '../lib/worker/dynamo-wire';
+import { eventItem } from '../lib/worker/items';
+import { isEventType, type SegmentEvent } from '../lib/spec/event-types';
+import { makeEvents } from './fixtures';
+import { PRICES } from './prices';
+
+/** S3 list prices (us-east-1, Standard): per PUT/DELETE-class and GET request, per GB-month. */
+const S3 = { perPut: 0.005 / 1000, perGet: 0.0004 / 1000, perGbMonth: 0.023 };
+const BATCH = 1000;
+const MEMORY_GB = 1;
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? 20_000);
+  let puts = 0;
+  let bytes = 0;
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    // S3 answered in process, as bench/fake-aws.ts answers DynamoDB and SQS: a PutObject's 200 and its bytes counted.
+    requestHandler: {
+      updateHttpClientConfig() {},
+      httpHandlerConfigs: () => ({}),
+      handle(request: { body?: Uint8Array }) {
+        puts++;
+        bytes += request.body?.byteLength ?? 0;
+        return Promise.resolve({ response: { statusCode: 200, headers: { etag: '"x"' }, body: new Uint8Array() } });
+      },
+    } as never,
+  });
+  const tables = tableNames('bench');
+  const records: DynamoDBRecord[] = makeEvents(count).flatMap((event, i) => {
+    const type = String(event.type);
+    if (!isEventType(type)) return [];
+    const item = eventItem({
+      kind: 'event',
+      sourceId: 'web',
+      receivedAt: '2026-03-14T10:00:00.000Z',
+      requestId: 'r',
+      event: event as SegmentEvent,
+    });
+    const arn = `arn:aws:dynamodb:us-east-1:1:table/${tables[type]}/stream/x`;
+    return [{ eventName: 'INSERT', eventSourceARN: arn, dynamodb: { SequenceNumber: String(i), NewImage: marshallItem(item) as never } }];
+  });
+  const deps = { s3, bucket: 'bench', tables, log: silentLog };
+  await writeStreamRecords(deps, records.slice(0, BATCH)); // warm-up, not counted
+  puts = 0;
+  bytes = 0;
+  const started = performance.now();
+  for (let i = 0; i < records.length; i += BATCH) await writeStreamRecords(deps, records.slice(i, i + BATCH));
+  const ms = performance.now() - started;
+  const m = 1e6 / records.length;
+  const invocations = Math.ceil(records.length / BATCH) * m;
+  const lambda = invocations * PRICES.lambdaPerInvocation + (ms / 1000) * MEMORY_GB * m * PRICES.lambdaPerGbSecondArm;
+  // Each stream file is written once, and read once by compaction, which writes one file per partition
+  // and day (a handful, left out) and deletes the rest (DELETE requests are free).
+  const s3Requests = puts * m * (S3.perPut + S3.perGet);
+  const storage = ((bytes * m) / 1024 ** 3) * S3.perGbMonth;
+  const round = (n: number) => Math.round(n * 10_000) / 10_000;
+  console.log(
+    JSON.stringify({
+      events: records.length,
+      msPerBatch: round(ms / Math.ceil(records.length / BATCH)),
+      bytesPerEvent: round(bytes / records.length),
+      dollarsPerMillion: {
+        lambda: round(lambda),
+        s3Requests: round(s3Requests),
+        storagePerMonth: round(storage),
+        total: round(lambda + s3Requests + storage),
+      },
+    }),
+  );
+}
+
+void main();

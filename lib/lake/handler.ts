@@ -1,0 +1,48 @@
+/**
+ * Wiring for the lake Lambda: dependencies built from the environment once; the stream handler
+ * hands DynamoDB stream batches to write.ts, the scheduled handler runs compact.ts.
+ */
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { createDynamoClients, createS3Client, type ClientOptions } from '../shared/clients';
+import { loadConfig } from '../shared/config';
+import { ConfigError } from '../shared/errors';
+import { createLogger } from '../shared/log';
+import { compactLake, type CompactDeps, type CompactResult } from './compact';
+import { writeStreamRecords, type LakeWriteDeps, type LakeWriteResult } from './write';
+
+export type LakeDeps = LakeWriteDeps & CompactDeps;
+
+export function loadLakeDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): LakeDeps {
+  const config = loadConfig(env);
+  const problems: string[] = [];
+  if (!config.lakeBucket) problems.push('LAKE_BUCKET is required by the lake function (the bucket its files go to)');
+  if (!config.erasureHashKey) problems.push('ERASURE_HASH_KEY is required by the lake function (to find erased users in the files)');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    s3: createS3Client(config, clientOptions),
+    documents: createDynamoClients(config, clientOptions).documents,
+    bucket: config.lakeBucket ?? '',
+    tables: config.tables,
+    hashKey: config.erasureHashKey ?? '',
+    log: createLogger(config.serviceName, config.logLevel),
+    now: () => Date.now(),
+  };
+}
+
+/** The stream handler: a failed write throws, and Lambda retries the batch (write.ts names files so a retry adds nothing). */
+export function createLakeHandler(deps: LakeWriteDeps) {
+  return async (event: DynamoDBStreamEvent): Promise<LakeWriteResult> => {
+    const result = await writeStreamRecords(deps, event.Records);
+    deps.log.info('lake: wrote', { events: result.events, objects: result.objects.length, skipped: result.skipped });
+    return result;
+  };
+}
+
+/** The scheduled handler: compaction of finished days and pending erasures. */
+export function createCompactHandler(deps: CompactDeps) {
+  return async (): Promise<CompactResult> => {
+    const result = await compactLake(deps);
+    deps.log.info('lake: compacted', { ...result, rewritten: result.rewritten.length });
+    return result;
+  };
+}
