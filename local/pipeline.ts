@@ -83,7 +83,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   const bootstrap = loadConfig(env);
   const clients = createClients(bootstrap);
-  await provisionTables(clients.dynamodb, options.stage);
+  await provisionTables(clients.dynamodb, options.stage, { streams: lakeOn });
   const queues = await provisionQueues(clients.sqs, options.stage, {
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     maxReceiveCount: options.maxReceiveCount,

