@@ -411,7 +411,8 @@ function roles(stack) {
           ]
         : []),
       // lib/worker/profiles/: batched reads, conditional writes on the revision read (PartiQL statements
-      // in BatchExecuteStatement), key-only link items and erasure deletes in batches.
+      // in BatchExecuteStatement), key-only link items and erasure deletes in batches, and PutItem for a
+      // link item that BatchWriteItem refused (lib/worker/write.ts resends each such item alone).
       ...(ofKind('profile').length > 0
         ? [
             {
@@ -422,6 +423,7 @@ function roles(stack) {
                 'dynamodb:PartiQLUpdate',
                 'dynamodb:PartiQLDelete',
                 'dynamodb:BatchWriteItem',
+                'dynamodb:PutItem',
               ],
               Resource: tableArns(ofKind('profile')),
             },
