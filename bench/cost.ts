@@ -28,7 +28,7 @@ export interface ShapeCost {
   ours: CostLine;
   floor: CostLine;
   /**
-   * The floor if each item must hold what SPEC.md section 5 asks for (the event, its key, sourceId,
+   * The floor if each item must hold what docs/spec.md section 5 asks for (the event, its key, sourceId,
    * the ingest time), priced from the items as written less our other attributes.
    */
   specFloor: CostLine;

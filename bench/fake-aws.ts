@@ -57,7 +57,7 @@ export interface FakeAwsOptions {
 /** The table the worker keeps profiles in (lib/worker/profiles/), counted apart from the events. */
 const PROFILES_SUFFIX = '-profiles';
 
-/** Attributes of ours that SPEC.md does not ask for; the bench shows what items would cost without them. */
+/** Attributes of ours that docs/spec.md does not ask for; the bench shows what items would cost without them. */
 export const LEAN_OMITS = ['requestId', 'ingestedAt'] as const;
 
 const JSON_HEADERS = { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench-0000' };

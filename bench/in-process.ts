@@ -82,7 +82,7 @@ export interface WorkerMeasurement {
   wruPerEvent: number;
   /** Read units per event: the erasure tombstone check, one per distinct user of a batch. */
   rruPerEvent: number;
-  /** Write units per event if items did not carry LEAN_OMITS (attributes beyond what SPEC.md asks for). */
+  /** Write units per event if items did not carry LEAN_OMITS (attributes beyond what docs/spec.md asks for). */
   leanWruPerEvent: number;
   floorWruPerEvent: number;
   eventBytesMean: number;

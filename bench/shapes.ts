@@ -1,5 +1,5 @@
 /**
- * The traffic shapes the benchmark measures, as the senders of SPEC.md section 1 send them.
+ * The traffic shapes the benchmark measures, as the senders of docs/spec.md section 1 send them.
  */
 import { makeEvents, type BenchEvent } from './fixtures';
 
@@ -62,7 +62,7 @@ export const SHAPES: Record<ShapeId, Shape> = {
     label: 'Webhooks array of 1000',
     eventsPerRequest: 1000,
     note: webhookRoute ? undefined : 'via /v1/batch until /webhook/{sourceId} lands',
-    // About 1 MB of events: over /v1/batch's 500 KB default, within the webhook limits of SPEC.md.
+    // About 1 MB of events: over /v1/batch's 500 KB default, within the webhook limits of docs/spec.md.
     env: webhookRoute ? {} : { MAX_BATCH_BYTES: String(4 * 1024 * 1024), MAX_BATCH_EVENTS: '4000' },
     requests: (count) =>
       chunks(count, 1000, 33).map((events) =>

@@ -13,7 +13,7 @@ export interface BatchLimits {
   eventBytes: number;
 }
 
-/** Segment's limits, which the service enforces by default (SPEC.md section 2). */
+/** Segment's limits, which the service enforces by default (docs/spec.md section 2). */
 export const DEFAULT_LIMITS: BatchLimits = { batchBytes: 500 * 1024, batchEvents: 2500, eventBytes: 32 * 1024 };
 
 const BODY_HEAD = '{"batch":[';

@@ -1,5 +1,5 @@
 /**
- * Replaying newline-delimited JSON files of Segment events through the public endpoint (SPEC.md
+ * Replaying newline-delimited JSON files of Segment events through the public endpoint (docs/spec.md
  * section 7): lines become `/v1/batch` requests within the limits, sent with bounded concurrency and
  * an optional rate, retried per `sender.ts`; progress is shown and checkpointed as the prefix of
  * acknowledged lines, so an interrupted replay resumes where it stopped.

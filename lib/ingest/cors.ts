@@ -1,5 +1,5 @@
 /**
- * CORS for browsers (SPEC.md section 3). analytics.js 2.0 sends `Authorization` on every request
+ * CORS for browsers (docs/spec.md section 3). analytics.js 2.0 sends `Authorization` on every request
  * and `X-Retry-Count` on retries, so the browser preflights each one. API Gateway's own CORS
  * would answer preflights for the whole API with one setting and drop the function's headers, so
  * it stays off and the function answers: a preflight on every event route, and the origin

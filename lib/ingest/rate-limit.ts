@@ -1,5 +1,5 @@
 /**
- * Per-source rate limiting (SPEC.md section 2, 429). A source may carry `rateLimitPerSecond`; each
+ * Per-source rate limiting (docs/spec.md section 2, 429). A source may carry `rateLimitPerSecond`; each
  * function instance keeps a token bucket per source holding up to two seconds of events, and a
  * request that finds too few tokens is refused with `Retry-After` for the time they take to refill.
  *

@@ -1,5 +1,5 @@
 /**
- * The queue message format (SPEC.md section 4), shared by the ingest function that writes it and
+ * The queue message format (docs/spec.md section 4), shared by the ingest function that writes it and
  * the worker that reads it. One SQS message holds the records of one request:
  * `{"v":1,"records":[{"kind":"event",...},{"kind":"rejected",...}]}`.
  */

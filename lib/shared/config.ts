@@ -79,7 +79,7 @@ export interface Config {
   /** Largest SQS message the ingest function packs records into. */
   queueMessageBytes: number;
   /**
-   * The time budgets of one ingest request (SPEC.md section 2: answer well inside Segment's 5 s).
+   * The time budgets of one ingest request (docs/spec.md section 2: answer well inside Segment's 5 s).
    * `request`: from receipt to the answer, 503 when it runs out; `enqueue`: the part of it spent
    * getting events into SQS; `lookup`: one DynamoDB read of a key or source. Every budget is also
    * cut to the invocation's remaining time, and `functionTimeoutMs` (when the environment says it)

@@ -1,6 +1,6 @@
 /**
  * Structured JSON logging through Powertools. Handlers log ids, counts and reasons only: never an
- * event body, trait, key, secret or signature (SPEC.md section 3).
+ * event body, trait, key, secret or signature (docs/spec.md section 3).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';

@@ -10,7 +10,7 @@ import type { Meter } from './metrics';
 /**
  * What the log keeps of an unexpected error: its class and its stack's frames (where in our code).
  * Not its message: a runtime's message may quote the data it choked on (JSON.parse quotes the
- * text), and no event body or trait is ever logged (SPEC.md section 3).
+ * text), and no event body or trait is ever logged (docs/spec.md section 3).
  */
 export function describeError(error: unknown): { name: string; stack: string[] } {
   if (!(error instanceof Error)) return { name: typeof error, stack: [] };

@@ -1,5 +1,5 @@
 /**
- * An event's times, by Segment's rules (SPEC.md section 2):
+ * An event's times, by Segment's rules (docs/spec.md section 2):
  *
  * - `timestamp`, the time users read and order by. From Segment's libraries on the Tracking API the
  *   library's `timestamp` is the device's clock: when `sentAt` (the device's clock at sending, on the

@@ -1,5 +1,5 @@
 /**
- * Erasure (SPEC.md section 6). A `delete` event asks us to erase everything stored for a userId in
+ * Erasure (docs/spec.md section 6). A `delete` event asks us to erase everything stored for a userId in
  * a source. The worker does three things with it, in this order:
  *
  * 1. It records a tombstone for the user: the erasure's cut-off time, the time the delete was

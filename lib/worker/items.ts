@@ -1,5 +1,5 @@
 /**
- * How records become DynamoDB items (SPEC.md section 5). Event tables are keyed so a user's events
+ * How records become DynamoDB items (docs/spec.md section 5). Event tables are keyed so a user's events
  * read back in time order and every retry or replay of an event overwrites the same item:
  * partition `<sourceId>#<owner>`, sort `<key time>#<messageId>`, where the key time is the
  * sender's own time for the event (lib/spec/event-time.ts), never a receive time or a corrected

@@ -171,7 +171,7 @@ async function sendBatch(run: WriteRun, pending: readonly WriteRequest[]): Promi
 
 /**
  * Puts each write alone, so an item DynamoDB refuses is told apart from its neighbours. Only a
- * refusal of the item itself quarantines it (SPEC.md section 5): a missing table, a permission or
+ * refusal of the item itself quarantines it (docs/spec.md section 5): a missing table, a permission or
  * credential error fails its owners, so SQS retries them, and the worker logs and counts it.
  */
 async function writeOneByOne(run: WriteRun, pending: readonly WriteRequest[]): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * SPEC.md section 1: who sends us what. Every route with the body its sender uses, every event
+ * docs/spec.md section 1: who sends us what. Every route with the body its sender uses, every event
  * type each route takes, and the field-level tolerance every route must have.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';

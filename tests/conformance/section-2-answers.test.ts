@@ -1,5 +1,5 @@
 /**
- * SPEC.md section 2: answers and tolerance. Every status that applies to the event routes, each
+ * docs/spec.md section 2: answers and tolerance. Every status that applies to the event routes, each
  * with a specific message and never a 500, and the transport tolerance every route must have
  * (text/plain, charsets, gzip with an inflate cap, base64 bodies, odd timestamps, no messageId).
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC.md section 3: authentication. Keys (Basic, Bearer, `writeKey`), stored only as hashes and
+ * docs/spec.md section 3: authentication. Keys (Basic, Bearer, `writeKey`), stored only as hashes and
  * revocable; webhook signatures over the body or a batched array's first element; webhook secret
  * rotation with a grace period; and nothing secret (or any event body) in the logs.
  */

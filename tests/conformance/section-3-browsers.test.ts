@@ -1,5 +1,5 @@
 /**
- * SPEC.md sections 1 and 3, browsers: analytics.js 2.0's short routes (`/v1/t`, ..., `/v1/b`), the
+ * docs/spec.md sections 1 and 3, browsers: analytics.js 2.0's short routes (`/v1/t`, ..., `/v1/b`), the
  * CORS answers of every event route (preflight, and the origin headers on every answer, errors
  * included), and a source's allowed origins. Over HTTP with the headers a browser sends; the real
  * browser is tests/integration/browser-analytics-next.test.ts.

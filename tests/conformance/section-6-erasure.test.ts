@@ -1,5 +1,5 @@
 /**
- * SPEC.md section 6: a `delete` erases everything stored for the user in that source, in every
+ * docs/spec.md section 6: a `delete` erases everything stored for the user in that source, in every
  * event table; events of that user still in the queue with earlier timestamps do not bring data
  * back; an audit record says when and how much, without the data.
  */

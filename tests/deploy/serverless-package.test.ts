@@ -1,6 +1,6 @@
 /**
  * `serverless package --stage test`, offline and without AWS credentials, and what the generated
- * CloudFormation promises: the routes of SPEC.md section 1, the worker's trigger, the queues, the
+ * CloudFormation promises: the routes of docs/spec.md section 1, the worker's trigger, the queues, the
  * tables of infra/resources.json, least-privileged roles, alarms, dashboard, saved queries and
  * outputs; and, packaged again with `eventRetentionDays` and `tableOverrides`, what those change.
  */
@@ -142,7 +142,7 @@ describe('serverless package --stage test', () => {
   });
 
   describe('HTTP API', () => {
-    it('has every route of SPEC.md section 1 plus $default, and nothing else', () => {
+    it('has every route of docs/spec.md section 1 plus $default, and nothing else', () => {
       // Prepare
       const expected = [
         'POST /segment',

@@ -1,5 +1,5 @@
 /**
- * Authentication on the Tracking API routes (SPEC.md section 3) against keys stored in DynamoDB Local.
+ * Authentication on the Tracking API routes (docs/spec.md section 3) against keys stored in DynamoDB Local.
  */
 import { createAuthenticator } from '../../lib/ingest/auth';
 import { hashKey } from '../../lib/shared/source-records';

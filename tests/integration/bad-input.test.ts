@@ -1,5 +1,5 @@
 /**
- * Bad input gets the status of SPEC.md section 2 and a message that names the problem, never a 500;
+ * Bad input gets the status of docs/spec.md section 2 and a message that names the problem, never a 500;
  * whatever an authenticated sender sent and we refused is quarantined.
  */
 import { gzipSync } from 'node:zlib';

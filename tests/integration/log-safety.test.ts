@@ -1,5 +1,5 @@
 /**
- * Logs carry ids, counts and reasons, never an event body, trait value, key or secret (SPEC.md
+ * Logs carry ids, counts and reasons, never an event body, trait value, key or secret (docs/spec.md
  * section 3). The handlers run with the real Powertools logger (at DEBUG) and metrics, and every
  * line they write is checked.
  */

@@ -1,5 +1,5 @@
 /**
- * A source over its rate limit gets 429 with Retry-After (SPEC.md section 2), on every event route
+ * A source over its rate limit gets 429 with Retry-After (docs/spec.md section 2), on every event route
  * (tests/support/senders.ts EVENT_ROUTES), and nothing of a refused request is queued.
  *
  * The limits are slow (an event every 50 or 100 s) so that the time between the burst and the

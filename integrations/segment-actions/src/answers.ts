@@ -7,7 +7,7 @@ import type { JSONLikeObject } from '@segment/actions-core';
 import { MultiStatusResponse } from '@segment/actions-core';
 import { answerMessage } from './settings';
 
-/** The fields of an ingest answer read here (SPEC.md section 2). */
+/** The fields of an ingest answer read here (docs/spec.md section 2). */
 interface IngestAnswer {
   errors?: { index?: unknown; message?: unknown }[];
 }

@@ -1,5 +1,5 @@
 /**
- * Erasing a user from the profiles (SPEC.md section 6): the user's own profile, the links that name
+ * Erasing a user from the profiles (docs/spec.md section 6): the user's own profile, the links that name
  * them elsewhere (the items saying which anonymous ids they were seen with, the ids aliased to them
  * and the ones they were aliased to), and their group memberships. Links are found in the user's
  * profile and in `hints`: ids the caller knows of (the erasure sweep reads them from the user's

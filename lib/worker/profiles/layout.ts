@@ -1,5 +1,5 @@
 /**
- * The `profiles` table, as a team's own code may read it (README, Profiles). One table, keys `pk`
+ * The `profiles` table, as a team's own code may read it (docs/profiles.md). One table, keys `pk`
  * and `sk`:
  *
  * | item | pk | sk |

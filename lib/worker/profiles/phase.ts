@@ -1,5 +1,5 @@
 /**
- * The worker's profile phase (README, Profiles): after the batch's events are stored and its
+ * The worker's profile phase (docs/profiles.md): after the batch's events are stored and its
  * erasures done, every profile the batch touches is read once, merged with everything the batch
  * adds to it, and written once, on the revision it was read at.
  *

@@ -11,7 +11,7 @@
  * Caps keep the greatest entries (traits and links by version, ties by name), which stays
  * order-independent: an entry outside the final top N never outranks N others, and one inside it
  * is never evicted once its latest version has been merged. Counts add up: exact for events
- * delivered once (see README, Profiles, on duplicates).
+ * delivered once (see docs/profiles.md on duplicates).
  */
 import { CAPS, compareVersions, type LinkKind, type ProfileKey, type Version } from './layout';
 

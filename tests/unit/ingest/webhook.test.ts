@@ -1,5 +1,5 @@
 /**
- * The webhook signature check (SPEC.md section 3): HMAC-SHA1 of what Segment may have signed, under
+ * The webhook signature check (docs/spec.md section 3): HMAC-SHA1 of what Segment may have signed, under
  * the current secret or the previous one during its grace period, compared in constant time over
  * every pair. tests/conformance/section-3-auth.test.ts covers the route end to end.
  */

@@ -1,6 +1,6 @@
 /**
  * How the Actions destination reads the service's answer to a batch (integrations/segment-actions/src/answers.ts):
- * the answers of SPEC.md section 2, as Segment's multi-status answer, one entry per event.
+ * the answers of docs/spec.md section 2, as Segment's multi-status answer, one entry per event.
  */
 import { multiStatusOf } from '../../../integrations/segment-actions/src/answers';
 
