@@ -57,6 +57,10 @@ For each shape:
    a bare Node.js server, on loopback, a few seconds per case.
 6. **Replay and steady traffic**: drain times and costs by worker concurrency, from the measured
    figures through the capacity model of \`bench/capacity.ts\` (stated under its table).
+7. **The lake** ([lake.md](lake.md)), a line among the targets: the bench's events as the stream
+   records of their items, in batches of 1,000, through the lake function's Parquet writer with S3
+   answered in process (\`bench/lake-cost.ts\`), priced per million events: Lambda, S3 requests
+   (each file's PUT and compaction's GET) and a month of storage.
 
 Numbers move with whatever else runs on the machine (absolute rates halve when anything else
 runs): the report starts with the load average, and every ratio to the floor is the median of

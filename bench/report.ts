@@ -5,6 +5,7 @@
 import type { ColdStart } from './cold-start';
 import type { ShapeCost } from './cost';
 import type { EndToEnd } from './e2e';
+import { LAKE_TARGET_PER_MILLION, type LakeCost } from './lake-cost';
 import {
   CONCURRENCIES,
   concurrencyFor,
@@ -47,6 +48,8 @@ export interface BenchResult {
   >;
   coldStart?: ColdStart[];
   endToEnd?: EndToEnd[];
+  /** The lake's cost per million events (bench/lake-cost.ts); absent in older runs. */
+  lake?: LakeCost;
   seconds: number;
 }
 
@@ -344,7 +347,18 @@ export function targetLines(result: BenchResult): string[] {
     const load = ours.loadMs / base.loadMs;
     lines.push(`${name} bundle ≤ 1.2x the SDK-only bundle: size ${ratio(size)}, load ${ratio(load)} — ${mark(size <= 1.2 && load <= 1.2)}`);
   }
+  if (result.lake) lines.push(lakeTargetLine(result.lake));
   return lines;
+}
+
+/** The lake's own cost per million events against issue 24's target, with its parts. */
+export function lakeTargetLine(lake: LakeCost): string {
+  const ok = lake.costPerMillion <= LAKE_TARGET_PER_MILLION;
+  return (
+    `lake (Warehouse destination) at most ${money(LAKE_TARGET_PER_MILLION)} per million events: ${money(lake.costPerMillion)} ` +
+    `(Lambda ${money(lake.lambdaPerMillion)}, S3 requests ${money(lake.s3RequestsPerMillion)}, storage ${money(lake.storagePerMillionPerMonth)} a month; ` +
+    `${int(lake.events)} events in batches of ${int(lake.batch)}, ${fixed(lake.bytesPerEvent)} Parquet bytes per event) — ${ok ? 'met' : '**not met**'}`
+  );
 }
 
 const duration = (seconds: number) =>

@@ -2,7 +2,7 @@
  * `npm run bench` (and `npm run bench:quick`): speed, cold start and AWS cost per million events of
  * every traffic shape, printed as one report and written under .bench/ (git-ignored) as JSON and
  * Markdown, and (a full run only) as docs/performance.md, the one page that holds the figures.
- * Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e.
+ * Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e,lake.
  *
  * Numbers depend on the machine and on what else runs on it: the report starts with the load
  * average at start and end; compare runs taken at similar load.
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { measureColdStarts } from './cold-start';
 import { shapeCost } from './cost';
 import { measureEndToEnd } from './e2e';
+import { measureLakeCost } from './lake-cost';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
 import type { NaiveMeasurement } from './naive';
 import { writePerformancePage } from './performance-page';
@@ -23,7 +24,8 @@ import { SHAPES, type ShapeId } from './shapes';
 const root = path.resolve(__dirname, '..');
 const outDir = path.join(root, '.bench');
 
-type Section = 'ingest' | 'worker' | 'cold' | 'e2e';
+type Section = 'ingest' | 'worker' | 'cold' | 'e2e' | 'lake';
+const SECTIONS: Section[] = ['ingest', 'worker', 'cold', 'e2e', 'lake'];
 
 /** A trigger batch size to compare with the deployed one, for single events. */
 const LARGE_BATCH = 100;
@@ -36,11 +38,12 @@ function parseArgs(argv: string[]) {
     .split(',') as Section[] | undefined;
   return {
     quick,
-    sections: new Set<Section>(only ?? ['ingest', 'worker', 'cold', 'e2e']),
+    sections: new Set<Section>(only ?? SECTIONS),
     rounds: quick ? 3 : 5,
     roundMs: quick ? 500 : 1200,
     coldStartRuns: quick ? 5 : 15,
     e2eSeconds: quick ? 2 : 4,
+    lakeEvents: quick ? 5000 : 20_000,
   };
 }
 
@@ -130,6 +133,11 @@ async function main(): Promise<void> {
     result.endToEnd = await measureEndToEnd({ seconds: args.e2eSeconds, drainTimeoutMs: args.quick ? 8000 : 15000, log });
   }
 
+  if (args.sections.has('lake')) {
+    log(`lake: ${args.lakeEvents.toLocaleString('en-US')} events through the lake function, in process`);
+    result.lake = await measureLakeCost(args.lakeEvents);
+  }
+
   result.machine.loadAtEnd = os.loadavg();
   result.seconds = (Date.now() - started) / 1000;
   const report = renderReport(result);
@@ -139,7 +147,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'latest.md'), `${report}\n`);
   // Only a full run is published: --quick and --only rounds are too short, or leave sections out.
-  const full = !args.quick && args.sections.size === 4;
+  const full = !args.quick && args.sections.size === SECTIONS.length;
   if (full) writePerformancePage(result);
   const written = `.bench/latest.json, .bench/latest.md${full ? ', docs/performance.md' : ''} and .bench/bench-${stamp}.json`;
   process.stdout.write(`${report}\n\nWritten to ${written}\n`);

@@ -57,6 +57,8 @@ const METRICS_NAMESPACE = 'SegmentIngest';
  * The counts each function emits (lib/shared/metrics.ts `COUNT_METRICS`; tests/deploy checks that
  * every name there, and every name the code passes to `meter.count`, is drawn here). Both also
  * emit `HandlerLatency`. Every series has the dimensions `service` (one per stage) and `function`.
+ * `lake`: the lake's stream and compaction handlers (lib/lake/handler.ts), drawn whether the stage
+ * has the lake or not (a stage without it draws empty lines; SEARCH names no resource).
  */
 const CUSTOM_METRICS = {
   ingest: [
@@ -70,6 +72,7 @@ const CUSTOM_METRICS = {
     'UnexpectedErrors',
   ],
   worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors', 'UnexpectedErrors'],
+  lake: ['LakeFilesWritten', 'LakeRowsWritten', 'LakeBytesWritten', 'LakeFilesCompacted', 'LakeRowsErased'],
 };
 const LATENCY_METRIC = 'HandlerLatency';
 const FUNCTIONS = /** @type {const} */ (['ingest', 'worker']);
@@ -609,7 +612,7 @@ function dashboard(stack) {
   ];
   // Our metrics carry `service` (one per stage) and `function`; SEARCH finds a function's series
   // whatever other dimensions the code adds (`reason`, `type`, `kind`), SUM draws them as one line.
-  const custom = (/** @type {'ingest' | 'worker'} */ fn) => (/** @type {string} */ metric) => [
+  const custom = (/** @type {'ingest' | 'worker' | 'lake'} */ fn) => (/** @type {string} */ metric) => [
     {
       id: `${fn}${metric}`.replace(/^./, (c) => c.toLowerCase()), // metric math ids start lowercase
       label: metric,
@@ -686,6 +689,7 @@ function dashboard(stack) {
         FUNCTIONS.map((fn) => [{ ...custom(fn)('DependencyErrors')[0], label: fn }]),
       ),
     ],
+    [graph('Lake: files, rows, bytes, compaction (SegmentIngest, function=lake)', CUSTOM_METRICS.lake.map(custom('lake')))],
   ];
   const widgets = [
     ...rows.flatMap((row, y) => row.map((widget, x) => ({ ...widget, x: x * 8, y: y * 6 }))),

@@ -146,7 +146,7 @@ async function startLake(
   dynamodb: DynamoDBClient,
   log: Log,
 ): Promise<{ deps: LakeDeps; trigger: StreamTrigger }> {
-  const deps: LakeDeps = { ...loadLakeDeps(env), log };
+  const deps: LakeDeps = { ...loadLakeDeps(env), log, meter: noMeter };
   await provisionLakeBucket(deps.s3, deps.bucket);
   const streams = new DynamoDBStreamsClient({ region: config.region, endpoint: config.dynamodbEndpoint });
   const handler = createLakeHandler(deps);

@@ -7,10 +7,12 @@ import { createDynamoClients, createS3Client, type ClientOptions } from '../shar
 import { loadConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';
 import { createLogger } from '../shared/log';
+import { createMeter, type Meter } from '../shared/metrics';
 import { compactLake, type CompactDeps, type CompactResult } from './compact';
 import { writeStreamRecords, type LakeWriteDeps, type LakeWriteResult } from './write';
 
-export type LakeDeps = LakeWriteDeps & CompactDeps;
+/** `meter`: the lake's counts (lib/shared/metrics.ts), flushed once per invocation. */
+export type LakeDeps = LakeWriteDeps & CompactDeps & { meter: Meter };
 
 export function loadLakeDeps(env: Record<string, string | undefined> = process.env, clientOptions: ClientOptions = {}): LakeDeps {
   const config = loadConfig(env);
@@ -25,24 +27,32 @@ export function loadLakeDeps(env: Record<string, string | undefined> = process.e
     tables: config.tables,
     hashKey: config.erasureHashKey ?? '',
     log: createLogger(config.serviceName, config.logLevel),
+    meter: createMeter(config.metricsNamespace, config.serviceName, 'lake'),
     now: () => Date.now(),
   };
 }
 
 /** The stream handler: a failed write throws, and Lambda retries the batch (write.ts names files so a retry adds nothing). */
-export function createLakeHandler(deps: LakeWriteDeps) {
+export function createLakeHandler(deps: LakeWriteDeps & { meter: Meter }) {
   return async (event: DynamoDBStreamEvent): Promise<LakeWriteResult> => {
     const result = await writeStreamRecords(deps, event.Records);
-    deps.log.info('lake: wrote', { events: result.events, objects: result.objects.length, skipped: result.skipped });
+    deps.log.info('lake: wrote', { events: result.events, objects: result.objects.length, bytes: result.bytes, skipped: result.skipped });
+    deps.meter.count('LakeFilesWritten', result.objects.length);
+    deps.meter.count('LakeRowsWritten', result.events);
+    deps.meter.count('LakeBytesWritten', result.bytes);
+    deps.meter.flush();
     return result;
   };
 }
 
 /** The scheduled handler: compaction of finished days and pending erasures. */
-export function createCompactHandler(deps: CompactDeps) {
+export function createCompactHandler(deps: CompactDeps & { meter: Meter }) {
   return async (): Promise<CompactResult> => {
     const result = await compactLake(deps);
     deps.log.info('lake: compacted', { ...result, rewritten: result.rewritten.length });
+    deps.meter.count('LakeFilesCompacted', result.rewritten.length);
+    deps.meter.count('LakeRowsErased', result.rowsErased);
+    deps.meter.flush();
     return result;
   };
 }

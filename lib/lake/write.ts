@@ -30,6 +30,8 @@ export interface LakeWriteResult {
   /** Events written, and the objects they went to. */
   events: number;
   objects: string[];
+  /** Parquet bytes written to those objects. */
+  bytes: number;
   /** Records that were not INSERTs of an event table, or held no readable event (logged). */
   skipped: number;
 }
@@ -62,17 +64,19 @@ export async function writeStreamRecords(deps: LakeWriteDeps, records: readonly 
     group.rows.push(read.row);
     groups.set(prefix, group);
   }
+  let bytes = 0;
   const objects = await Promise.all(
     [...groups.entries()].map(async ([prefix, group]) => {
       const key = `${prefix}part-${group.firstSequence}.parquet`;
       const body = writeParquet(group.partition.type, group.rows);
+      bytes += body.byteLength;
       await deps.s3.send(
         new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' }),
       );
       return key;
     }),
   );
-  return { events: records.length - skipped, objects, skipped };
+  return { events: records.length - skipped, objects, bytes, skipped };
 }
 
 function readRecord(

@@ -26,14 +26,24 @@ export const COUNT_METRICS = [
   'DependencyErrors',
   /** An error that is no AWS service's answer (a bug: a TypeError, a broken invariant); lib/shared/unexpected.ts. */
   'UnexpectedErrors',
+  /** The lake's stream function (dimension `function`: `lake`): Parquet files, their rows and bytes (docs/lake.md). */
+  'LakeFilesWritten',
+  'LakeRowsWritten',
+  'LakeBytesWritten',
+  /** The lake's compaction: files replaced (merged or rewritten without erased rows), and rows erased from them. */
+  'LakeFilesCompacted',
+  'LakeRowsErased',
 ] as const;
 export type MetricName = (typeof COUNT_METRICS)[number];
 
 /** Each invocation's handler time, in milliseconds. */
 export const LATENCY_METRIC = 'HandlerLatency';
 
-/** The functions, as the `function` dimension of every metric names them. */
-export type FunctionName = 'ingest' | 'worker';
+/** Counts that are not of things but of bytes, so CloudWatch shows them in bytes. */
+const UNITS: Partial<Record<MetricName, (typeof MetricUnit)[keyof typeof MetricUnit]>> = { LakeBytesWritten: MetricUnit.Bytes };
+
+/** The functions, as the `function` dimension of every metric names them (the lake's stream and compaction handlers are both `lake`). */
+export type FunctionName = 'ingest' | 'worker' | 'lake';
 
 export interface Meter {
   /** Adds `value` to a count, optionally in one series of a dimension (`reason`, `type`). */
@@ -72,9 +82,9 @@ export function createMeter(namespace: string, serviceName: string, functionName
         if (dimension) {
           const single = metrics.singleMetric();
           single.addDimension(dimension[0], dimension[1]);
-          single.addMetric(name, MetricUnit.Count, value);
+          single.addMetric(name, UNITS[name] ?? MetricUnit.Count, value);
         } else {
-          metrics.addMetric(name, MetricUnit.Count, value);
+          metrics.addMetric(name, UNITS[name] ?? MetricUnit.Count, value);
         }
       }
       for (const ms of latencies) metrics.addMetric(LATENCY_METRIC, MetricUnit.Milliseconds, ms);

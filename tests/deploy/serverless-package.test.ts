@@ -547,6 +547,7 @@ describe('serverless package --stage test', () => {
       const expected = [
         ...emitted('ingest').map((metric) => `ingest ${metric}`),
         ...emitted('worker').map((metric) => `worker ${metric}`),
+        ...emitted('lake').map((metric) => `lake ${metric}`),
         `ingest ${LATENCY_METRIC}`,
         `worker ${LATENCY_METRIC}`,
       ];
@@ -555,7 +556,8 @@ describe('serverless package --stage test', () => {
       const drawn = new Set(drawnMetrics(dashboardBody(template)).map(({ fn, metric }) => `${fn} ${metric}`));
 
       // Assess
-      expect(expected.length).toBeGreaterThan(10);
+      expect(expected.length).toBeGreaterThan(15);
+      expect(expected).toContain('lake LakeRowsErased');
       expect(expected.filter((pair) => !drawn.has(pair))).toEqual([]);
     });
 

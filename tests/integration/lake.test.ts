@@ -166,14 +166,30 @@ describe('lake compact', () => {
     expect(typeof audit?.lakeSweptAt).toBe('string');
   });
 
-  it('reports files, bytes and the pending erasure in lake status', async () => {
+  it('reports files, bytes, the lag and the pending erasure in lake status', async () => {
+    const before = Date.now();
     const result = await cli(stack, ['lake', 'status', '--json']);
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { tables: Record<string, { files: number; bytes: number }>; pendingErasures: number };
+    const report = JSON.parse(result.stdout) as {
+      tables: Record<string, { files: number; bytes: number }>;
+      pendingErasures: number;
+      newestFileAt: string;
+      newestFileAgeSeconds: number;
+    };
     expect(report.tables.tracks?.files).toBeGreaterThan(0);
     expect(report.tables.tracks?.bytes).toBeGreaterThan(0);
     // Swept once, but not yet after the settle time: the scheduled job sweeps it again (lib/lake/compact.ts).
     expect(report.pendingErasures).toBe(1);
+    // The lag: the newest file (compaction's, written moments ago) and its age against the clock.
+    const newest = Date.parse(report.newestFileAt);
+    expect(newest).toBeLessThanOrEqual(Date.now());
+    expect(report.newestFileAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(report.newestFileAgeSeconds - (before - newest) / 1000)).toBeLessThan(5);
+    expect(report.newestFileAgeSeconds).toBeLessThan(300);
+
+    const text = await cli(stack, ['lake', 'status']);
+    expect(text.stdout).toContain(`newest file ${report.newestFileAt} (`);
+    expect(text.stdout).toMatch(/ s ago; while events arrive, a file comes within about a minute\)/);
   });
 });
 

@@ -13,6 +13,7 @@ import { readParquet } from '../../../lib/lake/rows';
 import { tableOfArn, writeStreamRecords, type LakeWriteDeps } from '../../../lib/lake/write';
 import { createS3Client } from '../../../lib/shared/clients';
 import { silentLog, type Log } from '../../../lib/shared/log';
+import type { Meter } from '../../../lib/shared/metrics';
 import { marshallItem } from '../../../lib/worker/dynamo-wire';
 import { testStage } from '../../support/stack';
 import { provisionTables } from '../../../local/provision';
@@ -64,7 +65,10 @@ describe('writeStreamRecords', () => {
       events: 2,
       skipped: 3,
       objects: ['tracks/source_id=web/dt=2026-12-07/part-100.parquet', 'tracks/source_id=web/dt=2026-12-08/part-104.parquet'],
+      bytes: expect.any(Number) as number,
     });
+    const files = await listLake(s3, bucket, 'tracks/source_id=web/dt=2026-12-0');
+    expect(result.bytes).toBe(files.reduce((sum, file) => sum + file.size, 0));
     const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: result.objects[0] }));
     const rows = await readParquet(await Body!.transformToByteArray());
     expect(rows).toEqual([
@@ -103,10 +107,22 @@ describe('the lake function', () => {
     expect(() => loadLakeDeps({ STAGE: stage })).toThrow(/LAKE_BUCKET is required.*ERASURE_HASH_KEY is required/);
   });
 
-  it('handles a stream batch and a scheduled compaction with the dependencies of its environment', async () => {
-    const lake = { ...loadLakeDeps({ ...env, DYNAMODB_ENDPOINT: process.env.TEST_DYNAMODB_ENDPOINT }), log: silentLog };
+  it('handles a stream batch and a scheduled compaction with the dependencies of its environment, and counts them', async () => {
+    const counts = new Map<string, number>();
+    let flushes = 0;
+    // A meter that keeps the counts: the EMF lines Powertools makes of them are tests/unit/shared/metrics.test.ts's.
+    const meter: Meter = {
+      count: (name, value) => void counts.set(name, (counts.get(name) ?? 0) + value),
+      latency() {},
+      flush: () => void flushes++,
+    };
+    const lake = { ...loadLakeDeps({ ...env, DYNAMODB_ENDPOINT: process.env.TEST_DYNAMODB_ENDPOINT }), log: silentLog, meter };
     const written = await createLakeHandler(lake)({ Records: [record('INSERT', 'alias', { ...item('a1'), previousId: 'anon-1' }, '400')] });
     expect(written.objects).toEqual(['aliases/source_id=web/dt=2026-12-07/part-400.parquet']);
+    const [file] = await listLake(s3, bucket, 'aliases/source_id=web/dt=2026-12-07/part-400');
+    expect(Object.fromEntries(counts)).toEqual({ LakeFilesWritten: 1, LakeRowsWritten: 1, LakeBytesWritten: file?.size });
+    expect(file?.size).toBeGreaterThan(0);
+    expect(flushes).toBe(1);
     const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint: process.env.TEST_DYNAMODB_ENDPOINT });
     await provisionTables(dynamodb, stage);
     dynamodb.destroy();
@@ -115,6 +131,9 @@ describe('the lake function', () => {
     const compacted = await createCompactHandler({ ...lake, now: () => Date.parse('2026-12-09T00:00:00.000Z') })();
     expect(compacted).toMatchObject({ filesWritten: 1, rowsErased: 0, erasuresSwept: 0 });
     expect(compacted.rewritten).toContain('aliases/source_id=web/dt=2026-12-07/part-400.parquet');
+    expect(counts.get('LakeFilesCompacted')).toBe(compacted.rewritten.length);
+    expect(counts.get('LakeRowsErased')).toBe(0);
+    expect(flushes).toBe(3);
     lake.s3.destroy();
   });
 });

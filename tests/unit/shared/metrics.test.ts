@@ -51,4 +51,21 @@ describe('createMeter', () => {
     expect(byMetric.get('HandlerLatency')).toMatchObject({ HandlerLatency: 12 });
     expect(byMetric.get('DependencyErrors')).toMatchObject({ kind: 'configuration', DependencyErrors: 1 });
   });
+
+  it("writes the lake's byte count in bytes and its other counts as counts", () => {
+    // Prepare
+    const meter = createMeter('SegmentIngest', 'segment-ingest-unit', 'lake');
+
+    // Act
+    const lines = captureEmf(() => {
+      meter.count('LakeBytesWritten', 2048);
+      meter.count('LakeRowsWritten', 10);
+      meter.flush();
+    });
+
+    // Assess
+    const units = Object.fromEntries(lines.flatMap((line) => line._aws.CloudWatchMetrics[0]!.Metrics.map((m) => [m.Name, m.Unit])));
+    expect(units).toEqual({ LakeBytesWritten: 'Bytes', LakeRowsWritten: 'Count' });
+    expect(lines[0]).toMatchObject({ function: 'lake', LakeBytesWritten: 2048, LakeRowsWritten: 10 });
+  });
 });
