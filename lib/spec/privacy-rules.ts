@@ -128,7 +128,7 @@ function ipOp(action: Exclude<IpAction, 'keep'>, key: PrivacyKey | undefined): O
 
 /** IPv4 to its /24, IPv6 to its /48 (an IPv4-mapped address as IPv4); `undefined` for text that is no address. */
 export function truncateIp(ip: string): string | undefined {
-  if (isIPv4(ip)) return ip.replace(/\.\d+$/, '.0');
+  if (isIPv4(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
   if (!isIPv6(ip)) return undefined;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return `::ffff:${truncateIp(mapped[1]) ?? ''}`;
@@ -162,6 +162,8 @@ export function redactQuery(text: string, names: ReadonlySet<string>): string {
 }
 
 function decodeName(name: string): string {
+  // Most names are plain text: decoding them (and its try) is skipped, not their comparison.
+  if (!name.includes('%') && !name.includes('+')) return name;
   try {
     return decodeURIComponent(name.replace(/\+/g, ' '));
   } catch {
