@@ -17,7 +17,7 @@ import type { SourceRecord } from '../shared/source-records';
 import type { Finished, Verdict } from '../spec/normalize';
 import type { PrivacyKeyRing } from '../shared/privacy-hash';
 import { readPrivacyPolicy } from '../spec/privacy-policy';
-import { applyPolicy, compilePolicy, type CompiledPolicy, type Tally } from '../spec/privacy-rules';
+import { applyPolicy, compilePolicy, type CompiledPolicy, type Memo, type Tally } from '../spec/privacy-rules';
 
 export interface PrivacyLoader {
   /** The compiled policy of `source`; `undefined` without one. Throws when the stored policy cannot be applied. */
@@ -58,12 +58,14 @@ export function createPrivacyLoader(log: Log, keys: PrivacyKeyRing | undefined):
 export interface PrivacyRun {
   policy: CompiledPolicy;
   tally: Tally;
+  /** The hashes made in this request (a batch repeats its user's id): dropped with the request. */
+  memo: Memo;
   withheld: number;
   maxEventBytes: number;
 }
 
 export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): PrivacyRun {
-  return { policy, tally: new Map(), withheld: 0, maxEventBytes };
+  return { policy, tally: new Map(), memo: new Map(), withheld: 0, maxEventBytes };
 }
 
 /**
@@ -72,7 +74,7 @@ export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): 
  */
 export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown>) => Finished {
   return (event) => {
-    const applied = applyPolicy(run.policy, event, run.tally);
+    const applied = applyPolicy(run.policy, event, run.tally, run.memo);
     if ('withheld' in applied) {
       run.withheld++;
       return { withheld: true };
@@ -112,7 +114,7 @@ export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undef
 export function quarantinedText(run: PrivacyRun, item: unknown): string {
   if (typeof item !== 'object' || item === null) return JSON.stringify(item) ?? String(item);
   if (Array.isArray(item)) return JSON.stringify(item.map((element) => JSON.parse(quarantinedText(run, element)) as unknown));
-  const applied = applyPolicy(run.policy, item as Record<string, unknown>, run.tally);
+  const applied = applyPolicy(run.policy, item as Record<string, unknown>, run.tally, run.memo);
   if ('withheld' in applied) return JSON.stringify(`(not kept: the user's consent denies category ${applied.withheld})`);
   const batch = applied.event.batch;
   if (!Array.isArray(batch)) return JSON.stringify(applied.event);

@@ -20,8 +20,14 @@ import {
   type PrivacyPolicy,
 } from './privacy-policy';
 
-/** A rule's effect on one value: a new value, the same one, or `DROP`. */
-type Op = (value: unknown) => unknown;
+/** A rule's effect on one value: a new value, the same one, or `DROP`. `memo`: the hashes made in this request. */
+type Op = (value: unknown, memo: Memo) => unknown;
+/**
+ * Hashes already made in one request, by rule kind and input: a batch repeats its user's id and
+ * email in every event, and each HMAC costs microseconds. Kept per request only (no raw value
+ * outlives the request that carried it).
+ */
+export type Memo = Map<string, string>;
 export const DROP: unique symbol = Symbol('drop');
 
 interface FieldStep {
@@ -83,14 +89,28 @@ function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: stri
     case 'redact':
       return (v) => (v === null ? v : REDACTED);
     case 'hash':
-      return (v) => (v === null || (typeof v === 'string' && HASHED.test(v)) ? v : keyedHash(hashInput(v), key as PrivacyKey));
+      return (v, memo) =>
+        v === null || (typeof v === 'string' && HASHED.test(v))
+          ? v
+          : memoized(memo, 'k', hashInput(v), (t) => keyedHash(t, key as PrivacyKey));
     case 'sha256_for_ad_matching':
-      return (v) => (v === null || (typeof v === 'string' && SHA256_HEX.test(v)) ? v : adMatchingSha256(hashInput(v)));
+      return (v, memo) =>
+        v === null || (typeof v === 'string' && SHA256_HEX.test(v)) ? v : memoized(memo, 's', hashInput(v), adMatchingSha256);
     case 'redact_query': {
       const names = new Set((params ?? []).map((p) => p.toLowerCase()));
       return (v) => (typeof v === 'string' ? redactQuery(v, names) : v);
     }
   }
+}
+
+function memoized(memo: Memo, kind: string, text: string, hash: (text: string) => string): string {
+  const id = `${kind}\u0000${text}`;
+  let hashed = memo.get(id);
+  if (hashed === undefined) {
+    hashed = hash(text);
+    memo.set(id, hashed);
+  }
+  return hashed;
 }
 
 function keyMatcher(policy: PrivacyPolicy, opFor: (action: FieldAction) => Op): CompiledPolicy['keyOp'] {
@@ -128,7 +148,7 @@ function ipOp(action: Exclude<IpAction, 'keep'>, key: PrivacyKey | undefined): O
 
 /** IPv4 to its /24, IPv6 to its /48 (an IPv4-mapped address as IPv4); `undefined` for text that is no address. */
 export function truncateIp(ip: string): string | undefined {
-  if (isIPv4(ip)) return ip.replace(/\.\d+$/, '.0');
+  if (isIPv4(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
   if (!isIPv6(ip)) return undefined;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return `::ffff:${truncateIp(mapped[1]) ?? ''}`;
@@ -162,6 +182,8 @@ export function redactQuery(text: string, names: ReadonlySet<string>): string {
 }
 
 function decodeName(name: string): string {
+  // Most names are plain text: decoding them (and its try) is skipped, not their comparison.
+  if (!name.includes('%') && !name.includes('+')) return name;
   try {
     return decodeURIComponent(name.replace(/\+/g, ' '));
   } catch {
@@ -169,8 +191,11 @@ function decodeName(name: string): string {
   }
 }
 
-/** Applies `policy` to a valid event (or an item being quarantined); counts what each rule changed in `tally`. */
-export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknown>, tally: Tally): Applied {
+/**
+ * Applies `policy` to a valid event (or an item being quarantined); counts what each rule changed in
+ * `tally`; `memo` is the request's (lib/ingest/privacy.ts), so a value repeated in it is hashed once.
+ */
+export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknown>, tally: Tally, memo: Memo = new Map()): Applied {
   let out = event;
   for (const step of policy.consent) {
     if (!denies(out, step.category)) continue;
@@ -179,7 +204,7 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
     out = strip(out, step.keep);
   }
   // Objects copied by this application: changed in place by the later rules, not copied again.
-  const run: Run = { tally, owned: new Set() };
+  const run: Run = { tally, memo, owned: new Set() };
   if (policy.ip) out = rewrite(out, IP_PATH, 0, policy.ip, run) as Record<string, unknown>;
   for (const step of policy.fields) out = rewrite(out, step.segments, 0, step, run) as Record<string, unknown>;
   if (policy.keyOp) out = rewriteKeys(out, policy.keyOp, run, 0) as Record<string, unknown>;
@@ -196,6 +221,7 @@ function keyRuleFor(keyOp: NonNullable<CompiledPolicy['keyOp']>, key: string, de
 
 interface Run {
   tally: Tally;
+  memo: Memo;
   owned: Set<object>;
 }
 
@@ -266,7 +292,7 @@ function rewriteKey(
   if (!Object.hasOwn(record, key)) return record;
   const child = record[key];
   const last = depth === path.length - 1;
-  const next = last ? step.op(child) : rewrite(child, path, depth + 1, step, run);
+  const next = last ? step.op(child, run.memo) : rewrite(child, path, depth + 1, step, run);
   if (next === child) return record;
   if (last) count(run.tally, step.label);
   const copy = writable(record, run);
@@ -286,7 +312,7 @@ function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>,
     if (!Object.hasOwn(record, key)) continue;
     const child = record[key];
     const rule = keyRuleFor(keyOp, key, depth, isArray);
-    const next = rule ? rule.op(child) : rewriteKeys(child, keyOp, run, depth + 1);
+    const next = rule ? rule.op(child, run.memo) : rewriteKeys(child, keyOp, run, depth + 1);
     if (next === child) continue;
     if (rule) count(run.tally, rule.label);
     copy ??= writable(node, run);

@@ -1,5 +1,5 @@
 /** The privacy policy engine alone: reading a policy, each action, and that nothing is changed in place. */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { parsePrivacyKeyRing } from '../../../lib/shared/privacy-hash';
 import { readPrivacyPolicy, type PrivacyPolicy } from '../../../lib/spec/privacy-policy';
 import { applyPolicy, compilePolicy, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
@@ -76,6 +76,22 @@ describe('applyPolicy', () => {
     expect(once).toEqual({ event: { userId: hmac('u-1') } });
     expect(twice).toEqual(once);
     expect([...tally]).toEqual([['fields[0]', 1]]);
+  });
+
+  it("hashes a value repeated in one request once, through the request's memo, with the same result", () => {
+    const read = readPrivacyPolicy({
+      fields: [
+        { path: 'userId', action: 'hash' },
+        { path: 'traits.email', action: 'sha256_for_ad_matching' },
+      ],
+    });
+    if ('problems' in read) throw new Error(read.problems.join('; '));
+    const policy = compilePolicy(read.policy, KEY);
+    const memo = new Map<string, string>();
+    const events = [1, 2, 3].map(() => applyPolicy(policy, { userId: 'u-1', traits: { email: 'A@x.example' } }, new Map(), memo));
+    const sha = createHash('sha256').update('a@x.example').digest('hex');
+    for (const applied of events) expect(applied).toEqual({ event: { userId: hmac('u-1'), traits: { email: sha } } });
+    expect([...memo.values()]).toEqual([hmac('u-1'), sha]);
   });
 
   it('matches `*` one level down, in objects and arrays, and copies what it changes', () => {
