@@ -285,8 +285,7 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
  * of the body is stored.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
-  await admitSource(deps, delivery, 1);
-  const policy = deps.privacy.policyFor(await deps.auth.getSource(delivery.principal.sourceId, delivery.request.deadline));
+  const policy = deps.privacy.policyFor(await admitSource(deps, delivery, 1));
   const run = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
   const raw = run ? quarantinedBody(run, text) : text;
   const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, raw, [problem.message]))], delivery.request.deadline);
