@@ -7,7 +7,7 @@
  * held in memory at once; `--since` keeps that to the part asked for.
  *
  * Items are read with the low-level client and turned into JSON by the worker's own reader of the
- * wire form (lib/worker/dynamo-wire.ts `unmarshallItem`), which keeps every field an event sent:
+ * wire form (lib/tables/dynamo-wire.ts `unmarshallItem`), which keeps every field an event sent:
  * the document client's conversion drops a field named `__proto__` at any depth. The SDK's
  * response parser still loses the value of a top-level attribute of that name (@smithy/core
  * 3.41's JsonShapeDeserializer redefines the key as undefined before reading a map it transforms
@@ -16,8 +16,8 @@
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setOwn } from '../../lib/shared/own-keys';
 import type { EventType } from '../../lib/spec/event-types';
-import { unmarshallItem } from '../../lib/worker/dynamo-wire';
-import { identityPartitions, readEventItem, type IdentityPartition } from '../../lib/worker/items';
+import { unmarshallItem } from '../../lib/tables/dynamo-wire';
+import { identityPartitions, readEventItem, type IdentityPartition } from '../../lib/tables/events';
 
 export interface EventQuery {
   sourceId: string;
@@ -115,7 +115,7 @@ const LEADING = [
 const TRAILING = ['sourceId', 'receivedAt', 'pk', 'sk'];
 
 /**
- * An item as printed: the event as it was sent (read back from the item layout, lib/worker/items.ts)
+ * An item as printed: the event as it was sent (read back from the item layout, lib/tables/events.ts)
  * with its fields first in a fixed order (DynamoDB keeps no attribute order), then what the service
  * added: `sourceId`, `receivedAt` (when this service received it) and the keys. An event's own
  * `receivedAt` (Segment's) is printed as `event_receivedAt`, as are its own `sourceId`, `pk`, `sk`.

@@ -1,7 +1,7 @@
 /** `rejected list|replay`: the quarantine, and sending fixed or still-valid events back through the pipeline. */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import path from 'node:path';
-import { hashKey, type KeyRecord } from '../../lib/shared/source-records';
+import { hashKey, type KeyRecord } from '../../lib/tables/sources';
 import { booleanOption, listOption, numberOption, stringOption, type Values } from '../core/args';
 import type { Command } from '../core/command';
 import { CliError, EXIT, UsageError } from '../core/errors';

@@ -1,4 +1,4 @@
-/** Reading the observed schemas of a source (the layout is lib/shared/schema-records.ts): Queries, never a scan. */
+/** Reading the observed schemas of a source (the layout is lib/tables/schemas.ts): Queries, never a scan. */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   pathsPartition,
@@ -8,7 +8,7 @@ import {
   type EventSummaryItem,
   type JsonType,
   type SourceSchemaItem,
-} from '../../lib/shared/schema-records';
+} from '../../lib/tables/schemas';
 import { queryAll } from '../core/query';
 
 export interface ObservedEvent {

@@ -11,7 +11,7 @@ import { formatNumber, formatTable } from '../core/format';
 import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../rejected/table';
 import type { Stage } from '../core/stage';
 import { describeTarget, type Target } from '../core/target';
-import type { KeyRecord } from '../../lib/shared/source-records';
+import type { KeyRecord } from '../../lib/tables/sources';
 import { unscopedWarning } from '../keys/command';
 
 export interface QueueStatus {

@@ -31,7 +31,7 @@ import {
   type PrivacyRun,
 } from './privacy';
 import type { RateLimiter } from './rate-limit';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 
 export interface IngestDeps {
   config: Pick<Config, 'limits' | 'requestBudgetMs'>;

@@ -4,7 +4,7 @@
  * screen by its `name` (an unnamed one is `page` or `screen`), identify by `identify` (its traits)
  * and group by `group` (its traits). Alias and delete have no key: they carry no properties.
  */
-import { SCHEMA_LIMITS, shortenName } from '../shared/schema-records';
+import { SCHEMA_LIMITS, shortenName } from '../tables/schemas';
 
 /** The types whose events have a key. */
 export const KEYED_TYPES = ['track', 'identify', 'page', 'screen', 'group'] as const;

@@ -6,7 +6,7 @@
  * (`properties["averyverylong…#1a2b3c4d5e6f"]`). Only names and types are ever taken from an
  * event, never a value.
  */
-import { SCHEMA_LIMITS, shortenName, SHORTENED, TYPE_BITS, type JsonType } from '../shared/schema-records';
+import { SCHEMA_LIMITS, shortenName, SHORTENED, TYPE_BITS, type JsonType } from '../tables/schemas';
 
 /** The parts of an event whose shape is learned; the envelope (ids, times, `integrations`) is not. */
 export const LEARNED_PARTS = ['properties', 'traits', 'context'] as const;

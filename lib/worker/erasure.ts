@@ -28,7 +28,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type TableName } from '../../infra';
-import { identityPartitions, ITEM, type IdentityPartition, type Item } from './items';
+import { identityPartitions, ITEM, type IdentityPartition, type Item } from '../tables/events';
 import { awsCall } from '../shared/aws-call';
 import { errorCode, isAwsError } from '../shared/errors';
 import type { Log } from '../shared/log';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../message/format';
-import { readEventItem, type Item } from './items';
+import { readEventItem, type Item } from '../tables/events';
 import type { WriteRequest } from './write';
 
 export interface QuarantineFields {

@@ -5,7 +5,7 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { signWebhookPayload } from '../../lib/ingest/webhook';
-import { hashKey } from '../../lib/shared/source-records';
+import { hashKey } from '../../lib/tables/sources';
 import { watermarkKey } from '../../lib/worker/erasure';
 import { EXIT } from '../../cli/core/errors';
 import { cli } from '../support/cli';

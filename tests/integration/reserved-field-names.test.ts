@@ -7,7 +7,7 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { exportLineToEvent } from '../../scripts/dynamodb-export-to-ndjson';
-import { unmarshallItem } from '../../lib/worker/dynamo-wire';
+import { unmarshallItem } from '../../lib/tables/dynamo-wire';
 import { refusedItem } from '../../lib/worker/quarantine';
 import { cli } from '../support/cli';
 import { segmentEvent } from '../support/events';

@@ -1,5 +1,5 @@
 /**
- * The requests of schema learning (the layout is in lib/shared/schema-records.ts). Every write is
+ * The requests of schema learning (the layout is in lib/tables/schemas.ts). Every write is
  * a conditional or idempotent UpdateItem on a small item, so a retry, a redelivery or two
  * instances recording the same signature at once never count twice or lose a type. Caps are
  * reservations: a counter is raised conditionally before an item is created, and lowered again
@@ -17,7 +17,7 @@ import {
   typesOfMask,
   TYPE_BITS,
   JSON_TYPES,
-} from '../../shared/schema-records';
+} from '../../tables/schemas';
 import type { EventState, PathState } from './state';
 
 export interface StoreContext {

@@ -5,7 +5,7 @@
 import { driftSince } from '../../../cli/schemas/drift';
 import { planFromObserved } from '../../../cli/schemas/export';
 import type { ObservedEvent, ObservedPath } from '../../../cli/schemas/read';
-import type { JsonType } from '../../../lib/shared/schema-records';
+import type { JsonType } from '../../../lib/tables/schemas';
 
 const day = (n: number) => new Date(Date.UTC(2026, 10, n)).toISOString();
 

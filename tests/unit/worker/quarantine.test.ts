@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../../../lib/message/format';
-import { eventItem } from '../../../lib/worker/items';
+import { eventItem } from '../../../lib/tables/events';
 import type { WriteRequest } from '../../../lib/worker/write';
 import { refusedItem, rejectedRecordItem, unreadableMessageItem } from '../../../lib/worker/quarantine';
 import { sqsRecord } from '../../support/events';
