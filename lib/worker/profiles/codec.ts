@@ -4,8 +4,8 @@
  * name: a trait or an id named `__proto__` or `constructor` survives the round trip, which the
  * document client's reading would not let it (it drops `__proto__`).
  */
-import { marshallItem, type AttributeMap } from '../../tables/dynamo-wire';
-import type { Item } from '../../tables/events';
+import { marshallItem, type AttributeMap } from '../dynamo-wire';
+import type { Item } from '../items';
 import { setOwn } from '../../shared/own-keys';
 import { ID_ATTRIBUTE, LINK_KINDS, compareVersions, profileItemKey, type ProfileKind, type Version } from './layout';
 import type { Profile } from './profile';

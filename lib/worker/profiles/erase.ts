@@ -14,7 +14,7 @@
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
 import { DeadlineError } from '../../shared/retry';
-import { marshallItem } from '../../tables/dynamo-wire';
+import { marshallItem } from '../dynamo-wire';
 import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
 import { changeProfiles, readItems, readProfiles, type Change, type ProfileStore } from './store';

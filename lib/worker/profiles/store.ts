@@ -10,7 +10,7 @@ import { awsCall } from '../../shared/aws-call';
 import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import type { Log } from '../../shared/log';
 import { DeadlineError, backoffDelay, retryPending, type Backoff, type Clock } from '../../shared/retry';
-import { marshallItem, unmarshallItem } from '../../tables/dynamo-wire';
+import { marshallItem, unmarshallItem } from '../dynamo-wire';
 import { profileFromItem } from './codec';
 import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
 import { copyProfile, emptyProfile, mergeProfiles, type Profile } from './profile';

@@ -14,7 +14,7 @@ import { anonymousUserKey, versionOf, type ProfileKey } from '../../../lib/worke
 import { emptyProfile, type Profile } from '../../../lib/worker/profiles/profile';
 import { eraseLinks, eraseUserProfile } from '../../../lib/worker/profiles/erase';
 import { changeProfiles, mergeRequest, readItems, type ProfileStore } from '../../../lib/worker/profiles/store';
-import { marshallItem } from '../../../lib/tables/dynamo-wire';
+import { marshallItem } from '../../../lib/worker/dynamo-wire';
 import { byOperation, dynamoError, fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';
 import { noWaitClock, steppedClock } from '../../support/clock';
 import { recordingLog } from '../../support/worker-run';

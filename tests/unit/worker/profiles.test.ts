@@ -7,7 +7,7 @@ import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamo
 import { dynamoItemBytes, type AttributeValue } from '../../../bench/fake-aws';
 import { random } from '../../../bench/fixtures';
 import type { EventRecord } from '../../../lib/message/format';
-import { marshallItem, unmarshallItem } from '../../../lib/tables/dynamo-wire';
+import { marshallItem, unmarshallItem } from '../../../lib/worker/dynamo-wire';
 import { profileFromItem, profileItem } from '../../../lib/worker/profiles/codec';
 import { coalesce, contributionOf, storableTrait } from '../../../lib/worker/profiles/contributions';
 import { CAPS, LINK_KINDS, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
