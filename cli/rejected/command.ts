@@ -12,7 +12,7 @@ import { BatchBuilder, batchBody, DEFAULT_LIMITS, type Batch } from '../replay/b
 import { inspectFile, readLines, type InputFile } from '../replay/lines';
 import { runPool } from '../replay/pool';
 import { checkEndpoint, createBatchSender, type SendBatch } from '../replay/sender';
-import { listRejected, markReplayed } from './table';
+import { listRejected, markReplayed } from '../../lib/tables/rejected';
 import { entryFromLine, entryFromTable, expandEntry, exportLine, type ReplayEntry } from './replay-entries';
 import { requireSource, withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';

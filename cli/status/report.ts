@@ -8,7 +8,7 @@ import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { TABLE_NAMES, type TableName } from '../../infra';
 import { isEventType } from '../../lib/spec/event-types';
 import { formatNumber, formatTable } from '../core/format';
-import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../rejected/table';
+import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../../lib/tables/rejected';
 import type { Stage } from '../core/stage';
 import { describeTarget, type Target } from '../core/target';
 import type { KeyRecord } from '../../lib/tables/sources';

@@ -14,8 +14,19 @@
  * anonymous id after it; its items kept the `userId` attribute, which tells them apart.
  */
 import { EVENT_TTL_ATTRIBUTE } from '../../infra';
-import type { EventRecord } from '../message/format';
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setOwn } from '../shared/own-keys';
+import type { EventType, SegmentEvent } from '../spec/event-types';
+import { unmarshallItem } from './dynamo-wire';
+
+/** What an event item is made of: the queue's event record (lib/message/format.ts `EventRecord`) has these fields. */
+export interface EventToStore {
+  sourceId: string;
+  receivedAt: string;
+  /** The sort key's time (lib/spec/event-time.ts); `event.timestamp` in records written before it existed. */
+  keyTime?: string;
+  event: SegmentEvent;
+}
 
 export type Item = Record<string, unknown>;
 
@@ -108,9 +119,10 @@ export function eventSortKey(timestamp: string, messageId: string): string {
 /**
  * The item for an event, in the layout above. When a field cannot be held by DynamoDB as a map
  * (nesting deeper than 32 levels, numbers out of DynamoDB's range, empty attribute names), the
- * event is stored whole as JSON text in `_json` instead of being lost.
+ * event is stored whole as JSON text in `_json` instead of being lost. Takes the queue's record as
+ * it is, whatever else it holds.
  */
-export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
+export function eventItem<R extends EventToStore>(record: R, retentionSeconds = 0): Item {
   const { event } = record;
   const anonymous = event.userId === undefined;
   const item: Item = {
@@ -139,7 +151,7 @@ export function eventItem(record: EventRecord, retentionSeconds = 0): Item {
  * When DynamoDB's TTL deletes an event kept for `retentionSeconds`: counted from the event's own
  * `timestamp`, so every retry and replay of it expires at the same time.
  */
-export function eventExpiresAt(record: EventRecord, retentionSeconds: number): number {
+export function eventExpiresAt(record: EventToStore, retentionSeconds: number): number {
   const time = Date.parse(record.event.timestamp);
   const from = Number.isFinite(time) ? time : Date.parse(record.receivedAt);
   return Math.floor(from / 1000) + retentionSeconds;
@@ -215,4 +227,95 @@ export function fitsDynamo(value: unknown, depth: number): boolean {
     if (key === '' || !fitsDynamo((value as Record<string, unknown>)[key], depth + 1)) return false;
   }
   return true;
+}
+
+/**
+ * The CLI's reads of a user's events (`segment-ingest events`): in the order of their stored
+ * `timestamp` (the time a user reads in each event), across the per-type tables. The sort key
+ * cannot give that order: it starts with the sender's own time for the event (its device clock,
+ * uncorrected), or a fixed `0000-00-00…` for an event sent without a time, so the partition is
+ * queried whole (a Query per table, never a scan), filtered by `timestamp` on DynamoDB's side, and
+ * sorted here. A user's events in the range are held in memory at once; `--since` keeps that to the
+ * part asked for. Like lib/admin/, these calls are the CLI's, outside the functions' door
+ * (lib/shared/aws-call.ts): the CLI words the SDK's errors itself.
+ *
+ * Items are read with the low-level client and turned into JSON by `unmarshallItem`
+ * (dynamo-wire.ts), which keeps every field an event sent: the document client's conversion drops
+ * a field named `__proto__` at any depth. The SDK's response parser still loses the value of a
+ * top-level attribute of that name (@smithy/core 3.41's JsonShapeDeserializer redefines the key as
+ * undefined before reading a map it transforms in place): the item holds it, a raw GetItem shows
+ * it, the CLI prints the event without it.
+ */
+export interface EventQuery {
+  sourceId: string;
+  userId?: string;
+  anonymousId?: string;
+  types: readonly EventType[];
+  since?: string;
+  until?: string;
+}
+
+/** A stored item and the type of the table it came from (the item layout leaves `type` to the table). */
+export interface TypedItem {
+  item: Item;
+  type: EventType;
+}
+
+/** One table's items of one partition whose `timestamp` is in [since, until), page by page. */
+async function queryTable(
+  client: DynamoDBClient,
+  table: string,
+  type: EventType,
+  partition: IdentityPartition,
+  range: { since?: string; until?: string },
+): Promise<TypedItem[]> {
+  const { filter } = partition;
+  // Where an old layout put another identity's items in the same partition, only this one's.
+  const filters = [range.since !== undefined && '#t >= :since', range.until !== undefined && '#t < :until', filter?.expression].filter(
+    Boolean,
+  );
+  const values: Record<string, AttributeValue> = { ':pk': { S: partition.pk } };
+  if (range.since !== undefined) values[':since'] = { S: range.since };
+  if (range.until !== undefined) values[':until'] = { S: range.until };
+  for (const [name, value] of Object.entries(filter?.values ?? {})) values[name] = { S: value };
+  const names = { ...(range.since !== undefined || range.until !== undefined ? { '#t': 'timestamp' } : {}), ...filter?.names };
+  const items: TypedItem[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
+        ExclusiveStartKey: start,
+      }),
+    );
+    // An attribute of a type DynamoDB does not have today is named in an error, not printed as something else.
+    for (const item of page.Items ?? []) items.push({ item: unmarshallItem(item, 'throw'), type });
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** The stored `timestamp`, then the sort key: the order `events` prints in. */
+function byTimestamp(a: TypedItem, b: TypedItem): number {
+  const [ta, tb] = [String(a.item.timestamp ?? ''), String(b.item.timestamp ?? '')];
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const [sa, sb] = [String(a.item.sk), String(b.item.sk)];
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Yields the user's items of `types` with a stored `timestamp` in [since, until), in `timestamp` order. */
+export async function* lookupEvents(
+  client: DynamoDBClient,
+  tables: Record<EventType, string>,
+  query: EventQuery,
+): AsyncGenerator<TypedItem> {
+  const partitions = identityPartitions(query.sourceId, query.userId, query.anonymousId);
+  const range = { since: query.since, until: query.until };
+  const perTable = await Promise.all(
+    query.types.flatMap((type) => partitions.map((partition) => queryTable(client, tables[type], type, partition, range))),
+  );
+  yield* perTable.flat().sort(byTimestamp);
 }
