@@ -16,7 +16,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TableName } from '../../infra';
 import type { Log } from '../shared/log';
-import { legacyUserHash, userHash } from '../worker/erasure';
+import { legacyUserHash, userHash } from '../tables/erasures';
 import { partitionPrefix, type Partition } from './layout';
 import { listLake, type LakeObject } from './objects';
 import { readParquet, writeParquet, type LakeRow } from './rows';

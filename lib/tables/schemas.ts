@@ -13,46 +13,25 @@
  * unambiguously. Event keys and paths are bounded here and in lib/spec/property-paths.ts, so no
  * key can reach DynamoDB's limits (2,048 bytes partition, 1,024 bytes sort).
  */
-import { createHash } from 'node:crypto';
-
-/** The JSON types a path can have, as JSON Schema names them (`integer`: a number without a fraction). */
-export const JSON_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'] as const;
-export type JsonType = (typeof JSON_TYPES)[number];
-
-/** One bit per type, for sets of types held as a number. */
-export const TYPE_BITS: Readonly<Record<JsonType, number>> = {
-  string: 1,
-  number: 2,
-  integer: 4,
-  boolean: 8,
-  object: 16,
-  array: 32,
-  null: 64,
-};
-
-/** The types of a set of `TYPE_BITS`, in `JSON_TYPES` order. */
-export function typesOfMask(mask: number): JsonType[] {
-  return JSON_TYPES.filter((type) => (mask & TYPE_BITS[type]) !== 0);
-}
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EVENT_KEY_CHARS } from '../spec/event-keys';
+import { JSON_TYPES, PATH_LIMITS, type JsonType } from '../spec/property-paths';
+import { queryAll } from './query';
 
 /**
  * The bounds of what is learned. A sender that puts ids in property names or event names reaches
  * a cap instead of growing the table; what a cap refuses is counted and reported, never dropped
- * silently.
+ * silently. The bounds of one path and one event key are the Spec's (lib/spec/property-paths.ts
+ * `PATH_LIMITS`, lib/spec/event-keys.ts `EVENT_KEY_CHARS`).
  */
 export const SCHEMA_LIMITS = {
   /** Event keys recorded per source. */
   eventKeysPerSource: 1000,
   /** Paths recorded per event key. */
   pathsPerEventKey: 300,
-  /** Segments of a path (`properties.items[].sku` has 4); deeper values are not walked. */
-  pathDepth: 12,
-  /** UTF-16 units of a path: at most 900 bytes of UTF-8 in a sort key of 1,024. */
-  pathChars: 300,
-  /** UTF-16 units of one property name; a longer one is shortened with a hash (`shortenName`). */
-  nameChars: 100,
+  ...PATH_LIMITS,
   /** UTF-16 units of an event key; a longer one is shortened with a hash. */
-  eventKeyChars: 200,
+  eventKeyChars: EVENT_KEY_CHARS,
 } as const;
 
 /**
@@ -128,18 +107,82 @@ export function pathTypes(item: Record<string, unknown>): Array<{ type: JsonType
   return types.sort((a, b) => (a.firstSeen < b.firstSeen ? -1 : a.firstSeen > b.firstSeen ? 1 : 0));
 }
 
-/** Marks a name shortened by `shortenName`: `…#` and 12 hex digits of its SHA-256. */
-export const SHORTENED = /…#[0-9a-f]{12}$/;
-
-/**
- * `text` when it has at most `max` UTF-16 units; else its first part, `…#` and 12 hex digits of
- * the SHA-256 of the whole, so two long names stay apart and the result fits any key.
+/*
+ * The CLI's reads (`segment-ingest schemas`, `lake`): Queries, never a scan; outside the functions' door (lib/shared/aws-call.ts), like lib/admin/.
  */
-export function shortenName(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const hash = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 12);
-  let end = Math.max(1, max - 14);
-  // Never half of a surrogate pair: DynamoDB would store a replacement character.
-  if (/[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end--;
-  return `${text.slice(0, end)}…#${hash}`;
+
+export interface ObservedEvent {
+  type: string;
+  event: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Approximate (docs/schemas-and-plans.md). */
+  count: number;
+  paths: number;
+  /** Paths not recorded because of the cap (approximate), and whether the cap was reached. */
+  cappedPaths: number;
+  capped: boolean;
+}
+
+export interface ObservedPath {
+  path: string;
+  types: Array<{ type: JsonType; firstSeen: string }>;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface ObservedSource {
+  events: ObservedEvent[];
+  /** Event keys not recorded because the source reached its cap (approximate). */
+  cappedEventKeys: number;
+  eventKeysLimit: number;
+}
+
+/** Every event key of `sourceId` with its summary, sorted by event key and type. */
+export async function readObservedSource(documents: DynamoDBDocumentClient, table: string, sourceId: string): Promise<ObservedSource> {
+  const [summaries, source] = await Promise.all([
+    queryAll(documents, {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :event)',
+      ExpressionAttributeValues: { ':pk': sourceId, ':event': 'event#' },
+    }),
+    documents.send(new GetCommand({ TableName: table, Key: { pk: sourceId, sk: SOURCE_SORT_KEY } })),
+  ]);
+  const events = (summaries as unknown as EventSummaryItem[]).map(
+    (s): ObservedEvent => ({
+      type: s.eventType,
+      event: s.eventKey,
+      firstSeen: s.firstSeen,
+      lastSeen: s.lastSeen,
+      count: Number(s.count ?? 0),
+      paths: Number(s.pathCount ?? 0),
+      cappedPaths: Number(s.cappedPaths ?? 0),
+      capped: Number(s.cappedPaths ?? 0) > 0 || Number(s.pathCount ?? 0) >= SCHEMA_LIMITS.pathsPerEventKey,
+    }),
+  );
+  events.sort((a, b) => (a.event === b.event ? a.type.localeCompare(b.type) : a.event < b.event ? -1 : 1));
+  const counters = source.Item as SourceSchemaItem | undefined;
+  return { events, cappedEventKeys: Number(counters?.cappedEventKeys ?? 0), eventKeysLimit: SCHEMA_LIMITS.eventKeysPerSource };
+}
+
+/** The paths recorded for one event key, sorted by path. */
+export async function readObservedPaths(
+  documents: DynamoDBDocumentClient,
+  table: string,
+  sourceId: string,
+  event: Pick<ObservedEvent, 'type' | 'event'>,
+): Promise<ObservedPath[]> {
+  const items = await queryAll(documents, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pathsPartition(sourceId, event.type, event.event) },
+  });
+  return items
+    .map((item) => ({
+      path: String(item.path),
+      types: pathTypes(item),
+      firstSeen: String(item.firstSeen),
+      lastSeen: String(item.lastSeen),
+    }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -8,16 +8,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { awsCall } from '../../shared/aws-call';
-import {
-  pathKey,
-  pathsPartition,
-  SOURCE_SORT_KEY,
-  summaryKey,
-  typeAttribute,
-  typesOfMask,
-  TYPE_BITS,
-  JSON_TYPES,
-} from '../../tables/schemas';
+import { pathKey, pathsPartition, SOURCE_SORT_KEY, summaryKey, typeAttribute } from '../../tables/schemas';
+import { typesOfMask, TYPE_BITS, JSON_TYPES } from '../../spec/property-paths';
 import type { EventState, PathState } from './state';
 
 export interface StoreContext {

@@ -10,18 +10,16 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { DeadlineError } from '../../../lib/shared/retry';
 import {
-  erasureCutoff,
   findTombstones,
   isErased,
   legacyUserHash,
   recordAudit,
   recordTombstone,
-  sweepUser,
   tombstoneKey,
   userHash,
   watermarkKey,
-  type SweepResult,
-} from '../../../lib/worker/erasure';
+} from '../../../lib/tables/erasures';
+import { erasureCutoff, sweepUser, type SweepResult } from '../../../lib/worker/erasure';
 import { EVENT_TYPES } from '../../../lib/spec/event-types';
 import { byOperation, dynamoError, fakeDynamoDb, type WireRequest } from '../../support/fake-dynamodb';
 import { steppedClock } from '../../support/clock';
