@@ -1,17 +1,10 @@
 /**
- * How records become DynamoDB items (docs/spec.md section 5). Event tables are keyed so a user's events
- * read back in time order and every retry or replay of an event overwrites the same item:
- * partition `<sourceId>#<owner>`, sort `<key time>#<messageId>`, where the key time is the
- * sender's own time for the event (lib/spec/event-time.ts), never a receive time or a corrected
- * time. Users read the corrected `timestamp` attribute.
- *
- * The owner (`identityPartitions` says where each identity's items are, old layouts included):
- * - an anonymous visitor: `anon:` + anonymousId;
- * - a user: the userId as it is, unless it starts with `anon:` or `~`: then `~` + userId, and the
- *   item keeps its `userId` attribute. So no user partition ever starts with `anon:`, and no two
- *   ids share a partition, whatever their text. Source ids hold no `#`, so the first `#` ends it.
- * Before this rule (issue 19), a userId starting with `anon:` shared the partition of the
- * anonymous id after it; its items kept the `userId` attribute, which tells them apart.
+ * The six event tables (docs/spec.md section 5): how an event becomes an item and is read back, and
+ * which partitions hold an identity's items. The layout, old layouts included, is described once in
+ * docs/data-model.md (Item layout; Identities and partitions): partition `<sourceId>#<owner>`, sort
+ * `<key time>#<messageId>`, each fact stored once. The worker writes items (`eventItem`), the lake
+ * and the quarantine read them (`readEventItem`), and so do the CLI (`lookupEvents`) and the
+ * export-to-NDJSON script.
  */
 import { EVENT_TTL_ATTRIBUTE } from '../../infra';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -31,24 +24,10 @@ export interface EventToStore {
 export type Item = Record<string, unknown>;
 
 /**
- * The item layout (docs/data-model.md says the same for users): every byte counts,
- * since DynamoDB bills a write unit per started KB and a typical event is just under one, so each
- * fact is stored once.
- *
- * - `pk`, `sk`: the keys; they hold the source, the user and the message id.
- * - `_r`: when this service received the event, epoch milliseconds (a number: 8 bytes, not 24).
- * - `_o`: `true` when the event's `originalTimestamp` was the same text as its `timestamp`; the
- *   field itself is then left out.
- * - every other field of the event under its own name, except those the keys and the table hold:
- *   `type` (the table), `messageId` (the sort key after the key time), `userId` (the partition;
- *   kept when it starts with `anon:` or `~`, whose partition is escaped: see above) and, in an
- *   anonymous partition, `anonymousId`.
- * - `_json`: the whole event as JSON text, for an event DynamoDB cannot hold as attributes; the
- *   item then holds only the keys, `_r`, `timestamp` and `_json`.
- * - `_x`: when the stage keeps events for a retention (`eventRetentionDays`), the epoch second at
- *   which DynamoDB's TTL deletes the item (the event's `timestamp` plus the retention).
- *
- * An event field whose name is one of ours, or starts with `~`, is stored as `~` + its name.
+ * The attributes only this service writes (docs/data-model.md#item-layout): the receive time in
+ * epoch ms (`_r`), the flag for an `originalTimestamp` equal to `timestamp` (`_o`), the event as
+ * JSON text (`_json`) and the TTL (`_x`). An event field whose name is one of ours, or starts with
+ * `~`, is stored as `~` + its name.
  */
 export const ITEM = { received: '_r', originalIsTimestamp: '_o', json: '_json', expires: EVENT_TTL_ATTRIBUTE } as const;
 /** Reserved whether or not the stage sets a retention, so an event's own field never decides when DynamoDB deletes it. */

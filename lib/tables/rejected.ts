@@ -1,7 +1,10 @@
 /**
- * Reading the `rejected` table (quarantine): partition = source id, sort = `<receivedAt>#<requestId>#<index|body>`.
- * An item replayed successfully by `rejected replay` keeps its place, marked with `replayedAt`, and
- * expires with the others (TTL).
+ * The `rejected` table (quarantine): its items, written by the worker from the ingest function's
+ * quarantine records and from what the worker itself cannot store (lib/worker/quarantine.ts), and
+ * read by `segment-ingest rejected` and `status`. Its layout is described in
+ * docs/data-model.md#the-quarantine-rejected. An item replayed successfully by `rejected replay`
+ * keeps its place, marked with `replayedAt`, and expires with the others (TTL). The CLI's calls
+ * here are outside the functions' door (lib/shared/aws-call.ts), like lib/admin/.
  */
 import { QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';

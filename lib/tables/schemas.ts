@@ -1,17 +1,8 @@
 /**
  * The `schemas` table as the worker writes it (lib/worker/schemas/) and the CLI reads it
- * (cli/schemas/): the observed shape of every event key of a source, and nothing of its values.
- *
- * - `pk = <sourceId>`, `sk = "source"`: the source's counters (event keys recorded, keys refused
- *   by the cap).
- * - `pk = <sourceId>`, `sk = "event#<type>#<event key>"`: one summary per event key (first and
- *   last seen, approximate count, paths recorded, paths refused by the cap).
- * - `pk = "<sourceId>#<type>#<event key>"`, `sk = "path#<path>"`: one item per property path, with
- *   the receive time each JSON type was first seen at (`t_<type>`) and when the path was last seen.
- *
- * Source ids never contain `#` (lib/admin/sources.ts), so a partition key names its event key
- * unambiguously. Event keys and paths are bounded here and in lib/spec/property-paths.ts, so no
- * key can reach DynamoDB's limits (2,048 bytes partition, 1,024 bytes sort).
+ * (`segment-ingest schemas`, `lake`): the observed shape of every event key of a source, and
+ * nothing of its values. Its layout is described in docs/data-model.md#observed-schemas-schemas;
+ * paths and event keys are bounded by the Spec (lib/spec/property-paths.ts, event-keys.ts).
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_KEY_CHARS } from '../spec/event-keys';

@@ -1,7 +1,7 @@
 /**
- * Sources and their keys as the `sources` and `keys` tables hold them: read by the ingest function
- * (lib/ingest/auth.ts), written by the administration (lib/admin/sources.ts). A key is only ever
- * stored as its SHA-256 hash.
+ * Sources and their keys as the `sources` and `keys` tables hold them
+ * (docs/data-model.md#sources-and-keys): read by the ingest function (lib/ingest/auth.ts), written
+ * by the administration (lib/admin/sources.ts). A key is only ever stored as its SHA-256 hash.
  */
 import { createHash } from 'node:crypto';
 

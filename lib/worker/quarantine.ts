@@ -1,8 +1,7 @@
 /**
- * Items of the `rejected` table (quarantine): partition by source, sorted by receive time, expiring
- * after the retention. The ingest function's quarantine records become these, and so does what the
- * worker itself cannot store: an unreadable queue message, an event of a type no table holds, and
- * an item DynamoDB refused.
+ * What the worker quarantines, as items of the `rejected` table (lib/tables/rejected.ts): the ingest
+ * function's quarantine records, and what the worker itself cannot store: an unreadable queue
+ * message, an event of a type no table holds, and an item DynamoDB refused.
  */
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
