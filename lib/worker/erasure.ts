@@ -7,10 +7,12 @@
  *    cut-off (`erasureTime`) is never stored again, however late it arrives (still in the queue,
  *    redelivered, replayed by Segment from history); one received after it and timed after it is
  *    the user's new data, never dropped.
- * 2. It erases the user's partitions (lib/tables/events.ts `identityPartitions`) in every event table up to
- *    the cut-off.
+ * 2. It erases the user's partitions (lib/tables/events.ts `identityPartitions`) in every event
+ *    table up to the cut-off (`sweepUser`, here).
  * 3. It adds to an audit record: when, what cut-off, how many items per table; never the data,
- *    and never the userId itself (tombstones and audit records key on its SHA-256).
+ *    and never the userId itself (tombstones and audit records key on its keyed hash).
+ *
+ * Tombstones, watermarks and audit records are the `erasures` table's (lib/tables/erasures.ts).
  *
  * Writers check tombstones *after* writing their events (and delete what a tombstone covers), and
  * the erasure sweeps *after* writing its tombstone. With strongly consistent reads one of the two
@@ -31,7 +33,6 @@ import { AUDIT_PROFILE_COUNTS, erasureCall, type AuditedRun, type ErasureTable }
 import { awsCall } from '../shared/aws-call';
 import { errorCode, isAwsError } from '../shared/errors';
 import type { Log } from '../shared/log';
-import type { Clock } from '../shared/retry';
 import { toIsoMillis } from '../spec/timestamps';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
@@ -49,7 +50,6 @@ export interface ErasureDeps extends ErasureTable {
   tables: Record<TableName, string>;
   write: WriteDeps;
   log: Log;
-  clock: Clock;
 }
 
 /**
