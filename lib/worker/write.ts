@@ -36,7 +36,7 @@ export interface WriteRequest {
 }
 
 export interface WriteDeps {
-  /** The document client, for the reads and updates of erasure (lib/worker/erasure.ts). */
+  /** The document client, for the reads and updates of erasure (lib/worker/erasure.ts, lib/tables/erasures.ts). */
   documents: DynamoDBDocumentClient;
   /**
    * A low-level client with cached middleware (lib/shared/clients.ts `createWriteClient`): every

@@ -1,5 +1,5 @@
 /**
- * Erasure's reads and writes (lib/worker/erasure.ts), over the real document client and a DynamoDB
+ * Erasure's reads and writes (lib/worker/erasure.ts, lib/tables/erasures.ts), over the real document client and a DynamoDB
  * in process whose answers each test chooses: the cut-off, tombstones and watermarks, the reads
  * that find them (with unprocessed keys and the deadline), the sweep (pages, budget, failures) and
  * the audit record. tests/conformance/section-6-erasure.test.ts proves the same against DynamoDB Local.
