@@ -208,7 +208,7 @@ export function fitsDynamo(value: unknown, depth: number): boolean {
   return true;
 }
 
-/**
+/*
  * The CLI's reads of a user's events (`segment-ingest events`): in the order of their stored
  * `timestamp` (the time a user reads in each event), across the per-type tables. The sort key
  * cannot give that order: it starts with the sender's own time for the event (its device clock,
