@@ -77,6 +77,11 @@ const entryPoints = [
               allowTypeImports: true,
               message: 'local/ may import only the type IngestDeps from lib/ingest/accept',
             },
+            {
+              regex: '(^|/)lib/worker/process-batch$',
+              allowImportNames: ['createWorker', 'WorkerDeps'],
+              message: 'local/ may import only createWorker and WorkerDeps from lib/worker/process-batch',
+            },
           ],
         },
       ],
