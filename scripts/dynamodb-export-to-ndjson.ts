@@ -15,9 +15,9 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshallItem } from '../lib/worker/dynamo-wire';
+import { unmarshallItem } from '../lib/tables/dynamo-wire';
 import { isEventType, type EventType } from '../lib/spec/event-types';
-import { readEventItem } from '../lib/worker/items';
+import { readEventItem } from '../lib/tables/events';
 
 export interface ExportFilter {
   /** The type of the table the export is of: items do not name their type (the table does). */

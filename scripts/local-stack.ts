@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateKey, type SourceAdmin } from '../lib/admin/sources';
-import { hashKey } from '../lib/shared/source-records';
+import { hashKey } from '../lib/tables/sources';
 import { generateWebhookSecret } from '../lib/admin/sources';
 import { startEmulators, type Emulators } from '../local/emulators';
 import { startPipeline, type Pipeline } from '../local/pipeline';

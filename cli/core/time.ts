@@ -17,11 +17,3 @@ export function parseTimeOption(option: string, value: string, now: number = Dat
     );
   return toIsoMillis(ms);
 }
-
-/**
- * Sort key bounds for a half-open time range [since, until). Sort keys start with an ISO-8601 time
- * followed by `#`, so `BETWEEN since AND until` includes `since` and excludes `until` itself.
- */
-export function sortKeyRange(since: string | undefined, until: string | undefined): { lower: string; upper: string } {
-  return { lower: since ?? '0', upper: until ?? '~' };
-}

@@ -9,7 +9,7 @@ import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { describeTarget, TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from './hash-key';
-import { lookupErasure, type ErasureStatus } from './lookup';
+import { lookupErasure, type ErasureStatus } from '../../lib/tables/erasures';
 
 export const erasuresShow: Command = {
   spec: {

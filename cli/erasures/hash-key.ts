@@ -1,6 +1,6 @@
 /**
  * The secrets a stage names users with, as the CLI reads them: the erasure hash key (erasure
- * records, lib/worker/erasure.ts `userHash`) and the privacy hash key (privacy policies,
+ * records, lib/tables/erasures.ts `userHash`) and the privacy hash key (privacy policies,
  * lib/shared/privacy-hash.ts). Each: its SEGMENT_INGEST_* variable when set; for the local stack,
  * the file `npm start` keeps in `.data/` (or `$DATA_DIR`); for a deployed stage, the Secrets
  * Manager secret of its stack output, read with your AWS credentials.

@@ -6,7 +6,7 @@ import { formatTable } from '../core/format';
 import { write } from '../core/io';
 import { describeTarget, TARGET_OPTIONS } from '../core/target';
 import { requireSource, withStage } from '../core/stage';
-import { isKeyScope, KEY_SCOPES, scopeOf, UNSCOPED, type KeyRecord } from '../../lib/shared/source-records';
+import { isKeyScope, KEY_SCOPES, scopeOf, UNSCOPED, type KeyRecord } from '../../lib/tables/sources';
 
 /** The line `keys list` and `status` print when active keys have no scope (docs/keys-and-scopes.md). */
 export function unscopedWarning(keys: ReadonlyArray<Pick<KeyRecord, 'keyPrefix' | 'revokedAt' | 'scope'>>): string | undefined {

@@ -13,7 +13,7 @@ import { write, type Io } from '../core/io';
 import { withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from '../erasures/hash-key';
-import { readObservedPaths, readObservedSource } from '../schemas/read';
+import { readObservedPaths, readObservedSource } from '../../lib/tables/schemas';
 import { eventView, type LakeView } from './views';
 import { queryAthena } from './athena';
 import { queryLocalLake, syncLakeCache, type QueryResult } from './duckdb';

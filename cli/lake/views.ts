@@ -4,7 +4,7 @@
  * `SELECT revenue FROM shop_web_order_completed` needs no schema migration. The same SQL runs in
  * Athena and in the local DuckDB (json_extract_scalar is shimmed there, cli/lake/duckdb.ts).
  */
-import type { ObservedEvent, ObservedPath } from '../schemas/read';
+import type { ObservedEvent, ObservedPath } from '../../lib/tables/schemas';
 import { isEventType } from '../../lib/spec/event-types';
 import { LAKE_TABLES } from '../../lib/lake/layout';
 

@@ -1,7 +1,7 @@
 /** `rejected list|replay`: the quarantine, and sending fixed or still-valid events back through the pipeline. */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import path from 'node:path';
-import { hashKey, type KeyRecord } from '../../lib/shared/source-records';
+import { hashKey, type KeyRecord } from '../../lib/tables/sources';
 import { booleanOption, listOption, numberOption, stringOption, type Values } from '../core/args';
 import type { Command } from '../core/command';
 import { CliError, EXIT, UsageError } from '../core/errors';
@@ -12,7 +12,7 @@ import { BatchBuilder, batchBody, DEFAULT_LIMITS, type Batch } from '../replay/b
 import { inspectFile, readLines, type InputFile } from '../replay/lines';
 import { runPool } from '../replay/pool';
 import { checkEndpoint, createBatchSender, type SendBatch } from '../replay/sender';
-import { listRejected, markReplayed } from './table';
+import { listRejected, markReplayed } from '../../lib/tables/rejected';
 import { entryFromLine, entryFromTable, expandEntry, exportLine, type ReplayEntry } from './replay-entries';
 import { requireSource, withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';

@@ -7,7 +7,7 @@
  */
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { normalizeEvent } from '../../lib/spec/normalize';
-import type { RejectedEntry } from './table';
+import type { RejectedEntry } from '../../lib/tables/rejected';
 
 /** A line of `rejected list --jsonl`, and of the file `rejected replay FILE` reads back. */
 export interface ExportLine {

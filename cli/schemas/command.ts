@@ -10,7 +10,13 @@ import { TARGET_OPTIONS } from '../core/target';
 import { parseTimeOption } from '../core/time';
 import { driftSince } from './drift';
 import { planFromObserved } from './export';
-import { readObservedPaths, readObservedSource, type ObservedEvent, type ObservedPath, type ObservedSource } from './read';
+import {
+  readObservedPaths,
+  readObservedSource,
+  type ObservedEvent,
+  type ObservedPath,
+  type ObservedSource,
+} from '../../lib/tables/schemas';
 
 const JSON_OPTION = { json: { type: 'boolean', description: 'print one JSON document instead of a table' } } as const;
 

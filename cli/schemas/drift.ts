@@ -5,12 +5,12 @@
  * sometimes 27.5 is not a conflict (`schemas show` still lists both types).
  *
  * Last-seen times are written at most once a minute per event key and once an hour per path
- * (lib/shared/schema-records.ts), so "not seen" needs the last sighting to be that much older than
+ * (lib/tables/schemas.ts), so "not seen" needs the last sighting to be that much older than
  * the window's start: a path is reported when it was last seen more than an hour before `since`.
  */
-import { PATH_REFRESH_MS, SUMMARY_REFRESH_MS, type JsonType } from '../../lib/shared/schema-records';
+import { PATH_REFRESH_MS, SUMMARY_REFRESH_MS, type ObservedEvent, type ObservedPath } from '../../lib/tables/schemas';
+import type { JsonType } from '../../lib/spec/property-paths';
 import { toIsoMillis } from '../../lib/spec/timestamps';
-import type { ObservedEvent, ObservedPath } from './read';
 
 export type DriftKind = 'new-event' | 'new-path' | 'new-type' | 'not-seen';
 

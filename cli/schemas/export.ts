@@ -4,10 +4,9 @@
  * (and `context` when asked). Nothing is `required` and nothing else is forbidden: what was seen
  * is allowed, the rest is for the operator to tighten.
  */
-import { SHORTENED, type JsonType } from '../../lib/shared/schema-records';
-import { parsePath, type PathStep } from '../../lib/spec/property-paths';
+import { parsePath, SHORTENED, type JsonType, type PathStep } from '../../lib/spec/property-paths';
 import type { PlanDocument } from '../../lib/spec/tracking-plan';
-import type { ObservedEvent, ObservedPath } from './read';
+import type { ObservedEvent, ObservedPath } from '../../lib/tables/schemas';
 
 interface Node {
   types: Set<JsonType>;

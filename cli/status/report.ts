@@ -8,10 +8,10 @@ import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { TABLE_NAMES, type TableName } from '../../infra';
 import { isEventType } from '../../lib/spec/event-types';
 import { formatNumber, formatTable } from '../core/format';
-import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../rejected/table';
+import { listRejected, UNKNOWN_SOURCE, type RejectedEntry } from '../../lib/tables/rejected';
 import type { Stage } from '../core/stage';
 import { describeTarget, type Target } from '../core/target';
-import type { KeyRecord } from '../../lib/shared/source-records';
+import type { KeyRecord } from '../../lib/tables/sources';
 import { unscopedWarning } from '../keys/command';
 
 export interface QueueStatus {

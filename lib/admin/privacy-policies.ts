@@ -1,13 +1,13 @@
 /**
  * A source's privacy policy as the CLI manages it (`segment-ingest sources privacy <id> --set|--remove`):
  * read and compiled before it is stored, so a policy the ingest function could not apply is refused
- * here, naming the rule; stored as attributes of the source's record (lib/shared/source-records.ts),
+ * here, naming the rule; stored as attributes of the source's record (lib/tables/sources.ts),
  * which the ingest function reads and caches anyway, so it takes effect within `KEY_CACHE_SECONDS`.
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import { readPrivacyPolicy, type PrivacyPolicy } from '../spec/privacy-policy';
 import { compilePolicy } from '../spec/privacy-rules';
 import { SourceAdminError } from './sources';

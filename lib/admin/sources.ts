@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { MAX_ALLOWED_ORIGINS, parseAllowedOrigin } from '../shared/origins';
-import { hashKey, isKeyScope, KEY_SCOPES, keyPrefix, type KeyRecord, type KeyScope, type SourceRecord } from '../shared/source-records';
+import { hashKey, isKeyScope, KEY_SCOPES, keyPrefix, type KeyRecord, type KeyScope, type SourceRecord } from '../tables/sources';
 
 export interface SourceAdminDeps {
   documents: DynamoDBDocumentClient;

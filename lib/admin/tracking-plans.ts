@@ -1,13 +1,13 @@
 /**
  * A source's tracking plan as the CLI manages it (`segment-ingest plan set|show|remove`): checked
  * and compiled before it is stored, so a plan that does not compile is refused here and never
- * reaches the ingest function; stored as attributes of the source's record (lib/shared/source-records.ts),
+ * reaches the ingest function; stored as attributes of the source's record (lib/tables/sources.ts),
  * which the ingest function reads and caches anyway.
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import { compilePlan, PlanCompileError } from '../spec/plan-compiler';
 import { MAX_PLAN_BYTES, readPlanDocument, type PlanDocument } from '../spec/tracking-plan';
 import { SourceAdminError } from './sources';

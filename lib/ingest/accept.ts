@@ -8,8 +8,8 @@
 import type { EventClock } from '../spec/event-time';
 import type { SpecType } from '../spec/event-types';
 import { normalizeEvent } from '../spec/normalize';
-import { RAW_TEXT_LIMIT, serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from '../message/format';
-import type { Config } from '../shared/config';
+import { serializeEventRecord, serializeRecord, type RejectedRecord, type SerializedRecord } from '../message/format';
+import { RAW_TEXT_LIMIT, type Config } from '../shared/config';
 import type { Log } from '../shared/log';
 import type { Meter } from '../shared/metrics';
 import type { Problem, RefusalReason } from '../shared/reasons';
@@ -31,7 +31,7 @@ import {
   type PrivacyRun,
 } from './privacy';
 import type { RateLimiter } from './rate-limit';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 
 export interface IngestDeps {
   config: Pick<Config, 'limits' | 'requestBudgetMs'>;

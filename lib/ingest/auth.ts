@@ -8,7 +8,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ForbiddenError, UnauthorizedError } from './http-errors';
 import { awsCall } from '../shared/aws-call';
 import { LruCache } from '../shared/lru-cache';
-import { hashKey, scopeOf, type KeyRecord, type KeyScope, type SourceRecord, type UNSCOPED } from '../shared/source-records';
+import { hashKey, scopeOf, type KeyRecord, type KeyScope, type SourceRecord, type UNSCOPED } from '../tables/sources';
 
 export interface Principal {
   sourceId: string;

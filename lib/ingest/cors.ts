@@ -11,7 +11,7 @@
  * (`assertOriginAllowed`), with a 403 the page can read.
  */
 import { isOriginAllowed } from '../shared/origins';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import { ForbiddenError } from './http-errors';
 import type { HttpRequest, HttpResponse } from './http';
 import type { Route } from './router';

@@ -12,7 +12,7 @@
 import type { Log } from '../shared/log';
 import { LruCache } from '../shared/lru-cache';
 import type { Meter } from '../shared/metrics';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import type { Verdict } from '../spec/normalize';
 import type { CompiledPlan, compilePlan } from '../spec/plan-compiler';
 import { readPlanDocument, unplannedReason } from '../spec/tracking-plan';

@@ -7,7 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, credentialsFromHeader, type Principal } from './auth';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from './http-errors';
 import { decodeBody, parseJson, readBodyBytes, type HttpRequest, type HttpResponse } from './http';
 import {

@@ -5,7 +5,7 @@
  *
  * - Compaction: every finished day (before today, UTC) whose partition holds more than one file
  *   becomes one file; `day` compacts that day alone, finished or not.
- * - Erasure: a delete's audit record (lib/worker/erasure.ts) is pending for the lake until a sweep
+ * - Erasure: a delete's audit record (lib/tables/erasures.ts) is pending for the lake until a sweep
  *   ran `ERASURE_SETTLE_MS` after the erasure completed, so a file the stream wrote late (an event
  *   stored just before the sweep removed it) is swept too. Each sweep rewrites every file of the
  *   source holding the user's rows up to the cut-off, and the audit record keeps the rewritten keys
@@ -16,7 +16,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TableName } from '../../infra';
 import type { Log } from '../shared/log';
-import { legacyUserHash, userHash } from '../worker/erasure';
+import { legacyUserHash, userHash } from '../tables/erasures';
 import { partitionPrefix, type Partition } from './layout';
 import { listLake, type LakeObject } from './objects';
 import { readParquet, writeParquet, type LakeRow } from './rows';

@@ -14,8 +14,8 @@ import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws
 import type { TableName } from '../../infra';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
 import type { Log } from '../shared/log';
-import { unmarshallItem, type AttributeMap } from '../worker/dynamo-wire';
-import { readEventItem } from '../worker/items';
+import { unmarshallItem, type AttributeMap } from '../tables/dynamo-wire';
+import { readEventItem } from '../tables/events';
 import { partitionPrefix, type Partition } from './layout';
 import { eventRow, writeParquet, type LakeRow } from './rows';
 

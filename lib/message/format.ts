@@ -9,9 +9,6 @@ export type { SegmentEvent } from '../spec/event-types';
 
 export const MESSAGE_VERSION = 1;
 
-/** Raw text kept for a quarantined event or body; longer text is cut, and the record says so. */
-export const RAW_TEXT_LIMIT = 48 * 1024;
-
 interface RecordMeta {
   sourceId: string;
   /** When the ingest function received the request, ISO-8601 UTC. */

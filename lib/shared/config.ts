@@ -34,6 +34,8 @@ export const MAX_TEXT_BODY_BYTES = Math.floor((LAMBDA_PAYLOAD_BYTES - EVENT_ENVE
  * do not compress.
  */
 export const MAX_BASE64_BODY_BYTES = Math.floor(((LAMBDA_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) * 3) / 4);
+/** Raw text kept for a quarantined event or body; longer text is cut, and the record says so. */
+export const RAW_TEXT_LIMIT = 48 * 1024;
 /** DynamoDB's limit on one item, attribute names included (400 KB). */
 export const DYNAMODB_ITEM_BYTES = 400 * 1024;
 /**

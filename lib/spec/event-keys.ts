@@ -4,7 +4,10 @@
  * screen by its `name` (an unnamed one is `page` or `screen`), identify by `identify` (its traits)
  * and group by `group` (its traits). Alias and delete have no key: they carry no properties.
  */
-import { SCHEMA_LIMITS, shortenName } from '../shared/schema-records';
+import { shortenName } from './property-paths';
+
+/** UTF-16 units of an event key as stored; a longer one is shortened with a hash (`storedEventKey`). */
+export const EVENT_KEY_CHARS = 200;
 
 /** The types whose events have a key. */
 export const KEYED_TYPES = ['track', 'identify', 'page', 'screen', 'group'] as const;
@@ -32,5 +35,5 @@ export function eventKeyOf(event: { type?: unknown; event?: unknown; name?: unkn
 
 /** The event key as the schemas table stores it: bounded, a long one shortened with its hash. */
 export function storedEventKey(key: string): string {
-  return shortenName(key, SCHEMA_LIMITS.eventKeyChars);
+  return shortenName(key, EVENT_KEY_CHARS);
 }

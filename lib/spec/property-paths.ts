@@ -2,11 +2,60 @@
  * Property paths: how the shape of an event is written down, for observed schemas and for the
  * reasons a tracking plan gives. `properties.total`, `properties.items[].sku` (array indices
  * collapsed), `context.page.url`; a name that is not plain text is quoted as a JSON string,
- * `properties["a.b"]`, and a name longer than `SCHEMA_LIMITS.nameChars` is shortened with its hash
+ * `properties["a.b"]`, and a name longer than `PATH_LIMITS.nameChars` is shortened with its hash
  * (`properties["averyverylong…#1a2b3c4d5e6f"]`). Only names and types are ever taken from an
  * event, never a value.
  */
-import { SCHEMA_LIMITS, shortenName, SHORTENED, TYPE_BITS, type JsonType } from '../shared/schema-records';
+import { createHash } from 'node:crypto';
+
+/** The JSON types a path can have, as JSON Schema names them (`integer`: a number without a fraction). */
+export const JSON_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'] as const;
+export type JsonType = (typeof JSON_TYPES)[number];
+
+/** One bit per type, for sets of types held as a number. */
+export const TYPE_BITS: Readonly<Record<JsonType, number>> = {
+  string: 1,
+  number: 2,
+  integer: 4,
+  boolean: 8,
+  object: 16,
+  array: 32,
+  null: 64,
+};
+
+/** The types of a set of `TYPE_BITS`, in `JSON_TYPES` order. */
+export function typesOfMask(mask: number): JsonType[] {
+  return JSON_TYPES.filter((type) => (mask & TYPE_BITS[type]) !== 0);
+}
+
+/**
+ * The bounds of one path: what is deeper or longer is not recorded, and a long name is shortened,
+ * so no path can reach DynamoDB's key limits (1,024 bytes a sort key).
+ */
+export const PATH_LIMITS = {
+  /** Segments of a path (`properties.items[].sku` has 4); deeper values are not walked. */
+  pathDepth: 12,
+  /** UTF-16 units of a path: at most 900 bytes of UTF-8 in a sort key of 1,024. */
+  pathChars: 300,
+  /** UTF-16 units of one property name; a longer one is shortened with a hash (`shortenName`). */
+  nameChars: 100,
+} as const;
+
+/** Marks a name shortened by `shortenName`: `…#` and 12 hex digits of its SHA-256. */
+export const SHORTENED = /…#[0-9a-f]{12}$/;
+
+/**
+ * `text` when it has at most `max` UTF-16 units; else its first part, `…#` and 12 hex digits of
+ * the SHA-256 of the whole, so two long names stay apart and the result fits any key.
+ */
+export function shortenName(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const hash = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 12);
+  let end = Math.max(1, max - 14);
+  // Never half of a surrogate pair: DynamoDB would store a replacement character.
+  if (/[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end--;
+  return `${text.slice(0, end)}…#${hash}`;
+}
 
 /** The parts of an event whose shape is learned; the envelope (ids, times, `integrations`) is not. */
 export const LEARNED_PARTS = ['properties', 'traits', 'context'] as const;
@@ -33,7 +82,7 @@ export function jsonTypeOf(value: unknown): JsonType | undefined {
 
 /** The text a property name adds to its parent's path: `.name` or `["name"]`. */
 export function pathSegment(name: string): string {
-  if (name.length > SCHEMA_LIMITS.nameChars) return `[${JSON.stringify(shortenName(name, SCHEMA_LIMITS.nameChars))}]`;
+  if (name.length > PATH_LIMITS.nameChars) return `[${JSON.stringify(shortenName(name, PATH_LIMITS.nameChars))}]`;
   return PLAIN.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
@@ -46,7 +95,7 @@ export interface PathNode<T> {
   readonly path: string;
   /** Segments, the part (`properties`) being 1. */
   readonly depth: number;
-  /** Longer than `SCHEMA_LIMITS.pathChars`: not recorded, nor anything under it. */
+  /** Longer than `PATH_LIMITS.pathChars`: not recorded, nor anything under it. */
   readonly tooLong: boolean;
   data: T | undefined;
   children?: Map<string, PathNode<T>>;
@@ -109,13 +158,13 @@ function nodeBytes(node: PathNode<unknown>): number {
 }
 
 function newNode<T>(path: string, depth: number): PathNode<T> {
-  return { path, depth, tooLong: path.length > SCHEMA_LIMITS.pathChars, data: undefined };
+  return { path, depth, tooLong: path.length > PATH_LIMITS.pathChars, data: undefined };
 }
 
 export interface ShapeVisitor<T> {
   /** A value of `type` at `node`'s path. */
   visit(node: PathNode<T>, type: JsonType): void;
-  /** Values not walked: deeper than `SCHEMA_LIMITS.pathDepth`, or at a path longer than `pathChars`. */
+  /** Values not walked: deeper than `PATH_LIMITS.pathDepth`, or at a path longer than `pathChars`. */
   capped(path: string): void;
 }
 
@@ -133,12 +182,12 @@ export function walkShape<T>(event: Record<string, unknown>, tree: PathTree<T>, 
 function walkValue<T>(value: unknown, node: PathNode<T>, tree: PathTree<T>, visitor: ShapeVisitor<T>): void {
   const type = jsonTypeOf(value);
   if (type === undefined) return;
-  if (node.tooLong) return visitor.capped(node.path.slice(0, SCHEMA_LIMITS.pathChars));
+  if (node.tooLong) return visitor.capped(node.path.slice(0, PATH_LIMITS.pathChars));
   visitor.visit(node, type);
   if (type === 'object') {
     const object = value as Record<string, unknown>;
     // for...in, not Object.keys: no array per object walked (JSON objects have only own enumerable keys).
-    if (node.depth >= SCHEMA_LIMITS.pathDepth) {
+    if (node.depth >= PATH_LIMITS.pathDepth) {
       for (const _name in object) return visitor.capped(`${node.path}.*`);
       return;
     }
@@ -149,7 +198,7 @@ function walkValue<T>(value: unknown, node: PathNode<T>, tree: PathTree<T>, visi
   } else if (type === 'array') {
     const elements = value as unknown[];
     if (elements.length === 0) return;
-    if (node.depth >= SCHEMA_LIMITS.pathDepth) return visitor.capped(`${node.path}[]`);
+    if (node.depth >= PATH_LIMITS.pathDepth) return visitor.capped(`${node.path}[]`);
     const items = tree.elements(node);
     // An array of thousands of numbers is one path with one type: report each scalar type once.
     let scalarsSeen = 0;
@@ -159,7 +208,7 @@ function walkValue<T>(value: unknown, node: PathNode<T>, tree: PathTree<T>, visi
         const elementType = jsonTypeOf(element);
         if (elementType === undefined || (scalarsSeen & TYPE_BITS[elementType]) !== 0) continue;
         scalarsSeen |= TYPE_BITS[elementType];
-        if (items.tooLong) visitor.capped(items.path.slice(0, SCHEMA_LIMITS.pathChars));
+        if (items.tooLong) visitor.capped(items.path.slice(0, PATH_LIMITS.pathChars));
         else visitor.visit(items, elementType);
       }
     }

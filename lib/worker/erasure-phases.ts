@@ -6,7 +6,8 @@
 import type { WriteRequest } from './write';
 import { writeItems } from './write';
 import { absorbWrites, noteFailure, type BatchRun } from './batch-run';
-import { coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone, sweepUser } from './erasure';
+import { coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone } from '../tables/erasures';
+import { sweepUser } from './erasure';
 import type { PendingErasure, UserWrite } from './parse';
 import type { Requeue } from './requeue';
 import { createProfileEraser } from './profiles/erase';

@@ -7,10 +7,12 @@
  *    cut-off (`erasureTime`) is never stored again, however late it arrives (still in the queue,
  *    redelivered, replayed by Segment from history); one received after it and timed after it is
  *    the user's new data, never dropped.
- * 2. It erases the user's partitions (items.ts `identityPartitions`) in every event table up to
- *    the cut-off.
+ * 2. It erases the user's partitions (lib/tables/events.ts `identityPartitions`) in every event
+ *    table up to the cut-off (`sweepUser`, here).
  * 3. It adds to an audit record: when, what cut-off, how many items per table; never the data,
- *    and never the userId itself (tombstones and audit records key on its SHA-256).
+ *    and never the userId itself (tombstones and audit records key on its keyed hash).
+ *
+ * Tombstones, watermarks and audit records are the `erasures` table's (lib/tables/erasures.ts).
  *
  * Writers check tombstones *after* writing their events (and delete what a tombstone covers), and
  * the erasure sweeps *after* writing its tombstone. With strongly consistent reads one of the two
@@ -24,80 +26,30 @@
  * read an old watermark did so before the erasure raised it, so after its own write, and the sweep
  * that follows finds what it wrote.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type TableName } from '../../infra';
-import { identityPartitions, ITEM, type IdentityPartition, type Item } from './items';
+import { identityPartitions, ITEM, type IdentityPartition } from '../tables/events';
+import { AUDIT_PROFILE_COUNTS, erasureCall, type AuditedRun, type ErasureTable } from '../tables/erasures';
 import { awsCall } from '../shared/aws-call';
 import { errorCode, isAwsError } from '../shared/errors';
 import type { Log } from '../shared/log';
-import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
 import { toIsoMillis } from '../spec/timestamps';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
 import type { ProfileErasure } from './profiles/erase';
 
-const TOMBSTONE_SK = 'tombstone';
-const WATERMARK_SK = 'watermark';
-/** BatchGetItem reads at most 100 keys a call. */
-const BATCH_GET_KEYS = 100;
+// TEMPORARY until the profiles branch lands: lib/worker/profiles/phase.ts and
+// tests/integration/profiles.test.ts import these from here; they live in lib/tables/erasures.ts.
+export { coveringCutoff, findTombstones, isErased, userHash } from '../tables/erasures';
 
-export interface ErasureDeps {
-  documents: DynamoDBDocumentClient;
+/** Every count the profile erasure reports has its audit attribute (checked when compiling). */
+const _audited: Record<keyof ProfileErasure, string> = AUDIT_PROFILE_COUNTS;
+
+export interface ErasureDeps extends ErasureTable {
   tables: Record<TableName, string>;
   write: WriteDeps;
   log: Log;
-  clock: Clock;
-  /** The per-stage secret the erasures table names users with (`userHash`). */
-  hashKey: string;
-}
-
-/** Between reads of the keys BatchGetItem left unprocessed. */
-const READ_BACKOFF: Backoff = { baseMs: 100, capMs: 1000, jitter: 'full' };
-
-/**
- * How the erasures table names a user without holding the id: the hex HMAC-SHA256 of the userId,
- * keyed with the stage's secret (ERASURE_HASH_KEY, created at deploy). Unlike a plain hash, a
- * dictionary of e-mail addresses cannot reverse it without the secret.
- */
-export function userHash(userId: string, hashKey: string): string {
-  return createHmac('sha256', hashKey).update(userId, 'utf8').digest('hex');
-}
-
-/** The unkeyed SHA-256 that tombstones written before the keyed hash used; still honoured when read. */
-export function legacyUserHash(userId: string): string {
-  return createHash('sha256').update(userId, 'utf8').digest('hex');
-}
-
-export function tombstoneKey(sourceId: string, userId: string, hashKey: string): { pk: string; sk: string } {
-  return { pk: `user#${sourceId}#${userHash(userId, hashKey)}`, sk: TOMBSTONE_SK };
-}
-
-/** Every tombstone key that may name the user: the keyed one written now, and the legacy one. */
-export function tombstoneKeys(sourceId: string, userId: string, hashKey: string): Array<{ pk: string; sk: string }> {
-  return [tombstoneKey(sourceId, userId, hashKey), { pk: `user#${sourceId}#${legacyUserHash(userId)}`, sk: TOMBSTONE_SK }];
-}
-
-/** The latest cut-off among the tombstones `cutoffs` (by pk) holds for the user, if any. */
-export function coveringCutoff(
-  cutoffs: ReadonlyMap<string, string>,
-  sourceId: string,
-  userId: string,
-  hashKey: string,
-): string | undefined {
-  let latest: string | undefined;
-  for (const { pk } of tombstoneKeys(sourceId, userId, hashKey)) {
-    const cutoff = cutoffs.get(pk);
-    if (cutoff !== undefined && (latest === undefined || cutoff > latest)) latest = cutoff;
-  }
-  return latest;
-}
-
-/** A source's erasure watermark: the latest cut-off of any erasure in the source. */
-export function watermarkKey(sourceId: string): { pk: string; sk: string } {
-  return { pk: `source#${sourceId}`, sk: WATERMARK_SK };
 }
 
 /**
@@ -128,142 +80,8 @@ export function erasureTime(record: Pick<EventRecord, 'receivedAt' | 'event'>): 
 /** The sweep's `erasureTime` test on a stored item: timed at or before the cut-off, or received before it (`_r`). */
 const CUTOFF_FILTER = 'attribute_not_exists(#ts) OR #ts <= :cutoff OR #r < :cutoffMs';
 
-/** True when an event at `timestamp` falls under an erasure with `cutoff`. */
-export function isErased(timestamp: string, cutoff: string): boolean {
-  return timestamp <= cutoff;
-}
-
-/**
- * Records (or moves forward) the user's tombstone, then the source's watermark. Both cut-offs
- * only ever grow, so an older delete processed late cannot shorten a newer one.
- */
-export async function recordTombstone(
-  deps: ErasureDeps,
-  sourceId: string,
-  userId: string,
-  cutoff: string,
-  deadline: number,
-): Promise<void> {
-  const now = new Date(deps.clock.now()).toISOString();
-  await raiseCutoff(
-    deps,
-    tombstoneKey(sourceId, userId, deps.hashKey),
-    cutoff,
-    { ':s': sourceId, ':h': userHash(userId, deps.hashKey), ':now': now },
-    'sourceId = :s, userHash = :h, updatedAt = :now',
-    deadline,
-  );
-  await raiseCutoff(deps, watermarkKey(sourceId), cutoff, { ':s': sourceId, ':now': now }, 'sourceId = :s, updatedAt = :now', deadline);
-}
-
-async function raiseCutoff(
-  deps: ErasureDeps,
-  key: { pk: string; sk: string },
-  cutoff: string,
-  values: Record<string, string>,
-  set: string,
-  deadline: number,
-): Promise<void> {
-  const command = new UpdateCommand({
-    TableName: deps.tables.erasures,
-    Key: key,
-    UpdateExpression: `SET cutoff = :c, ${set}`,
-    ConditionExpression: 'attribute_not_exists(cutoff) OR cutoff < :c',
-    ExpressionAttributeValues: { ':c': cutoff, ...values },
-  });
-  try {
-    await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
-  } catch (error) {
-    // A later (or equal) cut-off is already recorded: it covers this one, which is what we wanted.
-    if (error instanceof ConditionalCheckFailedException) return;
-    throw error;
-  }
-}
-
-/**
- * The cut-offs of the tombstones that may cover `writes` (`{sourceId, userId, timestamp}`), keyed
- * by tombstone `pk`: first the watermarks of their sources, then the tombstones of the users whose
- * events are at or before their source's watermark. Strongly consistent; throws at `deadline` so
- * the caller fails the messages concerned.
- */
-export async function findTombstones(
-  deps: ErasureDeps,
-  writes: ReadonlyArray<{ sourceId: string; userId: string; timestamp: string }>,
-  deadline: number,
-): Promise<{ cutoffs: Map<string, string>; requests: number }> {
-  const sources = [...new Set(writes.map((w) => w.sourceId))].map(watermarkKey);
-  const watermarks = await readCutoffs(deps, sources, deadline);
-  const candidates = writes.filter((w) => {
-    const watermark = watermarks.cutoffs.get(watermarkKey(w.sourceId).pk);
-    return watermark !== undefined && isErased(w.timestamp, watermark);
-  });
-  if (candidates.length === 0) return { cutoffs: new Map(), requests: watermarks.requests };
-  const keys = new Map<string, { pk: string; sk: string }>();
-  for (const u of candidates) for (const key of tombstoneKeys(u.sourceId, u.userId, deps.hashKey)) keys.set(key.pk, key);
-  const tombstones = await readCutoffs(deps, [...keys.values()], deadline);
-  return { cutoffs: tombstones.cutoffs, requests: watermarks.requests + tombstones.requests };
-}
-
-/**
- * `cutoff` of the erasures-table items at `keys`, keyed by `pk`. One BatchGetItem per 100 keys,
- * strongly consistent; unprocessed keys are retried until `deadline`, then it throws.
- */
-async function readCutoffs(
-  deps: ErasureDeps,
-  keys: ReadonlyArray<{ pk: string; sk: string }>,
-  deadline: number,
-): Promise<{ cutoffs: Map<string, string>; requests: number }> {
-  const cutoffs = new Map<string, string>();
-  let requests = 0;
-  const table = deps.tables.erasures;
-  const readPage = async (pending: readonly Item[]): Promise<Item[]> => {
-    requests++;
-    const command = new BatchGetCommand({
-      RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } },
-    });
-    const response = await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
-    for (const item of response.Responses?.[table] ?? []) {
-      if (typeof item.pk === 'string' && typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
-    }
-    return response.UnprocessedKeys?.[table]?.Keys ?? [];
-  };
-  for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
-    const { pending } = await retryPending(
-      keys.slice(i, i + BATCH_GET_KEYS),
-      { policy: READ_BACKOFF, deadline, clock: deps.clock },
-      readPage,
-    );
-    if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()), 'reading the erasure records');
-  }
-  return { cutoffs, requests };
-}
-
-/**
- * An erasure request's call through the door: it must end by `deadline` (at least 1 ms: a request
- * the sweep already decided on is sent), aborted when the time is up.
- */
-function erasureCall(deps: ErasureDeps, deadline: number) {
-  return { service: 'DynamoDB' as const, timeoutMs: Math.max(1, Math.ceil(deadline - deps.clock.now())), abortable: true };
-}
-
-/**
- * The audit record's counters: `erased_<type>` per event table, and these for the profiles. The
- * one place they are named: `segment-ingest erasures show` reads them back by these names.
- */
-export const AUDIT_PROFILE_COUNTS: Record<keyof ProfileErasure, string> = {
-  profiles: 'erased_profiles',
-  links: 'erased_profile_links',
-  memberships: 'erased_memberships',
-};
-export const auditTableCount = (type: EventType): string => `erased_${type}`;
-
-export interface SweepResult {
-  /** False when the time budget ran out or a delete failed: the delete must be processed again. */
-  complete: boolean;
-  /** True when only the time budget stopped it (no table failed): it can continue where it is. */
-  outOfTime: boolean;
-  erased: Record<EventType, number>;
-  /** What was erased from the profiles (profiles/erase.ts), for the audit record. */
+/** A sweep's outcome, as its audit record keeps it (lib/tables/erasures.ts `AuditedRun`). */
+export interface SweepResult extends AuditedRun {
   profiles?: ProfileErasure;
 }
 
@@ -383,65 +201,4 @@ function queryUserPage(sweep: Sweep, table: string, partition: IdentityPartition
     ExclusiveStartKey: start,
   });
   return awsCall(erasureCall(sweep.deps, sweep.deadline), (abortSignal) => sweep.deps.documents.send(command, { abortSignal }));
-}
-
-/**
- * Adds one run of an erasure to its audit record: `audit#<sourceId>`, sorted by the time the
- * request was received. Counts accumulate over runs (a run cut short by the time budget, then the
- * redelivery that finishes it); `completedAt` is set by the run that finished.
- */
-export async function recordAudit(
-  deps: ErasureDeps,
-  record: EventRecord,
-  cutoff: string,
-  result: SweepResult,
-  deadline: number,
-): Promise<void> {
-  const userId = record.event.userId ?? '';
-  const hash = userHash(userId, deps.hashKey);
-  const total = Object.values(result.erased).reduce((sum, n) => sum + n, 0);
-  const now = new Date(deps.clock.now()).toISOString();
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {
-    ':s': record.sourceId,
-    ':h': hash,
-    ':m': record.event.messageId,
-    ':r': record.requestId,
-    ':t': record.event.timestamp,
-    ':ra': record.receivedAt,
-    ':c': cutoff,
-    ':now': now,
-    ':one': 1,
-    ':total': total,
-  };
-  const adds = ['runs :one', 'erasedItems :total'];
-  const counts: Array<[string, string, number]> = EVENT_TYPES.map((type) => [type, auditTableCount(type), result.erased[type]]);
-  if (result.profiles) {
-    for (const name of Object.keys(AUDIT_PROFILE_COUNTS) as Array<keyof ProfileErasure>)
-      counts.push([name, AUDIT_PROFILE_COUNTS[name], result.profiles[name]]);
-  }
-  for (const [name, attribute, count] of counts) {
-    names[`#${name}`] = attribute;
-    values[`:${name}`] = count;
-    adds.push(`#${name} :${name}`);
-  }
-  const sets = [
-    'sourceId = :s',
-    'userHash = :h',
-    'messageId = :m',
-    'requestId = :r',
-    'requestedAt = :t',
-    'receivedAt = :ra',
-    'cutoff = :c',
-    'lastRunAt = :now',
-  ];
-  if (result.complete) sets.push('completedAt = if_not_exists(completedAt, :now)');
-  const command = new UpdateCommand({
-    TableName: deps.tables.erasures,
-    Key: { pk: `audit#${record.sourceId}`, sk: `${record.receivedAt}#${hash}#${record.event.messageId}` },
-    UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  });
-  await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
 }

@@ -8,7 +8,7 @@ import { decodeMessage, UnreadableMessageError, type EventRecord, type QueueReco
 import type { Log } from '../shared/log';
 import { isEventType, type EventType } from '../spec/event-types';
 import { erasureCutoff, erasureTime } from './erasure';
-import { eventItem } from './items';
+import { eventItem } from '../tables/events';
 import { rejectedRecordItem, unknownTypeItem, unreadableMessageItem } from './quarantine';
 import type { WriteRequest } from './write';
 import type { TableName } from '../../infra';

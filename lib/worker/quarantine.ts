@@ -1,76 +1,15 @@
 /**
- * Items of the `rejected` table (quarantine): partition by source, sorted by receive time, expiring
- * after the retention. The ingest function's quarantine records become these, and so does what the
- * worker itself cannot store: an unreadable queue message, an event of a type no table holds, and
- * an item DynamoDB refused.
+ * What the worker quarantines, as items of the `rejected` table (lib/tables/rejected.ts): the ingest
+ * function's quarantine records, and what the worker itself cannot store: an unreadable queue
+ * message, an event of a type no table holds, and an item DynamoDB refused.
  */
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
-import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../message/format';
-import { readEventItem, type Item } from './items';
+import { RAW_TEXT_LIMIT } from '../shared/config';
+import type { EventRecord, RejectedRecord } from '../message/format';
+import { readEventItem, type Item } from '../tables/events';
+import { quarantineItem, UNKNOWN_SOURCE } from '../tables/rejected';
 import type { WriteRequest } from './write';
-
-export interface QuarantineFields {
-  sourceId: string;
-  receivedAt: string;
-  requestId: string;
-  route: string;
-  raw: string;
-  rawBytes: number;
-  truncated: boolean;
-  reasons: string[];
-  index?: number;
-  messageId?: string;
-  /** Distinguishes several quarantine records of one request (SQS message id, item index). */
-  discriminator: string;
-}
-
-/** The longest text kept from a sender's id in a quarantine item (keys and the `messageId` attribute). */
-const MAX_KEY_PART = 200;
-/** What the raw text, the reasons and the other attributes may take: well under DynamoDB's 400 KB. */
-const MAX_REASONS_BYTES = 16 * 1024;
-
-/**
- * The `rejected` table item: partition by source, sorted by receive time; expires after the
- * retention. Its key never embeds an unbounded value (a long id is replaced by its hash) and every
- * attribute is bounded, so the quarantine write cannot be refused for the item it quarantines.
- */
-export function quarantineItem(fields: QuarantineFields, expiresAtSeconds: number): Item {
-  const { discriminator, ...rest } = fields;
-  const item: Item = {
-    pk: boundedKeyPart(fields.sourceId),
-    sk: `${boundedKeyPart(fields.receivedAt)}#${boundedKeyPart(fields.requestId)}#${boundedKeyPart(discriminator)}`,
-    ...rest,
-    raw: fields.raw.length > RAW_TEXT_LIMIT ? fields.raw.slice(0, RAW_TEXT_LIMIT) : fields.raw,
-    truncated: fields.truncated || fields.raw.length > RAW_TEXT_LIMIT,
-    reasons: boundedReasons(fields.reasons),
-    expiresAt: expiresAtSeconds,
-  };
-  if (fields.messageId !== undefined && fields.messageId.length > MAX_KEY_PART)
-    item.messageId = `${fields.messageId.slice(0, MAX_KEY_PART)}…`;
-  return item;
-}
-
-/** Text for a key: as is when short, else a readable head and the SHA-256 of the whole. */
-export function boundedKeyPart(text: string): string {
-  if (text.length <= MAX_KEY_PART) return text;
-  return `${text.slice(0, 32)}…sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
-function boundedReasons(reasons: readonly string[]): string[] {
-  const kept: string[] = [];
-  let bytes = 0;
-  for (const reason of reasons) {
-    const text = reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason;
-    bytes += text.length * 3;
-    if (bytes > MAX_REASONS_BYTES) {
-      kept.push(`(and ${reasons.length - kept.length} more reasons)`);
-      break;
-    }
-    kept.push(text);
-  }
-  return kept;
-}
 
 export function rejectedRecordItem(record: RejectedRecord, expiresAtSeconds: number): Item {
   return quarantineItem(
@@ -97,7 +36,7 @@ export function unreadableMessageItem(message: SQSRecord, reason: string, expire
   const raw = message.body;
   return quarantineItem(
     {
-      sourceId: '(unknown)',
+      sourceId: UNKNOWN_SOURCE,
       receivedAt: new Date(Number.isFinite(sentAt) && sentAt > 0 ? sentAt : Date.now()).toISOString(),
       requestId: message.messageId,
       route: 'sqs',
@@ -146,7 +85,7 @@ export function refusedItem(
   const raw = JSON.stringify(origin ? readEventItem(write.item, origin.type).event : write.item);
   return quarantineItem(
     {
-      sourceId: origin?.sourceId ?? '(unknown)',
+      sourceId: origin?.sourceId ?? UNKNOWN_SOURCE,
       receivedAt: origin?.receivedAt ?? fallbackReceivedAt,
       requestId: origin?.requestId ?? '',
       route: 'worker',

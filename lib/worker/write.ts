@@ -16,8 +16,8 @@ import { forEachLimited } from '../shared/concurrency';
 import { DependencyError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { retryPending, systemClock, type Backoff, type Clock } from '../shared/retry';
-import { attributeText, marshallItem, UnsupportedValueError } from './dynamo-wire';
-import type { Item } from './items';
+import { attributeText, marshallItem, UnsupportedValueError } from '../tables/dynamo-wire';
+import type { Item } from '../tables/events';
 
 const BATCH_ITEMS = 25;
 /** Full jitter, capped: spreads the retries of parallel chunks so they do not throttle together. */
@@ -36,7 +36,7 @@ export interface WriteRequest {
 }
 
 export interface WriteDeps {
-  /** The document client, for the reads and updates of erasure (lib/worker/erasure.ts). */
+  /** The document client, for the reads and updates of erasure (lib/worker/erasure.ts, lib/tables/erasures.ts). */
   documents: DynamoDBDocumentClient;
   /**
    * A low-level client with cached middleware (lib/shared/clients.ts `createWriteClient`): every

@@ -5,8 +5,8 @@
  */
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
-import { legacyUserHash, userHash } from '../../lib/worker/erasure';
-import { readEventItem } from '../../lib/worker/items';
+import { legacyUserHash, userHash } from '../../lib/tables/erasures';
+import { readEventItem } from '../../lib/tables/events';
 import { segmentEvent } from '../support/events';
 import { deliver } from '../support/senders';
 import { startTestStack, type TestStack } from '../support/stack';

@@ -44,9 +44,13 @@ describe('bundle contents', () => {
     expect(worker.filter((file) => file.startsWith('lib/ingest/') || file.startsWith('lib/admin/'))).toEqual([]);
   });
 
-  it('the lake bundle holds lib/lake and the worker item reader, no module of the ingest function, the administration or the batch', () => {
-    expect(lake).toEqual(expect.arrayContaining(['lib/lake/write.ts', 'lib/lake/compact.ts', 'lib/worker/items.ts']));
+  it('the lake bundle holds lib/lake and the event item reader, no module of the ingest function, the administration or the batch', () => {
+    expect(lake).toEqual(expect.arrayContaining(['lib/lake/write.ts', 'lib/lake/compact.ts', 'lib/tables/events.ts']));
     expect(lake.filter((file) => /^lib\/(ingest|admin)\/|^lib\/worker\/process-batch/.test(file))).toEqual([]);
+  });
+
+  it('the lake bundle reads the tables through lib/tables, holding no module of the worker', () => {
+    expect(lake.filter((file) => file.startsWith('lib/worker/'))).toEqual([]);
   });
 
   it('no bundle holds the CLI, the local stack, the bench or the tests', () => {

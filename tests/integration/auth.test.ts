@@ -2,7 +2,7 @@
  * Authentication on the Tracking API routes (docs/spec.md section 3) against keys stored in DynamoDB Local.
  */
 import { createAuthenticator } from '../../lib/ingest/auth';
-import { hashKey } from '../../lib/shared/source-records';
+import { hashKey } from '../../lib/tables/sources';
 import { segmentEvent } from '../support/events';
 import { startTestStack, type TestStack } from '../support/stack';
 

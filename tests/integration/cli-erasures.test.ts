@@ -2,7 +2,8 @@
  * `erasures show` on a local stage: it reports what the worker recorded for a real `delete` sent
  * through `/segment`, hashing the userId the worker's way, and says so when nothing is recorded.
  */
-import { recordAudit, recordTombstone, userHash, type ErasureDeps } from '../../lib/worker/erasure';
+import { recordAudit, recordTombstone, userHash } from '../../lib/tables/erasures';
+import type { ErasureDeps } from '../../lib/worker/erasure';
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import type { EventRecord } from '../../lib/message/format';
 import { silentLog } from '../../lib/shared/log';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { hashKey } from '../../lib/shared/source-records';
+import { hashKey } from '../../lib/tables/sources';
 import { segmentEvent } from '../support/events';
 import { cli, stackEnv, STACK_FRAME, type CliResult } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';

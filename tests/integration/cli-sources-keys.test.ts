@@ -2,7 +2,7 @@
  * `sources` and `keys` against a local stage: what each command changes in the tables, and that the
  * service sees the change (a new key works, a revoked one gets 401, a disabled source 403).
  */
-import { hashKey } from '../../lib/shared/source-records';
+import { hashKey } from '../../lib/tables/sources';
 import { segmentEvent } from '../support/events';
 import { cli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';

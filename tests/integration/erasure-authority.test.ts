@@ -5,8 +5,8 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { signWebhookPayload } from '../../lib/ingest/webhook';
-import { hashKey } from '../../lib/shared/source-records';
-import { watermarkKey } from '../../lib/worker/erasure';
+import { hashKey } from '../../lib/tables/sources';
+import { watermarkKey } from '../../lib/tables/erasures';
 import { EXIT } from '../../cli/core/errors';
 import { cli } from '../support/cli';
 import { startTestStack, type TestStack, type TestResponse } from '../support/stack';

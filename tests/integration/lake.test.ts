@@ -95,7 +95,7 @@ describe('what the lake keeps of an event', () => {
   beforeAll(async () => {
     // 1e300 is beyond what the SDK writes as a number: the worker stores this event whole as JSON text (`_json`).
     const whole = segmentEvent('track', { messageId: 'lake-json', userId: 'lake-user', properties: { big: 1e300, nested: { a: [1, 2] } } });
-    // `~flag` and `_r` are stored as `~~flag` and `~_r` (items.ts); the lake must give them their own names back.
+    // `~flag` and `_r` are stored as `~~flag` and `~_r` (lib/tables/events.ts); the lake must give them their own names back.
     const escaped = segmentEvent('page', { messageId: 'lake-tilde', userId: 'lake-user', '~flag': true, _r: 'mine' });
     expect((await stack.send('/v1/batch', { batch: [whole, escaped] })).status).toBe(200);
     await settle();

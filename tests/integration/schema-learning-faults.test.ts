@@ -11,7 +11,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventRecord } from '../../lib/message/format';
 import { noMeter } from '../../lib/shared/metrics';
-import { pathKey, pathsPartition, summaryKey } from '../../lib/shared/schema-records';
+import { pathKey, pathsPartition, summaryKey } from '../../lib/tables/schemas';
 import { createSchemaLearner, type SchemaLearner } from '../../lib/worker/schemas/learn';
 import { sourceKey } from '../../lib/worker/schemas/store';
 import { hold, throttle, withFault, type Call } from '../support/faults';

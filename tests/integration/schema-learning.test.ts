@@ -7,7 +7,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { silentLog } from '../../lib/shared/log';
 import { noMeter } from '../../lib/shared/metrics';
-import { pathsPartition, summaryKey } from '../../lib/shared/schema-records';
+import { pathsPartition, summaryKey } from '../../lib/tables/schemas';
 import { createWorker } from '../../lib/worker/process-batch';
 import { createSchemaLearner, type SchemaLearnerDeps } from '../../lib/worker/schemas/learn';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';

@@ -7,7 +7,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { TableName } from '../../infra';
 import { EVENT_TYPES, isEventType, type EventType } from '../../lib/spec/event-types';
-import { readEventItem } from '../../lib/worker/items';
+import { readEventItem } from '../../lib/tables/events';
 import { startPipeline, type Pipeline, type PipelineOptions } from '../../local/pipeline';
 
 export interface TestStack extends Pipeline {
@@ -144,7 +144,7 @@ export async function startTestStack(options: Partial<PipelineOptions> = {}): Pr
     async scan(table) {
       const items = await scanRaw(table);
       if (!isEventType(table)) return items;
-      // Event items store each fact once (lib/worker/items.ts): read them back as the events they hold.
+      // Event items store each fact once (lib/tables/events.ts): read them back as the events they hold.
       return items.map((item) => {
         const stored = readEventItem(item, table);
         return { ...stored.event, sourceId: stored.sourceId, receivedAt: stored.receivedAt, pk: item.pk, sk: item.sk };

@@ -18,7 +18,7 @@ import { reportUnexpected } from '../../shared/unexpected';
 import type { Log } from '../../shared/log';
 import type { Meter } from '../../shared/metrics';
 import { DeadlineError } from '../../shared/retry';
-import { SCHEMA_LIMITS, SUMMARY_REFRESH_MS, summaryKey } from '../../shared/schema-records';
+import { SCHEMA_LIMITS, SUMMARY_REFRESH_MS, summaryKey } from '../../tables/schemas';
 import { toIsoMillis } from '../../spec/timestamps';
 import type { EventRecord } from '../../message/format';
 import { additionsOf, observeBatch, type Observation } from './observe';

@@ -3,7 +3,8 @@
  * event key, each walked once (lib/spec/property-paths.ts) and compared with what the instance
  * already knows. Known signatures cost a Map lookup; only the unknown ones are kept.
  */
-import { PATH_REFRESH_MS, TYPE_BITS, type JsonType } from '../../shared/schema-records';
+import { PATH_REFRESH_MS } from '../../tables/schemas';
+import { TYPE_BITS, type JsonType } from '../../spec/property-paths';
 import { eventKeyOf, isKeyedType, storedEventKey } from '../../spec/event-keys';
 import { walkShape, type PathNode, type ShapeVisitor } from '../../spec/property-paths';
 import type { EventRecord } from '../../message/format';

@@ -6,7 +6,7 @@
  * budget (estimated from the text it keeps, docs/limits.md), however many names a sender invents.
  */
 import { LruCache } from '../../shared/lru-cache';
-import { SCHEMA_LIMITS } from '../../shared/schema-records';
+import { SCHEMA_LIMITS } from '../../tables/schemas';
 import type { KeyedType } from '../../spec/event-keys';
 import { PathTree } from '../../spec/property-paths';
 

@@ -1,5 +1,5 @@
 /**
- * The requests of schema learning (the layout is in lib/shared/schema-records.ts). Every write is
+ * The requests of schema learning (the layout is in lib/tables/schemas.ts). Every write is
  * a conditional or idempotent UpdateItem on a small item, so a retry, a redelivery or two
  * instances recording the same signature at once never count twice or lose a type. Caps are
  * reservations: a counter is raised conditionally before an item is created, and lowered again
@@ -8,16 +8,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { awsCall } from '../../shared/aws-call';
-import {
-  pathKey,
-  pathsPartition,
-  SOURCE_SORT_KEY,
-  summaryKey,
-  typeAttribute,
-  typesOfMask,
-  TYPE_BITS,
-  JSON_TYPES,
-} from '../../shared/schema-records';
+import { pathKey, pathsPartition, SOURCE_SORT_KEY, summaryKey, typeAttribute } from '../../tables/schemas';
+import { typesOfMask, TYPE_BITS, JSON_TYPES } from '../../spec/property-paths';
 import type { EventState, PathState } from './state';
 
 export interface StoreContext {

@@ -1,5 +1,5 @@
 import { entryFromLine, expandEntry, exportLine, type ReplayEntry } from '../../../cli/rejected/replay-entries';
-import type { RejectedEntry } from '../../../cli/rejected/table';
+import type { RejectedEntry } from '../../../lib/tables/rejected';
 
 const now = Date.UTC(2026, 10, 28);
 const entry = (event: unknown, route = '/v1/batch'): ReplayEntry => ({

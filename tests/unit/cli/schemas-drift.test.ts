@@ -4,8 +4,8 @@
  */
 import { driftSince } from '../../../cli/schemas/drift';
 import { planFromObserved } from '../../../cli/schemas/export';
-import type { ObservedEvent, ObservedPath } from '../../../cli/schemas/read';
-import type { JsonType } from '../../../lib/shared/schema-records';
+import type { JsonType } from '../../../lib/spec/property-paths';
+import type { ObservedEvent, ObservedPath } from '../../../lib/tables/schemas';
 
 const day = (n: number) => new Date(Date.UTC(2026, 10, n)).toISOString();
 

@@ -1,4 +1,5 @@
-import { parseTimeOption, sortKeyRange } from '../../../cli/core/time';
+import { parseTimeOption } from '../../../cli/core/time';
+import { sortKeyRange } from '../../../lib/tables/rejected';
 
 const now = Date.UTC(2026, 10, 28, 12, 0, 0);
 

@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAuthenticator } from '../../../lib/ingest/auth';
 import { UnauthorizedError } from '../../../lib/ingest/http-errors';
 import { LruCache } from '../../../lib/shared/lru-cache';
-import { hashKey } from '../../../lib/shared/source-records';
+import { hashKey } from '../../../lib/tables/sources';
 
 function fakeTables(validKey: string) {
   const reads: string[] = [];

@@ -7,7 +7,7 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { constantTimeEqual, createAuthenticator, credentialsFromHeader } from '../../../lib/ingest/auth';
 import { ForbiddenError, UnauthorizedError } from '../../../lib/ingest/http-errors';
-import { hashKey, type KeyRecord, type SourceRecord } from '../../../lib/shared/source-records';
+import { hashKey, type KeyRecord, type SourceRecord } from '../../../lib/tables/sources';
 import { fakeDynamoDb } from '../../support/fake-dynamodb';
 
 const tables = { keys: 'keys-table', sources: 'sources-table' };

@@ -5,7 +5,7 @@
  */
 import { assertOriginAllowed, preflightResponse, withCorsHeaders } from '../../../lib/ingest/cors';
 import type { HttpRequest } from '../../../lib/ingest/http';
-import type { SourceRecord } from '../../../lib/shared/source-records';
+import type { SourceRecord } from '../../../lib/tables/sources';
 
 function request(headers: Record<string, string>): HttpRequest {
   return {

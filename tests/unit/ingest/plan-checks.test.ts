@@ -8,7 +8,7 @@
 import { applyPlan, createPlanLoader, MAX_PLAN_WARNINGS, planReport, type ActivePlan } from '../../../lib/ingest/plan-checks';
 import type { Log } from '../../../lib/shared/log';
 import type { Meter, MetricName } from '../../../lib/shared/metrics';
-import type { SourceRecord } from '../../../lib/shared/source-records';
+import type { SourceRecord } from '../../../lib/tables/sources';
 import { SPEC_TYPES } from '../../../lib/spec/event-types';
 import { normalizeEvent, type Verdict } from '../../../lib/spec/normalize';
 

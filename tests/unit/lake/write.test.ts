@@ -14,7 +14,7 @@ import { tableOfArn, writeStreamRecords, type LakeWriteDeps } from '../../../lib
 import { createS3Client } from '../../../lib/shared/clients';
 import { silentLog, type Log } from '../../../lib/shared/log';
 import type { Meter } from '../../../lib/shared/metrics';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
 import { testStage } from '../../support/stack';
 import { provisionTables } from '../../../local/provision';
 

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { EventRecord } from '../../../lib/message/format';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
-import { eventItem } from '../../../lib/worker/items';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
+import { eventItem } from '../../../lib/tables/events';
 import { exportLineToEvent } from '../../../scripts/dynamodb-export-to-ndjson';
 
 const record = (sourceId: string, event: Record<string, unknown>): EventRecord => ({

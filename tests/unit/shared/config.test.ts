@@ -9,7 +9,7 @@ import {
 import { ConfigError } from '../../../lib/shared/errors';
 import { credentialsFromHeader } from '../../../lib/ingest/auth';
 import { generateKey } from '../../../lib/admin/sources';
-import { hashKey } from '../../../lib/shared/source-records';
+import { hashKey } from '../../../lib/tables/sources';
 
 describe('loadConfig', () => {
   it('has the SPEC defaults and derives table names from the stage', () => {

@@ -1,5 +1,5 @@
 /** Property paths: the walk the worker learns shapes with, the path syntax, and its parser. */
-import { SCHEMA_LIMITS } from '../../../lib/shared/schema-records';
+import { SCHEMA_LIMITS } from '../../../lib/tables/schemas';
 import { eventKeyOf, storedEventKey } from '../../../lib/spec/event-keys';
 import { jsonTypeOf, parsePath, pathSegment, PathTree, pointerToPath, walkShape } from '../../../lib/spec/property-paths';
 

@@ -3,7 +3,8 @@
  * and the time an event is judged by: the earlier of its timestamp and its receive time.
  */
 import type { EventRecord } from '../../../lib/message/format';
-import { erasureCutoff, erasureTime, isErased } from '../../../lib/worker/erasure';
+import { isErased } from '../../../lib/tables/erasures';
+import { erasureCutoff, erasureTime } from '../../../lib/worker/erasure';
 
 function record(type: 'delete' | 'track', timestamp: string, receivedAt: string): EventRecord {
   return { kind: 'event', sourceId: 's', receivedAt, requestId: 'r', event: { type, userId: 'u', messageId: 'm', timestamp } };

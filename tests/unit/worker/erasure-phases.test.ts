@@ -8,7 +8,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from '../../../lib/worker/erasure-phases';
-import { tombstoneKey, tombstoneKeys } from '../../../lib/worker/erasure';
+import { tombstoneKey, tombstoneKeys } from '../../../lib/tables/erasures';
 import type { PendingErasure, UserWrite } from '../../../lib/worker/parse';
 import { byOperation, dynamoError, fakeDynamoDb, type WireRequest } from '../../support/fake-dynamodb';
 import { steppedClock } from '../../support/clock';

@@ -1,5 +1,5 @@
 /**
- * Erasure's reads and writes (lib/worker/erasure.ts), over the real document client and a DynamoDB
+ * Erasure's reads and writes (lib/worker/erasure.ts, lib/tables/erasures.ts), over the real document client and a DynamoDB
  * in process whose answers each test chooses: the cut-off, tombstones and watermarks, the reads
  * that find them (with unprocessed keys and the deadline), the sweep (pages, budget, failures) and
  * the audit record. tests/conformance/section-6-erasure.test.ts proves the same against DynamoDB Local.
@@ -10,18 +10,16 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { DeadlineError } from '../../../lib/shared/retry';
 import {
-  erasureCutoff,
   findTombstones,
   isErased,
   legacyUserHash,
   recordAudit,
   recordTombstone,
-  sweepUser,
   tombstoneKey,
   userHash,
   watermarkKey,
-  type SweepResult,
-} from '../../../lib/worker/erasure';
+} from '../../../lib/tables/erasures';
+import { erasureCutoff, sweepUser, type SweepResult } from '../../../lib/worker/erasure';
 import { EVENT_TYPES } from '../../../lib/spec/event-types';
 import { byOperation, dynamoError, fakeDynamoDb, type WireRequest } from '../../support/fake-dynamodb';
 import { steppedClock } from '../../support/clock';

@@ -6,7 +6,7 @@
 import type { EventRecord, RejectedRecord } from '../../../lib/message/format';
 import { EVENT_TYPES } from '../../../lib/spec/event-types';
 import { erasureCutoff } from '../../../lib/worker/erasure';
-import { eventItem } from '../../../lib/worker/items';
+import { eventItem } from '../../../lib/tables/events';
 import { parseMessages } from '../../../lib/worker/parse';
 import { rejectedRecordItem } from '../../../lib/worker/quarantine';
 import { sqsRecord } from '../../support/events';

@@ -57,7 +57,7 @@ function batchItems(request: WireRequest): Array<{ table: string; item: Record<s
   );
 }
 
-/** The userId of an event item: the partition key is `<sourceId>#<userId>` (lib/worker/items.ts). */
+/** The userId of an event item: the partition key is `<sourceId>#<userId>` (lib/tables/events.ts). */
 function userOf(item: Record<string, unknown>): string {
   return String(item.pk).split('#')[1] ?? '';
 }

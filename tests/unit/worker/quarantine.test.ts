@@ -3,8 +3,9 @@
  * raw text (cut at the raw-text limit, and marked so) and the reason, under a key of its own.
  */
 import { createHash } from 'node:crypto';
-import { RAW_TEXT_LIMIT, type EventRecord, type RejectedRecord } from '../../../lib/message/format';
-import { eventItem } from '../../../lib/worker/items';
+import type { EventRecord, RejectedRecord } from '../../../lib/message/format';
+import { RAW_TEXT_LIMIT } from '../../../lib/shared/config';
+import { eventItem } from '../../../lib/tables/events';
 import type { WriteRequest } from '../../../lib/worker/write';
 import { refusedItem, rejectedRecordItem, unreadableMessageItem } from '../../../lib/worker/quarantine';
 import { sqsRecord } from '../../support/events';

@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { noMeter } from '../../../lib/shared/metrics';
-import { SCHEMA_LIMITS } from '../../../lib/shared/schema-records';
+import { SCHEMA_LIMITS } from '../../../lib/tables/schemas';
 import { createWorker } from '../../../lib/worker/process-batch';
 import { createSchemaLearner } from '../../../lib/worker/schemas/learn';
 import { dynamoError, fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';

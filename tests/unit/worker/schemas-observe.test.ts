@@ -4,7 +4,8 @@
  * refresh of their last-seen. tests/integration/schema-learning.test.ts runs the learner on DynamoDB Local.
  */
 import type { EventRecord } from '../../../lib/message/format';
-import { PATH_REFRESH_MS, TYPE_BITS } from '../../../lib/shared/schema-records';
+import { PATH_REFRESH_MS } from '../../../lib/tables/schemas';
+import { TYPE_BITS } from '../../../lib/spec/property-paths';
 import { additionsOf, observeBatch } from '../../../lib/worker/schemas/observe';
 import { SchemaCache } from '../../../lib/worker/schemas/state';
 

@@ -11,7 +11,7 @@ import { DeadlineError } from '../../../lib/shared/retry';
 import { createWorker } from '../../../lib/worker/process-batch';
 import { eraseLinks } from '../../../lib/worker/profiles/erase';
 import { anonymousUserKey } from '../../../lib/worker/profiles/layout';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
 import { fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';
 import { noWaitClock, steppedClock } from '../../support/clock';
 import { sqsEvent, sqsRecord } from '../../support/events';

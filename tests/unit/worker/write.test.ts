@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dedupeWrites, refusalReason, writeItems, type WriteRequest } from '../../../lib/worker/write';
-import { marshallItem, unmarshallItem, UnsupportedValueError } from '../../../lib/worker/dynamo-wire';
+import { marshallItem, unmarshallItem, UnsupportedValueError } from '../../../lib/tables/dynamo-wire';
 import { translateAwsError } from '../../../lib/shared/errors';
 import { silentLog } from '../../../lib/shared/log';
 import { fakeDynamoDb } from '../../support/fake-dynamodb';

@@ -1,9 +1,9 @@
 /**
- * The item layout of the event tables (lib/worker/items.ts): each fact stored once, and every
+ * The item layout of the event tables (lib/tables/events.ts): each fact stored once, and every
  * field given back by readEventItem.
  */
 import type { EventRecord } from '../../../lib/message/format';
-import { eventExpiresAt, eventItem, eventPartitionKey, fitsDynamo, identityPartitions, readEventItem } from '../../../lib/worker/items';
+import { eventExpiresAt, eventItem, eventPartitionKey, fitsDynamo, identityPartitions, readEventItem } from '../../../lib/tables/events';
 
 function record(event: Record<string, unknown>, keyTime?: string): EventRecord {
   return {

@@ -1,4 +1,4 @@
-/** Reading the CLI's DynamoDB tables: every item a Query finds, page after page. */
+/** The CLI's reads of the tables: every item a Query finds, page after page (outside the functions' door, like lib/admin/). */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export async function queryAll(
