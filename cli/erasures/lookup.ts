@@ -7,7 +7,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { AUDIT_PROFILE_COUNTS, auditTableCount, legacyUserHash, userHash } from '../../lib/worker/erasure';
-import type { ProfileErasure } from '../../lib/worker/profiles/erase';
+import type { ProfileErasure } from '../../lib/tables/profiles';
 import { queryAll } from '../core/query';
 
 export interface ErasureRequest {
@@ -25,7 +25,7 @@ export interface ErasureRequest {
   completedAt: string | undefined;
   erasedItems: number;
   erasedPerTable: Record<EventType, number>;
-  /** What the delete removed from the profiles table (lib/worker/profiles/erase.ts); not in `erasedItems`. */
+  /** What the delete removed from the profiles table (lib/worker/profiles/erase.ts; the type in lib/tables/profiles.ts); not in `erasedItems`. */
   erasedProfiles: ProfileErasure;
 }
 

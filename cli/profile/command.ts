@@ -6,7 +6,7 @@ import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
-import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
 
 export const profile: Command = {

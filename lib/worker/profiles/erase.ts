@@ -6,7 +6,7 @@
  * stored events, so links beyond a profile's caps are found too; a batch that raced an erasure
  * passes its own).
  *
- * Links are removed first and the profile last, so a run cut short finds the profile again next
+ * Links are removed first, then the activity item, and the identity item last, so a run cut short finds the profile again next
  * time. A profile left empty by the removal (a previous id that had nothing but its alias) is
  * deleted. Idempotent: a second run finds nothing and counts nothing. Throws on a failure the
  * caller must retry (the delete's message is then redelivered).
@@ -15,17 +15,19 @@ import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
 import { DeadlineError } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
-import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
+import {
+  activityItemKey,
+  anonymousUserKey,
+  keyText,
+  membershipKey,
+  type LinkKind,
+  type ProfileErasure,
+  type ProfileKey,
+} from '../../tables/profiles';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
 import { changeProfiles, readItems, readProfiles, type Change, type ProfileStore } from './store';
 
-export interface ProfileErasure {
-  /** The user's own profile items deleted (0 or 1). */
-  profiles: number;
-  /** Links naming the user removed: anonymous-user items, and aliases in other profiles (emptied ones deleted too). */
-  links: number;
-  memberships: number;
-}
+export type { ProfileErasure } from '../../tables/profiles';
 
 /** Ids linked to the user, by the kind of link the user's profile holds them under. */
 export type LinkHints = Partial<Record<'anonymousIds' | 'aliases' | 'aliasedTo' | 'groups', Iterable<string>>>;
@@ -46,6 +48,8 @@ export async function eraseUserProfile(
   const ids: LinkHints = {};
   for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
   const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
+  // The activity item before the identity: a run cut short still finds the identity next time.
+  await deleteKeys(store, [activityItemKey(self)], deadline);
   if (own) {
     // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
     const [deleted] = await changeProfiles(
@@ -179,7 +183,8 @@ async function unlink(
     change: (profile: Profile, stored: boolean): Change => {
       removed[i] = stored ? links.filter((link) => removeLink(profile, link, userId)).length : 0;
       if (removed[i] === 0) return false;
-      return isEmptyProfile(profile) ? 'delete' : true;
+      // A profile left with nothing is deleted, unless it has activity of its own (an item apart).
+      return isEmptyProfile(profile) && !known.activity ? 'delete' : true;
     },
   }));
   const results = await changeProfiles(store, requests, deadline);

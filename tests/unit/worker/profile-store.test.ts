@@ -9,8 +9,8 @@
  */
 import { ConfigurationError, RefusedItemError, TransientError } from '../../../lib/shared/errors';
 import { DeadlineError, type Clock } from '../../../lib/shared/retry';
-import { profileWireItem } from '../../../lib/worker/profiles/codec';
-import { anonymousUserKey, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
+import { profileWireItem } from '../../../lib/tables/profiles';
+import { anonymousUserKey, versionOf, type ProfileKey } from '../../../lib/tables/profiles';
 import { emptyProfile, type Profile } from '../../../lib/worker/profiles/profile';
 import { eraseLinks, eraseUserProfile } from '../../../lib/worker/profiles/erase';
 import { changeProfiles, mergeRequest, readItems, type ProfileStore } from '../../../lib/worker/profiles/store';

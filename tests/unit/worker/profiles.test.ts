@@ -8,9 +8,9 @@ import { dynamoItemBytes, type AttributeValue } from '../../../bench/fake-aws';
 import { random } from '../../../bench/fixtures';
 import type { EventRecord } from '../../../lib/message/format';
 import { marshallItem, unmarshallItem } from '../../../lib/worker/dynamo-wire';
-import { profileFromItem, profileItem } from '../../../lib/worker/profiles/codec';
+import { profileFromItem, profileItem } from '../../../lib/tables/profiles';
 import { coalesce, contributionOf, storableTrait } from '../../../lib/worker/profiles/contributions';
-import { CAPS, LINK_KINDS, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
+import { CAPS, LINK_KINDS, versionOf, type ProfileKey } from '../../../lib/tables/profiles';
 import { shuffled } from '../../support/random';
 import { canonicalJson, copyProfile, emptyProfile, mergeProfiles, type Profile } from '../../../lib/worker/profiles/profile';
 
