@@ -20,7 +20,7 @@ import { marshallItem } from '../dynamo-wire';
 import { activityItemKey, countAttribute, remaining, type Activity, type ProfileKey, type ProfileStore } from '../../tables/profiles';
 
 /** Parallel UpdateItem calls of one profile phase. */
-const LANES = 16;
+const LANES = 32;
 const BACKOFF: Backoff = { baseMs: 25, capMs: 500, jitter: 'full' };
 
 export interface ActivityUpdate {

@@ -18,8 +18,11 @@ import { marshallItem } from '../dynamo-wire';
 import {
   activityItemKey,
   anonymousUserKey,
+  itemId,
   keyText,
   membershipKey,
+  profileFromItem,
+  profileItemKey,
   type LinkKind,
   type ProfileErasure,
   type ProfileKey,
@@ -44,12 +47,15 @@ export async function eraseUserProfile(
   done: HandledIds = handledIds(),
 ): Promise<ProfileErasure> {
   const self: ProfileKey = { kind: 'user', sourceId, id: userId };
-  const own = (await readProfiles(store, [self], true, deadline)).get(keyText(self));
+  const items = await readItems(store, [profileItemKey(self), activityItemKey(self)], true, deadline);
+  const identity = items.get(itemId(profileItemKey(self)));
+  const activity = items.get(itemId(activityItemKey(self)));
+  const own = identity && profileFromItem(identity, activity);
   const ids: LinkHints = {};
   for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
   const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
   // The activity item before the identity: a run cut short still finds the identity next time.
-  await deleteKeys(store, [activityItemKey(self)], deadline);
+  if (activity) await deleteKeys(store, [activityItemKey(self)], deadline);
   if (own) {
     // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
     const [deleted] = await changeProfiles(

@@ -34,10 +34,8 @@ export type ProfileStats = {
   links: number;
   /** Profiles that could not be written (in time); their messages are retried. */
   failed: number;
-  /** Of those, the writes DynamoDB refused (metric `ProfileWritesRefused`); their messages are retried too. */
-  refused: number;
-  /** Activity updates (UpdateItem calls of activity.ts). */
-  activity: number;
+  /** Of those, the writes DynamoDB refused (metric `ProfileWritesRefused`), present when any; their messages are retried too. */
+  refused?: number;
 };
 
 export function profileStore(run: BatchRun): ProfileStore {
@@ -64,7 +62,7 @@ export async function updateProfiles(
     if (contribution) contributions.push(contribution);
   }
   if (contributions.length === 0) return undefined;
-  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0, refused: 0, activity: 0 };
+  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0 };
   // The writes before may have spent the batch's budget (retrying a stuck message): the profiles
   // have a slice of their own (budget.ts).
   const phase: BatchRun = { ...run, deadline: BUDGET.until('profiles', run.deadline, run.erasure.clock.now()) };
@@ -188,8 +186,7 @@ async function writeActivities(
   const answers = await writeActivity(store, updates, run.deadline);
   answers.forEach((answer, i) => {
     const entry = due[i] as ProfileDelta;
-    if (answer.status === 'written') stats.activity += answer.calls;
-    else {
+    if (answer.status === 'failed') {
       stats.failed++;
       noteProfileFailure(run, entry, answer.error, stats);
     }
@@ -205,7 +202,7 @@ async function writeActivities(
 function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: DependencyError, stats: ProfileStats): void {
   entry.owners.forEach((owner) => run.failed.add(owner));
   if (error.kind === 'refused') {
-    stats.refused++;
+    stats.refused = (stats.refused ?? 0) + 1;
     run.log.error('DynamoDB refused a profile write; its messages will be retried', {
       kind: entry.delta.key.kind,
       error: error.code,
