@@ -211,7 +211,7 @@ describe('a hot user', () => {
       traits: { step: 990 },
       firstSeen: at(0),
       lastSeen: at(999),
-      counts: { identify: 100, track: 450, page: 450 },
+      counts: { identify: 100, track: 500, page: 400 },
     });
   });
 
@@ -231,7 +231,7 @@ describe('a hot user', () => {
       anonymousIds: expect.arrayContaining(['hot-0', 'hot-6']) as unknown,
       firstSeen: at(0),
       lastSeen: at(999),
-      counts: { identify: 100, track: 450, page: 450 },
+      counts: { identify: 100, track: 500, page: 400 },
     });
   });
 });
