@@ -69,8 +69,9 @@ export async function updateProfiles(
   const store = profileStore(phase);
   try {
     const kept = await withoutErased(phase, contributions, 'skip');
-    const results = await writeDeltas(phase, store, coalesce(kept), stats);
-    await writeLinkItems(phase, kept, results, stats);
+    const { results, activities } = await writeDeltas(phase, store, coalesce(kept), stats);
+    // Both need the profiles written, neither needs the other: one round trip for the two.
+    await Promise.all([activities(), writeLinkItems(phase, kept, results, stats)]);
     await withoutErased(phase, kept, 'erase');
   } catch (error) {
     contributions.forEach((c) => run.failed.add(c.owner));
@@ -127,8 +128,9 @@ function addHints(hints: Required<LinkHints>, c: EventContribution, userId: stri
 
 /**
  * Reads every touched profile (eventually consistent: a stale read only costs a conflict), with its
- * activity when activity is on, then merges the identities and writes the changed ones in batches,
- * then the activity (activity.ts) of those whose identity was written or unchanged.
+ * activity when activity is on, then merges the identities and writes the changed ones in batches;
+ * returns the results and the activity writes (activity.ts) of those whose identity was written or
+ * unchanged, for the caller to run beside the link items.
  */
 async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<string, ProfileDelta>, stats: ProfileStats) {
   const entries = [...deltas.values()];
@@ -155,8 +157,7 @@ async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<strin
       noteProfileFailure(run, entry, result.error, stats);
     } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
   });
-  await writeActivities(run, store, entries, stored, results, stats);
-  return results;
+  return { results, activities: () => writeActivities(run, store, entries, stored, results, stats) };
 }
 
 /** The identity part of a delta: everything but its activity. */
