@@ -99,7 +99,7 @@ async function executeChunk(
  * `RequestLimitExceeded`, `ProvisionedThroughputExceeded`, `InternalServerError`), a validation
  * error a refusal, anything else (access, a missing table) configuration.
  */
-function statementError(code: string): Error & { $fault?: string } {
+export function statementError(code: string): Error & { $fault?: string } {
   const names: Record<string, string> = {
     ThrottlingError: 'ThrottlingException',
     ProvisionedThroughputExceeded: 'ProvisionedThroughputExceededException',
