@@ -123,7 +123,7 @@ describe('the largest profile', () => {
     expect(profile?.traits.size).toBe(CAPS.traits);
     for (const kind of ['anonymousIds', 'aliases', 'aliasedTo', 'groups'] as const)
       expect(profile?.links.get(kind)?.size).toBe(CAPS.links[kind]);
-  });
+  }, 180_000);
 });
 
 describe('cost by change', () => {
