@@ -44,8 +44,6 @@ const boundaries = Object.entries(FORBIDDEN_IMPORTS).map(([folder, forbidden]) =
 const entryPoints = [
   {
     files: ['cli/**/*.ts'],
-    // TEMPORARY until the profiles branch lands: cli/profile and cli/group still read through lib/worker/profiles.
-    ignores: ['cli/profile/**', 'cli/group/**'],
     rules: {
       'no-restricted-imports': [
         'error',

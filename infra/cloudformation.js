@@ -71,7 +71,16 @@ const CUSTOM_METRICS = {
     'DependencyErrors',
     'UnexpectedErrors',
   ],
-  worker: ['EventsStored', 'WriteRetries', 'QuarantinedRecords', 'Erasures', 'EventsRejected', 'DependencyErrors', 'UnexpectedErrors'],
+  worker: [
+    'EventsStored',
+    'WriteRetries',
+    'QuarantinedRecords',
+    'Erasures',
+    'EventsRejected',
+    'DependencyErrors',
+    'UnexpectedErrors',
+    'ProfileWritesRefused',
+  ],
   lake: ['LakeFilesWritten', 'LakeRowsWritten', 'LakeBytesWritten', 'LakeFilesCompacted', 'LakeRowsErased'],
 };
 const LATENCY_METRIC = 'HandlerLatency';
@@ -420,6 +429,7 @@ function roles(stack) {
         ? [
             {
               Sid: 'KeepProfiles',
+              // Exactly lib/tables/profiles.ts PROFILE_WORKER_ACTIONS (tests/deploy checks): UpdateItem for activity.
               Action: [
                 'dynamodb:BatchGetItem',
                 'dynamodb:PartiQLInsert',
@@ -427,6 +437,7 @@ function roles(stack) {
                 'dynamodb:PartiQLDelete',
                 'dynamodb:BatchWriteItem',
                 'dynamodb:PutItem',
+                'dynamodb:UpdateItem',
               ],
               Resource: tableArns(ofKind('profile')),
             },
@@ -565,6 +576,12 @@ function customAlarms(stack, alarm) {
       'worker-unexpected-errors',
       'The worker hit an error no AWS service answered with (a bug): its messages are retried, then dead-lettered; the log has its stack',
       custom('worker', 'UnexpectedErrors'),
+      0,
+    ),
+    ProfileWritesRefusedAlarm: alarm(
+      'profile-writes-refused',
+      'DynamoDB refused a profile write (lib/worker/profiles/): its messages are retried, then dead-lettered; the log names the reason',
+      custom('worker', 'ProfileWritesRefused'),
       0,
     ),
     QuarantineSpikeAlarm: alarm(

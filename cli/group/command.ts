@@ -5,7 +5,7 @@ import { EXIT, UsageError } from '../core/errors';
 import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
-import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { createProfileReader, printable, traitsView } from '../profile/read';
 
 export const group: Command = {

@@ -6,7 +6,7 @@ import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
-import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
 
 export const profile: Command = {
@@ -25,7 +25,7 @@ export const profile: Command = {
       ...TARGET_OPTIONS,
     },
     details: [
-      'The profile is read by key (GetItem of <source>#user#<userId> in the profiles table); nothing is scanned.',
+      'The profile is read by key (its profile and activity items, <source>#user#<userId>, in the profiles table); nothing is scanned.',
       'An anonymous id seen with a userId belongs to that user (the latest one, if several); its own profile holds what',
       'it did before (identify, group and activity without a userId). A user that was aliased to another id says so in',
       '"aliasedTo". Without a profile, nothing is printed on stdout, a message on stderr, and the exit status is 0.',

@@ -1,6 +1,6 @@
 /**
- * Reading profiles for the CLI, by key only: GetItem-sized BatchGetItem reads of profiles (strongly
- * consistent) and a Query of one group's members partition. Nothing is scanned. Profiles are
+ * Reading profiles for the CLI, by key only: BatchGetItem reads of profiles, each its identity and
+ * its activity item (strongly consistent; lib/tables/profiles.ts) and a Query of one group's members partition. Nothing is scanned. Profiles are
  * printed as JSON with their traits in name order and their links oldest first.
  */
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -8,9 +8,17 @@ import { silentLog } from '../../lib/shared/log';
 import { systemClock } from '../../lib/shared/retry';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { setOwn } from '../../lib/shared/own-keys';
-import { anonymousUsersPartitionKey, keyText, membersPartitionKey, type LinkKind, type ProfileKey } from '../../lib/worker/profiles/layout';
-import { compareLinkValues, type Profile } from '../../lib/worker/profiles/profile';
-import { readProfiles, type ProfileStore } from '../../lib/worker/profiles/store';
+import {
+  anonymousUsersPartitionKey,
+  compareLinkValues,
+  keyText,
+  membersPartitionKey,
+  readProfiles,
+  type LinkKind,
+  type Profile,
+  type ProfileKey,
+  type ProfileStore,
+} from '../../lib/tables/profiles';
 
 /** Longest a lookup may take before it is given up. */
 const LOOKUP_MS = 30_000;

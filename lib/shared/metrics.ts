@@ -24,6 +24,11 @@ export const COUNT_METRICS = [
   'PrivacyRuleApplied',
   /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
   'DependencyErrors',
+  /**
+   * Profile writes DynamoDB refused (lib/worker/profiles/phase.ts): their messages are retried, never
+   * dropped; the caps keep every profile item under DynamoDB's limits, so any is a bug (alarm, runbook).
+   */
+  'ProfileWritesRefused',
   /** An error that is no AWS service's answer (a bug: a TypeError, a broken invariant); lib/shared/unexpected.ts. */
   'UnexpectedErrors',
   /** The lake's stream function (dimension `function`: `lake`): Parquet files, their rows and bytes (docs/lake.md). */

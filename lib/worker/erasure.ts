@@ -37,7 +37,7 @@ import { toIsoMillis } from '../spec/timestamps';
 import type { EventRecord } from '../message/format';
 import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
-import type { ProfileErasure } from './profiles/erase';
+import type { ProfileErasure } from '../tables/profiles';
 
 // TEMPORARY until the profiles branch lands: lib/worker/profiles/phase.ts and
 // tests/integration/profiles.test.ts import these from here; they live in lib/tables/erasures.ts.

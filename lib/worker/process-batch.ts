@@ -238,6 +238,8 @@ function report(deps: WorkerDeps, run: BatchRun, outcome: WriteOutcome, plan: Ba
   deps.meter.count('QuarantinedRecords', stats.quarantined);
   deps.meter.count('Erasures', stats.erasures);
   deps.meter.count('EventsRejected', outcome.refused.length, ['reason', 'refused-by-dynamodb']);
+  const refusedProfiles = Number(stats.profiles?.refused ?? 0);
+  if (refusedProfiles > 0) deps.meter.count('ProfileWritesRefused', refusedProfiles);
   if (run.configurationErrors.length > 0) {
     deps.meter.count('DependencyErrors', run.configurationErrors.length, ['kind', 'configuration']);
     // Not the events' fault: their messages are retried (and wait in the dead-letter queue after

@@ -10,6 +10,7 @@ import resourcesJson from '../../infra/resources.json';
 import { resourceName, type QueueDefinition, type TableDefinition } from '../../infra';
 import { loadConfig } from '../../lib/shared/config';
 import { COUNT_METRICS, LATENCY_METRIC } from '../../lib/shared/metrics';
+import { PROFILE_WORKER_ACTIONS } from '../../lib/tables/profiles';
 import { FUNCTIONS } from '../../scripts/build';
 import { packageStack, type Resource, type Template } from './package-stack';
 
@@ -423,12 +424,17 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:Query')).toEqual([...eventArns, getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
-      expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable')]);
+      expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable'), getAtt('ProfilesTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable'), getAtt('ProfilesTable')]);
       // Profiles (lib/worker/profiles/): conditional writes as PartiQL statements, on the profiles table only.
       for (const action of ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete']) {
         expect(resourcesFor(role, action)).toEqual([getAtt('ProfilesTable')]);
       }
+      // Exactly the calls the profile code makes (lib/tables/profiles.ts PROFILE_WORKER_ACTIONS), no more, no fewer.
+      const onProfiles = actions.filter((action) =>
+        resourcesFor(role, action).some((arn) => JSON.stringify(arn) === JSON.stringify(getAtt('ProfilesTable'))),
+      );
+      expect(onProfiles.sort()).toEqual([...PROFILE_WORKER_ACTIONS].sort());
       expect(actions).not.toContain('dynamodb:DeleteItem');
       expect(actions).not.toContain('dynamodb:Scan');
       expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('WorkerLogGroup')]);
@@ -573,6 +579,7 @@ describe('serverless package --stage test', () => {
         WorkerDependencyErrorsAlarm: ['DependencyErrors', dimensions('worker', { kind: 'configuration' })],
         IngestUnexpectedErrorsAlarm: ['UnexpectedErrors', dimensions('ingest')],
         WorkerUnexpectedErrorsAlarm: ['UnexpectedErrors', dimensions('worker')],
+        ProfileWritesRefusedAlarm: ['ProfileWritesRefused', dimensions('worker')],
         QuarantineSpikeAlarm: ['QuarantinedRecords', dimensions('worker')],
         IngestLatencyAlarm: ['HandlerLatency', dimensions('ingest')],
       });

@@ -11,7 +11,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
 import { userHash } from '../../lib/worker/erasure';
-import { keyText, type ProfileKey } from '../../lib/worker/profiles/layout';
+import { keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { canonicalJson } from '../../lib/worker/profiles/profile';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { anonymousView, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';

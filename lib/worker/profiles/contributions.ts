@@ -14,7 +14,7 @@
 import type { EventRecord } from '../../message/format';
 import { fitsDynamo } from '../items';
 import { erasureTime } from '../erasure';
-import { CAPS, dayOf, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from './layout';
+import { CAPS, dayOf, jsonValueBytes, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from '../../tables/profiles';
 import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './profile';
 
 /** One event's additions, with the message it came from and whose erasure would cover it. */
@@ -104,18 +104,21 @@ function addTraits(profile: Profile, traits: unknown, version: Version): Profile
 }
 
 /**
- * A trait value as a profile keeps it: as sent when DynamoDB can hold it and its JSON is at most
- * `CAPS.traitValueBytes`; as `{"$json": "<text>"}` when DynamoDB cannot hold it (nesting too deep,
+ * A trait value as a profile keeps it: as sent when DynamoDB can hold it and it is at most
+ * `CAPS.traitValueBytes`, both as JSON and as DynamoDB counts it (a list of small numbers is half
+ * again larger there); as `{"$json": "<text>"}` when DynamoDB cannot hold it (nesting too deep,
  * numbers beyond 2^53, empty keys); as `{"$omitted": "...", "bytes": n}` when it is too long.
  * The same event always gives the same value, so merging stays order-independent.
  */
 export function storableTrait(value: unknown): unknown {
   const text = JSON.stringify(value) ?? 'null';
   const bytes = Buffer.byteLength(text);
-  if (bytes > CAPS.traitValueBytes)
-    return { $omitted: `the value is over ${CAPS.traitValueBytes} bytes of JSON; the event holds it`, bytes };
+  const omitted = (n: number) => ({ $omitted: `the value is over ${CAPS.traitValueBytes} bytes; the event holds it`, bytes: n });
+  if (bytes > CAPS.traitValueBytes) return omitted(bytes);
   // Traits sit two levels down in the item (item -> traits -> value).
-  return fitsDynamo(value, 2) ? (value ?? null) : { $json: text };
+  if (!fitsDynamo(value, 2)) return { $json: text };
+  const stored = jsonValueBytes(value ?? null);
+  return stored > CAPS.traitValueBytes ? omitted(stored) : (value ?? null);
 }
 
 /** Coalesces contributions into one delta per profile (keyed by `keyText`). */

@@ -6,26 +6,33 @@
  * stored events, so links beyond a profile's caps are found too; a batch that raced an erasure
  * passes its own).
  *
- * Links are removed first and the profile last, so a run cut short finds the profile again next
+ * Links are removed first, then the activity item, and the identity item last, so a run cut short finds the profile again next
  * time. A profile left empty by the removal (a previous id that had nothing but its alias) is
  * deleted. Idempotent: a second run finds nothing and counts nothing. Throws on a failure the
  * caller must retry (the delete's message is then redelivered).
  */
-import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchExecuteStatementCommand, BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
+import { translateAwsError } from '../../shared/errors';
+import { statementError } from './statements';
 import { awsCall } from '../../shared/aws-call';
 import { DeadlineError } from '../../shared/retry';
 import { marshallItem } from '../dynamo-wire';
-import { anonymousUserKey, keyText, membershipKey, type LinkKind, type ProfileKey } from './layout';
+import {
+  activityItemKey,
+  anonymousUserKey,
+  itemId,
+  keyText,
+  membershipKey,
+  profileFromItem,
+  profileItemKey,
+  type LinkKind,
+  type ProfileErasure,
+  type ProfileKey,
+} from '../../tables/profiles';
 import { isEmptyProfile, removeLink, type Profile } from './profile';
 import { changeProfiles, readItems, readProfiles, type Change, type ProfileStore } from './store';
 
-export interface ProfileErasure {
-  /** The user's own profile items deleted (0 or 1). */
-  profiles: number;
-  /** Links naming the user removed: anonymous-user items, and aliases in other profiles (emptied ones deleted too). */
-  links: number;
-  memberships: number;
-}
+export type { ProfileErasure } from '../../tables/profiles';
 
 /** Ids linked to the user, by the kind of link the user's profile holds them under. */
 export type LinkHints = Partial<Record<'anonymousIds' | 'aliases' | 'aliasedTo' | 'groups', Iterable<string>>>;
@@ -42,10 +49,15 @@ export async function eraseUserProfile(
   done: HandledIds = handledIds(),
 ): Promise<ProfileErasure> {
   const self: ProfileKey = { kind: 'user', sourceId, id: userId };
-  const own = (await readProfiles(store, [self], true, deadline)).get(keyText(self));
+  const items = await readItems(store, [profileItemKey(self), activityItemKey(self)], true, deadline);
+  const identity = items.get(itemId(profileItemKey(self)));
+  const activity = items.get(itemId(activityItemKey(self)));
+  const own = identity && profileFromItem(identity, activity);
   const ids: LinkHints = {};
   for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
   const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
+  // The activity item before the identity: a run cut short still finds the identity next time.
+  if (activity) await deleteActivity(store, self, deadline);
   if (own) {
     // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
     const [deleted] = await changeProfiles(
@@ -179,13 +191,30 @@ async function unlink(
     change: (profile: Profile, stored: boolean): Change => {
       removed[i] = stored ? links.filter((link) => removeLink(profile, link, userId)).length : 0;
       if (removed[i] === 0) return false;
-      return isEmptyProfile(profile) ? 'delete' : true;
+      // A profile left with nothing is deleted, unless it has activity of its own (an item apart).
+      return isEmptyProfile(profile) && !known.activity ? 'delete' : true;
     },
   }));
   const results = await changeProfiles(store, requests, deadline);
   const failed = results.find((r) => r.status === 'failed');
   if (failed?.status === 'failed') throw failed.error;
   return removed.reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * Deletes a profile's activity item: a PartiQL `DELETE` (the profiles' own statement call, granted
+ * as PartiQLDelete), not a BatchWriteItem of one key, which the erasure sweep's accounting of its
+ * batch writes would count as one of its own.
+ */
+async function deleteActivity(store: ProfileStore, key: ProfileKey, deadline: number): Promise<void> {
+  const { pk, sk } = marshallItem(activityItemKey(key));
+  const command = new BatchExecuteStatementCommand({
+    Statements: [{ Statement: `DELETE FROM "${store.table.replace(/"/g, '""')}" WHERE "pk" = ? AND "sk" = ?`, Parameters: [pk!, sk!] }],
+  });
+  const remaining = Math.max(1, Math.ceil(deadline - store.clock.now()));
+  const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs: remaining }, () => store.writer.send(command));
+  const code = Responses[0]?.Error?.Code;
+  if (code !== undefined) throw translateAwsError(statementError(code), 'DynamoDB');
 }
 
 /** Deletes items by key, 25 a call, retrying what DynamoDB leaves unprocessed until `deadline`. */

@@ -18,8 +18,11 @@ import type { EventWrite } from '../parse';
 import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
 import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
 import { eraseUserProfile, type LinkHints } from './erase';
-import { anonymousUserKey, keyText, membershipKey } from './layout';
+import { anonymousUserKey, keyText, membershipKey } from '../../tables/profiles';
 import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
+import { writeActivity } from './activity';
+import type { Profile } from '../../tables/profiles';
+import type { DependencyError } from '../../shared/errors';
 
 export type ProfileStats = {
   /** Profiles written, and those the batch touched without changing them. */
@@ -29,8 +32,10 @@ export type ProfileStats = {
   conflicts: number;
   /** Membership and anonymous-user items written. */
   links: number;
-  /** Profiles that could not be written in time; their messages are retried. */
+  /** Profiles that could not be written (in time); their messages are retried. */
   failed: number;
+  /** Of those, the writes DynamoDB refused (metric `ProfileWritesRefused`), present when any; their messages are retried too. */
+  refused?: number;
 };
 
 export function profileStore(run: BatchRun): ProfileStore {
@@ -64,8 +69,9 @@ export async function updateProfiles(
   const store = profileStore(phase);
   try {
     const kept = await withoutErased(phase, contributions, 'skip');
-    const results = await writeDeltas(phase, store, coalesce(kept), stats);
-    await writeLinkItems(phase, kept, results, stats);
+    const { results, activities } = await writeDeltas(phase, store, coalesce(kept), stats);
+    // Both need the profiles written, neither needs the other: one round trip for the two.
+    await Promise.all([activities(), writeLinkItems(phase, kept, results, stats)]);
     await withoutErased(phase, kept, 'erase');
   } catch (error) {
     contributions.forEach((c) => run.failed.add(c.owner));
@@ -120,18 +126,25 @@ function addHints(hints: Required<LinkHints>, c: EventContribution, userId: stri
   }
 }
 
-/** Reads every touched profile (eventually consistent: a stale read only costs a conflict), then merges and writes them in batches. */
+/**
+ * Reads every touched profile (eventually consistent: a stale read only costs a conflict), with its
+ * activity when activity is on, then merges the identities and writes the changed ones in batches;
+ * returns the results and the activity writes (activity.ts) of those whose identity was written or
+ * unchanged, for the caller to run beside the link items.
+ */
 async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<string, ProfileDelta>, stats: ProfileStats) {
   const entries = [...deltas.values()];
+  const withActivity = entries.some((d) => d.delta.activity !== undefined);
   const stored = await readProfiles(
     store,
     entries.map((d) => d.delta.key),
     false,
     run.deadline,
+    withActivity,
   );
   const updates = await changeProfiles(
     store,
-    entries.map((d) => mergeRequest(d.delta, stored.get(keyText(d.delta.key)))),
+    entries.map((d) => mergeRequest(identityPart(d.delta), stored.get(keyText(d.delta.key)))),
     run.deadline,
   );
   const results = new Map<string, UpdateResult>();
@@ -141,21 +154,64 @@ async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<strin
     stats.conflicts += result.conflicts;
     if (result.status === 'failed') {
       stats.failed++;
-      noteProfileFailure(run, entry, result.error);
+      noteProfileFailure(run, entry, result.error, stats);
     } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
   });
-  return results;
+  return { results, activities: () => writeActivities(run, store, entries, stored, results, stats) };
 }
 
-function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: Extract<UpdateResult, { status: 'failed' }>['error']): void {
+/** The identity part of a delta: everything but its activity. */
+function identityPart(delta: Profile): Profile {
+  return { key: delta.key, rev: delta.rev, traits: delta.traits, links: delta.links };
+}
+
+/** The activity of the profiles whose identity is stored; a failure fails the messages of that profile. */
+async function writeActivities(
+  run: BatchRun,
+  store: ProfileStore,
+  entries: readonly ProfileDelta[],
+  stored: ReadonlyMap<string, Profile>,
+  results: ReadonlyMap<string, UpdateResult>,
+  stats: ProfileStats,
+): Promise<void> {
+  const due = entries.filter((entry) => {
+    const result = results.get(keyText(entry.delta.key));
+    return entry.delta.activity !== undefined && result !== undefined && result.status !== 'failed';
+  });
+  if (due.length === 0) return;
+  const updates = due.map((entry) => ({
+    key: entry.delta.key,
+    add: entry.delta.activity as NonNullable<Profile['activity']>,
+    known: stored.get(keyText(entry.delta.key))?.activity,
+  }));
+  const answers = await writeActivity(store, updates, run.deadline);
+  answers.forEach((answer, i) => {
+    const entry = due[i] as ProfileDelta;
+    if (answer.status === 'failed') {
+      stats.failed++;
+      noteProfileFailure(run, entry, answer.error, stats);
+    }
+  });
+}
+
+/**
+ * A profile or activity write that failed: its messages are retried (SQS redelivers them, and after
+ * `maxReceiveCount` they wait in the dead-letter queue). A write DynamoDB refused is counted apart
+ * (`refused`, metric `ProfileWritesRefused`, with its alarm and runbook): the caps keep every item
+ * under DynamoDB's limits, so it is a bug to look into, and never dropped silently.
+ */
+function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: DependencyError, stats: ProfileStats): void {
+  entry.owners.forEach((owner) => run.failed.add(owner));
   if (error.kind === 'refused') {
-    // Not the events' fault and not worth retrying them for: the caps keep profiles far from any
-    // limit, so this is a bug to look into, not a reason to send the events to the dead-letter queue.
-    run.log.error('DynamoDB refused a profile; its update is dropped', { kind: entry.delta.key.kind, error: error.code });
+    stats.refused = (stats.refused ?? 0) + 1;
+    run.log.error('DynamoDB refused a profile write; its messages will be retried', {
+      kind: entry.delta.key.kind,
+      error: error.code,
+      reason: error.message,
+    });
     return;
   }
   if (error.kind === 'configuration') run.configurationErrors.push(error);
-  entry.owners.forEach((owner) => run.failed.add(owner));
   run.log.warn('profile not written; its messages will be retried', { kind: entry.delta.key.kind, error: error.code });
 }
 

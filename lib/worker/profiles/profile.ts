@@ -13,27 +13,19 @@
  * is never evicted once its latest version has been merged. Counts add up: exact for events
  * delivered once (see docs/profiles.md on duplicates).
  */
-import { CAPS, compareVersions, type LinkKind, type ProfileKey, type Version } from './layout';
+import {
+  CAPS,
+  canonicalJson,
+  compareLinkValues,
+  compareVersions,
+  type Activity,
+  type LinkKind,
+  type Profile,
+  type ProfileKey,
+  type TraitEntry,
+} from '../../tables/profiles';
 
-export interface TraitEntry {
-  value: unknown;
-  version: Version;
-}
-
-export interface Activity {
-  counts: Map<string, number>;
-  firstSeen: string;
-  lastSeen: string;
-}
-
-export interface Profile {
-  key: ProfileKey;
-  /** The stored revision; 0 when the profile is not stored. */
-  rev: number;
-  traits: Map<string, TraitEntry>;
-  links: Map<LinkKind, Map<string, string>>;
-  activity?: Activity;
-}
+export { canonicalJson, compareLinkValues, type Activity, type Profile, type TraitEntry } from '../../tables/profiles';
 
 export function emptyProfile(key: ProfileKey): Profile {
   return { key, rev: 0, traits: new Map(), links: new Map() };
@@ -55,20 +47,6 @@ export function copyProfile(profile: Profile): Profile {
 /** True when the profile holds nothing (a profile emptied by an erasure is deleted, not kept empty). */
 export function isEmptyProfile(profile: Profile): boolean {
   return profile.traits.size === 0 && profile.activity === undefined && [...profile.links.values()].every((links) => links.size === 0);
-}
-
-/** JSON with object keys sorted: the same text for the same value, whatever order DynamoDB returned its keys in. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-}
-
-/** Orders link values: days (`YYYY-MM-DD`) as text, versions by `compareVersions`. */
-export function compareLinkValues(kind: LinkKind, a: string, b: string): number {
-  if (kind === 'anonymousIds') return a === b ? 0 : a < b ? -1 : 1;
-  return compareVersions(a, b);
 }
 
 const byName = (a: string, b: string) => (a === b ? 0 : a < b ? 1 : -1);

@@ -10,8 +10,8 @@ import { awsCall } from '../../shared/aws-call';
 import { forEachLimited } from '../../shared/concurrency';
 import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { marshallItem } from '../dynamo-wire';
-import { profileItem } from './codec';
-import { profileItemKey } from './layout';
+import { profileItem } from '../../tables/profiles';
+import { profileItemKey } from '../../tables/profiles';
 import type { Profile } from './profile';
 import type { ProfileStore } from './store';
 
@@ -99,7 +99,7 @@ async function executeChunk(
  * `RequestLimitExceeded`, `ProvisionedThroughputExceeded`, `InternalServerError`), a validation
  * error a refusal, anything else (access, a missing table) configuration.
  */
-function statementError(code: string): Error & { $fault?: string } {
+export function statementError(code: string): Error & { $fault?: string } {
   const names: Record<string, string> = {
     ThrottlingError: 'ThrottlingException',
     ProvisionedThroughputExceeded: 'ProvisionedThroughputExceededException',

@@ -5,79 +5,26 @@
  * consistent, merged again and written again. Every request goes through the worker's low-level
  * client (lib/shared/clients.ts `createWriteClient`), whose answers keep every attribute name.
  */
-import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsCall } from '../../shared/aws-call';
-import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
-import type { Log } from '../../shared/log';
-import { DeadlineError, backoffDelay, retryPending, type Backoff, type Clock } from '../../shared/retry';
-import { marshallItem, unmarshallItem } from '../dynamo-wire';
-import { profileFromItem } from './codec';
-import { keyText, profileItemKey, profilePartitionKey, type ProfileKey } from './layout';
-import { copyProfile, emptyProfile, mergeProfiles, type Profile } from './profile';
+import { isAwsError, RefusedItemError, translateAwsError, type DependencyError } from '../../shared/errors';
+import { DeadlineError, backoffDelay, type Backoff } from '../../shared/retry';
+import {
+  ITEM_LIMIT_BYTES,
+  itemBytes,
+  keyText,
+  profileWireItem,
+  readProfiles,
+  type Profile,
+  type ProfileKey,
+  type ProfileStore,
+} from '../../tables/profiles';
+import { copyProfile, emptyProfile, mergeProfiles } from './profile';
 import { executeWrites, type ProfileWrite } from './statements';
 
-export interface ProfileStore {
-  writer: DynamoDBClient;
-  table: string;
-  clock: Clock;
-  log: Log;
-}
+export { readItems, readProfiles, type ProfileStore } from '../../tables/profiles';
 
-const BATCH_GET_KEYS = 100;
-const READ_BACKOFF: Backoff = { baseMs: 50, capMs: 1000, jitter: 'full' };
 /** Between attempts of one profile's write after a conflict or a transient failure. */
 const WRITE_BACKOFF: Backoff = { baseMs: 20, capMs: 500, jitter: 'full' };
 const MAX_ATTEMPTS = 8;
-
-function remaining(store: ProfileStore, deadline: number): number {
-  return Math.max(1, Math.ceil(deadline - store.clock.now()));
-}
-
-/**
- * The items at `keys` of the profiles table, as JSON keyed by `pk`, read in pages of 100;
- * unprocessed keys are retried until `deadline`, then it throws (`DeadlineError`).
- */
-export async function readItems(
-  store: ProfileStore,
-  keys: ReadonlyArray<{ pk: string; sk: string }>,
-  consistent: boolean,
-  deadline: number,
-): Promise<Map<string, Record<string, unknown>>> {
-  const found = new Map<string, Record<string, unknown>>();
-  const readPage = async (pending: ReadonlyArray<Record<string, AttributeValue>>) => {
-    const command = new BatchGetItemCommand({ RequestItems: { [store.table]: { Keys: [...pending], ConsistentRead: consistent } } });
-    const response = await awsCall({ service: 'DynamoDB', timeoutMs: remaining(store, deadline) }, () => store.writer.send(command));
-    for (const wire of response.Responses?.[store.table] ?? []) {
-      const item = unmarshallItem(wire, 'null');
-      found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
-    }
-    return response.UnprocessedKeys?.[store.table]?.Keys ?? [];
-  };
-  const unique = [...new Map(keys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
-  for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
-    const page = unique.slice(i, i + BATCH_GET_KEYS).map((k) => marshallItem(k));
-    const { pending } = await retryPending(page, { policy: READ_BACKOFF, deadline, clock: store.clock }, readPage);
-    if (pending.length > 0) throw new DeadlineError(remaining(store, deadline), 'reading the profiles');
-  }
-  return found;
-}
-
-/** Stored profiles at `keys`, keyed by `keyText`; absent ones are missing from the map. */
-export async function readProfiles(
-  store: ProfileStore,
-  keys: readonly ProfileKey[],
-  consistent: boolean,
-  deadline: number,
-): Promise<Map<string, Profile>> {
-  const items = await readItems(store, keys.map(profileItemKey), consistent, deadline);
-  const profiles = new Map<string, Profile>();
-  for (const key of keys) {
-    const item = items.get(`${profilePartitionKey(key)}\u0000profile`);
-    const profile = item && profileFromItem(item);
-    if (profile) profiles.set(keyText(key), profile);
-  }
-  return profiles;
-}
 
 export type UpdateResult =
   | { status: 'written' | 'unchanged' | 'deleted'; before: Profile | undefined; after: Profile; conflicts: number }
@@ -118,6 +65,7 @@ export async function changeProfiles(store: ProfileStore, requests: readonly Upd
           pending.map((i) => (requests[i] as UpdateRequest).key),
           true,
           deadline,
+          false,
         );
         for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
       } catch (error) {
@@ -163,6 +111,11 @@ async function attemptWrites(
       continue;
     }
     next.rev = (before?.rev ?? 0) + 1;
+    const tooLarge = changed === 'delete' ? undefined : oversize(next);
+    if (tooLarge) {
+      into.results[i] = { status: 'failed', error: tooLarge, conflicts: into.conflicts[i] ?? 0 };
+      continue;
+    }
     writes.push({ next, before, action: changed === 'delete' ? 'delete' : 'put' });
     written.push(i);
   }
@@ -193,6 +146,21 @@ async function attemptWrites(
     }
   });
   return again;
+}
+
+/**
+ * A refusal, before any request, of an identity item DynamoDB would refuse for its size (by
+ * DynamoDB's own rules, `itemBytes`). The caps keep every profile under the limit, so this is a bug
+ * to look into; the phase counts it (`ProfileWritesRefused`) and fails its messages, never drops it.
+ */
+function oversize(next: Profile): RefusedItemError | undefined {
+  const bytes = itemBytes(profileWireItem(next));
+  if (bytes < ITEM_LIMIT_BYTES) return undefined;
+  return new RefusedItemError(
+    'DynamoDB',
+    'ItemTooLarge',
+    `the profile item would be ${bytes} bytes; DynamoDB holds at most ${ITEM_LIMIT_BYTES}`,
+  );
 }
 
 /** A request that merges `delta`; a profile not stored yet is created even when the delta holds nothing (a group without traits). */

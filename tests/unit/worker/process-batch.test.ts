@@ -110,12 +110,15 @@ describe('createWorker', () => {
       // u1 and u2 are new: two profiles written in one statement batch (lib/worker/profiles/).
       profiles: { written: 2, unchanged: 0, conflicts: 0, links: 0, failed: 0 },
     });
-    // The events, the erasure watermark check, the profiles read, written, and the watermarks checked again.
+    // The events, the erasure watermark check, the profiles read, written, their activity (one item each,
+    // apart from the identity since issue 22), and the watermarks checked again.
     expect(fake.requests.map((r) => r.operation)).toEqual([
       'BatchWriteItem',
       'BatchGetItem',
       'BatchGetItem',
       'BatchExecuteStatement',
+      'UpdateItem',
+      'UpdateItem',
       'BatchGetItem',
     ]);
     expect(
@@ -304,7 +307,10 @@ describe('createWorker', () => {
     const written = fake.requests.filter((r) => r.operation === 'BatchWriteItem').flatMap(batchItems);
     expect(written.map((i) => messageIdOf(i.item))).toEqual([later.event.messageId]);
     expect(fake.requests.filter((r) => r.operation === 'Query')).toHaveLength(6);
-    expect(fake.requests.filter((r) => r.operation === 'UpdateItem')).toHaveLength(3);
+    // Tombstone, watermark and audit; and the activity of the later event's profile (an item of its own since issue 22).
+    const updates = fake.requests.filter((r) => r.operation === 'UpdateItem');
+    expect(updates.filter((r) => r.body.TableName === TABLES.erasures)).toHaveLength(3);
+    expect(updates.filter((r) => r.body.TableName === TABLES.profiles)).toHaveLength(1);
   });
 });
 
@@ -320,21 +326,25 @@ describe('createWorker when a profile cannot be written', () => {
     };
   }
 
-  it('keeps the events and the message when DynamoDB refuses a profile, and logs the dropped update as an error', async () => {
+  it('keeps the events, retries the message when DynamoDB refuses a profile, logs it as an error and counts ProfileWritesRefused', async () => {
     // Prepare
-    const { process, log } = worker(profilesFailing('ValidationError'));
+    const { process, log, meter, fake } = worker(profilesFailing('ValidationError'));
     const message = sqsRecord(recordsMessage([event('identify', 'u1', { traits: { plan: 'pro' } })]));
 
     // Act
     const result = await process(sqsEvent(message));
 
-    // Assess
-    expect(result.batchItemFailures).toEqual([]);
-    expect(result.stats).toMatchObject({ stored: { identify: 1 }, profiles: { failed: 1, written: 0 } });
+    // Assess: never dropped (issue 22): SQS redelivers the message (its event, stored, counts then), and the alarm counts the refusal.
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    expect(fake.requests.flatMap((r) => (r.operation === 'BatchWriteItem' ? batchItems(r) : [])).map((i) => i.table)).toEqual([
+      TABLES.identify,
+    ]);
+    expect(result.stats).toMatchObject({ stored: {}, profiles: { failed: 1, refused: 1, written: 0 } });
+    expect(meter.counts).toContainEqual(['ProfileWritesRefused', 1, undefined]);
     expect(log.lines).toContainEqual({
       level: 'error',
-      message: 'DynamoDB refused a profile; its update is dropped',
-      extra: { kind: 'user', error: 'ValidationException' },
+      message: 'DynamoDB refused a profile write; its messages will be retried',
+      extra: { kind: 'user', error: 'ValidationException', reason: 'DynamoDB refused the profile' },
     });
   });
 

@@ -9,12 +9,12 @@
  */
 import { ConfigurationError, RefusedItemError, TransientError } from '../../../lib/shared/errors';
 import { DeadlineError, type Clock } from '../../../lib/shared/retry';
-import { profileWireItem } from '../../../lib/worker/profiles/codec';
-import { anonymousUserKey, versionOf, type ProfileKey } from '../../../lib/worker/profiles/layout';
+import { profileWireItem } from '../../../lib/tables/profiles';
+import { anonymousUserKey, versionOf, type ProfileKey } from '../../../lib/tables/profiles';
 import { emptyProfile, type Profile } from '../../../lib/worker/profiles/profile';
 import { eraseLinks, eraseUserProfile } from '../../../lib/worker/profiles/erase';
 import { changeProfiles, mergeRequest, readItems, type ProfileStore } from '../../../lib/worker/profiles/store';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
 import { byOperation, dynamoError, fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';
 import { noWaitClock, steppedClock } from '../../support/clock';
 import { recordingLog } from '../../support/worker-run';

@@ -10,7 +10,7 @@ import type { Meter, MetricName } from '../../../lib/shared/metrics';
 import { DeadlineError } from '../../../lib/shared/retry';
 import { createWorker } from '../../../lib/worker/process-batch';
 import { eraseLinks } from '../../../lib/worker/profiles/erase';
-import { anonymousUserKey } from '../../../lib/worker/profiles/layout';
+import { anonymousUserKey } from '../../../lib/tables/profiles';
 import { marshallItem } from '../../../lib/tables/dynamo-wire';
 import { fakeDynamoDb, type Answer, type WireRequest } from '../../support/fake-dynamodb';
 import { noWaitClock, steppedClock } from '../../support/clock';
