@@ -8,6 +8,9 @@
  *   its BatchWriteItem and BatchGetItem calls at `DYNAMODB_LATENCY_MS` each, `WRITE_CONCURRENCY`
  *   (4) in flight at once. DynamoDB answers a BatchWriteItem of 25 items in single-digit
  *   milliseconds in-region; 10 ms leaves room for the network and a retried unprocessed item.
+ * - The same durations price Lambda (bench/cost.ts): an ingest request waits one SQS round trip
+ *   (`SQS_LATENCY_MS`; its SendMessageBatch calls go in parallel) and its DynamoDB reads, a worker
+ *   invocation its DynamoDB calls as above (`LAMBDA_DURATION_MODEL` says it in words).
  * - Drain time is the events over what the concurrent invocations store per second. DynamoDB
  *   on-demand also caps a table: a new table serves up to 4,000 write units/s at first (AWS raises
  *   it as traffic grows), so the busiest table (track, half the events here) bounds a replay into

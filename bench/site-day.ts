@@ -48,7 +48,7 @@ export interface SiteDayModel {
 }
 
 export const SITE_DAY: SiteDayModel = {
-  visitors: 2000,
+  visitors: 1000,
   eventsExponent: 1.8,
   maxEventsPerVisitor: 500,
   eventsPerSession: 6,
