@@ -62,7 +62,9 @@ For each shape:
    key at the minimum), from the items before and after each request: DynamoDB Local's own
    ConsumedCapacity leaves out PartiQL statements, refused conditions and missing keys. Per shape:
    profile write and read units per event, and the cost per million events ÷ the floor of the same
-   events (\`shapes.<shape>.siteDay\` in the JSON).
+   events (\`shapes.<shape>.siteDay\` in the JSON): the day's own DynamoDB units (event items,
+   erasure checks, profiles) with the shape's requests, messages and Lambda time as measured on the
+   bench's own events (whose worker makes the most DynamoDB calls, so its wait is an upper bound).
 4. **AWS requests and dollars per million events** from the requests the run observed, with the
    prices in \`bench/prices.ts\` (us-east-1, on-demand, with the date assumed), beside the floor (the
    API request, one invocation per HTTP request, one write unit per KB of event) and a naive design
