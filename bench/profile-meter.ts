@@ -1,7 +1,9 @@
 /**
  * The profiles table on DynamoDB Local, metered as DynamoDB bills it, for the site-day pass
  * (bench/site-day-pass.ts): a `requestHandler` for the worker's clients that sends every request
- * for the stage's `-profiles` table to DynamoDB Local, and everything else to `FakeAws`.
+ * for the stage's profile tables to DynamoDB Local, and everything else to `FakeAws`. The profile
+ * tables are the `profiles` table and any table infra/ declares beyond the ones the bench answers in
+ * process (`IN_PROCESS_TABLES`), so a profile design that adds a table is metered without a change here.
  *
  * Why DynamoDB Local and not a stateful fake: the profile code reads what it wrote (a user's second
  * event must find the first one's profile), and its design changes (PartiQL statements today,
@@ -18,9 +20,10 @@
  *   item, at least 1 for a missing one, halved when eventually consistent;
  * - a Query or Scan costs what DynamoDB Local reports (sizes of the items read, per 4 KB), at least
  *   half a unit.
- * Requests for the profiles table are serialised, so each one's before and after are its own.
+ * Requests for the profile tables are serialised, so each one's before and after are its own.
  */
-import { TABLES } from '../infra';
+import { resourceName, TABLE_NAMES, TABLES, type TableName } from '../infra';
+import { EVENT_TYPES } from '../lib/spec/event-types';
 import { dynamoItemBytes, type AttributeValue, type FakeAws } from './fake-aws';
 
 interface SdkRequest {
@@ -30,6 +33,19 @@ interface SdkRequest {
 type Item = Record<string, AttributeValue>;
 type Json = Record<string, unknown>;
 
+/** The stage's tables the bench answers in process (`FakeAws`): the event tables and the service's own. */
+export const IN_PROCESS_TABLES: readonly string[] = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures', 'schemas'];
+
+/** The stage's profile tables, physical name to key attribute names. */
+export function profileTables(stage: string): Map<string, string[]> {
+  return new Map(
+    TABLE_NAMES.filter((name) => !IN_PROCESS_TABLES.includes(name)).map((name: TableName) => [
+      resourceName(stage, name),
+      [TABLES[name].partitionKey, TABLES[name].sortKey].filter((n): n is string => typeof n === 'string'),
+    ]),
+  );
+}
+
 export interface ProfileMeter {
   writeUnits: number;
   readUnits: number;
@@ -37,7 +53,6 @@ export interface ProfileMeter {
   requests: Record<string, number>;
 }
 
-const KEY_NAMES = [TABLES.profiles.partitionKey, TABLES.profiles.sortKey].filter((n): n is string => typeof n === 'string');
 const WRITE_UNIT = 1024;
 const READ_UNIT = 4096;
 
@@ -47,8 +62,14 @@ function bodyText(body: unknown): string {
   throw new Error('the profile meter expects a string or byte body');
 }
 
-const keyOf = (item: Item): Item => Object.fromEntries(KEY_NAMES.map((name) => [name, item[name] as AttributeValue]));
-const keyText = (key: Item) => JSON.stringify(KEY_NAMES.map((name) => key[name]));
+const keyOf = (item: Item, names: readonly string[]): Item => Object.fromEntries(names.map((name) => [name, item[name] as AttributeValue]));
+const keyText = (table: string, key: Item) =>
+  JSON.stringify([
+    table,
+    ...Object.keys(key)
+      .sort()
+      .map((name) => key[name]),
+  ]);
 
 /** Tables a request names (TableName, RequestItems, TransactItems, PartiQL statements). */
 function tablesOf(body: Json): string[] {
@@ -64,16 +85,23 @@ function tablesOf(body: Json): string[] {
     ...((body.TransactStatements as Json[] | undefined) ?? []).map((s) => s.Statement as string),
   ];
   for (const statement of statements) {
-    const table = /(?:FROM|INTO|UPDATE)\s+"([^"]+)"/i.exec(statement)?.[1] ?? /(?:FROM|INTO|UPDATE)\s+([\w.-]+)/i.exec(statement)?.[1];
+    const table = statementTable(statement);
     if (table) tables.push(table);
   }
   return tables;
 }
 
-/** The key a PartiQL statement names, from its parameters or literals; undefined when it names none. */
-export function statementKey(statement: string, parameters: readonly AttributeValue[] = []): Item | undefined {
+const statementTable = (statement: string) =>
+  /(?:FROM|INTO|UPDATE)\s+"([^"]+)"/i.exec(statement)?.[1] ?? /(?:FROM|INTO|UPDATE)\s+([\w.-]+)/i.exec(statement)?.[1];
+
+/** The key (attributes `names`) a PartiQL statement names, from its parameters or literals; undefined when it names none. */
+export function statementKey(
+  statement: string,
+  parameters: readonly AttributeValue[] = [],
+  names: readonly string[] = ['pk', 'sk'],
+): Item | undefined {
   const key: Item = {};
-  for (const name of KEY_NAMES) {
+  for (const name of names) {
     const pattern = new RegExp(`(?:'${name}'\\s*:|"?\\b${name}\\b"?\\s*=)\\s*(\\?|'((?:[^']|'')*)')`, 'i');
     const match = pattern.exec(statement);
     if (!match) return undefined;
@@ -88,6 +116,7 @@ export function statementKey(statement: string, parameters: readonly AttributeVa
 }
 
 interface Touch {
+  table: string;
   key: Item;
   kind: 'write' | 'read';
   /** 2 in a transaction. */
@@ -95,64 +124,72 @@ interface Touch {
   consistent: boolean;
 }
 
-function statementTouches(statements: ReadonlyArray<Json>, factor: number, consistent: boolean): Touch[] {
+function statementTouches(tables: Map<string, string[]>, statements: ReadonlyArray<Json>, factor: number, consistent: boolean): Touch[] {
   return statements.flatMap((s) => {
     const text = String(s.Statement);
-    const key = statementKey(text, (s.Parameters as AttributeValue[] | undefined) ?? []);
+    const table = statementTable(text) ?? '';
+    const key = statementKey(text, (s.Parameters as AttributeValue[] | undefined) ?? [], tables.get(table) ?? []);
     if (!key) return [];
     const kind: Touch['kind'] = /^\s*SELECT/i.test(text) ? 'read' : 'write';
-    return [{ key, kind, factor, consistent: kind === 'write' || consistent || s.ConsistentRead === true }];
+    return [{ table, key, kind, factor, consistent: kind === 'write' || consistent || s.ConsistentRead === true }];
   });
 }
 
 /** The keys a request reads or writes, and how DynamoDB bills each; Query and Scan are billed apart. */
-function touches(operation: string, body: Json, table: string): Touch[] {
-  const write = (key: Item, factor = 1): Touch => ({ key: keyOf(key), kind: 'write', factor, consistent: true });
+function touches(operation: string, body: Json, tables: Map<string, string[]>): Touch[] {
+  const names = (table: string) => tables.get(table) ?? [];
+  const write = (table: string, item: Item, factor = 1): Touch => ({
+    table,
+    key: keyOf(item, names(table)),
+    kind: 'write',
+    factor,
+    consistent: true,
+  });
+  const read = (table: string, item: Item, factor: number, consistent: boolean): Touch => ({
+    table,
+    key: keyOf(item, names(table)),
+    kind: 'read',
+    factor,
+    consistent,
+  });
+  const table = String(body.TableName ?? '');
   switch (operation) {
     case 'PutItem':
-      return [write(body.Item as Item)];
+      return [write(table, body.Item as Item)];
     case 'UpdateItem':
     case 'DeleteItem':
-      return [write(body.Key as Item)];
+      return [write(table, body.Key as Item)];
     case 'GetItem':
-      return [{ key: keyOf(body.Key as Item), kind: 'read', factor: 1, consistent: body.ConsistentRead === true }];
+      return [read(table, body.Key as Item, 1, body.ConsistentRead === true)];
     case 'BatchWriteItem':
-      return ((body.RequestItems as Record<string, Json[]>)[table] ?? []).map((r) =>
-        write(((r.PutRequest as Json | undefined)?.Item ?? (r.DeleteRequest as Json).Key) as Item),
+      return Object.entries(body.RequestItems as Record<string, Json[]>).flatMap(([name, requests]) =>
+        requests.map((r) => write(name, ((r.PutRequest as Json | undefined)?.Item ?? (r.DeleteRequest as Json).Key) as Item)),
       );
-    case 'BatchGetItem': {
-      const request = (body.RequestItems as Record<string, Json>)[table] ?? {};
-      return ((request.Keys as Item[] | undefined) ?? []).map((key) => ({
-        key: keyOf(key),
-        kind: 'read' as const,
-        factor: 1,
-        consistent: request.ConsistentRead === true,
-      }));
-    }
+    case 'BatchGetItem':
+      return Object.entries(body.RequestItems as Record<string, Json>).flatMap(([name, request]) =>
+        ((request.Keys as Item[] | undefined) ?? []).map((key) => read(name, key, 1, request.ConsistentRead === true)),
+      );
     case 'TransactWriteItems':
       return (body.TransactItems as Json[]).map((item) => {
         const part = Object.values(item)[0] as Json;
-        return write((part.Item ?? part.Key) as Item, 2);
+        return write(String(part.TableName), (part.Item ?? part.Key) as Item, 2);
       });
     case 'TransactGetItems':
-      return (body.TransactItems as Json[]).map((item) => ({
-        key: keyOf((item.Get as Json).Key as Item),
-        kind: 'read' as const,
-        factor: 2,
-        consistent: true,
-      }));
+      return (body.TransactItems as Json[]).map((item) =>
+        read(String((item.Get as Json).TableName), (item.Get as Json).Key as Item, 2, true),
+      );
     case 'ExecuteStatement':
-      return statementTouches([body], 1, body.ConsistentRead === true);
+      return statementTouches(tables, [body], 1, body.ConsistentRead === true);
     case 'BatchExecuteStatement':
-      return statementTouches(body.Statements as Json[], 1, false);
+      return statementTouches(tables, body.Statements as Json[], 1, false);
     case 'ExecuteTransaction':
-      return statementTouches(body.TransactStatements as Json[], 2, true);
+      return statementTouches(tables, body.TransactStatements as Json[], 2, true);
     default:
       return [];
   }
 }
 
-/** A `requestHandler` that keeps the profiles table on DynamoDB Local and meters it; the rest goes to `fake`. */
+/** A `requestHandler` that keeps the profile tables (`profileTables`) on DynamoDB Local and meters them; the rest goes to `fake`. */
 export class ProfileRouter {
   meter: ProfileMeter = { writeUnits: 0, readUnits: 0, requests: {} };
   private queue: Promise<unknown> = Promise.resolve();
@@ -160,7 +197,7 @@ export class ProfileRouter {
   constructor(
     private readonly fake: FakeAws,
     private readonly endpoint: string,
-    private readonly profilesTable: string,
+    private readonly tables: Map<string, string[]>,
   ) {}
 
   updateHttpClientConfig(): void {}
@@ -181,9 +218,10 @@ export class ProfileRouter {
     const text = bodyText(request.body);
     const body = JSON.parse(text) as Json;
     const tables = tablesOf(body);
-    if (!tables.includes(this.profilesTable)) return this.fake.handle(request);
-    if (tables.some((t) => t !== this.profilesTable))
-      throw new Error(`the profile meter cannot split one request across the profiles table and others: ${tables.join(', ')}`);
+    const metered = tables.filter((t) => this.tables.has(t));
+    if (metered.length === 0) return this.fake.handle(request);
+    if (metered.length < tables.length)
+      throw new Error(`the profile meter cannot split one request across the profile tables and others: ${tables.join(', ')}`);
     const run = this.queue.then(() => this.metered(target.slice(target.indexOf('.') + 1), body, request.headers));
     this.queue = run.catch(() => undefined);
     return run;
@@ -191,21 +229,22 @@ export class ProfileRouter {
 
   private async metered(operation: string, body: Json, headers: Record<string, string>) {
     this.meter.requests[operation] = (this.meter.requests[operation] ?? 0) + 1;
-    const touched = touches(operation, body, this.profilesTable);
+    const touched = touches(operation, body, this.tables);
     const writes = touched.filter((t) => t.kind === 'write');
-    const before = await this.sizes(writes.map((t) => t.key));
+    const before = await this.sizes(writes);
     const scan = operation === 'Query' || operation === 'Scan';
     const forwarded = scan ? { ...body, ReturnConsumedCapacity: 'TOTAL' } : body;
     const response = await this.call(operation, forwarded, headers);
-    const after = await this.sizes(writes.map((t) => t.key));
+    const after = await this.sizes(writes);
     for (const t of writes) {
-      const largest = Math.max(before.get(keyText(t.key)) ?? 0, after.get(keyText(t.key)) ?? 0);
+      const at = keyText(t.table, t.key);
+      const largest = Math.max(before.get(at) ?? 0, after.get(at) ?? 0);
       this.meter.writeUnits += Math.max(1, Math.ceil(largest / WRITE_UNIT)) * t.factor;
     }
     const reads = touched.filter((t) => t.kind === 'read');
     const readSizes = await this.readSizes(operation, body, response.body, reads);
     for (const t of reads) {
-      const units = Math.max(1, Math.ceil((readSizes.get(keyText(t.key)) ?? 0) / READ_UNIT));
+      const units = Math.max(1, Math.ceil((readSizes.get(keyText(t.table, t.key)) ?? 0) / READ_UNIT));
       this.meter.readUnits += units * t.factor * (t.consistent ? 1 : 0.5);
     }
     if (scan && response.statusCode === 200) {
@@ -237,36 +276,36 @@ export class ProfileRouter {
 
   /** Sizes of the items a read returned, from its answer when it asked for whole items, else read again. */
   private async readSizes(operation: string, body: Json, answer: Uint8Array, reads: readonly Touch[]): Promise<Map<string, number>> {
-    const request = operation === 'BatchGetItem' ? (body.RequestItems as Record<string, Json>)[this.profilesTable] : body;
-    const whole = (operation === 'BatchGetItem' || operation === 'GetItem') && !request?.ProjectionExpression && !request?.AttributesToGet;
-    if (!whole) return this.sizes(reads.map((t) => t.key));
+    const requests = operation === 'BatchGetItem' ? Object.values(body.RequestItems as Record<string, Json>) : [body];
+    const whole =
+      (operation === 'BatchGetItem' || operation === 'GetItem') && requests.every((r) => !r.ProjectionExpression && !r.AttributesToGet);
+    if (!whole) return this.sizes(reads);
     const parsed = JSON.parse(Buffer.from(answer).toString('utf8')) as Json;
-    const items =
+    const items: Array<[string, Item]> =
       operation === 'GetItem'
         ? parsed.Item
-          ? [parsed.Item as Item]
+          ? [[String(body.TableName), parsed.Item as Item]]
           : []
-        : ((parsed.Responses as Record<string, Item[]> | undefined)?.[this.profilesTable] ?? []);
-    return new Map(items.map((item) => [keyText(keyOf(item)), dynamoItemBytes(item)]));
+        : Object.entries((parsed.Responses as Record<string, Item[]> | undefined) ?? {}).flatMap(([table, list]) =>
+            list.map((item): [string, Item] => [table, item]),
+          );
+    return new Map(items.map(([table, item]) => [keyText(table, keyOf(item, this.tables.get(table) ?? [])), dynamoItemBytes(item)]));
   }
 
-  /** Sizes of the items at `keys` as DynamoDB counts them (absent: missing), read strongly consistent, unmetered. */
-  private async sizes(keys: readonly Item[]): Promise<Map<string, number>> {
+  /** Sizes of the items `touched` as DynamoDB counts them (absent: missing), read strongly consistent, unmetered. */
+  private async sizes(touched: readonly Touch[]): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
-    const unique = [...new Map(keys.map((k) => [keyText(k), k])).values()];
+    const unique = [...new Map(touched.map((t) => [keyText(t.table, t.key), t])).values()];
     for (let i = 0; i < unique.length; i += 100) {
-      let pending: Item[] = unique.slice(i, i + 100);
-      while (pending.length > 0) {
-        const { body } = await this.call(
-          'BatchGetItem',
-          { RequestItems: { [this.profilesTable]: { Keys: pending, ConsistentRead: true } } },
-          {},
-        );
+      let pending: Record<string, Json> = {};
+      for (const t of unique.slice(i, i + 100)) ((pending[t.table] ??= { Keys: [], ConsistentRead: true }).Keys as Item[]).push(t.key);
+      while (Object.keys(pending).length > 0) {
+        const { body } = await this.call('BatchGetItem', { RequestItems: pending }, {});
         const answer = JSON.parse(Buffer.from(body).toString('utf8')) as Json;
-        const items = ((answer.Responses as Record<string, Item[]> | undefined)?.[this.profilesTable] ?? []) as Item[];
         if (!answer.Responses) throw new Error(`DynamoDB Local refused the meter's read: ${Buffer.from(body).toString('utf8')}`);
-        for (const item of items) sizes.set(keyText(keyOf(item)), dynamoItemBytes(item));
-        pending = ((answer.UnprocessedKeys as Record<string, Json> | undefined)?.[this.profilesTable]?.Keys as Item[] | undefined) ?? [];
+        for (const [table, items] of Object.entries(answer.Responses as Record<string, Item[]>))
+          for (const item of items) sizes.set(keyText(table, keyOf(item, this.tables.get(table) ?? [])), dynamoItemBytes(item));
+        pending = (answer.UnprocessedKeys as Record<string, Json> | undefined) ?? {};
       }
     }
     return sizes;

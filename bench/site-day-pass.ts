@@ -7,14 +7,13 @@
  */
 import { createServer } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { resourceName } from '../infra';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { startDynamoDbLocal } from '../local/emulators';
 import { provisionTables } from '../local/provision';
 import { eventItemBytes } from './fake-aws';
 import type { BenchEvent } from './fixtures';
 import { apiEvents, fakeAws, functionEnv, ingestRig, sqsEventOf, writeUnits } from './in-process';
-import { ProfileRouter } from './profile-meter';
+import { profileTables, ProfileRouter } from './profile-meter';
 import { DEPLOYMENT } from './prices';
 import { SHAPES, singleRoute, webhookRoute, type BenchRequest, type ShapeId } from './shapes';
 import { packWindows, siteDayEvents, warmUpEvents, type SiteDayModel } from './site-day';
@@ -93,7 +92,7 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
   admin.destroy();
   const fake = fakeAws();
   fake.account = true;
-  const router = new ProfileRouter(fake, endpoint, resourceName(stage, 'profiles'));
+  const router = new ProfileRouter(fake, endpoint, profileTables(stage));
   const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape, { STAGE: stage }), { requestHandler: router as never }));
   const ingest = ingestRig(shape);
   let numbered = 0;

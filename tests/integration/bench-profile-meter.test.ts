@@ -14,7 +14,7 @@ import {
 import { resourceName } from '../../infra';
 import { provisionTables } from '../../local/provision';
 import { FakeAws } from '../../bench/fake-aws';
-import { ProfileRouter, statementKey } from '../../bench/profile-meter';
+import { profileTables, ProfileRouter, statementKey } from '../../bench/profile-meter';
 
 const endpoint = process.env.TEST_DYNAMODB_ENDPOINT ?? '';
 const stage = `meter${Date.now().toString(36)}`;
@@ -29,7 +29,7 @@ beforeAll(async () => {
   await provisionTables(admin, stage, { streams: false });
   admin.destroy();
   fake = new FakeAws({ items: { '-sources': { sourceId: 'bench' } } });
-  router = new ProfileRouter(fake, endpoint, table);
+  router = new ProfileRouter(fake, endpoint, profileTables(stage));
   client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials, requestHandler: router as never, maxAttempts: 1 });
 });
 
@@ -80,6 +80,16 @@ describe('the profile meter', () => {
     await client.send(new PutItemCommand({ TableName: resourceName(stage, 'track'), Item: key('c') }));
     expect(fake.observed.requests['DynamoDB.PutItem']).toBe(1);
     expect(router.takeMeter()).toEqual({ writeUnits: 0, readUnits: 0, requests: {} });
+  });
+});
+
+describe('profileTables', () => {
+  it('meters the profiles table and no table the bench answers in process', () => {
+    const tables = profileTables('s');
+
+    expect(tables.get(resourceName('s', 'profiles'))).toEqual(['pk', 'sk']);
+    expect(tables.has(resourceName('s', 'track'))).toBe(false);
+    expect(tables.has(resourceName('s', 'erasures'))).toBe(false);
   });
 });
 
