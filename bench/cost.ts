@@ -4,11 +4,20 @@
  *
  * Assumptions, each visible here: full worker batches (DEPLOYMENT.workerBatchSize messages per
  * invocation, gathered by receives of 10 and deleted 10 at a time, as under steady traffic); a receive is billed per 64 KB chunk of
- * the messages it returns; Lambda duration is the handler time measured in process, rounded up
- * to the billing step (in AWS it also includes the network wait for SQS and DynamoDB, which the
- * in-process run does not have); the idle long polls of the trigger are a fixed monthly cost, not
+ * the messages it returns; Lambda duration is billed as it is in AWS: the handler's measured CPU at
+ * the deployed memory's share of a vCPU plus the wait for SQS and DynamoDB at the latencies of the
+ * capacity model (bench/capacity.ts, `LAMBDA_DURATION_MODEL`), rounded up to the billing step; the
+ * idle long polls of the trigger are a fixed monthly cost, not
  * a cost per event, and are left out.
  */
+import {
+  DYNAMODB_LATENCY_MS,
+  ingestRequestSeconds,
+  LAMBDA_CPU_SHARE,
+  SDK_SOCKETS,
+  SQS_LATENCY_MS,
+  workerInvocationSeconds,
+} from './capacity';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
 import type { NaiveMeasurement } from './naive';
 import { DEPLOYMENT, PRICES } from './prices';
@@ -35,8 +44,14 @@ export interface ShapeCost {
   naive: CostLine;
   /** CloudWatch Logs for our own log lines, dollars per million events (not in the totals). */
   logsDollars: number;
-  /** Lambda GB-seconds per million events (ingest + worker), from measured handler time. */
+  /** Lambda GB-seconds per million events (ingest + worker), from measured handler time alone (information). */
   gbSeconds: number;
+  /**
+   * Lambda GB-seconds per million events as billed, the figure the dollars use: handler CPU at the
+   * deployed memory's share of a vCPU plus the wait for SQS and DynamoDB (bench/capacity.ts).
+   * Absent in runs before 2026-12-07, whose Lambda dollars were handler time alone.
+   */
+  billedGbSeconds?: number;
   /**
    * What the profiles add to `ours` (lib/worker/profiles/): write and read units per 1000 events and
    * DynamoDB dollars per million events, as deployed (activity on) and with profileActivity false.
@@ -56,6 +71,34 @@ export interface ProfileCost {
 const GB = DEPLOYMENT.memoryMb / 1024;
 const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / PRICES.sqsChunkBytes));
 const billedSeconds = (us: number) => (Math.ceil(us / 1000 / PRICES.lambdaBillingStepMs) * PRICES.lambdaBillingStepMs) / 1000;
+const dynamoReads = (ingest: IngestMeasurement) =>
+  Object.entries(ingest.awsPerRequest).reduce((sum, [operation, n]) => sum + (operation.startsWith('DynamoDB.') ? n : 0), 0);
+
+/** Billed GB-seconds per event of the ingest and the worker (see `workerInvocationSeconds`, `ingestRequestSeconds`). */
+export function billedGbSecondsPerEvent(
+  ingest: IngestMeasurement,
+  worker: WorkerMeasurement,
+  workerDynamoRequestsPer1000Events = worker.dynamoRequestsPer1000Events,
+): number {
+  const sendsPerRequest = ingest.sendPayloads.length / ingest.requestsInPass;
+  const ingestSeconds = ingestRequestSeconds(ingest.cpuUsPerRequest, sendsPerRequest, dynamoReads(ingest));
+  const workerSeconds = workerInvocationSeconds(worker, workerDynamoRequestsPer1000Events);
+  return (
+    (billedSeconds(ingestSeconds * 1e6) * GB) / ingest.eventsPerRequest +
+    (billedSeconds(workerSeconds * 1e6) * GB) / worker.eventsPerInvocation
+  );
+}
+
+/** The naive design's billed GB-seconds per event: a SendMessage per event in parallel, a PutItem per event in parallel. */
+function naiveBilledGbSecondsPerEvent(naive: NaiveMeasurement, eventsPerRequest: number): number {
+  const ingestSeconds =
+    (naive.ingestCpuUsPerEvent * eventsPerRequest) / 1e6 / LAMBDA_CPU_SHARE +
+    (Math.ceil(eventsPerRequest / SDK_SOCKETS) * SQS_LATENCY_MS) / 1000;
+  const workerSeconds =
+    (naive.workerCpuUsPerEvent * naive.workerBatch) / 1e6 / LAMBDA_CPU_SHARE +
+    (Math.ceil(naive.workerBatch / SDK_SOCKETS) * DYNAMODB_LATENCY_MS) / 1000;
+  return (billedSeconds(ingestSeconds * 1e6) * GB) / eventsPerRequest + (billedSeconds(workerSeconds * 1e6) * GB) / naive.workerBatch;
+}
 
 function line(perEvent: { api: number; invocations: number; gbSeconds: number; sqs: number; wru: number; rru?: number }): CostLine {
   const m = 1e6;
@@ -97,10 +140,11 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
   const workerGbSeconds = workerInvocationsPerEvent * billedSeconds(worker.wallUsPerInvocation) * GB;
 
   const profiles = profileCost(worker);
+  const billed = billedGbSecondsPerEvent(ingest, worker);
   const ours = line({
     api: perRequest(apiUnits),
     invocations: perRequest(1) + workerInvocationsPerEvent,
-    gbSeconds: ingestGbSeconds + workerGbSeconds,
+    gbSeconds: billed,
     sqs: sqsPerEvent,
     wru: worker.wruPerEvent + (worker.profileWruPerEvent ?? 0),
     rru: worker.rruPerEvent + (worker.profileRruPerEvent ?? 0),
@@ -110,15 +154,12 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
   const specFloor = line({ api: perRequest(apiUnits), invocations: perRequest(1), gbSeconds: 0, sqs: 0, wru: worker.leanWruPerEvent });
   // One SQS message and one PutItem per event: a send per event, a receive and a delete per 10 messages,
   // a worker invocation per 10 events, the same items. Its compute as measured in the same run
-  // (bench/naive.ts); without that measurement, ours, which flatters it.
+  // (bench/naive.ts), billed with the same waits; without that measurement, ours, which flatters it.
   const naiveBatch = measuredNaive?.workerBatch ?? DEPLOYMENT.workerBatchSize;
   const naive = line({
     api: perRequest(apiUnits),
     invocations: perRequest(1) + 1 / naiveBatch,
-    gbSeconds: measuredNaive
-      ? perRequest(billedSeconds(measuredNaive.ingestWallUsPerRequest) * GB) +
-        (billedSeconds(measuredNaive.workerWallUsPerInvocation) * GB) / naiveBatch
-      : ingestGbSeconds + (worker.cpuUsPerEvent / 1e6) * GB,
+    gbSeconds: measuredNaive ? naiveBilledGbSecondsPerEvent(measuredNaive, events) : billed,
     sqs: 1 + 2 / naiveBatch,
     wru: worker.wruPerEvent,
   });
@@ -131,6 +172,7 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
     naive,
     logsDollars: (logBytesPerEvent * 1e6 * PRICES.logsPerGb) / 1024 ** 3,
     gbSeconds: (ingestGbSeconds + workerGbSeconds) * 1e6,
+    billedGbSeconds: billed * 1e6,
     ...(profiles ? { profiles } : {}),
   };
 }
@@ -155,4 +197,35 @@ function profileCost(worker: WorkerMeasurement): ShapeCost['profiles'] {
         }
       : {}),
   };
+}
+
+/** The parts of a site-day measurement (bench/site-day-pass.ts) that price a day of live traffic. */
+export interface SiteDayUnits {
+  wruPerEvent: number;
+  leanWruPerEvent: number;
+  rruPerEvent: number;
+  floorWruPerEvent: number;
+  profileWruPerEvent: number;
+  profileRruPerEvent: number;
+}
+
+/**
+ * The shape's cost on the site-day model: its requests, messages and Lambda time as measured on the
+ * bench's own events (whose worker makes the most DynamoDB calls: each event a new user, an upper
+ * bound on the wait), with the DynamoDB units of the site day: its event items, erasure checks and
+ * profiles, and the floor of its events.
+ */
+export function siteDayCost(ingest: IngestMeasurement, worker: WorkerMeasurement, day: SiteDayUnits): ShapeCost {
+  return shapeCost(ingest, {
+    ...worker,
+    wruPerEvent: day.wruPerEvent,
+    leanWruPerEvent: day.leanWruPerEvent,
+    rruPerEvent: day.rruPerEvent,
+    floorWruPerEvent: day.floorWruPerEvent,
+    profileWruPerEvent: day.profileWruPerEvent,
+    profileRruPerEvent: day.profileRruPerEvent,
+    profileWruPerEventActivityOff: undefined,
+    profileRruPerEventActivityOff: undefined,
+    sessions: undefined,
+  });
 }

@@ -166,7 +166,7 @@ export function installLogSink(): { take(): number } {
   };
 }
 
-function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record<string, string> {
+export function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record<string, string> {
   return {
     STAGE: 'bench',
     QUEUE_URL: BENCH_QUEUE_URL,
@@ -179,7 +179,7 @@ function functionEnv(shape: ShapeId, extra: Record<string, string> = {}): Record
   };
 }
 
-function fakeAws(plan = false, privacy = false): FakeAws {
+export function fakeAws(plan = false, privacy = false): FakeAws {
   const trackingPlan = plan ? { trackingPlan: JSON.stringify(benchPlan()), trackingPlanVersion: 'bench-plan-50' } : {};
   const policy = privacy ? { privacyPolicy: JSON.stringify(benchPrivacyPolicy()), privacyPolicyVersion: 'bench-privacy-10' } : {};
   return new FakeAws({
@@ -196,7 +196,7 @@ function fakeAws(plan = false, privacy = false): FakeAws {
  * Every request is received at RECEIVED_AT (so its queue messages are the same bytes each time);
  * deadlines run on the real clock (lib/ingest/handler.ts), as in Lambda.
  */
-function ingestRig(shape: ShapeId, plan = false, privacy = false) {
+export function ingestRig(shape: ShapeId, plan = false, privacy = false) {
   const fake = fakeAws(plan, privacy);
   const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
   return { fake, handler };
@@ -207,7 +207,7 @@ function httpEvents(shape: ShapeId, count: number) {
   return { requests, events: apiEvents(shape, requests) };
 }
 
-function apiEvents(shape: ShapeId, requests: readonly BenchRequest[]) {
+export function apiEvents(shape: ShapeId, requests: readonly BenchRequest[]) {
   const authorization = `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}`;
   return requests.map((request, i) =>
     apiGatewayEvent({ path: request.path, body: request.body, headers: { authorization }, requestId: `bench-${shape}-${i}` }),
@@ -373,27 +373,30 @@ async function queueBatches(shape: ShapeId, requests: readonly BenchRequest[], b
   for (const event of apiEvents(shape, requests)) await ingest.handler(event);
   const messages = ingest.fake.reset().messages;
   const sqsEvents: SQSEvent[] = [];
-  for (let i = 0; i < messages.length; i += batchSize) {
-    sqsEvents.push({
-      Records: messages.slice(i, i + batchSize).map((body, j) => ({
-        messageId: `00000000-0000-4000-8000-${String(i + j).padStart(12, '0')}`,
-        receiptHandle: `rh-${i + j}`,
-        body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: String(RECEIVED_AT),
-          SenderId: 'AIDABENCH',
-          ApproximateFirstReceiveTimestamp: String(RECEIVED_AT),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:segment-ingest-bench-events',
-        awsRegion: 'us-east-1',
-      })),
-    });
-  }
+  for (let i = 0; i < messages.length; i += batchSize) sqsEvents.push(sqsEventOf(messages.slice(i, i + batchSize), i));
   return { messages, sqsEvents };
+}
+
+/** An SQS trigger's event of `messages`, numbered from `first`. */
+export function sqsEventOf(messages: readonly string[], first: number): SQSEvent {
+  return {
+    Records: messages.map((body, j) => ({
+      messageId: `00000000-0000-4000-8000-${String(first + j).padStart(12, '0')}`,
+      receiptHandle: `rh-${first + j}`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(RECEIVED_AT),
+        SenderId: 'AIDABENCH',
+        ApproximateFirstReceiveTimestamp: String(RECEIVED_AT),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:segment-ingest-bench-events',
+      awsRegion: 'us-east-1',
+    })),
+  };
 }
 
 /**
@@ -595,4 +598,4 @@ async function measureSessions(
   };
 }
 
-const writeUnits = (sizes: readonly number[]) => sizes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0);
+export const writeUnits = (sizes: readonly number[]) => sizes.reduce((sum, bytes) => sum + Math.ceil(bytes / 1024), 0);

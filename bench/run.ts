@@ -2,7 +2,7 @@
  * `npm run bench` (and `npm run bench:quick`): speed, cold start and AWS cost per million events of
  * every traffic shape, printed as one report and written under .bench/ (git-ignored) as JSON and
  * Markdown, and (a full run only) as docs/performance.md, the one page that holds the figures.
- * Options: --quick (shorter rounds), --only=ingest,worker,cold,e2e,lake.
+ * Options: --quick (shorter rounds, the smaller site day), --only=ingest,worker,siteday,cold,e2e,lake.
  *
  * Numbers depend on the machine and on what else runs on it: the report starts with the load
  * average at start and end; compare runs taken at similar load.
@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { measureColdStarts } from './cold-start';
-import { shapeCost } from './cost';
+import { shapeCost, siteDayCost } from './cost';
 import { measureEndToEnd } from './e2e';
 import { measureLakeCost } from './lake-cost';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
@@ -20,12 +20,14 @@ import type { NaiveMeasurement } from './naive';
 import { writePerformancePage } from './performance-page';
 import { renderReport, type BenchResult } from './report';
 import { SHAPES, type ShapeId } from './shapes';
+import { SITE_DAY, SITE_DAY_QUICK } from './site-day';
+import type { SiteDayMeasurement } from './site-day-pass';
 
 const root = path.resolve(__dirname, '..');
 const outDir = path.join(root, '.bench');
 
-type Section = 'ingest' | 'worker' | 'cold' | 'e2e' | 'lake';
-const SECTIONS: Section[] = ['ingest', 'worker', 'cold', 'e2e', 'lake'];
+type Section = 'ingest' | 'worker' | 'siteday' | 'cold' | 'e2e' | 'lake';
+const SECTIONS: Section[] = ['ingest', 'worker', 'siteday', 'cold', 'e2e', 'lake'];
 
 /** A trigger batch size to compare with the deployed one, for single events. */
 const LARGE_BATCH = 100;
@@ -49,11 +51,11 @@ function parseArgs(argv: string[]) {
 
 /** `extra`: the worker's batch size when not the deployed one, the ingest's tracking plan, the worker's schema learning or profiles off. */
 function runChild<T>(
-  task: 'ingest' | 'worker' | 'naive',
-  shape: ShapeId,
+  task: 'ingest' | 'worker' | 'naive' | 'siteday',
+  shape: ShapeId | string,
   rounds: number,
   roundMs: number,
-  extra: { batchSize?: number; plan?: boolean; privacy?: boolean; learn?: boolean; profiles?: boolean } = {},
+  extra: { batchSize?: number; plan?: boolean; privacy?: boolean; learn?: boolean; profiles?: boolean; quick?: boolean } = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'child.ts'), [JSON.stringify({ task, shape, rounds, roundMs, ...extra })], {
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     if (shape.ingest && shape.worker) shape.cost = shapeCost(shape.ingest, shape.worker, shape.naive);
     result.shapes[id] = shape;
   }
+  if (args.sections.has('siteday')) await siteDay(result, args.quick, log);
   if (args.sections.has('cold')) {
     log('cold start');
     result.coldStart = await measureColdStarts(path.join(outDir, 'bundles'), args.coldStartRuns);
@@ -151,6 +154,25 @@ async function main(): Promise<void> {
   if (full) writePerformancePage(result);
   const written = `.bench/latest.json, .bench/latest.md${full ? ', docs/performance.md' : ''} and .bench/bench-${stamp}.json`;
   process.stdout.write(`${report}\n\nWritten to ${written}\n`);
+}
+
+/**
+ * The site-day pass (bench/site-day-pass.ts) for every shape, in one child with its own DynamoDB
+ * Local; each shape's cost on it when the shape's ingest and worker were measured in this run.
+ */
+async function siteDay(result: BenchResult, quick: boolean, log: (line: string) => void): Promise<void> {
+  const model = quick ? SITE_DAY_QUICK : SITE_DAY;
+  result.siteDayModel = model;
+  const ids = Object.keys(SHAPES) as ShapeId[];
+  log(`site day: ${model.visitors} visitors at ${model.ratePerSecond} events/s, every shape, profiles on DynamoDB Local`);
+  const measured = await runChild<Partial<Record<ShapeId, SiteDayMeasurement>>>('siteday', ids.join(','), 0, 0, { quick });
+  for (const id of ids) {
+    const day = measured[id];
+    if (!day) continue;
+    const shape = (result.shapes[id] ??= {});
+    const cost = shape.ingest && shape.worker ? siteDayCost(shape.ingest, shape.worker, day) : undefined;
+    shape.siteDay = { ...day, ...(cost ? { costRatio: cost.ours.dollars.total / cost.floor.dollars.total, cost } : {}) };
+  }
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,7 @@
  * The benchmark's accounting: item sizes as DynamoDB bills them and the cost model's arithmetic.
  */
 import { dynamoItemBytes, eventItemBytes } from '../../../bench/fake-aws';
-import { shapeCost } from '../../../bench/cost';
+import { shapeCost, siteDayCost } from '../../../bench/cost';
 import type { IngestMeasurement, WorkerMeasurement } from '../../../bench/in-process';
 
 describe('dynamoItemBytes', () => {
@@ -113,5 +113,33 @@ describe('shapeCost', () => {
     // API: 1.1 MB = 3 units of 512 KB per 1000 events. SQS: sends 13 + 4 chunks, one receive of 1 MB = 16 chunks, one delete.
     expect(cost.ours.apiRequests).toBeCloseTo(3);
     expect(cost.ours.sqsRequests).toBeCloseTo(13 + 4 + 16 + 1);
+  });
+
+  it('bills Lambda duration as CPU at 512 MB plus the wait for SQS and DynamoDB (bench/capacity.ts)', () => {
+    const cost = shapeCost(ingest({}), worker({}));
+
+    // Ingest: 150 µs of CPU at 512/1769 of a vCPU (0.52 ms) + one SQS round trip (15 ms) = 16 ms billed.
+    // Worker: 10 events x 30 µs at 512/1769 (1.04 ms) + one DynamoDB call, 4 in flight (2.5 ms) = 4 ms, for 10 events.
+    expect(cost.billedGbSeconds).toBeCloseTo((0.016 * 0.5 + (0.004 * 0.5) / 10) * 1e6);
+    expect(cost.ours.dollars.lambda).toBeCloseTo(1.1 * 0.2 + (0.016 * 0.5 + 0.0002) * 1e6 * 0.0000133334, 6);
+    // The handler time alone stays beside, as information.
+    expect(cost.gbSeconds).toBeCloseTo(550);
+  });
+
+  it("prices the site day with its own DynamoDB units and its events' floor", () => {
+    const day = {
+      wruPerEvent: 1,
+      leanWruPerEvent: 1,
+      rruPerEvent: 0.1,
+      floorWruPerEvent: 2,
+      profileWruPerEvent: 0.05,
+      profileRruPerEvent: 0.2,
+    };
+    const cost = siteDayCost(ingest({}), worker({ profileWruPerEvent: 2, profileRruPerEvent: 1 }), day);
+
+    expect(cost.ours.dynamoWriteUnits).toBeCloseTo(1050);
+    expect(cost.ours.dynamoReadUnits).toBeCloseTo(300);
+    expect(cost.floor.dynamoWriteUnits).toBeCloseTo(2000);
+    expect(cost.profiles?.activityOn.writeUnits).toBeCloseTo(50);
   });
 });
