@@ -11,7 +11,7 @@ import { openSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
-import { hashKey } from '../lib/shared/source-records';
+import { hashKey } from '../lib/tables/sources';
 import { createIngestHandler, loadIngestDeps } from '../lib/ingest/handler';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { parseMessages } from '../lib/worker/parse';

@@ -19,8 +19,8 @@ import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
 import { groupIntoBatches, packSized } from '../lib/ingest/enqueue';
 import { decodeMessage, serializeEventRecord, type EventRecord } from '../lib/message/format';
-import { marshallItem } from '../lib/worker/dynamo-wire';
-import { eventItem } from '../lib/worker/items';
+import { marshallItem } from '../lib/tables/dynamo-wire';
+import { eventItem } from '../lib/tables/events';
 import { BENCH_QUEUE_URL } from './fixtures';
 
 const META = { sourceId: 'bench', receivedAt: '2026-03-14T12:00:00.000Z', requestId: 'bench-passes-0000' };

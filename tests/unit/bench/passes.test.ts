@@ -8,8 +8,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { ingestRequestPasses, workerBatchPasses } from '../../../bench/passes';
 import { SHAPES, type ShapeId } from '../../../bench/shapes';
 import { decodeMessage, type EventRecord } from '../../../lib/message/format';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
-import { eventItem } from '../../../lib/worker/items';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
+import { eventItem } from '../../../lib/tables/events';
 
 const CAP = 256 * 1024;
 
