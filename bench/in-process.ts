@@ -196,13 +196,13 @@ function fakeAws(plan = false, privacy = false): FakeAws {
  * Every request is received at RECEIVED_AT (so its queue messages are the same bytes each time);
  * deadlines run on the real clock (lib/ingest/handler.ts), as in Lambda.
  */
-function ingestRig(shape: ShapeId, plan = false, privacy = false) {
+export function ingestRig(shape: ShapeId, plan = false, privacy = false) {
   const fake = fakeAws(plan, privacy);
   const handler = createIngestHandler(loadIngestDeps(functionEnv(shape), { requestHandler: fake as never }), () => RECEIVED_AT);
   return { fake, handler };
 }
 
-function httpEvents(shape: ShapeId, count: number) {
+export function httpEvents(shape: ShapeId, count: number) {
   const requests = SHAPES[shape].requests(count);
   return { requests, events: apiEvents(shape, requests) };
 }
