@@ -169,19 +169,26 @@ export function redactQuery(text: string, names: ReadonlySet<string>): string {
   const hashAt = text.indexOf('#', start < 0 ? 0 : start);
   const end = hashAt < 0 ? text.length : hashAt;
   const from = start < 0 ? 0 : start + 1;
-  const query = text.slice(from, end);
-  if (!mayName(query, names)) return text;
-  const parts = query.split('&');
-  let changed = false;
-  const rewritten = parts.map((part) => {
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!names.has(decodeName(name).toLowerCase())) return part;
-    changed = true;
-    return `${name}=redacted`;
-  });
-  return changed ? `${text.slice(0, from)}${rewritten.join('&')}${text.slice(end)}` : text;
+  if (!mayName(text.slice(from, end), names)) return text;
+  // One pass over the parameters, `name[=value]` between `&`s: a named one becomes `name=redacted`.
+  let out = '';
+  let kept = -1;
+  for (let at = from; at <= end; ) {
+    let amp = text.indexOf('&', at);
+    if (amp < 0 || amp > end) amp = end;
+    let eq = at;
+    while (eq < amp && text.charCodeAt(eq) !== EQUALS) eq++;
+    const name = text.slice(at, eq);
+    if (names.has(decodeName(name).toLowerCase())) {
+      out += `${text.slice(kept < 0 ? 0 : kept, at)}${name}=redacted`;
+      kept = amp;
+    }
+    at = amp + 1;
+  }
+  return kept < 0 ? text : out + text.slice(kept);
 }
+
+const EQUALS = 0x3d;
 
 /**
  * Whether `query` may hold one of `names`: most URLs name none, and a look for each name in the
