@@ -192,7 +192,8 @@ const EQUALS = 0x3d;
 
 /**
  * Whether `query` may hold one of `names`: most URLs name none, and a look for each name in the
- * lower-cased text spares them the split. Text with `%` or `+` may encode a name: it is split.
+ * lower-cased text spares them the pass over their parameters. Text with `%` or `+` may encode a
+ * name: it gets the pass.
  */
 function mayName(query: string, names: ReadonlySet<string>): boolean {
   if (query.length === 0) return false;
