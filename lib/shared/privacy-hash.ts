@@ -5,7 +5,7 @@
  * `sha256_for_ad_matching` is a plain SHA-256 of the trimmed, lower-cased text, the form ad
  * platforms match on, and guessable by anyone: it protects nothing.
  */
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface PrivacyKey {
   version: number;
@@ -89,14 +89,15 @@ export function keyedHash(text: string, key: PrivacyKey): string {
     own.inner = grown;
   }
   const length = BLOCK + own.inner.write(text, BLOCK, 'utf8');
-  hash('sha256', own.inner.subarray(0, length), 'buffer').copy(own.outer, BLOCK);
+  // The inner digest as 'binary' (latin1) text, one char per byte: a Buffer would be an ArrayBuffer per hash.
+  own.outer.write(hash('sha256', own.inner.subarray(0, length), 'binary'), BLOCK, 'binary');
   own.inner.fill(0, BLOCK, length);
   return `hmac-v${key.version}:${hash('sha256', own.outer, 'hex')}`;
 }
 
 /** Hex SHA-256 of the trimmed, lower-cased text: what ad platforms match emails and ids on. */
 export function adMatchingSha256(text: string): string {
-  return createHash('sha256').update(text.trim().toLowerCase(), 'utf8').digest('hex');
+  return hash('sha256', text.trim().toLowerCase(), 'hex');
 }
 
 /** Every form an id may be stored in under a policy that hashes it, the current key's first. */
