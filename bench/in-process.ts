@@ -202,7 +202,7 @@ export function ingestRig(shape: ShapeId, plan = false, privacy = false) {
   return { fake, handler };
 }
 
-function httpEvents(shape: ShapeId, count: number) {
+export function httpEvents(shape: ShapeId, count: number) {
   const requests = SHAPES[shape].requests(count);
   return { requests, events: apiEvents(shape, requests) };
 }

@@ -4,8 +4,8 @@
  * change applies within the cache's lifetime; it is compiled once per version (a hash of its text)
  * per instance. Applied after validation and the tracking plan, before anything is queued: to each
  * valid event, and to what the quarantine keeps of a refused one, so a raw value reaches no queue
- * message, table, quarantine record or log line. Counts per rule go to `PrivacyRuleApplied`
- * (dimension `rule`), never a value.
+ * message, table, quarantine record or log line. Counts per rule go to `PrivacyRuleApplied.<rule>`
+ * (and their sum to `PrivacyRuleApplied`), never a value.
  *
  * A stored policy that cannot be read or compiled (a missing PRIVACY_HASH_KEY) fails the request
  * with a 503 rather than let the source's values through as sent.
@@ -73,20 +73,23 @@ export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): 
  * consent withholds is counted in `run.withheld`; one the policy leaves without an id is refused.
  */
 export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown>) => Finished {
-  return (event) => {
-    const applied = applyPolicy(run.policy, event, run.tally, run.memo);
-    if ('withheld' in applied) {
-      run.withheld++;
-      return { withheld: true };
-    }
-    const { userId, anonymousId, type } = applied.event;
-    if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
-      const what = type === 'delete' ? 'other id a delete can name' : '"anonymousId"';
-      const message = `the source's privacy policy drops "userId" and the event has no ${what}: it could not be stored under anyone`;
-      return { problem: { reason: 'missing-identity', message } };
-    }
-    return applied;
-  };
+  // normalize's event is its own shallow copy of the item: its top level is changed in place.
+  return (event) => finishEvent(run, event, true);
+}
+
+function finishEvent(run: PrivacyRun, event: Record<string, unknown>, ownsEvent: boolean): Finished {
+  const applied = applyPolicy(run.policy, event, run.tally, run.memo, ownsEvent);
+  if ('withheld' in applied) {
+    run.withheld++;
+    return { withheld: true };
+  }
+  const { userId, anonymousId, type } = applied.event;
+  if (type === 'delete' ? userId === undefined : userId === undefined && anonymousId === undefined) {
+    const what = type === 'delete' ? 'other id a delete can name' : '"anonymousId"';
+    const message = `the source's privacy policy drops "userId" and the event has no ${what}: it could not be stored under anyone`;
+    return { problem: { reason: 'missing-identity', message } };
+  }
+  return applied;
 }
 
 /**
@@ -96,7 +99,7 @@ export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown
  */
 export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undefined {
   if (!verdict.ok) return verdict;
-  const finished = privacyFinisher(run)(verdict.event as unknown as Record<string, unknown>);
+  const finished = finishEvent(run, verdict.event as unknown as Record<string, unknown>, false);
   if ('withheld' in finished) return undefined;
   const { messageId } = verdict.event;
   if ('problem' in finished) return { ok: false, reasons: [finished.problem.message], reason: finished.problem.reason, messageId };
@@ -136,9 +139,18 @@ export function quarantinedBody(run: PrivacyRun, text: string): string {
   return quarantinedText(run, value);
 }
 
-/** The request's counts per rule, and a warning for the events consent withheld. */
+/**
+ * The request's counts: per rule (`PrivacyRuleApplied.fields[0]`) and all rules together
+ * (`PrivacyRuleApplied`), metrics of the invocation's one record; and a warning for the events
+ * consent withheld.
+ */
 export function finishPrivacyRun(run: PrivacyRun, meter: Meter, warnings: string[]): void {
-  for (const [rule, n] of run.tally) meter.count('PrivacyRuleApplied', n, ['rule', rule]);
+  let total = 0;
+  for (const [rule, n] of run.tally) {
+    meter.count(`PrivacyRuleApplied.${rule}`, n);
+    total += n;
+  }
+  meter.count('PrivacyRuleApplied', total);
   if (run.withheld > 0)
     warnings.push(
       `${run.withheld} event(s) were accepted and not stored: the user's consent (context.consent.categoryPreferences) denies a category the source's privacy policy withholds`,

@@ -20,7 +20,10 @@ export const COUNT_METRICS = [
   'Erasures',
   /** Events that break their source's tracking plan, warned or blocked (dimension `kind`: schema, unplanned). */
   'PlanViolations',
-  /** Values a source's privacy policy changed, or events its consent rules withheld (dimension `rule`: `ip`, `fields[0]`, `keys[1]`, `consent[0]`). */
+  /**
+   * Values a source's privacy policy changed, or events its consent rules withheld, all rules together;
+   * each rule's own count is `PrivacyRuleApplied.<rule>` (`RuleMetricName`).
+   */
   'PrivacyRuleApplied',
   /** A request AWS refused for a configuration or permission reason (dimension `kind`: `configuration`). */
   'DependencyErrors',
@@ -39,7 +42,13 @@ export const COUNT_METRICS = [
   'LakeFilesCompacted',
   'LakeRowsErased',
 ] as const;
-export type MetricName = (typeof COUNT_METRICS)[number];
+/**
+ * A count per privacy rule (`PrivacyRuleApplied.fields[0]`, `.ip`, `.keys[1]`, `.consent[0]`): the
+ * rule is in the name, not a dimension, so the rules a request applied are metrics of the
+ * invocation's one record (a dimension value would cost a record each; docs/privacy.md).
+ */
+export type RuleMetricName = `PrivacyRuleApplied.${string}`;
+export type MetricName = (typeof COUNT_METRICS)[number] | RuleMetricName;
 
 /** Each invocation's handler time, in milliseconds. */
 export const LATENCY_METRIC = 'HandlerLatency';
@@ -51,7 +60,10 @@ const UNITS: Partial<Record<MetricName, (typeof MetricUnit)[keyof typeof MetricU
 export type FunctionName = 'ingest' | 'worker' | 'lake';
 
 export interface Meter {
-  /** Adds `value` to a count, optionally in one series of a dimension (`reason`, `type`). */
+  /**
+   * Adds `value` to a count, optionally in one series of a dimension (`reason`, `type`). Counts
+   * without a dimension share one record per flush; each dimension value is a record of its own.
+   */
   count(name: MetricName, value: number, dimension?: readonly [name: string, value: string]): void;
   /** Records the handler's latency for this invocation. */
   latency(ms: number): void;

@@ -169,16 +169,38 @@ export function redactQuery(text: string, names: ReadonlySet<string>): string {
   const hashAt = text.indexOf('#', start < 0 ? 0 : start);
   const end = hashAt < 0 ? text.length : hashAt;
   const from = start < 0 ? 0 : start + 1;
-  const parts = text.slice(from, end).split('&');
-  let changed = false;
-  const rewritten = parts.map((part) => {
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!names.has(decodeName(name).toLowerCase())) return part;
-    changed = true;
-    return `${name}=redacted`;
-  });
-  return changed ? `${text.slice(0, from)}${rewritten.join('&')}${text.slice(end)}` : text;
+  if (!mayName(text.slice(from, end), names)) return text;
+  // One pass over the parameters, `name[=value]` between `&`s: a named one becomes `name=redacted`.
+  let out = '';
+  let kept = -1;
+  for (let at = from; at <= end; ) {
+    let amp = text.indexOf('&', at);
+    if (amp < 0 || amp > end) amp = end;
+    let eq = at;
+    while (eq < amp && text.charCodeAt(eq) !== EQUALS) eq++;
+    const name = text.slice(at, eq);
+    if (names.has(decodeName(name).toLowerCase())) {
+      out += `${text.slice(kept < 0 ? 0 : kept, at)}${name}=redacted`;
+      kept = amp;
+    }
+    at = amp + 1;
+  }
+  return kept < 0 ? text : out + text.slice(kept);
+}
+
+const EQUALS = 0x3d;
+
+/**
+ * Whether `query` may hold one of `names`: most URLs name none, and a look for each name in the
+ * lower-cased text spares them the pass over their parameters. Text with `%` or `+` may encode a
+ * name: it gets the pass.
+ */
+function mayName(query: string, names: ReadonlySet<string>): boolean {
+  if (query.length === 0) return false;
+  if (query.includes('%') || query.includes('+')) return true;
+  const lower = query.toLowerCase();
+  for (const name of names) if (lower.includes(name)) return true;
+  return false;
 }
 
 function decodeName(name: string): string {
@@ -194,8 +216,16 @@ function decodeName(name: string): string {
 /**
  * Applies `policy` to a valid event (or an item being quarantined); counts what each rule changed in
  * `tally`; `memo` is the request's (lib/ingest/privacy.ts), so a value repeated in it is hashed once.
+ * `ownsEvent`: the event's top level is the caller's own copy (normalize's), changed in place
+ * rather than copied again; what it holds is still copied before a change.
  */
-export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknown>, tally: Tally, memo: Memo = new Map()): Applied {
+export function applyPolicy(
+  policy: CompiledPolicy,
+  event: Record<string, unknown>,
+  tally: Tally,
+  memo: Memo = new Map(),
+  ownsEvent = false,
+): Applied {
   let out = event;
   for (const step of policy.consent) {
     if (!denies(out, step.category)) continue;
@@ -205,6 +235,7 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
   }
   // Objects copied by this application: changed in place by the later rules, not copied again.
   const run: Run = { tally, memo, owned: new Set() };
+  if (ownsEvent && out === event) run.owned.add(event);
   if (policy.ip) out = rewrite(out, IP_PATH, 0, policy.ip, run) as Record<string, unknown>;
   for (const step of policy.fields) out = rewrite(out, step.segments, 0, step, run) as Record<string, unknown>;
   if (policy.keyOp) out = rewriteKeys(out, policy.keyOp, run, 0) as Record<string, unknown>;
@@ -213,11 +244,6 @@ export function applyPolicy(policy: CompiledPolicy, event: Record<string, unknow
 
 /** The top level's ids and structure are named by field rules only (privacy-policy.ts checks those). */
 const TOP_LEVEL_KEPT: ReadonlySet<string> = new Set(ESSENTIAL_FIELDS);
-
-function keyRuleFor(keyOp: NonNullable<CompiledPolicy['keyOp']>, key: string, depth: number, isArray: boolean) {
-  if (isArray || (depth === 0 && TOP_LEVEL_KEPT.has(key))) return undefined;
-  return keyOp(key);
-}
 
 interface Run {
   tally: Tally;
@@ -301,18 +327,23 @@ function rewriteKey(
   return copy;
 }
 
-/** Every key at every depth against the key matchers; copies only what changes. */
-function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
-  if (!isContainer(node)) return node;
+/**
+ * Every key at every depth against the key matchers; copies only what changes. The hot walk of
+ * policies with key rules (every key of every event): containers only are recursed into, arrays by
+ * index (their elements have no key name to match).
+ */
+function rewriteKeys(node: object, keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
   if (depth > MAX_KEY_DEPTH) return REDACTED;
-  const isArray = Array.isArray(node);
+  if (Array.isArray(node)) return rewriteElements(node as unknown[], keyOp, run, depth);
   const record = node as Record<string, unknown>;
   let copy: Record<string, unknown> | undefined;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
+  for (const key of Object.keys(record)) {
     const child = record[key];
-    const rule = keyRuleFor(keyOp, key, depth, isArray);
-    const next = rule ? rule.op(child, run.memo) : rewriteKeys(child, keyOp, run, depth + 1);
+    const rule = depth === 0 && TOP_LEVEL_KEPT.has(key) ? undefined : keyOp(key);
+    let next: unknown;
+    if (rule) next = rule.op(child, run.memo);
+    else if (typeof child === 'object' && child !== null) next = rewriteKeys(child, keyOp, run, depth + 1);
+    else continue;
     if (next === child) continue;
     if (rule) count(run.tally, rule.label);
     copy ??= writable(node, run);
@@ -320,6 +351,19 @@ function rewriteKeys(node: unknown, keyOp: NonNullable<CompiledPolicy['keyOp']>,
     else setOwn(copy, key, next);
   }
   return copy ?? node;
+}
+
+function rewriteElements(array: unknown[], keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < array.length; i++) {
+    const child = array[i];
+    if (typeof child !== 'object' || child === null) continue;
+    const next = rewriteKeys(child, keyOp, run, depth + 1);
+    if (next === child) continue;
+    copy ??= writable(array, run) as unknown as unknown[];
+    copy[i] = next;
+  }
+  return copy ?? array;
 }
 
 function isContainer(value: unknown): value is object {
