@@ -13,7 +13,7 @@
 import type { Log } from '../shared/log';
 import { LruCache } from '../shared/lru-cache';
 import type { Meter } from '../shared/metrics';
-import type { SourceRecord } from '../shared/source-records';
+import type { SourceRecord } from '../tables/sources';
 import type { Finished, Verdict } from '../spec/normalize';
 import type { PrivacyKeyRing } from '../shared/privacy-hash';
 import { readPrivacyPolicy } from '../spec/privacy-policy';

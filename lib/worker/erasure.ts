@@ -39,9 +39,6 @@ import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
 import type { ProfileErasure } from '../tables/profiles';
 
-// TEMPORARY until the profiles branch lands: lib/worker/profiles/phase.ts and
-// tests/integration/profiles.test.ts import these from here; they live in lib/tables/erasures.ts.
-export { coveringCutoff, findTombstones, isErased, userHash } from '../tables/erasures';
 
 /** Every count the profile erasure reports has its audit attribute (checked when compiling). */
 const _audited: Record<keyof ProfileErasure, string> = AUDIT_PROFILE_COUNTS;

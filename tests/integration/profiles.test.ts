@@ -10,7 +10,7 @@ import { BatchExecuteStatementCommand, BatchWriteItemCommand, ProvisionedThrough
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
-import { userHash } from '../../lib/worker/erasure';
+import { userHash } from '../../lib/tables/erasures';
 import { keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { canonicalJson } from '../../lib/worker/profiles/profile';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';

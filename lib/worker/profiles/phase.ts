@@ -13,7 +13,7 @@
 import type { BatchRun } from '../batch-run';
 import { absorbWrites, noteFailure } from '../batch-run';
 import { BUDGET } from '../budget';
-import { coveringCutoff, findTombstones, isErased } from '../erasure';
+import { coveringCutoff, findTombstones, isErased } from '../../tables/erasures';
 import type { EventWrite } from '../parse';
 import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
 import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
