@@ -39,7 +39,6 @@ import { writeItems, type WriteDeps, type WriteRequest } from './write';
 import { EVENT_TYPES, type EventType } from '../spec/event-types';
 import type { ProfileErasure } from '../tables/profiles';
 
-
 /** Every count the profile erasure reports has its audit attribute (checked when compiling). */
 const _audited: Record<keyof ProfileErasure, string> = AUDIT_PROFILE_COUNTS;
 

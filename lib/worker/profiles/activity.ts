@@ -16,7 +16,7 @@ import { awsCall } from '../../shared/aws-call';
 import { forEachLimited } from '../../shared/concurrency';
 import { isAwsError, isConditionalFailure, translateAwsError, type DependencyError } from '../../shared/errors';
 import { backoffDelay, DeadlineError, type Backoff } from '../../shared/retry';
-import { marshallItem } from '../dynamo-wire';
+import { marshallItem } from '../../tables/dynamo-wire';
 import { activityItemKey, countAttribute, remaining, type Activity, type ProfileKey, type ProfileStore } from '../../tables/profiles';
 
 /** Parallel UpdateItem calls of one profile phase. */

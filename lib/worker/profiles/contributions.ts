@@ -12,7 +12,7 @@
  *   both ways (`aliases` of the user, `aliasedTo` of the previous id's user profile).
  */
 import type { EventRecord } from '../../message/format';
-import { fitsDynamo } from '../items';
+import { fitsDynamo } from '../../tables/events';
 import { erasureTime } from '../erasure';
 import { CAPS, dayOf, jsonValueBytes, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from '../../tables/profiles';
 import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './profile';

@@ -16,7 +16,7 @@ import { translateAwsError } from '../../shared/errors';
 import { statementError } from './statements';
 import { awsCall } from '../../shared/aws-call';
 import { DeadlineError } from '../../shared/retry';
-import { marshallItem } from '../dynamo-wire';
+import { marshallItem } from '../../tables/dynamo-wire';
 import {
   activityItemKey,
   anonymousUserKey,

@@ -9,7 +9,7 @@ import { BatchExecuteStatementCommand, type AttributeValue, type BatchStatementR
 import { awsCall } from '../../shared/aws-call';
 import { forEachLimited } from '../../shared/concurrency';
 import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
-import { marshallItem } from '../dynamo-wire';
+import { marshallItem } from '../../tables/dynamo-wire';
 import { profileItem } from '../../tables/profiles';
 import { profileItemKey } from '../../tables/profiles';
 import type { Profile } from './profile';
