@@ -41,10 +41,11 @@ export interface CompactResult {
   rewritten: string[];
 }
 
-/** Longer than the stream's lag behind the tables in normal operation (seconds), with a wide margin. */
+/**
+ * Longer than the stream's lag behind the tables in normal operation (seconds), with a wide margin.
+ * An erasure reaches the files within this plus `COMPACTION_SCHEDULE` (layout.ts).
+ */
 export const ERASURE_SETTLE_MS = 15 * 60 * 1000;
-/** The schedule of the compaction job (infra/lake.js); an erasure reaches the files within settle + this. */
-export const COMPACTION_SCHEDULE = 'rate(1 hour)';
 
 export interface PendingErasure {
   pk: string;

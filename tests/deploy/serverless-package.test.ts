@@ -267,7 +267,7 @@ describe('serverless package --stage test', () => {
 
   describe('queues and the worker trigger', () => {
     it('triggers the worker from the events queue with partial batch responses and bounded concurrency', () => {
-      // Act: the lake's stream triggers (infra/lake.js, tests/deploy/lake-template.test.ts) aside
+      // Act: the lake's stream triggers (infra/lake.ts, tests/deploy/lake-template.test.ts) aside
       const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([id]) => !id.startsWith('Lake'));
 
       // Assess
