@@ -62,7 +62,7 @@ export default tseslint.config(
   {
     // CommonJS that serverless loads with plain `require` (it cannot load TypeScript: infra/serverless.cjs loads it through tsx).
     files: ['infra/**/*.js', 'infra/**/*.cjs', 'scripts/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly' } },
+    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', __filename: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

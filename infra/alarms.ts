@@ -76,7 +76,13 @@ export function alarms(stack: Stack): Template {
     ApiServerErrorsAlarm: alarm(
       'api-5xx',
       'The API answered 5xx: Segment retries, but the ingest path is failing',
-      { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: ref('HttpApi') }], Statistic: 'Sum', Period: 300 },
+      {
+        Namespace: 'AWS/ApiGateway',
+        MetricName: '5xx',
+        Dimensions: [{ Name: 'ApiId', Value: ref('HttpApi') }],
+        Statistic: 'Sum',
+        Period: 300,
+      },
       0,
     ),
     IngestErrorsAlarm: alarm('ingest-errors', 'The ingest function crashed or timed out', lambda('ingest', 'Errors'), 0),

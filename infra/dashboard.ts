@@ -20,7 +20,13 @@ const lambda = (fn: string, metric: string, options: Options = {}) => [
   `\${${functionId(fn)}}`,
   { label: `${fn} ${metric}`, ...options },
 ];
-const sqs = (queue: string, metric: string) => ['AWS/SQS', metric, 'QueueName', `\${${queueId(queue)}.QueueName}`, { label: `${queue} ${metric}` }];
+const sqs = (queue: string, metric: string) => [
+  'AWS/SQS',
+  metric,
+  'QueueName',
+  `\${${queueId(queue)}.QueueName}`,
+  { label: `${queue} ${metric}` },
+];
 const graph = (title: string, metrics: unknown[], extra: Options = {}) => ({
   type: 'metric',
   width: 8,
@@ -78,7 +84,11 @@ function rows(stack: Stack) {
       graph(`Worker: events (${METRICS_NAMESPACE}, function=worker)`, FUNCTION_METRICS.worker.map(custom(stack, 'worker'))),
     ],
     [
-      graph('Queue depth', [sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesVisible'), sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesNotVisible')], latest),
+      graph(
+        'Queue depth',
+        [sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesVisible'), sqs(EVENTS_QUEUE, 'ApproximateNumberOfMessagesNotVisible')],
+        latest,
+      ),
       graph('Oldest queued message (s)', [sqs(EVENTS_QUEUE, 'ApproximateAgeOfOldestMessage')], latest),
       graph('Dead-letter queue depth', deadLetter ? [sqs(deadLetter, 'ApproximateNumberOfMessagesVisible')] : [], latest),
     ],

@@ -81,7 +81,11 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
   const all = stack.definitions.tables;
   const ofKind = (kind: string) => Object.keys(all).filter((name) => all[name]?.kind === kind);
   return [
-    { Sid: 'StoreEvents', Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: tablesArns([...ofKind('event'), ...ofKind('quarantine')]) },
+    {
+      Sid: 'StoreEvents',
+      Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      Resource: tablesArns([...ofKind('event'), ...ofKind('quarantine')]),
+    },
     // lib/worker/erasure.ts: Query a user's partition, delete its items with BatchWriteItem.
     { Sid: 'EraseEvents', Action: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], Resource: tablesArns(ofKind('event')) },
     // lib/worker/erasure.ts: tombstones and audit records are upserts; the worker reads tombstones in batches.
@@ -89,7 +93,13 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
       ? [{ Sid: 'AuditErasures', Action: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'], Resource: tablesArns([ERASURES_TABLE]) }]
       : []),
     ...(all[SCHEMAS_TABLE]
-      ? [{ Sid: 'LearnSchemas', Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Resource: tablesArns([SCHEMAS_TABLE]) }]
+      ? [
+          {
+            Sid: 'LearnSchemas',
+            Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+            Resource: tablesArns([SCHEMAS_TABLE]),
+          },
+        ]
       : []),
     // lib/worker/profiles/: batched reads, conditional writes on the revision read (PartiQL statements
     // in BatchExecuteStatement), key-only link items and erasure deletes in batches, and PutItem for a

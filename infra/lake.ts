@@ -8,7 +8,14 @@
  * the Glue database and one table per event type with partition projection (no crawler), the Athena
  * workgroup with its bytes-scanned limit, the stream triggers (INSERTs only) and the compaction schedule.
  */
-import { ATHENA_RESULTS_PREFIX, COMPACTION_SCHEDULE, LAKE_COLUMNS, LAKE_TABLES, PARTITION_COLUMNS, type ColumnType } from '../lib/lake/layout';
+import {
+  ATHENA_RESULTS_PREFIX,
+  COMPACTION_SCHEDULE,
+  LAKE_COLUMNS,
+  LAKE_TABLES,
+  PARTITION_COLUMNS,
+  type ColumnType,
+} from '../lib/lake/layout';
 import { EVENT_TYPES } from '../lib/spec/event-types';
 import { lambdaRole } from './iam';
 import { lakeBucketName } from './index';

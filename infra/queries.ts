@@ -53,7 +53,9 @@ export const QUERIES: Record<'refused' | 'rejected' | 'requestPath' | 'problems'
   serverErrors: {
     name: 'api-5xx',
     logGroups: ['api'],
-    query: ['filter status like /^5/', '| stats count(*) as requests by routeKey, status, integrationError', '| sort requests desc'].join('\n'),
+    query: ['filter status like /^5/', '| stats count(*) as requests by routeKey, status, integrationError', '| sort requests desc'].join(
+      '\n',
+    ),
   },
 };
 

@@ -96,12 +96,18 @@ export function stackOf(definitions: Definitions, settings: Settings): Stack {
 export const physicalName = (stack: Stack, name: string): string => `${stack.prefix}-${name}`;
 
 /** `tableOverrides` (`name=physical,...`), read as lib/shared/config.ts reads TABLE_OVERRIDES. */
-export function tableOverridesOf(stack: Pick<Stack, 'definitions' | 'settings'>): { overrides: Record<string, string>; problems: string[] } {
+export function tableOverridesOf(stack: Pick<Stack, 'definitions' | 'settings'>): {
+  overrides: Record<string, string>;
+  problems: string[];
+} {
   return parseTableOverrides(stack.settings.tableOverrides ?? '', Object.keys(stack.definitions.tables), 'param tableOverrides');
 }
 
 /** The maximum batching window of a function's SQS trigger, 0 when it has none. */
-async function sqsBatchingWindow(resolveConfigurationProperty: Resolver['resolveConfigurationProperty'], functionName: string): Promise<number> {
+async function sqsBatchingWindow(
+  resolveConfigurationProperty: Resolver['resolveConfigurationProperty'],
+  functionName: string,
+): Promise<number> {
   const events = await resolveConfigurationProperty(['functions', functionName, 'events']);
   const trigger = Array.isArray(events)
     ? (events as unknown[]).find((event): event is { sqs?: { maximumBatchingWindow?: unknown } } =>

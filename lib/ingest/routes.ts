@@ -65,7 +65,10 @@ function receivers(deps: IngestDeps): Record<Receiver, RouteHandler> {
 
 export function ingestRoutes(deps: IngestDeps): Route[] {
   const handlers = receivers(deps);
-  const routes = ROUTE_TABLE.map((entry) => ({ entry, route: { path: entry.path, methods: entry.methods, handler: handlers[entry.receiver] } }));
+  const routes = ROUTE_TABLE.map((entry) => ({
+    entry,
+    route: { path: entry.path, methods: entry.methods, handler: handlers[entry.receiver] },
+  }));
   // Every event route answers its browsers' preflight (cors.ts).
   return [...routes.map(({ route }) => route), ...routes.filter(({ entry }) => entry.preflight).map(({ route }) => preflightRoute(route))];
 }
