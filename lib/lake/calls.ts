@@ -26,6 +26,10 @@ export function invocationCalls(remainingMs: number | undefined, now = Date.now(
 }
 
 /** Sends one call through the door; `send` gets the abort signal that fires at the call's deadline. */
-export function lakeCall<T>(service: 'S3' | 'DynamoDB', calls: LakeCalls | undefined, send: (abortSignal?: AbortSignal) => Promise<T>): Promise<T> {
+export function lakeCall<T>(
+  service: 'S3' | 'DynamoDB',
+  calls: LakeCalls | undefined,
+  send: (abortSignal?: AbortSignal) => Promise<T>,
+): Promise<T> {
   return awsCall({ service, deadline: calls?.deadline, timeoutMs: LAKE_CALL_TIMEOUT_MS, counter: calls?.counter, abortable: true }, send);
 }
