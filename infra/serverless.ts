@@ -5,12 +5,13 @@
  * ingest function's routes) and `:metricsNamespace`.
  */
 import { METRICS_NAMESPACE } from '../lib/shared/metrics';
-import resourcesJson from './resources.json';
+import { EVENT_TTL_ATTRIBUTE, QUEUES, SERVICE_NAME, TABLES } from './index';
 import { ingestEvents as routeEvents } from './routes';
 import { readSettings, type Definitions, type Resolver } from './settings';
 import { generateTemplate } from './template';
 
-const definitions = resourcesJson as Definitions;
+/** infra/resources.json as infra/index.ts checked it: the tables the functions know by name (`TABLE_NAMES`). */
+const definitions: Definitions = { service: SERVICE_NAME, eventTtlAttribute: EVENT_TTL_ATTRIBUTE, tables: TABLES, queues: QUEUES };
 
 export const resources = async (resolver: Resolver) => generateTemplate(definitions, await readSettings(resolver)).Resources;
 export const outputs = async (resolver: Resolver) => generateTemplate(definitions, await readSettings(resolver)).Outputs;
