@@ -115,9 +115,9 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': ['error', { max, skipBlankLines: true, skipComments: true }] },
   })),
   {
-    // CommonJS that serverless loads with plain `require` (it cannot load TypeScript).
-    files: ['infra/**/*.js', 'scripts/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly' } },
+    // CommonJS that serverless loads with plain `require` (it cannot load TypeScript: infra/serverless.cjs loads it through tsx).
+    files: ['infra/**/*.js', 'infra/**/*.cjs', 'scripts/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', __filename: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -1,6 +1,6 @@
 /**
  * The one description of the resources this service owns. `serverless.yml` (through
- * `infra/cloudformation.js`), the local stack and the integration tests all read `resources.json`,
+ * `infra/template.ts`), the local stack and the integration tests all read `resources.json`,
  * so a table or queue cannot exist in one place and be missing in another.
  */
 import { EVENT_TYPES } from '../lib/spec/event-types';
@@ -54,9 +54,14 @@ for (const name of QUEUE_NAMES) {
   if (!QUEUES[name]) throw new Error(`infra/resources.json has no queue "${name}"`);
 }
 
+/** `segment-ingest-<stage>`: the stack's name, and the start of every name in it (tables, queues, API, alarms, dashboard). */
+export function stagePrefix(stage: string): string {
+  return `${SERVICE_NAME}-${stage}`;
+}
+
 /** Physical name of a table or queue in a stage: `segment-ingest-<stage>-<name>`. */
 export function resourceName(stage: string, name: TableName | QueueName): string {
-  return `${SERVICE_NAME}-${stage}-${name}`;
+  return `${stagePrefix(stage)}-${name}`;
 }
 
 /** Physical names of every table in a stage, keyed by logical name. */
@@ -66,8 +71,8 @@ export function tableNames(stage: string): Record<TableName, string> {
 
 /**
  * The lake's bucket in a stage: `segment-ingest-<stage>-lake`, and in AWS `-<account id>` after it,
- * since bucket names are global (infra/lake.js builds the same name).
+ * since bucket names are global (infra/lake.ts builds it with `${AWS::AccountId}`).
  */
 export function lakeBucketName(stage: string, accountId?: string): string {
-  return `${SERVICE_NAME}-${stage}-lake${accountId ? `-${accountId}` : ''}`;
+  return `${stagePrefix(stage)}-lake${accountId ? `-${accountId}` : ''}`;
 }

@@ -1,6 +1,6 @@
 /**
  * A deployed stage, found through the outputs of its CloudFormation stack `segment-ingest-<stage>`.
- * The output names are defined by `serverless.yml` (through `infra/cloudformation.js`); this is the
+ * The output names are defined by `serverless.yml` (through `infra/template.ts` and `infra/outputs.ts`); this is the
  * one place that knows them, so a rename there is a one-line change here.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';

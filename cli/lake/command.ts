@@ -10,7 +10,7 @@ import type { Command, CommandDeps } from '../core/command';
 import { EXIT, UsageError } from '../core/errors';
 import { formatNumber, formatTable } from '../core/format';
 import { write, type Io } from '../core/io';
-import { withStage, type Stage } from '../core/stage';
+import { requireSource, withStage, type Stage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { readErasureHashKey } from '../erasures/hash-key';
 import { readObservedPaths, readObservedSource } from '../../lib/tables/schemas';
@@ -54,8 +54,16 @@ async function printResult(io: Io, result: QueryResult, json: boolean): Promise<
   await write(io.stderr, `${formatNumber(result.rows.length)} row(s)\n`);
 }
 
-function withLake<T>(values: Values, io: Io, deps: CommandDeps, action: (stage: Stage, lake: LakeTarget) => Promise<T>): Promise<T> {
+/** Opens the stage and its lake, runs `action`, closes them; with `sourceId`, first refuses a source that does not exist (exit 2). */
+function withLake<T>(
+  values: Values,
+  io: Io,
+  deps: CommandDeps,
+  action: (stage: Stage, lake: LakeTarget) => Promise<T>,
+  sourceId?: string,
+): Promise<T> {
   return withStage(values, io, deps, async (stage) => {
+    if (sourceId !== undefined) await requireSource(stage, sourceId);
     const lake = await openLake(stage, values, io, deps);
     try {
       return await action(stage, lake);
@@ -224,22 +232,28 @@ export const lakeViews: Command = {
   async run({ values }, io, deps) {
     const sourceId = requiredSource(values);
     const apply = booleanOption(values, 'apply');
-    const views = await withLake(values, io, deps, async (stage, lake) => {
-      const table = stage.target.tables.schemas;
-      const source = await readObservedSource(stage.clients.documents, table, sourceId);
-      const built: LakeView[] = [];
-      for (const event of source.events) {
-        const view = eventView(sourceId, event, await readObservedPaths(stage.clients.documents, table, sourceId, event));
-        if (view) built.push(view);
-      }
-      if (apply && lake.athena) for (const view of built) await queryAthena(stage.target.region, lake.athena, view.sql);
-      if (apply && !lake.athena) {
-        const folder = lakeViewsFolder(io, stage.target.stage);
-        mkdirSync(folder, { recursive: true });
-        writeFileSync(path.join(folder, `${encodeURIComponent(sourceId)}.sql`), built.map((view) => `${view.sql};\n`).join(''));
-      }
-      return built;
-    });
+    const views = await withLake(
+      values,
+      io,
+      deps,
+      async (stage, lake) => {
+        const table = stage.target.tables.schemas;
+        const source = await readObservedSource(stage.clients.documents, table, sourceId);
+        const built: LakeView[] = [];
+        for (const event of source.events) {
+          const view = eventView(sourceId, event, await readObservedPaths(stage.clients.documents, table, sourceId, event));
+          if (view) built.push(view);
+        }
+        if (apply && lake.athena) for (const view of built) await queryAthena(stage.target.region, lake.athena, view.sql);
+        if (apply && !lake.athena) {
+          const folder = lakeViewsFolder(io, stage.target.stage);
+          mkdirSync(folder, { recursive: true });
+          writeFileSync(path.join(folder, `${encodeURIComponent(sourceId)}.sql`), built.map((view) => `${view.sql};\n`).join(''));
+        }
+        return built;
+      },
+      sourceId,
+    );
     if (views.length === 0) await write(io.stderr, `No events with properties or traits seen in source "${sourceId}" yet.\n`);
     for (const view of views) {
       await write(io.stdout, `${view.sql};\n`);

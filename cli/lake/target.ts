@@ -1,6 +1,6 @@
 /**
  * Where a stage's lake is: on the emulators, the bucket `lakeBucketName(stage)` on the S3 emulator;
- * in AWS, the bucket, Glue database and Athena workgroup named by the stack's outputs (infra/lake.js).
+ * in AWS, the bucket, Glue database and Athena workgroup named by the stack's outputs (infra/lake.ts).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { lakeBucketName } from '../../infra';
@@ -12,7 +12,7 @@ import type { Io } from '../core/io';
 import { readStackOutputs, stackName } from '../core/stack-outputs';
 import type { Stage } from '../core/stage';
 
-/** Stack output names of the lake (infra/lake.js defines them). */
+/** Stack output names of the lake (infra/lake.ts defines them). */
 export const LAKE_OUTPUTS = { bucket: 'LakeBucketName', database: 'LakeDatabaseName', workgroup: 'LakeWorkgroupName' } as const;
 
 export const S3_OPTION: Record<string, OptionSpec> = {

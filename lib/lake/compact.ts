@@ -17,6 +17,7 @@ import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sd
 import type { TableName } from '../../infra';
 import type { Log } from '../shared/log';
 import { legacyUserHash, userHash } from '../tables/erasures';
+import { lakeCall, type LakeCalls } from './calls';
 import { partitionPrefix, type Partition } from './layout';
 import { listLake, type LakeObject } from './objects';
 import { readParquet, writeParquet, type LakeRow } from './rows';
@@ -41,10 +42,17 @@ export interface CompactResult {
   rewritten: string[];
 }
 
-/** Longer than the stream's lag behind the tables in normal operation (seconds), with a wide margin. */
+/**
+ * Longer than the stream's lag behind the tables in normal operation (seconds), with a wide margin.
+ * An erasure reaches the files within this plus `COMPACTION_SCHEDULE` (layout.ts).
+ */
 export const ERASURE_SETTLE_MS = 15 * 60 * 1000;
-/** The schedule of the compaction job (infra/lake.js); an erasure reaches the files within settle + this. */
-export const COMPACTION_SCHEDULE = 'rate(1 hour)';
+
+/** One compaction run: its dependencies and its calls' deadline and count. */
+interface Run {
+  deps: CompactDeps;
+  calls: LakeCalls | undefined;
+}
 
 export interface PendingErasure {
   pk: string;
@@ -55,11 +63,15 @@ export interface PendingErasure {
   completedAt: string;
 }
 
-/** Compacts and erases now; see the module comment. `day` is YYYY-MM-DD. */
-export async function compactLake(deps: CompactDeps, options: { day?: string } = {}): Promise<CompactResult> {
+/**
+ * Compacts and erases now; see the module comment. `day` is YYYY-MM-DD; `calls`, the invocation's
+ * deadline and request count (calls.ts).
+ */
+export async function compactLake(deps: CompactDeps, options: { day?: string; calls?: LakeCalls } = {}): Promise<CompactResult> {
   const started = new Date(deps.now()).toISOString();
   const today = started.slice(0, 10);
-  const [objects, erasures] = await Promise.all([listLake(deps.s3, deps.bucket), pendingErasures(deps)]);
+  const { calls } = options;
+  const [objects, erasures] = await Promise.all([listLake(deps.s3, deps.bucket, undefined, calls), pendingErasures(deps, calls)]);
   const result: CompactResult = {
     partitions: 0,
     filesRead: 0,
@@ -75,7 +87,7 @@ export async function compactLake(deps: CompactDeps, options: { day?: string } =
     const merge = (options.day === undefined ? partition.day < today : partition.day === options.day) && files.length > 1;
     const erasing = erasures.filter((erasure) => erasure.sourceId === partition.sourceId);
     if (!merge && erasing.length === 0) continue;
-    const rewrite = await rewritePartition(deps, partition, files, erasing, merge);
+    const rewrite = await rewritePartition({ deps, calls }, partition, files, erasing, merge);
     result.filesRead += files.length;
     if (!rewrite) continue;
     result.partitions++;
@@ -84,20 +96,20 @@ export async function compactLake(deps: CompactDeps, options: { day?: string } =
     result.rewritten.push(...files.map((file) => file.key));
     for (const erasure of rewrite.erased.keys()) byErasure.get(erasure)?.push(...files.map((file) => file.key));
   }
-  for (const [erasure, keys] of byErasure) await recordSweep(deps, erasure, keys, started);
+  for (const [erasure, keys] of byErasure) await recordSweep({ deps, calls }, erasure, keys, started);
   return result;
 }
 
 /** Rewrites one partition as one file without the erased rows; undefined when nothing would change. */
 async function rewritePartition(
-  deps: CompactDeps,
+  { deps, calls }: Run,
   partition: Partition,
   files: readonly LakeObject[],
   erasures: readonly PendingErasure[],
   merge: boolean,
 ): Promise<{ written: boolean; erased: Map<PendingErasure, number> } | undefined> {
   const rows: LakeRow[] = [];
-  for (const file of files) rows.push(...(await readParquet(await readObject(deps.s3, deps.bucket, file.key))));
+  for (const file of files) rows.push(...(await readParquet(await readObject({ deps, calls }, file.key))));
   const erased = new Map<PendingErasure, number>();
   const hashes = new Map<string, [string, string]>();
   const kept = rows.filter((row) => {
@@ -110,10 +122,16 @@ async function rewritePartition(
   if (written) {
     const key = `${partitionPrefix(partition)}part-c${deps.now()}-${randomBytes(4).toString('hex')}.parquet`;
     const body = writeParquet(partition.type, kept);
-    await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' }));
+    const command = new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' });
+    await lakeCall('S3', calls, (abortSignal) => deps.s3.send(command, { abortSignal }));
   }
   // Only after the new file exists: a failure here leaves duplicates for the next run, never a loss.
-  await Promise.all(files.map((file) => deps.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: file.key }))));
+  await Promise.all(
+    files.map((file) => {
+      const command = new DeleteObjectCommand({ Bucket: deps.bucket, Key: file.key });
+      return lakeCall('S3', calls, (abortSignal) => deps.s3.send(command, { abortSignal }));
+    }),
+  );
   return { written, erased };
 }
 
@@ -140,26 +158,29 @@ function groupByPartition(objects: readonly LakeObject[]): Map<string, LakeObjec
   return groups;
 }
 
-async function readObject(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
-  const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!Body) throw new Error(`s3://${bucket}/${key} has no body`);
-  return Body.transformToByteArray();
+/** Reads an object whole, its body's transfer within the call's time limit too. */
+async function readObject({ deps, calls }: Run, key: string): Promise<Uint8Array> {
+  const command = new GetObjectCommand({ Bucket: deps.bucket, Key: key });
+  return lakeCall('S3', calls, async (abortSignal) => {
+    const { Body } = await deps.s3.send(command, { abortSignal });
+    if (!Body) throw new Error(`s3://${deps.bucket}/${key} has no body`);
+    return Body.transformToByteArray();
+  });
 }
 
 /** Completed erasures whose last lake sweep (if any) ran before they settled. */
-export async function pendingErasures(deps: Pick<CompactDeps, 'documents' | 'tables'>): Promise<PendingErasure[]> {
+export async function pendingErasures(deps: Pick<CompactDeps, 'documents' | 'tables'>, calls?: LakeCalls): Promise<PendingErasure[]> {
   const pending: PendingErasure[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const page = await deps.documents.send(
-      new ScanCommand({
-        TableName: deps.tables.erasures,
-        FilterExpression: 'begins_with(pk, :audit) AND attribute_exists(completedAt)',
-        ExpressionAttributeValues: { ':audit': 'audit#' },
-        ExclusiveStartKey: start,
-        ConsistentRead: true,
-      }),
-    );
+    const command = new ScanCommand({
+      TableName: deps.tables.erasures,
+      FilterExpression: 'begins_with(pk, :audit) AND attribute_exists(completedAt)',
+      ExpressionAttributeValues: { ':audit': 'audit#' },
+      ExclusiveStartKey: start,
+      ConsistentRead: true,
+    });
+    const page = await lakeCall('DynamoDB', calls, (abortSignal) => deps.documents.send(command, { abortSignal }));
     for (const item of page.Items ?? []) {
       const completedAt = String(item.completedAt);
       const swept = typeof item.lakeSweptAt === 'string' ? Date.parse(item.lakeSweptAt) : 0;
@@ -178,14 +199,13 @@ export async function pendingErasures(deps: Pick<CompactDeps, 'documents' | 'tab
   return pending;
 }
 
-async function recordSweep(deps: CompactDeps, erasure: PendingErasure, keys: string[], sweptAt: string): Promise<void> {
+async function recordSweep({ deps, calls }: Run, erasure: PendingErasure, keys: string[], sweptAt: string): Promise<void> {
   const add = keys.length > 0 ? ' ADD lakeRewrittenFiles :files' : '';
-  await deps.documents.send(
-    new UpdateCommand({
-      TableName: deps.tables.erasures,
-      Key: { pk: erasure.pk, sk: erasure.sk },
-      UpdateExpression: `SET lakeSweptAt = :at${add}`,
-      ExpressionAttributeValues: keys.length > 0 ? { ':at': sweptAt, ':files': new Set(keys) } : { ':at': sweptAt },
-    }),
-  );
+  const command = new UpdateCommand({
+    TableName: deps.tables.erasures,
+    Key: { pk: erasure.pk, sk: erasure.sk },
+    UpdateExpression: `SET lakeSweptAt = :at${add}`,
+    ExpressionAttributeValues: keys.length > 0 ? { ':at': sweptAt, ':files': new Set(keys) } : { ':at': sweptAt },
+  });
+  await lakeCall('DynamoDB', calls, (abortSignal) => deps.documents.send(command, { abortSignal }));
 }

@@ -2,12 +2,13 @@
  * Wiring for the lake Lambda: dependencies built from the environment once; the stream handler
  * hands DynamoDB stream batches to write.ts, the scheduled handler runs compact.ts.
  */
-import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { createDynamoClients, createS3Client, type ClientOptions } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';
 import { createLogger } from '../shared/log';
 import { createMeter, type Meter } from '../shared/metrics';
+import { invocationCalls } from './calls';
 import { compactLake, type CompactDeps, type CompactResult } from './compact';
 import { writeStreamRecords, type LakeWriteDeps, type LakeWriteResult } from './write';
 
@@ -32,11 +33,21 @@ export function loadLakeDeps(env: Record<string, string | undefined> = process.e
   };
 }
 
-/** The stream handler: a failed write throws, and Lambda retries the batch (write.ts names files so a retry adds nothing). */
+/**
+ * The stream handler: a failed write throws, and Lambda retries the batch (write.ts names files so a
+ * retry adds nothing). Its calls keep the invocation's deadline (calls.ts).
+ */
 export function createLakeHandler(deps: LakeWriteDeps & { meter: Meter }) {
-  return async (event: DynamoDBStreamEvent): Promise<LakeWriteResult> => {
-    const result = await writeStreamRecords(deps, event.Records);
-    deps.log.info('lake: wrote', { events: result.events, objects: result.objects.length, bytes: result.bytes, skipped: result.skipped });
+  return async (event: DynamoDBStreamEvent, context?: Context): Promise<LakeWriteResult> => {
+    const calls = invocationCalls(context?.getRemainingTimeInMillis());
+    const result = await writeStreamRecords(deps, event.Records, calls);
+    deps.log.info('lake: wrote', {
+      events: result.events,
+      objects: result.objects.length,
+      bytes: result.bytes,
+      skipped: result.skipped,
+      requests: calls.counter.requests,
+    });
     deps.meter.count('LakeFilesWritten', result.objects.length);
     deps.meter.count('LakeRowsWritten', result.events);
     deps.meter.count('LakeBytesWritten', result.bytes);
@@ -45,11 +56,12 @@ export function createLakeHandler(deps: LakeWriteDeps & { meter: Meter }) {
   };
 }
 
-/** The scheduled handler: compaction of finished days and pending erasures. */
+/** The scheduled handler: compaction of finished days and pending erasures, within the invocation's deadline. */
 export function createCompactHandler(deps: CompactDeps & { meter: Meter }) {
-  return async (): Promise<CompactResult> => {
-    const result = await compactLake(deps);
-    deps.log.info('lake: compacted', { ...result, rewritten: result.rewritten.length });
+  return async (_event?: unknown, context?: Context): Promise<CompactResult> => {
+    const calls = invocationCalls(context?.getRemainingTimeInMillis());
+    const result = await compactLake(deps, { calls });
+    deps.log.info('lake: compacted', { ...result, rewritten: result.rewritten.length, requests: calls.counter.requests });
     deps.meter.count('LakeFilesCompacted', result.rewritten.length);
     deps.meter.count('LakeRowsErased', result.rowsErased);
     deps.meter.flush();

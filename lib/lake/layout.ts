@@ -1,6 +1,6 @@
 /**
  * The lake's layout: which table each event type lands in, its columns, and where its files are.
- * The Lambda writes by it, the Glue tables (infra/lake.js) and the local DuckDB views are declared
+ * The Lambda writes by it, the Glue tables (infra/lake.ts) and the local DuckDB views are declared
  * from it, so a column cannot exist in the files and be missing in SQL.
  *
  * Objects: `<table>/source_id=<id>/dt=<YYYY-MM-DD>/part-<name>.parquet`, `dt` the UTC day the
@@ -39,6 +39,15 @@ function byType<T>(value: (type: EventType) => T): Record<EventType, T> {
 
 /** The partition columns, in path order. */
 export const PARTITION_COLUMNS = ['source_id', 'dt'] as const;
+
+/** Where Athena writes query results in the bucket (kept one day: they are copies of lake rows). */
+export const ATHENA_RESULTS_PREFIX = 'athena-results/';
+
+/**
+ * The schedule of the compaction job (infra/lake.ts); an erasure reaches the files within
+ * `ERASURE_SETTLE_MS` (compact.ts) plus this.
+ */
+export const COMPACTION_SCHEDULE = 'rate(1 hour)';
 
 export interface Partition {
   type: EventType;

@@ -1,5 +1,6 @@
 /** The lake's objects as S3 lists them, with the partition each belongs to. */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { lakeCall, type LakeCalls } from './calls';
 import { parseObjectKey, type Partition } from './layout';
 
 export interface LakeObject {
@@ -10,11 +11,12 @@ export interface LakeObject {
 }
 
 /** Every lake file of the bucket (under `prefix` if given); other objects (Athena results) are left out. */
-export async function listLake(s3: S3Client, bucket: string, prefix?: string): Promise<LakeObject[]> {
+export async function listLake(s3: S3Client, bucket: string, prefix?: string, calls?: LakeCalls): Promise<LakeObject[]> {
   const objects: LakeObject[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const command = new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token });
+    const page = await lakeCall('S3', calls, (abortSignal) => s3.send(command, { abortSignal }));
     for (const object of page.Contents ?? []) {
       const partition = object.Key ? parseObjectKey(object.Key) : undefined;
       if (!object.Key || !partition) continue;

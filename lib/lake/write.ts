@@ -16,6 +16,7 @@ import { EVENT_TYPES, type EventType } from '../spec/event-types';
 import type { Log } from '../shared/log';
 import { unmarshallItem, type AttributeMap } from '../tables/dynamo-wire';
 import { readEventItem } from '../tables/events';
+import { lakeCall, type LakeCalls } from './calls';
 import { partitionPrefix, type Partition } from './layout';
 import { eventRow, writeParquet, type LakeRow } from './rows';
 
@@ -42,8 +43,15 @@ interface Group {
   rows: LakeRow[];
 }
 
-/** Writes the events `records` insert, one object per partition; throws when a write fails, so Lambda retries the batch. */
-export async function writeStreamRecords(deps: LakeWriteDeps, records: readonly DynamoDBRecord[]): Promise<LakeWriteResult> {
+/**
+ * Writes the events `records` insert, one object per partition; throws when a write fails, so Lambda
+ * retries the batch. `calls`: the invocation's deadline and request count (calls.ts).
+ */
+export async function writeStreamRecords(
+  deps: LakeWriteDeps,
+  records: readonly DynamoDBRecord[],
+  calls?: LakeCalls,
+): Promise<LakeWriteResult> {
   const typeOf = tableTypes(deps.tables);
   const groups = new Map<string, Group>();
   let skipped = 0;
@@ -70,9 +78,8 @@ export async function writeStreamRecords(deps: LakeWriteDeps, records: readonly 
       const key = `${prefix}part-${group.firstSequence}.parquet`;
       const body = writeParquet(group.partition.type, group.rows);
       bytes += body.byteLength;
-      await deps.s3.send(
-        new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' }),
-      );
+      const command = new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' });
+      await lakeCall('S3', calls, (abortSignal) => deps.s3.send(command, { abortSignal }));
       return key;
     }),
   );

@@ -4,6 +4,7 @@
  */
 import { TABLE_NAMES, tableNames, type TableName } from '../../infra';
 import { ConfigError } from './errors';
+import { METRICS_NAMESPACE } from './metrics';
 import { parsePrivacyKeyRing, type PrivacyKeyRing } from './privacy-hash';
 
 /**
@@ -171,7 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     privacyHashKeys: privacyKeys(env.PRIVACY_HASH_KEY, problems),
     logLevel: env.LOG_LEVEL ?? 'INFO',
     serviceName: env.POWERTOOLS_SERVICE_NAME ?? `segment-ingest-${stage}`,
-    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'SegmentIngest',
+    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
   };
   if (config.erasureHashKey !== undefined && config.erasureHashKey.length < 16)
     problems.push('ERASURE_HASH_KEY must be at least 16 characters');
@@ -275,17 +276,32 @@ export function limitProblems(limits: Limits): string[] {
  * restored from point-in-time recovery (docs/operations.md, restore). Empty: none.
  */
 function tableOverrides(raw: string | undefined, problems: string[]): Partial<Record<TableName, string>> {
-  const overrides: Partial<Record<TableName, string>> = {};
-  for (const entry of (raw ?? '').split(',').map((part) => part.trim())) {
+  const parsed = parseTableOverrides(raw ?? '', TABLE_NAMES, 'TABLE_OVERRIDES');
+  problems.push(...parsed.problems);
+  return parsed.overrides as Partial<Record<TableName, string>>;
+}
+
+/**
+ * Reads `name=physical,...` against the known table names; `label` names the text in the problems
+ * (`TABLE_OVERRIDES` here, `param tableOverrides` in infra/settings.ts, which reads the same text).
+ */
+export function parseTableOverrides(
+  text: string,
+  tables: readonly string[],
+  label: string,
+): { overrides: Record<string, string>; problems: string[] } {
+  const overrides: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const entry of text.split(',').map((part) => part.trim())) {
     if (entry === '') continue;
     const [name = '', physical = '', ...rest] = entry.split('=').map((part) => part.trim());
-    if (!TABLE_NAMES.includes(name as TableName)) {
-      problems.push(`TABLE_OVERRIDES names an unknown table "${name}" in "${entry}"; tables are ${TABLE_NAMES.join(', ')}`);
+    if (!tables.includes(name)) {
+      problems.push(`${label} names an unknown table "${name}" in "${entry}"; tables are ${tables.join(', ')}`);
     } else if (rest.length > 0 || !/^[a-zA-Z0-9_.-]{3,255}$/.test(physical)) {
-      problems.push(`TABLE_OVERRIDES entry "${entry}" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)`);
+      problems.push(`${label} entry "${entry}" must be <table>=<DynamoDB table name> (3-255 letters, digits, _ . -)`);
     } else {
-      overrides[name as TableName] = physical;
+      overrides[name] = physical;
     }
   }
-  return overrides;
+  return { overrides, problems };
 }

@@ -27,7 +27,7 @@ export class ConfigError extends Error {
 }
 
 export type DependencyFailure = 'transient' | 'refused' | 'configuration';
-export type Service = 'DynamoDB' | 'SQS';
+export type Service = 'DynamoDB' | 'SQS' | 'S3';
 
 /** A failure of a call to an AWS service, classified. `code` is the service's error name. */
 export abstract class DependencyError extends Error {

@@ -5,9 +5,12 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
+/** The CloudWatch namespace of every metric of the service (POWERTOOLS_METRICS_NAMESPACE; the dashboard and alarms in infra/). */
+export const METRICS_NAMESPACE = 'SegmentIngest';
+
 /**
- * Every count the service emits. The dashboard in infra/cloudformation.js draws each of them, per
- * function (tests/deploy checks it against this list).
+ * Every count the service emits. The dashboard (infra/dashboard.ts) draws each of them on the
+ * series of the functions `FUNCTION_METRICS` names (tests/deploy checks both against the code).
  */
 export const COUNT_METRICS = [
   'EventsAccepted',
@@ -58,6 +61,35 @@ const UNITS: Partial<Record<MetricName, (typeof MetricUnit)[keyof typeof MetricU
 
 /** The functions, as the `function` dimension of every metric names them (the lake's stream and compaction handlers are both `lake`). */
 export type FunctionName = 'ingest' | 'worker' | 'lake';
+
+/**
+ * The counts each function emits, in the order its dashboard graph lists them. Both the ingest
+ * function and the worker also emit `LATENCY_METRIC`. The lake's are drawn whether the stage has
+ * the lake or not (a stage without it draws empty lines).
+ */
+export const FUNCTION_METRICS: Record<FunctionName, readonly MetricName[]> = {
+  ingest: [
+    'EventsAccepted',
+    'EventsRejected',
+    'EnqueueRetries',
+    'EnqueueFailures',
+    'PlanViolations',
+    'PrivacyRuleApplied',
+    'DependencyErrors',
+    'UnexpectedErrors',
+  ],
+  worker: [
+    'EventsStored',
+    'WriteRetries',
+    'QuarantinedRecords',
+    'Erasures',
+    'EventsRejected',
+    'DependencyErrors',
+    'UnexpectedErrors',
+    'ProfileWritesRefused',
+  ],
+  lake: ['LakeFilesWritten', 'LakeRowsWritten', 'LakeBytesWritten', 'LakeFilesCompacted', 'LakeRowsErased'],
+};
 
 export interface Meter {
   /**

@@ -1,8 +1,8 @@
 /**
- * infra/cloudformation.js on its own: that a table added to resources.json (issue 3's `erasures`)
+ * infra/template.ts on its own: that a table added to resources.json (issue 3's `erasures`)
  * is deployed, granted and output with no other change, and that bad settings stop the package.
  */
-import { generateTemplate } from '../../infra/cloudformation.js';
+import { generateTemplate } from '../../infra/template';
 import resourcesJson from '../../infra/resources.json';
 
 type Definitions = Parameters<typeof generateTemplate>[0];

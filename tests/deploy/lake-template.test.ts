@@ -1,9 +1,9 @@
 /**
- * infra/lake.js through infra/cloudformation.js: what the lake deploys with the stage parameter
+ * infra/lake.ts through infra/template.ts: what the lake deploys with the stage parameter
  * `lake` on (bucket, Glue tables with partition projection, Athena workgroup, stream triggers,
  * compaction schedule, role) and what stays with it off.
  */
-import { generateTemplate } from '../../infra/cloudformation.js';
+import { generateTemplate } from '../../infra/template';
 import lakeTables from '../../infra/lake-tables.json';
 import resourcesJson from '../../infra/resources.json';
 import { EVENT_TYPES } from '../../lib/spec/event-types';

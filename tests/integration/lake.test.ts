@@ -206,4 +206,12 @@ describe('lake views', () => {
     );
     expect(rows).toEqual([{ total: 27.5, order_id: expect.stringMatching(/^o-\d+$/), t: 'DOUBLE' }]);
   });
+  it('says a source that does not exist does not exist, with exit 2, like the other commands', async () => {
+    const result = await cli(stack, ['lake', 'views', '--source', 'shop-wbe'], { env: { DATA_DIR: cacheDir } });
+
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('segment-ingest: source "shop-wbe" does not exist in');
+    expect(result.stderr).toContain('"segment-ingest sources list" shows the sources');
+  });
 });
