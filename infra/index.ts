@@ -8,10 +8,10 @@ import resources from './resources.json';
 
 /**
  * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are
- * never stored again) and an audit record per delete request; see lib/worker/erasure.ts. `schemas`
- * holds the observed shape of each event key, never a value; see lib/shared/schema-records.ts.
+ * never stored again) and an audit record per delete request; see lib/tables/erasures.ts. `schemas`
+ * holds the observed shape of each event key, never a value; see lib/tables/schemas.ts.
  * `profiles` holds user, anonymous and group profiles and group memberships; see
- * lib/worker/profiles/layout.ts.
+ * lib/tables/profiles.ts.
  */
 export const TABLE_NAMES = [...EVENT_TYPES, 'rejected', 'sources', 'keys', 'erasures', 'schemas', 'profiles'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];

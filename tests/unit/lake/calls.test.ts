@@ -15,7 +15,7 @@ import { createDynamoClients, createS3Client } from '../../../lib/shared/clients
 import { ConfigurationError, TransientError } from '../../../lib/shared/errors';
 import { silentLog, type Log } from '../../../lib/shared/log';
 import { noMeter } from '../../../lib/shared/metrics';
-import { marshallItem } from '../../../lib/worker/dynamo-wire';
+import { marshallItem } from '../../../lib/tables/dynamo-wire';
 import { testStage } from '../../support/stack';
 
 const stage = testStage();
