@@ -4,7 +4,8 @@
  * so a table or queue cannot exist in one place and be missing in another.
  */
 import { EVENT_TYPES } from '../lib/spec/event-types';
-import resources from './resources.json';
+// Named imports: esbuild keeps only the parts a bundle uses (the functions need no queue settings).
+import { eventTtlAttribute, queues, service, tables } from './resources.json';
 
 /**
  * `erasures` holds a tombstone per erased user (the cut-off below which that user's events are
@@ -38,20 +39,25 @@ export interface QueueDefinition {
   maxReceiveCount?: number;
 }
 
-export const SERVICE_NAME: string = resources.service;
+export const SERVICE_NAME: string = service;
 /**
  * The attribute holding an event item's expiry (epoch seconds) when the stage keeps events for
  * `eventRetentionDays`; DynamoDB TTL on the event tables deletes items past it.
  */
-export const EVENT_TTL_ATTRIBUTE: string = resources.eventTtlAttribute;
-export const TABLES: Record<TableName, TableDefinition> = resources.tables as Record<TableName, TableDefinition>;
-export const QUEUES: Record<QueueName, QueueDefinition> = resources.queues as Record<QueueName, QueueDefinition>;
+export const EVENT_TTL_ATTRIBUTE: string = eventTtlAttribute;
+export const TABLES: Record<TableName, TableDefinition> = tables as Record<TableName, TableDefinition>;
+/** The queues, each checked present; marked pure so that a bundle that never reads them carries neither them nor the check. */
+export const QUEUES: Record<QueueName, QueueDefinition> = /* @__PURE__ */ checkedQueues(queues as Record<QueueName, QueueDefinition>);
+
+function checkedQueues(definitions: Record<QueueName, QueueDefinition>): Record<QueueName, QueueDefinition> {
+  for (const name of QUEUE_NAMES) {
+    if (!definitions[name]) throw new Error(`infra/resources.json has no queue "${name}"`);
+  }
+  return definitions;
+}
 
 for (const name of TABLE_NAMES) {
   if (!TABLES[name]) throw new Error(`infra/resources.json has no table "${name}"`);
-}
-for (const name of QUEUE_NAMES) {
-  if (!QUEUES[name]) throw new Error(`infra/resources.json has no queue "${name}"`);
 }
 
 /** `segment-ingest-<stage>`: the stack's name, and the start of every name in it (tables, queues, API, alarms, dashboard). */

@@ -21,7 +21,7 @@ const root = path.resolve(__dirname, '..');
  * has a tracking plan, so its cold start does not pay for it (lib/ingest/plan-checks.ts).
  */
 export const CHUNKS: Record<keyof typeof FUNCTIONS, Record<string, string>> = {
-  ingest: { 'plan-compiler': 'lib/spec/plan-compiler.ts' },
+  ingest: { 'plan-compiler': 'lib/spec/plan-compiler.ts', 'privacy-engine': 'lib/spec/privacy-engine.ts' },
   worker: {},
   lake: {},
 };

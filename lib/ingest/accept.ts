@@ -155,7 +155,7 @@ export async function acceptEvents(
 ): Promise<HttpResponse> {
   const source = await admitSource(deps, delivery, items.length);
   const plan = await deps.plans.planFor(source);
-  const policy = deps.privacy.policyFor(source);
+  const policy = await deps.privacy.policyFor(source);
   const privacy = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
   const judgement = judgeEvents(deps, delivery, items, options, plan, privacy);
   if (privacy) finishPrivacyRun(privacy, deps.meter, judgement.warnings);
@@ -285,7 +285,7 @@ function recordOutcome(deps: IngestDeps, delivery: Delivery, judgement: Judgemen
  * of the body is stored.
  */
 export async function quarantineBody(deps: IngestDeps, delivery: Delivery, text: string, problem: Problem): Promise<never> {
-  const policy = deps.privacy.policyFor(await admitSource(deps, delivery, 1));
+  const policy = await deps.privacy.policyFor(await admitSource(deps, delivery, 1));
   const run = policy && startPrivacyRun(policy, deps.config.limits.maxEventBytes);
   const raw = run ? quarantinedBody(run, text) : text;
   const result = await deps.enqueue([serializeRecord(rejectedRecord(delivery, raw, [problem.message]))], delivery.request.deadline);

@@ -16,32 +16,54 @@ import type { Meter } from '../shared/metrics';
 import type { SourceRecord } from '../tables/sources';
 import type { Finished, Verdict } from '../spec/normalize';
 import type { PrivacyKeyRing } from '../shared/privacy-hash';
-import { readPrivacyPolicy } from '../spec/privacy-policy';
-import { applyPolicy, compilePolicy, type CompiledPolicy, type Memo, type Tally } from '../spec/privacy-rules';
+import type * as PrivacyEngineModule from '../spec/privacy-engine';
+import type { CompiledPolicy, Memo, Tally } from '../spec/privacy-rules';
+
+/** The policy code, a chunk loaded at the first source with a policy (lib/spec/privacy-engine.ts). */
+export type PrivacyEngine = typeof PrivacyEngineModule;
+
+/** A source's compiled policy and the code that applies it. */
+export interface ActivePolicy {
+  compiled: CompiledPolicy;
+  engine: PrivacyEngine;
+}
 
 export interface PrivacyLoader {
-  /** The compiled policy of `source`; `undefined` without one. Throws when the stored policy cannot be applied. */
-  policyFor(source: SourceRecord | undefined): CompiledPolicy | undefined;
+  /**
+   * The compiled policy of `source`; `undefined` without one. Throws when the stored policy cannot
+   * be applied or its code cannot be loaded (the request is answered 503, never let through as sent).
+   */
+  policyFor(source: SourceRecord | undefined): Promise<ActivePolicy | undefined>;
 }
 
 const POLICY_ENTRIES = 100;
 const POLICY_TTL_MS = 24 * 3_600_000;
 
-export function createPrivacyLoader(log: Log, keys: PrivacyKeyRing | undefined): PrivacyLoader {
-  const policies = new LruCache<CompiledPolicy>(POLICY_ENTRIES);
+export function createPrivacyLoader(
+  log: Log,
+  keys: PrivacyKeyRing | undefined,
+  loadEngine: () => Promise<PrivacyEngine> = () => import('../spec/privacy-engine'),
+): PrivacyLoader {
+  const policies = new LruCache<ActivePolicy>(POLICY_ENTRIES);
+  let loading: Promise<PrivacyEngine> | undefined;
   return {
-    policyFor(source) {
+    async policyFor(source) {
       const text = source?.privacyPolicy;
       if (text === undefined || source === undefined) return undefined;
       const version = source.privacyPolicyVersion ?? text;
       const cached = policies.get(version);
       if (cached) return cached.value;
       try {
-        const read = readPrivacyPolicy(JSON.parse(text));
+        loading ??= loadEngine().catch((error: unknown) => {
+          loading = undefined;
+          throw error;
+        });
+        const engine = await loading;
+        const read = engine.readPrivacyPolicy(JSON.parse(text));
         if ('problems' in read) throw new Error(`the stored policy is invalid: ${read.problems.length} problem(s)`);
-        const compiled = compilePolicy(read.policy, keys?.current);
-        policies.set(version, compiled, POLICY_TTL_MS);
-        return compiled;
+        const active = { compiled: engine.compilePolicy(read.policy, keys?.current), engine };
+        policies.set(version, active, POLICY_TTL_MS);
+        return active;
       } catch (error) {
         log.error('the privacy policy of a source cannot be applied; its requests are answered 503', {
           sourceId: source.sourceId,
@@ -57,6 +79,7 @@ export function createPrivacyLoader(log: Log, keys: PrivacyKeyRing | undefined):
 /** One request's privacy work: what each rule did (for the metric) and how many events consent withheld. */
 export interface PrivacyRun {
   policy: CompiledPolicy;
+  engine: PrivacyEngine;
   tally: Tally;
   /** The hashes made in this request (a batch repeats its user's id): dropped with the request. */
   memo: Memo;
@@ -64,8 +87,8 @@ export interface PrivacyRun {
   maxEventBytes: number;
 }
 
-export function startPrivacyRun(policy: CompiledPolicy, maxEventBytes: number): PrivacyRun {
-  return { policy, tally: new Map(), memo: new Map(), withheld: 0, maxEventBytes };
+export function startPrivacyRun({ compiled, engine }: ActivePolicy, maxEventBytes: number): PrivacyRun {
+  return { policy: compiled, engine, tally: new Map(), memo: new Map(), withheld: 0, maxEventBytes };
 }
 
 /**
@@ -78,7 +101,7 @@ export function privacyFinisher(run: PrivacyRun): (event: Record<string, unknown
 }
 
 function finishEvent(run: PrivacyRun, event: Record<string, unknown>, ownsEvent: boolean): Finished {
-  const applied = applyPolicy(run.policy, event, run.tally, run.memo, ownsEvent);
+  const applied = run.engine.applyPolicy(run.policy, event, run.tally, run.memo, ownsEvent);
   if ('withheld' in applied) {
     run.withheld++;
     return { withheld: true };
@@ -117,7 +140,7 @@ export function applyPrivacy(run: PrivacyRun, verdict: Verdict): Verdict | undef
 export function quarantinedText(run: PrivacyRun, item: unknown): string {
   if (typeof item !== 'object' || item === null) return JSON.stringify(item) ?? String(item);
   if (Array.isArray(item)) return JSON.stringify(item.map((element) => JSON.parse(quarantinedText(run, element)) as unknown));
-  const applied = applyPolicy(run.policy, item as Record<string, unknown>, run.tally, run.memo);
+  const applied = run.engine.applyPolicy(run.policy, item as Record<string, unknown>, run.tally, run.memo);
   if ('withheld' in applied) return JSON.stringify(`(not kept: the user's consent denies category ${applied.withheld})`);
   const batch = applied.event.batch;
   if (!Array.isArray(batch)) return JSON.stringify(applied.event);

@@ -24,6 +24,9 @@ import { RE2JS } from 're2js';
 import { eventKeyOf } from './event-keys';
 import { describePlanErrors, type PlanDocument, type PlanMode, type UnplannedMode } from './tracking-plan';
 
+/** Loaded with the compiler by the ingest function (lib/ingest/plan-checks.ts), which reads a stored plan only to compile it. */
+export { readPlanDocument } from './tracking-plan';
+
 export interface PlanVerdict {
   /** False when the event's key is not in the plan (alias and delete are never checked: always planned). */
   planned: boolean;

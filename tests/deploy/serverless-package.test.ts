@@ -139,8 +139,10 @@ describe('serverless package --stage test', () => {
     expect(sizes['worker.zip']).toBeGreaterThan(100 * 1024);
   });
 
-  it('packages the tracking-plan compiler beside the ingest bundle, which imports it when a source has a plan', () => {
-    expect(zipEntries['ingest.zip']).toEqual(expect.arrayContaining(['dist/ingest/index.js', 'dist/ingest/plan-compiler.js']));
+  it('packages the tracking-plan compiler and the privacy policy code beside the ingest bundle, which imports them when a source has a plan or a policy', () => {
+    expect(zipEntries['ingest.zip']).toEqual(
+      expect.arrayContaining(['dist/ingest/index.js', 'dist/ingest/plan-compiler.js', 'dist/ingest/privacy-engine.js']),
+    );
     expect(zipEntries['worker.zip']).not.toContain('dist/worker/plan-compiler.js');
   });
 

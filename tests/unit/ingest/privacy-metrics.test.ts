@@ -6,6 +6,7 @@
 import { finishPrivacyRun, privacyFinisher, startPrivacyRun } from '../../../lib/ingest/privacy';
 import { createMeter } from '../../../lib/shared/metrics';
 import { readPrivacyPolicy } from '../../../lib/spec/privacy-policy';
+import * as privacyEngine from '../../../lib/spec/privacy-engine';
 import { compilePolicy } from '../../../lib/spec/privacy-rules';
 
 interface EmfLine {
@@ -38,7 +39,8 @@ it("writes a request's counts per rule, and their sum, as metrics of its one rec
     consent: [{ category: 'Advertising', action: 'drop' }],
   });
   if ('problems' in read) throw new Error(read.problems.join('; '));
-  const run = startPrivacyRun(compilePolicy(read.policy, { version: 1, key: 'unit-privacy-key-0123456789' }), 32_768);
+  const compiled = compilePolicy(read.policy, { version: 1, key: 'unit-privacy-key-0123456789' });
+  const run = startPrivacyRun({ compiled, engine: privacyEngine }, 32_768);
   const finish = privacyFinisher(run);
   const emails = ['a@x.example', 'b@x.example'];
   finish({ type: 'identify', userId: 'u1', traits: { email: emails[0] }, context: { ip: '203.0.113.7' } });

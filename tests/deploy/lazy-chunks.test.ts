@@ -1,8 +1,8 @@
 /**
- * The tracking-plan compiler is a file of its own beside the ingest bundle (scripts/build.ts
- * CHUNKS): the bundle must not carry the Ajv compiler, and must load the file when a source has a
- * plan. Built with the deploy's settings and run in a fresh `node`, as Lambda runs it, against the
- * emulators.
+ * The tracking-plan compiler and the privacy policy code are files of their own beside the ingest
+ * bundle (scripts/build.ts CHUNKS): the bundle must not carry them, and must load each when a
+ * source has a plan or a policy. Built with the deploy's settings and run in a fresh `node`, as
+ * Lambda runs it, against the emulators.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { preparePolicy, setPrivacyPolicy } from '../../lib/admin/privacy-policies';
 import { preparePlan, setTrackingPlan } from '../../lib/admin/tracking-plans';
 import { bundleOptions, buildFunction, FUNCTIONS } from '../../scripts/build';
 import { httpApiEvent, segmentEvent } from '../support/events';
@@ -41,6 +42,35 @@ it('keeps the Ajv compiler out of the ingest bundle: only its runtime helpers fo
   expect(ajvFiles.filter((file) => !file.includes('node_modules/ajv/dist/runtime/'))).toEqual([]);
 });
 
+it('keeps the privacy policy code out of the ingest bundle', async () => {
+  const result = await build({
+    ...bundleOptions(path.join(outDir, 'check.js')),
+    entryPoints: [path.join(root, FUNCTIONS.ingest)],
+    write: false,
+  });
+
+  const inputs = Object.keys(result.metafile?.inputs ?? {});
+  expect(inputs).toContain('lib/ingest/privacy.ts');
+  expect(inputs.filter((file) => /lib\/spec\/privacy-(rules|policy|engine)\.ts$/.test(file))).toEqual([]);
+});
+
+it('loads the privacy policy code from beside the bundle and applies a source policy', async () => {
+  const policy = { consent: [{ category: 'Advertising', action: 'drop' }] };
+  await setPrivacyPolicy(
+    { documents: stack.clients.documents, tables: stack.config.tables },
+    stack.sourceId,
+    preparePolicy(JSON.stringify(policy)),
+  );
+  const authorization = `Basic ${Buffer.from(`${stack.key}:`).toString('base64')}`;
+  const denied = segmentEvent('track', { context: { consent: { categoryPreferences: { Advertising: false } } } });
+  const requests = [httpApiEvent({ headers: { authorization }, body: JSON.stringify(denied) })];
+
+  const [withheld] = await runBundle(requests);
+
+  expect(withheld?.statusCode).toBe(200);
+  expect(JSON.parse(withheld?.body ?? '{}')).toMatchObject({ warnings: [expect.stringContaining('accepted and not stored')] });
+});
+
 it('loads the compiler from beside the bundle and enforces a source plan', async () => {
   const plan = { mode: 'block', events: { 'Order Completed': { properties: { properties: { required: ['total'] } } } } };
   await setTrackingPlan(
@@ -53,6 +83,17 @@ it('loads the compiler from beside the bundle and enforces a source plan', async
     httpApiEvent({ headers: { authorization }, body: JSON.stringify(segmentEvent('track', { properties: {} })) }),
     httpApiEvent({ headers: { authorization }, body: JSON.stringify(segmentEvent('track', { properties: { total: 1 } })) }),
   ];
+  const [blocked, stored] = await runBundle(requests);
+
+  expect(blocked?.statusCode).toBe(400);
+  expect(JSON.parse(blocked?.body ?? '{}')).toMatchObject({
+    message: 'invalid track: "properties.total" is required (tracking plan rule "required")',
+  });
+  expect(stored?.statusCode).toBe(200);
+});
+
+/** Runs `requests` through the built bundle in a fresh node, one after another; their answers. */
+async function runBundle(requests: unknown[]): Promise<Array<{ statusCode: number; body: string } | undefined>> {
   const script = `
     const { handler } = require(process.env.BUNDLE);
     (async () => {
@@ -76,10 +117,5 @@ it('loads the compiler from beside the bundle and enforces a source plan', async
 
   // The function's own log and metric lines go to stdout too.
   const answers = stdout.split('\n').find((line) => line.startsWith('ANSWERS ')) ?? '';
-  const [blocked, stored] = JSON.parse(answers.slice('ANSWERS '.length)) as Array<{ statusCode: number; body: string }>;
-  expect(blocked?.statusCode).toBe(400);
-  expect(JSON.parse(blocked?.body ?? '{}')).toMatchObject({
-    message: 'invalid track: "properties.total" is required (tracking plan rule "required")',
-  });
-  expect(stored?.statusCode).toBe(200);
-});
+  return JSON.parse(answers.slice('ANSWERS '.length)) as Array<{ statusCode: number; body: string }>;
+}
