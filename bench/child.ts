@@ -6,6 +6,7 @@
  */
 import { installLogSink, measureIngest, measureWorker } from './in-process';
 import { measureNaive } from './naive';
+import { measurePrivacyRatio } from './privacy-ratio';
 import { measureSiteDay } from './site-day-pass';
 import { SITE_DAY, SITE_DAY_QUICK } from './site-day';
 import type { ShapeId } from './shapes';
@@ -16,7 +17,7 @@ process.env.AWS_SECRET_ACCESS_KEY = 'benchmark';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 interface Task {
-  task: 'ingest' | 'worker' | 'naive' | 'siteday';
+  task: 'ingest' | 'worker' | 'naive' | 'siteday' | 'privacy';
   /** The shape; for `siteday`, the shapes to run, comma-separated. */
   shape: ShapeId;
   /** Site day only: the quick model (bench/site-day.ts). */
@@ -40,20 +41,22 @@ async function main(): Promise<void> {
   const logs = installLogSink();
   const options = { rounds: task.rounds, roundMs: task.roundMs };
   const result =
-    task.task === 'siteday'
-      ? await measureSiteDay(task.shape.split(',') as ShapeId[], task.quick === true ? SITE_DAY_QUICK : SITE_DAY)
-      : task.task === 'ingest'
-        ? await measureIngest(task.shape, options, logs, task.plan === true, task.privacy === true)
-        : task.task === 'naive'
-          ? await measureNaive(task.shape, options)
-          : await measureWorker(
-              task.shape,
-              options,
-              logs,
-              task.batchSize,
-              task.learn !== false,
-              task.profiles === false ? { PROFILES: 'false' } : {},
-            );
+    task.task === 'privacy'
+      ? await measurePrivacyRatio(task.shape, task.rounds, task.roundMs)
+      : task.task === 'siteday'
+        ? await measureSiteDay(task.shape.split(',') as ShapeId[], task.quick === true ? SITE_DAY_QUICK : SITE_DAY)
+        : task.task === 'ingest'
+          ? await measureIngest(task.shape, options, logs, task.plan === true, task.privacy === true)
+          : task.task === 'naive'
+            ? await measureNaive(task.shape, options)
+            : await measureWorker(
+                task.shape,
+                options,
+                logs,
+                task.batchSize,
+                task.learn !== false,
+                task.profiles === false ? { PROFILES: 'false' } : {},
+              );
   if (process.send) process.send(result, () => process.exit(0));
   else process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
 }

@@ -19,6 +19,7 @@ import type { IngestMeasurement, WorkerMeasurement } from './in-process';
 import type { NaiveMeasurement } from './naive';
 import { writePerformancePage } from './performance-page';
 import { renderReport, type BenchResult } from './report';
+import type { PrivacyRatio } from './privacy-ratio';
 import { SHAPES, type ShapeId } from './shapes';
 import { SITE_DAY, SITE_DAY_QUICK } from './site-day';
 import type { SiteDayMeasurement } from './site-day-pass';
@@ -51,7 +52,7 @@ function parseArgs(argv: string[]) {
 
 /** `extra`: the worker's batch size when not the deployed one, the ingest's tracking plan, the worker's schema learning or profiles off. */
 function runChild<T>(
-  task: 'ingest' | 'worker' | 'naive' | 'siteday',
+  task: 'ingest' | 'worker' | 'naive' | 'siteday' | 'privacy',
   shape: ShapeId | string,
   rounds: number,
   roundMs: number,
@@ -104,8 +105,8 @@ async function main(): Promise<void> {
       shape.ingest = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs);
       log(`ingest, in process: ${SHAPES[id].label}, 50-event tracking plan on`);
       shape.ingestWithPlan = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs, { plan: true });
-      log(`ingest, in process: ${SHAPES[id].label}, ten-rule privacy policy on`);
-      shape.ingestWithPrivacy = await runChild<IngestMeasurement>('ingest', id, args.rounds, args.roundMs, { privacy: true });
+      log(`ingest, in process: ${SHAPES[id].label}, ten-rule privacy policy off and on in alternating rounds`);
+      shape.privacyRatio = await runChild<PrivacyRatio>('privacy', id, Math.max(args.rounds, 5), args.roundMs);
     }
     if (args.sections.has('worker')) {
       log(`worker, in process: ${SHAPES[id].label}`);
