@@ -8,25 +8,7 @@ import { createMeter } from '../../../lib/shared/metrics';
 import { readPrivacyPolicy } from '../../../lib/spec/privacy-policy';
 import * as privacyEngine from '../../../lib/spec/privacy-engine';
 import { compilePolicy } from '../../../lib/spec/privacy-rules';
-
-interface EmfLine {
-  _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
-  [field: string]: unknown;
-}
-
-function captureStdout(act: () => void): string[] {
-  const lines: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  });
-  try {
-    act();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines;
-}
+import { captureStdout, type EmfLine } from '../../support/emf';
 
 it("writes a request's counts per rule, and their sum, as metrics of its one record", () => {
   // Prepare: three events, two rules that change values and one that changes none.

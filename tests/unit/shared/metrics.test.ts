@@ -3,26 +3,7 @@
  * `function` dimensions, so the two functions' latencies and counts are separate CloudWatch series.
  */
 import { createMeter } from '../../../lib/shared/metrics';
-
-interface EmfLine {
-  _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
-  [field: string]: unknown;
-}
-
-/** Runs `act` and returns the EMF lines it wrote to stdout (Powertools writes one JSON object per line). */
-function captureEmf(act: () => void): EmfLine[] {
-  const lines: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  });
-  try {
-    act();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines.map((line) => JSON.parse(line) as EmfLine).filter((line) => line._aws !== undefined);
-}
+import { captureEmf } from '../../support/emf';
 
 describe('createMeter', () => {
   it.each(['ingest', 'worker'] as const)('writes every %s series with the service and function dimensions', (fn) => {
