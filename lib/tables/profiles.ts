@@ -393,25 +393,18 @@ export async function readItems(
   return found;
 }
 
-/**
- * Stored profiles at `keys`, keyed by `keyText`, with their activity when `activity` (the identity
- * and activity items in one BatchGetItem); absent ones are missing from the map.
- */
+/** Stored profiles (their identity items) at `keys`, keyed by `keyText`; absent ones are missing from the map. */
 export async function readProfiles(
   store: ProfileStore,
   keys: readonly ProfileKey[],
   consistent: boolean,
   deadline: number,
-  activity = true,
 ): Promise<Map<string, Profile>> {
-  const itemKeys = keys.flatMap((key) =>
-    activity && key.kind !== 'group' ? [profileItemKey(key), activityItemKey(key)] : [profileItemKey(key)],
-  );
-  const items = await readItems(store, itemKeys, consistent, deadline);
+  const items = await readItems(store, keys.map(profileItemKey), consistent, deadline);
   const profiles = new Map<string, Profile>();
   for (const key of keys) {
     const item = items.get(itemId(profileItemKey(key)));
-    const profile = item && profileFromItem(item, items.get(itemId(activityItemKey(key))));
+    const profile = item && profileFromItem(item);
     if (profile) profiles.set(keyText(key), profile);
   }
   return profiles;

@@ -35,7 +35,7 @@ let store: ProfileStore;
 
 beforeAll(async () => {
   stack = await startTestStack({ startWorker: false });
-  reader = createProfileReader(stack.workerDeps.writer, stack.config.tables.profiles);
+  reader = createProfileReader(stack.workerDeps.writer, stack.config.tables);
   store = { writer: stack.workerDeps.writer, table: stack.config.tables.profiles, clock: systemClock, log: silentLog };
 });
 

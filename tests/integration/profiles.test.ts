@@ -25,7 +25,7 @@ let reader: ProfileReader;
 
 beforeAll(async () => {
   stack = await startTestStack({ startWorker: false });
-  reader = createProfileReader(stack.workerDeps.writer, stack.config.tables.profiles);
+  reader = createProfileReader(stack.workerDeps.writer, stack.config.tables);
 });
 
 afterAll(async () => {
