@@ -78,16 +78,19 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
 
 async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
   const key: ProfileKey = { kind: 'anon', sourceId, id: anonymousId };
-  const [stored, users, activity] = await Promise.all([
+  const [stored, users] = await Promise.all([
     reader.get([key]).then((found) => found.get(keyText(key))),
     usersOf(reader, sourceId, anonymousId),
-    reader.activity(key),
   ]);
-  if (!stored && users.userIds.length === 0 && !activity)
-    return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
   const userId = users.userIds.at(-1);
   const user = userId === undefined ? undefined : users.profiles.get(userId);
-  if (own || !user) return { view: await anonymousView(reader, key, stored, users.userIds, activity) };
+  if (own || !user) {
+    // Its own activity (events without a userId) only when its own profile is printed.
+    const activity = await reader.activity(key);
+    if (!stored && users.userIds.length === 0 && !activity)
+      return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
+    return { view: await anonymousView(reader, key, stored, users.userIds, activity) };
+  }
   const others = users.userIds.filter((id) => id !== userId);
   const note =
     `Anonymous id ${JSON.stringify(anonymousId)} belongs to user ${JSON.stringify(userId)}` +

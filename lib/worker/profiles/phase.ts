@@ -20,7 +20,6 @@ import { coalesce, contributionOf, type EventContribution, type ProfileDelta } f
 import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from '../../tables/profiles';
 import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
-import type { Profile } from '../../tables/profiles';
 import type { DependencyError } from '../../shared/errors';
 
 export type ProfileStats = {
