@@ -73,7 +73,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
       ? undefined
       : `${JSON.stringify(userId)} was aliased to ${chain.map((id) => JSON.stringify(id)).join(', then ')}: ` +
         `segment-ingest profile --source ${sourceId} --user ${JSON.stringify(last)} shows the profile it went to.`;
-  return { view: await userView(reader, stored, activity), note };
+  return { view: await userView(reader, stored, { activity }), note };
 }
 
 async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
@@ -89,7 +89,7 @@ async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymou
     const activity = await reader.activity(key);
     if (!stored && users.userIds.length === 0 && !activity)
       return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
-    return { view: await anonymousView(reader, key, stored, users.userIds, activity) };
+    return { view: await anonymousView(reader, key, stored, users.userIds, { activity }) };
   }
   const others = users.userIds.filter((id) => id !== userId);
   const note =

@@ -150,10 +150,14 @@ export async function groupsView(
   return ids.map((groupId, i) => ({ groupId, traits: traitsView(groups.get(keyText(keys[i] as ProfileKey))) }));
 }
 
-/** A user's profile as `segment-ingest profile` prints it (`activity` read when not given). */
-export async function userView(reader: ProfileReader, profile: Profile, activity?: EventActivity): Promise<Record<string, unknown>> {
+/** A user's profile as `segment-ingest profile` prints it; its activity read unless `known` (read already, maybe none). */
+export async function userView(
+  reader: ProfileReader,
+  profile: Profile,
+  known?: { activity: EventActivity | undefined },
+): Promise<Record<string, unknown>> {
   const aliasedTo = latestLink(profile, 'aliasedTo');
-  const [groups, seen] = await Promise.all([groupsView(reader, profile), activity ?? reader.activity(profile.key)]);
+  const [groups, seen] = await Promise.all([groupsView(reader, profile), known ? known.activity : reader.activity(profile.key)]);
   return {
     sourceId: profile.key.sourceId,
     userId: profile.key.id,
@@ -175,10 +179,10 @@ export async function anonymousView(
   key: ProfileKey,
   profile: Profile | undefined,
   userIds: readonly string[],
-  activity?: EventActivity,
+  known?: { activity: EventActivity | undefined },
 ): Promise<Record<string, unknown>> {
   const userId = userIds.at(-1);
-  const [groups, seen] = await Promise.all([profile ? groupsView(reader, profile) : [], activity ?? reader.activity(key)]);
+  const [groups, seen] = await Promise.all([profile ? groupsView(reader, profile) : [], known ? known.activity : reader.activity(key)]);
   return {
     sourceId: key.sourceId,
     anonymousId: key.id,

@@ -67,14 +67,14 @@ async function anonymousProfile(sourceId: string, anonymousId: string) {
     usersOf(reader, sourceId, anonymousId),
     reader.activity(key),
   ]);
-  return stored || users.userIds.length > 0 || activity ? anonymousView(reader, key, stored, users.userIds, activity) : undefined;
+  return stored || users.userIds.length > 0 || activity ? anonymousView(reader, key, stored, users.userIds, { activity }) : undefined;
 }
 
 /** A user's profile as `segment-ingest profile` prints it (a user seen only in events has no identity item), or undefined. */
 async function userProfile(sourceId: string, userId: string) {
   const key: ProfileKey = { kind: 'user', sourceId, id: userId };
   const [stored, activity] = await Promise.all([profileOf(sourceId, 'user', userId), reader.activity(key)]);
-  return stored || activity ? userView(reader, stored ?? bareProfile(key), activity) : undefined;
+  return stored || activity ? userView(reader, stored ?? bareProfile(key), { activity }) : undefined;
 }
 
 /**
