@@ -108,7 +108,7 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
       ? [
           {
             Sid: 'KeepProfiles',
-            // Exactly lib/tables/profiles.ts PROFILE_WORKER_ACTIONS (tests/deploy checks): UpdateItem for activity.
+            // Exactly lib/tables/profiles.ts PROFILE_WORKER_ACTIONS (tests/deploy checks).
             Action: [
               'dynamodb:BatchGetItem',
               'dynamodb:PartiQLInsert',
@@ -116,7 +116,6 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
               'dynamodb:PartiQLDelete',
               'dynamodb:BatchWriteItem',
               'dynamodb:PutItem',
-              'dynamodb:UpdateItem',
             ],
             Resource: tablesArns(ofKind('profile')),
           },

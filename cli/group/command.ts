@@ -33,7 +33,7 @@ export const group: Command = {
     if (groupId === undefined) throw new UsageError('--group GROUP_ID is required');
     const view = await withStage(values, io, deps, async (stage) => {
       await requireSource(stage, sourceId);
-      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
+      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables);
       const key: ProfileKey = { kind: 'group', sourceId, id: groupId };
       const [stored, members] = await Promise.all([
         reader.get([key]).then((found) => found.get(keyText(key))),

@@ -7,7 +7,7 @@ import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/tables/profiles';
-import { aliasChain, anonymousView, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
+import { aliasChain, anonymousView, bareProfile, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
 
 export const profile: Command = {
   spec: {
@@ -25,10 +25,13 @@ export const profile: Command = {
       ...TARGET_OPTIONS,
     },
     details: [
-      'The profile is read by key (its profile and activity items, <source>#user#<userId>, in the profiles table); nothing is scanned.',
-      'An anonymous id seen with a userId belongs to that user (the latest one, if several); its own profile holds what',
-      'it did before (identify, group and activity without a userId). A user that was aliased to another id says so in',
-      '"aliasedTo". Without a profile, nothing is printed on stdout, a message on stderr, and the exit status is 0.',
+      'The profile is read by key (its item <source>#user#<userId>, profile, in the profiles table); nothing is scanned.',
+      'firstSeen, lastSeen and counts are derived at read time from the stored events (a Query per event table of the',
+      "user's partitions, as `events` reads them): exact under redelivery and replay, and no longer counting events that",
+      'were erased or expired. An anonymous id seen with a userId belongs to that user (the latest one, if several); its',
+      'own profile holds what it did before (identify, group and events without a userId). A user that was aliased to',
+      'another id says so in "aliasedTo". A user or anonymous id with neither a profile nor a stored event: nothing on',
+      'stdout, a message on stderr, and the exit status is 0.',
     ].join('\n'),
     examples: [
       'segment-ingest profile --source shop-web --user u-123',
@@ -40,7 +43,7 @@ export const profile: Command = {
     if (booleanOption(values, 'own') && anonymousId === undefined) throw new UsageError('--own goes with --anonymous');
     const found = await withStage(values, io, deps, async (stage) => {
       await requireSource(stage, sourceId);
-      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables.profiles);
+      const reader = createProfileReader(stage.clients.dynamodb, stage.target.tables);
       const ids = await storedIds(stage, io, deps, sourceId, { userId, anonymousId });
       return ids.userId !== undefined
         ? lookUpUser(reader, sourceId, ids.userId)
@@ -59,8 +62,10 @@ interface Found {
 
 async function lookUpUser(reader: ProfileReader, sourceId: string, userId: string): Promise<Found> {
   const key: ProfileKey = { kind: 'user', sourceId, id: userId };
-  const stored = (await reader.get([key])).get(keyText(key));
-  if (!stored) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
+  const [found, activity] = await Promise.all([reader.get([key]).then((profiles) => profiles.get(keyText(key))), reader.activity(key)]);
+  if (!found && !activity) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
+  // A user seen only in events that changed no identity (tracks, pages...) has no identity item.
+  const stored = found ?? bareProfile(key);
   const chain = await aliasChain(reader, stored);
   const last = chain.at(-1);
   const note =
@@ -68,7 +73,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
       ? undefined
       : `${JSON.stringify(userId)} was aliased to ${chain.map((id) => JSON.stringify(id)).join(', then ')}: ` +
         `segment-ingest profile --source ${sourceId} --user ${JSON.stringify(last)} shows the profile it went to.`;
-  return { view: await userView(reader, stored), note };
+  return { view: await userView(reader, stored, { activity }), note };
 }
 
 async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
@@ -77,11 +82,15 @@ async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymou
     reader.get([key]).then((found) => found.get(keyText(key))),
     usersOf(reader, sourceId, anonymousId),
   ]);
-  if (!stored && users.userIds.length === 0)
-    return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
   const userId = users.userIds.at(-1);
   const user = userId === undefined ? undefined : users.profiles.get(userId);
-  if (own || !user) return { view: await anonymousView(reader, key, stored, users.userIds) };
+  if (own || !user) {
+    // Its own activity (events without a userId) only when its own profile is printed.
+    const activity = await reader.activity(key);
+    if (!stored && users.userIds.length === 0 && !activity)
+      return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
+    return { view: await anonymousView(reader, key, stored, users.userIds, { activity }) };
+  }
   const others = users.userIds.filter((id) => id !== userId);
   const note =
     `Anonymous id ${JSON.stringify(anonymousId)} belongs to user ${JSON.stringify(userId)}` +

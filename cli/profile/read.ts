@@ -1,12 +1,15 @@
 /**
- * Reading profiles for the CLI, by key only: BatchGetItem reads of profiles, each its identity and
- * its activity item (strongly consistent; lib/tables/profiles.ts) and a Query of one group's members partition. Nothing is scanned. Profiles are
- * printed as JSON with their traits in name order and their links oldest first.
+ * Reading profiles for the CLI, by key only: BatchGetItem reads of identity items (strongly
+ * consistent; lib/tables/profiles.ts), a Query of one group's members partition, and the activity
+ * (first and last seen, counts) derived from the identity's stored events, a Query per event table
+ * (lib/tables/events.ts `readActivity`). Nothing is scanned. Profiles are printed as JSON with their
+ * traits in name order and their links oldest first.
  */
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { silentLog } from '../../lib/shared/log';
 import { systemClock } from '../../lib/shared/retry';
-import { EVENT_TYPES } from '../../lib/spec/event-types';
+import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
+import { readActivity, type EventActivity } from '../../lib/tables/events';
 import { setOwn } from '../../lib/shared/own-keys';
 import {
   anonymousUsersPartitionKey,
@@ -29,9 +32,15 @@ export interface ProfileReader {
   members(sourceId: string, groupId: string): Promise<string[]>;
   /** The userIds an anonymous id was seen with, in id order. */
   anonymousUsers(sourceId: string, anonymousId: string): Promise<string[]>;
+  /** The activity of a user (or an anonymous id without a user) from its stored events; undefined without any. */
+  activity(key: ProfileKey): Promise<EventActivity | undefined>;
 }
 
-export function createProfileReader(client: DynamoDBClient, table: string): ProfileReader {
+/** The tables a reader reads: the profiles table, and the event tables activity is derived from. */
+export type ReaderTables = { profiles: string } & Record<EventType, string>;
+
+export function createProfileReader(client: DynamoDBClient, tables: ReaderTables): ProfileReader {
+  const table = tables.profiles;
   const store: ProfileStore = { writer: client, table, clock: systemClock, log: silentLog };
   /** The sort keys of one partition of key-only items, page by page. */
   const sortKeys = async (pk: string): Promise<string[]> => {
@@ -57,6 +66,11 @@ export function createProfileReader(client: DynamoDBClient, table: string): Prof
     get: (keys) => readProfiles(store, keys, true, Date.now() + LOOKUP_MS),
     members: (sourceId, groupId) => sortKeys(membersPartitionKey(sourceId, groupId)),
     anonymousUsers: (sourceId, anonymousId) => sortKeys(anonymousUsersPartitionKey(sourceId, anonymousId)),
+    activity: async (key) => {
+      if (key.kind === 'group') return undefined;
+      const identity = key.kind === 'user' ? { userId: key.id } : { anonymousId: key.id };
+      return readActivity(client, tables, { sourceId: key.sourceId, ...identity }, EVENT_TYPES);
+    },
   };
 }
 
@@ -112,12 +126,17 @@ function decodeTrait(value: unknown): unknown {
   return value;
 }
 
-/** firstSeen, lastSeen and counts (types in their usual order), when the profile keeps activity. */
-export function activityView(profile: Profile): Record<string, unknown> {
-  if (!profile.activity) return {};
-  const { counts, firstSeen, lastSeen } = profile.activity;
-  const ordered = [...EVENT_TYPES.filter((t) => counts.has(t)), ...[...counts.keys()].filter((t) => !EVENT_TYPES.includes(t as never))];
+/** firstSeen, lastSeen and counts (types in their usual order), when the identity has stored events. */
+export function activityView(activity: EventActivity | undefined): Record<string, unknown> {
+  if (!activity) return {};
+  const { counts, firstSeen, lastSeen } = activity;
+  const ordered = EVENT_TYPES.filter((t) => counts.has(t));
   return { firstSeen, lastSeen, counts: Object.fromEntries(ordered.map((type) => [type, counts.get(type) ?? 0])) };
+}
+
+/** A profile with nothing stored in its identity item: what a user or an anonymous id seen only in events shows. */
+export function bareProfile(key: ProfileKey): Profile {
+  return { key, rev: 0, traits: new Map(), links: new Map() };
 }
 
 /** The groups of a profile with each group's merged traits (read from the group profiles). */
@@ -131,9 +150,14 @@ export async function groupsView(
   return ids.map((groupId, i) => ({ groupId, traits: traitsView(groups.get(keyText(keys[i] as ProfileKey))) }));
 }
 
-/** A user's profile as `segment-ingest profile` prints it. */
-export async function userView(reader: ProfileReader, profile: Profile): Promise<Record<string, unknown>> {
+/** A user's profile as `segment-ingest profile` prints it; its activity read unless `known` (read already, maybe none). */
+export async function userView(
+  reader: ProfileReader,
+  profile: Profile,
+  known?: { activity: EventActivity | undefined },
+): Promise<Record<string, unknown>> {
   const aliasedTo = latestLink(profile, 'aliasedTo');
+  const [groups, seen] = await Promise.all([groupsView(reader, profile), known ? known.activity : reader.activity(profile.key)]);
   return {
     sourceId: profile.key.sourceId,
     userId: profile.key.id,
@@ -141,8 +165,8 @@ export async function userView(reader: ProfileReader, profile: Profile): Promise
     anonymousIds: linkIds(profile, 'anonymousIds'),
     aliases: linkIds(profile, 'aliases'),
     ...(aliasedTo === undefined ? {} : { aliasedTo }),
-    groups: await groupsView(reader, profile),
-    ...activityView(profile),
+    groups,
+    ...activityView(seen),
   };
 }
 
@@ -155,16 +179,18 @@ export async function anonymousView(
   key: ProfileKey,
   profile: Profile | undefined,
   userIds: readonly string[],
+  known?: { activity: EventActivity | undefined },
 ): Promise<Record<string, unknown>> {
   const userId = userIds.at(-1);
+  const [groups, seen] = await Promise.all([profile ? groupsView(reader, profile) : [], known ? known.activity : reader.activity(key)]);
   return {
     sourceId: key.sourceId,
     anonymousId: key.id,
     ...(userId === undefined ? {} : { userId }),
     userIds,
     traits: traitsView(profile),
-    groups: profile ? await groupsView(reader, profile) : [],
-    ...(profile ? activityView(profile) : {}),
+    groups,
+    ...activityView(seen),
   };
 }
 

@@ -110,8 +110,9 @@ export interface Config {
    */
   profiles: boolean;
   /**
-   * Profiles keep counts and first/last seen times of every event type (stage parameter
-   * `profileActivity`, env PROFILE_ACTIVITY). Traits, links and groups are kept either way.
+   * Deprecated and ignored (stage parameter `profileActivity`, env PROFILE_ACTIVITY): the worker no
+   * longer keeps activity; `segment-ingest profile` derives it from the event tables (issue 22,
+   * docs/configuration.md). Still read so a stage that sets it deploys and loads as before.
    */
   profileActivity: boolean;
   /**

@@ -6,21 +6,22 @@
  * | item | pk | sk |
  * |---|---|---|
  * | a user's profile (identity) | `<sourceId>#user#<userId>` | `profile` |
- * | its activity | `<sourceId>#user#<userId>` | `activity` |
- * | an anonymous id's own profile, its activity | `<sourceId>#anon#<anonymousId>` | `profile`, `activity` |
+ * | its activity (earlier versions only; erasure deletes it) | `<sourceId>#user#<userId>` | `activity` |
+ * | an anonymous id's own profile (its activity, earlier versions) | `<sourceId>#anon#<anonymousId>` | `profile` (`activity`) |
  * | a group's profile | `<sourceId>#group#<groupId>` | `profile` |
  * | a member of a group | `<sourceId>#members#<groupId>` | `<userId>` |
  * | a user an anonymous id was seen with | `<sourceId>#anon-users#<anonymousId>` | `<userId>` |
  *
  * Source ids hold no `#` (lib/admin/sources.ts), and ids are at most 1,024 bytes of UTF-8 each
  * (lib/spec/normalize.ts), so every key is unambiguous and fits DynamoDB's 2,048-byte partition and
- * 1,024-byte sort keys. A profile is read with one BatchGetItem of its two items; a group's members,
+ * 1,024-byte sort keys. A profile is read with one BatchGetItem of its identity item; a group's members,
  * or the users an anonymous id belongs to, with one Query of their partition. Those two are key-only
  * items, written once when the user's profile gains the group or the anonymous id.
  *
- * The identity item (`profile`) is written only when an event changes what it holds; activity
- * lives in an item of its own (`activity`), a few dozen bytes updated in place (UpdateItem `ADD`),
- * so the events that only add activity never rewrite the identity, however large it has grown.
+ * The identity item (`profile`) is written only when an event changes what it holds. Activity
+ * (first and last seen, counts) is not kept here: `segment-ingest profile` derives it from the event
+ * tables at read time (lib/tables/events.ts `readActivity`), so an event that changes no identity
+ * costs no profile write at all, and counts stay exact under redelivery.
  *
  * Identity attributes (absent when empty):
  * - `kind` (`user`, `anon`, `group`), `sourceId`, and `userId`, `anonymousId` or `groupId`;
@@ -32,8 +33,9 @@
  *   user), `aliasedTo` (the ids this one was aliased to) and `groups` (user, anon) to the version of
  *   the latest alias or group call.
  *
- * Activity attributes (stage parameter `profileActivity`): `firstSeen`, `lastSeen` (event times) and
- * `<type>Count` per event type (`trackCount`, ...): top-level numbers, so `ADD` can create them.
+ * The `activity` item that earlier versions updated in place held `firstSeen`, `lastSeen` and
+ * `<type>Count` per event type (`trackCount`, ...); `activityItem`/`activityFromItem` describe it, and
+ * user erasure deletes it where it exists (lib/worker/profiles/erase.ts).
  */
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../shared/aws-call';
@@ -149,8 +151,10 @@ export const ITEM_LIMIT_BYTES = 400 * 1024;
  * The DynamoDB actions the profile code calls on the profiles table, worker and CLI together: the
  * worker role's grant on the table is exactly this list (tests/deploy/serverless-package.test.ts).
  * BatchGetItem: reads of profiles; PartiQL statements (BatchExecuteStatement): conditional identity
- * writes; UpdateItem: activity; BatchWriteItem: link items and erasure's deletes; PutItem: a link
- * item BatchWriteItem refused, resent alone (lib/worker/write.ts). The CLI also Queries (its own role).
+ * writes, and erasure's delete of an activity item left by earlier versions; BatchWriteItem: link
+ * items and erasure's deletes; PutItem: a link item BatchWriteItem refused, resent alone
+ * (lib/worker/write.ts). No UpdateItem: activity is no longer written (derived at read time from the
+ * event tables, lib/tables/events.ts `readActivity`). The CLI also Queries (its own role).
  */
 export const PROFILE_WORKER_ACTIONS = [
   'dynamodb:BatchGetItem',
@@ -159,7 +163,6 @@ export const PROFILE_WORKER_ACTIONS = [
   'dynamodb:PartiQLInsert',
   'dynamodb:PartiQLUpdate',
   'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
 ] as const;
 
 /** What an erasure removed from the profiles table, counted in its audit record. */
@@ -393,25 +396,18 @@ export async function readItems(
   return found;
 }
 
-/**
- * Stored profiles at `keys`, keyed by `keyText`, with their activity when `activity` (the identity
- * and activity items in one BatchGetItem); absent ones are missing from the map.
- */
+/** Stored profiles (their identity items) at `keys`, keyed by `keyText`; absent ones are missing from the map. */
 export async function readProfiles(
   store: ProfileStore,
   keys: readonly ProfileKey[],
   consistent: boolean,
   deadline: number,
-  activity = true,
 ): Promise<Map<string, Profile>> {
-  const itemKeys = keys.flatMap((key) =>
-    activity && key.kind !== 'group' ? [profileItemKey(key), activityItemKey(key)] : [profileItemKey(key)],
-  );
-  const items = await readItems(store, itemKeys, consistent, deadline);
+  const items = await readItems(store, keys.map(profileItemKey), consistent, deadline);
   const profiles = new Map<string, Profile>();
   for (const key of keys) {
     const item = items.get(itemId(profileItemKey(key)));
-    const profile = item && profileFromItem(item, items.get(itemId(activityItemKey(key))));
+    const profile = item && profileFromItem(item);
     if (profile) profiles.set(keyText(key), profile);
   }
   return profiles;

@@ -40,7 +40,7 @@ export interface WorkerDeps {
   /** Sends the batch writes (lib/shared/clients.ts `createWriteClient`). */
   writer: WriteDeps['writer'];
   config: Pick<Config, 'tables' | 'rejectedRetentionDays' | 'writeConcurrency'> &
-    Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string; profiles?: boolean; profileActivity?: boolean };
+    Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string; profiles?: boolean };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
   /** Records the observed schemas (schemas/learn.ts); without it, nothing is learned. */
@@ -107,7 +107,7 @@ const PHASES: readonly Phase[] = [
     name: 'profiles',
     async run(run, state, deps) {
       if (deps.config.profiles === false) return undefined;
-      return updateProfiles(run, state.plan.eventWrites, state.dropped, state.outcome, deps.config.profileActivity ?? true);
+      return updateProfiles(run, state.plan.eventWrites, state.dropped, state.outcome);
     },
   },
   {

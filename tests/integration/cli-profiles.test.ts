@@ -1,9 +1,12 @@
 /**
  * `segment-ingest profile` and `segment-ingest group` against a local stage whose profiles were
  * made by the running pipeline (HTTP, queue, worker): what they print, on which stream, and the
- * exit codes, including a user and a group that have no profile.
+ * exit codes, including a user and a group that have no profile, and counts that a redelivered
+ * message does not double (activity is derived from the stored events, issue 22).
  */
-import { segmentEvent } from '../support/events';
+import { createWorker } from '../../lib/worker/process-batch';
+import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
+import { eventMessage } from '../support/records';
 import { cli, runBin, stackEnv } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -91,6 +94,56 @@ describe('profile', () => {
 
     expect(user).toEqual({ code: 0, stdout: '', stderr: `No profile for user "nobody" in source "${stack.sourceId}".\n` });
     expect(anonymous).toEqual({ code: 0, stdout: '', stderr: `No profile for anonymous id "nobody" in source "${stack.sourceId}".\n` });
+  });
+
+  it('prints counts and first/last seen that a message SQS delivers twice does not double', async () => {
+    // Prepare: one queue message of three events, handed to the worker twice, as SQS redelivers a
+    // message whose deletion did not happen in time.
+    const events = [
+      segmentEvent('identify', { userId: 'redelivered', timestamp: at(10), traits: { plan: 'free' } }),
+      segmentEvent('track', { userId: 'redelivered', timestamp: at(11) }),
+      segmentEvent('track', { userId: 'redelivered', timestamp: at(12) }),
+    ];
+    const message = sqsRecord(eventMessage(stack.sourceId, events));
+    const worker = createWorker(stack.workerDeps);
+
+    // Act
+    const first = await worker(sqsEvent(message));
+    const again = await worker(sqsEvent(message));
+    const result = await cli(stack, ['profile', '--source', stack.sourceId, '--user', 'redelivered']);
+
+    // Assess
+    expect([first.batchItemFailures, again.batchItemFailures]).toEqual([[], []]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      userId: 'redelivered',
+      traits: { plan: 'free' },
+      firstSeen: at(10),
+      lastSeen: at(12),
+      counts: { identify: 1, track: 2 },
+    });
+  });
+
+  it('prints the activity of a user seen only in events that change no profile', async () => {
+    // A track without an anonymous id writes nothing to the profiles table (issue 22).
+    const response = await stack.send('/v1/track', segmentEvent('track', { userId: 'tracks-only', timestamp: at(20) }));
+    expect(response.status).toBe(200);
+    await stack.drain();
+
+    const result = await cli(stack, ['profile', '--source', stack.sourceId, '--user', 'tracks-only']);
+
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      sourceId: stack.sourceId,
+      userId: 'tracks-only',
+      traits: {},
+      anonymousIds: [],
+      aliases: [],
+      groups: [],
+      firstSeen: at(20),
+      lastSeen: at(20),
+      counts: { track: 1 },
+    });
   });
 
   it('refuses bad arguments with exit code 2', async () => {

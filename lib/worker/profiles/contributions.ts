@@ -3,8 +3,8 @@
  * (never from stored items), and the batch's additions coalesced into one delta per profile, so a
  * batch writes each profile it touches at most once.
  *
- * - every event of a user (or, without a userId, of an anonymous id) adds activity to that profile
- *   when activity is on;
+ * - activity (first and last seen, counts) is not kept here: `segment-ingest profile` derives it
+ *   from the stored events, so an event that changes no identity adds nothing;
  * - an event carrying both ids links them, both ways (`anonymousIds` of the user, and an item in
  *   the anonymous id's users partition, written when the user's profile gains the link);
  * - identify merges its traits; group adds the group to the profile, merges the group's traits into
@@ -38,8 +38,8 @@ export interface ProfileDelta {
   owners: Set<string>;
 }
 
-/** What one event adds; undefined when it adds nothing (activity off, and nothing to merge or link). */
-export function contributionOf(record: EventRecord, owner: string, activity: boolean): EventContribution | undefined {
+/** What one event adds; undefined when it adds nothing (nothing to merge or link). */
+export function contributionOf(record: EventRecord, owner: string): EventContribution | undefined {
   const { event, sourceId } = record;
   const { userId, anonymousId } = event;
   const version = versionOf(event.timestamp, event.messageId);
@@ -57,10 +57,6 @@ export function contributionOf(record: EventRecord, owner: string, activity: boo
   };
   if (userId !== undefined) contribution.subjects.push(userId);
   let touched = false;
-  if (activity) {
-    main.activity = { counts: new Map([[event.type, 1]]), firstSeen: event.timestamp, lastSeen: event.timestamp };
-    touched = true;
-  }
   if (userId !== undefined && anonymousId !== undefined) {
     link(main, 'anonymousIds', anonymousId, dayOf(event.timestamp));
     contribution.anonymousUser = { anonymousId, userId };

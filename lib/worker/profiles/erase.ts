@@ -56,7 +56,8 @@ export async function eraseUserProfile(
   const ids: LinkHints = {};
   for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
   const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
-  // The activity item before the identity: a run cut short still finds the identity next time.
+  // The activity item (written by earlier versions; the worker keeps no activity now) before the
+  // identity: a run cut short still finds the identity next time.
   if (activity) await deleteActivity(store, self, deadline);
   if (own) {
     // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
@@ -191,8 +192,8 @@ async function unlink(
     change: (profile: Profile, stored: boolean): Change => {
       removed[i] = stored ? links.filter((link) => removeLink(profile, link, userId)).length : 0;
       if (removed[i] === 0) return false;
-      // A profile left with nothing is deleted, unless it has activity of its own (an item apart).
-      return isEmptyProfile(profile) && !known.activity ? 'delete' : true;
+      // A profile left with nothing is deleted (its activity is derived from its events, kept apart).
+      return isEmptyProfile(profile) ? 'delete' : true;
     },
   }));
   const results = await changeProfiles(store, requests, deadline);

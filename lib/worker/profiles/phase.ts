@@ -20,8 +20,6 @@ import { coalesce, contributionOf, type EventContribution, type ProfileDelta } f
 import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from '../../tables/profiles';
 import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
-import { writeActivity } from './activity';
-import type { Profile } from '../../tables/profiles';
 import type { DependencyError } from '../../shared/errors';
 
 export type ProfileStats = {
@@ -52,13 +50,12 @@ export async function updateProfiles(
   events: readonly EventWrite[],
   dropped: ReadonlySet<WriteRequest>,
   outcome: WriteOutcome,
-  activity: boolean,
 ): Promise<ProfileStats | undefined> {
   const refused = new Set(outcome.refused.map(({ write }) => identityOf(write)));
   const contributions: EventContribution[] = [];
   for (const { record, owner, write } of events) {
     if (dropped.has(write) || run.failed.has(owner) || (refused.size > 0 && refused.has(identityOf(write)))) continue;
-    const contribution = contributionOf(record, owner, activity);
+    const contribution = contributionOf(record, owner);
     if (contribution) contributions.push(contribution);
   }
   if (contributions.length === 0) return undefined;
@@ -69,9 +66,8 @@ export async function updateProfiles(
   const store = profileStore(phase);
   try {
     const kept = await withoutErased(phase, contributions, 'skip');
-    const { results, activities } = await writeDeltas(phase, store, coalesce(kept), stats);
-    // Both need the profiles written, neither needs the other: one round trip for the two.
-    await Promise.all([activities(), writeLinkItems(phase, kept, results, stats)]);
+    const results = await writeDeltas(phase, store, coalesce(kept), stats);
+    await writeLinkItems(phase, kept, results, stats);
     await withoutErased(phase, kept, 'erase');
   } catch (error) {
     contributions.forEach((c) => run.failed.add(c.owner));
@@ -127,24 +123,26 @@ function addHints(hints: Required<LinkHints>, c: EventContribution, userId: stri
 }
 
 /**
- * Reads every touched profile (eventually consistent: a stale read only costs a conflict), with its
- * activity when activity is on, then merges the identities and writes the changed ones in batches;
- * returns the results and the activity writes (activity.ts) of those whose identity was written or
- * unchanged, for the caller to run beside the link items.
+ * Reads every touched profile (eventually consistent: a stale read only costs a conflict), merges
+ * the identities and writes the changed ones in batches; returns the results. Activity (first and
+ * last seen, counts) is not kept: `segment-ingest profile` derives it from the stored events.
  */
-async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<string, ProfileDelta>, stats: ProfileStats) {
+async function writeDeltas(
+  run: BatchRun,
+  store: ProfileStore,
+  deltas: Map<string, ProfileDelta>,
+  stats: ProfileStats,
+): Promise<Map<string, UpdateResult>> {
   const entries = [...deltas.values()];
-  const withActivity = entries.some((d) => d.delta.activity !== undefined);
   const stored = await readProfiles(
     store,
     entries.map((d) => d.delta.key),
     false,
     run.deadline,
-    withActivity,
   );
   const updates = await changeProfiles(
     store,
-    entries.map((d) => mergeRequest(identityPart(d.delta), stored.get(keyText(d.delta.key)))),
+    entries.map((d) => mergeRequest(d.delta, stored.get(keyText(d.delta.key)))),
     run.deadline,
   );
   const results = new Map<string, UpdateResult>();
@@ -157,45 +155,11 @@ async function writeDeltas(run: BatchRun, store: ProfileStore, deltas: Map<strin
       noteProfileFailure(run, entry, result.error, stats);
     } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
   });
-  return { results, activities: () => writeActivities(run, store, entries, stored, results, stats) };
-}
-
-/** The identity part of a delta: everything but its activity. */
-function identityPart(delta: Profile): Profile {
-  return { key: delta.key, rev: delta.rev, traits: delta.traits, links: delta.links };
-}
-
-/** The activity of the profiles whose identity is stored; a failure fails the messages of that profile. */
-async function writeActivities(
-  run: BatchRun,
-  store: ProfileStore,
-  entries: readonly ProfileDelta[],
-  stored: ReadonlyMap<string, Profile>,
-  results: ReadonlyMap<string, UpdateResult>,
-  stats: ProfileStats,
-): Promise<void> {
-  const due = entries.filter((entry) => {
-    const result = results.get(keyText(entry.delta.key));
-    return entry.delta.activity !== undefined && result !== undefined && result.status !== 'failed';
-  });
-  if (due.length === 0) return;
-  const updates = due.map((entry) => ({
-    key: entry.delta.key,
-    add: entry.delta.activity as NonNullable<Profile['activity']>,
-    known: stored.get(keyText(entry.delta.key))?.activity,
-  }));
-  const answers = await writeActivity(store, updates, run.deadline);
-  answers.forEach((answer, i) => {
-    const entry = due[i] as ProfileDelta;
-    if (answer.status === 'failed') {
-      stats.failed++;
-      noteProfileFailure(run, entry, answer.error, stats);
-    }
-  });
+  return results;
 }
 
 /**
- * A profile or activity write that failed: its messages are retried (SQS redelivers them, and after
+ * A profile write that failed: its messages are retried (SQS redelivers them, and after
  * `maxReceiveCount` they wait in the dead-letter queue). A write DynamoDB refused is counted apart
  * (`refused`, metric `ProfileWritesRefused`, with its alarm and runbook): the caps keep every item
  * under DynamoDB's limits, so it is a bug to look into, and never dropped silently.

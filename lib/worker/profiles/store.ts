@@ -65,7 +65,6 @@ export async function changeProfiles(store: ProfileStore, requests: readonly Upd
           pending.map((i) => (requests[i] as UpdateRequest).key),
           true,
           deadline,
-          false,
         );
         for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
       } catch (error) {

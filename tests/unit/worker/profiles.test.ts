@@ -216,29 +216,29 @@ describe('contributionOf', () => {
     event: { type: 'track', messageId: 'm1', timestamp: '2026-01-01T00:00:00.000Z', ...event },
   });
 
-  it('adds nothing for an event that neither links nor sets anything when activity is off', () => {
-    expect(contributionOf(record({ userId: 'u' }), 'msg', false)).toBeUndefined();
-    expect(contributionOf(record({ anonymousId: 'a' }), 'msg', false)).toBeUndefined();
-    const linked = contributionOf(record({ userId: 'u', anonymousId: 'a' }), 'msg', false);
+  it('adds nothing for an event that neither links nor sets anything (activity is derived from the events at read time)', () => {
+    expect(contributionOf(record({ userId: 'u' }), 'msg')).toBeUndefined();
+    expect(contributionOf(record({ anonymousId: 'a' }), 'msg')).toBeUndefined();
+    const linked = contributionOf(record({ userId: 'u', anonymousId: 'a' }), 'msg');
     expect(linked?.touches.map((t) => [t.key.kind, [...t.links.keys()]])).toEqual([['user', ['anonymousIds']]]);
     expect(linked?.anonymousUser).toEqual({ anonymousId: 'a', userId: 'u' });
   });
 
   it('links an alias both ways and names both ids for the erasure checks, but not an alias to itself', () => {
-    const alias = contributionOf(record({ type: 'alias', userId: 'new', previousId: 'old' }), 'msg', false);
-    const self = contributionOf(record({ type: 'alias', userId: 'same', previousId: 'same' }), 'msg', true);
+    const alias = contributionOf(record({ type: 'alias', userId: 'new', previousId: 'old' }), 'msg');
+    const self = contributionOf(record({ type: 'alias', userId: 'same', previousId: 'same' }), 'msg');
 
     expect(alias?.subjects).toEqual(['new', 'old']);
     expect(alias?.touches.map((t) => [t.key.id, [...t.links.keys()]])).toEqual([
       ['new', ['aliases']],
       ['old', ['aliasedTo']],
     ]);
-    expect(self?.touches.map((t) => [...t.links.keys()])).toEqual([[]]);
+    expect(self).toBeUndefined();
   });
 
-  it('adds nothing for an event without a userId or an anonymousId, even with activity on', () => {
+  it('adds nothing for an event without a userId or an anonymousId', () => {
     // Act
-    const contribution = contributionOf(record({ type: 'identify', traits: { plan: 'pro' } }), 'msg', true);
+    const contribution = contributionOf(record({ type: 'identify', traits: { plan: 'pro' } }), 'msg');
 
     // Assess
     expect(contribution).toBeUndefined();
@@ -250,7 +250,7 @@ describe('contributionOf', () => {
     const traits = { '': 'empty name', [long]: 'long name', plan: 'pro', gone: undefined };
 
     // Act
-    const contribution = contributionOf(record({ type: 'identify', userId: 'u', traits }), 'msg', false);
+    const contribution = contributionOf(record({ type: 'identify', userId: 'u', traits }), 'msg');
 
     // Assess
     const kept = contribution?.touches[0]?.traits;
@@ -259,8 +259,8 @@ describe('contributionOf', () => {
   });
 
   it('makes members of users only, and coalesces a batch into one delta per profile', () => {
-    const anonymous = contributionOf(record({ type: 'group', anonymousId: 'a', groupId: 'g', traits: { n: 1 } }), 'm1', true);
-    const user = contributionOf(record({ type: 'group', userId: 'u', groupId: 'g', traits: { m: 2 } }), 'm2', true);
+    const anonymous = contributionOf(record({ type: 'group', anonymousId: 'a', groupId: 'g', traits: { n: 1 } }), 'm1');
+    const user = contributionOf(record({ type: 'group', userId: 'u', groupId: 'g', traits: { m: 2 } }), 'm2');
 
     const deltas = coalesce([anonymous, user].filter((c) => c !== undefined));
 
