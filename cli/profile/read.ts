@@ -5,11 +5,12 @@
  * (lib/tables/events.ts `readActivity`). Nothing is scanned. Profiles are printed as JSON with their
  * traits in name order and their links oldest first.
  */
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { silentLog } from '../../lib/shared/log';
 import { systemClock } from '../../lib/shared/retry';
 import { EVENT_TYPES, type EventType } from '../../lib/spec/event-types';
 import { readActivity, type EventActivity } from '../../lib/tables/events';
+import { queryPages } from '../../lib/tables/query';
 import { setOwn } from '../../lib/shared/own-keys';
 import {
   anonymousUsersPartitionKey,
@@ -45,21 +46,14 @@ export function createProfileReader(client: DynamoDBClient, tables: ReaderTables
   /** The sort keys of one partition of key-only items, page by page. */
   const sortKeys = async (pk: string): Promise<string[]> => {
     const keys: string[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await client.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: pk } },
-          ProjectionExpression: 'sk',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) if (item.sk?.S !== undefined) keys.push(item.sk.S);
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = queryPages(client, {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': { S: pk } },
+      ProjectionExpression: 'sk',
+      ConsistentRead: true,
+    });
+    for await (const page of pages) for (const item of page) if (item.sk?.S !== undefined) keys.push(item.sk.S);
     return keys;
   };
   return {

@@ -7,10 +7,11 @@
  * export-to-NDJSON script.
  */
 import { EVENT_TTL_ATTRIBUTE } from '../../infra';
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setOwn } from '../shared/own-keys';
 import type { EventType, SegmentEvent } from '../spec/event-types';
 import { unmarshallItem } from './dynamo-wire';
+import { queryPages } from './query';
 
 /** What an event item is made of: the queue's event record (lib/message/format.ts `EventRecord`) has these fields. */
 export interface EventToStore {
@@ -253,28 +254,27 @@ async function queryTable(
   const filters = [range.since !== undefined && '#t >= :since', range.until !== undefined && '#t < :until', filter?.expression].filter(
     Boolean,
   );
-  const values: Record<string, AttributeValue> = { ':pk': { S: partition.pk } };
+  const values = partitionValues(partition);
   if (range.since !== undefined) values[':since'] = { S: range.since };
   if (range.until !== undefined) values[':until'] = { S: range.until };
-  for (const [name, value] of Object.entries(filter?.values ?? {})) values[name] = { S: value };
   const names = { ...(range.since !== undefined || range.until !== undefined ? { '#t': 'timestamp' } : {}), ...filter?.names };
   const items: TypedItem[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names } : {}),
-        ExpressionAttributeValues: values,
-        ExclusiveStartKey: start,
-      }),
-    );
-    // An attribute of a type DynamoDB does not have today is named in an error, not printed as something else.
-    for (const item of page.Items ?? []) items.push({ item: unmarshallItem(item, 'throw'), type });
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const pages = queryPages(client, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk',
+    ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names } : {}),
+    ExpressionAttributeValues: values,
+  });
+  // An attribute of a type DynamoDB does not have today is named in an error, not printed as something else.
+  for await (const page of pages) for (const item of page) items.push({ item: unmarshallItem(item, 'throw'), type });
   return items;
+}
+
+/** A partition's key value and its filter's values (an old layout's other identities left out), for a Query. */
+function partitionValues(partition: IdentityPartition): Record<string, AttributeValue> {
+  const values: Record<string, AttributeValue> = { ':pk': { S: partition.pk } };
+  for (const [name, value] of Object.entries(partition.filter?.values ?? {})) values[name] = { S: value };
+  return values;
 }
 
 /** The stored `timestamp`, then the sort key: the order `events` prints in. */
@@ -349,30 +349,23 @@ async function foldTimestamps(
   partition: IdentityPartition,
 ): Promise<{ count: number; first?: string; last?: string }> {
   const { filter } = partition;
-  const values: Record<string, AttributeValue> = { ':pk': { S: partition.pk } };
-  for (const [name, value] of Object.entries(filter?.values ?? {})) values[name] = { S: value };
   const folded: { count: number; first?: string; last?: string } = { count: 0 };
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ...(filter ? { FilterExpression: filter.expression } : {}),
-        ProjectionExpression: '#t',
-        ExpressionAttributeNames: { '#t': 'timestamp', ...filter?.names },
-        ExpressionAttributeValues: values,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of page.Items ?? []) {
+  const pages = queryPages(client, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk',
+    ...(filter ? { FilterExpression: filter.expression } : {}),
+    ProjectionExpression: '#t',
+    ExpressionAttributeNames: { '#t': 'timestamp', ...filter?.names },
+    ExpressionAttributeValues: partitionValues(partition),
+  });
+  for await (const page of pages) {
+    for (const item of page) {
       folded.count++;
       const time = item.timestamp?.S;
       if (time === undefined) continue;
       if (folded.first === undefined || time < folded.first) folded.first = time;
       if (folded.last === undefined || time > folded.last) folded.last = time;
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   return folded;
 }
