@@ -65,6 +65,10 @@ For each shape:
    events (\`shapes.<shape>.siteDay\` in the JSON): the day's own DynamoDB units (event items,
    erasure checks, profiles) with the shape's requests, messages and Lambda time as measured on the
    bench's own events (whose worker makes the most DynamoDB calls, so its wait is an upper bound).
+   The erasure checks read each source's watermark a few times per invocation, whatever its events
+   (no source of the day has an erasure, so no tombstone is looked up): the most any invocation of
+   the day read, over the events of a full invocation (\`erasureReadUnitsPerInvocation\`), since an
+   invocation in AWS holds a full batch of the site's stream, not the sample's few events.
 4. **AWS requests and dollars per million events** from the requests the run observed, with the
    prices in \`bench/prices.ts\` (us-east-1, on-demand, with the date assumed), beside the floor (the
    API request, one invocation per HTTP request, one write unit per KB of event) and a naive design

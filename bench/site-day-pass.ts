@@ -33,10 +33,18 @@ export interface SiteDayMeasurement {
   profileRruPerEvent: number;
   /** Requests to the profiles table per 1,000 events, by operation. */
   profileRequestsPer1000Events: Record<string, number>;
-  /** The event items' write units, the erasure checks' read units, and the floor (1 WRU per KB of event), per event. */
+  /**
+   * The event items' write units, the erasure checks' read units, and the floor (1 WRU per KB of
+   * event), per event. The erasure checks read each source's watermark a few times per invocation
+   * (lib/tables/erasures.ts `findTombstones`; no watermark here, so no tombstone lookups), whatever
+   * its number of events: `rruPerEvent` is the most any of the day's invocations read, spread over
+   * the events of a full invocation (`erasureReadUnitsPerInvocation` ÷ `eventsPerFullInvocation`), as
+   * in AWS, where an invocation holds a full batch of the live stream, not the sample's few events.
+   */
   wruPerEvent: number;
   leanWruPerEvent: number;
   rruPerEvent: number;
+  erasureReadUnitsPerInvocation: number;
   floorWruPerEvent: number;
   seconds: number;
 }
@@ -96,10 +104,13 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
   const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape, { STAGE: stage }), { requestHandler: router as never }));
   const ingest = ingestRig(shape);
   let numbered = 0;
+  let erasureReadUnitsPerInvocation = 0;
   const run = async (events: readonly BenchEvent[]) => {
     const messages = await messagesOf(shape, ingest, events);
     for (const batch of chunk(messages, Math.max(DEPLOYMENT.workerBatchSize, messages.length))) {
+      const before = fake.observed.readUnits;
       const { batchItemFailures } = await handler(sqsEventOf(batch, numbered));
+      erasureReadUnitsPerInvocation = Math.max(erasureReadUnitsPerInvocation, fake.observed.readUnits - before);
       numbered += batch.length;
       if (batchItemFailures.length > 0) throw new Error(`site day: the worker failed ${batchItemFailures.length} message(s)`);
     }
@@ -109,6 +120,7 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
   for (const events of chunk(warmUp, 1000)) await run(events);
   router.takeMeter();
   fake.reset();
+  erasureReadUnitsPerInvocation = 0;
 
   const day = siteDayEvents(model);
   const full = await fullInvocationEvents(shape);
@@ -129,7 +141,8 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
     profileRequestsPer1000Events: Object.fromEntries(Object.entries(meter.requests).map(([op, count]) => [op, (count / n) * 1000])),
     wruPerEvent: writeUnits(observed.itemBytes) / n,
     leanWruPerEvent: writeUnits(observed.leanItemBytes) / n,
-    rruPerEvent: observed.readUnits / n,
+    rruPerEvent: erasureReadUnitsPerInvocation / full,
+    erasureReadUnitsPerInvocation,
     floorWruPerEvent: day.reduce((sum, d) => sum + Math.max(1, Math.ceil(eventItemBytes(d.event) / 1024)), 0) / n,
     seconds: (Date.now() - started) / 1000,
   };

@@ -18,6 +18,7 @@ const siteDay = (over: Partial<SiteDayResult>): SiteDayResult => ({
   wruPerEvent: 1,
   leanWruPerEvent: 1,
   rruPerEvent: 0.1,
+  erasureReadUnitsPerInvocation: 200,
   floorWruPerEvent: 1,
   seconds: 1,
   ...over,
