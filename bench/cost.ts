@@ -54,11 +54,11 @@ export interface ShapeCost {
   billedGbSeconds?: number;
   /**
    * What the profiles add to `ours` (lib/worker/profiles/): write and read units per 1000 events and
-   * DynamoDB dollars per million events, as deployed (activity on) and with profileActivity false.
+   * DynamoDB dollars per million events.
    */
-  profiles?: Record<'activityOn' | 'activityOff', ProfileCost> & {
+  profiles?: ProfileCost & {
     /** The same for the events regrouped into users of many events (WorkerMeasurement `sessions`). */
-    sessions?: Record<'activityOn' | 'activityOff', ProfileCost>;
+    sessions?: ProfileCost;
   };
 }
 
@@ -186,16 +186,8 @@ function profileCost(worker: WorkerMeasurement): ShapeCost['profiles'] {
   });
   const { sessions } = worker;
   return {
-    activityOn: of(worker.profileWruPerEvent, worker.profileRruPerEvent ?? 0),
-    activityOff: of(worker.profileWruPerEventActivityOff ?? 0, worker.profileRruPerEventActivityOff ?? 0),
-    ...(sessions
-      ? {
-          sessions: {
-            activityOn: of(sessions.profileWruPerEvent, sessions.profileRruPerEvent),
-            activityOff: of(sessions.profileWruPerEventActivityOff, sessions.profileRruPerEventActivityOff),
-          },
-        }
-      : {}),
+    ...of(worker.profileWruPerEvent, worker.profileRruPerEvent ?? 0),
+    ...(sessions ? { sessions: of(sessions.profileWruPerEvent, sessions.profileRruPerEvent) } : {}),
   };
 }
 
@@ -224,8 +216,6 @@ export function siteDayCost(ingest: IngestMeasurement, worker: WorkerMeasurement
     floorWruPerEvent: day.floorWruPerEvent,
     profileWruPerEvent: day.profileWruPerEvent,
     profileRruPerEvent: day.profileRruPerEvent,
-    profileWruPerEventActivityOff: undefined,
-    profileRruPerEventActivityOff: undefined,
     sessions: undefined,
   });
 }

@@ -98,14 +98,9 @@ export interface WorkerMeasurement {
   /** The parse+stringify floor of the same events, timed between the worker's rounds. */
   floorCpuUsPerEvent: number;
   interleaved: Interleaved;
-  /**
-   * The profiles (lib/worker/profiles/), apart from the event items above: write and read units per
-   * event as deployed (stage parameter profileActivity true), and with profileActivity false.
-   */
+  /** The profiles (lib/worker/profiles/), apart from the event items above: write and read units per event. */
   profileWruPerEvent?: number;
   profileRruPerEvent?: number;
-  profileWruPerEventActivityOff?: number;
-  profileRruPerEventActivityOff?: number;
   /** Profile items written, mean bytes. */
   profileItemBytesMean?: number;
   /** The same events regrouped into users of `eventsPerUser` events in a row (`sessionRequests`). */
@@ -115,8 +110,6 @@ export interface WorkerMeasurement {
     dynamoRequestsPer1000Events: number;
     profileWruPerEvent: number;
     profileRruPerEvent: number;
-    profileWruPerEventActivityOff: number;
-    profileRruPerEventActivityOff: number;
   };
 }
 
@@ -464,7 +457,6 @@ export async function measureWorker(
   logs.take();
   const pass = await accountingPass(shape, sqsEvents, env, learn);
   const logBytes = logs.take();
-  const activityOff = await accountingPass(shape, sqsEvents, { ...env, PROFILE_ACTIVITY: 'false' }, learn);
   const { fake, deps, cycle } = await warmWorker(shape, sqsEvents, options, learn, env);
   const floor = { bodies: requests.map((r) => r.body), eventsPerBody: SHAPES[shape].eventsPerRequest };
   const { rounds, interleaved } = await timeInterleaved(
@@ -505,7 +497,7 @@ export async function measureWorker(
     schemaRequestsFirstPass: schemaRequests(pass.requests),
     schemaRequestsPer1000Steady: (schemaRequests(lastRound) / ((rounds.at(-1)?.calls ?? 1) * eventsPerInvocation)) * 1000,
     ...(learnUs === undefined ? {} : { schemaLearnCpuUsPerEvent: learnUs }),
-    ...profileUnits(pass, activityOff, eventsPerCycle),
+    ...profileUnits(pass, eventsPerCycle),
     profileItemBytesMean: pass.profileItemBytes.reduce((a, b) => a + b, 0) / Math.max(1, pass.profileItemBytes.length),
     ...(sessions ? { sessions } : {}),
   };
@@ -542,13 +534,8 @@ function dynamoRequests(observed: Observed): number {
   );
 }
 
-function profileUnits(on: Observed, off: Observed, events: number) {
-  return {
-    profileWruPerEvent: writeUnits(on.profileItemBytes) / events,
-    profileRruPerEvent: on.profileReadUnits / events,
-    profileWruPerEventActivityOff: writeUnits(off.profileItemBytes) / events,
-    profileRruPerEventActivityOff: off.profileReadUnits / events,
-  };
+function profileUnits(observed: Observed, events: number) {
+  return { profileWruPerEvent: writeUnits(observed.profileItemBytes) / events, profileRruPerEvent: observed.profileReadUnits / events };
 }
 
 /** Events of one user in a row in the sessions variant. */
@@ -587,14 +574,13 @@ async function measureSessions(
   const { sqsEvents } = await queueBatches(shape, regrouped, batchSize);
   const events = regrouped.reduce((sum, r) => sum + r.events.length, 0);
   const on = await accountingPass(shape, sqsEvents);
-  const off = await accountingPass(shape, sqsEvents, { PROFILE_ACTIVITY: 'false' });
   const { fake, cycle } = await warmWorker(shape, sqsEvents, options);
   const rounds = await timeRounds(fake, options, sqsEvents.length, cycle);
   return {
     eventsPerUser: SESSION_EVENTS,
     cpuUsPerEvent: median(rounds.map((r) => (r.cpuUs / (r.calls * events)) * sqsEvents.length)),
     dynamoRequestsPer1000Events: (dynamoRequests(on) / events) * 1000,
-    ...profileUnits(on, off, events),
+    ...profileUnits(on, events),
   };
 }
 

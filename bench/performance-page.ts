@@ -42,7 +42,7 @@ For each shape:
    batches of the trigger's \`batchSize\` (100 messages), timed interleaved with the same floor; again
    with schema learning off and with [profiles](profiles.md) off (the stage parameter \`profiles\`);
    the learning phase timed alone; the requests to the \`schemas\` table of a fresh instance and of
-   the same traffic after; the profile write and read units with activity on and off; and the same
+   the same traffic after; the profile write and read units; and the same
    events regrouped into users of 20 events in a row (the bench's own events are each of a new
    user, the worst case for profiles). The design's own passes here: parse each queue message,
    each event's item in DynamoDB's wire form, each BatchWriteItem body of 25 as UTF-8, its SHA-256.

@@ -135,7 +135,7 @@ function siteDayRows(result: BenchResult, row: RowOf, columns: number): string[]
       'event write units / erasure-check read units per event',
       (s) => s.siteDay && `${fixed(s.siteDay.wruPerEvent, 2)} / ${fixed(s.siteDay.rruPerEvent, 2)}`,
     ),
-    row('profiles, USD per million events', (s) => s.siteDay?.cost?.profiles && money(s.siteDay.cost.profiles.activityOn.dollars)),
+    row('profiles, USD per million events', (s) => s.siteDay?.cost?.profiles && money(s.siteDay.cost.profiles.dollars)),
     row('**ours**, USD per million events (floor)', (s) => {
       const cost = s.siteDay?.cost;
       return cost && `**${money(cost.ours.dollars.total)}** (${money(cost.floor.dollars.total)})`;
@@ -207,31 +207,16 @@ export function renderReport(result: BenchResult): string {
       (s) =>
         s.worker && `${fixed(s.worker.wruPerEvent, 2)} / ${fixed(s.worker.leanWruPerEvent, 2)} / ${fixed(s.worker.floorWruPerEvent, 2)}`,
     ),
-    row('profile write units per event: activity on / off', (s) =>
-      s.worker?.profileWruPerEvent !== undefined
-        ? `${fixed(s.worker.profileWruPerEvent, 2)} / ${fixed(s.worker.profileWruPerEventActivityOff ?? 0, 2)}`
-        : undefined,
+    row('profile write units per event', (s) =>
+      s.worker?.profileWruPerEvent !== undefined ? fixed(s.worker.profileWruPerEvent, 2) : undefined,
     ),
     row('profile item bytes, mean', (s) => (s.worker?.profileItemBytesMean !== undefined ? int(s.worker.profileItemBytesMean) : undefined)),
     [`**Worker, the same events as users of ${SESSION_EVENTS} in a row**`, ...ids.map(() => '')],
     row('CPU µs per event', (s) => s.worker?.sessions && fixed(s.worker.sessions.cpuUsPerEvent)),
     row('DynamoDB requests per 1,000 events', (s) => s.worker?.sessions && fixed(s.worker.sessions.dynamoRequestsPer1000Events)),
-    row(
-      'profile write units per event: activity on / off',
-      (s) =>
-        s.worker?.sessions &&
-        `${fixed(s.worker.sessions.profileWruPerEvent, 2)} / ${fixed(s.worker.sessions.profileWruPerEventActivityOff, 2)}`,
-    ),
-    row(
-      'profile read units per event: activity on / off',
-      (s) =>
-        s.worker?.sessions &&
-        `${fixed(s.worker.sessions.profileRruPerEvent, 2)} / ${fixed(s.worker.sessions.profileRruPerEventActivityOff, 2)}`,
-    ),
-    row('profiles, USD per million events: activity on (off)', (s) => {
-      const sessions = s.cost?.profiles?.sessions;
-      return sessions && `${money(sessions.activityOn.dollars)} (${money(sessions.activityOff.dollars)})`;
-    }),
+    row('profile write units per event', (s) => s.worker?.sessions && fixed(s.worker.sessions.profileWruPerEvent, 2)),
+    row('profile read units per event', (s) => s.worker?.sessions && fixed(s.worker.sessions.profileRruPerEvent, 2)),
+    row('profiles, USD per million events', (s) => s.cost?.profiles?.sessions && money(s.cost.profiles.sessions.dollars)),
     ...siteDayRows(result, row, ids.length),
     ['**AWS requests per 1,000 events**', ...ids.map(() => '')],
     row('API Gateway (512 KB units)', (s) => s.cost && fixed(s.cost.ours.apiRequests)),
@@ -239,14 +224,8 @@ export function renderReport(result: BenchResult): string {
     row('SQS (64 KB chunks: send, receive, delete)', (s) => s.cost && fixed(s.cost.ours.sqsRequests)),
     row('DynamoDB write units (floor)', (s) => s.cost && `${int(s.cost.ours.dynamoWriteUnits)} (${int(s.cost.floor.dynamoWriteUnits)})`),
     row('DynamoDB read units (erasure checks, profile reads)', (s) => s.cost && fixed(s.cost.ours.dynamoReadUnits)),
-    row(
-      'of which profiles: write units, activity on (off)',
-      (s) => s.cost?.profiles && `${int(s.cost.profiles.activityOn.writeUnits)} (${int(s.cost.profiles.activityOff.writeUnits)})`,
-    ),
-    row(
-      'of which profiles: read units, activity on (off)',
-      (s) => s.cost?.profiles && `${fixed(s.cost.profiles.activityOn.readUnits)} (${fixed(s.cost.profiles.activityOff.readUnits)})`,
-    ),
+    row('of which profiles: write units', (s) => s.cost?.profiles && int(s.cost.profiles.writeUnits)),
+    row('of which profiles: read units', (s) => s.cost?.profiles && fixed(s.cost.profiles.readUnits)),
     row(
       'Lambda GB-s per million events: billed (handler time alone)',
       (s) => s.cost && `${s.cost.billedGbSeconds === undefined ? '–' : fixed(s.cost.billedGbSeconds, 2)} (${fixed(s.cost.gbSeconds, 2)})`,
@@ -256,10 +235,7 @@ export function renderReport(result: BenchResult): string {
     row('Lambda', (s) => s.cost && money(s.cost.ours.dollars.lambda)),
     row('SQS', (s) => s.cost && money(s.cost.ours.dollars.sqs)),
     row('DynamoDB (writes and reads)', (s) => s.cost && money(s.cost.ours.dollars.dynamodb)),
-    row(
-      'of which profiles, activity on (off)',
-      (s) => s.cost?.profiles && `${money(s.cost.profiles.activityOn.dollars)} (${money(s.cost.profiles.activityOff.dollars)})`,
-    ),
+    row('of which profiles', (s) => s.cost?.profiles && money(s.cost.profiles.dollars)),
     row('**ours**', (s) => s.cost && `**${money(s.cost.ours.dollars.total)}**`),
     row('floor (API + 1 invocation/request + 1 WRU/KB)', (s) => s.cost && money(s.cost.floor.dollars.total)),
     row('naive (1 SQS message + 1 PutItem per event, its compute measured)', (s) => s.cost && money(s.cost.naive.dollars.total)),
@@ -407,7 +383,7 @@ function siteDayTargets(result: BenchResult, id: ShapeId, mark: (ok: boolean) =>
     );
   const cost = shape?.cost;
   if (cost?.profiles) {
-    const r = (cost.ours.dollars.total - cost.profiles.activityOn.dollars) / cost.floor.dollars.total;
+    const r = (cost.ours.dollars.total - cost.profiles.dollars) / cost.floor.dollars.total;
     lines.push(`(information) cost of ${label} without profiles, the bench's own events: ${ratio(r)} of the floor`);
   }
   return lines;

@@ -84,17 +84,13 @@ describe('shapeCost', () => {
     expect(cost.floor.dollars.total).toBeCloseTo(1.0 + 0.2 + 0.625);
   });
 
-  it("adds the profiles' write and read units to ours, and says what they cost with activity on and off", () => {
-    const cost = shapeCost(
-      ingest({}),
-      worker({ profileWruPerEvent: 0.5, profileRruPerEvent: 1, profileWruPerEventActivityOff: 0.2, profileRruPerEventActivityOff: 1 }),
-    );
+  it("adds the profiles' write and read units to ours, and says what they cost", () => {
+    const cost = shapeCost(ingest({}), worker({ profileWruPerEvent: 0.5, profileRruPerEvent: 1 }));
 
     // 1.5 write units and 1 read unit per event, at $0.625 and $0.125 per million.
     expect(cost.ours.dynamoWriteUnits).toBeCloseTo(1500);
     expect(cost.ours.dollars.dynamodb).toBeCloseTo(0.625 * 1.5 + 0.125);
-    expect(cost.profiles?.activityOn).toEqual({ writeUnits: 500, readUnits: 1000, dollars: expect.closeTo(0.3125 + 0.125) });
-    expect(cost.profiles?.activityOff.dollars).toBeCloseTo(0.125 + 0.125);
+    expect(cost.profiles).toEqual({ writeUnits: 500, readUnits: 1000, dollars: expect.closeTo(0.3125 + 0.125) });
     expect(shapeCost(ingest({}), worker({})).profiles).toBeUndefined();
   });
 
@@ -140,6 +136,6 @@ describe('shapeCost', () => {
     expect(cost.ours.dynamoWriteUnits).toBeCloseTo(1050);
     expect(cost.ours.dynamoReadUnits).toBeCloseTo(300);
     expect(cost.floor.dynamoWriteUnits).toBeCloseTo(2000);
-    expect(cost.profiles?.activityOn.writeUnits).toBeCloseTo(50);
+    expect(cost.profiles?.writeUnits).toBeCloseTo(50);
   });
 });
