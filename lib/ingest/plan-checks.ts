@@ -10,6 +10,7 @@
  * names the violation. Both count in `PlanViolations` (dimension `kind`: `schema`, `unplanned`).
  */
 import type { Log } from '../shared/log';
+import { loadOnce } from '../shared/load-once';
 import { LruCache } from '../shared/lru-cache';
 import type { Meter } from '../shared/metrics';
 import type { SourceRecord } from '../tables/sources';
@@ -42,7 +43,7 @@ export const MAX_PLAN_WARNINGS = 100;
 
 export function createPlanLoader(log: Log, loadCompiler: () => Promise<Compiler> = () => import('../spec/plan-compiler')): PlanLoader {
   const plans = new LruCache<ActivePlan>(PLAN_ENTRIES);
-  let compiler: Promise<Compiler> | undefined;
+  const compiler = loadOnce(loadCompiler);
   return {
     async planFor(source) {
       const text = source?.trackingPlan;
@@ -50,11 +51,7 @@ export function createPlanLoader(log: Log, loadCompiler: () => Promise<Compiler>
       const version = source.trackingPlanVersion ?? text;
       const cached = plans.get(version);
       if (cached) return cached.value;
-      compiler ??= loadCompiler().catch((error: unknown) => {
-        compiler = undefined;
-        throw error;
-      });
-      const active = compile(await compiler, text);
+      const active = compile(await compiler(), text);
       if ('broken' in active)
         log.error('the tracking plan of a source does not compile; its events are stored unchecked', {
           sourceId: source.sourceId,

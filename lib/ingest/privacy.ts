@@ -11,6 +11,7 @@
  * with a 503 rather than let the source's values through as sent.
  */
 import type { Log } from '../shared/log';
+import { loadOnce } from '../shared/load-once';
 import { LruCache } from '../shared/lru-cache';
 import type { Meter } from '../shared/metrics';
 import type { SourceRecord } from '../tables/sources';
@@ -45,7 +46,7 @@ export function createPrivacyLoader(
   loadEngine: () => Promise<PrivacyEngine> = () => import('../spec/privacy-engine'),
 ): PrivacyLoader {
   const policies = new LruCache<ActivePolicy>(POLICY_ENTRIES);
-  let loading: Promise<PrivacyEngine> | undefined;
+  const engineOnce = loadOnce(loadEngine);
   return {
     async policyFor(source) {
       const text = source?.privacyPolicy;
@@ -54,11 +55,7 @@ export function createPrivacyLoader(
       const cached = policies.get(version);
       if (cached) return cached.value;
       try {
-        loading ??= loadEngine().catch((error: unknown) => {
-          loading = undefined;
-          throw error;
-        });
-        const engine = await loading;
+        const engine = await engineOnce();
         const read = engine.readPrivacyPolicy(JSON.parse(text));
         if ('problems' in read) throw new Error(`the stored policy is invalid: ${read.problems.length} problem(s)`);
         const active = { compiled: engine.compilePolicy(read.policy, keys?.current), engine };
