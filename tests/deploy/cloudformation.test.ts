@@ -3,23 +3,7 @@
  * is deployed, granted and output with no other change, and that bad settings stop the package.
  */
 import { generateTemplate } from '../../infra/template';
-import resourcesJson from '../../infra/resources.json';
-
-type Definitions = Parameters<typeof generateTemplate>[0];
-type Settings = Parameters<typeof generateTemplate>[1];
-
-const settings = (overrides: Partial<Settings> = {}): Settings => ({
-  stage: 'unit',
-  maxReceiveCount: 5,
-  queueAgeAlarmSeconds: 900,
-  alarmEmail: '',
-  tableDeletionPolicy: 'Retain',
-  workerTimeout: 25,
-  workerBatchWindow: 1,
-  ...overrides,
-});
-
-const definitions = (): Definitions => structuredClone(resourcesJson) as Definitions;
+import { templateDefinitions as definitions, templateSettings as settings } from '../support/template';
 
 interface Statement {
   Sid: string;

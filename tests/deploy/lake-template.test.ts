@@ -5,32 +5,19 @@
  */
 import { generateTemplate } from '../../infra/template';
 import lakeTables from '../../infra/lake-tables.json';
-import resourcesJson from '../../infra/resources.json';
 import { EVENT_TYPES } from '../../lib/spec/event-types';
 import { LAKE_COLUMNS, LAKE_TABLES } from '../../lib/lake/layout';
+import { templateDefinitions, templateSettings, type TemplateSettings } from '../support/template';
 
-type Definitions = Parameters<typeof generateTemplate>[0];
-type Settings = Parameters<typeof generateTemplate>[1];
 // Template fragments are untyped JSON, read here by path.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Resource = { Type: string; Properties: Record<string, any> };
 
-const settings = (overrides: Partial<Settings> = {}): Settings => ({
-  stage: 'unit',
-  maxReceiveCount: 5,
-  queueAgeAlarmSeconds: 900,
-  alarmEmail: '',
-  tableDeletionPolicy: 'Retain',
-  workerTimeout: 25,
-  workerBatchWindow: 1,
-  lake: true,
-  lakeSources: [],
-  lakeBytesScannedLimitGb: 10,
-  ...overrides,
-});
+const settings = (overrides: Partial<TemplateSettings> = {}): TemplateSettings =>
+  templateSettings({ lake: true, lakeSources: [], lakeBytesScannedLimitGb: 10, ...overrides });
 
-const template = (overrides: Partial<Settings> = {}) => {
-  const { Resources, Outputs } = generateTemplate(structuredClone(resourcesJson) as Definitions, settings(overrides));
+const template = (overrides: Partial<TemplateSettings> = {}) => {
+  const { Resources, Outputs } = generateTemplate(templateDefinitions(), settings(overrides));
   return { Resources: Resources as Record<string, Resource>, Outputs: Outputs as Record<string, unknown> };
 };
 const pascal = (type: string) => `${type[0]?.toUpperCase()}${type.slice(1)}`;
