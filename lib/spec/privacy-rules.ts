@@ -6,7 +6,7 @@
  * Hashing is idempotent (a value already in the hash's form is left alone), so an event replayed
  * from storage keeps its hashes.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { setOwn } from '../shared/own-keys';
 import { adMatchingSha256, hashInput, keyedHash, type PrivacyKey } from '../shared/privacy-hash';
 import {
@@ -73,8 +73,9 @@ interface Plan {
 interface PlanNode {
   /** The rule whose value this is (a leaf) … */
   leaf: { index: number; op: Op } | undefined;
-  /** … or the keys below it on the way to rules' values: named ones, or every key (`*`), never both. */
-  named: Array<[string, PlanNode]>;
+  /** … or the keys below it on the way to rules' values: named ones (`names[i]` to `children[i]`), or every key (`*`), never both. */
+  names: string[];
+  children: PlanNode[];
   star: PlanNode | undefined;
 }
 
@@ -122,17 +123,20 @@ function planSteps(steps: ReadonlyArray<{ label: string; segments: readonly stri
   for (let i = 0; i < steps.length; i++)
     for (let j = i + 1; j < steps.length; j++)
       if (overlap((steps[i] as FieldStep).segments, (steps[j] as FieldStep).segments)) return undefined;
-  const root: PlanNode = { leaf: undefined, named: [], star: undefined };
+  const root: PlanNode = { leaf: undefined, names: [], children: [], star: undefined };
   for (const [index, step] of steps.entries()) {
     let node = root;
     for (const segment of step.segments) {
-      let child = segment === '*' ? node.star : node.named.find(([name]) => name === segment)?.[1];
+      let child = segment === '*' ? node.star : node.children[node.names.indexOf(segment)];
       if (!child) {
-        child = { leaf: undefined, named: [], star: undefined };
+        child = { leaf: undefined, names: [], children: [], star: undefined };
         if (segment === '*') node.star = child;
-        else node.named.push([segment, child]);
+        else {
+          node.names.push(segment);
+          node.children.push(child);
+        }
       }
-      if (node.star && node.named.length > 0) return undefined;
+      if (node.star && node.names.length > 0) return undefined;
       node = child;
     }
     node.leaf = { index, op: step.op };
@@ -211,7 +215,7 @@ function ipOp(action: Exclude<IpAction, 'keep'>, key: PrivacyKey | undefined): O
 
 /** IPv4 to its /24, IPv6 to its /48 (an IPv4-mapped address as IPv4); `undefined` for text that is no address. */
 export function truncateIp(ip: string): string | undefined {
-  if (isIPv4(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
+  if (isDottedQuad(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
   if (!isIPv6(ip)) return undefined;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return `::ffff:${truncateIp(mapped[1]) ?? ''}`;
@@ -223,6 +227,24 @@ export function truncateIp(ip: string): string | undefined {
     .slice(0, 3)
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
     .join(':')}::`;
+}
+
+/**
+ * node:net's `isIPv4` (four decimal octets, 0 to 255, no leading zeros) without its regular
+ * expression: every event's `context.ip` is checked (tests/unit/spec/privacy-rules.test.ts compares the two).
+ */
+export function isDottedQuad(ip: string): boolean {
+  const n = ip.length;
+  if (n < 7 || n > 15) return false;
+  for (let i = 0, octets = 0; ; i++) {
+    const start = i;
+    let value = 0;
+    for (let digit = ip.charCodeAt(i) - 48; digit >= 0 && digit <= 9 && i < n; digit = ip.charCodeAt(++i) - 48) value = value * 10 + digit;
+    const length = i - start;
+    if (length === 0 || length > 3 || value > 255 || (length > 1 && ip.charCodeAt(start) === 48)) return false;
+    if (++octets === 4) return i === n;
+    if (ip.charCodeAt(i) !== 46) return false;
+  }
 }
 
 /** The URL or query string with the values of the named parameters replaced; the rest kept as sent. */
@@ -339,7 +361,8 @@ function walkPlan(node: object, plan: PlanNode, counts: number[], run: Run): unk
     for (const key of Object.keys(node)) out = walkPlanKey(out, key, plan.star, counts, run);
     return Array.isArray(out) && out.includes(DROP) ? out.filter((v) => v !== DROP) : out;
   }
-  for (const [key, child] of plan.named) out = walkPlanKey(out, key, child, counts, run);
+  const { names, children } = plan;
+  for (let i = 0; i < names.length; i++) out = walkPlanKey(out, names[i] as string, children[i] as PlanNode, counts, run);
   return out;
 }
 

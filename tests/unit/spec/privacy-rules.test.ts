@@ -2,7 +2,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { parsePrivacyKeyRing } from '../../../lib/shared/privacy-hash';
 import { readPrivacyPolicy, type PrivacyPolicy } from '../../../lib/spec/privacy-policy';
-import { applyPolicy, compilePolicy, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
+import { isIPv4 } from 'node:net';
+import { applyPolicy, compilePolicy, isDottedQuad, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
 
 const KEY = { version: 3, key: 'unit-privacy-key-0123456789' };
 const hmac = (text: string) => `hmac-v3:${createHmac('sha256', KEY.key).update(text).digest('hex')}`;
@@ -232,6 +233,26 @@ describe('applyPolicy', () => {
 });
 
 describe('truncateIp and redactQuery', () => {
+  it('reads IPv4 addresses as node:net does', () => {
+    const texts = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '203.0.113.77', '1.2.3.256', '01.2.3.4', '1.2.3.04', '1.2.3', '1.2.3.4.5'];
+    texts.push(
+      '1.2.3.4.',
+      '.1.2.3.4',
+      '1..2.3',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.-4',
+      '1.2.3.+4',
+      '١.2.3.4',
+      '1000.2.3.4',
+      '1.2.3.4a',
+      '',
+      '::1',
+    );
+    for (let i = 0; i < 2000; i++) texts.push([0, 1, 2, 3].map((j) => ((i * 7919 + j * 104729) % 300).toString()).join('.'));
+    expect(texts.map(isDottedQuad)).toEqual(texts.map((text) => isIPv4(text)));
+  });
+
   it.each([
     ['203.0.113.77', '203.0.113.0'],
     ['2001:db8:abcd:12:1:2:3:4', '2001:db8:abcd::'],
