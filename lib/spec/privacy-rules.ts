@@ -345,13 +345,17 @@ const IP_PATH = ['context', 'ip'];
 
 function applyPlan(plan: Plan, event: Record<string, unknown>, run: Run): Record<string, unknown> {
   const { counts, labels } = plan;
-  counts.fill(0);
-  const out = walkPlan(event, plan.root, counts, run) as Record<string, unknown>;
-  for (let i = 0; i < counts.length; i++) {
-    const n = counts[i] as number;
-    if (n > 0) run.tally.set(labels[i] as string, (run.tally.get(labels[i] as string) ?? 0) + n);
+  try {
+    return walkPlan(event, plan.root, counts, run) as Record<string, unknown>;
+  } finally {
+    // Added to the tally and zeroed for the next event, also when a rule threw.
+    for (let i = 0; i < counts.length; i++) {
+      const n = counts[i] as number;
+      if (n === 0) continue;
+      counts[i] = 0;
+      run.tally.set(labels[i] as string, (run.tally.get(labels[i] as string) ?? 0) + n);
+    }
   }
-  return out;
 }
 
 /** `rewrite` for every rule of the plan below `node` at once. */
