@@ -59,9 +59,10 @@ export interface CompiledPolicy {
 /**
  * The `ip` and field rules as one tree of paths, walked once per event: each object on the way to
  * several rules' values is looked up once, where rule by rule it is looked up once per rule.
- * Only built when no rule's path can name a value at or below another's (`context.page.url` and
- * `context.ip` can be; `properties.*` and `properties.items.x` cannot): then no rule sees what
- * another changed, the rules commute, and the walk's result is the rules' in order. What each
+ * Only built when no rule's path can name a value at or below another's (`context.ip` and
+ * `context.page.url` share the walk; `properties.*` and `properties.items.x` do not, the first names
+ * the second's parent): then no rule sees what another changed, the rules commute, and the walk's
+ * result is the rules' in order. What each
  * rule changed is counted per event and added to the tally in the rules' order, as they would be.
  */
 interface Plan {
@@ -121,8 +122,7 @@ function planSteps(steps: ReadonlyArray<{ label: string; segments: readonly stri
   const overlap = (a: readonly string[], b: readonly string[]) =>
     a.slice(0, Math.min(a.length, b.length)).every((segment, i) => segment === '*' || b[i] === '*' || segment === b[i]);
   for (let i = 0; i < steps.length; i++)
-    for (let j = i + 1; j < steps.length; j++)
-      if (overlap((steps[i] as FieldStep).segments, (steps[j] as FieldStep).segments)) return undefined;
+    for (let j = i + 1; j < steps.length; j++) if (overlap(steps[i]?.segments ?? [], steps[j]?.segments ?? [])) return undefined;
   const root: PlanNode = { leaf: undefined, names: [], children: [], star: undefined };
   for (const [index, step] of steps.entries()) {
     let node = root;
@@ -150,7 +150,7 @@ function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: stri
       return () => DROP;
     case 'redact':
       return (v) => (v === null ? v : REDACTED);
-    case 'hash': {
+    case 'hash':
       return (v, memo) => {
         if (v === null || (typeof v === 'string' && HASHED.test(v))) return v;
         const text = hashInput(v);
@@ -158,7 +158,6 @@ function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: stri
         if (hashed === undefined || hashed.charCodeAt(0) !== H) memo.set(text, (hashed = keyedHash(text, key as PrivacyKey)));
         return hashed;
       };
-    }
     case 'sha256_for_ad_matching':
       return (v, memo) => {
         if (v === null || (typeof v === 'string' && SHA256_HEX.test(v))) return v;
