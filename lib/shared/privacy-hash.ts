@@ -51,12 +51,16 @@ export function hashInput(value: unknown): string {
  * HMAC-SHA256 (RFC 2104) as two one-shot SHA-256s over the key's inner and outer pads, computed once
  * per key: `createHmac` builds a stream object per call, and the one-shot form took about a quarter
  * less CPU for a short id (the bench's policy hashes one per event; tests/unit/shared/privacy-hash
- * checks it against createHmac). One buffer holds the pad and the text; the text's bytes are zeroed
- * after each hash, so no raw value stays in it.
+ * checks it against createHmac). When the inner pad is ASCII (a key of ASCII characters, at most a
+ * block long), the inner hash is of the pad's text and the text, which UTF-8 encodes to the same
+ * bytes: no copy into a buffer (about a quarter less CPU again). Otherwise one buffer holds the pad
+ * and the text, and the text's bytes are zeroed after each hash, so no raw value stays in it.
  */
 interface Pads {
   inner: Buffer;
   outer: Buffer;
+  /** The inner pad as text, when each of its bytes is ASCII (its UTF-8 encoding is then itself). */
+  innerText: string | undefined;
 }
 const BLOCK = 64;
 const DIGEST = 32;
@@ -74,7 +78,8 @@ function padsOf(key: PrivacyKey): Pads {
       inner[i] = (block[i] as number) ^ 0x36;
       outer[i] = (block[i] as number) ^ 0x5c;
     }
-    found = { inner, outer };
+    const ascii = inner.subarray(0, BLOCK).every((byte) => byte < 0x80);
+    found = { inner, outer, innerText: ascii ? inner.toString('latin1', 0, BLOCK) : undefined };
     pads.set(key, found);
   }
   return found;
@@ -83,13 +88,17 @@ function padsOf(key: PrivacyKey): Pads {
 /** `hmac-v<version>:` and the hex HMAC-SHA256 of `text` under `key`. */
 export function keyedHash(text: string, key: PrivacyKey): string {
   const own = padsOf(key);
+  // The inner digest as 'binary' (latin1) text, one char per byte: a Buffer would be an ArrayBuffer per hash.
+  if (own.innerText !== undefined) {
+    own.outer.write(hash('sha256', own.innerText + text, 'binary'), BLOCK, 'binary');
+    return `hmac-v${key.version}:${hash('sha256', own.outer, 'hex')}`;
+  }
   if (BLOCK + text.length * 3 > own.inner.length) {
     const grown = Buffer.alloc(BLOCK + text.length * 3);
     own.inner.copy(grown, 0, 0, BLOCK);
     own.inner = grown;
   }
   const length = BLOCK + own.inner.write(text, BLOCK, 'utf8');
-  // The inner digest as 'binary' (latin1) text, one char per byte: a Buffer would be an ArrayBuffer per hash.
   own.outer.write(hash('sha256', own.inner.subarray(0, length), 'binary'), BLOCK, 'binary');
   own.inner.fill(0, BLOCK, length);
   return `hmac-v${key.version}:${hash('sha256', own.outer, 'hex')}`;

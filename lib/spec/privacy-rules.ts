@@ -6,7 +6,7 @@
  * Hashing is idempotent (a value already in the hash's form is left alone), so an event replayed
  * from storage keeps its hashes.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { setOwn } from '../shared/own-keys';
 import { adMatchingSha256, hashInput, keyedHash, type PrivacyKey } from '../shared/privacy-hash';
 import {
@@ -23,9 +23,10 @@ import {
 /** A rule's effect on one value: a new value, the same one, or `DROP`. `memo`: the hashes made in this request. */
 type Op = (value: unknown, memo: Memo) => unknown;
 /**
- * Hashes already made in one request, by rule kind and input: a batch repeats its user's id and
- * email in every event, and each HMAC costs microseconds. Kept per request only (no raw value
- * outlives the request that carried it).
+ * Hashes already made in one request, by input: a batch repeats its user's id and email in every
+ * event, and each HMAC costs microseconds. One map for both kinds, told apart by the hash's form (a
+ * keyed hash starts `hmac-v`, an ad-matching one is hex), so no key is built per lookup. Kept per
+ * request only (no raw value outlives the request that carried it).
  */
 export type Memo = Map<string, string>;
 export const DROP: unique symbol = Symbol('drop');
@@ -33,6 +34,8 @@ export const DROP: unique symbol = Symbol('drop');
 interface FieldStep {
   label: string;
   segments: string[];
+  /** The path's first segment when it names a key (not `*`): the step is skipped when the event lacks it. */
+  head: string | undefined;
   op: Op;
 }
 interface ConsentStep {
@@ -47,6 +50,34 @@ export interface CompiledPolicy {
   fields: FieldStep[];
   /** The key matchers' action for a key name (cached per name); `undefined` without key rules. */
   keyOp: ((name: string) => { label: string; op: Op } | undefined) | undefined;
+  /** `keyOp` for the event's top level, where the structure and ids are kept (`TOP_LEVEL_KEPT`): one lookup per key. */
+  topKeyOp: CompiledPolicy['keyOp'];
+  /** `ip` and `fields` as one walk, when no two of their paths can reach the same value (`planSteps`). */
+  plan: Plan | undefined;
+}
+
+/**
+ * The `ip` and field rules as one tree of paths, walked once per event: each object on the way to
+ * several rules' values is looked up once, where rule by rule it is looked up once per rule.
+ * Only built when no rule's path can name a value at or below another's (`context.ip` and
+ * `context.page.url` share the walk; `properties.*` and `properties.items.x` do not, the first names
+ * the second's parent): then no rule sees what another changed, the rules commute, and the walk's
+ * result is the rules' in order. What each
+ * rule changed is counted per event and added to the tally in the rules' order, as they would be.
+ */
+interface Plan {
+  root: PlanNode;
+  labels: string[];
+  /** Per rule, the changes in the event being walked (applyPolicy is synchronous: one per policy suffices). */
+  counts: number[];
+}
+interface PlanNode {
+  /** The rule whose value this is (a leaf) … */
+  leaf: { index: number; op: Op } | undefined;
+  /** … or the keys below it on the way to rules' values: named ones (`names[i]` to `children[i]`), or every key (`*`), never both. */
+  names: string[];
+  children: PlanNode[];
+  star: PlanNode | undefined;
 }
 
 /** Counts per rule label (`fields[0]`, `keys[1]`, `ip`, `consent[0]`) for one request. */
@@ -66,20 +97,51 @@ export function compilePolicy(policy: PrivacyPolicy, key: PrivacyKey | undefined
   const needsKey = policy.ip === 'hash' || [...(policy.fields ?? []), ...(policy.keys ?? [])].some((r) => r.action === 'hash');
   if (needsKey && !key) throw new Error('the policy hashes, and this stage has no PRIVACY_HASH_KEY');
   const opFor = (action: FieldAction, params?: string[]): Op => valueOp(action, key, params);
-  return {
+  const compiled: CompiledPolicy = {
     consent: (policy.consent ?? []).map((rule, i) => ({
       label: `consent[${i}]`,
       category: rule.category,
       keep: rule.action === 'drop' ? undefined : (rule.keep ?? []).map((p) => splitPath(p) ?? []),
     })),
     ip: policy.ip === undefined || policy.ip === 'keep' ? undefined : { label: 'ip', op: ipOp(policy.ip, key) },
-    fields: (policy.fields ?? []).map((rule, i) => ({
-      label: `fields[${i}]`,
-      segments: splitPath(rule.path) ?? [],
-      op: opFor(rule.action, rule.params),
-    })),
-    keyOp: keyMatcher(policy, opFor),
+    fields: (policy.fields ?? []).map((rule, i) => {
+      const segments = splitPath(rule.path) ?? [];
+      return { label: `fields[${i}]`, segments, head: segments[0] === '*' ? undefined : segments[0], op: opFor(rule.action, rule.params) };
+    }),
+    ...keyMatcher(policy, opFor),
+    plan: undefined,
   };
+  const steps = [...(compiled.ip ? [{ ...compiled.ip, segments: IP_PATH }] : []), ...compiled.fields];
+  compiled.plan = planSteps(steps);
+  return compiled;
+}
+
+/** The steps as a `Plan`; `undefined` when two of them may reach the same value, or a level mixes `*` and names. */
+function planSteps(steps: ReadonlyArray<{ label: string; segments: readonly string[]; op: Op }>): Plan | undefined {
+  if (steps.length === 0) return undefined;
+  const overlap = (a: readonly string[], b: readonly string[]) =>
+    a.slice(0, Math.min(a.length, b.length)).every((segment, i) => segment === '*' || b[i] === '*' || segment === b[i]);
+  for (let i = 0; i < steps.length; i++)
+    for (let j = i + 1; j < steps.length; j++) if (overlap(steps[i]?.segments ?? [], steps[j]?.segments ?? [])) return undefined;
+  const root: PlanNode = { leaf: undefined, names: [], children: [], star: undefined };
+  for (const [index, step] of steps.entries()) {
+    let node = root;
+    for (const segment of step.segments) {
+      let child = segment === '*' ? node.star : node.children[node.names.indexOf(segment)];
+      if (!child) {
+        child = { leaf: undefined, names: [], children: [], star: undefined };
+        if (segment === '*') node.star = child;
+        else {
+          node.names.push(segment);
+          node.children.push(child);
+        }
+      }
+      if (node.star && node.names.length > 0) return undefined;
+      node = child;
+    }
+    node.leaf = { index, op: step.op };
+  }
+  return { root, labels: steps.map((step) => step.label), counts: steps.map(() => 0) };
 }
 
 function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: string[]): Op {
@@ -89,13 +151,21 @@ function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: stri
     case 'redact':
       return (v) => (v === null ? v : REDACTED);
     case 'hash':
-      return (v, memo) =>
-        v === null || (typeof v === 'string' && HASHED.test(v))
-          ? v
-          : memoized(memo, 'k', hashInput(v), (t) => keyedHash(t, key as PrivacyKey));
+      return (v, memo) => {
+        if (v === null || (typeof v === 'string' && HASHED.test(v))) return v;
+        const text = hashInput(v);
+        let hashed = memo.get(text);
+        if (hashed === undefined || hashed.charCodeAt(0) !== H) memo.set(text, (hashed = keyedHash(text, key as PrivacyKey)));
+        return hashed;
+      };
     case 'sha256_for_ad_matching':
-      return (v, memo) =>
-        v === null || (typeof v === 'string' && SHA256_HEX.test(v)) ? v : memoized(memo, 's', hashInput(v), adMatchingSha256);
+      return (v, memo) => {
+        if (v === null || (typeof v === 'string' && SHA256_HEX.test(v))) return v;
+        const text = hashInput(v);
+        let hashed = memo.get(text);
+        if (hashed === undefined || hashed.charCodeAt(0) === H) memo.set(text, (hashed = adMatchingSha256(text)));
+        return hashed;
+      };
     case 'redact_query': {
       const names = new Set((params ?? []).map((p) => p.toLowerCase()));
       return (v) => (typeof v === 'string' ? redactQuery(v, names) : v);
@@ -103,37 +173,33 @@ function valueOp(action: FieldAction, key: PrivacyKey | undefined, params?: stri
   }
 }
 
-function memoized(memo: Memo, kind: string, text: string, hash: (text: string) => string): string {
-  const id = `${kind}\u0000${text}`;
-  let hashed = memo.get(id);
-  if (hashed === undefined) {
-    hashed = hash(text);
-    memo.set(id, hashed);
-  }
-  return hashed;
-}
+/** `h`, the first character of a keyed hash (`hmac-v1:…`) and never of a hex one. */
+const H = 0x68;
 
-function keyMatcher(policy: PrivacyPolicy, opFor: (action: FieldAction) => Op): CompiledPolicy['keyOp'] {
+function keyMatcher(policy: PrivacyPolicy, opFor: (action: FieldAction) => Op): Pick<CompiledPolicy, 'keyOp' | 'topKeyOp'> {
   const rules = (policy.keys ?? []).map((rule, i) => {
     const names = rule.preset ? [...KEY_PRESETS[rule.preset]] : (rule.names ?? []);
     const exact = new Set(names.filter((n) => !n.includes('*')).map(normalizeKeyName));
     const globs = names.filter((n) => n.includes('*')).map((n) => new RegExp(`^${normalizeKeyName(n).split('*').map(escape).join('.*')}$`));
     return { label: `keys[${i}]`, op: opFor(rule.action), matches: (name: string) => exact.has(name) || globs.some((g) => g.test(name)) };
   });
-  if (rules.length === 0) return undefined;
+  if (rules.length === 0) return { keyOp: undefined, topKeyOp: undefined };
   // Key names repeat from event to event: each is normalised and matched once per instance.
-  const cache = new Map<string, { label: string; op: Op } | null>();
-  return (name) => {
-    let found = cache.get(name);
-    if (found === undefined) {
-      const normal = normalizeKeyName(name);
-      const rule = rules.find((r) => r.matches(normal));
-      found = rule ? { label: rule.label, op: rule.op } : null;
-      if (cache.size >= KEY_CACHE_ENTRIES) cache.clear();
-      cache.set(name, found);
-    }
-    return found ?? undefined;
+  const matcher = (kept: ReadonlySet<string> | undefined) => {
+    const cache = new Map<string, { label: string; op: Op } | null>();
+    return (name: string) => {
+      let found = cache.get(name);
+      if (found === undefined) {
+        const normal = normalizeKeyName(name);
+        const rule = kept?.has(name) ? undefined : rules.find((r) => r.matches(normal));
+        found = rule ? { label: rule.label, op: rule.op } : null;
+        if (cache.size >= KEY_CACHE_ENTRIES) cache.clear();
+        cache.set(name, found);
+      }
+      return found ?? undefined;
+    };
   };
+  return { keyOp: matcher(undefined), topKeyOp: matcher(TOP_LEVEL_KEPT) };
 }
 
 function escape(text: string): string {
@@ -148,7 +214,7 @@ function ipOp(action: Exclude<IpAction, 'keep'>, key: PrivacyKey | undefined): O
 
 /** IPv4 to its /24, IPv6 to its /48 (an IPv4-mapped address as IPv4); `undefined` for text that is no address. */
 export function truncateIp(ip: string): string | undefined {
-  if (isIPv4(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
+  if (isDottedQuad(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
   if (!isIPv6(ip)) return undefined;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) return `::ffff:${truncateIp(mapped[1]) ?? ''}`;
@@ -160,6 +226,24 @@ export function truncateIp(ip: string): string | undefined {
     .slice(0, 3)
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
     .join(':')}::`;
+}
+
+/**
+ * node:net's `isIPv4` (four decimal octets, 0 to 255, no leading zeros) without its regular
+ * expression: every event's `context.ip` is checked (tests/unit/spec/privacy-rules.test.ts compares the two).
+ */
+export function isDottedQuad(ip: string): boolean {
+  const n = ip.length;
+  if (n < 7 || n > 15) return false;
+  for (let i = 0, octets = 0; ; i++) {
+    const start = i;
+    let value = 0;
+    for (let digit = ip.charCodeAt(i) - 48; digit >= 0 && digit <= 9 && i < n; digit = ip.charCodeAt(++i) - 48) value = value * 10 + digit;
+    const length = i - start;
+    if (length === 0 || length > 3 || value > 255 || (length > 1 && ip.charCodeAt(start) === 48)) return false;
+    if (++octets === 4) return i === n;
+    if (ip.charCodeAt(i) !== 46) return false;
+  }
 }
 
 /** The URL or query string with the values of the named parameters replaced; the rest kept as sent. */
@@ -234,11 +318,15 @@ export function applyPolicy(
     out = strip(out, step.keep);
   }
   // Objects copied by this application: changed in place by the later rules, not copied again.
-  const run: Run = { tally, memo, owned: new Set() };
-  if (ownsEvent && out === event) run.owned.add(event);
-  if (policy.ip) out = rewrite(out, IP_PATH, 0, policy.ip, run) as Record<string, unknown>;
-  for (const step of policy.fields) out = rewrite(out, step.segments, 0, step, run) as Record<string, unknown>;
-  if (policy.keyOp) out = rewriteKeys(out, policy.keyOp, run, 0) as Record<string, unknown>;
+  const run: Run = { tally, memo, owned: ownsEvent && out === event ? [event] : [] };
+  if (policy.plan) out = applyPlan(policy.plan, out, run);
+  else {
+    if (policy.ip && Object.hasOwn(out, 'context')) out = rewrite(out, IP_PATH, 0, policy.ip, run) as Record<string, unknown>;
+    for (const step of policy.fields)
+      if (step.head === undefined || Object.hasOwn(out, step.head))
+        out = rewrite(out, step.segments, 0, step, run) as Record<string, unknown>;
+  }
+  if (policy.keyOp && policy.topKeyOp) out = rewriteTop(out, policy.topKeyOp, policy.keyOp, run);
   return { event: out };
 }
 
@@ -248,16 +336,64 @@ const TOP_LEVEL_KEPT: ReadonlySet<string> = new Set(ESSENTIAL_FIELDS);
 interface Run {
   tally: Tally;
   memo: Memo;
-  owned: Set<object>;
+  /** The objects this application copied (a few per event: a list is cheaper than a set). */
+  owned: object[];
 }
 
 const IP_PATH = ['context', 'ip'];
 
+function applyPlan(plan: Plan, event: Record<string, unknown>, run: Run): Record<string, unknown> {
+  const { counts, labels } = plan;
+  try {
+    return walkPlan(event, plan.root, counts, run) as Record<string, unknown>;
+  } finally {
+    // Added to the tally and zeroed for the next event, also when a rule threw.
+    for (let i = 0; i < counts.length; i++) {
+      const n = counts[i] as number;
+      if (n === 0) continue;
+      counts[i] = 0;
+      run.tally.set(labels[i] as string, (run.tally.get(labels[i] as string) ?? 0) + n);
+    }
+  }
+}
+
+/** `rewrite` for every rule of the plan below `node` at once. */
+function walkPlan(node: object, plan: PlanNode, counts: number[], run: Run): unknown {
+  let out = node as Record<string, unknown>;
+  if (plan.star) {
+    for (const key of Object.keys(node)) out = walkPlanKey(out, key, plan.star, counts, run);
+    return Array.isArray(out) && out.includes(DROP) ? out.filter((v) => v !== DROP) : out;
+  }
+  const { names, children } = plan;
+  for (let i = 0; i < names.length; i++) out = walkPlanKey(out, names[i] as string, children[i] as PlanNode, counts, run);
+  return out;
+}
+
+/** `rewriteKey` for the plan's rules below `record[key]`. */
+function walkPlanKey(record: Record<string, unknown>, key: string, plan: PlanNode, counts: number[], run: Run): Record<string, unknown> {
+  if (!Object.hasOwn(record, key)) return record;
+  const child = record[key];
+  let next: unknown;
+  if (plan.leaf) {
+    next = plan.leaf.op(child, run.memo);
+    if (next === child) return record;
+    counts[plan.leaf.index] = (counts[plan.leaf.index] as number) + 1;
+  } else {
+    if (!isContainer(child)) return record;
+    next = walkPlan(child, plan, counts, run);
+    if (next === child) return record;
+  }
+  const copy = writable(record, run);
+  if (next === DROP && !Array.isArray(copy)) delete copy[key];
+  else setOwn(copy, key, next);
+  return copy;
+}
+
 /** `node` itself when this application already copied it, else its shallow copy (then owned). */
 function writable(node: object, run: Run): Record<string, unknown> {
-  if (run.owned.has(node)) return node as Record<string, unknown>;
+  if (run.owned.includes(node)) return node as Record<string, unknown>;
   const copy = (Array.isArray(node) ? [...(node as unknown[])] : { ...node }) as Record<string, unknown>;
-  run.owned.add(copy);
+  run.owned.push(copy);
   return copy;
 }
 
@@ -332,14 +468,36 @@ function rewriteKey(
  * policies with key rules (every key of every event): containers only are recursed into, arrays by
  * index (their elements have no key name to match).
  */
-function rewriteKeys(node: object, keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
+function rewriteTop(event: Record<string, unknown>, topKeyOp: KeyOp, keyOp: KeyOp, run: Run): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  // for…in, not Object.keys: no array per object (a JSON value's objects inherit no enumerable key).
+  for (const key in event) {
+    const child = event[key];
+    const rule = topKeyOp(key);
+    let next: unknown;
+    if (rule) next = rule.op(child, run.memo);
+    else if (typeof child === 'object' && child !== null) next = rewriteKeys(child, keyOp, run, 1);
+    else continue;
+    if (next === child) continue;
+    if (rule) count(run.tally, rule.label);
+    copy ??= writable(event, run);
+    if (next === DROP) delete copy[key];
+    else setOwn(copy, key, next);
+  }
+  return copy ?? event;
+}
+
+type KeyOp = NonNullable<CompiledPolicy['keyOp']>;
+
+/** `rewriteTop` below the top level, where every key name is matched. */
+function rewriteKeys(node: object, keyOp: KeyOp, run: Run, depth: number): unknown {
   if (depth > MAX_KEY_DEPTH) return REDACTED;
   if (Array.isArray(node)) return rewriteElements(node as unknown[], keyOp, run, depth);
   const record = node as Record<string, unknown>;
   let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(record)) {
+  for (const key in record) {
     const child = record[key];
-    const rule = depth === 0 && TOP_LEVEL_KEPT.has(key) ? undefined : keyOp(key);
+    const rule = keyOp(key);
     let next: unknown;
     if (rule) next = rule.op(child, run.memo);
     else if (typeof child === 'object' && child !== null) next = rewriteKeys(child, keyOp, run, depth + 1);

@@ -2,7 +2,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { parsePrivacyKeyRing } from '../../../lib/shared/privacy-hash';
 import { readPrivacyPolicy, type PrivacyPolicy } from '../../../lib/spec/privacy-policy';
-import { applyPolicy, compilePolicy, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
+import { isIPv4 } from 'node:net';
+import { applyPolicy, compilePolicy, isDottedQuad, redactQuery, truncateIp, type Tally } from '../../../lib/spec/privacy-rules';
 
 const KEY = { version: 3, key: 'unit-privacy-key-0123456789' };
 const hmac = (text: string) => `hmac-v3:${createHmac('sha256', KEY.key).update(text).digest('hex')}`;
@@ -123,6 +124,74 @@ describe('applyPolicy', () => {
     expect(out).toEqual({ event: { properties: { items: [] } } });
   });
 
+  it('applies rules on separate paths in one walk: the result and counts of applying them one by one, in order', () => {
+    const policy: PrivacyPolicy = {
+      ip: 'truncate',
+      fields: [
+        { path: 'context.page.url', action: 'redact_query', params: ['ref'] },
+        { path: 'userId', action: 'hash' },
+        { path: 'properties.*.card', action: 'drop' },
+        { path: 'context.page.search', action: 'redact_query', params: ['ref'] },
+        { path: 'traits.email', action: 'hash' },
+      ],
+    };
+    const context = { ip: '203.0.113.9', page: { url: 'https://a.example/?ref=x&b=1', search: '?ref=x&b=1', title: 'T' }, locale: 'de' };
+    const first = { userId: 'u-1', context, properties: { a: { card: '4111', keep: 1 }, b: [{ card: '5500' }], c: 2 } };
+    // Only the search changes: the tally lists fields[3] before ip, as rule-by-rule counting would.
+    const second = { anonymousId: 'a', context: { ip: '198.51.100.0', page: { url: 'https://a.example/', search: '?ref=y' } } };
+    const sentFirst = structuredClone(first);
+    const tally: Tally = new Map();
+
+    // Act
+    const outs = [apply(policy, second, tally), apply(policy, first, tally)];
+
+    // Assess: against the expected events, and against each rule applied alone, one after another.
+    expect(outs).toEqual([
+      { event: { anonymousId: 'a', context: { ip: '198.51.100.0', page: { url: 'https://a.example/', search: '?ref=redacted' } } } },
+      {
+        event: {
+          userId: hmac('u-1'),
+          context: {
+            ip: '203.0.113.0',
+            page: { url: 'https://a.example/?ref=redacted&b=1', search: '?ref=redacted&b=1', title: 'T' },
+            locale: 'de',
+          },
+          properties: { a: { keep: 1 }, b: [{ card: '5500' }], c: 2 },
+        },
+      },
+    ]);
+    expect([...tally]).toEqual([
+      ['fields[3]', 2],
+      ['ip', 1],
+      ['fields[0]', 1],
+      ['fields[1]', 1],
+      ['fields[2]', 1],
+    ]);
+    const oneByOne = (event: Record<string, unknown>) =>
+      [{ ip: policy.ip }, ...(policy.fields ?? []).map((rule) => ({ fields: [rule] }))].reduce(
+        (out, single) => ('event' in out ? apply(single, out.event) : out),
+        { event } as ReturnType<typeof apply>,
+      );
+    expect(outs).toEqual([oneByOne(second), oneByOne(first)]);
+    expect(first).toEqual(sentFirst);
+  });
+
+  it('applies rules whose paths meet in order: a rule sees what an earlier one made of its value', () => {
+    const page = { url: 'https://a.example/?ref=x', title: 'T' };
+    const url = { path: 'context.page.url', action: 'redact_query' as const, params: ['ref'] };
+    const whole = { path: 'context.page', action: 'redact' as const };
+    const urlFirst: Tally = new Map();
+    const pageFirst: Tally = new Map();
+
+    expect(apply({ fields: [url, whole] }, { context: { page } }, urlFirst)).toEqual({ event: { context: { page: '[redacted]' } } });
+    expect(apply({ fields: [whole, url] }, { context: { page } }, pageFirst)).toEqual({ event: { context: { page: '[redacted]' } } });
+    expect([...urlFirst]).toEqual([
+      ['fields[0]', 1],
+      ['fields[1]', 1],
+    ]);
+    expect([...pageFirst]).toEqual([['fields[0]', 1]]);
+  });
+
   it('matches key names however they are cased or separated, at any depth', () => {
     const out = apply(
       {
@@ -164,6 +233,26 @@ describe('applyPolicy', () => {
 });
 
 describe('truncateIp and redactQuery', () => {
+  it('reads IPv4 addresses as node:net does', () => {
+    const texts = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '203.0.113.77', '1.2.3.256', '01.2.3.4', '1.2.3.04', '1.2.3', '1.2.3.4.5'];
+    texts.push(
+      '1.2.3.4.',
+      '.1.2.3.4',
+      '1..2.3',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.-4',
+      '1.2.3.+4',
+      '١.2.3.4',
+      '1000.2.3.4',
+      '1.2.3.4a',
+      '',
+      '::1',
+    );
+    for (let i = 0; i < 2000; i++) texts.push([0, 1, 2, 3].map((j) => ((i * 7919 + j * 104729) % 300).toString()).join('.'));
+    expect(texts.map(isDottedQuad)).toEqual(texts.map((text) => isIPv4(text)));
+  });
+
   it.each([
     ['203.0.113.77', '203.0.113.0'],
     ['2001:db8:abcd:12:1:2:3:4', '2001:db8:abcd::'],
