@@ -1,168 +1,168 @@
 /**
- * Reading and writing profiles: BatchGetItem for the reads (100 keys a call), and one conditional
- * write per profile, on the revision it read (`rev`), 25 a call (statements.ts). A write that
- * loses a race with another invocation is not a failure: the profile is read again, strongly
- * consistent, merged again and written again. Every request goes through the worker's low-level
- * client (lib/shared/clients.ts `createWriteClient`), whose answers keep every attribute name.
+ * Writing a batch's profile deltas as facts (lib/tables/profiles.ts): the facts the deltas touch are
+ * read by key (BatchGetItem, 100 keys a call, eventually consistent, `o` only), and each fact whose
+ * `o` is greater than the stored one is written with a conditional statement, 25 a call
+ * (statements.ts): `INSERT` when it was absent, `UPDATE ... WHERE "o" < ?` when older. The reads
+ * and writes are bounded by the batch's own content, never by what a profile holds already.
+ *
+ * A write whose condition fails lost a race with another invocation: the fact is read again,
+ * strongly consistent; if it is now at least ours, there is nothing to do, else it is written again,
+ * in rounds with a backoff, until the attempts or the deadline run out. Every request goes through
+ * the worker's low-level client (lib/shared/clients.ts `createWriteClient`).
  */
 import { isAwsError, RefusedItemError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { DeadlineError, backoffDelay, type Backoff } from '../../shared/retry';
+import { marshallItem, type AttributeMap } from '../../tables/dynamo-wire';
 import {
+  compareOrders,
+  factItem,
+  factsOf,
   ITEM_LIMIT_BYTES,
   itemBytes,
-  keyText,
-  profileWireItem,
-  readProfiles,
+  itemId,
+  readItems,
+  type Fact,
+  type LinkKind,
   type Profile,
-  type ProfileKey,
   type ProfileStore,
 } from '../../tables/profiles';
-import { copyProfile, emptyProfile, mergeProfiles } from './profile';
-import { executeWrites, type ProfileWrite } from './statements';
+import { executeWrites } from './statements';
 
-export { readItems, readProfiles, type ProfileStore } from '../../tables/profiles';
+export { readItems, type ProfileStore } from '../../tables/profiles';
 
-/** Between attempts of one profile's write after a conflict or a transient failure. */
+/** Between rounds of writes after a lost race or a transient failure. */
 const WRITE_BACKOFF: Backoff = { baseMs: 20, capMs: 500, jitter: 'full' };
 const MAX_ATTEMPTS = 8;
 
-export type UpdateResult =
-  | { status: 'written' | 'unchanged' | 'deleted'; before: Profile | undefined; after: Profile; conflicts: number }
-  | { status: 'failed'; error: DependencyError; conflicts: number };
+export interface ProfileResult {
+  /** `written`: at least one fact written; `unchanged`: every fact was stored already (at least as recent). */
+  status: 'written' | 'unchanged' | 'failed';
+  error?: DependencyError;
+  /** Writes that lost a race and were read again. */
+  conflicts: number;
+  /** The links (`linkId`) whose fact was absent when first read: their key-only items are written (phase.ts). */
+  newLinks: Set<string>;
+}
 
-/** What a change did: nothing, a change to write, or a change that leaves nothing worth keeping. */
-export type Change = boolean | 'delete';
+export const linkId = (kind: LinkKind, id: string): string => `${kind}\u0000${id}`;
 
-export interface UpdateRequest {
-  key: ProfileKey;
-  /** The stored profile as already read; undefined when it was not stored. */
-  known: Profile | undefined;
-  /** Changes a fresh copy of the stored profile (`stored`: whether there was one); see `Change`. */
-  change: (profile: Profile, stored: boolean) => Change;
+interface PendingFact {
+  profile: number;
+  fact: Fact;
+  item: AttributeMap;
+  key: { pk: string; sk: string };
+  /** The stored `o` as last read; undefined when absent. */
+  stored: string | undefined;
 }
 
 /**
- * Applies each request's change to its stored profile and writes the results on the revisions they
- * were read at, in batches (statements.ts). The writes that lose a race, or fail transiently, are
- * read again (strongly consistent), changed again and written again, in rounds with a backoff,
- * until the attempts or the deadline run out. Never throws for DynamoDB's answers: one result per
- * request, in order, a failure classified.
+ * Writes each delta's facts that are newer than the stored ones; one result per delta, in order.
+ * Throws only when the first read fails (the phase then fails the batch's profile messages) or on
+ * a bug; every later failure is classified in the results.
  */
-export async function changeProfiles(store: ProfileStore, requests: readonly UpdateRequest[], deadline: number): Promise<UpdateResult[]> {
-  const results = new Array<UpdateResult | undefined>(requests.length);
-  const conflicts = requests.map(() => 0);
-  const current = requests.map((r) => r.known);
-  const failures = new Map<number, DependencyError>();
-  let pending = requests.map((_, i) => i);
+export async function writeProfiles(store: ProfileStore, deltas: readonly Profile[], deadline: number): Promise<ProfileResult[]> {
+  const results: ProfileResult[] = deltas.map(() => ({ status: 'unchanged', conflicts: 0, newLinks: new Set() }));
+  const fail = (p: number, error: DependencyError) => {
+    const result = results[p] as ProfileResult;
+    if (result.status === 'failed') return;
+    result.status = 'failed';
+    result.error = error;
+  };
+  const facts: PendingFact[] = [];
+  deltas.forEach((delta, p) => {
+    for (const fact of factsOf(delta)) {
+      const plain = factItem(delta.key, fact);
+      const item = marshallItem(plain);
+      const tooLarge = oversize(item);
+      if (tooLarge) fail(p, tooLarge);
+      else facts.push({ profile: p, fact, item, key: { pk: plain.pk as string, sk: plain.sk as string }, stored: undefined });
+    }
+  });
+  const live = (f: PendingFact) => results[f.profile]?.status !== 'failed';
+  const first = await readItems(
+    store,
+    facts.filter(live).map((f) => f.key),
+    false,
+    deadline,
+    ['o'],
+  );
+  for (const f of facts) {
+    if (!first.has(itemId(f.key)) && f.fact.kind !== 'trait') results[f.profile]?.newLinks.add(linkId(f.fact.kind, f.fact.name));
+  }
+  let pending = settle(facts.filter(live), first);
+  const failures = new Map<PendingFact, DependencyError>();
   for (let attempt = 0; pending.length > 0 && attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) {
       const delay = backoffDelay(WRITE_BACKOFF, attempt);
       if (store.clock.now() + delay >= deadline) break;
       await store.clock.sleep(delay);
+    }
+    const answers = await executeWrites(
+      store,
+      pending.map((f) => ({ item: f.item, stored: f.stored })),
+      deadline,
+    );
+    const again: PendingFact[] = [];
+    const lost: PendingFact[] = [];
+    answers.forEach((answer, i) => {
+      const f = pending[i] as PendingFact;
+      const result = results[f.profile] as ProfileResult;
+      if (answer.status === 'ok') {
+        failures.delete(f);
+        if (result.status === 'unchanged') result.status = 'written';
+      } else if (answer.status === 'conflict') {
+        result.conflicts++;
+        failures.delete(f);
+        lost.push(f);
+      } else if (answer.error.kind === 'transient') {
+        store.log.warn('profile write failed; retrying', { error: answer.error.code });
+        failures.set(f, answer.error);
+        again.push(f);
+      } else fail(f.profile, answer.error);
+    });
+    if (lost.length > 0) {
       try {
-        const fresh = await readProfiles(
+        const fresh = await readItems(
           store,
-          pending.map((i) => (requests[i] as UpdateRequest).key),
+          lost.map((f) => f.key),
           true,
           deadline,
+          ['o'],
         );
-        for (const i of pending) current[i] = fresh.get(keyText((requests[i] as UpdateRequest).key));
+        again.push(...settle(lost, fresh));
       } catch (error) {
         // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
         // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
         if (!isAwsError(error)) throw error;
         const failure = translateAwsError(error, 'DynamoDB');
-        pending.forEach((i) => failures.set(i, failure));
-        if (failure.kind !== 'transient') break;
-        continue;
+        lost.forEach((f) => (failure.kind === 'transient' ? (failures.set(f, failure), again.push(f)) : fail(f.profile, failure)));
       }
     }
-    pending = await attemptWrites(store, requests, current, pending, { results, conflicts, failures }, deadline);
+    pending = again.filter(live);
   }
-  for (const i of pending) {
-    results[i] = {
-      status: 'failed',
-      error: failures.get(i) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'),
-      conflicts: conflicts[i] ?? 0,
-    };
-  }
-  return results as UpdateResult[];
+  for (const f of pending) fail(f.profile, failures.get(f) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'));
+  return results;
 }
 
-/** One round: changes and writes the pending profiles; returns those to try again. */
-async function attemptWrites(
-  store: ProfileStore,
-  requests: readonly UpdateRequest[],
-  current: ReadonlyArray<Profile | undefined>,
-  pending: readonly number[],
-  into: { results: Array<UpdateResult | undefined>; conflicts: number[]; failures: Map<number, DependencyError> },
-  deadline: number,
-): Promise<number[]> {
-  const writes: ProfileWrite[] = [];
-  const written: number[] = [];
-  for (const i of pending) {
-    const request = requests[i] as UpdateRequest;
-    const before = current[i];
-    const next = before ? copyProfile(before) : emptyProfile(request.key);
-    const changed = request.change(next, before !== undefined);
-    if (!changed || (changed === 'delete' && !before)) {
-      into.results[i] = { status: 'unchanged', before, after: next, conflicts: into.conflicts[i] ?? 0 };
-      continue;
-    }
-    next.rev = (before?.rev ?? 0) + 1;
-    const tooLarge = changed === 'delete' ? undefined : oversize(next);
-    if (tooLarge) {
-      into.results[i] = { status: 'failed', error: tooLarge, conflicts: into.conflicts[i] ?? 0 };
-      continue;
-    }
-    writes.push({ next, before, action: changed === 'delete' ? 'delete' : 'put' });
-    written.push(i);
+/** Notes each fact's stored `o` from `read`; returns those still to write (ours greater, or absent). */
+function settle(facts: readonly PendingFact[], read: ReadonlyMap<string, Record<string, unknown>>): PendingFact[] {
+  const left: PendingFact[] = [];
+  for (const f of facts) {
+    const stored = read.get(itemId(f.key))?.o;
+    f.stored = typeof stored === 'string' ? stored : undefined;
+    if (f.stored === undefined || compareOrders(f.fact.o, f.stored) > 0) left.push(f);
   }
-  const answers = await executeWrites(store, writes, deadline);
-  const again: number[] = [];
-  answers.forEach((answer, j) => {
-    const i = written[j] as number;
-    const write = writes[j] as ProfileWrite;
-    if (answer.status === 'ok') {
-      into.results[i] = {
-        status: write.action === 'delete' ? 'deleted' : 'written',
-        before: write.before,
-        after: write.next,
-        conflicts: into.conflicts[i] ?? 0,
-      };
-    } else if (answer.status === 'conflict') {
-      into.conflicts[i] = (into.conflicts[i] ?? 0) + 1;
-      into.failures.delete(i);
-      again.push(i);
-    } else {
-      into.failures.set(i, answer.error);
-      if (answer.error.kind === 'transient') {
-        store.log.warn('profile write failed; retrying', { error: answer.error.code });
-        again.push(i);
-      } else {
-        into.results[i] = { status: 'failed', error: answer.error, conflicts: into.conflicts[i] ?? 0 };
-      }
-    }
-  });
-  return again;
+  return left;
 }
 
 /**
- * A refusal, before any request, of an identity item DynamoDB would refuse for its size (by
- * DynamoDB's own rules, `itemBytes`). The caps keep every profile under the limit, so this is a bug
- * to look into; the phase counts it (`ProfileWritesRefused`) and fails its messages, never drops it.
+ * A refusal, before any request, of a fact item DynamoDB would refuse for its size (by DynamoDB's
+ * own rules, `itemBytes`). The name and value caps keep every fact far under the limit, so this is
+ * a bug to look into; the phase counts it (`ProfileWritesRefused`) and fails its messages, never
+ * drops it.
  */
-function oversize(next: Profile): RefusedItemError | undefined {
-  const bytes = itemBytes(profileWireItem(next));
+function oversize(item: AttributeMap): RefusedItemError | undefined {
+  const bytes = itemBytes(item);
   if (bytes < ITEM_LIMIT_BYTES) return undefined;
-  return new RefusedItemError(
-    'DynamoDB',
-    'ItemTooLarge',
-    `the profile item would be ${bytes} bytes; DynamoDB holds at most ${ITEM_LIMIT_BYTES}`,
-  );
-}
-
-/** A request that merges `delta`; a profile not stored yet is created even when the delta holds nothing (a group without traits). */
-export function mergeRequest(delta: Profile, known: Profile | undefined): UpdateRequest {
-  return { key: delta.key, known, change: (profile, stored) => mergeProfiles(profile, delta) || !stored };
+  return new RefusedItemError('DynamoDB', 'ItemTooLarge', `the profile fact would be ${bytes} bytes; DynamoDB holds at most ${ITEM_LIMIT_BYTES}`);
 }
