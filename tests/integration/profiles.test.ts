@@ -118,7 +118,7 @@ async function snapshot(sourceId: string): Promise<string> {
   return canonicalJson(views);
 }
 
-/** The profiles (pk) a batch of conditional writes writes: the first parameter of an INSERT, the third from last of an UPDATE or DELETE. */
+/** The profiles (pk) a batch of conditional fact writes writes: the first parameter of an INSERT, the third from last of an UPDATE. */
 function profileWrites(command: BatchExecuteStatementCommand): string[] {
   return (command.input.Statements ?? []).map(({ Statement = '', Parameters = [] }) =>
     String((Statement.startsWith('INSERT') ? Parameters[0] : Parameters[Parameters.length - 3])?.S),
@@ -355,7 +355,7 @@ describe('erasure', () => {
     expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
   });
 
-  it('removes both links of an id aliased both to and from the erased user, in one write', async () => {
+  it('removes both links of an id aliased both to and from the erased user, and counts both', async () => {
     await deliver('mutual', [
       segmentEvent('alias', { userId: 'twin', previousId: 'leaving', timestamp: at(1) }),
       segmentEvent('alias', { userId: 'leaving', previousId: 'twin', timestamp: at(2) }),
