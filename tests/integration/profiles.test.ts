@@ -7,7 +7,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchExecuteStatementCommand, BatchWriteItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
 import { userHash } from '../../lib/tables/erasures';
@@ -416,6 +416,88 @@ describe('erasure', () => {
     expect(failed).toEqual([]);
     expect(await profileOf('race', 'user', 'racer')).toBeUndefined();
     expect(await anonymousProfile('race', 'r-anon')).toBeUndefined();
+  });
+
+  it('reads, updates and erases a stage holding profile items of earlier versions (one item per profile)', async () => {
+    // Prepare: the items an earlier version wrote, raw: a profile-wide item of the user (traits,
+    // an anonymous id, an alias, a group) and its activity item, the previous id's item naming the
+    // user, and the key-only anonymous-user and member items.
+    const v1 = `${at(1)}#m-1`;
+    const legacy = (id: string, rest: Record<string, unknown>) => ({
+      pk: `legacy#user#${id}`,
+      sk: 'profile',
+      kind: 'user',
+      sourceId: 'legacy',
+      userId: id,
+      rev: 3,
+      ...rest,
+    });
+    const raw = [
+      legacy('old-user', {
+        traits: { plan: 'old', email: 'e@example.com' },
+        traitVersions: { plan: 0, email: 0 },
+        versions: [v1],
+        anonymousIds: { 'la-1': at(1).slice(0, 10) },
+        aliases: { prev: v1 },
+        groups: { lg: v1 },
+      }),
+      { pk: 'legacy#user#old-user', sk: 'activity', firstSeen: at(1), lastSeen: at(1), identifyCount: 1 },
+      legacy('prev', { traits: { keep: 1 }, traitVersions: { keep: 0 }, versions: [v1], aliasedTo: { 'old-user': v1 } }),
+      { pk: 'legacy#anon-users#la-1', sk: 'old-user', kind: 'anon-user', sourceId: 'legacy', anonymousId: 'la-1', userId: 'old-user' },
+      { pk: 'legacy#members#lg', sk: 'old-user', kind: 'member', sourceId: 'legacy', groupId: 'lg', userId: 'old-user' },
+    ];
+    for (const item of raw) await stack.clients.documents.send(new PutCommand({ TableName: stack.config.tables.profiles, Item: item }));
+
+    // Act 1: read as it is; then events newer and older than what the legacy item holds.
+    const before = await profileOf('legacy', 'user', 'old-user');
+    await deliver('legacy', [
+      segmentEvent('identify', { userId: 'old-user', timestamp: at(2), traits: { plan: 'new' } }),
+      segmentEvent('identify', { userId: 'old-user', timestamp: at(0), traits: { email: 'older@example.com' } }),
+      segmentEvent('track', { userId: 'old-user', anonymousId: 'la-2', timestamp: at(3) }),
+    ]);
+    const after = await userProfile('legacy', 'old-user');
+
+    // Assess 1: the legacy item's facts read, and merged with the new facts by the same order.
+    expect(before && traitsView(before)).toEqual({ email: 'e@example.com', plan: 'old' });
+    expect(after).toMatchObject({
+      traits: { email: 'e@example.com', plan: 'new' },
+      anonymousIds: ['la-1', 'la-2'],
+      aliases: ['prev'],
+      groups: [{ groupId: 'lg', traits: {} }],
+    });
+    expect(await userProfile('legacy', 'prev')).toMatchObject({ aliasedTo: 'old-user', traits: { keep: 1 } });
+
+    // Act 2
+    await deliver('legacy', [segmentEvent('delete', { userId: 'old-user', timestamp: new Date().toISOString() })]);
+
+    // Assess 2: the user's partition is empty (legacy items included); the previous id keeps its
+    // trait as a fact, without the link; the key-only items are gone; everything counted once.
+    const left = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'legacy#user#old-user' },
+        ConsistentRead: true,
+      }),
+    );
+    expect(left.Items).toEqual([]);
+    const prev = await userProfile('legacy', 'prev');
+    expect(prev).toMatchObject({ traits: { keep: 1 } });
+    expect(prev).not.toHaveProperty('aliasedTo');
+    const prevItems = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'legacy#user#prev' },
+        ConsistentRead: true,
+      }),
+    );
+    expect(prevItems.Items?.map((item) => item.sk)).toEqual(['t#keep']);
+    expect(await reader.anonymousUsers('legacy', 'la-1')).toEqual([]);
+    expect(await reader.anonymousUsers('legacy', 'la-2')).toEqual([]);
+    expect(await reader.members('legacy', 'lg')).toEqual([]);
+    const [audit] = await auditOf('legacy', 'old-user');
+    expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
   });
 });
 
