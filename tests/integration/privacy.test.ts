@@ -199,9 +199,10 @@ describe('a policy with every action, on every route', () => {
   it('keys the profiles by the hashed id, with the hashed traits', async () => {
     const profiles = await stack.scanRaw('profiles');
     const userId = hmac(rawUserId('/v1/batch'));
-    const profile = profiles.find((p) => p.pk === `${stack.sourceId}#user#${userId}` && p.sk === 'profile');
-    expect(profile).toBeDefined();
-    expect(JSON.stringify(profile)).toContain(hmac(RAW.email));
+    // One item per fact (lib/tables/profiles.ts): the email trait is the item `t#email` of the hashed user's partition.
+    const email = profiles.find((p) => p.pk === `${stack.sourceId}#user#${userId}` && p.sk === 't#email');
+    expect(email).toBeDefined();
+    expect(JSON.stringify(email)).toContain(hmac(RAW.email));
   });
 
   it('quarantines invalid events with the policy applied, and a body that is not JSON as a note of its size', async () => {
