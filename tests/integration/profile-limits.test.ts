@@ -146,7 +146,8 @@ describe('the largest facts', () => {
     const extra = 5 * 5;
     const facts = CAPS.traits + CAPS.links.anonymousIds + CAPS.links.aliases + CAPS.links.aliasedTo + CAPS.links.groups + extra;
     // The user's facts, the other ends of the aliases, the groups' traits, members and anonymous-user items.
-    const expected = facts + (CAPS.links.aliases + 5) + (CAPS.links.aliasedTo + 5) + 2 * (CAPS.links.groups + 5) + (CAPS.links.anonymousIds + 5);
+    const expected =
+      facts + (CAPS.links.aliases + 5) + (CAPS.links.aliasedTo + 5) + 2 * (CAPS.links.groups + 5) + (CAPS.links.anonymousIds + 5);
     expect(items).toHaveLength(expected);
     for (const item of items) {
       expect(Buffer.byteLength(item.sk?.S ?? '')).toBeLessThanOrEqual(SORT_KEY_LIMIT_BYTES);
@@ -182,8 +183,10 @@ describe('a large profile, metered', () => {
     // each, 50 tracks with 1 KB anonymous ids.
     const userId = 'grown';
     const grow: Record<string, unknown>[] = [];
-    for (let i = 0; i < 100; i++) grow.push(segmentEvent('identify', { userId, timestamp: at(i), traits: { [`t${i}`]: 'v'.repeat(1000) } }));
-    for (let i = 0; i < 50; i++) grow.push(segmentEvent('track', { userId, anonymousId: `a${i}-`.padEnd(1000, 'a'), timestamp: at(100 + i) }));
+    for (let i = 0; i < 100; i++)
+      grow.push(segmentEvent('identify', { userId, timestamp: at(i), traits: { [`t${i}`]: 'v'.repeat(1000) } }));
+    for (let i = 0; i < 50; i++)
+      grow.push(segmentEvent('track', { userId, anonymousId: `a${i}-`.padEnd(1000, 'a'), timestamp: at(100 + i) }));
     expect(await deliver('metered', grow)).toEqual([]);
     const key: ProfileKey = { kind: 'user', sourceId: 'metered', id: userId };
     const stored = await partitionItems(key);

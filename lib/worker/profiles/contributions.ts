@@ -14,7 +14,17 @@
 import type { EventRecord } from '../../message/format';
 import { fitsDynamo } from '../../tables/events';
 import { erasureTime } from '../erasure';
-import { CAPS, dayOf, jsonValueBytes, keyText, traitOrder, versionOf, type LinkKind, type ProfileKey, type Version } from '../../tables/profiles';
+import {
+  CAPS,
+  dayOf,
+  jsonValueBytes,
+  keyText,
+  traitOrder,
+  versionOf,
+  type LinkKind,
+  type ProfileKey,
+  type Version,
+} from '../../tables/profiles';
 import { emptyProfile, mergeProfiles, type Profile } from './profile';
 
 /** One event's additions, with the message it came from and whose erasure would cover it. */

@@ -62,26 +62,11 @@ interface PendingFact {
  */
 export async function writeProfiles(store: ProfileStore, deltas: readonly Profile[], deadline: number): Promise<ProfileResult[]> {
   const results: ProfileResult[] = deltas.map(() => ({ status: 'unchanged', conflicts: 0, newLinks: new Set() }));
-  const fail = (p: number, error: DependencyError) => {
-    const result = results[p] as ProfileResult;
-    if (result.status === 'failed') return;
-    result.status = 'failed';
-    result.error = error;
-  };
-  const facts: PendingFact[] = [];
-  deltas.forEach((delta, p) => {
-    for (const fact of factsOf(delta)) {
-      const plain = factItem(delta.key, fact);
-      const item = marshallItem(plain);
-      const tooLarge = oversize(item);
-      if (tooLarge) fail(p, tooLarge);
-      else facts.push({ profile: p, fact, item, key: { pk: plain.pk as string, sk: plain.sk as string }, stored: undefined });
-    }
-  });
-  const live = (f: PendingFact) => results[f.profile]?.status !== 'failed';
+  const round: Round = { store, results, failures: new Map(), deadline };
+  const facts = factsToWrite(deltas, round);
   const first = await readItems(
     store,
-    facts.filter(live).map((f) => f.key),
+    facts.filter((f) => live(round, f)).map((f) => f.key),
     false,
     deadline,
     ['o'],
@@ -89,59 +74,106 @@ export async function writeProfiles(store: ProfileStore, deltas: readonly Profil
   for (const f of facts) {
     if (!first.has(itemId(f.key)) && f.fact.kind !== 'trait') results[f.profile]?.newLinks.add(linkId(f.fact.kind, f.fact.name));
   }
-  let pending = settle(facts.filter(live), first);
-  const failures = new Map<PendingFact, DependencyError>();
+  let pending = settle(
+    facts.filter((f) => live(round, f)),
+    first,
+  );
   for (let attempt = 0; pending.length > 0 && attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) {
       const delay = backoffDelay(WRITE_BACKOFF, attempt);
       if (store.clock.now() + delay >= deadline) break;
       await store.clock.sleep(delay);
     }
-    const answers = await executeWrites(
-      store,
-      pending.map((f) => ({ item: f.item, stored: f.stored })),
-      deadline,
-    );
-    const again: PendingFact[] = [];
-    const lost: PendingFact[] = [];
-    answers.forEach((answer, i) => {
-      const f = pending[i] as PendingFact;
-      const result = results[f.profile] as ProfileResult;
-      if (answer.status === 'ok') {
-        failures.delete(f);
-        if (result.status === 'unchanged') result.status = 'written';
-      } else if (answer.status === 'conflict') {
-        result.conflicts++;
-        failures.delete(f);
-        lost.push(f);
-      } else if (answer.error.kind === 'transient') {
-        store.log.warn('profile write failed; retrying', { error: answer.error.code });
-        failures.set(f, answer.error);
-        again.push(f);
-      } else fail(f.profile, answer.error);
-    });
-    if (lost.length > 0) {
-      try {
-        const fresh = await readItems(
-          store,
-          lost.map((f) => f.key),
-          true,
-          deadline,
-          ['o'],
-        );
-        again.push(...settle(lost, fresh));
-      } catch (error) {
-        // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
-        // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
-        if (!isAwsError(error)) throw error;
-        const failure = translateAwsError(error, 'DynamoDB');
-        lost.forEach((f) => (failure.kind === 'transient' ? (failures.set(f, failure), again.push(f)) : fail(f.profile, failure)));
+    pending = await writeRound(round, pending);
+  }
+  for (const f of pending) fail(round, f.profile, round.failures.get(f) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'));
+  return results;
+}
+
+interface Round {
+  store: ProfileStore;
+  results: ProfileResult[];
+  /** The last transient failure of each fact still to write. */
+  failures: Map<PendingFact, DependencyError>;
+  deadline: number;
+}
+
+/** Whether a fact's profile has not failed (its other facts are not written once one failed). */
+const live = (round: Round, f: PendingFact) => round.results[f.profile]?.status !== 'failed';
+
+function fail(round: Round, p: number, error: DependencyError): void {
+  const result = round.results[p] as ProfileResult;
+  if (result.status === 'failed') return;
+  result.status = 'failed';
+  result.error = error;
+}
+
+/** The deltas' facts as items; a fact too large for DynamoDB fails its profile here, before any request. */
+function factsToWrite(deltas: readonly Profile[], round: Round): PendingFact[] {
+  const facts: PendingFact[] = [];
+  deltas.forEach((delta, p) => {
+    for (const fact of factsOf(delta)) {
+      const plain = factItem(delta.key, fact);
+      const item = marshallItem(plain);
+      const tooLarge = oversize(item);
+      if (tooLarge) fail(round, p, tooLarge);
+      else facts.push({ profile: p, fact, item, key: { pk: plain.pk as string, sk: plain.sk as string }, stored: undefined });
+    }
+  });
+  return facts;
+}
+
+/** One round of writes; the facts that lost a race are read again. Returns the facts to write in the next round. */
+async function writeRound(round: Round, pending: readonly PendingFact[]): Promise<PendingFact[]> {
+  const { store, results, failures, deadline } = round;
+  const answers = await executeWrites(
+    store,
+    pending.map((f) => ({ item: f.item, stored: f.stored })),
+    deadline,
+  );
+  const again: PendingFact[] = [];
+  const lost: PendingFact[] = [];
+  answers.forEach((answer, i) => {
+    const f = pending[i] as PendingFact;
+    const result = results[f.profile] as ProfileResult;
+    if (answer.status === 'ok') {
+      failures.delete(f);
+      if (result.status === 'unchanged') result.status = 'written';
+    } else if (answer.status === 'conflict') {
+      result.conflicts++;
+      failures.delete(f);
+      lost.push(f);
+    } else if (answer.error.kind === 'transient') {
+      store.log.warn('profile write failed; retrying', { error: answer.error.code });
+      failures.set(f, answer.error);
+      again.push(f);
+    } else fail(round, f.profile, answer.error);
+  });
+  if (lost.length > 0) {
+    try {
+      const fresh = await readItems(
+        store,
+        lost.map((f) => f.key),
+        true,
+        deadline,
+        ['o'],
+      );
+      again.push(...settle(lost, fresh));
+    } catch (error) {
+      // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
+      // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
+      if (!isAwsError(error)) throw error;
+      const failure = translateAwsError(error, 'DynamoDB');
+      for (const f of lost) {
+        if (failure.kind !== 'transient') fail(round, f.profile, failure);
+        else {
+          failures.set(f, failure);
+          again.push(f);
+        }
       }
     }
-    pending = again.filter(live);
   }
-  for (const f of pending) fail(f.profile, failures.get(f) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'));
-  return results;
+  return again.filter((f) => live(round, f));
 }
 
 /** Notes each fact's stored `o` from `read`; returns those still to write (ours greater, or absent). */
@@ -164,5 +196,9 @@ function settle(facts: readonly PendingFact[], read: ReadonlyMap<string, Record<
 function oversize(item: AttributeMap): RefusedItemError | undefined {
   const bytes = itemBytes(item);
   if (bytes < ITEM_LIMIT_BYTES) return undefined;
-  return new RefusedItemError('DynamoDB', 'ItemTooLarge', `the profile fact would be ${bytes} bytes; DynamoDB holds at most ${ITEM_LIMIT_BYTES}`);
+  return new RefusedItemError(
+    'DynamoDB',
+    'ItemTooLarge',
+    `the profile fact would be ${bytes} bytes; DynamoDB holds at most ${ITEM_LIMIT_BYTES}`,
+  );
 }

@@ -33,7 +33,9 @@ function planDelta(id: string, version = V2, value: unknown = 'pro'): Profile {
 
 /** BatchGetItem's answer holding the `plan` fact of `id` at `version` (its `o` and keys, as the worker reads them). */
 const storedPlan = (id: string, version: string): Answer => ({
-  body: { Responses: { [TABLE]: [marshallItem(factItem(key(id), { kind: 'trait', name: 'plan', o: traitOrder(version, 'old'), value: 'old' }))] } },
+  body: {
+    Responses: { [TABLE]: [marshallItem(factItem(key(id), { kind: 'trait', name: 'plan', o: traitOrder(version, 'old'), value: 'old' }))] },
+  },
 });
 const nothing: Answer = { body: { Responses: { [TABLE]: [] } } };
 
@@ -68,7 +70,9 @@ function inTurn(answers: Partial<Record<string, Answer[]>>) {
 describe('writeProfiles', () => {
   it('reads only the facts a delta touches, eventually consistent and their `o` only, and inserts the absent ones', async () => {
     // Prepare
-    const { store, requests, operations } = profileStore(inTurn({ BatchGetItem: [nothing], BatchExecuteStatement: [statements(undefined)] }));
+    const { store, requests, operations } = profileStore(
+      inTurn({ BatchGetItem: [nothing], BatchExecuteStatement: [statements(undefined)] }),
+    );
 
     // Act
     const [result] = await writeProfiles(store, [planDelta('u-1')], FAR);
