@@ -20,8 +20,8 @@ export const group: Command = {
     details: [
       'Read by key: a Query of the partition <source>#group#<groupId> (its traits, the 100 most recent printed; stderr',
       'says how many more there are) and of <source>#members#<groupId> in the profiles table; nothing is scanned.',
-      'Members are the userIds of group calls, in id order (anonymous-only calls',
-      'merge traits but name no member). Without the group, nothing is printed on stdout, a message on stderr, exit status 0.',
+      'Members are the userIds of group calls, in id order (anonymous-only calls merge traits but name no member).',
+      'Without the group, nothing is printed on stdout, a message on stderr, exit status 0.',
     ].join('\n'),
     examples: [
       'segment-ingest group --source shop-web --group g-42',

@@ -76,7 +76,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
   const key: ProfileKey = { kind: 'user', sourceId, id: userId };
   const [found, activity] = await Promise.all([reader.get([key]).then((profiles) => profiles.get(keyText(key))), reader.activity(key)]);
   if (!found && !activity) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
-  // A user seen only in events that changed no identity (tracks, pages...) has no identity item.
+  // A user seen only in events that changed no identity (tracks, pages...) has no stored fact.
   const stored = found ?? bareProfile(key);
   const chain = await aliasChain(reader, stored);
   const last = chain.at(-1);

@@ -196,8 +196,8 @@ async function deleteExisting(store: ProfileStore, keys: ReadonlyArray<{ pk: str
 /**
  * What the erasure sweep (erasure.ts `sweepUser`) does for the profiles: the user's profile first,
  * then, page by page before the sweep deletes them, the links of the user's stored events (the
- * anonymous ids, groups and aliased ids they carry), so links a profile's caps left out are found
- * too. `totals` adds up what was erased, for the audit record.
+ * anonymous ids, groups and aliased ids they carry), so a link item whose fact is gone (a run cut
+ * short) is found too. `totals` adds up what was erased, for the audit record.
  */
 export function createProfileEraser(store: ProfileStore, sourceId: string, userId: string, deadline: number) {
   const totals: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
