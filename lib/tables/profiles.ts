@@ -35,6 +35,7 @@
 import { createHash } from 'node:crypto';
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../shared/aws-call';
+import { forEachLimited } from '../shared/concurrency';
 import type { Log } from '../shared/log';
 import { setOwn } from '../shared/own-keys';
 import { DeadlineError, retryPending, type Backoff, type Clock } from '../shared/retry';
@@ -499,15 +500,16 @@ export async function readProfile(store: ProfileStore, key: ProfileKey, deadline
   return gatherer.profile();
 }
 
-/** Stored profiles at `keys`, keyed by `keyText`; absent ones are missing from the map. */
+/** Parallel partition reads of `readProfiles`. */
+const READ_LANES = 8;
+
+/** Stored profiles at `keys`, keyed by `keyText`, read 8 at a time; absent ones are missing from the map. */
 export async function readProfiles(store: ProfileStore, keys: readonly ProfileKey[], deadline: number): Promise<Map<string, Profile>> {
   const profiles = new Map<string, Profile>();
-  await Promise.all(
-    keys.map(async (key) => {
-      const profile = await readProfile(store, key, deadline);
-      if (profile) profiles.set(keyText(key), profile);
-    }),
-  );
+  await forEachLimited(keys, READ_LANES, async (key) => {
+    const profile = await readProfile(store, key, deadline);
+    if (profile) profiles.set(keyText(key), profile);
+  });
   return profiles;
 }
 

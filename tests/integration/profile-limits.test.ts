@@ -167,6 +167,28 @@ describe('the largest facts', () => {
   }, 180_000);
 });
 
+describe('erasure of a profile larger than a Query page', () => {
+  it('deletes every item of a partition over 1 MB, page after page, and its links', async () => {
+    // Prepare: 1,100 traits of 1 KB (a Query page holds at most 1 MB) and an anonymous id.
+    const traits = (i: number) => Object.fromEntries(Array.from({ length: 20 }, (_, j) => [`t${i}-${j}`, 'v'.repeat(1000)]));
+    const events = Array.from({ length: 55 }, (_, i) =>
+      segmentEvent('identify', { userId: 'wide', anonymousId: 'wide-anon', timestamp: at(i), traits: traits(i) }),
+    );
+    expect(await deliver('wide', events, {}, 5, 10)).toEqual([]);
+    const key: ProfileKey = { kind: 'user', sourceId: 'wide', id: 'wide' };
+    const before = await partitionItems(key);
+    expect(before).toHaveLength(1101);
+    expect(before.reduce((sum, item) => sum + itemBytes(marshallItem(item)), 0)).toBeGreaterThan(1024 * 1024);
+
+    // Act
+    expect(await deliver('wide', [segmentEvent('delete', { userId: 'wide', timestamp: new Date().toISOString() })])).toEqual([]);
+
+    // Assess
+    expect(await partitionItems(key)).toEqual([]);
+    expect(await reader.anonymousUsers('wide', 'wide-anon')).toEqual([]);
+  }, 120_000);
+});
+
 describe('a large profile, metered', () => {
   /** A writer of the stack whose profile requests are billed as DynamoDB bills them (bench/profile-meter.ts); the rest pass through. */
   function meteredWriter(): { writer: DynamoDBClient; router: ProfileRouter } {
