@@ -121,7 +121,8 @@ export function storableTrait(value: unknown): unknown {
   const bytes = Buffer.byteLength(text);
   const omitted = (n: number) => ({ $omitted: `the value is over ${CAPS.traitValueBytes} bytes; the event holds it`, bytes: n });
   if (bytes > CAPS.traitValueBytes) return omitted(bytes);
-  // A trait is an attribute of its own item (`v`); the same depth as the legacy items' kept it.
+  // A trait is now one level down (its item's `v`), but the legacy items' depth (item -> traits ->
+  // value) is kept, so an event gives the same stored value, and the same `o`, in either layout.
   if (!fitsDynamo(value, 2)) return { $json: text };
   const stored = jsonValueBytes(value ?? null);
   return stored > CAPS.traitValueBytes ? omitted(stored) : (value ?? null);
