@@ -196,6 +196,61 @@ export function factFromItem(item: Record<string, unknown>): Fact | undefined {
   return kind === 'trait' ? { kind, name, o, value: item.v } : { kind, name, o };
 }
 
+/** The sort key of a profile's core item: its small facts in one map (see the file comment). */
+export const CORE_SK = 'core';
+/** The most bytes (`itemBytes`) a core item holds, so a core write costs one write unit. */
+export const CORE_LIMIT_BYTES = 1024;
+
+/** A fact's entry in a core item's `f` map (keyed by the fact's sort key). */
+export interface CoreEntry {
+  o: string;
+  v?: unknown;
+  /** The fact's id when its sort key holds a hash (the worker keeps such facts in items). */
+  id?: string;
+}
+
+/** A core item as the worker reads and writes it (JSON form). */
+export interface CoreItem {
+  pk: string;
+  sk: typeof CORE_SK;
+  /** Bumped by every write; each write is conditional on the `rev` it read. */
+  rev: number;
+  f: Record<string, CoreEntry>;
+  /** True once any fact of the profile lives in a fact item. */
+  s?: boolean;
+}
+
+/** The core entry of a fact. */
+export function coreEntry(fact: Fact): CoreEntry {
+  const { id } = factSortKey(fact.kind, fact.name);
+  const entry: CoreEntry = { o: fact.o };
+  if (fact.kind === 'trait') entry.v = fact.value ?? null;
+  if (id !== undefined) entry.id = id;
+  return entry;
+}
+
+/** The core item of the partition of `key`, when `item` is one (JSON form, as read); undefined otherwise. */
+export function coreFromItem(item: Record<string, unknown> | undefined): CoreItem | undefined {
+  if (!item || item.sk !== CORE_SK || typeof item.pk !== 'string' || typeof item.rev !== 'number') return undefined;
+  const f: Record<string, CoreEntry> = {};
+  const stored = isObject(item.f) ? item.f : {};
+  for (const sk of Object.keys(stored)) {
+    const entry = stored[sk];
+    if (isObject(entry) && typeof entry.o === 'string') setOwn(f, sk, entry as unknown as CoreEntry);
+  }
+  return { pk: item.pk, sk: CORE_SK, rev: item.rev, f, ...(item.s === true ? { s: true } : {}) };
+}
+
+/** The facts a core item holds. */
+export function coreFacts(core: CoreItem): Fact[] {
+  const facts: Fact[] = [];
+  for (const sk of Object.keys(core.f)) {
+    const fact = factFromItem({ ...core.f[sk], sk });
+    if (fact) facts.push(fact);
+  }
+  return facts;
+}
+
 /** DynamoDB's limit on an item, in its own bytes (`itemBytes`). */
 export const ITEM_LIMIT_BYTES = 400 * 1024;
 
@@ -417,6 +472,8 @@ export class ProfileGatherer {
   /** Distinct names seen per kind. */
   private readonly seen = new Map<FactKind, number>();
   private readonly legacy = new Map<FactKind, Set<string>>(FACT_KINDS.map((kind) => [kind, new Set()]));
+  private readonly inCore = new Map<FactKind, Set<string>>(FACT_KINDS.map((kind) => [kind, new Set()]));
+  private coreAdded = false;
   private any = false;
 
   constructor(
@@ -436,12 +493,35 @@ export class ProfileGatherer {
     }
   }
 
-  /** An item of the partition; anything but a fact item is passed over. */
+  /**
+   * The partition's core item (read by key before the pages): its facts are counted once each, and
+   * a fact item of the same fact (a harmless duplicate) merges with it by `o` without being counted.
+   */
+  addCore(item: Record<string, unknown> | undefined): void {
+    const core = coreFromItem(item);
+    if (!core || this.coreAdded) return;
+    this.coreAdded = true;
+    // A core emptied by an erasure, alone in its partition, is no profile.
+    for (const fact of coreFacts(core)) {
+      this.any = true;
+      const known = this.inCore.get(fact.kind) as Set<string>;
+      if (known.has(fact.name)) continue;
+      known.add(fact.name);
+      if (!this.legacy.get(fact.kind)?.has(fact.name)) this.count(fact.kind);
+      this.keep(fact);
+    }
+  }
+
+  /** An item of the partition; anything but a fact item or the core item is passed over. */
   add(item: Record<string, unknown>): void {
+    if (item.sk === CORE_SK) {
+      this.addCore(item);
+      return;
+    }
     const fact = factFromItem(item);
     if (!fact) return;
     this.any = true;
-    if (!this.legacy.get(fact.kind)?.has(fact.name)) this.count(fact.kind);
+    if (!this.legacy.get(fact.kind)?.has(fact.name) && !this.inCore.get(fact.kind)?.has(fact.name)) this.count(fact.kind);
     this.keep(fact);
   }
 
@@ -494,8 +574,11 @@ function compareFacts(a: Fact, b: Fact): number {
 export async function readProfile(store: ProfileStore, key: ProfileKey, deadline: number): Promise<Profile | undefined> {
   const gatherer = new ProfileGatherer(key);
   const legacyKey = { pk: profilePartitionKey(key), sk: LEGACY_PROFILE_SK };
-  const legacy = (await readItems(store, [legacyKey], true, deadline)).get(itemId(legacyKey));
+  const coreKey = { pk: profilePartitionKey(key), sk: CORE_SK };
+  const found = await readItems(store, [legacyKey, coreKey], true, deadline);
+  const legacy = found.get(itemId(legacyKey));
   if (legacy) gatherer.addLegacy(legacy);
+  gatherer.addCore(found.get(itemId(coreKey)));
   for await (const page of partitionPages(store, key, deadline)) for (const item of page) gatherer.add(item);
   return gatherer.profile();
 }

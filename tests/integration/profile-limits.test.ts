@@ -16,6 +16,7 @@ import { marshallItem } from '../../lib/tables/dynamo-wire';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import {
   CAPS,
+  CORE_SK,
   ITEM_LIMIT_BYTES,
   itemBytes,
   partitionPages,
@@ -148,7 +149,12 @@ describe('the largest facts', () => {
     // The user's facts, the other ends of the aliases, the groups' traits, members and anonymous-user items.
     const expected =
       facts + (CAPS.links.aliases + 5) + (CAPS.links.aliasedTo + 5) + 2 * (CAPS.links.groups + 5) + (CAPS.links.anonymousIds + 5);
-    expect(items).toHaveLength(expected);
+    const cores = items.filter((item) => item.sk?.S === CORE_SK);
+    expect(items.length - cores.length).toBe(expected);
+    // A core item per profile partition (the user, the ids aliased to and from them, the groups):
+    // none of these facts fits in 1 KB with a 1 KB id, so each core only says its profile spilled.
+    expect(cores).toHaveLength(1 + (CAPS.links.aliases + 5) + (CAPS.links.aliasedTo + 5) + (CAPS.links.groups + 5));
+    for (const core of cores) expect(core).toMatchObject({ f: { M: {} }, s: { BOOL: true } });
     for (const item of items) {
       expect(Buffer.byteLength(item.sk?.S ?? '')).toBeLessThanOrEqual(SORT_KEY_LIMIT_BYTES);
       expect(itemBytes(item)).toBeLessThan(ITEM_LIMIT_BYTES);
@@ -177,7 +183,8 @@ describe('erasure of a profile larger than a Query page', () => {
     expect(await deliver('wide', events, {}, 5, 10)).toEqual([]);
     const key: ProfileKey = { kind: 'user', sourceId: 'wide', id: 'wide' };
     const before = await partitionItems(key);
-    expect(before).toHaveLength(1101);
+    expect(before.filter((item) => item.sk !== CORE_SK)).toHaveLength(1101);
+    expect(before.find((item) => item.sk === CORE_SK)).toMatchObject({ s: true });
     expect(before.reduce((sum, item) => sum + itemBytes(marshallItem(item)), 0)).toBeGreaterThan(1024 * 1024);
 
     // Act
@@ -213,7 +220,9 @@ describe('a large profile, metered', () => {
     const key: ProfileKey = { kind: 'user', sourceId: 'metered', id: userId };
     const stored = await partitionItems(key);
     const profileBytes = stored.reduce((sum, item) => sum + itemBytes(marshallItem(item)), 0);
-    expect(stored).toHaveLength(150);
+    // 150 fact items of 1 KB (none fits the core, which says spilled) and the core.
+    expect(stored.filter((item) => item.sk !== CORE_SK)).toHaveLength(150);
+    expect(stored.find((item) => item.sk === CORE_SK)).toMatchObject({ s: true });
     expect(profileBytes).toBeGreaterThan(150 * 1024);
     const { writer, router } = meteredWriter();
     router.takeMeter();
@@ -296,11 +305,13 @@ describe('cost by change', () => {
     await deliver('changes', [segmentEvent('identify', { userId: 'c', timestamp: at(2), traits: { plan: 'pro' } })], { writer });
     await deliver('changes', [segmentEvent('page', { userId: 'c', anonymousId: 'c-2', timestamp: at(3) })], { writer });
 
-    // Assess: one statement each, for the one fact each changes.
+    // Assess: one statement each, for the one fact each changes: the small profile's core, on the revision read.
     expect(unchanged).toBe(0);
     expect(statements).toHaveLength(2);
-    expect(statements[0]).toMatch(/^UPDATE .* WHERE "pk" = \? AND "sk" = \? AND "o" < \?$/);
-    expect(statements[1]).toMatch(/^INSERT INTO /);
+    for (const statement of statements) expect(statement).toMatch(/^UPDATE .* WHERE "pk" = \? AND "sk" = \? AND "rev" = \?$/);
+    const items = await partitionItems({ kind: 'user', sourceId: 'changes', id: 'c' });
+    expect(items.map((item) => item.sk)).toEqual([CORE_SK]);
+    expect(Object.keys(items[0]?.f as object).sort()).toEqual(['a#c-1', 'a#c-2', 't#plan']);
   });
 });
 
@@ -327,8 +338,8 @@ describe('a hot user', () => {
 
     // Assess
     expect(failed).toEqual([]);
-    // The batch's facts: trait `step` and the seven anonymous ids, one statement each.
-    expect(statements).toBe(8);
+    // The batch's facts (trait `step` and the seven anonymous ids) fit the profile's core: one write.
+    expect(statements).toBe(1);
     const key: ProfileKey = { kind: 'user', sourceId: 'hot-1', id: 'hot' };
     const view = await userView(reader, (await reader.get([key])).get(JSON.stringify(['user', 'hot-1', 'hot']))!);
     expect(view).toMatchObject({

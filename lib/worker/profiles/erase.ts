@@ -6,7 +6,8 @@
  * partition and in `hints`: ids the caller knows of (the erasure sweep reads them from the user's
  * stored events; a batch that raced an erasure passes its own).
  *
- * The partition is read page by page (Query, strongly consistent); each page's links are removed
+ * The partition is read page by page (Query, strongly consistent): its core item (small facts) and
+ * fact items; each page's links are removed
  * at their other ends before the page's own items are deleted, so a run cut short finds what is
  * left next time. Where an other end is held only in another profile's legacy item (`sk =
  * "profile"`, earlier versions), that item is converted into fact items without the link, then
@@ -19,6 +20,8 @@ import { DeadlineError } from '../../shared/retry';
 import { marshallItem } from '../../tables/dynamo-wire';
 import {
   anonymousUserKey,
+  coreFacts,
+  coreFromItem,
   factFromItem,
   factSortKey,
   itemId,
@@ -33,7 +36,7 @@ import {
   type ProfileErasure,
   type ProfileKey,
 } from '../../tables/profiles';
-import { readItems, writeProfiles, type ProfileStore } from './store';
+import { readItems, removeCoreFacts, writeProfiles, type ProfileStore } from './store';
 
 export type { ProfileErasure } from '../../tables/profiles';
 
@@ -57,8 +60,8 @@ export async function eraseUserProfile(
     if (page.length === 0) continue;
     const ids: Record<LinkKind, string[]> = { anonymousIds: [], aliases: [], aliasedTo: [], groups: [] };
     for (const item of page) {
-      const fact = factFromItem(item);
-      if (fact && fact.kind !== 'trait') ids[fact.kind].push(fact.name);
+      const core = coreFromItem(item);
+      for (const fact of core ? coreFacts(core) : [factFromItem(item)]) if (fact && fact.kind !== 'trait') ids[fact.kind].push(fact.name);
       const legacy = profileFromLegacyItem(item);
       for (const kind of LINK_KINDS) ids[kind].push(...(legacy?.links.get(kind)?.keys() ?? []));
     }
@@ -127,9 +130,10 @@ export async function eraseLinks(
 }
 
 /**
- * Removes the alias links naming `userId` from the profiles `ends`: their facts, read by key
- * (strongly consistent) and deleted, and the link in a legacy profile item, which is converted into
- * facts without it. Returns how many links were there.
+ * Removes the alias links naming `userId` from the profiles `ends`: their fact items, read by key
+ * (strongly consistent) and deleted, their entries in the core items (rewritten without them,
+ * conditional on `rev`), and the link in a legacy profile item, which is converted into facts
+ * without it. Returns how many links were there.
  */
 async function unlink(
   store: ProfileStore,
@@ -142,6 +146,11 @@ async function unlink(
   const legacyKey = (key: ProfileKey) => ({ pk: profilePartitionKey(key), sk: LEGACY_PROFILE_SK });
   const keys = ends.flatMap(({ key, links }) => [legacyKey(key), ...links.map((link) => factKey(key, link))]);
   const found = await readItems(store, keys, true, deadline);
+  const inCores = await removeCoreFacts(
+    store,
+    ends.map(({ key, links }) => ({ pk: profilePartitionKey(key), sks: links.map((link) => factKey(key, link).sk) })),
+    deadline,
+  );
   let removed = 0;
   const facts: Array<{ pk: string; sk: string }> = [];
   for (const { key, links } of ends) {
@@ -152,7 +161,7 @@ async function unlink(
       const fact = factKey(key, link);
       const stored = found.has(itemId(fact));
       if (stored) facts.push(fact);
-      if (stored || inLegacy.includes(link)) removed++;
+      if (stored || inLegacy.includes(link) || inCores.get(fact.pk)?.has(fact.sk)) removed++;
     }
     if (legacyItem && inLegacy.length > 0) await convertLegacy(store, key, legacyItem, inLegacy, userId, deadline);
   }

@@ -22,6 +22,21 @@ export interface FactWrite {
   stored: string | undefined;
 }
 
+/**
+ * The PartiQL statement writing a profile's core item (wire form: `pk`, `sk`, `rev`, `f`, maybe
+ * `s`): an `INSERT` when none was read (`read` undefined; refused when one exists), else an
+ * `UPDATE ... WHERE "rev" = ?` on the revision read (refused when another write moved it).
+ */
+export function coreStatementOf(table: string, item: AttributeMap, read: number | undefined): BatchStatementRequest {
+  if (read === undefined) return statementOf(table, { item, stored: undefined });
+  // `s` is never unset: once spilled, a profile stays so (its fact items stay until erased).
+  const names = Object.keys(item).filter((name) => name !== 'pk' && name !== 'sk');
+  return {
+    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND "rev" = ?`,
+    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, { N: String(read) }],
+  };
+}
+
 /** `conflict`: the fact was not as read (written by someone else meanwhile); read it again. */
 export type WriteAnswer = { status: 'ok' } | { status: 'conflict' } | { status: 'failed'; error: DependencyError };
 
@@ -48,8 +63,12 @@ export function statementOf(table: string, write: FactWrite): BatchStatementRequ
 /** Statement errors that mean "not as read": the fact is read again. */
 const CONFLICTS = new Set(['ConditionalCheckFailed', 'DuplicateItem', 'TransactionConflict']);
 
-/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
-export async function executeWrites(store: ProfileStore, writes: readonly FactWrite[], deadline: number): Promise<WriteAnswer[]> {
+/** Runs `writes` (statements), 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
+export async function executeWrites(
+  store: ProfileStore,
+  writes: readonly BatchStatementRequest[],
+  deadline: number,
+): Promise<WriteAnswer[]> {
   const answers: WriteAnswer[] = new Array<WriteAnswer>(writes.length);
   const chunks: number[][] = [];
   for (let i = 0; i < writes.length; i += STATEMENTS_PER_CALL) chunks.push(writes.slice(i, i + STATEMENTS_PER_CALL).map((_, j) => i + j));
@@ -60,12 +79,12 @@ export async function executeWrites(store: ProfileStore, writes: readonly FactWr
 async function executeChunk(
   store: ProfileStore,
   chunk: readonly number[],
-  writes: readonly FactWrite[],
+  writes: readonly BatchStatementRequest[],
   answers: WriteAnswer[],
   deadline: number,
 ): Promise<void> {
   try {
-    const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => statementOf(store.table, writes[i] as FactWrite)) });
+    const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => writes[i] as BatchStatementRequest) });
     const timeoutMs = Math.max(1, Math.ceil(deadline - store.clock.now()));
     const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs }, () => store.writer.send(command));
     chunk.forEach((i, j) => {

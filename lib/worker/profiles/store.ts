@@ -1,38 +1,56 @@
 /**
- * Writing a batch's profile deltas as facts (lib/tables/profiles.ts): the facts the deltas touch are
- * read by key (BatchGetItem, 100 keys a call, eventually consistent, `o` only), and each fact whose
- * `o` is greater than the stored one is written with a conditional statement, 25 a call
- * (statements.ts): `INSERT` when it was absent, `UPDATE ... WHERE "o" < ?` when older. The reads
- * and writes are bounded by the batch's own content, never by what a profile holds already.
+ * Writing a batch's profile deltas (lib/tables/profiles.ts): each profile's small facts live in its
+ * core item (`sk = "core"`, at most `CORE_LIMIT_BYTES`, one write unit), the others in fact items.
  *
- * A write whose condition fails lost a race with another invocation: the fact is read again,
- * strongly consistent; if it is now at least ours, there is nothing to do, else it is written again,
- * in rounds with a backoff, until the attempts or the deadline run out. Every request goes through
- * the worker's low-level client (lib/shared/clients.ts `createWriteClient`).
+ * Per round, for the profiles still to write: their cores are read by key (BatchGetItem, 100 keys a
+ * call; eventually consistent the first round, strongly after); for the profiles whose core says
+ * spilled (`s`), the delta's fact items too (a second BatchGetItem, `o` only). A delta fact is
+ * written only when its `o` is greater than both the core's and the item's: in the core when it is
+ * there, or when the profile is not spilled and it fits; else as a fact item (`INSERT`, or
+ * `UPDATE ... WHERE "o" < ?`), and the core is marked spilled. A core grown past the limit moves
+ * its largest facts out into items until it fits. The fact items are written first, then the cores
+ * whose profile's item writes all went through (`INSERT`, or `UPDATE ... WHERE "rev" = ?`): a fact
+ * leaves the core only once its item holds it. Reads and writes are bounded by the batch's own
+ * content and the core's size, never by what a profile holds in items.
+ *
+ * A write that lost a race (a core whose `rev` moved, an item not as read) re-runs its profile's
+ * round: read again, strongly consistent, in rounds with a backoff, until the attempts or the
+ * deadline run out. Readers take the greatest `o` per fact wherever it lives, so a fact in both the
+ * core and an item (a round cut short) is harmless. Every request goes through the worker's
+ * low-level client (lib/shared/clients.ts `createWriteClient`).
  */
 import { isAwsError, RefusedItemError, translateAwsError, type DependencyError } from '../../shared/errors';
 import { DeadlineError, backoffDelay, type Backoff } from '../../shared/retry';
 import { marshallItem, type AttributeMap } from '../../tables/dynamo-wire';
 import {
   compareOrders,
+  CORE_LIMIT_BYTES,
+  CORE_SK,
+  coreEntry,
+  coreFromItem,
   factItem,
   factsOf,
   ITEM_LIMIT_BYTES,
   itemBytes,
   itemId,
+  profilePartitionKey,
   readItems,
+  valueBytes,
+  type CoreEntry,
+  type CoreItem,
   type Fact,
   type LinkKind,
   type Profile,
   type ProfileStore,
 } from '../../tables/profiles';
-import { executeWrites } from './statements';
+import { coreStatementOf, executeWrites, statementOf, type WriteAnswer } from './statements';
 
 export { readItems, type ProfileStore } from '../../tables/profiles';
 
 /** Between rounds of writes after a lost race or a transient failure. */
 const WRITE_BACKOFF: Backoff = { baseMs: 20, capMs: 500, jitter: 'full' };
-const MAX_ATTEMPTS = 8;
+/** Rounds at most (the deadline bounds them too): a hot profile's concurrent batches each win one. */
+const MAX_ATTEMPTS = 16;
 
 export interface ProfileResult {
   /** `written`: at least one fact written; `unchanged`: every fact was stored already (at least as recent). */
@@ -46,14 +64,35 @@ export interface ProfileResult {
 
 export const linkId = (kind: LinkKind, id: string): string => `${kind}\u0000${id}`;
 
-interface PendingFact {
-  profile: number;
+/** A delta fact, with its sort key and its item (wire form). */
+interface DeltaFact {
   fact: Fact;
+  sk: string;
+  /** Its sort key holds a hash: kept in an item, never in the core. */
+  hashed: boolean;
   item: AttributeMap;
-  key: { pk: string; sk: string };
-  /** The stored `o` as last read; undefined when absent. */
-  stored: string | undefined;
 }
+
+/** A profile still to write. */
+interface Target {
+  index: number;
+  pk: string;
+  facts: DeltaFact[];
+  /** Sort keys whose items to read in the next round (items that refused a write). */
+  recheck: Set<string>;
+  /** Its last transient failure. */
+  failure?: DependencyError;
+}
+
+/** What a round writes for one profile. */
+interface Plan {
+  target: Target;
+  items: Array<{ sk: string; item: AttributeMap; stored: string | undefined }>;
+  /** The new core (wire form) and the `rev` it was read at; undefined when unchanged. */
+  core?: { item: AttributeMap; read: number | undefined };
+}
+
+const coreKey = (pk: string) => ({ pk, sk: CORE_SK });
 
 /**
  * Writes each delta's facts that are newer than the stored ones; one result per delta, in order.
@@ -62,129 +101,249 @@ interface PendingFact {
  */
 export async function writeProfiles(store: ProfileStore, deltas: readonly Profile[], deadline: number): Promise<ProfileResult[]> {
   const results: ProfileResult[] = deltas.map(() => ({ status: 'unchanged', conflicts: 0, newLinks: new Set() }));
-  const round: Round = { store, results, failures: new Map(), deadline };
-  const facts = factsToWrite(deltas, round);
-  const first = await readItems(
-    store,
-    facts.filter((f) => live(round, f)).map((f) => f.key),
-    false,
-    deadline,
-    ['o'],
-  );
-  for (const f of facts) {
-    if (!first.has(itemId(f.key)) && f.fact.kind !== 'trait') results[f.profile]?.newLinks.add(linkId(f.fact.kind, f.fact.name));
-  }
-  let pending = settle(
-    facts.filter((f) => live(round, f)),
-    first,
-  );
+  let pending = targetsOf(deltas, results);
   for (let attempt = 0; pending.length > 0 && attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) {
       const delay = backoffDelay(WRITE_BACKOFF, attempt);
       if (store.clock.now() + delay >= deadline) break;
       await store.clock.sleep(delay);
     }
-    pending = await writeRound(round, pending);
+    pending = await writeRound(store, pending, results, attempt === 0, deadline);
   }
-  for (const f of pending) fail(round, f.profile, round.failures.get(f) ?? translateAwsError(new DeadlineError(0), 'DynamoDB'));
+  for (const t of pending) fail(results, t.index, t.failure ?? translateAwsError(new DeadlineError(0), 'DynamoDB'));
   return results;
 }
 
-interface Round {
-  store: ProfileStore;
-  results: ProfileResult[];
-  /** The last transient failure of each fact still to write. */
-  failures: Map<PendingFact, DependencyError>;
-  deadline: number;
-}
-
-/** Whether a fact's profile has not failed (its other facts are not written once one failed). */
-const live = (round: Round, f: PendingFact) => round.results[f.profile]?.status !== 'failed';
-
-function fail(round: Round, p: number, error: DependencyError): void {
-  const result = round.results[p] as ProfileResult;
+function fail(results: ProfileResult[], index: number, error: DependencyError): void {
+  const result = results[index] as ProfileResult;
   if (result.status === 'failed') return;
   result.status = 'failed';
   result.error = error;
 }
 
-/** The deltas' facts as items; a fact too large for DynamoDB fails its profile here, before any request. */
-function factsToWrite(deltas: readonly Profile[], round: Round): PendingFact[] {
-  const facts: PendingFact[] = [];
-  deltas.forEach((delta, p) => {
+/** The deltas as targets; a fact too large for DynamoDB fails its profile here, before any request. */
+function targetsOf(deltas: readonly Profile[], results: ProfileResult[]): Target[] {
+  const targets: Target[] = [];
+  deltas.forEach((delta, index) => {
+    const target: Target = { index, pk: profilePartitionKey(delta.key), facts: [], recheck: new Set() };
     for (const fact of factsOf(delta)) {
       const plain = factItem(delta.key, fact);
       const item = marshallItem(plain);
       const tooLarge = oversize(item);
-      if (tooLarge) fail(round, p, tooLarge);
-      else facts.push({ profile: p, fact, item, key: { pk: plain.pk as string, sk: plain.sk as string }, stored: undefined });
+      if (tooLarge) fail(results, index, tooLarge);
+      else target.facts.push({ fact, sk: plain.sk as string, hashed: plain.id !== undefined, item });
     }
+    if (results[index]?.status !== 'failed' && target.facts.length > 0) targets.push(target);
   });
-  return facts;
+  return targets;
 }
 
-/** One round of writes; the facts that lost a race are read again. Returns the facts to write in the next round. */
-async function writeRound(round: Round, pending: readonly PendingFact[]): Promise<PendingFact[]> {
-  const { store, results, failures, deadline } = round;
-  const answers = await executeWrites(
+/** One round: read, plan, write the items, then the cores. Returns the targets to run again. */
+async function writeRound(
+  store: ProfileStore,
+  targets: readonly Target[],
+  results: ProfileResult[],
+  first: boolean,
+  deadline: number,
+): Promise<Target[]> {
+  let read: Awaited<ReturnType<typeof readRound>>;
+  try {
+    read = await readRound(store, targets, !first, deadline);
+  } catch (error) {
+    // The first read's failure fails the batch's profiles (the phase); later, ours to classify.
+    // A bug is not a failed read: it leaves for the phase to report as unexpected.
+    if (first || !isAwsError(error)) throw error;
+    return retryOrFail(targets, results, translateAwsError(error, 'DynamoDB'));
+  }
+  const plans = targets.map((target) => {
+    const core = coreFromItem(read.cores.get(itemId(coreKey(target.pk))));
+    const items = read.items.get(target.pk) ?? new Map<string, string>();
+    if (first) noteNewLinks(results[target.index] as ProfileResult, target, core, items);
+    return plan(target, core, items);
+  });
+  const again = new Set<Target>();
+  const itemWrites = plans.flatMap((p) => p.items.map((w) => ({ target: p.target, sk: w.sk, statement: statementOf(store.table, w) })));
+  const itemAnswers = await executeWrites(
     store,
-    pending.map((f) => ({ item: f.item, stored: f.stored })),
+    itemWrites.map((w) => w.statement),
     deadline,
   );
-  const again: PendingFact[] = [];
-  const lost: PendingFact[] = [];
-  answers.forEach((answer, i) => {
-    const f = pending[i] as PendingFact;
-    const result = results[f.profile] as ProfileResult;
-    if (answer.status === 'ok') {
-      failures.delete(f);
-      if (result.status === 'unchanged') result.status = 'written';
-    } else if (answer.status === 'conflict') {
-      result.conflicts++;
-      failures.delete(f);
-      lost.push(f);
-    } else if (answer.error.kind === 'transient') {
-      store.log.warn('profile write failed; retrying', { error: answer.error.code });
-      failures.set(f, answer.error);
-      again.push(f);
-    } else fail(round, f.profile, answer.error);
+  itemAnswers.forEach((answer, i) => {
+    const { target, sk } = itemWrites[i] as (typeof itemWrites)[number];
+    if (answer.status === 'conflict') target.recheck.add(sk);
+    note(results, again, target, answer);
   });
-  if (lost.length > 0) {
-    try {
-      const fresh = await readItems(
-        store,
-        lost.map((f) => f.key),
-        true,
-        deadline,
-        ['o'],
-      );
-      again.push(...settle(lost, fresh));
-    } catch (error) {
-      // A bug is not a failed read: it leaves for the phase to report as unexpected. Our own
-      // out-of-time (readItems' DeadlineError) is a transient failure like the service's.
-      if (!isAwsError(error)) throw error;
-      const failure = translateAwsError(error, 'DynamoDB');
-      for (const f of lost) {
-        if (failure.kind !== 'transient') fail(round, f.profile, failure);
-        else {
-          failures.set(f, failure);
-          again.push(f);
-        }
+  const coreWrites = plans.filter((p) => p.core && !again.has(p.target) && results[p.target.index]?.status !== 'failed');
+  const coreAnswers = await executeWrites(
+    store,
+    coreWrites.map((p) => coreStatementOf(store.table, p.core?.item as AttributeMap, p.core?.read)),
+    deadline,
+  );
+  coreAnswers.forEach((answer, i) => note(results, again, (coreWrites[i] as Plan).target, answer));
+  return targets.filter((t) => again.has(t) && results[t.index]?.status !== 'failed');
+}
+
+/** Counts one write's answer for its profile; a lost race or a transient failure runs the profile again. */
+function note(results: ProfileResult[], again: Set<Target>, target: Target, answer: WriteAnswer): void {
+  const result = results[target.index] as ProfileResult;
+  if (answer.status === 'ok') {
+    if (result.status === 'unchanged') result.status = 'written';
+  } else if (answer.status === 'conflict') {
+    result.conflicts++;
+    again.add(target);
+  } else if (answer.error.kind === 'transient') {
+    target.failure = answer.error;
+    again.add(target);
+  } else fail(results, target.index, answer.error);
+}
+
+function retryOrFail(targets: readonly Target[], results: ProfileResult[], failure: DependencyError): Target[] {
+  if (failure.kind === 'transient') {
+    targets.forEach((t) => (t.failure = failure));
+    return [...targets];
+  }
+  targets.forEach((t) => fail(results, t.index, failure));
+  return [];
+}
+
+/** The cores of `targets`, then the items of the spilled ones' delta facts (and of the facts to recheck), `o` by sort key per partition. */
+async function readRound(store: ProfileStore, targets: readonly Target[], consistent: boolean, deadline: number) {
+  const cores = await readItems(
+    store,
+    targets.map((t) => coreKey(t.pk)),
+    consistent,
+    deadline,
+  );
+  const keys: Array<{ pk: string; sk: string }> = [];
+  for (const t of targets) {
+    const spilled = coreFromItem(cores.get(itemId(coreKey(t.pk))))?.s === true;
+    const sks = new Set(t.recheck);
+    if (spilled) for (const f of t.facts) sks.add(f.sk);
+    for (const sk of sks) keys.push({ pk: t.pk, sk });
+  }
+  const found = keys.length > 0 ? await readItems(store, keys, consistent, deadline, ['o']) : new Map<string, Record<string, unknown>>();
+  const items = new Map<string, Map<string, string>>();
+  for (const item of found.values()) {
+    if (typeof item.o !== 'string') continue;
+    const pk = String(item.pk);
+    const byKey = items.get(pk) ?? new Map<string, string>();
+    items.set(pk, byKey.set(String(item.sk), item.o));
+  }
+  for (const t of targets) t.recheck.clear();
+  return { cores, items };
+}
+
+/** The links absent from both the core and the items read: new to the profile. */
+function noteNewLinks(result: ProfileResult, target: Target, core: CoreItem | undefined, items: ReadonlyMap<string, string>): void {
+  for (const { fact, sk } of target.facts) {
+    if (fact.kind === 'trait' || core?.f[sk] !== undefined || items.has(sk)) continue;
+    result.newLinks.add(linkId(fact.kind, fact.name));
+  }
+}
+
+/** The greater of two orders (undefined: absent). */
+const greater = (a: string | undefined, b: string | undefined) =>
+  a === undefined ? b : b === undefined || compareOrders(a, b) > 0 ? a : b;
+
+/** What to write for one profile, from its core and items as read (see the file comment). */
+function plan(target: Target, read: CoreItem | undefined, items: ReadonlyMap<string, string>): Plan {
+  const core: CoreItem = { pk: target.pk, sk: CORE_SK, rev: (read?.rev ?? 0) + 1, f: { ...read?.f } };
+  if (read?.s) core.s = true;
+  const result: Plan = { target, items: [] };
+  let changed = false;
+  for (const { fact, sk, hashed, item } of target.facts) {
+    const inCore = Object.hasOwn(core.f, sk) ? core.f[sk] : undefined;
+    const current = greater(inCore?.o, items.get(sk));
+    if (current !== undefined && compareOrders(fact.o, current) <= 0) continue;
+    if (inCore || (!core.s && !hashed && fits(core, sk, coreEntry(fact)))) {
+      Object.defineProperty(core.f, sk, { value: coreEntry(fact), enumerable: true, writable: true, configurable: true });
+      changed = true;
+    } else {
+      result.items.push({ sk, item, stored: items.get(sk) });
+      if (!core.s) {
+        core.s = true;
+        changed = true;
       }
     }
   }
-  return again.filter((f) => live(round, f));
+  if (!changed) return result;
+  for (const moved of shrink(core)) {
+    const stored = items.get(moved.sk);
+    if (stored !== undefined && compareOrders(moved.entry.o, stored) <= 0) continue;
+    result.items = result.items.filter((w) => w.sk !== moved.sk);
+    result.items.push({ sk: moved.sk, item: marshallItem({ pk: target.pk, sk: moved.sk, ...moved.entry }), stored });
+  }
+  result.core = { item: marshallItem({ ...core }), read: read?.rev };
+  return result;
 }
 
-/** Notes each fact's stored `o` from `read`; returns those still to write (ours greater, or absent). */
-function settle(facts: readonly PendingFact[], read: ReadonlyMap<string, Record<string, unknown>>): PendingFact[] {
-  const left: PendingFact[] = [];
-  for (const f of facts) {
-    const stored = read.get(itemId(f.key))?.o;
-    f.stored = typeof stored === 'string' ? stored : undefined;
-    if (f.stored === undefined || compareOrders(f.fact.o, f.stored) > 0) left.push(f);
+/** Whether the core with `entry` added at `sk` stays within the limit. */
+function fits(core: CoreItem, sk: string, entry: CoreEntry): boolean {
+  const f = { ...core.f };
+  Object.defineProperty(f, sk, { value: entry, enumerable: true });
+  return itemBytes(marshallItem({ ...core, f })) <= CORE_LIMIT_BYTES;
+}
+
+/** Moves the core's largest facts out (returned, to be written as items) until it fits; marks it spilled when any moved. */
+function shrink(core: CoreItem): Array<{ sk: string; entry: CoreEntry }> {
+  const moved: Array<{ sk: string; entry: CoreEntry }> = [];
+  const sizes = Object.keys(core.f).map((sk) => ({
+    sk,
+    bytes: Buffer.byteLength(sk) + valueBytes({ M: marshallItem({ ...core.f[sk] }) }),
+  }));
+  sizes.sort((a, b) => b.bytes - a.bytes);
+  for (const { sk } of sizes) {
+    if (itemBytes(marshallItem({ ...core })) <= CORE_LIMIT_BYTES) break;
+    moved.push({ sk, entry: core.f[sk] as CoreEntry });
+    delete core.f[sk];
+    core.s = true;
   }
-  return left;
+  return moved;
+}
+
+/**
+ * Removes the facts at `sks` from the cores of the partitions named (erasure: links naming an
+ * erased user), conditional on each core's `rev`, read again and retried after a lost race until
+ * `deadline`. Returns, per partition, the sort keys that were in its core.
+ */
+export async function removeCoreFacts(
+  store: ProfileStore,
+  targets: ReadonlyArray<{ pk: string; sks: readonly string[] }>,
+  deadline: number,
+): Promise<Map<string, Set<string>>> {
+  const removed = new Map<string, Set<string>>();
+  let pending = [...targets];
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) await store.clock.sleep(backoffDelay(WRITE_BACKOFF, attempt));
+    if (store.clock.now() >= deadline) throw new DeadlineError(0, 'profile erasure');
+    const cores = await readItems(
+      store,
+      pending.map((t) => coreKey(t.pk)),
+      true,
+      deadline,
+    );
+    const writes: Array<{ pk: string; sks: readonly string[]; statement: ReturnType<typeof coreStatementOf> }> = [];
+    for (const t of pending) {
+      const core = coreFromItem(cores.get(itemId(coreKey(t.pk))));
+      const present = t.sks.filter((sk) => core && Object.hasOwn(core.f, sk));
+      if (!core || present.length === 0) continue;
+      present.forEach((sk) => delete core.f[sk]);
+      removed.set(t.pk, new Set(present));
+      writes.push({ ...t, statement: coreStatementOf(store.table, marshallItem({ ...core, rev: core.rev + 1 }), core.rev) });
+    }
+    const answers = await executeWrites(
+      store,
+      writes.map((w) => w.statement),
+      deadline,
+    );
+    pending = [];
+    answers.forEach((answer, i) => {
+      const w = writes[i] as (typeof writes)[number];
+      if (answer.status === 'failed' && answer.error.kind !== 'transient') throw answer.error;
+      if (answer.status !== 'ok') pending.push({ pk: w.pk, sks: w.sks });
+    });
+  }
+  return removed;
 }
 
 /**
