@@ -171,7 +171,7 @@ async function writeRound(
   itemAnswers.forEach((answer, i) => {
     const { target, sk } = itemWrites[i] as (typeof itemWrites)[number];
     if (answer.status === 'conflict') target.recheck.add(sk);
-    note(results, again, target, answer);
+    note(store, results, again, target, answer);
   });
   const coreWrites = plans.filter((p) => p.core && !again.has(p.target) && results[p.target.index]?.status !== 'failed');
   const coreAnswers = await executeWrites(
@@ -179,12 +179,12 @@ async function writeRound(
     coreWrites.map((p) => coreStatementOf(store.table, p.core?.item as AttributeMap, p.core?.read)),
     deadline,
   );
-  coreAnswers.forEach((answer, i) => note(results, again, (coreWrites[i] as Plan).target, answer));
+  coreAnswers.forEach((answer, i) => note(store, results, again, (coreWrites[i] as Plan).target, answer));
   return targets.filter((t) => again.has(t) && results[t.index]?.status !== 'failed');
 }
 
 /** Counts one write's answer for its profile; a lost race or a transient failure runs the profile again. */
-function note(results: ProfileResult[], again: Set<Target>, target: Target, answer: WriteAnswer): void {
+function note(store: ProfileStore, results: ProfileResult[], again: Set<Target>, target: Target, answer: WriteAnswer): void {
   const result = results[target.index] as ProfileResult;
   if (answer.status === 'ok') {
     if (result.status === 'unchanged') result.status = 'written';
@@ -192,6 +192,7 @@ function note(results: ProfileResult[], again: Set<Target>, target: Target, answ
     result.conflicts++;
     again.add(target);
   } else if (answer.error.kind === 'transient') {
+    store.log.warn('profile write failed; retrying', { error: answer.error.code });
     target.failure = answer.error;
     again.add(target);
   } else fail(results, target.index, answer.error);

@@ -9,7 +9,8 @@
  */
 import { ConfigurationError, RefusedItemError, TransientError } from '../../../lib/shared/errors';
 import { DeadlineError, type Clock } from '../../../lib/shared/retry';
-import { anonymousUserKey, factItem, traitOrder, versionOf, type ProfileKey } from '../../../lib/tables/profiles';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { anonymousUserKey, CORE_LIMIT_BYTES, factItem, traitOrder, versionOf, type ProfileKey } from '../../../lib/tables/profiles';
 import { emptyProfile, type Profile } from '../../../lib/worker/profiles/profile';
 import { eraseLinks, eraseUserProfile } from '../../../lib/worker/profiles/erase';
 import { readItems, writeProfiles, type ProfileStore } from '../../../lib/worker/profiles/store';
@@ -38,6 +39,21 @@ const storedPlan = (id: string, version: string): Answer => ({
   },
 });
 const nothing: Answer = { body: { Responses: { [TABLE]: [] } } };
+const V3 = versionOf('2026-01-03T00:00:00.000Z', 'm3');
+
+/** A core's `f` entry for trait `plan` at `version`. */
+const planEntry = (version: string) => ({ 't#plan': { o: traitOrder(version, 'old'), v: 'old' } });
+
+/** BatchGetItem's answer holding the core item of `id`. */
+const storedCore = (id: string, rev: number, f: Record<string, unknown>, spilled = false): Answer => ({
+  body: { Responses: { [TABLE]: [marshallItem({ pk: `src#user#${id}`, sk: 'core', rev, f, ...(spilled ? { s: true } : {}) })] } },
+});
+
+/** The statements, and their parameters, of a BatchExecuteStatement request. */
+const statementsOf = (request: WireRequest | undefined) =>
+  ((request?.body as { Statements?: Array<{ Statement: string }> }).Statements ?? []).map((s) => s.Statement);
+const parametersOf = (request: WireRequest | undefined) =>
+  ((request?.body as { Statements?: Array<{ Parameters: AttributeValue[] }> }).Statements ?? []).map((s) => s.Parameters);
 
 /** BatchExecuteStatement's answer: one response per statement, an error code or success (undefined). */
 const statements = (...codes: Array<string | undefined>): Answer => ({
@@ -68,7 +84,7 @@ function inTurn(answers: Partial<Record<string, Answer[]>>) {
 }
 
 describe('writeProfiles', () => {
-  it('reads only the facts a delta touches, eventually consistent and their `o` only, and inserts the absent ones', async () => {
+  it("reads the cores of the profiles a batch touches, eventually consistent, and inserts a core holding a small profile's facts", async () => {
     // Prepare
     const { store, requests, operations } = profileStore(
       inTurn({ BatchGetItem: [nothing], BatchExecuteStatement: [statements(undefined)] }),
@@ -77,20 +93,24 @@ describe('writeProfiles', () => {
     // Act
     const [result] = await writeProfiles(store, [planDelta('u-1')], FAR);
 
-    // Assess
+    // Assess: an absent core is a profile not spilled; its fact items are not read.
     expect(result).toMatchObject({ status: 'written', conflicts: 0 });
     expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement']);
     expect(requests[0]?.body).toMatchObject({
-      RequestItems: { [TABLE]: { ConsistentRead: false, Keys: [{ pk: { S: 'src#user#u-1' }, sk: { S: 't#plan' } }] } },
+      RequestItems: { [TABLE]: { ConsistentRead: false, Keys: [{ pk: { S: 'src#user#u-1' }, sk: { S: 'core' } }] } },
     });
-    expect(requests[0]?.text).toContain('ProjectionExpression');
-    expect(requests[1]?.text).toContain('INSERT INTO');
+    expect(statementsOf(requests[1])).toEqual([
+      expect.stringMatching(/^INSERT INTO "profiles" VALUE \{'pk': \?, 'sk': \?, 'rev': \?, 'f': \?\}$/),
+    ]);
+    expect(parametersOf(requests[1])[0]?.[3]).toEqual({ M: { 't#plan': { M: { o: { S: traitOrder(V2, 'pro') }, v: { S: 'pro' } } } } });
   });
 
-  it('updates an older fact on the condition that it is still older, and writes nothing over a newer one', async () => {
+  it('updates a core on the revision read, and writes nothing when the core holds the fact at least as recent', async () => {
     // Prepare
-    const older = profileStore(inTurn({ BatchGetItem: [storedPlan('u-1', V1)], BatchExecuteStatement: [statements(undefined)] }));
-    const newer = profileStore(inTurn({ BatchGetItem: [storedPlan('u-1', V2.replace('m2', 'm3'))] }));
+    const older = profileStore(
+      inTurn({ BatchGetItem: [storedCore('u-1', 3, planEntry(V1))], BatchExecuteStatement: [statements(undefined)] }),
+    );
+    const newer = profileStore(inTurn({ BatchGetItem: [storedCore('u-1', 3, planEntry(V3))] }));
 
     // Act
     const [updated] = await writeProfiles(older.store, [planDelta('u-1')], FAR);
@@ -98,12 +118,76 @@ describe('writeProfiles', () => {
 
     // Assess
     expect(updated?.status).toBe('written');
-    expect(older.requests[1]?.text).toContain('WHERE \\"pk\\" = ? AND \\"sk\\" = ? AND \\"o\\" < ?');
+    expect(statementsOf(older.requests[1])).toEqual([expect.stringMatching(/ WHERE "pk" = \? AND "sk" = \? AND "rev" = \?$/)]);
+    expect(parametersOf(older.requests[1])[0]?.slice(-1)).toEqual([{ N: '3' }]);
+    expect(parametersOf(older.requests[1])[0]?.[0]).toEqual({ N: '4' });
     expect(kept?.status).toBe('unchanged');
     expect(newer.operations()).toEqual(['BatchGetItem']);
   });
 
-  it('retries a throttled statement after a pause, and writes it', async () => {
+  it("reads a spilled profile's delta facts from their items (`o` only), and updates an older item on the condition that it is still older", async () => {
+    // Prepare: the core says spilled and does not hold `plan`; its item holds an older value.
+    const { store, requests, operations } = profileStore(
+      inTurn({ BatchGetItem: [storedCore('u-1', 1, {}, true), storedPlan('u-1', V1)], BatchExecuteStatement: [statements(undefined)] }),
+    );
+
+    // Act
+    const [result] = await writeProfiles(store, [planDelta('u-1')], FAR);
+
+    // Assess: one item write; the core is unchanged (spilled already), so not written.
+    expect(result).toMatchObject({ status: 'written', conflicts: 0 });
+    expect(operations()).toEqual(['BatchGetItem', 'BatchGetItem', 'BatchExecuteStatement']);
+    expect(requests[1]?.body).toMatchObject({ RequestItems: { [TABLE]: { Keys: [{ sk: { S: 't#plan' } }] } } });
+    expect(requests[1]?.text).toContain('ProjectionExpression');
+    expect(statementsOf(requests[2])).toEqual([expect.stringMatching(/ WHERE "pk" = \? AND "sk" = \? AND "o" < \?$/)]);
+  });
+
+  it('writes a fact that does not fit the core as an item, then marks the core spilled', async () => {
+    // Prepare
+    const big = planDelta('u-1', V2, 'x'.repeat(CORE_LIMIT_BYTES));
+    const { store, requests, operations } = profileStore(
+      inTurn({ BatchGetItem: [nothing], BatchExecuteStatement: [statements(undefined), statements(undefined)] }),
+    );
+
+    // Act
+    const [result] = await writeProfiles(store, [big], FAR);
+
+    // Assess: the item first, then the core (so a fact never leaves a core before its item holds it).
+    expect(result).toMatchObject({ status: 'written' });
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchExecuteStatement']);
+    expect(parametersOf(requests[1])[0]?.[1]).toEqual({ S: 't#plan' });
+    expect(statementsOf(requests[2])).toEqual([
+      expect.stringMatching(/^INSERT INTO "profiles" VALUE \{'pk': \?, 'sk': \?, 'rev': \?, 'f': \?, 's': \?\}$/),
+    ]);
+    expect(parametersOf(requests[2])[0]?.slice(3)).toEqual([{ M: {} }, { BOOL: true }]);
+  });
+
+  it('moves the largest facts out of a core grown past the limit into items, and keeps the others in it', async () => {
+    // Prepare: the core holds `plan` (600 bytes) and `note` (small); the delta makes `note` 500 bytes.
+    const plan = { o: traitOrder(V1, 'p'.repeat(600)), v: 'p'.repeat(600) };
+    const note = (value: string) => ({ o: traitOrder(V1, value), v: value });
+    const delta = emptyProfile(key('u-1'));
+    delta.traits.set('note', { value: 'n'.repeat(500), order: traitOrder(V2, 'n'.repeat(500)) });
+    const { store, requests } = profileStore(
+      inTurn({
+        BatchGetItem: [storedCore('u-1', 1, { 't#plan': plan, 't#note': note('short') })],
+        BatchExecuteStatement: [statements(undefined), statements(undefined)],
+      }),
+    );
+
+    // Act
+    const [result] = await writeProfiles(store, [delta], FAR);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'written' });
+    expect(statementsOf(requests[1])).toEqual([expect.stringMatching(/^INSERT INTO /)]);
+    expect(parametersOf(requests[1])[0]?.slice(1, 3)).toEqual([{ S: 't#plan' }, { S: plan.o }]);
+    const core = parametersOf(requests[2])[0] ?? [];
+    expect(Object.keys(core[1]?.M ?? {})).toEqual(['t#note']);
+    expect(core[2]).toEqual({ BOOL: true });
+  });
+
+  it('retries a throttled statement after a pause, reading the core again, and writes it', async () => {
     // Prepare
     const { store, log, operations } = profileStore(
       inTurn({ BatchGetItem: [nothing], BatchExecuteStatement: [statements('ThrottlingError'), statements(undefined)] }),
@@ -114,7 +198,7 @@ describe('writeProfiles', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'written', conflicts: 0 });
-    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchExecuteStatement']);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchExecuteStatement']);
     expect(log.lines).toContainEqual({ level: 'warn', message: 'profile write failed; retrying', extra: { error: 'ThrottlingException' } });
   });
 
@@ -166,10 +250,10 @@ describe('writeProfiles', () => {
 });
 
 describe('writeProfiles when races are lost', () => {
-  it('reads a fact again, strongly consistent, after a lost race, and is done when it is now at least ours', async () => {
-    // Prepare: absent when read, someone else inserted a newer value meanwhile.
+  it('reads the core again, strongly consistent, after a lost race, and is done when it now holds the fact at least as recent', async () => {
+    // Prepare: absent when read; someone else inserted a core with a newer value meanwhile.
     const { store, requests, operations } = profileStore(
-      inTurn({ BatchGetItem: [nothing, storedPlan('u-1', V2.replace('m2', 'm3'))], BatchExecuteStatement: [statements('DuplicateItem')] }),
+      inTurn({ BatchGetItem: [nothing, storedCore('u-1', 1, planEntry(V3))], BatchExecuteStatement: [statements('DuplicateItem')] }),
     );
 
     // Act
@@ -181,19 +265,40 @@ describe('writeProfiles when races are lost', () => {
     expect(requests[2]?.body).toMatchObject({ RequestItems: { [TABLE]: { ConsistentRead: true } } });
   });
 
-  it('gives a fact that loses every race up after eight attempts, as a transient failure that counts its conflicts', async () => {
-    // Prepare: each fresh read finds an older value, each write finds a newer one that is not ours.
-    const { store, operations } = profileStore(
-      inTurn({ BatchGetItem: [storedPlan('u-1', V1)], BatchExecuteStatement: [statements('ConditionalCheckFailed')] }),
+  it("writes on the core's new revision after a lost race, keeping what the other write added", async () => {
+    // Prepare: the core moved from rev 1 to rev 2 (another invocation added an anonymous id).
+    const other = { 'a#laptop': { o: '2026-01-02' } };
+    const { store, requests } = profileStore(
+      inTurn({
+        BatchGetItem: [storedCore('u-1', 1, {}), storedCore('u-1', 2, other)],
+        BatchExecuteStatement: [statements('ConditionalCheckFailed'), statements(undefined)],
+      }),
     );
 
     // Act
     const [result] = await writeProfiles(store, [planDelta('u-1')], FAR);
 
     // Assess
-    expect(result).toMatchObject({ status: 'failed', conflicts: 8 });
+    expect(result).toMatchObject({ status: 'written', conflicts: 1 });
+    const [rev, f, , , read] = parametersOf(requests[3])[0] ?? [];
+    expect(rev).toEqual({ N: '3' });
+    expect(Object.keys(f?.M ?? {}).sort()).toEqual(['a#laptop', 't#plan']);
+    expect(read).toEqual({ N: '2' });
+  });
+
+  it('gives a profile that loses every race up after sixteen rounds, as a transient failure that counts its conflicts', async () => {
+    // Prepare: each fresh read finds an older value, each write finds the core moved.
+    const { store, operations } = profileStore(
+      inTurn({ BatchGetItem: [storedCore('u-1', 1, planEntry(V1))], BatchExecuteStatement: [statements('ConditionalCheckFailed')] }),
+    );
+
+    // Act
+    const [result] = await writeProfiles(store, [planDelta('u-1')], FAR);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', conflicts: 16 });
     expect(result?.error).toBeInstanceOf(TransientError);
-    expect(operations().filter((o) => o === 'BatchExecuteStatement')).toHaveLength(8);
+    expect(operations().filter((o) => o === 'BatchExecuteStatement')).toHaveLength(16);
   });
 
   it('starts no other round once the time budget is spent, and fails the profile as transient (its messages are retried)', async () => {
@@ -221,9 +326,10 @@ describe('writeProfiles when races are lost', () => {
 
   it('tries again when the fresh read fails transiently, and writes when a later attempt goes through', async () => {
     // Prepare
+    const core = storedCore('u-1', 1, planEntry(V1));
     const { store, operations } = profileStore(
       inTurn({
-        BatchGetItem: [storedPlan('u-1', V1), dynamoError('InternalServerError')],
+        BatchGetItem: [core, dynamoError('InternalServerError'), core],
         BatchExecuteStatement: [statements('ConditionalCheckFailed'), statements(undefined)],
       }),
     );
@@ -233,7 +339,7 @@ describe('writeProfiles when races are lost', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'written', conflicts: 1 });
-    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchExecuteStatement']);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchGetItem', 'BatchExecuteStatement']);
   });
 
   it('stops at once when the fresh read is denied, failing the profile with that configuration error', async () => {
@@ -314,9 +420,32 @@ describe('eraseLinks', () => {
 
     // Assess
     expect(erased).toEqual({ profiles: 0, links: 0, memberships: 0 });
-    expect(operations()).toEqual(['BatchGetItem']);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchGetItem']);
     expect(requests[0]?.text).not.toContain('#user#u-1"');
     expect(requests[0]?.text).toContain('at#u-1');
+    expect(requests[1]?.body).toMatchObject({ RequestItems: { [TABLE]: { Keys: [{ pk: { S: 'src#user#old' }, sk: { S: 'core' } }] } } });
+  });
+
+  it("removes an alias link held in the other profile's core, on the core's revision, and counts it", async () => {
+    // Prepare: "old" holds the link naming u-1 in its core, next to a trait.
+    const f = { 'at#u-1': { o: V1 }, ...planEntry(V1) };
+    const { store, requests, operations } = profileStore(
+      inTurn({
+        BatchGetItem: [nothing, storedCore('old', 4, f)],
+        BatchExecuteStatement: [statements(undefined)],
+      }),
+    );
+
+    // Act
+    const erased = await eraseLinks(store, 'src', 'u-1', { aliases: ['old'] }, FAR);
+
+    // Assess
+    expect(erased.links).toBe(1);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchGetItem', 'BatchExecuteStatement']);
+    const [rev, written, , , read] = parametersOf(requests[2])[0] ?? [];
+    expect(rev).toEqual({ N: '5' });
+    expect(Object.keys(written?.M ?? {})).toEqual(['t#plan']);
+    expect(read).toEqual({ N: '4' });
   });
 
   it('deletes again what BatchWriteItem leaves unprocessed, after a pause, and counts the link once', async () => {
