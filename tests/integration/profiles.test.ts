@@ -11,7 +11,8 @@ import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
 import { userHash } from '../../lib/tables/erasures';
-import { keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { CORE_LIMIT_BYTES, CORE_SK, itemBytes, keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { marshallItem } from '../../lib/tables/dynamo-wire';
 import { canonicalJson } from '../../lib/worker/profiles/profile';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { anonymousView, bareProfile, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
@@ -500,6 +501,130 @@ describe('erasure', () => {
     expect(await reader.members('legacy', 'lg')).toEqual([]);
     const [audit] = await auditOf('legacy', 'old-user');
     expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
+  });
+});
+
+describe('the core item', () => {
+  /** Every item of a profile's partition (document form), strongly consistent. */
+  async function partition(pk: string): Promise<Array<Record<string, unknown>>> {
+    const { Items = [] } = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    return Items;
+  }
+
+  it('keeps a small profile in its core item alone: traits and links in one map, not spilled', async () => {
+    // Act
+    await deliver('core-small', [
+      segmentEvent('identify', { userId: 'small', anonymousId: 'phone', timestamp: at(1), traits: { plan: 'pro', seats: 3 } }),
+      segmentEvent('group', { userId: 'small', groupId: 'team', timestamp: at(2) }),
+    ]);
+
+    // Assess
+    const items = await partition('core-small#user#small');
+    expect(items.map((item) => item.sk)).toEqual([CORE_SK]);
+    expect(Object.keys(items[0]?.f as object).sort()).toEqual(['a#phone', 'g#team', 't#plan', 't#seats']);
+    expect(items[0]).not.toHaveProperty('s');
+    expect(itemBytes(marshallItem(items[0] as Record<string, unknown>))).toBeLessThanOrEqual(CORE_LIMIT_BYTES);
+    expect(await userProfile('core-small', 'small')).toMatchObject({
+      traits: { plan: 'pro', seats: 3 },
+      anonymousIds: ['phone'],
+      groups: [expect.objectContaining({ groupId: 'team' })],
+    });
+  });
+
+  it('spills a profile grown past the core limit into fact items, marks the core spilled, and reads it back whole', async () => {
+    // Prepare: 40 traits of about 100 bytes: about 6 KB, far past the core's 1 KB.
+    const traits = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`t${i}`, `${i}`.padEnd(100, 'v')]));
+
+    // Act
+    await deliver('core-spill', [
+      segmentEvent('identify', { userId: 'grown', anonymousId: 'desk', timestamp: at(1), traits: { plan: 'free' } }),
+      segmentEvent('identify', { userId: 'grown', timestamp: at(2), traits }),
+    ]);
+    await deliver('core-spill', [segmentEvent('identify', { userId: 'grown', timestamp: at(3), traits: { plan: 'pro' } })]);
+
+    // Assess: the core holds what fits, within its limit, the rest are items; the reader merges both.
+    const items = await partition('core-spill#user#grown');
+    const core = items.find((item) => item.sk === CORE_SK);
+    expect(core).toMatchObject({ s: true });
+    expect(itemBytes(marshallItem(core as Record<string, unknown>))).toBeLessThanOrEqual(CORE_LIMIT_BYTES);
+    const inCore = Object.keys(core?.f as object);
+    const inItems = items.filter((item) => item.sk !== CORE_SK).map((item) => String(item.sk));
+    expect(inItems.length).toBeGreaterThan(0);
+    expect(new Set([...inCore, ...inItems]).size).toBe(42);
+    const view = await userProfile('core-spill', 'grown');
+    expect(view).toMatchObject({ traits: { ...traits, plan: 'pro' }, anonymousIds: ['desk'] });
+  });
+
+  it('converges when a fact lives in the core in one order and in an item in another, and a stale duplicate item changes nothing', async () => {
+    // Prepare: `plan` lands in the core when it comes before the large trait, in an item after it.
+    // Under the trait value cap (1 KB), over what the core can add to itself.
+    const big = 'b'.repeat(1000);
+    const e1 = segmentEvent('identify', { userId: 'u', messageId: 'e1', timestamp: at(1), traits: { plan: 'free' } });
+    const e2 = segmentEvent('identify', { userId: 'u', messageId: 'e2', timestamp: at(2), traits: { big } });
+    const e3 = segmentEvent('identify', { userId: 'u', messageId: 'e3', timestamp: at(3), traits: { plan: 'pro' } });
+
+    // Act: one event a batch, in three orders.
+    for (const [source, order] of [
+      ['core-order-1', [e1, e2, e3]],
+      ['core-order-2', [e2, e3, e1]],
+      ['core-order-3', [e3, e1, e2]],
+    ] as const) {
+      for (const event of order) expect(await deliver(source, [event])).toEqual([]);
+    }
+
+    // Assess: `plan` sits in the core in the first order, in an item in the second; the same profile.
+    const where = async (source: string) => {
+      const items = await partition(`${source}#user#u`);
+      const core = items.find((item) => item.sk === CORE_SK);
+      return Object.hasOwn((core?.f as object | undefined) ?? {}, 't#plan')
+        ? 'core'
+        : items.some((item) => item.sk === 't#plan')
+          ? 'item'
+          : 'none';
+    };
+    expect(await where('core-order-1')).toBe('core');
+    expect(await where('core-order-2')).toBe('item');
+    const views = await Promise.all(['core-order-1', 'core-order-2', 'core-order-3'].map((s) => userProfile(s, 'u')));
+    for (const view of views) expect(view?.traits).toEqual({ plan: 'pro', big });
+    // A stale `plan` item next to the core's newer one (a round cut short) is outweighed by `o`.
+    const stale = { pk: 'core-order-1#user#u', sk: 't#plan', o: `${at(0)}#e0#0000000000000000`, v: 'stale' };
+    await stack.clients.documents.send(new PutCommand({ TableName: stack.config.tables.profiles, Item: stale }));
+    expect((await userProfile('core-order-1', 'u'))?.traits).toEqual({ plan: 'pro', big });
+  });
+
+  it("erases a spilled user's core and items, and the other ends the core names", async () => {
+    // Prepare: links in the core (an alias both ways, an anonymous id, a group), a large trait in an item.
+    await deliver('core-erase', [
+      segmentEvent('alias', { userId: 'gone', previousId: 'before', timestamp: at(2) }),
+      segmentEvent('alias', { userId: 'after', previousId: 'gone', timestamp: at(3) }),
+      segmentEvent('group', { userId: 'gone', groupId: 'club', timestamp: at(4) }),
+    ]);
+    await deliver('core-erase', [
+      segmentEvent('identify', { userId: 'gone', anonymousId: 'tablet', timestamp: at(5), traits: { big: 'g'.repeat(1000) } }),
+    ]);
+    const items = await partition('core-erase#user#gone');
+    const core = items.find((item) => item.sk === CORE_SK);
+    expect(core).toMatchObject({ s: true });
+    expect(items.map((item) => item.sk)).toContain('t#big');
+    expect(Object.keys(core?.f as object).sort()).toEqual(['al#before', 'at#after', 'g#club']);
+    expect(Object.keys((await partition('core-erase#user#before'))[0]?.f as object)).toEqual(['at#gone']);
+
+    // Act
+    expect(await deliver('core-erase', [segmentEvent('delete', { userId: 'gone', timestamp: new Date().toISOString() })])).toEqual([]);
+
+    // Assess
+    expect(await partition('core-erase#user#gone')).toEqual([]);
+    expect(await profileOf('core-erase', 'user', 'before')).toBeUndefined();
+    expect(await userProfile('core-erase', 'after')).toMatchObject({ aliases: [] });
+    expect(await reader.anonymousUsers('core-erase', 'tablet')).toEqual([]);
+    expect(await reader.members('core-erase', 'club')).toEqual([]);
   });
 });
 
