@@ -2,11 +2,13 @@
  * The `profiles` table: its key layout, its items and how they are read, for the worker (which
  * writes them, lib/worker/profiles/) and the CLI (which reads them, cli/profile/, cli/group/). A
  * team's own code may read it too (docs/profiles.md has the layout with examples). One table, keys
- * `pk` and `sk`; a profile is a partition holding one item per fact:
+ * `pk` and `sk`; a profile is a partition holding a core item with its small facts and one item
+ * per fact that did not fit the core:
  *
  * | item | pk | sk | attributes |
  * |---|---|---|---|
- * | a trait of a profile | `<sourceId>#<kind>#<id>` | `t#<name>` | `v` (the value), `o` |
+ * | the core of a profile | `<sourceId>#<kind>#<id>` | `core` | `rev`, `f` (fact sort key to `{o, v?}`), `s` (spilled) |
+ * | a trait of a profile | same | `t#<name>` | `v` (the value), `o` |
  * | an anonymous id of a user | `<sourceId>#user#<userId>` | `a#<anonymousId>` | `o` (day last seen) |
  * | a previousId aliased to the user | same | `al#<previousId>` | `o` (version) |
  * | an id the user was aliased to | same | `at#<userId>` | `o` (version) |
@@ -14,8 +16,17 @@
  * | a member of a group | `<sourceId>#members#<groupId>` | `<userId>` | `kind`, `sourceId`, `groupId`, `userId` |
  * | a user an anonymous id was seen with | `<sourceId>#anon-users#<anonymousId>` | `<userId>` | `kind`, `sourceId`, `anonymousId`, `userId` |
  *
+ * The core (`CoreItem`) stays within `CORE_LIMIT_BYTES` by `itemBytes` (one write unit a write);
+ * each write of it is conditional on its `rev` (`INSERT` when absent, `UPDATE ... WHERE rev = ?`).
+ * `f` maps a fact's sort key (exactly the fact item's) to its `o` and value; `s` is true once any
+ * fact of the profile lives in a fact item ("spilled"). A fact goes to the core when it is there
+ * already or the profile is not spilled and it fits; else to its item, and the core is marked
+ * spilled; a core grown past the limit moves its largest facts out (lib/worker/profiles/store.ts).
+ * Readers merge the core's facts and the fact items, the greatest `o` per fact winning, so a fact
+ * in both (a write cut short) is harmless (`ProfileGatherer`).
+ *
  * `<kind>` is `user`, `anon` (an anonymous id's own profile) or `group`. A profile exists when its
- * partition holds any fact; there is no profile-wide item. When a prefix and an id do not fit
+ * partition holds any fact, in its core or an item. When a prefix and an id do not fit
  * DynamoDB's 1,024-byte sort key (ids may be 1,024 bytes), the sort key is the prefix with `~`
  * and the SHA-256 of the id in hex (`al~3f5a...`) and the id is kept in `id` (`factSortKey`).
  * Source ids hold no `#` (lib/admin/sources.ts), so every key is unambiguous.
@@ -24,8 +35,9 @@
  * or the day; for traits the version, `#`, and 16 hex digits of the SHA-256 of the value's canonical
  * JSON (`traitOrder`), so two values of one version order by their hash. Timestamps are always
  * ISO-8601 with milliseconds, 24 characters (lib/spec/timestamps.ts `toIsoMillis`), so text order
- * is time order. The worker writes a fact only when its `o` grows (a conditional write), so each
- * fact converges whatever order events arrive in, and an event that changes nothing writes nothing.
+ * is time order. The worker writes a fact only when its `o` grows over both the core's and the
+ * item's, so each fact converges whatever order events arrive in and wherever it lives, and an
+ * event that changes nothing writes nothing.
  *
  * Items of earlier versions: a profile-wide item (`sk = "profile"`, all traits and links in maps;
  * `profileFromLegacyItem`) and an `activity` item. Readers merge a legacy `profile` item's traits and
@@ -69,7 +81,8 @@ const KIND_OF_PREFIX = new Map<string, FactKind>(FACT_KINDS.map((kind) => [FACT_
 /**
  * Caps on what one fact holds (a trait's name and value), and on what the CLI prints per kind
  * (the most recent by `o`; it says on stderr how many it left out). Counts are not capped in the
- * table: each fact is its own small item, so no item approaches DynamoDB's 400 KB.
+ * table: the core stays within 1 KB and every other fact is its own small item, so no item approaches
+ * DynamoDB's 400 KB.
  */
 export const CAPS = {
   /** Traits printed. */
@@ -257,8 +270,8 @@ export const ITEM_LIMIT_BYTES = 400 * 1024;
 /**
  * The DynamoDB actions the profile code calls on the profiles table, worker and CLI together: the
  * worker role's grant on the table is exactly this list (tests/deploy/serverless-package.test.ts).
- * BatchGetItem: reads of the facts a batch touches; PartiQL statements (BatchExecuteStatement):
- * conditional fact writes, `INSERT` and `UPDATE`; BatchWriteItem: link items and erasure's deletes;
+ * BatchGetItem: reads of the cores and facts a batch touches; PartiQL statements
+ * (BatchExecuteStatement): conditional core and fact writes, `INSERT` and `UPDATE`; BatchWriteItem: link items and erasure's deletes;
  * PutItem: a link item BatchWriteItem refused, resent alone (lib/worker/write.ts); Query: erasure
  * reads the user's partition (the worker's only Query of the table). The CLI also Queries (its own role).
  */

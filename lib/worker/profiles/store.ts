@@ -4,7 +4,8 @@
  *
  * Per round, for the profiles still to write: their cores are read by key (BatchGetItem, 100 keys a
  * call; eventually consistent the first round, strongly after); for the profiles whose core says
- * spilled (`s`), the delta's fact items too (a second BatchGetItem, `o` only). A delta fact is
+ * spilled (`s`), the delta's fact items too (a second BatchGetItem, `o` only; on a retry round for
+ * every profile, since a round cut short may have left items its core never marked). A delta fact is
  * written only when its `o` is greater than both the core's and the item's: in the core when it is
  * there, or when the profile is not spilled and it fits; else as a fact item (`INSERT`, or
  * `UPDATE ... WHERE "o" < ?`), and the core is marked spilled. A core grown past the limit moves
@@ -78,7 +79,7 @@ interface Target {
   index: number;
   pk: string;
   facts: DeltaFact[];
-  /** Sort keys whose items to read in the next round (items that refused a write). */
+  /** Sort keys whose items to read in every later round (items that refused a write). */
   recheck: Set<string>;
   /** Its last transient failure. */
   failure?: DependencyError;
@@ -207,7 +208,11 @@ function retryOrFail(targets: readonly Target[], results: ProfileResult[], failu
   return [];
 }
 
-/** The cores of `targets`, then the items of the spilled ones' delta facts (and of the facts to recheck), `o` by sort key per partition. */
+/**
+ * The cores of `targets`, then the items of the delta facts of the spilled ones (on a retry round,
+ * of every one: an item may exist that a core write cut short never marked), and of the facts that
+ * refused a write; `o` by sort key per partition.
+ */
 async function readRound(store: ProfileStore, targets: readonly Target[], consistent: boolean, deadline: number) {
   const cores = await readItems(
     store,
@@ -219,7 +224,7 @@ async function readRound(store: ProfileStore, targets: readonly Target[], consis
   for (const t of targets) {
     const spilled = coreFromItem(cores.get(itemId(coreKey(t.pk))))?.s === true;
     const sks = new Set(t.recheck);
-    if (spilled) for (const f of t.facts) sks.add(f.sk);
+    if (spilled || consistent) for (const f of t.facts) sks.add(f.sk);
     for (const sk of sks) keys.push({ pk: t.pk, sk });
   }
   const found = keys.length > 0 ? await readItems(store, keys, consistent, deadline, ['o']) : new Map<string, Record<string, unknown>>();
@@ -230,7 +235,6 @@ async function readRound(store: ProfileStore, targets: readonly Target[], consis
     const byKey = items.get(pk) ?? new Map<string, string>();
     items.set(pk, byKey.set(String(item.sk), item.o));
   }
-  for (const t of targets) t.recheck.clear();
   return { cores, items };
 }
 

@@ -198,7 +198,7 @@ describe('writeProfiles', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'written', conflicts: 0 });
-    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchExecuteStatement']);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchGetItem', 'BatchExecuteStatement']);
     expect(log.lines).toContainEqual({ level: 'warn', message: 'profile write failed; retrying', extra: { error: 'ThrottlingException' } });
   });
 
@@ -261,8 +261,26 @@ describe('writeProfiles when races are lost', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'unchanged', conflicts: 1 });
-    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem']);
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchGetItem']);
     expect(requests[2]?.body).toMatchObject({ RequestItems: { [TABLE]: { ConsistentRead: true } } });
+    expect(requests[3]?.body).toMatchObject({ RequestItems: { [TABLE]: { ConsistentRead: true, Keys: [{ sk: { S: 't#plan' } }] } } });
+  });
+
+  it("reads the delta's items on a retry round even when the core is not marked spilled, and writes no item a cut-short round already holds", async () => {
+    // Prepare: a fact too large for the core; its item exists already (an earlier round wrote it,
+    // and its core write was cut short, so the core never said spilled).
+    const big = planDelta('u-1', V2, 'x'.repeat(CORE_LIMIT_BYTES));
+    const { store, requests, operations } = profileStore(
+      inTurn({ BatchGetItem: [nothing, nothing, storedPlan('u-1', V3)], BatchExecuteStatement: [statements('DuplicateItem')] }),
+    );
+
+    // Act
+    const [result] = await writeProfiles(store, [big], FAR);
+
+    // Assess: the second round reads the item, finds it newer, and writes nothing more.
+    expect(result).toMatchObject({ status: 'unchanged', conflicts: 1 });
+    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchGetItem']);
+    expect(requests[3]?.body).toMatchObject({ RequestItems: { [TABLE]: { Keys: [{ sk: { S: 't#plan' } }] } } });
   });
 
   it("writes on the core's new revision after a lost race, keeping what the other write added", async () => {
@@ -280,7 +298,7 @@ describe('writeProfiles when races are lost', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'written', conflicts: 1 });
-    const [rev, f, , , read] = parametersOf(requests[3])[0] ?? [];
+    const [rev, f, , , read] = parametersOf(requests[4])[0] ?? [];
     expect(rev).toEqual({ N: '3' });
     expect(Object.keys(f?.M ?? {}).sort()).toEqual(['a#laptop', 't#plan']);
     expect(read).toEqual({ N: '2' });
@@ -339,7 +357,14 @@ describe('writeProfiles when races are lost', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'written', conflicts: 1 });
-    expect(operations()).toEqual(['BatchGetItem', 'BatchExecuteStatement', 'BatchGetItem', 'BatchGetItem', 'BatchExecuteStatement']);
+    expect(operations()).toEqual([
+      'BatchGetItem',
+      'BatchExecuteStatement',
+      'BatchGetItem',
+      'BatchGetItem',
+      'BatchGetItem',
+      'BatchExecuteStatement',
+    ]);
   });
 
   it('stops at once when the fresh read is denied, failing the profile with that configuration error', async () => {
