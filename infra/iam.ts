@@ -101,9 +101,10 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
           },
         ]
       : []),
-    // lib/worker/profiles/: batched reads, conditional writes on the revision read (PartiQL statements
-    // in BatchExecuteStatement), key-only link items and erasure deletes in batches, and PutItem for a
-    // link item that BatchWriteItem refused (lib/worker/write.ts resends each such item alone).
+    // lib/worker/profiles/: batched reads of facts, conditional fact writes (PartiQL INSERT and UPDATE
+    // in BatchExecuteStatement), key-only link items and erasure deletes in batches, PutItem for a
+    // link item that BatchWriteItem refused (lib/worker/write.ts resends each such item alone), and
+    // Query of an erased user's partition.
     ...(ofKind('profile').length > 0
       ? [
           {
@@ -113,9 +114,9 @@ function workerTableStatements(stack: Stack, tablesArns: (names: string[]) => un
               'dynamodb:BatchGetItem',
               'dynamodb:PartiQLInsert',
               'dynamodb:PartiQLUpdate',
-              'dynamodb:PartiQLDelete',
               'dynamodb:BatchWriteItem',
               'dynamodb:PutItem',
+              'dynamodb:Query',
             ],
             Resource: tablesArns(ofKind('profile')),
           },

@@ -6,7 +6,7 @@ import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/tables/profiles';
-import { createProfileReader, printable, traitsView } from '../profile/read';
+import { createProfileReader, omittedNote, printable, traitsView } from '../profile/read';
 
 export const group: Command = {
   spec: {
@@ -18,9 +18,10 @@ export const group: Command = {
       ...TARGET_OPTIONS,
     },
     details: [
-      'Read by key: GetItem of <source>#group#<groupId> and a Query of the partition <source>#members#<groupId> in the',
-      'profiles table; nothing is scanned. Members are the userIds of group calls, in id order (anonymous-only calls',
-      'merge traits but name no member). Without the group, nothing is printed on stdout, a message on stderr, exit status 0.',
+      'Read by key: a Query of the partition <source>#group#<groupId> (its traits, the 100 most recent printed; stderr',
+      'says how many more there are) and of <source>#members#<groupId> in the profiles table; nothing is scanned.',
+      'Members are the userIds of group calls, in id order (anonymous-only calls merge traits but name no member).',
+      'Without the group, nothing is printed on stdout, a message on stderr, exit status 0.',
     ].join('\n'),
     examples: [
       'segment-ingest group --source shop-web --group g-42',
@@ -40,13 +41,15 @@ export const group: Command = {
         reader.members(sourceId, groupId),
       ]);
       if (!stored && members.length === 0) return undefined;
-      return { sourceId, groupId, traits: traitsView(stored), members };
+      return { sourceId, groupId, traits: traitsView(stored), members, note: omittedNote(stored) };
     });
     if (!view) {
       await write(io.stderr, `No group ${JSON.stringify(groupId)} in source "${sourceId}".\n`);
       return EXIT.ok;
     }
-    await write(io.stdout, `${printable(view)}\n`);
+    const { note, ...printed } = view;
+    if (note) await write(io.stderr, `${note}\n`);
+    await write(io.stdout, `${printable(printed)}\n`);
     return EXIT.ok;
   },
 };

@@ -7,7 +7,17 @@ import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
 import { keyText, type ProfileKey } from '../../lib/tables/profiles';
-import { aliasChain, anonymousView, bareProfile, createProfileReader, printable, userView, usersOf, type ProfileReader } from './read';
+import {
+  aliasChain,
+  anonymousView,
+  bareProfile,
+  createProfileReader,
+  omittedNote,
+  printable,
+  userView,
+  usersOf,
+  type ProfileReader,
+} from './read';
 
 export const profile: Command = {
   spec: {
@@ -25,7 +35,9 @@ export const profile: Command = {
       ...TARGET_OPTIONS,
     },
     details: [
-      'The profile is read by key (its item <source>#user#<userId>, profile, in the profiles table); nothing is scanned.',
+      'The profile is read by key (a Query of its partition <source>#user#<userId> in the profiles table, one item per',
+      'trait and link; the 100 most recent traits and 50 of each link are printed, stderr says how many more there are);',
+      'nothing is scanned.',
       'firstSeen, lastSeen and counts are derived at read time from the stored events (a Query per event table of the',
       "user's partitions, as `events` reads them): exact under redelivery and replay, and no longer counting events that",
       'were erased or expired. An anonymous id seen with a userId belongs to that user (the latest one, if several); its',
@@ -64,7 +76,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
   const key: ProfileKey = { kind: 'user', sourceId, id: userId };
   const [found, activity] = await Promise.all([reader.get([key]).then((profiles) => profiles.get(keyText(key))), reader.activity(key)]);
   if (!found && !activity) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
-  // A user seen only in events that changed no identity (tracks, pages...) has no identity item.
+  // A user seen only in events that changed no identity (tracks, pages...) has no stored fact.
   const stored = found ?? bareProfile(key);
   const chain = await aliasChain(reader, stored);
   const last = chain.at(-1);
@@ -73,7 +85,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
       ? undefined
       : `${JSON.stringify(userId)} was aliased to ${chain.map((id) => JSON.stringify(id)).join(', then ')}: ` +
         `segment-ingest profile --source ${sourceId} --user ${JSON.stringify(last)} shows the profile it went to.`;
-  return { view: await userView(reader, stored, { activity }), note };
+  return { view: await userView(reader, stored, { activity }), note: joinNotes(note, omittedNote(found)) };
 }
 
 async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymousId: string, own: boolean): Promise<Found> {
@@ -89,12 +101,17 @@ async function lookUpAnonymous(reader: ProfileReader, sourceId: string, anonymou
     const activity = await reader.activity(key);
     if (!stored && users.userIds.length === 0 && !activity)
       return { note: `No profile for anonymous id ${JSON.stringify(anonymousId)} in source "${sourceId}".` };
-    return { view: await anonymousView(reader, key, stored, users.userIds, { activity }) };
+    return { view: await anonymousView(reader, key, stored, users.userIds, { activity }), note: omittedNote(stored) };
   }
   const others = users.userIds.filter((id) => id !== userId);
   const note =
     `Anonymous id ${JSON.stringify(anonymousId)} belongs to user ${JSON.stringify(userId)}` +
     (others.length > 0 ? ` (it was also seen with ${others.map((id) => JSON.stringify(id)).join(', ')})` : '') +
     '; its own profile: --own.';
-  return { view: await userView(reader, user), note };
+  return { view: await userView(reader, user), note: joinNotes(note, omittedNote(user)) };
+}
+
+function joinNotes(...notes: Array<string | undefined>): string | undefined {
+  const given = notes.filter((note): note is string => note !== undefined);
+  return given.length > 0 ? given.join('\n') : undefined;
 }

@@ -1,6 +1,7 @@
 /**
- * Reading profiles for the CLI, by key only: BatchGetItem reads of identity items (strongly
- * consistent; lib/tables/profiles.ts), a Query of one group's members partition, and the activity
+ * Reading profiles for the CLI, by key only: a Query of the profile's partition (its facts, strongly
+ * consistent, page by page, keeping the most recent `CAPS` of each kind; lib/tables/profiles.ts
+ * `readProfile`), a Query of one group's members partition, and the activity
  * (first and last seen, counts) derived from the identity's stored events, a Query per event table
  * (lib/tables/events.ts `readActivity`). Nothing is scanned. Profiles are printed as JSON with their
  * traits in name order and their links oldest first.
@@ -14,10 +15,13 @@ import { queryPages } from '../../lib/tables/query';
 import { setOwn } from '../../lib/shared/own-keys';
 import {
   anonymousUsersPartitionKey,
-  compareLinkValues,
+  CAPS,
+  compareOrders,
+  emptyProfile,
   keyText,
   membersPartitionKey,
   readProfiles,
+  type FactKind,
   type LinkKind,
   type Profile,
   type ProfileKey,
@@ -57,7 +61,7 @@ export function createProfileReader(client: DynamoDBClient, tables: ReaderTables
     return keys;
   };
   return {
-    get: (keys) => readProfiles(store, keys, true, Date.now() + LOOKUP_MS),
+    get: (keys) => readProfiles(store, keys, Date.now() + LOOKUP_MS),
     members: (sourceId, groupId) => sortKeys(membersPartitionKey(sourceId, groupId)),
     anonymousUsers: (sourceId, anonymousId) => sortKeys(anonymousUsersPartitionKey(sourceId, anonymousId)),
     activity: async (key) => {
@@ -87,7 +91,7 @@ export async function usersOf(
 export function linkIds(profile: Profile | undefined, kind: LinkKind): string[] {
   const links = profile?.links.get(kind);
   if (!links) return [];
-  return [...links].sort((a, b) => compareLinkValues(kind, a[1], b[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([id]) => id);
+  return [...links].sort((a, b) => compareOrders(a[1], b[1]) || compareOrders(a[0], b[0])).map(([id]) => id);
 }
 
 /** The most recent link of `kind`, if any. */
@@ -128,9 +132,33 @@ export function activityView(activity: EventActivity | undefined): Record<string
   return { firstSeen, lastSeen, counts: Object.fromEntries(ordered.map((type) => [type, counts.get(type) ?? 0])) };
 }
 
-/** A profile with nothing stored in its identity item: what a user or an anonymous id seen only in events shows. */
+/** A profile with no stored fact: what a user or an anonymous id seen only in events shows. */
 export function bareProfile(key: ProfileKey): Profile {
-  return { key, rev: 0, traits: new Map(), links: new Map() };
+  return emptyProfile(key);
+}
+
+const OMITTED_WORDS: Record<FactKind, string> = {
+  trait: 'traits',
+  anonymousIds: 'anonymous ids',
+  aliases: 'aliases',
+  aliasedTo: 'ids it was aliased to',
+  groups: 'groups',
+};
+
+/**
+ * What a printed profile left out, for stderr: only the most recent `CAPS` of each kind are printed
+ * (by `o`); undefined when nothing was left out.
+ */
+export function omittedNote(profile: Profile | undefined): string | undefined {
+  const omitted = profile?.omitted;
+  if (!omitted) return undefined;
+  const parts = (Object.keys(OMITTED_WORDS) as FactKind[]).flatMap((kind) => {
+    const n = omitted[kind];
+    if (!n) return [];
+    const cap = kind === 'trait' ? CAPS.traits : CAPS.links[kind];
+    return [`${n} ${OMITTED_WORDS[kind]} (${cap} printed)`];
+  });
+  return `Left out, older than the ones printed: ${parts.join(', ')}.`;
 }
 
 /** The groups of a profile with each group's merged traits (read from the group profiles). */

@@ -32,7 +32,7 @@ export const COUNT_METRICS = [
   'DependencyErrors',
   /**
    * Profile writes DynamoDB refused (lib/worker/profiles/phase.ts): their messages are retried, never
-   * dropped; the caps keep every profile item under DynamoDB's limits, so any is a bug (alarm, runbook).
+   * dropped; a trait's name and value caps keep every fact item to a few KB, so any is a bug (alarm, runbook).
    */
   'ProfileWritesRefused',
   /** An error that is no AWS service's answer (a bug: a TypeError, a broken invariant); lib/shared/unexpected.ts. */

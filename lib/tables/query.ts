@@ -4,6 +4,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
   type QueryCommandInput,
+  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -21,11 +22,19 @@ export async function queryAll(
   return items;
 }
 
-/** The same Query on the low-level client, its items in wire form, page after page. */
-export async function* queryPages(client: DynamoDBClient, input: QueryCommandInput): AsyncGenerator<Record<string, AttributeValue>[]> {
+/**
+ * The same Query on the low-level client, its items in wire form, page after page. `call` wraps
+ * each request (the worker's erasure gives each its timeout, lib/shared/aws-call.ts).
+ */
+export async function* queryPages(
+  client: DynamoDBClient,
+  input: QueryCommandInput,
+  call: (send: () => Promise<QueryCommandOutput>) => Promise<QueryCommandOutput> = (send) => send(),
+): AsyncGenerator<Record<string, AttributeValue>[]> {
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const page = await client.send(new WireQueryCommand({ ...input, ExclusiveStartKey: start }));
+    const command = new WireQueryCommand({ ...input, ExclusiveStartKey: start });
+    const page = await call(() => client.send(command));
     yield page.Items ?? [];
     start = page.LastEvaluatedKey;
   } while (start);

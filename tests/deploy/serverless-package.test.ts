@@ -410,17 +410,20 @@ describe('serverless package --stage test', () => {
       expect(resourcesFor(role, 'dynamodb:PutItem')).toEqual(
         expect.arrayContaining([...eventArns, getAtt('RejectedTable'), getAtt('ProfilesTable')]),
       );
-      // Observed schemas (lib/worker/schemas/): read an event key's paths, upsert signatures.
-      expect(resourcesFor(role, 'dynamodb:Query')).toEqual([...eventArns, getAtt('SchemasTable')]);
+      // Observed schemas (lib/worker/schemas/): read an event key's paths, upsert signatures; profiles:
+      // an erased user's partition (lib/worker/profiles/erase.ts).
+      expect(resourcesFor(role, 'dynamodb:Query')).toEqual([...eventArns, getAtt('SchemasTable'), getAtt('ProfilesTable')]);
       expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchWriteItem')).toEqual(expect.arrayContaining([...eventArns, getAtt('RejectedTable')]));
       // Not the profiles table: activity is derived at read time since issue 22, nothing updates a profile in place.
       expect(resourcesFor(role, 'dynamodb:UpdateItem')).toEqual([getAtt('ErasuresTable'), getAtt('SchemasTable')]);
       expect(resourcesFor(role, 'dynamodb:BatchGetItem')).toEqual([getAtt('ErasuresTable'), getAtt('ProfilesTable')]);
-      // Profiles (lib/worker/profiles/): conditional writes as PartiQL statements, on the profiles table only.
-      for (const action of ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete']) {
+      // Profiles (lib/worker/profiles/): conditional fact writes as PartiQL statements, on the profiles table only;
+      // no PartiQL DELETE (erasure deletes with BatchWriteItem).
+      for (const action of ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate']) {
         expect(resourcesFor(role, action)).toEqual([getAtt('ProfilesTable')]);
       }
+      expect(actions).not.toContain('dynamodb:PartiQLDelete');
       // Exactly the calls the profile code makes (lib/tables/profiles.ts PROFILE_WORKER_ACTIONS), no more, no fewer.
       const onProfiles = actions.filter((action) =>
         resourcesFor(role, action).some((arn) => JSON.stringify(arn) === JSON.stringify(getAtt('ProfilesTable'))),

@@ -124,6 +124,31 @@ describe('profile', () => {
     });
   });
 
+  it('prints the most recent anonymous ids and traits up to the caps, and says on stderr how many it left out', async () => {
+    // Prepare: 53 anonymous ids on 53 days, and 102 traits, each by its own event.
+    const day = (d: number) => new Date(Date.parse('2025-01-01T00:00:00.000Z') + d * 86_400_000).toISOString();
+    const events = [
+      ...Array.from({ length: 53 }, (_, d) => segmentEvent('track', { userId: 'many', anonymousId: `m-${d}`, timestamp: day(d) })),
+      ...Array.from({ length: 102 }, (_, i) => segmentEvent('identify', { userId: 'many', timestamp: day(i), traits: { [`t${i}`]: i } })),
+    ];
+    const worker = createWorker(stack.workerDeps);
+    for (let i = 0; i < events.length; i += 50) {
+      expect((await worker(sqsEvent(sqsRecord(eventMessage(stack.sourceId, events.slice(i, i + 50)))))).batchItemFailures).toEqual([]);
+    }
+
+    // Act
+    const result = await cli(stack, ['profile', '--source', stack.sourceId, '--user', 'many']);
+
+    // Assess: the oldest three anonymous ids and two traits are left out.
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout) as { anonymousIds: string[]; traits: Record<string, number> };
+    expect(printed.anonymousIds).toEqual(Array.from({ length: 50 }, (_, d) => `m-${d + 3}`));
+    expect(Object.keys(printed.traits)).toHaveLength(100);
+    expect(printed.traits).not.toHaveProperty('t0');
+    expect(printed.traits).not.toHaveProperty('t1');
+    expect(result.stderr).toBe('Left out, older than the ones printed: 2 traits (100 printed), 3 anonymous ids (50 printed).\n');
+  });
+
   it('prints the activity of a user seen only in events that change no profile', async () => {
     // A track without an anonymous id writes nothing to the profiles table (issue 22).
     const response = await stack.send('/v1/track', segmentEvent('track', { userId: 'tracks-only', timestamp: at(20) }));

@@ -7,11 +7,12 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchExecuteStatementCommand, BatchWriteItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
 import { userHash } from '../../lib/tables/erasures';
-import { keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { CORE_LIMIT_BYTES, CORE_SK, itemBytes, keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { marshallItem } from '../../lib/tables/dynamo-wire';
 import { canonicalJson } from '../../lib/worker/profiles/profile';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import { anonymousView, bareProfile, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
@@ -118,7 +119,7 @@ async function snapshot(sourceId: string): Promise<string> {
   return canonicalJson(views);
 }
 
-/** The profiles (pk) a batch of conditional writes writes: the first parameter of an INSERT, the third from last of an UPDATE or DELETE. */
+/** The profiles (pk) a batch of conditional fact writes writes: the first parameter of an INSERT, the third from last of an UPDATE. */
 function profileWrites(command: BatchExecuteStatementCommand): string[] {
   return (command.input.Statements ?? []).map(({ Statement = '', Parameters = [] }) =>
     String((Statement.startsWith('INSERT') ? Parameters[0] : Parameters[Parameters.length - 3])?.S),
@@ -355,7 +356,7 @@ describe('erasure', () => {
     expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
   });
 
-  it('removes both links of an id aliased both to and from the erased user, in one write', async () => {
+  it('removes both links of an id aliased both to and from the erased user, and counts both', async () => {
     await deliver('mutual', [
       segmentEvent('alias', { userId: 'twin', previousId: 'leaving', timestamp: at(1) }),
       segmentEvent('alias', { userId: 'leaving', previousId: 'twin', timestamp: at(2) }),
@@ -416,6 +417,214 @@ describe('erasure', () => {
     expect(failed).toEqual([]);
     expect(await profileOf('race', 'user', 'racer')).toBeUndefined();
     expect(await anonymousProfile('race', 'r-anon')).toBeUndefined();
+  });
+
+  it('reads, updates and erases a stage holding profile items of earlier versions (one item per profile)', async () => {
+    // Prepare: the items an earlier version wrote, raw: a profile-wide item of the user (traits,
+    // an anonymous id, an alias, a group) and its activity item, the previous id's item naming the
+    // user, and the key-only anonymous-user and member items.
+    const v1 = `${at(1)}#m-1`;
+    const legacy = (id: string, rest: Record<string, unknown>) => ({
+      pk: `legacy#user#${id}`,
+      sk: 'profile',
+      kind: 'user',
+      sourceId: 'legacy',
+      userId: id,
+      rev: 3,
+      ...rest,
+    });
+    const raw = [
+      legacy('old-user', {
+        traits: { plan: 'old', email: 'e@example.com' },
+        traitVersions: { plan: 0, email: 0 },
+        versions: [v1],
+        anonymousIds: { 'la-1': at(1).slice(0, 10) },
+        aliases: { prev: v1 },
+        groups: { lg: v1 },
+      }),
+      { pk: 'legacy#user#old-user', sk: 'activity', firstSeen: at(1), lastSeen: at(1), identifyCount: 1 },
+      legacy('prev', { traits: { keep: 1 }, traitVersions: { keep: 0 }, versions: [v1], aliasedTo: { 'old-user': v1 } }),
+      { pk: 'legacy#anon-users#la-1', sk: 'old-user', kind: 'anon-user', sourceId: 'legacy', anonymousId: 'la-1', userId: 'old-user' },
+      { pk: 'legacy#members#lg', sk: 'old-user', kind: 'member', sourceId: 'legacy', groupId: 'lg', userId: 'old-user' },
+    ];
+    for (const item of raw) await stack.clients.documents.send(new PutCommand({ TableName: stack.config.tables.profiles, Item: item }));
+
+    // Act 1: read as it is; then events newer and older than what the legacy item holds.
+    const before = await profileOf('legacy', 'user', 'old-user');
+    await deliver('legacy', [
+      segmentEvent('identify', { userId: 'old-user', timestamp: at(2), traits: { plan: 'new' } }),
+      segmentEvent('identify', { userId: 'old-user', timestamp: at(0), traits: { email: 'older@example.com' } }),
+      segmentEvent('track', { userId: 'old-user', anonymousId: 'la-2', timestamp: at(3) }),
+    ]);
+    const after = await userProfile('legacy', 'old-user');
+
+    // Assess 1: the legacy item's facts read, and merged with the new facts by the same order.
+    expect(before && traitsView(before)).toEqual({ email: 'e@example.com', plan: 'old' });
+    expect(after).toMatchObject({
+      traits: { email: 'e@example.com', plan: 'new' },
+      anonymousIds: ['la-1', 'la-2'],
+      aliases: ['prev'],
+      groups: [{ groupId: 'lg', traits: {} }],
+    });
+    expect(await userProfile('legacy', 'prev')).toMatchObject({ aliasedTo: 'old-user', traits: { keep: 1 } });
+
+    // Act 2
+    await deliver('legacy', [segmentEvent('delete', { userId: 'old-user', timestamp: new Date().toISOString() })]);
+
+    // Assess 2: the user's partition is empty (legacy items included); the previous id keeps its
+    // trait as a fact, without the link; the key-only items are gone; everything counted once.
+    const left = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'legacy#user#old-user' },
+        ConsistentRead: true,
+      }),
+    );
+    expect(left.Items).toEqual([]);
+    const prev = await userProfile('legacy', 'prev');
+    expect(prev).toMatchObject({ traits: { keep: 1 } });
+    expect(prev).not.toHaveProperty('aliasedTo');
+    const prevItems = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'legacy#user#prev' },
+        ConsistentRead: true,
+      }),
+    );
+    // The converted legacy item's facts are small: they live in the profile's core item.
+    expect(prevItems.Items?.map((item) => item.sk)).toEqual(['core']);
+    expect(Object.keys(prevItems.Items?.[0]?.f as object)).toEqual(['t#keep']);
+    expect(await reader.anonymousUsers('legacy', 'la-1')).toEqual([]);
+    expect(await reader.anonymousUsers('legacy', 'la-2')).toEqual([]);
+    expect(await reader.members('legacy', 'lg')).toEqual([]);
+    const [audit] = await auditOf('legacy', 'old-user');
+    expect(audit).toMatchObject({ erased_profiles: 1, erased_profile_links: 3, erased_memberships: 1 });
+  });
+});
+
+describe('the core item', () => {
+  /** Every item of a profile's partition (document form), strongly consistent. */
+  async function partition(pk: string): Promise<Array<Record<string, unknown>>> {
+    const { Items = [] } = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.config.tables.profiles,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    return Items;
+  }
+
+  it('keeps a small profile in its core item alone: traits and links in one map, not spilled', async () => {
+    // Act
+    await deliver('core-small', [
+      segmentEvent('identify', { userId: 'small', anonymousId: 'phone', timestamp: at(1), traits: { plan: 'pro', seats: 3 } }),
+      segmentEvent('group', { userId: 'small', groupId: 'team', timestamp: at(2) }),
+    ]);
+
+    // Assess
+    const items = await partition('core-small#user#small');
+    expect(items.map((item) => item.sk)).toEqual([CORE_SK]);
+    expect(Object.keys(items[0]?.f as object).sort()).toEqual(['a#phone', 'g#team', 't#plan', 't#seats']);
+    expect(items[0]).not.toHaveProperty('s');
+    expect(itemBytes(marshallItem(items[0] as Record<string, unknown>))).toBeLessThanOrEqual(CORE_LIMIT_BYTES);
+    expect(await userProfile('core-small', 'small')).toMatchObject({
+      traits: { plan: 'pro', seats: 3 },
+      anonymousIds: ['phone'],
+      groups: [expect.objectContaining({ groupId: 'team' })],
+    });
+  });
+
+  it('spills a profile grown past the core limit into fact items, marks the core spilled, and reads it back whole', async () => {
+    // Prepare: 40 traits of about 100 bytes: about 6 KB, far past the core's 1 KB.
+    const traits = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`t${i}`, `${i}`.padEnd(100, 'v')]));
+
+    // Act
+    await deliver('core-spill', [
+      segmentEvent('identify', { userId: 'grown', anonymousId: 'desk', timestamp: at(1), traits: { plan: 'free' } }),
+      segmentEvent('identify', { userId: 'grown', timestamp: at(2), traits }),
+    ]);
+    await deliver('core-spill', [segmentEvent('identify', { userId: 'grown', timestamp: at(3), traits: { plan: 'pro' } })]);
+
+    // Assess: the core holds what fits, within its limit, the rest are items; the reader merges both.
+    const items = await partition('core-spill#user#grown');
+    const core = items.find((item) => item.sk === CORE_SK);
+    expect(core).toMatchObject({ s: true });
+    expect(itemBytes(marshallItem(core as Record<string, unknown>))).toBeLessThanOrEqual(CORE_LIMIT_BYTES);
+    const inCore = Object.keys(core?.f as object);
+    const inItems = items.filter((item) => item.sk !== CORE_SK).map((item) => String(item.sk));
+    expect(inItems.length).toBeGreaterThan(0);
+    expect(new Set([...inCore, ...inItems]).size).toBe(42);
+    const view = await userProfile('core-spill', 'grown');
+    expect(view).toMatchObject({ traits: { ...traits, plan: 'pro' }, anonymousIds: ['desk'] });
+  });
+
+  it('converges when a fact lives in the core in one order and in an item in another, and a stale duplicate item changes nothing', async () => {
+    // Prepare: `plan` lands in the core when it comes before the large trait, in an item after it.
+    // Under the trait value cap (1 KB), over what the core can add to itself.
+    const big = 'b'.repeat(1000);
+    const e1 = segmentEvent('identify', { userId: 'u', messageId: 'e1', timestamp: at(1), traits: { plan: 'free' } });
+    const e2 = segmentEvent('identify', { userId: 'u', messageId: 'e2', timestamp: at(2), traits: { big } });
+    const e3 = segmentEvent('identify', { userId: 'u', messageId: 'e3', timestamp: at(3), traits: { plan: 'pro' } });
+
+    // Act: one event a batch, in three orders.
+    for (const [source, order] of [
+      ['core-order-1', [e1, e2, e3]],
+      ['core-order-2', [e2, e3, e1]],
+      ['core-order-3', [e3, e1, e2]],
+    ] as const) {
+      for (const event of order) expect(await deliver(source, [event])).toEqual([]);
+    }
+
+    // Assess: `plan` sits in the core in the first order, in an item in the second; the same profile.
+    const where = async (source: string) => {
+      const items = await partition(`${source}#user#u`);
+      const core = items.find((item) => item.sk === CORE_SK);
+      return Object.hasOwn((core?.f as object | undefined) ?? {}, 't#plan')
+        ? 'core'
+        : items.some((item) => item.sk === 't#plan')
+          ? 'item'
+          : 'none';
+    };
+    expect(await where('core-order-1')).toBe('core');
+    expect(await where('core-order-2')).toBe('item');
+    const views = await Promise.all(['core-order-1', 'core-order-2', 'core-order-3'].map((s) => userProfile(s, 'u')));
+    for (const view of views) expect(view?.traits).toEqual({ plan: 'pro', big });
+    // A stale `plan` item next to the core's newer one (a round cut short) is outweighed by `o`.
+    const stale = { pk: 'core-order-1#user#u', sk: 't#plan', o: `${at(0)}#e0#0000000000000000`, v: 'stale' };
+    await stack.clients.documents.send(new PutCommand({ TableName: stack.config.tables.profiles, Item: stale }));
+    expect((await userProfile('core-order-1', 'u'))?.traits).toEqual({ plan: 'pro', big });
+  });
+
+  it("erases a spilled user's core and items, and the other ends the core names", async () => {
+    // Prepare: links in the core (an alias both ways, an anonymous id, a group), a large trait in an item.
+    await deliver('core-erase', [
+      segmentEvent('alias', { userId: 'gone', previousId: 'before', timestamp: at(2) }),
+      segmentEvent('alias', { userId: 'after', previousId: 'gone', timestamp: at(3) }),
+      segmentEvent('group', { userId: 'gone', groupId: 'club', timestamp: at(4) }),
+    ]);
+    await deliver('core-erase', [
+      segmentEvent('identify', { userId: 'gone', anonymousId: 'tablet', timestamp: at(5), traits: { big: 'g'.repeat(1000) } }),
+    ]);
+    const items = await partition('core-erase#user#gone');
+    const core = items.find((item) => item.sk === CORE_SK);
+    expect(core).toMatchObject({ s: true });
+    expect(items.map((item) => item.sk)).toContain('t#big');
+    expect(Object.keys(core?.f as object).sort()).toEqual(['al#before', 'at#after', 'g#club']);
+    expect(Object.keys((await partition('core-erase#user#before'))[0]?.f as object)).toEqual(['at#gone']);
+
+    // Act
+    expect(await deliver('core-erase', [segmentEvent('delete', { userId: 'gone', timestamp: new Date().toISOString() })])).toEqual([]);
+
+    // Assess
+    expect(await partition('core-erase#user#gone')).toEqual([]);
+    expect(await profileOf('core-erase', 'user', 'before')).toBeUndefined();
+    expect(await userProfile('core-erase', 'after')).toMatchObject({ aliases: [] });
+    expect(await reader.anonymousUsers('core-erase', 'tablet')).toEqual([]);
+    expect(await reader.members('core-erase', 'club')).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * What each event of a batch adds to which profiles, from the queue records the worker decoded
  * (never from stored items), and the batch's additions coalesced into one delta per profile, so a
- * batch writes each profile it touches at most once.
+ * batch writes each fact it touches at most once (lib/worker/profiles/store.ts).
  *
  * - activity (first and last seen, counts) is not kept here: `segment-ingest profile` derives it
  *   from the stored events, so an event that changes no identity adds nothing;
@@ -14,8 +14,18 @@
 import type { EventRecord } from '../../message/format';
 import { fitsDynamo } from '../../tables/events';
 import { erasureTime } from '../erasure';
-import { CAPS, dayOf, jsonValueBytes, keyText, versionOf, type LinkKind, type ProfileKey, type Version } from '../../tables/profiles';
-import { emptyProfile, mergeProfiles, type Profile, type TraitEntry } from './profile';
+import {
+  CAPS,
+  dayOf,
+  jsonValueBytes,
+  keyText,
+  traitOrder,
+  versionOf,
+  type LinkKind,
+  type ProfileKey,
+  type Version,
+} from '../../tables/profiles';
+import { emptyProfile, mergeProfiles, type Profile } from './profile';
 
 /** One event's additions, with the message it came from and whose erasure would cover it. */
 export interface EventContribution {
@@ -93,8 +103,8 @@ function addTraits(profile: Profile, traits: unknown, version: Version): Profile
   if (typeof traits !== 'object' || traits === null || Array.isArray(traits)) return profile;
   for (const name of Object.keys(traits)) {
     if (name === '' || Buffer.byteLength(name) > CAPS.traitNameBytes) continue;
-    const entry: TraitEntry = { value: storableTrait((traits as Record<string, unknown>)[name]), version };
-    profile.traits.set(name, entry);
+    const value = storableTrait((traits as Record<string, unknown>)[name]);
+    profile.traits.set(name, { value, order: traitOrder(version, value) });
   }
   return profile;
 }
@@ -111,7 +121,8 @@ export function storableTrait(value: unknown): unknown {
   const bytes = Buffer.byteLength(text);
   const omitted = (n: number) => ({ $omitted: `the value is over ${CAPS.traitValueBytes} bytes; the event holds it`, bytes: n });
   if (bytes > CAPS.traitValueBytes) return omitted(bytes);
-  // Traits sit two levels down in the item (item -> traits -> value).
+  // A trait is now one level down (its item's `v`), but the legacy items' depth (item -> traits ->
+  // value) is kept, so an event gives the same stored value, and the same `o`, in either layout.
   if (!fitsDynamo(value, 2)) return { $json: text };
   const stored = jsonValueBytes(value ?? null);
   return stored > CAPS.traitValueBytes ? omitted(stored) : (value ?? null);

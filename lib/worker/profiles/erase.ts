@@ -1,41 +1,47 @@
 /**
- * Erasing a user from the profiles (docs/spec.md section 6): the user's own profile, the links that name
- * them elsewhere (the items saying which anonymous ids they were seen with, the ids aliased to them
- * and the ones they were aliased to), and their group memberships. Links are found in the user's
- * profile and in `hints`: ids the caller knows of (the erasure sweep reads them from the user's
- * stored events, so links beyond a profile's caps are found too; a batch that raced an erasure
- * passes its own).
+ * Erasing a user from the profiles (docs/spec.md section 6): the user's own profile (every item of
+ * its partition: facts, and items of earlier versions), the links that name them elsewhere (the
+ * items saying which anonymous ids they were seen with, the alias facts naming them in the profiles
+ * of the ids aliased to and from them) and their group memberships. Links are found in the user's
+ * partition and in `hints`: ids the caller knows of (the erasure sweep reads them from the user's
+ * stored events; a batch that raced an erasure passes its own).
  *
- * Links are removed first, then the activity item, and the identity item last, so a run cut short finds the profile again next
- * time. A profile left empty by the removal (a previous id that had nothing but its alias) is
- * deleted. Idempotent: a second run finds nothing and counts nothing. Throws on a failure the
- * caller must retry (the delete's message is then redelivered).
+ * The partition is read page by page (Query, strongly consistent): its core item (small facts) and
+ * fact items; each page's links are removed
+ * at their other ends before the page's own items are deleted, so a run cut short finds what is
+ * left next time. Where an other end is held only in another profile's legacy item (`sk =
+ * "profile"`, earlier versions), that item is converted into fact items without the link, then
+ * deleted (`convertLegacy`). Idempotent: a second run finds nothing and counts nothing. Throws on
+ * a failure the caller must retry (the delete's message is then redelivered).
  */
-import { BatchExecuteStatementCommand, BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
-import { translateAwsError } from '../../shared/errors';
-import { statementError } from './statements';
+import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
 import { DeadlineError } from '../../shared/retry';
 import { marshallItem } from '../../tables/dynamo-wire';
 import {
-  activityItemKey,
   anonymousUserKey,
+  coreFacts,
+  coreFromItem,
+  factFromItem,
+  factSortKey,
   itemId,
   keyText,
+  LEGACY_PROFILE_SK,
+  LINK_KINDS,
   membershipKey,
-  profileFromItem,
-  profileItemKey,
+  partitionPages,
+  profileFromLegacyItem,
+  profilePartitionKey,
   type LinkKind,
   type ProfileErasure,
   type ProfileKey,
 } from '../../tables/profiles';
-import { isEmptyProfile, removeLink, type Profile } from './profile';
-import { changeProfiles, readItems, readProfiles, type Change, type ProfileStore } from './store';
+import { readItems, removeCoreFacts, writeProfiles, type ProfileStore } from './store';
 
 export type { ProfileErasure } from '../../tables/profiles';
 
 /** Ids linked to the user, by the kind of link the user's profile holds them under. */
-export type LinkHints = Partial<Record<'anonymousIds' | 'aliases' | 'aliasedTo' | 'groups', Iterable<string>>>;
+export type LinkHints = Partial<Record<LinkKind, Iterable<string>>>;
 
 /** For each alias link of a user's profile: the link in the other id's profile that names the user. */
 const OTHER_END: Record<'aliases' | 'aliasedTo', LinkKind> = { aliases: 'aliasedTo', aliasedTo: 'aliases' };
@@ -49,33 +55,35 @@ export async function eraseUserProfile(
   done: HandledIds = handledIds(),
 ): Promise<ProfileErasure> {
   const self: ProfileKey = { kind: 'user', sourceId, id: userId };
-  const items = await readItems(store, [profileItemKey(self), activityItemKey(self)], true, deadline);
-  const identity = items.get(itemId(profileItemKey(self)));
-  const activity = items.get(itemId(activityItemKey(self)));
-  const own = identity && profileFromItem(identity, activity);
-  const ids: LinkHints = {};
-  for (const kind of HINT_KINDS) ids[kind] = [...(own?.links.get(kind)?.keys() ?? []), ...(hints[kind] ?? [])];
-  const result = await eraseLinks(store, sourceId, userId, ids, deadline, done);
-  // The activity item (written by earlier versions; the worker keeps no activity now) before the
-  // identity: a run cut short still finds the identity next time.
-  if (activity) await deleteActivity(store, self, deadline);
-  if (own) {
-    // On the revision read, like every profile write: a concurrent writer's version is read again and deleted too.
-    const [deleted] = await changeProfiles(
+  const result = await eraseLinks(store, sourceId, userId, hints, deadline, done);
+  for await (const page of partitionPages(store, self, deadline)) {
+    if (page.length === 0) continue;
+    const ids: Record<LinkKind, string[]> = { anonymousIds: [], aliases: [], aliasedTo: [], groups: [] };
+    for (const item of page) {
+      const core = coreFromItem(item);
+      for (const fact of core ? coreFacts(core) : [factFromItem(item)]) if (fact && fact.kind !== 'trait') ids[fact.kind].push(fact.name);
+      const legacy = profileFromLegacyItem(item);
+      for (const kind of LINK_KINDS) ids[kind].push(...(legacy?.links.get(kind)?.keys() ?? []));
+    }
+    addUp(result, await eraseLinks(store, sourceId, userId, ids, deadline, done));
+    await deleteKeys(
       store,
-      [{ key: self, known: own, change: (_profile, stored) => (stored ? 'delete' : false) }],
+      page.map((item) => ({ pk: String(item.pk), sk: String(item.sk) })),
       deadline,
     );
-    if (!deleted || deleted.status === 'failed') throw deleted?.error ?? new DeadlineError(0, 'profile erasure');
-    result.profiles = deleted.status === 'deleted' ? 1 : 0;
+    result.profiles = 1;
   }
   return result;
 }
 
-const HINT_KINDS = ['anonymousIds', 'aliases', 'aliasedTo', 'groups'] as const;
+function addUp(total: ProfileErasure, r: ProfileErasure): void {
+  total.profiles += r.profiles;
+  total.links += r.links;
+  total.memberships += r.memberships;
+}
 
 /** Ids already handled by an erasure run, so the pages of its sweep do not handle them again. */
-export type HandledIds = Record<(typeof HINT_KINDS)[number], Set<string>>;
+export type HandledIds = Record<LinkKind, Set<string>>;
 
 export function handledIds(): HandledIds {
   return { anonymousIds: new Set(), aliases: new Set(), aliasedTo: new Set(), groups: new Set() };
@@ -90,7 +98,7 @@ export async function eraseLinks(
   deadline: number,
   done: HandledIds = handledIds(),
 ): Promise<ProfileErasure> {
-  const fresh = (kind: (typeof HINT_KINDS)[number]) => {
+  const fresh = (kind: LinkKind) => {
     const list = [...new Set(ids[kind] ?? [])].filter((id) => !done[kind].has(id));
     list.forEach((id) => done[kind].add(id));
     return list;
@@ -107,21 +115,7 @@ export async function eraseLinks(
     }
   }
   const result: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
-  const stored = await readProfiles(
-    store,
-    [...ends.values()].map((end) => end.key),
-    true,
-    deadline,
-  );
-  result.links = await unlink(
-    store,
-    [...ends].flatMap(([id, { links }]) => {
-      const known = stored.get(id);
-      return known && links.some((link) => known.links.get(link)?.has(userId)) ? [{ known, links }] : [];
-    }),
-    userId,
-    deadline,
-  );
+  result.links = await unlink(store, [...ends.values()], userId, deadline);
   result.links += await deleteExisting(
     store,
     fresh('anonymousIds').map((anonymousId) => anonymousUserKey(sourceId, anonymousId, userId)),
@@ -133,6 +127,67 @@ export async function eraseLinks(
     deadline,
   );
   return result;
+}
+
+/**
+ * Removes the alias links naming `userId` from the profiles `ends`: their fact items, read by key
+ * (strongly consistent) and deleted, their entries in the core items (rewritten without them,
+ * conditional on `rev`), and the link in a legacy profile item, which is converted into facts
+ * without it. Returns how many links were there.
+ */
+async function unlink(
+  store: ProfileStore,
+  ends: ReadonlyArray<{ key: ProfileKey; links: readonly LinkKind[] }>,
+  userId: string,
+  deadline: number,
+): Promise<number> {
+  if (ends.length === 0) return 0;
+  const factKey = (key: ProfileKey, link: LinkKind) => ({ pk: profilePartitionKey(key), sk: factSortKey(link, userId).sk });
+  const legacyKey = (key: ProfileKey) => ({ pk: profilePartitionKey(key), sk: LEGACY_PROFILE_SK });
+  const keys = ends.flatMap(({ key, links }) => [legacyKey(key), ...links.map((link) => factKey(key, link))]);
+  const found = await readItems(store, keys, true, deadline);
+  const inCores = await removeCoreFacts(
+    store,
+    ends.map(({ key, links }) => ({ pk: profilePartitionKey(key), sks: links.map((link) => factKey(key, link).sk) })),
+    deadline,
+  );
+  let removed = 0;
+  const facts: Array<{ pk: string; sk: string }> = [];
+  for (const { key, links } of ends) {
+    const legacyItem = found.get(itemId(legacyKey(key)));
+    const legacy = legacyItem && profileFromLegacyItem(legacyItem);
+    const inLegacy = links.filter((link) => legacy?.links.get(link)?.has(userId));
+    for (const link of links) {
+      const fact = factKey(key, link);
+      const stored = found.has(itemId(fact));
+      if (stored) facts.push(fact);
+      if (stored || inLegacy.includes(link) || inCores.get(fact.pk)?.has(fact.sk)) removed++;
+    }
+    if (legacyItem && inLegacy.length > 0) await convertLegacy(store, key, legacyItem, inLegacy, userId, deadline);
+  }
+  await deleteKeys(store, facts, deadline);
+  return removed;
+}
+
+/**
+ * Converts a legacy profile item (earlier versions) into fact items, without the `links` naming
+ * `userId`, then deletes it. The facts are written as the worker writes them (only when newer than
+ * a fact already stored), so a fact written since the legacy item keeps winning.
+ */
+export async function convertLegacy(
+  store: ProfileStore,
+  key: ProfileKey,
+  item: Record<string, unknown>,
+  links: readonly LinkKind[],
+  userId: string,
+  deadline: number,
+): Promise<void> {
+  const profile = profileFromLegacyItem(item);
+  if (!profile) return;
+  for (const link of links) profile.links.get(link)?.delete(userId);
+  const [written] = await writeProfiles(store, [profile], deadline);
+  if (!written || written.status === 'failed') throw written?.error ?? new DeadlineError(0, 'profile erasure');
+  await deleteKeys(store, [{ pk: profilePartitionKey(key), sk: LEGACY_PROFILE_SK }], deadline);
 }
 
 /** Deletes the key-only items at `keys`; returns how many existed (read first, strongly consistent, to count them for the audit). */
@@ -150,17 +205,13 @@ async function deleteExisting(store: ProfileStore, keys: ReadonlyArray<{ pk: str
 /**
  * What the erasure sweep (erasure.ts `sweepUser`) does for the profiles: the user's profile first,
  * then, page by page before the sweep deletes them, the links of the user's stored events (the
- * anonymous ids, groups and aliased ids they carry), so links a profile's caps left out are found
- * too. `totals` adds up what was erased, for the audit record.
+ * anonymous ids, groups and aliased ids they carry), so a link item whose fact is gone (a run cut
+ * short) is found too. `totals` adds up what was erased, for the audit record.
  */
 export function createProfileEraser(store: ProfileStore, sourceId: string, userId: string, deadline: number) {
   const totals: ProfileErasure = { profiles: 0, links: 0, memberships: 0 };
   const done = handledIds();
-  const add = (r: ProfileErasure) => {
-    totals.profiles += r.profiles;
-    totals.links += r.links;
-    totals.memberships += r.memberships;
-  };
+  const add = (r: ProfileErasure) => addUp(totals, r);
   return {
     totals,
     async eraseProfile(): Promise<void> {
@@ -176,46 +227,6 @@ export function createProfileEraser(store: ProfileStore, sourceId: string, userI
       add(await eraseLinks(store, sourceId, userId, ids, deadline, done));
     },
   };
-}
-
-/** Removes the links naming `userId` from the profiles `ends` (each profile too, when nothing else is left); returns how many were there. */
-async function unlink(
-  store: ProfileStore,
-  ends: ReadonlyArray<{ known: Profile; links: readonly LinkKind[] }>,
-  userId: string,
-  deadline: number,
-): Promise<number> {
-  const removed = ends.map(() => 0);
-  const requests = ends.map(({ known, links }, i) => ({
-    key: known.key,
-    known,
-    change: (profile: Profile, stored: boolean): Change => {
-      removed[i] = stored ? links.filter((link) => removeLink(profile, link, userId)).length : 0;
-      if (removed[i] === 0) return false;
-      // A profile left with nothing is deleted (its activity is derived from its events, kept apart).
-      return isEmptyProfile(profile) ? 'delete' : true;
-    },
-  }));
-  const results = await changeProfiles(store, requests, deadline);
-  const failed = results.find((r) => r.status === 'failed');
-  if (failed?.status === 'failed') throw failed.error;
-  return removed.reduce((sum, n) => sum + n, 0);
-}
-
-/**
- * Deletes a profile's activity item: a PartiQL `DELETE` (the profiles' own statement call, granted
- * as PartiQLDelete), not a BatchWriteItem of one key, which the erasure sweep's accounting of its
- * batch writes would count as one of its own.
- */
-async function deleteActivity(store: ProfileStore, key: ProfileKey, deadline: number): Promise<void> {
-  const { pk, sk } = marshallItem(activityItemKey(key));
-  const command = new BatchExecuteStatementCommand({
-    Statements: [{ Statement: `DELETE FROM "${store.table.replace(/"/g, '""')}" WHERE "pk" = ? AND "sk" = ?`, Parameters: [pk!, sk!] }],
-  });
-  const remaining = Math.max(1, Math.ceil(deadline - store.clock.now()));
-  const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs: remaining }, () => store.writer.send(command));
-  const code = Responses[0]?.Error?.Code;
-  if (code !== undefined) throw translateAwsError(statementError(code), 'DynamoDB');
 }
 
 /** Deletes items by key, 25 a call, retrying what DynamoDB leaves unprocessed until `deadline`. */

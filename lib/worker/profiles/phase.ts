@@ -1,7 +1,7 @@
 /**
  * The worker's profile phase (docs/profiles.md): after the batch's events are stored and its
- * erasures done, every profile the batch touches is read once, merged with everything the batch
- * adds to it, and written once, on the revision it was read at.
+ * erasures done, what the batch adds to each profile is coalesced into one delta per profile, and
+ * only the facts the deltas touch are read (by key) and written when they are newer (store.ts).
  *
  * Only events that are stored and kept count: not those an erasure covers, not those DynamoDB
  * refused, and none of a message that failed (SQS redelivers it and its events count then).
@@ -19,14 +19,15 @@ import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '..
 import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
 import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from '../../tables/profiles';
-import { changeProfiles, mergeRequest, readProfiles, type ProfileStore, type UpdateResult } from './store';
-import type { DependencyError } from '../../shared/errors';
+import { linkId, writeProfiles, type ProfileResult, type ProfileStore } from './store';
+import { translateAwsError, type DependencyError } from '../../shared/errors';
+import { DeadlineError } from '../../shared/retry';
 
 export type ProfileStats = {
-  /** Profiles written, and those the batch touched without changing them. */
+  /** Profiles with a fact written, and those the batch touched without changing any. */
   written: number;
   unchanged: number;
-  /** Writes that lost a race with another invocation and were merged again. */
+  /** Fact writes that lost a race with another invocation and were read again. */
   conflicts: number;
   /** Membership and anonymous-user items written. */
   links: number;
@@ -123,37 +124,31 @@ function addHints(hints: Required<LinkHints>, c: EventContribution, userId: stri
 }
 
 /**
- * Reads every touched profile (eventually consistent: a stale read only costs a conflict), merges
- * the identities and writes the changed ones in batches; returns the results. Activity (first and
- * last seen, counts) is not kept: `segment-ingest profile` derives it from the stored events.
+ * Writes the facts of every touched profile that are newer than the stored ones (store.ts); returns
+ * the results by profile. Activity (first and last seen, counts) is not kept: `segment-ingest
+ * profile` derives it from the stored events.
  */
 async function writeDeltas(
   run: BatchRun,
   store: ProfileStore,
   deltas: Map<string, ProfileDelta>,
   stats: ProfileStats,
-): Promise<Map<string, UpdateResult>> {
+): Promise<Map<string, ProfileResult>> {
   const entries = [...deltas.values()];
-  const stored = await readProfiles(
+  const updates = await writeProfiles(
     store,
-    entries.map((d) => d.delta.key),
-    false,
+    entries.map((d) => d.delta),
     run.deadline,
   );
-  const updates = await changeProfiles(
-    store,
-    entries.map((d) => mergeRequest(d.delta, stored.get(keyText(d.delta.key)))),
-    run.deadline,
-  );
-  const results = new Map<string, UpdateResult>();
+  const results = new Map<string, ProfileResult>();
   updates.forEach((result, i) => {
     const entry = entries[i] as ProfileDelta;
     results.set(keyText(entry.delta.key), result);
     stats.conflicts += result.conflicts;
     if (result.status === 'failed') {
       stats.failed++;
-      noteProfileFailure(run, entry, result.error, stats);
-    } else stats[result.status === 'unchanged' ? 'unchanged' : 'written']++;
+      noteProfileFailure(run, entry, result.error ?? translateAwsError(new DeadlineError(0), 'DynamoDB'), stats);
+    } else stats[result.status]++;
   });
   return results;
 }
@@ -181,19 +176,19 @@ function noteProfileFailure(run: BatchRun, entry: ProfileDelta, error: Dependenc
 
 /**
  * Puts the key-only items of the groups a user joined and of the anonymous ids a user was seen
- * with, for the links the user's profile did not have before this batch (after a failed profile
+ * with, for the links whose fact was absent when this batch read it (after a failed profile
  * write, none: the message is retried). Idempotent puts, 25 a call, no read.
  */
 async function writeLinkItems(
   run: BatchRun,
   contributions: readonly EventContribution[],
-  results: ReadonlyMap<string, UpdateResult>,
+  results: ReadonlyMap<string, ProfileResult>,
   stats: ProfileStats,
 ): Promise<void> {
   const writes: WriteRequest[] = [];
   const add = (c: EventContribution, userId: string, kind: 'groups' | 'anonymousIds', id: string, item: Record<string, unknown>) => {
     const result = results.get(keyText({ kind: 'user', sourceId: c.sourceId, id: userId }));
-    if (!result || result.status === 'failed' || result.before?.links.get(kind)?.has(id)) return;
+    if (!result || result.status === 'failed' || !result.newLinks.has(linkId(kind, id))) return;
     writes.push({ table: run.tables.profiles, item: { ...item, sourceId: c.sourceId, userId }, owners: [c.owner] });
   };
   for (const c of contributions) {

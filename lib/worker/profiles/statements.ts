@@ -1,66 +1,74 @@
 /**
- * Conditional profile writes, 25 a request: PartiQL's BatchExecuteStatement, whose statements are
- * each an `INSERT` (refused when the item exists), an `UPDATE ... WHERE rev = ?` or a
- * `DELETE ... WHERE rev = ?` (refused when the revision moved on), each answered on its own. The
- * same conditions and write units as PutItem and DeleteItem one by one, for a twenty-fifth of the
- * requests: a batch that touches hundreds of profiles spends its CPU on them, not on signing.
+ * Conditional fact writes, 25 a request: PartiQL's BatchExecuteStatement, whose statements are
+ * each an `INSERT` (refused when the fact exists: `DuplicateItem`) or an
+ * `UPDATE ... WHERE "o" < ?` (refused when the stored fact is not older than ours), each answered
+ * on its own. The same conditions and write units as PutItem and UpdateItem one by one, for a
+ * twenty-fifth of the requests.
  */
 import { BatchExecuteStatementCommand, type AttributeValue, type BatchStatementRequest } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../../shared/aws-call';
 import { forEachLimited } from '../../shared/concurrency';
 import { isAwsError, translateAwsError, type DependencyError } from '../../shared/errors';
-import { marshallItem } from '../../tables/dynamo-wire';
-import { profileItem } from '../../tables/profiles';
-import { profileItemKey } from '../../tables/profiles';
-import type { Profile } from './profile';
+import type { AttributeMap } from '../../tables/dynamo-wire';
 import type { ProfileStore } from './store';
 
 const STATEMENTS_PER_CALL = 25;
 /** Parallel BatchExecuteStatement calls of one profile phase. */
 const LANES = 4;
 
-/** One write: `next` over `before` (undefined: not stored), or the deletion of `before`. */
-export interface ProfileWrite {
-  next: Profile;
-  before: Profile | undefined;
-  action: 'put' | 'delete';
+/** One fact write: its item (wire form: `pk`, `sk`, `o`, maybe `v` and `id`), over a stored `o` (undefined: not stored). */
+export interface FactWrite {
+  item: AttributeMap;
+  stored: string | undefined;
 }
 
-/** `conflict`: the item was not as read (written by someone else meanwhile); read it again and retry. */
+/**
+ * The PartiQL statement writing a profile's core item (wire form: `pk`, `sk`, `rev`, `f`, maybe
+ * `s`): an `INSERT` when none was read (`read` undefined; refused when one exists), else an
+ * `UPDATE ... WHERE "rev" = ?` on the revision read (refused when another write moved it).
+ */
+export function coreStatementOf(table: string, item: AttributeMap, read: number | undefined): BatchStatementRequest {
+  if (read === undefined) return statementOf(table, { item, stored: undefined });
+  // `s` is never unset: once spilled, a profile stays so (its fact items stay until erased).
+  const names = Object.keys(item).filter((name) => name !== 'pk' && name !== 'sk');
+  return {
+    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND "rev" = ?`,
+    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, { N: String(read) }],
+  };
+}
+
+/** `conflict`: the fact was not as read (written by someone else meanwhile); read it again. */
 export type WriteAnswer = { status: 'ok' } | { status: 'conflict' } | { status: 'failed'; error: DependencyError };
 
 const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The PartiQL statement for one write; attribute names are the codec's own, never an event's. */
-export function statementOf(table: string, write: ProfileWrite): BatchStatementRequest {
-  const { next, before, action } = write;
-  const key = marshallItem(profileItemKey(next.key));
-  const where = `WHERE "pk" = ? AND "sk" = ? AND "rev" = ?`;
-  const keyParameters = [key.pk as AttributeValue, key.sk as AttributeValue, { N: String(before?.rev ?? 0) }];
-  if (action === 'delete') return { Statement: `DELETE FROM ${quoted(table)} ${where}`, Parameters: keyParameters };
-  const item = marshallItem(profileItem(next));
-  if (!before) {
+export function statementOf(table: string, write: FactWrite): BatchStatementRequest {
+  const { item, stored } = write;
+  if (stored === undefined) {
     const names = Object.keys(item);
     return {
       Statement: `INSERT INTO ${quoted(table)} VALUE {${names.map((name) => `'${name}': ?`).join(', ')}}`,
       Parameters: names.map((name) => item[name] as AttributeValue),
     };
   }
-  const names = Object.keys(item).filter((name) => name !== 'pk' && name !== 'sk');
-  const gone = Object.keys(profileItem(before)).filter((name) => !(name in item));
-  const sets = names.map((name) => `SET ${quoted(name)} = ?`).join(' ');
-  const removes = gone.map((name) => ` REMOVE ${quoted(name)}`).join('');
+  // `id` (a hashed sort key's id) never changes: only the value and its order.
+  const names = Object.keys(item).filter((name) => name === 'v' || name === 'o');
   return {
-    Statement: `UPDATE ${quoted(table)} ${sets}${removes} ${where}`,
-    Parameters: [...names.map((name) => item[name] as AttributeValue), ...keyParameters],
+    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND "o" < ?`,
+    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, item.o!],
   };
 }
 
-/** Statement errors that mean "not as read": the write is retried after reading again. */
+/** Statement errors that mean "not as read": the fact is read again. */
 const CONFLICTS = new Set(['ConditionalCheckFailed', 'DuplicateItem', 'TransactionConflict']);
 
-/** Runs `writes`, 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
-export async function executeWrites(store: ProfileStore, writes: readonly ProfileWrite[], deadline: number): Promise<WriteAnswer[]> {
+/** Runs `writes` (statements), 25 a call and up to 4 calls at a time; one answer per write, in order. Throws only a bug (lib/shared/aws-call.ts). */
+export async function executeWrites(
+  store: ProfileStore,
+  writes: readonly BatchStatementRequest[],
+  deadline: number,
+): Promise<WriteAnswer[]> {
   const answers: WriteAnswer[] = new Array<WriteAnswer>(writes.length);
   const chunks: number[][] = [];
   for (let i = 0; i < writes.length; i += STATEMENTS_PER_CALL) chunks.push(writes.slice(i, i + STATEMENTS_PER_CALL).map((_, j) => i + j));
@@ -71,12 +79,12 @@ export async function executeWrites(store: ProfileStore, writes: readonly Profil
 async function executeChunk(
   store: ProfileStore,
   chunk: readonly number[],
-  writes: readonly ProfileWrite[],
+  writes: readonly BatchStatementRequest[],
   answers: WriteAnswer[],
   deadline: number,
 ): Promise<void> {
   try {
-    const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => statementOf(store.table, writes[i] as ProfileWrite)) });
+    const command = new BatchExecuteStatementCommand({ Statements: chunk.map((i) => writes[i] as BatchStatementRequest) });
     const timeoutMs = Math.max(1, Math.ceil(deadline - store.clock.now()));
     const { Responses = [] } = await awsCall({ service: 'DynamoDB', timeoutMs }, () => store.writer.send(command));
     chunk.forEach((i, j) => {

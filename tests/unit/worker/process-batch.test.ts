@@ -88,7 +88,7 @@ describe('createWorker', () => {
     // Prepare
     const { process, fake, log, meter } = worker();
     const first = sqsRecord(recordsMessage([event('track', 'u1'), event('track', 'u2'), rejected]));
-    const second = sqsRecord(recordsMessage([event('identify', 'u1')]));
+    const second = sqsRecord(recordsMessage([event('identify', 'u1', { traits: { plan: 'pro' } })]));
 
     // Act
     const result = await process(sqsEvent(first, second));
@@ -107,11 +107,11 @@ describe('createWorker', () => {
       failedMessages: 0,
       requests: 3,
       retries: 0,
-      // u1's identify makes its profile; u2's track changes no profile (activity is derived from the
+      // u1's identify writes its trait; u2's track changes no profile (activity is derived from the
       // events at read time since issue 22), so it costs no profile write (lib/worker/profiles/).
       profiles: { written: 1, unchanged: 0, conflicts: 0, links: 0, failed: 0 },
     });
-    // The events, the erasure watermark check, the profile read and written (no activity update: it
+    // The events, the erasure watermark check, the trait's fact read and written (no activity update: it
     // is derived at read time since issue 22), and the watermarks checked again.
     expect(fake.requests.map((r) => r.operation)).toEqual([
       'BatchWriteItem',
@@ -305,7 +305,8 @@ describe('createWorker', () => {
     expect(result.stats).toMatchObject({ stored: { track: 1 }, droppedByErasure: 1, erasures: 1 });
     const written = fake.requests.filter((r) => r.operation === 'BatchWriteItem').flatMap(batchItems);
     expect(written.map((i) => messageIdOf(i.item))).toEqual([later.event.messageId]);
-    expect(fake.requests.filter((r) => r.operation === 'Query')).toHaveLength(6);
+    // The user's events in the six event tables, and the user's profile partition (lib/worker/profiles/erase.ts).
+    expect(fake.requests.filter((r) => r.operation === 'Query')).toHaveLength(7);
     // Tombstone, watermark and audit; no activity update of the later event's profile (derived at read time since issue 22).
     const updates = fake.requests.filter((r) => r.operation === 'UpdateItem');
     expect(updates.filter((r) => r.body.TableName === TABLES.erasures)).toHaveLength(3);
