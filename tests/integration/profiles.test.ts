@@ -82,6 +82,19 @@ async function userProfile(sourceId: string, userId: string) {
  * 200 identify, alias and group events of 6 users, 10 anonymous ids and 3 groups, with clashing
  * traits (many share a timestamp, so messageIds break the ties), nulls and nested values.
  */
+/** Every item of a profile's partition (document form), strongly consistent. */
+async function partition(pk: string): Promise<Array<Record<string, unknown>>> {
+  const { Items = [] } = await stack.clients.documents.send(
+    new QueryCommand({
+      TableName: stack.config.tables.profiles,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ConsistentRead: true,
+    }),
+  );
+  return Items;
+}
+
 function history(): Record<string, unknown>[] {
   const rand = random(13);
   const pick = <T>(values: readonly T[]) => values[Math.floor(rand() * values.length)] as T;
@@ -473,29 +486,14 @@ describe('erasure', () => {
 
     // Assess 2: the user's partition is empty (legacy items included); the previous id keeps its
     // trait as a fact, without the link; the key-only items are gone; everything counted once.
-    const left = await stack.clients.documents.send(
-      new QueryCommand({
-        TableName: stack.config.tables.profiles,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': 'legacy#user#old-user' },
-        ConsistentRead: true,
-      }),
-    );
-    expect(left.Items).toEqual([]);
+    expect(await partition('legacy#user#old-user')).toEqual([]);
     const prev = await userProfile('legacy', 'prev');
     expect(prev).toMatchObject({ traits: { keep: 1 } });
     expect(prev).not.toHaveProperty('aliasedTo');
-    const prevItems = await stack.clients.documents.send(
-      new QueryCommand({
-        TableName: stack.config.tables.profiles,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': 'legacy#user#prev' },
-        ConsistentRead: true,
-      }),
-    );
     // The converted legacy item's facts are small: they live in the profile's core item.
-    expect(prevItems.Items?.map((item) => item.sk)).toEqual(['core']);
-    expect(Object.keys(prevItems.Items?.[0]?.f as object)).toEqual(['t#keep']);
+    const prevItems = await partition('legacy#user#prev');
+    expect(prevItems.map((item) => item.sk)).toEqual(['core']);
+    expect(Object.keys(prevItems[0]?.f as object)).toEqual(['t#keep']);
     expect(await reader.anonymousUsers('legacy', 'la-1')).toEqual([]);
     expect(await reader.anonymousUsers('legacy', 'la-2')).toEqual([]);
     expect(await reader.members('legacy', 'lg')).toEqual([]);
@@ -505,19 +503,6 @@ describe('erasure', () => {
 });
 
 describe('the core item', () => {
-  /** Every item of a profile's partition (document form), strongly consistent. */
-  async function partition(pk: string): Promise<Array<Record<string, unknown>>> {
-    const { Items = [] } = await stack.clients.documents.send(
-      new QueryCommand({
-        TableName: stack.config.tables.profiles,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ConsistentRead: true,
-      }),
-    );
-    return Items;
-  }
-
   it('keeps a small profile in its core item alone: traits and links in one map, not spilled', async () => {
     // Act
     await deliver('core-small', [
