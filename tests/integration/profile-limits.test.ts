@@ -16,6 +16,7 @@ import { marshallItem } from '../../lib/tables/dynamo-wire';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
 import {
   CAPS,
+  CORE_LIMIT_BYTES,
   CORE_SK,
   ITEM_LIMIT_BYTES,
   itemBytes,
@@ -254,6 +255,49 @@ describe('a large profile, metered', () => {
     const view = await userView(reader, (await reader.get([key])).get(JSON.stringify(['user', 'metered', userId]))!);
     expect((view.traits as Record<string, unknown>).t5).toBe('w'.repeat(1000));
   }, 120_000);
+
+  it('costs the one event that first spills a profile at most 3 write units, and a small profile’s events their core and link', async () => {
+    // Prepare: a small profile whose core holds its traits, about 700 bytes, not spilled.
+    const userId = 'spills';
+    const key: ProfileKey = { kind: 'user', sourceId: 'metered', id: userId };
+    const traits = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`trait${i}`, 'x'.repeat(40)]));
+    expect(await deliver('metered', [segmentEvent('identify', { userId, timestamp: at(0), traits })])).toEqual([]);
+    const coreOf = async () => (await partitionItems(key)).find((item) => item.sk === CORE_SK);
+    const before = await coreOf();
+    expect(before).toBeDefined();
+    expect(before?.s).toBeFalsy();
+    const coreBytes = itemBytes(marshallItem(before!));
+    expect(coreBytes).toBeGreaterThan(500);
+    expect(coreBytes).toBeLessThan(CORE_LIMIT_BYTES - 200);
+    const { writer, router } = meteredWriter();
+    router.takeMeter();
+
+    // Act: a small track with a short new anonymous id (fits the core), then one whose anonymous id
+    // does not fit what is left of the core (the first spill), then another such (spilled already).
+    const track = (anonymousId: string, day: number) =>
+      segmentEvent('track', { userId, anonymousId, timestamp: at(86_400 * day), event: 'Viewed' });
+    const fitting = track('short-anon', 1);
+    const spilling = track('s'.repeat(CORE_LIMIT_BYTES - coreBytes), 2);
+    const after = track('t'.repeat(CORE_LIMIT_BYTES - coreBytes), 3);
+    const costs: number[] = [];
+    for (const event of [fitting, spilling, after]) {
+      expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThan(1024);
+      expect(await deliver('metered', [event], { writer })).toEqual([]);
+      costs.push(router.takeMeter().writeUnits);
+    }
+    writer.destroy();
+
+    // Assess: the fitting link is the core and its anonymous-user item; the spill adds the core's
+    // mark once; after it, a fact item and its link item.
+    expect(costs[0]).toBe(2);
+    expect(costs[1]).toBeGreaterThan(2);
+    expect(costs[1]).toBeLessThanOrEqual(3);
+    expect(costs[2]).toBeLessThanOrEqual(2);
+    expect(await coreOf()).toMatchObject({ s: true });
+    const view = await userView(reader, (await reader.get([key])).get(JSON.stringify(['user', 'metered', userId]))!);
+    expect(view.anonymousIds).toEqual(expect.arrayContaining(['short-anon', spilling.anonymousId, after.anonymousId]));
+    expect(view.traits).toEqual(traits);
+  }, 60_000);
 });
 
 describe('cost by change', () => {
