@@ -6,18 +6,8 @@ import { write } from '../core/io';
 import { requireSource, withStage } from '../core/stage';
 import { storedIds } from '../core/stored-ids';
 import { TARGET_OPTIONS } from '../core/target';
-import { keyText, type ProfileKey } from '../../lib/tables/profiles';
-import {
-  aliasChain,
-  anonymousView,
-  bareProfile,
-  createProfileReader,
-  omittedNote,
-  printable,
-  userView,
-  usersOf,
-  type ProfileReader,
-} from './read';
+import { emptyProfile, keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { aliasChain, anonymousView, createProfileReader, omittedNote, printable, userView, usersOf, type ProfileReader } from './read';
 
 export const profile: Command = {
   spec: {
@@ -77,7 +67,7 @@ async function lookUpUser(reader: ProfileReader, sourceId: string, userId: strin
   const [found, activity] = await Promise.all([reader.get([key]).then((profiles) => profiles.get(keyText(key))), reader.activity(key)]);
   if (!found && !activity) return { note: `No profile for user ${JSON.stringify(userId)} in source "${sourceId}".` };
   // A user seen only in events that changed no identity (tracks, pages...) has no stored fact.
-  const stored = found ?? bareProfile(key);
+  const stored = found ?? emptyProfile(key);
   const chain = await aliasChain(reader, stored);
   const last = chain.at(-1);
   const note =

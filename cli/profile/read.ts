@@ -15,12 +15,11 @@ import { queryPages } from '../../lib/tables/query';
 import { setOwn } from '../../lib/shared/own-keys';
 import {
   anonymousUsersPartitionKey,
-  CAPS,
   compareOrders,
-  emptyProfile,
   keyText,
   membersPartitionKey,
   readProfiles,
+  shownCap,
   type FactKind,
   type LinkKind,
   type Profile,
@@ -132,11 +131,6 @@ export function activityView(activity: EventActivity | undefined): Record<string
   return { firstSeen, lastSeen, counts: Object.fromEntries(ordered.map((type) => [type, counts.get(type) ?? 0])) };
 }
 
-/** A profile with no stored fact: what a user or an anonymous id seen only in events shows. */
-export function bareProfile(key: ProfileKey): Profile {
-  return emptyProfile(key);
-}
-
 const OMITTED_WORDS: Record<FactKind, string> = {
   trait: 'traits',
   anonymousIds: 'anonymous ids',
@@ -155,8 +149,7 @@ export function omittedNote(profile: Profile | undefined): string | undefined {
   const parts = (Object.keys(OMITTED_WORDS) as FactKind[]).flatMap((kind) => {
     const n = omitted[kind];
     if (!n) return [];
-    const cap = kind === 'trait' ? CAPS.traits : CAPS.links[kind];
-    return [`${n} ${OMITTED_WORDS[kind]} (${cap} printed)`];
+    return [`${n} ${OMITTED_WORDS[kind]} (${shownCap(kind)} printed)`];
   });
   return `Left out, older than the ones printed: ${parts.join(', ')}.`;
 }

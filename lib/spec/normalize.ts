@@ -4,6 +4,7 @@
  * timestamp becomes ISO-8601 UTC, and a missing `messageId` becomes one derived from the content.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../shared/canonical-json';
 import { mainReason, type Problem, type RefusalReason } from '../shared/reasons';
 import type { SegmentEvent, SpecType } from './event-types';
 import { resolveEventTime, type EventClock, type EventTime } from './event-time';
@@ -213,19 +214,6 @@ function mergeDefault(event: Record<string, unknown>, field: 'context' | 'integr
 function deriveMessageId(event: Record<string, unknown>): string {
   const { sentAt: _sentAt, ...content } = event;
   return `auto-${createHash('sha256').update(canonicalJson(content)).digest('hex').slice(0, 32)}`;
-}
-
-/** JSON with object keys sorted at every level, so key order does not change the hash. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 export function describeJsonType(value: unknown): string {

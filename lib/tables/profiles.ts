@@ -45,6 +45,7 @@
  * deletes them. The worker never reads or writes them.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../shared/canonical-json';
 import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsCall } from '../shared/aws-call';
 import { forEachLimited } from '../shared/concurrency';
@@ -151,14 +152,6 @@ export function dayOf(timestamp: string): string {
 /** Plain text order, the order of `o` (see the file comment). */
 export function compareOrders(a: string, b: string): number {
   return a === b ? 0 : a < b ? -1 : 1;
-}
-
-/** JSON with object keys sorted: the same text for the same value, whatever order DynamoDB returned its keys in. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -11,11 +11,11 @@ import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
 import { userHash } from '../../lib/tables/erasures';
-import { CORE_LIMIT_BYTES, CORE_SK, itemBytes, keyText, type ProfileKey } from '../../lib/tables/profiles';
+import { CORE_LIMIT_BYTES, CORE_SK, emptyProfile, itemBytes, keyText, type ProfileKey } from '../../lib/tables/profiles';
 import { marshallItem } from '../../lib/tables/dynamo-wire';
-import { canonicalJson } from '../../lib/worker/profiles/profile';
+import { canonicalJson } from '../../lib/shared/canonical-json';
 import { createWorker, type WorkerDeps } from '../../lib/worker/process-batch';
-import { anonymousView, bareProfile, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
+import { anonymousView, createProfileReader, traitsView, userView, usersOf, type ProfileReader } from '../../cli/profile/read';
 import { segmentEvent, sqsEvent, sqsRecord } from '../support/events';
 import { eventMessage } from '../support/records';
 import { shuffled } from '../support/random';
@@ -75,7 +75,7 @@ async function anonymousProfile(sourceId: string, anonymousId: string) {
 async function userProfile(sourceId: string, userId: string) {
   const key: ProfileKey = { kind: 'user', sourceId, id: userId };
   const [stored, activity] = await Promise.all([profileOf(sourceId, 'user', userId), reader.activity(key)]);
-  return stored || activity ? userView(reader, stored ?? bareProfile(key), { activity }) : undefined;
+  return stored || activity ? userView(reader, stored ?? emptyProfile(key), { activity }) : undefined;
 }
 
 /**

@@ -196,7 +196,7 @@ async function deleteExisting(store: ProfileStore, keys: ReadonlyArray<{ pk: str
   const existing = await readItems(store, keys, true, deadline);
   await deleteKeys(
     store,
-    keys.filter((key) => existing.has(`${key.pk}\u0000${key.sk}`)),
+    keys.filter((key) => existing.has(itemId(key))),
     deadline,
   );
   return existing.size;

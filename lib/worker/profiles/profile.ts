@@ -13,7 +13,7 @@
  */
 import { compareOrders, type LinkKind, type Profile, type TraitEntry } from '../../tables/profiles';
 
-export { canonicalJson, emptyProfile, type Profile, type TraitEntry } from '../../tables/profiles';
+export { emptyProfile, type Profile, type TraitEntry } from '../../tables/profiles';
 
 /** Merges `source` into `target` (both may be deltas); returns true when `target` changed. */
 export function mergeProfiles(target: Profile, source: Profile): boolean {

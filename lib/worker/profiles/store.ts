@@ -21,6 +21,7 @@
  * low-level client (lib/shared/clients.ts `createWriteClient`).
  */
 import { isAwsError, RefusedItemError, translateAwsError, type DependencyError } from '../../shared/errors';
+import { setOwn } from '../../shared/own-keys';
 import { DeadlineError, backoffDelay, type Backoff } from '../../shared/retry';
 import { marshallItem, type AttributeMap } from '../../tables/dynamo-wire';
 import {
@@ -261,7 +262,7 @@ function plan(target: Target, read: CoreItem | undefined, items: ReadonlyMap<str
     const current = greater(inCore?.o, items.get(sk));
     if (current !== undefined && compareOrders(fact.o, current) <= 0) continue;
     if (inCore || (!core.s && !hashed && fits(core, sk, coreEntry(fact)))) {
-      Object.defineProperty(core.f, sk, { value: coreEntry(fact), enumerable: true, writable: true, configurable: true });
+      setOwn(core.f, sk, coreEntry(fact));
       changed = true;
     } else {
       result.items.push({ sk, item, stored: items.get(sk) });
@@ -285,7 +286,7 @@ function plan(target: Target, read: CoreItem | undefined, items: ReadonlyMap<str
 /** Whether the core with `entry` added at `sk` stays within the limit. */
 function fits(core: CoreItem, sk: string, entry: CoreEntry): boolean {
   const f = { ...core.f };
-  Object.defineProperty(f, sk, { value: entry, enumerable: true });
+  setOwn(f, sk, entry);
   return itemBytes(marshallItem({ ...core, f })) <= CORE_LIMIT_BYTES;
 }
 

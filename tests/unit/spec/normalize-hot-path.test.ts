@@ -3,7 +3,8 @@
  * work on the hot path cannot change what is stored.
  */
 import { EVENT_TYPES } from '../../../lib/spec/event-types';
-import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
+import { canonicalJson } from '../../../lib/shared/canonical-json';
+import { normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
 import { segmentEvent } from '../../support/events';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 12, 0, 0);

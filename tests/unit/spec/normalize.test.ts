@@ -1,4 +1,5 @@
-import { canonicalJson, normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
+import { canonicalJson } from '../../../lib/shared/canonical-json';
+import { normalizeEvent, type NormalizeOptions } from '../../../lib/spec/normalize';
 import { SPEC_TYPES } from '../../../lib/spec/event-types';
 
 const options: NormalizeOptions = {

@@ -27,7 +27,8 @@ import {
 } from '../../../lib/tables/profiles';
 import { coalesce, contributionOf, storableTrait } from '../../../lib/worker/profiles/contributions';
 import { shuffled } from '../../support/random';
-import { canonicalJson, emptyProfile, mergeProfiles, type Profile } from '../../../lib/worker/profiles/profile';
+import { canonicalJson } from '../../../lib/shared/canonical-json';
+import { emptyProfile, mergeProfiles, type Profile } from '../../../lib/worker/profiles/profile';
 
 const KEY: ProfileKey = { kind: 'user', sourceId: 'src', id: 'u-1' };
 
