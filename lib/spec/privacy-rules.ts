@@ -469,22 +469,7 @@ function rewriteKey(
  * index (their elements have no key name to match).
  */
 function rewriteTop(event: Record<string, unknown>, topKeyOp: KeyOp, keyOp: KeyOp, run: Run): Record<string, unknown> {
-  let copy: Record<string, unknown> | undefined;
-  // for…in, not Object.keys: no array per object (a JSON value's objects inherit no enumerable key).
-  for (const key in event) {
-    const child = event[key];
-    const rule = topKeyOp(key);
-    let next: unknown;
-    if (rule) next = rule.op(child, run.memo);
-    else if (typeof child === 'object' && child !== null) next = rewriteKeys(child, keyOp, run, 1);
-    else continue;
-    if (next === child) continue;
-    if (rule) count(run.tally, rule.label);
-    copy ??= writable(event, run);
-    if (next === DROP) delete copy[key];
-    else setOwn(copy, key, next);
-  }
-  return copy ?? event;
+  return rewriteRecord(event, topKeyOp, keyOp, run, 0);
 }
 
 type KeyOp = NonNullable<CompiledPolicy['keyOp']>;
@@ -493,22 +478,27 @@ type KeyOp = NonNullable<CompiledPolicy['keyOp']>;
 function rewriteKeys(node: object, keyOp: KeyOp, run: Run, depth: number): unknown {
   if (depth > MAX_KEY_DEPTH) return REDACTED;
   if (Array.isArray(node)) return rewriteElements(node as unknown[], keyOp, run, depth);
-  const record = node as Record<string, unknown>;
+  return rewriteRecord(node as Record<string, unknown>, keyOp, keyOp, run, depth);
+}
+
+/** One object's keys against `levelOp` (the top level's own matcher, or `keyOp` below it); containers recursed into with `keyOp`. */
+function rewriteRecord<T extends Record<string, unknown>>(record: T, levelOp: KeyOp, keyOp: KeyOp, run: Run, depth: number): T {
   let copy: Record<string, unknown> | undefined;
+  // for…in, not Object.keys: no array per object (a JSON value's objects inherit no enumerable key).
   for (const key in record) {
     const child = record[key];
-    const rule = keyOp(key);
+    const rule = levelOp(key);
     let next: unknown;
     if (rule) next = rule.op(child, run.memo);
     else if (typeof child === 'object' && child !== null) next = rewriteKeys(child, keyOp, run, depth + 1);
     else continue;
     if (next === child) continue;
     if (rule) count(run.tally, rule.label);
-    copy ??= writable(node, run);
+    copy ??= writable(record, run);
     if (next === DROP) delete copy[key];
     else setOwn(copy, key, next);
   }
-  return copy ?? node;
+  return (copy ?? record) as T;
 }
 
 function rewriteElements(array: unknown[], keyOp: NonNullable<CompiledPolicy['keyOp']>, run: Run, depth: number): unknown {
