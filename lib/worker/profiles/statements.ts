@@ -31,9 +31,20 @@ export function coreStatementOf(table: string, item: AttributeMap, read: number 
   if (read === undefined) return statementOf(table, { item, stored: undefined });
   // `s` is never unset: once spilled, a profile stays so (its fact items stay until erased).
   const names = Object.keys(item).filter((name) => name !== 'pk' && name !== 'sk');
+  return updateWhere(table, item, names, '"rev" =', { N: String(read) });
+}
+
+/** `UPDATE` of the attributes `names` of `item` (wire form), on its keys and a condition on one attribute (`"o" <`, `"rev" =`) against `value`. */
+function updateWhere(
+  table: string,
+  item: AttributeMap,
+  names: readonly string[],
+  condition: string,
+  value: AttributeValue,
+): BatchStatementRequest {
   return {
-    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND "rev" = ?`,
-    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, { N: String(read) }],
+    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND ${condition} ?`,
+    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, value],
   };
 }
 
@@ -54,10 +65,7 @@ export function statementOf(table: string, write: FactWrite): BatchStatementRequ
   }
   // `id` (a hashed sort key's id) never changes: only the value and its order.
   const names = Object.keys(item).filter((name) => name === 'v' || name === 'o');
-  return {
-    Statement: `UPDATE ${quoted(table)} ${names.map((name) => `SET ${quoted(name)} = ?`).join(' ')} WHERE "pk" = ? AND "sk" = ? AND "o" < ?`,
-    Parameters: [...names.map((name) => item[name] as AttributeValue), item.pk!, item.sk!, item.o!],
-  };
+  return updateWhere(table, item, names, '"o" <', item.o!);
 }
 
 /** Statement errors that mean "not as read": the fact is read again. */
