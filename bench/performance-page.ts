@@ -55,7 +55,11 @@ For each shape:
    of one worker invocation (B events cover B ÷ rate seconds of the stream) are those of many users;
    every parameter is printed under the report and stored in \`.bench/latest.json\`
    (\`siteDayModel\`). The day runs through the real ingest and worker handlers with the stage's
-   defaults (profiles and schemas on); the profiles table lives on DynamoDB Local, because the profile
+   defaults (profiles and schemas on), each invocation in one of the model's worker instances picked
+   at random, each with its own [link memory](profiles.md#what-profiles-cost) on the day's clock: it
+   holds a link as long as it would at the site's rate (\`linkMemorySeconds\`: the time its 20,000
+   links take to fill when every event linking a user and an anonymous id counts as a new one, an
+   hour at most), not for the whole sample, which is too small to fill it. The profiles table lives on DynamoDB Local, because the profile
    code reads what it wrote, and every request to it is billed as DynamoDB bills it
    (\`bench/profile-meter.ts\`: a write by the larger of the item's old and new size per KB, a refused
    condition too, twice in a transaction; a read per 4 KB, half when eventually consistent, a missing

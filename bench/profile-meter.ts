@@ -51,6 +51,23 @@ export interface ProfileMeter {
   readUnits: number;
   /** Requests for the profiles table, by operation. */
   requests: Record<string, number>;
+  /** Write and read units by item kind (`itemKind`): where the units go. */
+  byItem: Record<string, { writeUnits: number; readUnits: number }>;
+}
+
+/**
+ * An item's kind for the breakdown: the kind in its partition key (`user`, `anon`, `group`,
+ * `members`, `anon-users`) and, in a profile's partition, its sort key's prefix (`core`, `t`, `a`,
+ * `al`, `at`, `g`, `profile`).
+ */
+export function itemKind(key: Item): string {
+  const text = (value: AttributeValue | undefined) => (value && 'S' in value ? String(value.S) : '');
+  const pk = text(key.pk);
+  const sk = text(key.sk);
+  const kind = pk.split('#')[1] ?? '?';
+  if (kind === 'members' || kind === 'anon-users') return kind;
+  const at = sk.search(/[#~]/);
+  return `${kind} ${at < 0 ? sk : sk.slice(0, at)}`;
 }
 
 const WRITE_UNIT = 1024;
@@ -191,7 +208,7 @@ function touches(operation: string, body: Json, tables: Map<string, string[]>): 
 
 /** A `requestHandler` that keeps the profile tables (`profileTables`) on DynamoDB Local and meters them; the rest goes to `fake`. */
 export class ProfileRouter {
-  meter: ProfileMeter = { writeUnits: 0, readUnits: 0, requests: {} };
+  meter: ProfileMeter = { writeUnits: 0, readUnits: 0, requests: {}, byItem: {} };
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -208,7 +225,7 @@ export class ProfileRouter {
 
   takeMeter(): ProfileMeter {
     const taken = this.meter;
-    this.meter = { writeUnits: 0, readUnits: 0, requests: {} };
+    this.meter = { writeUnits: 0, readUnits: 0, requests: {}, byItem: {} };
     return taken;
   }
 
@@ -239,19 +256,25 @@ export class ProfileRouter {
     for (const t of writes) {
       const at = keyText(t.table, t.key);
       const largest = Math.max(before.get(at) ?? 0, after.get(at) ?? 0);
-      this.meter.writeUnits += Math.max(1, Math.ceil(largest / WRITE_UNIT)) * t.factor;
+      this.count(t.key, 'writeUnits', Math.max(1, Math.ceil(largest / WRITE_UNIT)) * t.factor);
     }
     const reads = touched.filter((t) => t.kind === 'read');
     const readSizes = await this.readSizes(operation, body, response.body, reads);
     for (const t of reads) {
       const units = Math.max(1, Math.ceil((readSizes.get(keyText(t.table, t.key)) ?? 0) / READ_UNIT));
-      this.meter.readUnits += units * t.factor * (t.consistent ? 1 : 0.5);
+      this.count(t.key, 'readUnits', units * t.factor * (t.consistent ? 1 : 0.5));
     }
     if (scan && response.statusCode === 200) {
       const consumed = (JSON.parse(Buffer.from(response.body).toString('utf8')) as Json).ConsumedCapacity as Json | undefined;
       this.meter.readUnits += Math.max(body.ConsistentRead === true ? 1 : 0.5, Number(consumed?.CapacityUnits ?? 0));
     }
     return { response };
+  }
+
+  private count(key: Item, kind: 'writeUnits' | 'readUnits', units: number): void {
+    this.meter[kind] += units;
+    const entry = (this.meter.byItem[itemKind(key)] ??= { writeUnits: 0, readUnits: 0 });
+    entry[kind] += units;
   }
 
   /** One request to DynamoDB Local, as the SDK wrote it (DynamoDB Local does not check signatures). */

@@ -8,10 +8,11 @@
 import { createServer } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
+import { SEEN_LINK_ENTRIES, SEEN_LINK_TTL_MS, SeenLinks, type LinkSighting } from '../lib/worker/profiles/seen-links';
 import { startDynamoDbLocal } from '../local/emulators';
 import { provisionTables } from '../local/provision';
 import { eventItemBytes } from './fake-aws';
-import type { BenchEvent } from './fixtures';
+import { random, type BenchEvent } from './fixtures';
 import { apiEvents, fakeAws, functionEnv, ingestRig, sqsEventOf, writeUnits } from './in-process';
 import { profileTables, ProfileRouter } from './profile-meter';
 import { DEPLOYMENT } from './prices';
@@ -33,6 +34,8 @@ export interface SiteDayMeasurement {
   profileRruPerEvent: number;
   /** Requests to the profiles table per 1,000 events, by operation. */
   profileRequestsPer1000Events: Record<string, number>;
+  /** Profile write and read units per 1,000 events by item kind (bench/profile-meter.ts `itemKind`); absent before 2026-12-08. */
+  profileUnitsPer1000EventsByItem?: Record<string, { writeUnits: number; readUnits: number }>;
   /**
    * The event items' write units, the erasure checks' read units, and the floor (1 WRU per KB of
    * event), per event. The erasure checks read each source's watermark a few times per invocation
@@ -46,7 +49,48 @@ export interface SiteDayMeasurement {
   rruPerEvent: number;
   erasureReadUnitsPerInvocation: number;
   floorWruPerEvent: number;
+  /**
+   * How long, in the day's time, a worker instance remembers a stored link (`linkMemoryMs`):
+   * absent before 2026-12-08, when workers had no link memory.
+   */
+  linkMemorySeconds?: number;
   seconds: number;
+}
+
+/**
+ * How long an instance's link memory holds an entry at the site's rate: its TTL, or less when its
+ * `SEEN_LINK_ENTRIES` fill first. Every event that links a user and an anonymous id is counted as
+ * a new entry (an upper bound: a session's later events only refresh theirs), and an instance gets
+ * its share of the site's events. The sample's own events are far too few to fill the memory,
+ * hence this bound on the day's clock.
+ */
+export function linkMemoryMs(model: SiteDayModel, linkingShare: number): number {
+  const entriesPerSecond = (model.ratePerSecond * linkingShare) / model.workerInstances;
+  return entriesPerSecond > 0 ? Math.min(SEEN_LINK_TTL_MS, (SEEN_LINK_ENTRIES / entriesPerSecond) * 1000) : SEEN_LINK_TTL_MS;
+}
+
+/**
+ * A worker instance's link memory on the day's clock: looking up or noting a user's link happens at
+ * the time of that user's events in the invocation (`times`, by userId), not the bench's.
+ */
+class DayClockLinks extends SeenLinks {
+  constructor(
+    private readonly times: ReadonlyMap<string, number>,
+    private readonly clock: { now: number },
+    ttlMs: number,
+  ) {
+    super(SEEN_LINK_ENTRIES, () => clock.now, ttlMs);
+  }
+
+  override has(link: LinkSighting, profileErasures: number): boolean {
+    this.clock.now = this.times.get(link.userId) ?? 0;
+    return super.has(link, profileErasures);
+  }
+
+  override note(link: LinkSighting, profileErasures: number): void {
+    this.clock.now = this.times.get(link.userId) ?? 0;
+    super.note(link, profileErasures);
+  }
 }
 
 function freePort(): Promise<number> {
@@ -101,14 +145,28 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
   const fake = fakeAws();
   fake.account = true;
   const router = new ProfileRouter(fake, endpoint, profileTables(stage));
-  const handler = createWorkerHandler(loadWorkerDeps(functionEnv(shape, { STAGE: stage }), { requestHandler: router as never }));
+  const day = siteDayEvents(model);
+  const linking = day.filter(({ event }) => typeof event.userId === 'string' && typeof event.anonymousId === 'string').length;
+  const memoryMs = linkMemoryMs(model, linking / day.length);
+  // The time of each user's events in the invocation being run, for the instances' link memories.
+  const times = new Map<string, number>();
+  const workers = Array.from({ length: model.workerInstances }, () =>
+    createWorkerHandler({
+      ...loadWorkerDeps(functionEnv(shape, { STAGE: stage }), { requestHandler: router as never }),
+      seenLinks: new DayClockLinks(times, { now: 0 }, memoryMs),
+    }),
+  );
+  const pick = random(model.seed + 2);
   const ingest = ingestRig(shape);
   let numbered = 0;
   let erasureReadUnitsPerInvocation = 0;
   const run = async (events: readonly BenchEvent[]) => {
     const messages = await messagesOf(shape, ingest, events);
+    times.clear();
+    for (const event of events) if (typeof event.userId === 'string') times.set(event.userId, Date.parse(String(event.timestamp)));
     for (const batch of chunk(messages, Math.max(DEPLOYMENT.workerBatchSize, messages.length))) {
       const before = fake.observed.readUnits;
+      const handler = workers[Math.floor(pick() * workers.length)] as (typeof workers)[number];
       const { batchItemFailures } = await handler(sqsEventOf(batch, numbered));
       erasureReadUnitsPerInvocation = Math.max(erasureReadUnitsPerInvocation, fake.observed.readUnits - before);
       numbered += batch.length;
@@ -122,7 +180,6 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
   fake.reset();
   erasureReadUnitsPerInvocation = 0;
 
-  const day = siteDayEvents(model);
   const full = await fullInvocationEvents(shape);
   const invocations = packWindows(day, model, full, full);
   for (const events of invocations) await run(events);
@@ -139,11 +196,18 @@ async function measureShape(shape: ShapeId, model: SiteDayModel, endpoint: strin
     profileWruPerEvent: meter.writeUnits / n,
     profileRruPerEvent: meter.readUnits / n,
     profileRequestsPer1000Events: Object.fromEntries(Object.entries(meter.requests).map(([op, count]) => [op, (count / n) * 1000])),
+    profileUnitsPer1000EventsByItem: Object.fromEntries(
+      Object.entries(meter.byItem).map(([kind, u]) => [
+        kind,
+        { writeUnits: (u.writeUnits / n) * 1000, readUnits: (u.readUnits / n) * 1000 },
+      ]),
+    ),
     wruPerEvent: writeUnits(observed.itemBytes) / n,
     leanWruPerEvent: writeUnits(observed.leanItemBytes) / n,
     rruPerEvent: erasureReadUnitsPerInvocation / full,
     erasureReadUnitsPerInvocation,
     floorWruPerEvent: day.reduce((sum, d) => sum + Math.max(1, Math.ceil(eventItemBytes(d.event) / 1024)), 0) / n,
+    linkMemorySeconds: memoryMs / 1000,
     seconds: (Date.now() - started) / 1000,
   };
 }

@@ -44,6 +44,12 @@ export interface SiteDayModel {
   ratePerSecond: number;
   /** Length of the simulated day, seconds. */
   daySeconds: number;
+  /**
+   * Worker instances the day's invocations go to, one picked at random for each: the stage's
+   * default `workerConcurrency`, and the five batches at once Lambda's SQS poller starts with. Each
+   * keeps its own memory of stored links (lib/worker/profiles/seen-links.ts).
+   */
+  workerInstances: number;
   seed: number;
 }
 
@@ -60,6 +66,7 @@ export const SITE_DAY: SiteDayModel = {
   returningShare: 0.8,
   ratePerSecond: 1000,
   daySeconds: 86_400,
+  workerInstances: 5,
   seed: 2212,
 };
 
@@ -260,6 +267,9 @@ export function describeModel(model: SiteDayModel): string {
     `${model.daySeconds / 3600} h; events per visitor P(k) ∝ k^-${model.eventsExponent} (1–${model.maxEventsPerVisitor}), ` +
     `sessions of about ${model.eventsPerSession} events ${model.secondsBetweenEvents} s apart; ${model.knownShare * 100}% known users ` +
     `(identify once per session, ${model.returningShare * 100}% of them returning with a stored profile), ${model.groupShare * 100}% of those join ` +
-    `one of ${model.groups} groups, ${model.signUpShare * 100}% of anonymous visitors sign up (alias + identify); seed ${model.seed}`
+    `one of ${model.groups} groups, ${model.signUpShare * 100}% of anonymous visitors sign up (alias + identify); ` +
+    // Runs before 2026-12-08 had one worker and no link memory, and no such parameter.
+    (model.workerInstances ? `invocations spread at random over ${model.workerInstances} worker instances; ` : '') +
+    `seed ${model.seed}`
   );
 }

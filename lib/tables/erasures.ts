@@ -143,6 +143,30 @@ async function raiseCutoff(
 }
 
 /**
+ * Counts a finished erasure of a user's profile on the source's watermark item (`profileErasures`,
+ * only ever raised). A worker instance's memory of stored links (lib/worker/profiles/seen-links.ts)
+ * holds only while the count it read is the count now.
+ */
+export async function countProfileErasure(deps: ErasureTable, sourceId: string, deadline: number): Promise<void> {
+  const command = new UpdateCommand({
+    TableName: deps.tables.erasures,
+    Key: watermarkKey(sourceId),
+    UpdateExpression: 'ADD profileErasures :one SET sourceId = :s, updatedAt = :now',
+    ExpressionAttributeValues: { ':one': 1, ':s': sourceId, ':now': new Date(deps.clock.now()).toISOString() },
+  });
+  await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
+}
+
+/** What `findTombstones` found. */
+export interface TombstoneCheck {
+  /** The cut-offs of the tombstones read, keyed by tombstone `pk`. */
+  cutoffs: Map<string, string>;
+  /** Each source's `profileErasures` as read now (0 when none), keyed by sourceId. */
+  profileErasures: Map<string, number>;
+  requests: number;
+}
+
+/**
  * The cut-offs of the tombstones that may cover `writes` (`{sourceId, userId, timestamp}`), keyed
  * by tombstone `pk`: first the watermarks of their sources, then the tombstones of the users whose
  * events are at or before their source's watermark. Strongly consistent; throws at `deadline` so
@@ -152,40 +176,45 @@ export async function findTombstones(
   deps: ErasureTable,
   writes: ReadonlyArray<{ sourceId: string; userId: string; timestamp: string }>,
   deadline: number,
-): Promise<{ cutoffs: Map<string, string>; requests: number }> {
-  const sources = [...new Set(writes.map((w) => w.sourceId))].map(watermarkKey);
-  const watermarks = await readCutoffs(deps, sources, deadline);
+): Promise<TombstoneCheck> {
+  const sourceIds = [...new Set(writes.map((w) => w.sourceId))];
+  const watermarks = await readCutoffs(deps, sourceIds.map(watermarkKey), deadline);
+  const profileErasures = new Map(sourceIds.map((id) => [id, watermarks.counts.get(watermarkKey(id).pk) ?? 0]));
   const candidates = writes.filter((w) => {
     const watermark = watermarks.cutoffs.get(watermarkKey(w.sourceId).pk);
     return watermark !== undefined && isErased(w.timestamp, watermark);
   });
-  if (candidates.length === 0) return { cutoffs: new Map(), requests: watermarks.requests };
+  if (candidates.length === 0) return { cutoffs: new Map(), profileErasures, requests: watermarks.requests };
   const keys = new Map<string, { pk: string; sk: string }>();
   for (const u of candidates) for (const key of tombstoneKeys(u.sourceId, u.userId, deps.hashKey)) keys.set(key.pk, key);
   const tombstones = await readCutoffs(deps, [...keys.values()], deadline);
-  return { cutoffs: tombstones.cutoffs, requests: watermarks.requests + tombstones.requests };
+  return { cutoffs: tombstones.cutoffs, profileErasures, requests: watermarks.requests + tombstones.requests };
 }
 
 /**
- * `cutoff` of the erasures-table items at `keys`, keyed by `pk`. One BatchGetItem per 100 keys,
- * strongly consistent; unprocessed keys are retried until `deadline`, then it throws.
+ * `cutoff` (and `profileErasures`, in `counts`) of the erasures-table items at `keys`, keyed by
+ * `pk`. One BatchGetItem per 100 keys, strongly consistent; unprocessed keys are retried until
+ * `deadline`, then it throws.
  */
 async function readCutoffs(
   deps: ErasureTable,
   keys: ReadonlyArray<{ pk: string; sk: string }>,
   deadline: number,
-): Promise<{ cutoffs: Map<string, string>; requests: number }> {
+): Promise<{ cutoffs: Map<string, string>; counts: Map<string, number>; requests: number }> {
   const cutoffs = new Map<string, string>();
+  const counts = new Map<string, number>();
   let requests = 0;
   const table = deps.tables.erasures;
   const readPage = async (pending: readonly Item[]): Promise<Item[]> => {
     requests++;
     const command = new BatchGetCommand({
-      RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff' } },
+      RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true, ProjectionExpression: 'pk, cutoff, profileErasures' } },
     });
     const response = await awsCall(erasureCall(deps, deadline), (abortSignal) => deps.documents.send(command, { abortSignal }));
     for (const item of response.Responses?.[table] ?? []) {
-      if (typeof item.pk === 'string' && typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
+      if (typeof item.pk !== 'string') continue;
+      if (typeof item.cutoff === 'string') cutoffs.set(item.pk, item.cutoff);
+      if (typeof item.profileErasures === 'number') counts.set(item.pk, item.profileErasures);
     }
     return response.UnprocessedKeys?.[table]?.Keys ?? [];
   };
@@ -197,7 +226,7 @@ async function readCutoffs(
     );
     if (pending.length > 0) throw new DeadlineError(Math.max(0, deadline - deps.clock.now()), 'reading the erasure records');
   }
-  return { cutoffs, requests };
+  return { cutoffs, counts, requests };
 }
 
 /**

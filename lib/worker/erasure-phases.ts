@@ -6,7 +6,7 @@
 import type { WriteRequest } from './write';
 import { writeItems } from './write';
 import { absorbWrites, noteFailure, type BatchRun } from './batch-run';
-import { coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone } from '../tables/erasures';
+import { countProfileErasure, coveringCutoff, findTombstones, isErased, recordAudit, recordTombstone } from '../tables/erasures';
 import { sweepUser } from './erasure';
 import type { PendingErasure, UserWrite } from './parse';
 import type { Requeue } from './requeue';
@@ -59,14 +59,20 @@ export function coveredByBatch(erasures: readonly PendingErasure[], userWrites: 
  * After the writes: any event just written that a tombstone covers is deleted again (and added to
  * `dropped`). When the check itself fails, the messages of those events are retried: without it we
  * cannot tell whether an erased user's data was just written back, and writing again is idempotent.
+ * Returns the sources' `profileErasures` counts it read (for the profiles' link memory), or
+ * undefined when it read none.
  */
-export async function undoErasedWrites(run: BatchRun, written: readonly UserWrite[], dropped: Set<WriteRequest>): Promise<void> {
-  if (written.length === 0) return;
+export async function undoErasedWrites(
+  run: BatchRun,
+  written: readonly UserWrite[],
+  dropped: Set<WriteRequest>,
+): Promise<ReadonlyMap<string, number> | undefined> {
+  if (written.length === 0) return undefined;
   try {
-    const { cutoffs, requests } = await findTombstones(run.erasure, written, run.deadline);
+    const { cutoffs, profileErasures, requests } = await findTombstones(run.erasure, written, run.deadline);
     run.stats.requests += requests;
     // Live traffic: no event is at or before its source's watermark, so no tombstone was read.
-    if (cutoffs.size === 0) return;
+    if (cutoffs.size === 0) return profileErasures;
     const undo: WriteRequest[] = [];
     for (const w of written) {
       const cutoff = coveringCutoff(cutoffs, w.sourceId, w.userId, run.erasure.hashKey);
@@ -74,13 +80,15 @@ export async function undoErasedWrites(run: BatchRun, written: readonly UserWrit
       undo.push({ ...w.write, item: { pk: w.write.item.pk, sk: w.write.item.sk }, action: 'delete' });
       dropped.add(w.write);
     }
-    if (undo.length === 0) return;
+    if (undo.length === 0) return profileErasures;
     const undone = await writeItems(run.write, undo, run.deadline);
     absorbWrites(run, { ...undone, retries: 0 });
     run.stats.droppedByErasure += undone.written;
+    return profileErasures;
   } catch (error) {
     written.forEach((w) => w.write.owners.forEach((owner) => run.failed.add(owner)));
     run.log.warn('tombstone check failed; messages will be retried', { error: noteFailure(run, error), events: written.length });
+    return undefined;
   }
 }
 
@@ -106,6 +114,9 @@ export async function eraseUsers(
       // The profile first: it goes even when the sweep of a long history takes several runs.
       const profiles = createProfileEraser(profileStore(run), record.sourceId, userId, run.deadline);
       await profiles.eraseProfile();
+      // Instances forget the links they remember of the source (profiles/seen-links.ts).
+      await countProfileErasure(run.erasure, record.sourceId, run.deadline);
+      run.stats.requests++;
       const result = await sweepUser(run.erasure, record.sourceId, userId, cutoff, owner, run.deadline, profiles.onPage);
       result.profiles = profiles.totals;
       // The sweep may have used the whole budget: the audit has a slice of its own (budget.ts).

@@ -31,6 +31,7 @@ import { updateProfiles } from './profiles/phase';
 import { refusedItem } from './quarantine';
 import type { Requeue } from './requeue';
 import type { SchemaLearner } from './schemas/learn';
+import { SeenLinks } from './profiles/seen-links';
 import { identityOf, writeItems, type WriteDeps, type WriteOutcome, type WriteRequest } from './write';
 
 export type { WorkerStats } from './batch-run';
@@ -43,6 +44,8 @@ export interface WorkerDeps {
     Partial<Pick<Config, 'eventRetentionDays'>> & { erasureHashKey: string; profiles?: boolean };
   /** Sends a delete back to the queue to continue its erasure (requeue.ts); without it, an unfinished erasure fails its message. */
   requeue?: Requeue;
+  /** The instance's memory of stored anonymous-id links (profiles/seen-links.ts); by default each worker has its own. */
+  seenLinks?: SeenLinks;
   /** Records the observed schemas (schemas/learn.ts); without it, nothing is learned. */
   schemas?: SchemaLearner;
   log: Log;
@@ -60,6 +63,8 @@ interface BatchState {
   /** Writes an erasure covers: never written, or deleted again. */
   dropped: Set<WriteRequest>;
   outcome: WriteOutcome;
+  /** Each source's `profileErasures` count as the erasure check read it (profiles/seen-links.ts). */
+  profileErasures?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -93,12 +98,14 @@ const PHASES: readonly Phase[] = [
   },
   {
     name: 'check-erasures',
-    run: (run, { plan, dropped }) =>
-      undoErasedWrites(
+    async run(run, state) {
+      const { plan, dropped } = state;
+      state.profileErasures = await undoErasedWrites(
         run,
         plan.userWrites.filter((w) => !dropped.has(w.write)),
         dropped,
-      ),
+      );
+    },
   },
   // Erasures after the events, so the common path is not held up behind them.
   { name: 'erase', run: (run, state, deps) => eraseUsers(run, state.plan.erasures, state.tombstonesFailed, deps.requeue) },
@@ -107,7 +114,10 @@ const PHASES: readonly Phase[] = [
     name: 'profiles',
     async run(run, state, deps) {
       if (deps.config.profiles === false) return undefined;
-      return updateProfiles(run, state.plan.eventWrites, state.dropped, state.outcome);
+      // A batch that erases users neither uses nor adds to the link memory.
+      const counts = state.plan.erasures.length === 0 ? state.profileErasures : undefined;
+      const memory = counts && deps.seenLinks ? { seen: deps.seenLinks, profileErasures: counts } : undefined;
+      return updateProfiles(run, state.plan.eventWrites, state.dropped, state.outcome, memory);
     },
   },
   {
@@ -136,6 +146,9 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     hashKey: deps.config.erasureHashKey,
   };
 
+  // This worker's own memory of stored links, kept from batch to batch (one per Lambda instance).
+  const phaseDeps: WorkerDeps = { ...deps, seenLinks: deps.seenLinks ?? new SeenLinks() };
+
   return async (event, remainingMs) => {
     const run = startRun(deps, { write, erasure }, event, remainingMs);
     const plan = parseMessages(event.Records, {
@@ -147,7 +160,7 @@ export function createWorker(deps: WorkerDeps): ProcessBatch {
     run.stats.quarantined += plan.quarantined;
     const state: BatchState = { plan, tombstonesFailed: new Set(), dropped: new Set(), outcome: noWrites() };
     for (const phase of PHASES) {
-      const stats = await phase.run(run, state, deps);
+      const stats = await phase.run(run, state, phaseDeps);
       if (stats) Object.assign(run.stats, { [phase.name]: stats });
     }
     countStored(run, plan, state.dropped, state.outcome);

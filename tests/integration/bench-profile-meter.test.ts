@@ -79,7 +79,7 @@ describe('the profile meter', () => {
   it('sends other tables to the fake, unmetered', async () => {
     await client.send(new PutItemCommand({ TableName: resourceName(stage, 'track'), Item: key('c') }));
     expect(fake.observed.requests['DynamoDB.PutItem']).toBe(1);
-    expect(router.takeMeter()).toEqual({ writeUnits: 0, readUnits: 0, requests: {} });
+    expect(router.takeMeter()).toEqual({ writeUnits: 0, readUnits: 0, requests: {}, byItem: {} });
   });
 });
 

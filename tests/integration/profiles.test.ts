@@ -6,7 +6,12 @@
  * function's format), so each test chooses what is processed when.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchExecuteStatementCommand, BatchWriteItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchExecuteStatementCommand,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { random } from '../../bench/fixtures';
@@ -651,5 +656,93 @@ describe('cost', () => {
     expect(puts).toEqual([]);
     const profile = await userProfile('quiet', 'quiet');
     expect(profile).toMatchObject({ anonymousIds: ['q-anon'], firstSeen: at(1), lastSeen: at(3), counts: { track: 3 } });
+  });
+});
+
+describe('the link memory (lib/worker/profiles/seen-links.ts)', () => {
+  /** One worker (one Lambda instance, one memory) whose writer counts the profile reads of each batch. */
+  function instance() {
+    const real = stack.workerDeps.writer;
+    const reads = { count: 0 };
+    const writer = {
+      send: (command: unknown) => {
+        const tables = command instanceof BatchGetItemCommand ? Object.keys(command.input.RequestItems ?? {}) : [];
+        if (tables.includes(stack.config.tables.profiles)) reads.count++;
+        return (real.send as (c: unknown) => Promise<unknown>).call(real, command);
+      },
+    } as unknown as DynamoDBClient;
+    const run = worker({ writer });
+    const batch = async (sourceId: string, events: Record<string, unknown>[]) => {
+      const before = reads.count;
+      const { batchItemFailures } = await run(sqsEvent(...events.map((e) => sqsRecord(eventMessage(sourceId, [e])))));
+      expect(batchItemFailures).toEqual([]);
+      return { profileReads: reads.count - before };
+    };
+    return { batch };
+  }
+
+  it("reads no profile for a known user's later events with an anonymous id the same worker stored that day", async () => {
+    const { batch } = instance();
+    await batch('memory', [
+      segmentEvent('identify', { userId: 'regular', anonymousId: 'phone', timestamp: at(1), traits: { plan: 'pro' } }),
+    ]);
+
+    const same = await batch('memory', [
+      segmentEvent('track', { userId: 'regular', anonymousId: 'phone', timestamp: at(2) }),
+      segmentEvent('page', { userId: 'regular', anonymousId: 'phone', timestamp: at(3) }),
+    ]);
+    const otherAnonymousId = await batch('memory', [segmentEvent('track', { userId: 'regular', anonymousId: 'tablet', timestamp: at(4) })]);
+    const nextDay = await batch('memory', [segmentEvent('track', { userId: 'regular', anonymousId: 'phone', timestamp: at(86_400) })]);
+    const identify = await batch('memory', [segmentEvent('identify', { userId: 'regular', anonymousId: 'phone', timestamp: at(86_401) })]);
+
+    expect(same.profileReads).toBe(0);
+    expect(otherAnonymousId.profileReads).toBeGreaterThan(0);
+    expect(nextDay.profileReads).toBeGreaterThan(0);
+    // Only a link is remembered: an identify (traits) reads its profile as before.
+    expect(identify.profileReads).toBeGreaterThan(0);
+    const profile = await userProfile('memory', 'regular');
+    expect(profile).toMatchObject({ traits: { plan: 'pro' } });
+    expect([...((profile?.anonymousIds as string[] | undefined) ?? [])].sort()).toEqual(['phone', 'tablet']);
+    const stored = await profileOf('memory', 'user', 'regular');
+    expect(stored?.links.get('anonymousIds')?.get('phone')).toBe(at(86_400).slice(0, 10));
+    expect(await reader.anonymousUsers('memory', 'tablet')).toEqual(['regular']);
+  });
+
+  it('forgets what it remembers of a source once another worker erased a profile there', async () => {
+    // Prepare: events after the delete's cut-off (now), so the erasure does not cover them.
+    const later = (ms: number) => new Date(Date.now() + 10 * 60_000 + ms).toISOString();
+    const first = instance();
+    await first.batch('forget', [segmentEvent('identify', { userId: 'returns', anonymousId: 'desk', timestamp: later(0) })]);
+    expect(
+      (await first.batch('forget', [segmentEvent('track', { userId: 'returns', anonymousId: 'desk', timestamp: later(1) })])).profileReads,
+    ).toBe(0);
+
+    // Act: another worker erases the user, then the first gets the user's next event.
+    await instance().batch('forget', [segmentEvent('delete', { userId: 'returns', timestamp: new Date().toISOString() })]);
+    expect(await profileOf('forget', 'user', 'returns')).toBeUndefined();
+    const after = await first.batch('forget', [segmentEvent('track', { userId: 'returns', anonymousId: 'desk', timestamp: later(2) })]);
+
+    // Assess: the link is stored again, both ways.
+    expect(after.profileReads).toBeGreaterThan(0);
+    expect(await userProfile('forget', 'returns')).toMatchObject({ anonymousIds: ['desk'] });
+    expect(await reader.anonymousUsers('forget', 'desk')).toEqual(['returns']);
+  });
+
+  it('uses no remembered link in a batch that erases users', async () => {
+    const later = (ms: number) => new Date(Date.now() + 10 * 60_000 + ms).toISOString();
+    const { batch } = instance();
+    await batch('same-batch', [segmentEvent('identify', { userId: 'both', anonymousId: 'tv', timestamp: later(0) })]);
+    expect(
+      (await batch('same-batch', [segmentEvent('track', { userId: 'both', anonymousId: 'tv', timestamp: later(1) })])).profileReads,
+    ).toBe(0);
+
+    await batch('same-batch', [
+      segmentEvent('delete', { userId: 'both', timestamp: new Date().toISOString() }),
+      segmentEvent('track', { userId: 'both', anonymousId: 'tv', timestamp: later(2) }),
+    ]);
+
+    // The batch's erasure ran before its profiles: the later track's link is written again.
+    expect(await userProfile('same-batch', 'both')).toMatchObject({ anonymousIds: ['tv'] });
+    expect(await reader.anonymousUsers('same-batch', 'tv')).toEqual(['both']);
   });
 });

@@ -26,6 +26,7 @@ import {
   type Version,
 } from '../../tables/profiles';
 import { emptyProfile, mergeProfiles, type Profile } from './profile';
+import type { LinkSighting } from './seen-links';
 
 /** One event's additions, with the message it came from and whose erasure would cover it. */
 export interface EventContribution {
@@ -87,6 +88,19 @@ export function contributionOf(record: EventRecord, owner: string): EventContrib
     touched = true;
   }
   return touched ? contribution : undefined;
+}
+
+/** The anonymous-id link a contribution makes, with its day; undefined when it makes none. */
+export function sightingOf(c: EventContribution): LinkSighting | undefined {
+  const link = c.anonymousUser;
+  const day = link && c.touches[0]?.links.get('anonymousIds')?.get(link.anonymousId);
+  return link && day !== undefined ? { sourceId: c.sourceId, ...link, day } : undefined;
+}
+
+/** True when a contribution adds nothing but its anonymous-id link (a track, page or screen of a known user). */
+export function onlyLinksAnonymousId(c: EventContribution): boolean {
+  const [main, ...others] = c.touches;
+  return main !== undefined && others.length === 0 && c.memberships.length === 0 && main.traits.size === 0 && main.links.size === 1;
 }
 
 function isId(value: unknown): value is string {

@@ -13,10 +13,11 @@
 import type { BatchRun } from '../batch-run';
 import { absorbWrites, noteFailure } from '../batch-run';
 import { BUDGET } from '../budget';
-import { coveringCutoff, findTombstones, isErased } from '../../tables/erasures';
+import { countProfileErasure, coveringCutoff, findTombstones, isErased } from '../../tables/erasures';
 import type { EventWrite } from '../parse';
 import { identityOf, writeItems, type WriteOutcome, type WriteRequest } from '../write';
-import { coalesce, contributionOf, type EventContribution, type ProfileDelta } from './contributions';
+import { coalesce, contributionOf, onlyLinksAnonymousId, sightingOf, type EventContribution, type ProfileDelta } from './contributions';
+import type { LinkSighting, SeenLinks } from './seen-links';
 import { eraseUserProfile, type LinkHints } from './erase';
 import { anonymousUserKey, keyText, membershipKey } from '../../tables/profiles';
 import { linkId, writeProfiles, type ProfileResult, type ProfileStore } from './store';
@@ -35,7 +36,19 @@ export type ProfileStats = {
   failed: number;
   /** Of those, the writes DynamoDB refused (metric `ProfileWritesRefused`), present when any; their messages are retried too. */
   refused?: number;
+  /** Events whose only addition, an anonymous-id link, this instance had seen stored (seen-links.ts): nothing read or written. */
+  remembered?: number;
 };
+
+/**
+ * The instance's memory of stored links (seen-links.ts) and each source's `profileErasures` count
+ * as the batch read it before the profiles (erasure-phases.ts `undoErasedWrites`). Absent for a
+ * batch that erases users: it neither uses nor adds to the memory.
+ */
+export interface LinkMemory {
+  seen: SeenLinks;
+  profileErasures: ReadonlyMap<string, number>;
+}
 
 export function profileStore(run: BatchRun): ProfileStore {
   return { writer: run.write.writer, table: run.tables.profiles, clock: run.erasure.clock, log: run.log };
@@ -51,25 +64,31 @@ export async function updateProfiles(
   events: readonly EventWrite[],
   dropped: ReadonlySet<WriteRequest>,
   outcome: WriteOutcome,
+  memory?: LinkMemory,
 ): Promise<ProfileStats | undefined> {
   const refused = new Set(outcome.refused.map(({ write }) => identityOf(write)));
   const contributions: EventContribution[] = [];
+  let remembered = 0;
   for (const { record, owner, write } of events) {
     if (dropped.has(write) || run.failed.has(owner) || (refused.size > 0 && refused.has(identityOf(write)))) continue;
     const contribution = contributionOf(record, owner);
-    if (contribution) contributions.push(contribution);
+    if (!contribution) continue;
+    if (memory && onlyLinksAnonymousId(contribution) && remembers(memory, sightingOf(contribution))) remembered++;
+    else contributions.push(contribution);
   }
-  if (contributions.length === 0) return undefined;
-  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0 };
+  if (contributions.length === 0 && remembered === 0) return undefined;
+  const stats: ProfileStats = { written: 0, unchanged: 0, conflicts: 0, links: 0, failed: 0, ...(remembered > 0 ? { remembered } : {}) };
+  if (contributions.length === 0) return stats;
   // The writes before may have spent the batch's budget (retrying a stuck message): the profiles
   // have a slice of their own (budget.ts).
   const phase: BatchRun = { ...run, deadline: BUDGET.until('profiles', run.deadline, run.erasure.clock.now()) };
   const store = profileStore(phase);
   try {
-    const kept = await withoutErased(phase, contributions, 'skip');
+    const kept = await withoutErased(phase, contributions);
     const results = await writeDeltas(phase, store, coalesce(kept), stats);
     await writeLinkItems(phase, kept, results, stats);
-    await withoutErased(phase, kept, 'erase');
+    const after = await eraseRaced(phase, kept);
+    if (memory && after) noteStoredLinks(run, memory, after, kept);
   } catch (error) {
     contributions.forEach((c) => run.failed.add(c.owner));
     run.log.warn('profile update failed; messages will be retried', { error: noteFailure(run, error), events: contributions.length });
@@ -77,40 +96,80 @@ export async function updateProfiles(
   return stats;
 }
 
+function remembers(memory: LinkMemory, link: LinkSighting | undefined): boolean {
+  const count = link && memory.profileErasures.get(link.sourceId);
+  return link !== undefined && count !== undefined && memory.seen.has(link, count);
+}
+
 /**
- * The contributions no tombstone covers. `skip` (before writing) leaves the covered ones out;
- * `erase` (after writing) erases from the profiles every user found covered, with the links the
- * batch itself made for them.
+ * Notes the links of the contributions whose messages succeeded (so their profile writes and link
+ * items did), for the sources that erased no profile between the two reads of their count.
  */
-async function withoutErased(run: BatchRun, contributions: EventContribution[], mode: 'skip' | 'erase'): Promise<EventContribution[]> {
-  // Before writing, the events' own users are checked already (erasure-phases.ts dropped what their
-  // tombstones cover): only the other ids an event names (an alias's previousId) are left to check.
-  const subjects = contributions.flatMap((c) =>
-    (mode === 'skip' ? c.subjects.slice(1) : c.subjects).map((userId) => ({ sourceId: c.sourceId, userId, timestamp: c.timestamp })),
-  );
-  if (subjects.length === 0) return contributions;
-  const { cutoffs, requests } = await findTombstones(run.erasure, subjects, run.deadline);
-  run.stats.requests += requests;
-  if (cutoffs.size === 0) return contributions;
-  const covered = (c: EventContribution, userId: string) => {
-    const cutoff = coveringCutoff(cutoffs, c.sourceId, userId, run.erasure.hashKey);
-    return cutoff !== undefined && isErased(c.timestamp, cutoff);
-  };
-  if (mode === 'skip') return contributions.filter((c) => !c.subjects.some((userId) => covered(c, userId)));
+function noteStoredLinks(run: BatchRun, memory: LinkMemory, after: ReadonlyMap<string, number>, kept: readonly EventContribution[]) {
+  for (const c of kept) {
+    const link = sightingOf(c);
+    const count = memory.profileErasures.get(c.sourceId);
+    if (!link || run.failed.has(c.owner) || count === undefined || after.get(c.sourceId) !== count) continue;
+    memory.seen.note(link, count);
+  }
+}
+
+/**
+ * The contributions no tombstone covers. Before writing, the events' own users are checked already
+ * (erasure-phases.ts dropped what their tombstones cover): only the other ids an event names (an
+ * alias's previousId) are left to check, and the covered contributions are left out.
+ */
+async function withoutErased(run: BatchRun, contributions: EventContribution[]): Promise<EventContribution[]> {
+  const covered = await coveredSubjects(run, contributions, (c) => c.subjects.slice(1));
+  return covered ? contributions.filter((c) => !c.subjects.some((userId) => covered.isCovered(c, userId))) : contributions;
+}
+
+/**
+ * After writing: erases from the profiles every user a tombstone now covers (an erasure ran
+ * meanwhile), with the links the batch itself made for them. Returns the sources'
+ * `profileErasures` as read now, or undefined when it erased a user again (it counts that
+ * erasure, so instances forget what they remember of the source) or read nothing.
+ */
+async function eraseRaced(run: BatchRun, contributions: readonly EventContribution[]): Promise<ReadonlyMap<string, number> | undefined> {
+  const covered = await coveredSubjects(run, contributions, (c) => c.subjects);
+  if (!covered) return undefined;
   const erased = new Map<string, { sourceId: string; userId: string; hints: Required<LinkHints> }>();
   for (const c of contributions) {
-    for (const userId of c.subjects.filter((s) => covered(c, s))) {
+    for (const userId of c.subjects.filter((s) => covered.isCovered(c, s))) {
       const id = JSON.stringify([c.sourceId, userId]);
       const entry = erased.get(id) ?? { sourceId: c.sourceId, userId, hints: { anonymousIds: [], aliases: [], aliasedTo: [], groups: [] } };
       erased.set(id, entry);
       addHints(entry.hints, c, userId);
     }
   }
+  if (erased.size === 0) return covered.profileErasures;
   for (const { sourceId, userId, hints } of erased.values()) {
     await eraseUserProfile(profileStore(run), sourceId, userId, hints, run.deadline);
+    await countProfileErasure(run.erasure, sourceId, run.deadline);
     run.log.info('profile written by a batch that raced an erasure was erased again', { sourceId });
   }
-  return contributions;
+  return undefined;
+}
+
+/**
+ * Reads the tombstones that may cover the `subjectsOf` the contributions (and the sources'
+ * `profileErasures`); `isCovered(c, userId)` tells whether one covers `c`'s event for `userId`.
+ * Undefined when there is no subject to check.
+ */
+async function coveredSubjects(
+  run: BatchRun,
+  contributions: readonly EventContribution[],
+  subjectsOf: (c: EventContribution) => readonly string[],
+): Promise<{ isCovered: (c: EventContribution, userId: string) => boolean; profileErasures: ReadonlyMap<string, number> } | undefined> {
+  const subjects = contributions.flatMap((c) => subjectsOf(c).map((userId) => ({ sourceId: c.sourceId, userId, timestamp: c.timestamp })));
+  if (subjects.length === 0) return undefined;
+  const { cutoffs, profileErasures, requests } = await findTombstones(run.erasure, subjects, run.deadline);
+  run.stats.requests += requests;
+  const isCovered = (c: EventContribution, userId: string) => {
+    const cutoff = cutoffs.size === 0 ? undefined : coveringCutoff(cutoffs, c.sourceId, userId, run.erasure.hashKey);
+    return cutoff !== undefined && isErased(c.timestamp, cutoff);
+  };
+  return { isCovered, profileErasures };
 }
 
 /** The links a contribution made in the user profile of `userId`. */

@@ -8,7 +8,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRecord } from '../../../lib/message/format';
 import { coveredByBatch, eraseUsers, recordTombstones, undoErasedWrites } from '../../../lib/worker/erasure-phases';
-import { tombstoneKey, tombstoneKeys } from '../../../lib/tables/erasures';
+import { tombstoneKey, tombstoneKeys, watermarkKey } from '../../../lib/tables/erasures';
 import type { PendingErasure, UserWrite } from '../../../lib/worker/parse';
 import { byOperation, dynamoError, fakeDynamoDb, type WireRequest } from '../../support/fake-dynamodb';
 import { steppedClock } from '../../support/clock';
@@ -205,8 +205,14 @@ describe('eraseUsers', () => {
 
     expect(run.stats).toMatchObject({ erasures: 1, erasedItems: 6 });
     expect(run.failed.size).toBe(0);
-    const audit = fake.requests.find((r) => r.operation === 'UpdateItem');
+    const [count, audit, ...others] = fake.requests.filter((r) => r.operation === 'UpdateItem');
+    // The source's count of profile erasures, raised once the profile is gone (profiles/seen-links.ts), then the audit.
+    expect(count?.body).toMatchObject({
+      Key: marshall(watermarkKey('src')),
+      UpdateExpression: expect.stringContaining('ADD profileErasures :one'),
+    });
     expect(audit?.body.UpdateExpression).toContain('completedAt = if_not_exists(completedAt, :now)');
+    expect(others).toEqual([]);
     expect(run.log.lines.map((l) => [l.level, l.message])).toEqual([['info', 'erasure done']]);
     expect(run.log.lines[0]?.extra).toMatchObject({ sourceId: 'src', messageId: 'del-u1-m', cutoff: CUTOFF });
   });
@@ -244,7 +250,7 @@ describe('eraseUsers', () => {
     expect([...run.failed]).toEqual(['del-u1']);
     expect(run.stats.erasures).toBe(0);
     expect(run.stats.erasedItems).toBeGreaterThan(0);
-    const audit = fake.requests.find((r) => r.operation === 'UpdateItem');
+    const audit = fake.requests.find((r) => r.operation === 'UpdateItem' && String(r.body.UpdateExpression).includes('runs'));
     // The audit has a second of its own past the batch deadline (process-batch.ts keeps 3 s back).
     expect(sent.audit).toBeGreaterThanOrEqual(run.deadline);
     expect(sent.audit).toBeLessThan(run.deadline + 1000);

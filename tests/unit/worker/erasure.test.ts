@@ -143,7 +143,43 @@ describe('findTombstones', () => {
 
     expect(fake.requests.map(askedKeys)).toEqual([['source#a', 'source#b']]);
     expect(fake.requests[0]?.body.RequestItems).toMatchObject({ [TABLES.erasures]: { ConsistentRead: true } });
-    expect(found).toEqual({ cutoffs: new Map(), requests: 1 });
+    expect(found).toEqual({
+      cutoffs: new Map(),
+      profileErasures: new Map([
+        ['a', 0],
+        ['b', 0],
+      ]),
+      requests: 1,
+    });
+  });
+
+  it("gives each source's count of profile erasures from its watermark item, 0 without one", async () => {
+    const fake = fakeDynamoDb(
+      byOperation({
+        BatchGetItem: () => ({
+          body: { Responses: { [TABLES.erasures]: [marshall({ pk: 'source#a', cutoff: watermark, profileErasures: 3 })] } },
+        }),
+      }),
+    );
+
+    const found = await findTombstones(
+      erasureDeps(fake),
+      [
+        { sourceId: 'a', userId: 'u1', timestamp: live },
+        { sourceId: 'b', userId: 'u1', timestamp: live },
+      ],
+      FAR,
+    );
+
+    expect(fake.requests[0]?.body.RequestItems).toMatchObject({
+      [TABLES.erasures]: { ProjectionExpression: 'pk, cutoff, profileErasures' },
+    });
+    expect(found.profileErasures).toEqual(
+      new Map([
+        ['a', 3],
+        ['b', 0],
+      ]),
+    );
   });
 
   it('reads the tombstones of users with events at or before their source watermark, each user once, keyed and legacy', async () => {
@@ -168,7 +204,14 @@ describe('findTombstones', () => {
       ['source#a', 'source#b'],
       [u1, legacyU1],
     ]);
-    expect(found).toEqual({ cutoffs: new Map([[u1, old]]), requests: 2 });
+    expect(found).toEqual({
+      cutoffs: new Map([[u1, old]]),
+      profileErasures: new Map([
+        ['a', 0],
+        ['b', 0],
+      ]),
+      requests: 2,
+    });
   });
 
   it('asks again for the keys BatchGetItem leaves unprocessed, and only for those', async () => {

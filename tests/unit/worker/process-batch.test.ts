@@ -307,9 +307,10 @@ describe('createWorker', () => {
     expect(written.map((i) => messageIdOf(i.item))).toEqual([later.event.messageId]);
     // The user's events in the six event tables, and the user's profile partition (lib/worker/profiles/erase.ts).
     expect(fake.requests.filter((r) => r.operation === 'Query')).toHaveLength(7);
-    // Tombstone, watermark and audit; no activity update of the later event's profile (derived at read time since issue 22).
+    // Tombstone, watermark, the source's count of profile erasures and audit; no activity update of
+    // the later event's profile (derived at read time since issue 22).
     const updates = fake.requests.filter((r) => r.operation === 'UpdateItem');
-    expect(updates.filter((r) => r.body.TableName === TABLES.erasures)).toHaveLength(3);
+    expect(updates.filter((r) => r.body.TableName === TABLES.erasures)).toHaveLength(4);
     expect(updates.filter((r) => r.body.TableName === TABLES.profiles)).toHaveLength(0);
   });
 });
