@@ -87,6 +87,18 @@ export function alarms(stack: Stack): Template {
     ),
     IngestErrorsAlarm: alarm('ingest-errors', 'The ingest function crashed or timed out', lambda('ingest', 'Errors'), 0),
     IngestThrottlesAlarm: alarm('ingest-throttles', 'The ingest function was throttled', lambda('ingest', 'Throttles'), 0),
+    WebhooksErrorsAlarm: alarm(
+      'webhooks-errors',
+      'The webhooks function (the Webhooks route) crashed or timed out',
+      lambda('webhooks', 'Errors'),
+      0,
+    ),
+    WebhooksThrottlesAlarm: alarm(
+      'webhooks-throttles',
+      'The webhooks function (the Webhooks route) was throttled',
+      lambda('webhooks', 'Throttles'),
+      0,
+    ),
     WorkerErrorsAlarm: alarm('worker-errors', 'The worker function crashed or timed out', lambda('worker', 'Errors'), 0),
     WorkerThrottlesAlarm: alarm('worker-throttles', 'The worker function was throttled', lambda('worker', 'Throttles'), 0),
     ...customAlarms(stack, alarm),
@@ -95,7 +107,8 @@ export function alarms(stack: Stack): Template {
 
 /**
  * Alarms on the service's own metrics, each on one function's series (dimensions `service` and
- * `function`, as lib/shared/metrics.ts writes them).
+ * `function`, as lib/shared/metrics.ts writes them). The `ingest` and `webhooks` functions run the
+ * same code, which meters as `function=ingest`: one series, so each `ingest` alarm covers both.
  */
 function customAlarms(stack: Stack, alarm: Alarm): Template {
   const { settings, prefix } = stack;

@@ -9,8 +9,13 @@ import { LOG_GROUPS, QUERIES } from './queries';
 import { EVENTS_QUEUE, functionId, queueId, type Stack, type Template } from './settings';
 
 type Options = Record<string, unknown>;
-/** The functions on either side of the queue; both emit `LATENCY_METRIC`. */
+/**
+ * The functions on either side of the queue, as their metrics name them; both emit `LATENCY_METRIC`.
+ * The `webhooks` function runs the ingest code, so its own metrics are `function=ingest`'s.
+ */
 const QUEUE_FUNCTIONS = ['ingest', 'worker'] as const;
+/** The Lambda functions on either side of the queue, for Lambda's own metrics (one series per function). */
+const QUEUE_LAMBDAS = ['ingest', 'webhooks', 'worker'] as const;
 
 const api = (metric: string, options: Options = {}) => ['AWS/ApiGateway', metric, 'ApiId', '${HttpApi}', { label: metric, ...options }];
 const lambda = (fn: string, metric: string, options: Options = {}) => [
@@ -72,11 +77,11 @@ function rows(stack: Stack) {
     [
       graph(
         'Lambda invocations, errors, throttles',
-        QUEUE_FUNCTIONS.flatMap((fn) => ['Invocations', 'Errors', 'Throttles'].map((metric) => lambda(fn, metric))),
+        QUEUE_LAMBDAS.flatMap((fn) => ['Invocations', 'Errors', 'Throttles'].map((metric) => lambda(fn, metric))),
       ),
       graph(
         'Lambda duration (ms)',
-        QUEUE_FUNCTIONS.flatMap((fn) => [
+        QUEUE_LAMBDAS.flatMap((fn) => [
           lambda(fn, 'Duration', { stat: 'p50', label: `${fn} p50` }),
           lambda(fn, 'Duration', { stat: 'p99', label: `${fn} p99` }),
         ]),
@@ -126,10 +131,10 @@ export function dashboard(stack: Stack): Template {
       width: 24,
       height: 6,
       properties: {
-        title: 'Requests refused, by status and reason (ingest log)',
+        title: 'Requests refused, by status and reason (ingest and webhooks logs)',
         region: '${AWS::Region}',
         view: 'table',
-        query: `SOURCE '\${${LOG_GROUPS.ingest}}' | ${QUERIES.refused.query.replace(/\n/g, ' ')}`,
+        query: `${QUERIES.refused.logGroups.map((group) => `SOURCE '\${${LOG_GROUPS[group]}}' | `).join('')}${QUERIES.refused.query.replace(/\n/g, ' ')}`,
       },
     },
   ];

@@ -16,8 +16,11 @@ export interface Statement {
   Resource: unknown[];
 }
 
-/** A role Lambda assumes, allowed to write `logGroupId` (the function's own log group) and `statements`. */
-export function lambdaRole(logicalId: string, logGroupId: string, statements: Statement[]): Template {
+/**
+ * A role Lambda assumes, allowed to write `logGroupIds` (the log groups of the functions that use
+ * it: each function has its own) and `statements`.
+ */
+export function lambdaRole(logicalId: string, logGroupIds: string | readonly string[], statements: Statement[]): Template {
   return {
     [logicalId]: {
       Type: 'AWS::IAM::Role',
@@ -32,7 +35,7 @@ export function lambdaRole(logicalId: string, logGroupId: string, statements: St
             PolicyDocument: {
               Version: '2012-10-17',
               Statement: [
-                { Sid: 'WriteOwnLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [arn(logGroupId)] },
+                { Sid: 'WriteOwnLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [logGroupIds].flat().map(arn) },
                 ...statements,
               ].map((statement) => ({ Effect: 'Allow', ...statement })),
             },
@@ -58,11 +61,16 @@ export function roles(stack: Stack): Template {
   const events = arn(queueId(EVENTS_QUEUE));
   const tablesArns = tableArns(stack);
   return {
-    ...lambdaRole('IngestRole', 'IngestLogGroup', [
-      // GetQueueAttributes: the deep health check (lib/ingest/health.ts) asks the queue to answer.
-      { Sid: 'Enqueue', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [events] },
-      { Sid: 'Authenticate', Action: ['dynamodb:GetItem'], Resource: tablesArns(['keys', 'sources']) },
-    ]),
+    // Both functions of the ingest bundle (`ingest` and `webhooks`, serverless.yml) run with this role.
+    ...lambdaRole(
+      'IngestRole',
+      ['IngestLogGroup', 'WebhooksLogGroup'],
+      [
+        // GetQueueAttributes: the deep health check (lib/ingest/health.ts) asks the queue to answer.
+        { Sid: 'Enqueue', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [events] },
+        { Sid: 'Authenticate', Action: ['dynamodb:GetItem'], Resource: tablesArns(['keys', 'sources']) },
+      ],
+    ),
     ...lambdaRole('WorkerRole', 'WorkerLogGroup', [
       {
         Sid: 'ConsumeQueue',

@@ -7,7 +7,15 @@
 import { queryId, ref, type Stack, type Template } from './settings';
 
 /** Serverless's log group of each function and the API access log. */
-export const LOG_GROUPS = { ingest: 'IngestLogGroup', worker: 'WorkerLogGroup', api: 'HttpApiLogGroup' } as const;
+export const LOG_GROUPS = {
+  ingest: 'IngestLogGroup',
+  webhooks: 'WebhooksLogGroup',
+  worker: 'WorkerLogGroup',
+  api: 'HttpApiLogGroup',
+} as const;
+
+/** The log groups of the two functions running the ingest bundle (`ingest`, and `webhooks` for the Webhooks route). */
+export const INGEST_LOG_GROUPS = ['ingest', 'webhooks'] as const;
 
 interface SavedQuery {
   name: string;
@@ -18,12 +26,12 @@ interface SavedQuery {
 export const QUERIES: Record<'refused' | 'rejected' | 'requestPath' | 'problems' | 'serverErrors', SavedQuery> = {
   refused: {
     name: 'requests-refused-by-reason',
-    logGroups: ['ingest'],
+    logGroups: [...INGEST_LOG_GROUPS],
     query: ["filter message = 'request refused'", '| stats count(*) as requests by status, reason', '| sort requests desc'].join('\n'),
   },
   rejected: {
     name: 'events-rejected-by-source',
-    logGroups: ['ingest'],
+    logGroups: [...INGEST_LOG_GROUPS],
     query: [
       "filter (message = 'events enqueued' and rejected > 0) or message = 'body quarantined'",
       '| fields coalesce(rejected, 1) as events, coalesce(`rejectedReasons.0`, reason) as firstReason',
@@ -33,7 +41,7 @@ export const QUERIES: Record<'refused' | 'rejected' | 'requestPath' | 'problems'
   },
   requestPath: {
     name: 'request-path',
-    logGroups: ['api', 'ingest', 'worker'],
+    logGroups: ['api', ...INGEST_LOG_GROUPS, 'worker'],
     query: [
       'fields @timestamp, @log, message, routeKey, status, reason, accepted, rejected, failedMessages',
       "| filter @message like 'REPLACE-WITH-THE-REQUEST-ID'",
@@ -42,7 +50,7 @@ export const QUERIES: Record<'refused' | 'rejected' | 'requestPath' | 'problems'
   },
   problems: {
     name: 'errors-and-warnings',
-    logGroups: ['ingest', 'worker'],
+    logGroups: [...INGEST_LOG_GROUPS, 'worker'],
     query: [
       "filter level in ['WARN', 'ERROR'] or failedMessages > 0 or @message like /Task timed out|Runtime\\./",
       '| fields coalesce(message, @message) as what',

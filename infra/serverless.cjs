@@ -16,5 +16,6 @@ module.exports = {
   resources: entry.resources,
   outputs: entry.outputs,
   ingestEvents: entry.ingestEvents,
+  webhookEvents: entry.webhookEvents,
   metricsNamespace: entry.metricsNamespace,
 };

@@ -50,7 +50,7 @@ function variablesSet(): Set<string> {
   const set = new Set<string>();
   const lines = serverless.split('\n');
   lines.forEach((line, index) => {
-    const block = /^( *)environment:\s*$/.exec(line);
+    const block = /^( *)environment:(?: &\w+)?\s*$/.exec(line); // `&name`: a YAML anchor other functions reuse
     if (!block) return;
     const indent = (block[1] ?? '').length;
     for (const next of lines.slice(index + 1)) {
