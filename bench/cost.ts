@@ -5,22 +5,17 @@
  * Assumptions, each visible here: full worker batches (DEPLOYMENT.workerBatchSize messages per
  * invocation, gathered by receives of 10 and deleted 10 at a time, as under steady traffic); a receive is billed per 64 KB chunk of
  * the messages it returns; Lambda duration is billed as it is in AWS: the handler's measured CPU at
- * the deployed memory's share of a vCPU plus the wait for SQS and DynamoDB at the latencies of the
+ * its function's memory's share of a vCPU (bench/prices.ts: the worker's, and for the ingest that of
+ * the function the shape's route goes to, `ingestMemoryMbOf`) plus the wait for SQS and DynamoDB at the latencies of the
  * capacity model (bench/capacity.ts, `LAMBDA_DURATION_MODEL`), rounded up to the billing step; the
  * idle long polls of the trigger are a fixed monthly cost, not
  * a cost per event, and are left out.
  */
-import {
-  DYNAMODB_LATENCY_MS,
-  ingestRequestSeconds,
-  LAMBDA_CPU_SHARE,
-  SDK_SOCKETS,
-  SQS_LATENCY_MS,
-  workerInvocationSeconds,
-} from './capacity';
+import { cpuShareOf, DYNAMODB_LATENCY_MS, ingestRequestSeconds, SDK_SOCKETS, SQS_LATENCY_MS, workerInvocationSeconds } from './capacity';
 import type { IngestMeasurement, WorkerMeasurement } from './in-process';
 import type { NaiveMeasurement } from './naive';
-import { DEPLOYMENT, PRICES } from './prices';
+import { DEPLOYMENT, ingestMemoryMbOf, PRICES } from './prices';
+import type { ShapeId } from './shapes';
 
 export interface CostLine {
   /** AWS requests per 1000 events. */
@@ -68,7 +63,9 @@ export interface ProfileCost {
   dollars: number;
 }
 
-const GB = DEPLOYMENT.memoryMb / 1024;
+/** GB of the worker, and of the ingest function a shape's requests go to. */
+const WORKER_GB = DEPLOYMENT.workerMemoryMb / 1024;
+const ingestGb = (shape: ShapeId) => ingestMemoryMbOf(shape) / 1024;
 const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / PRICES.sqsChunkBytes));
 const billedSeconds = (us: number) => (Math.ceil(us / 1000 / PRICES.lambdaBillingStepMs) * PRICES.lambdaBillingStepMs) / 1000;
 const dynamoReads = (ingest: IngestMeasurement) =>
@@ -81,23 +78,29 @@ export function billedGbSecondsPerEvent(
   workerDynamoRequestsPer1000Events = worker.dynamoRequestsPer1000Events,
 ): number {
   const sendsPerRequest = ingest.sendPayloads.length / ingest.requestsInPass;
-  const ingestSeconds = ingestRequestSeconds(ingest.cpuUsPerRequest, sendsPerRequest, dynamoReads(ingest));
+  const ingestSeconds = ingestRequestSeconds(ingest.cpuUsPerRequest, sendsPerRequest, dynamoReads(ingest), ingestMemoryMbOf(ingest.shape));
   const workerSeconds = workerInvocationSeconds(worker, workerDynamoRequestsPer1000Events);
   return (
-    (billedSeconds(ingestSeconds * 1e6) * GB) / ingest.eventsPerRequest +
-    (billedSeconds(workerSeconds * 1e6) * GB) / worker.eventsPerInvocation
+    (billedSeconds(ingestSeconds * 1e6) * ingestGb(ingest.shape)) / ingest.eventsPerRequest +
+    (billedSeconds(workerSeconds * 1e6) * WORKER_GB) / worker.eventsPerInvocation
   );
 }
 
-/** The naive design's billed GB-seconds per event: a SendMessage per event in parallel, a PutItem per event in parallel. */
-function naiveBilledGbSecondsPerEvent(naive: NaiveMeasurement, eventsPerRequest: number): number {
+/**
+ * The naive design's billed GB-seconds per event: a SendMessage per event in parallel, a PutItem per
+ * event in parallel; its ingest at the same memory as ours for the shape, its worker as ours.
+ */
+function naiveBilledGbSecondsPerEvent(naive: NaiveMeasurement, eventsPerRequest: number, shape: ShapeId): number {
   const ingestSeconds =
-    (naive.ingestCpuUsPerEvent * eventsPerRequest) / 1e6 / LAMBDA_CPU_SHARE +
+    (naive.ingestCpuUsPerEvent * eventsPerRequest) / 1e6 / cpuShareOf(ingestMemoryMbOf(shape)) +
     (Math.ceil(eventsPerRequest / SDK_SOCKETS) * SQS_LATENCY_MS) / 1000;
   const workerSeconds =
-    (naive.workerCpuUsPerEvent * naive.workerBatch) / 1e6 / LAMBDA_CPU_SHARE +
+    (naive.workerCpuUsPerEvent * naive.workerBatch) / 1e6 / cpuShareOf(DEPLOYMENT.workerMemoryMb) +
     (Math.ceil(naive.workerBatch / SDK_SOCKETS) * DYNAMODB_LATENCY_MS) / 1000;
-  return (billedSeconds(ingestSeconds * 1e6) * GB) / eventsPerRequest + (billedSeconds(workerSeconds * 1e6) * GB) / naive.workerBatch;
+  return (
+    (billedSeconds(ingestSeconds * 1e6) * ingestGb(shape)) / eventsPerRequest +
+    (billedSeconds(workerSeconds * 1e6) * WORKER_GB) / naive.workerBatch
+  );
 }
 
 function line(perEvent: { api: number; invocations: number; gbSeconds: number; sqs: number; wru: number; rru?: number }): CostLine {
@@ -136,8 +139,8 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
   const sqsPerEvent = (sends + receives + deletes) / (ingest.requestsInPass * events);
 
   const workerInvocationsPerEvent = 1 / worker.eventsPerInvocation;
-  const ingestGbSeconds = perRequest(billedSeconds(ingest.wallUsPerRequest) * GB);
-  const workerGbSeconds = workerInvocationsPerEvent * billedSeconds(worker.wallUsPerInvocation) * GB;
+  const ingestGbSeconds = perRequest(billedSeconds(ingest.wallUsPerRequest) * ingestGb(ingest.shape));
+  const workerGbSeconds = workerInvocationsPerEvent * billedSeconds(worker.wallUsPerInvocation) * WORKER_GB;
 
   const profiles = profileCost(worker);
   const billed = billedGbSecondsPerEvent(ingest, worker);
@@ -159,7 +162,7 @@ export function shapeCost(ingest: IngestMeasurement, worker: WorkerMeasurement, 
   const naive = line({
     api: perRequest(apiUnits),
     invocations: perRequest(1) + 1 / naiveBatch,
-    gbSeconds: measuredNaive ? naiveBilledGbSecondsPerEvent(measuredNaive, events) : billed,
+    gbSeconds: measuredNaive ? naiveBilledGbSecondsPerEvent(measuredNaive, events, ingest.shape) : billed,
     sqs: 1 + 2 / naiveBatch,
     wru: worker.wruPerEvent,
   });

@@ -3,7 +3,9 @@
  * makes, loaded in a fresh `node` process per case and called with API Gateway v2 events as Lambda
  * calls it, against the emulators (DynamoDB Local and the SQS emulator, local/emulators.ts, in this
  * process). Each case runs twice: with V8's own heap limits, and with the limits Lambda's Node.js
- * runtime sets for the function's memory (`lambdaNodeFlags`); `caseFailures` says when a case
+ * runtime sets for the function's memory (`lambdaNodeFlags`): the memory of the function the
+ * case's route goes to (`caseMemoryMb`: Webhooks arrays on `webhooks`, the rest on `ingest`, as
+ * serverless.yml deploys them), or `--memory` for every case. `caseFailures` says when a case
  * fails, and the run exits 1 if one does. Not part of `npm run bench`; docs/operations.md (function
  * memory) has the figures and the choice they support.
  *
@@ -22,6 +24,14 @@ import type { loadConfig } from '../lib/shared/config';
 import { apiGatewayEvent, makeEvents, type BenchEvent } from './fixtures';
 import { DEPLOYMENT } from './prices';
 
+/** The function a case's requests go to (infra/routes.ts): the Webhooks route to `webhooks`, every other route to `ingest`. */
+export type IngestFunction = 'ingest' | 'webhooks';
+
+/** The memory a case runs at: `forced` (`--memory`) when given, else that of its function as deployed (bench/prices.ts). */
+export function caseMemoryMb(fn: IngestFunction, forced?: number): number {
+  return forced ?? (fn === 'webhooks' ? DEPLOYMENT.webhooksMemoryMb : DEPLOYMENT.ingestMemoryMb);
+}
+
 /**
  * The V8 flags Lambda's Node.js runtime starts `node` with for a function of `memoryMb` (its
  * bootstrap script, /var/runtime/bootstrap, unless NODE_OPTIONS sets either): a tenth of the memory
@@ -35,6 +45,8 @@ export function lambdaNodeFlags(memoryMb: number): string[] {
 /** What one case measured in its process. */
 export interface CaseResult {
   name: string;
+  /** The function memory the case ran at (`caseMemoryMb`), whose Lambda flags it ran with and whose bounds hold it. */
+  memoryMb: number;
   /** `v8 defaults` or the Lambda flags it ran with. */
   flags: string;
   /** Whether it ran with Lambda's flags (`lambdaNodeFlags`); only those runs are held to the memory bounds. */
@@ -136,6 +148,7 @@ let early;
 
 interface Case {
   name: string;
+  fn: IngestFunction;
   /** Absent for the idle case: the bundle is loaded and nothing is sent. */
   event?: ReturnType<typeof apiGatewayEvent>;
   requestBytes: number;
@@ -184,6 +197,7 @@ const SITE_EVENT_BYTES = 1100;
 function cases(limits: ReturnType<typeof loadConfig>['limits'], sourceId: string, authorization: string, steady: number): Case[] {
   const make = (name: string, routePath: string, body: string, events: number, repeat = 1, headers: Record<string, string> = {}): Case => ({
     name,
+    fn: routePath.startsWith('/webhook/') ? 'webhooks' : 'ingest',
     event: apiGatewayEvent({ path: routePath, body, headers: { authorization, ...headers }, requestId: name }),
     requestBytes: Buffer.byteLength(body),
     events,
@@ -200,7 +214,7 @@ function cases(limits: ReturnType<typeof loadConfig>['limits'], sourceId: string
   const webhookPath = `/webhook/${sourceId}`;
   const gzipCase = make('Webhooks array, largest, gzip', webhookPath, '', limits.maxWebhookEvents, 1, { 'content-encoding': 'gzip' });
   return [
-    { name: 'idle after load', requestBytes: 0, events: 0, repeat: 0 },
+    { name: 'idle after load', fn: 'ingest', requestBytes: 0, events: 0, repeat: 0 },
     make('single event, /v1/track', '/v1/track', single, 1),
     make('/v1/batch, largest by bytes', '/v1/batch', batchOfBytes, batchEvents),
     make('/v1/batch, largest by events', '/v1/batch', batchOfEvents, limits.maxBatchEvents),
@@ -220,7 +234,8 @@ function option(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const memoryMb = Number(option('memory') ?? DEPLOYMENT.memoryMb);
+  const forced = option('memory');
+  const memoryOf = (fn: IngestFunction) => caseMemoryMb(fn, forced === undefined ? undefined : Number(forced));
   const nodeBinary = option('node') ?? process.env.BENCH_NODE ?? process.execPath;
   const steady = Number(option('steady') ?? 200);
   useLocalCredentials();
@@ -228,7 +243,8 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'ingest-memory-'));
   const nodeVersion = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(
-    `ingest bundle memory: ${nodeBinary} (${nodeVersion}), function memory ${memoryMb} MB, Lambda flags ${lambdaNodeFlags(memoryMb).join(' ')}`,
+    `ingest bundle memory: ${nodeBinary} (${nodeVersion}), function memory: ingest ${memoryOf('ingest')} MB (Lambda flags ${lambdaNodeFlags(memoryOf('ingest')).join(' ')}), ` +
+      `webhooks ${memoryOf('webhooks')} MB (${lambdaNodeFlags(memoryOf('webhooks')).join(' ')})`,
   );
   await buildFunction('ingest', path.join(work, 'ingest'));
   const emulators = await startEmulators({ dynamodbPort: await freePort(), sqsPort: 0, dataDir: null });
@@ -251,12 +267,12 @@ async function main(): Promise<void> {
       PATH: process.env.PATH ?? '',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
       FUNCTION_TIMEOUT_SECONDS: '10',
       LOG_LEVEL: 'INFO',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     for (const c of cases(pipeline.config.limits, sourceId, authorization, steady)) {
+      const memoryMb = memoryOf(c.fn);
       const eventsFile = path.join(work, 'event.json');
       if (c.event) writeFileSync(eventsFile, JSON.stringify(c.event));
       for (const flags of [[], lambdaNodeFlags(memoryMb)]) {
@@ -264,6 +280,7 @@ async function main(): Promise<void> {
         rmSync(out, { force: true });
         const child = await run(nodeBinary, ['--expose-gc', '--enable-source-maps', ...flags, '-e', CHILD], {
           ...env,
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
           BENCH_BUNDLE: path.join(work, 'ingest', 'index.js'),
           BENCH_EVENTS: c.event ? eventsFile : '',
           BENCH_REPEAT: String(c.repeat),
@@ -272,6 +289,7 @@ async function main(): Promise<void> {
         });
         const base = {
           name: c.name,
+          memoryMb,
           flags: flags.length ? flags.join(' ') : 'v8 defaults',
           lambdaFlags: flags.length > 0,
           requestBytes: c.requestBytes,
@@ -292,7 +310,7 @@ async function main(): Promise<void> {
         }
         const result = { ...base, ...measured };
         results.push(result);
-        printRow(result, memoryMb);
+        printRow(result);
       }
     }
   } finally {
@@ -300,11 +318,11 @@ async function main(): Promise<void> {
     await emulators.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  const failed = results.filter((r) => caseFailures(r, memoryMb).length > 0);
+  const failed = results.filter((r) => caseFailures(r, r.memoryMb).length > 0);
   console.log(
     failed.length
-      ? `${failed.length} of ${results.length} cases failed at ${memoryMb} MB`
-      : `all ${results.length} cases passed at ${memoryMb} MB (largest peak RSS with Lambda's flags: ${Math.max(...results.filter((r) => r.lambdaFlags).map((r) => r.peakRssMb)).toFixed(1)} MB)`,
+      ? `${failed.length} of ${results.length} cases failed at their function's memory`
+      : `all ${results.length} cases passed at their function's memory (largest peak RSS with Lambda's flags: ${Math.max(...results.filter((r) => r.lambdaFlags).map((r) => r.peakRssMb)).toFixed(1)} MB)`,
   );
   if (failed.length) process.exitCode = 1;
 }
@@ -324,9 +342,10 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
 }
 
 let header = false;
-function printRow(r: CaseResult, memoryMb: number): void {
+function printRow(r: CaseResult): void {
   const columns = [
     'case',
+    'memory MB',
     'V8 flags',
     'request bytes',
     'events',
@@ -343,10 +362,11 @@ function printRow(r: CaseResult, memoryMb: number): void {
     console.log(`|${columns.map(() => '---').join('|')}|`);
     header = true;
   }
-  const failures = caseFailures(r, memoryMb);
+  const failures = caseFailures(r, r.memoryMb);
   const gc = r.heapAfterGcEarlyMb === undefined ? '' : `${r.heapAfterGcEarlyMb.toFixed(1)} -> ${(r.heapAfterGcEndMb ?? 0).toFixed(1)}`;
   const row = [
     r.name,
+    String(r.memoryMb),
     r.flags,
     r.requestBytes.toLocaleString('en-US'),
     r.events.toLocaleString('en-US'),

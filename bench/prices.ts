@@ -1,3 +1,5 @@
+import type { ShapeId } from './shapes';
+
 /**
  * AWS list prices the cost model uses: us-east-1, on-demand, first pricing tier, as published on
  * the AWS pricing pages in 2025 (DynamoDB on-demand after its November 2024 reduction), assumed
@@ -28,8 +30,20 @@ export const PRICES = {
 
 /** Deployment settings the cost model assumes (serverless.yml defaults). */
 export const DEPLOYMENT = {
-  /** provider.memorySize, MB, for both functions. */
-  memoryMb: 512,
+  /** provider.memorySize, MB: the worker's. */
+  workerMemoryMb: 512,
+  /** functions.ingest.memorySize, MB: the ingest bundle on every route but the Webhooks one (`single`, `batch`). */
+  ingestMemoryMb: 256,
+  /** functions.webhooks.memorySize, MB: the same bundle on the Webhooks route (`webhook`). */
+  webhooksMemoryMb: 512,
   /** The SQS trigger's batchSize: messages per worker invocation, and per receive and delete. */
   workerBatchSize: 100,
 } as const;
+
+/**
+ * The memory of the function a shape's requests go to (infra/routes.ts): Webhooks arrays to the
+ * `webhooks` function, single events and batches to `ingest`.
+ */
+export function ingestMemoryMbOf(shape: ShapeId): number {
+  return shape === 'webhook' ? DEPLOYMENT.webhooksMemoryMb : DEPLOYMENT.ingestMemoryMb;
+}

@@ -311,7 +311,7 @@ export function renderReport(result: BenchResult): string {
   parts.push('', ...targetLines(result).map((t) => `- ${t}`));
   parts.push(
     '',
-    `Prices: ${PRICES.region}, on-demand list prices assumed as of ${PRICES.assumedOn} (bench/prices.ts); Lambda arm64 at ${DEPLOYMENT.memoryMb} MB, ` +
+    `Prices: ${PRICES.region}, on-demand list prices assumed as of ${PRICES.assumedOn} (bench/prices.ts); Lambda arm64: ingest ${DEPLOYMENT.ingestMemoryMb} MB (single events, batches), webhooks ${DEPLOYMENT.webhooksMemoryMb} MB (Webhooks arrays), worker ${DEPLOYMENT.workerMemoryMb} MB, ` +
       `worker batches of ${DEPLOYMENT.workerBatchSize} messages. ${LAMBDA_DURATION_MODEL} (bench/capacity.ts). ` +
       `Medians of ${result.settings.rounds} rounds of ${result.settings.roundMs} ms; cold start: median of ${result.settings.coldStartRuns} processes.`,
   );
@@ -474,7 +474,7 @@ function capacityTables(result: BenchResult): string | undefined {
     '',
     table(['Steady traffic, 30 days', 'workers busy (concurrency)', 'cost: ours', 'cost: naive'], steadyRows),
     '',
-    `Capacity model (bench/capacity.ts): a worker invocation takes its measured CPU time scaled to ${DEPLOYMENT.memoryMb} MB of Lambda (1,769 MB = 1 vCPU), ` +
+    `Capacity model (bench/capacity.ts): a worker invocation takes its measured CPU time scaled to ${DEPLOYMENT.workerMemoryMb} MB of Lambda (1,769 MB = 1 vCPU), ` +
       `plus ${DYNAMODB_LATENCY_MS} ms per DynamoDB batch call, 4 in flight at once; the fresh-table bound is the busiest table (half the events) at a new on-demand table's initial throughput.`,
   ].join('\n');
 }

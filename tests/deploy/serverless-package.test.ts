@@ -10,6 +10,7 @@ import resourcesJson from '../../infra/resources.json';
 import { resourceName, type QueueDefinition, type TableDefinition } from '../../infra';
 import { gatewayRouteKeys } from '../../infra/routes';
 import { ROUTE_TABLE } from '../../lib/ingest/routes';
+import { WEBHOOK_METHODS, WEBHOOK_ROUTE } from '../../lib/ingest/webhook';
 import { loadConfig } from '../../lib/shared/config';
 import { COUNT_METRICS, LATENCY_METRIC } from '../../lib/shared/metrics';
 import { PROFILE_WORKER_ACTIONS } from '../../lib/tables/profiles';
@@ -133,7 +134,9 @@ function resolvedAtDeploy(variables: Record<string, unknown>): Record<string, st
 describe('serverless package --stage test', () => {
   it('writes a zip per function, without network or credentials', () => {
     // Assess
-    expect(artifacts).toEqual(expect.arrayContaining(['cloudformation-template-update-stack.json', 'ingest.zip', 'worker.zip']));
+    expect(artifacts).toEqual(
+      expect.arrayContaining(['cloudformation-template-update-stack.json', 'ingest.zip', 'webhooks.zip', 'worker.zip']),
+    );
     // The real esbuild bundles (with the AWS SDK inside), not placeholders: well over 100 KB zipped.
     expect(sizes['ingest.zip']).toBeGreaterThan(100 * 1024);
     expect(sizes['worker.zip']).toBeGreaterThan(100 * 1024);
@@ -144,6 +147,8 @@ describe('serverless package --stage test', () => {
       expect.arrayContaining(['dist/ingest/index.js', 'dist/ingest/plan-compiler.js', 'dist/ingest/privacy-engine.js']),
     );
     expect(zipEntries['worker.zip']).not.toContain('dist/worker/plan-compiler.js');
+    // The webhooks function runs the same bundle.
+    expect([...(zipEntries['webhooks.zip'] ?? [])].sort()).toEqual([...(zipEntries['ingest.zip'] ?? [])].sort());
   });
 
   describe('HTTP API', () => {
@@ -159,19 +164,27 @@ describe('serverless package --stage test', () => {
       expect([...routeKeys].sort()).toEqual([...expected].sort());
     });
 
-    it('sends every route to the ingest function with payload format 2.0', () => {
+    it('sends every method of the Webhooks route and its preflight to the webhooks function, every other route to ingest, with payload format 2.0', () => {
+      // Prepare
+      const webhookKeys = [...WEBHOOK_METHODS, 'OPTIONS'].map((method) => `${method} ${WEBHOOK_ROUTE}/{sourceId}`);
+      const byFunction: Record<string, string[]> = {};
+
+      // Act
       for (const [, route] of ofType('AWS::ApiGatewayV2::Route')) {
-        // Prepare
         const target = route.Properties.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
         const integration = resource(target['Fn::Join'][1][1].Ref);
-
-        // Assess
-        expect(integration.Properties).toMatchObject({
-          IntegrationType: 'AWS_PROXY',
-          PayloadFormatVersion: '2.0',
-          IntegrationUri: getAtt('IngestLambdaFunction'),
-        });
+        expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+        const fn = (integration.Properties.IntegrationUri as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        (byFunction[fn] ??= []).push(String(route.Properties.RouteKey));
       }
+
+      // Assess
+      expect(Object.keys(byFunction).sort()).toEqual(['IngestLambdaFunction', 'WebhooksLambdaFunction']);
+      expect([...(byFunction.WebhooksLambdaFunction ?? [])].sort()).toEqual([...webhookKeys].sort());
+      expect(byFunction.IngestLambdaFunction).toEqual(
+        expect.arrayContaining(['$default', 'POST /segment', 'POST /v1/batch', 'POST /v1/{type}']),
+      );
+      expect(byFunction.IngestLambdaFunction?.filter((key) => key.includes(WEBHOOK_ROUTE))).toEqual([]);
     });
 
     it("leaves API Gateway's own CORS off, so the function answers preflights with its headers", () => {
@@ -209,6 +222,28 @@ describe('serverless package --stage test', () => {
       });
       expect(fn.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
       expect(resource(`${pascal(name)}LogGroup`).Properties.RetentionInDays).toBe(14);
+    });
+
+    it('runs the webhooks function on the ingest bundle with the same role, timeout and environment, at 512 MB; ingest at 256 MB', () => {
+      // Act
+      const ingest = resource('IngestLambdaFunction').Properties;
+      const webhooks = resource('WebhooksLambdaFunction').Properties;
+
+      // Assess
+      expect(ingest.MemorySize).toBe(256);
+      expect(webhooks.MemorySize).toBe(512);
+      expect(webhooks).toMatchObject({
+        FunctionName: `segment-ingest-${STAGE}-webhooks`,
+        Handler: 'dist/ingest/index.handler',
+        Architectures: ['arm64'],
+        Runtime: ingest.Runtime,
+        Role: getAtt('IngestRole'),
+        Timeout: ingest.Timeout,
+        Environment: ingest.Environment,
+      });
+      expect(ingest.Role).toEqual(getAtt('IngestRole'));
+      expect(resource('WorkerLambdaFunction').Properties.MemorySize).toBe(512);
+      expect(resource('WebhooksLogGroup').Properties.RetentionInDays).toBe(14);
     });
 
     it("triggers the lake function from the six event tables' streams and its compaction from a schedule", () => {
@@ -365,7 +400,7 @@ describe('serverless package --stage test', () => {
       expect(roleOf('ingest')).not.toBe(roleOf('worker'));
     });
 
-    it('lets ingest only enqueue, check the queue, read keys and sources, and write its own log', () => {
+    it('lets ingest (and webhooks, which shares its role) only enqueue, check the queue, read keys and sources, and write their own logs', () => {
       // Act
       const role = roleOf('ingest');
       const actions = statementsOf(role).flatMap(actionsOf);
@@ -382,7 +417,8 @@ describe('serverless package --stage test', () => {
       // The deep health check asks the queue for an attribute; nothing else.
       expect(resourcesFor(role, 'sqs:GetQueueAttributes')).toEqual([getAtt('EventsQueue')]);
       expect(resourcesFor(role, 'dynamodb:GetItem')).toEqual([getAtt('KeysTable'), getAtt('SourcesTable')]);
-      expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('IngestLogGroup')]);
+      expect(resourcesFor(role, 'logs:PutLogEvents')).toEqual([getAtt('IngestLogGroup'), getAtt('WebhooksLogGroup')]);
+      expect(roleOf('webhooks')).toBe(role);
     });
 
     it('lets the worker consume the events queue, store and erase events, and write its own log', () => {
@@ -495,10 +531,22 @@ describe('serverless package --stage test', () => {
           ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: getAtt('DeadLetterQueue', 'QueueName') }]],
           ['AWS/SQS', 'ApproximateAgeOfOldestMessage', [{ Name: 'QueueName', Value: getAtt('EventsQueue', 'QueueName') }]],
           ['AWS/ApiGateway', '5xx', [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]],
-          ['AWS/Lambda', 'Errors', [{ Name: 'FunctionName', Value: { Ref: 'IngestLambdaFunction' } }]],
-          ['AWS/Lambda', 'Errors', [{ Name: 'FunctionName', Value: { Ref: 'WorkerLambdaFunction' } }]],
-          ['AWS/Lambda', 'Throttles', [{ Name: 'FunctionName', Value: { Ref: 'WorkerLambdaFunction' } }]],
         ]),
+      );
+    });
+
+    it('alarms on errors and throttles of each function on either side of the queue', () => {
+      // Act
+      const lambdaAlarms = ofType('AWS::CloudWatch::Alarm')
+        .map(([, alarm]) => alarm.Properties)
+        .filter((alarm) => alarm.Namespace === 'AWS/Lambda')
+        .map((alarm) => `${(alarm.Dimensions as Array<{ Value: { Ref: string } }>)[0]?.Value.Ref} ${String(alarm.MetricName)}`);
+
+      // Assess
+      expect(lambdaAlarms.sort()).toEqual(
+        ['IngestLambdaFunction', 'WebhooksLambdaFunction', 'WorkerLambdaFunction']
+          .flatMap((fn) => [`${fn} Errors`, `${fn} Throttles`])
+          .sort(),
       );
     });
 
@@ -519,10 +567,12 @@ describe('serverless package --stage test', () => {
           'HttpApi',
           'AWS::Region',
           'IngestLambdaFunction',
+          'WebhooksLambdaFunction',
           'WorkerLambdaFunction',
           'EventsQueue',
           'DeadLetterQueue',
           'IngestLogGroup',
+          'WebhooksLogGroup',
         ]),
       );
       expect(body).toContain('Namespace=\\"SegmentIngest\\"');
@@ -561,7 +611,7 @@ describe('serverless package --stage test', () => {
       expect(expected.filter((pair) => !drawn.has(pair))).toEqual([]);
     });
 
-    it("alarms on the service's own metrics per function, with the dimensions the functions write", () => {
+    it("alarms on the service's own metrics per function, with the dimensions the functions write (webhooks meters as ingest)", () => {
       // Act
       const custom = ofType('AWS::CloudWatch::Alarm')
         .map(([id, alarm]) => [id, alarm.Properties] as const)
@@ -591,7 +641,7 @@ describe('serverless package --stage test', () => {
       );
 
       // Assess
-      expect(names.length).toBeGreaterThanOrEqual(11);
+      expect(names.length).toBeGreaterThanOrEqual(13);
       expect(names.filter((name) => !operations.includes(`### \`${name}\``))).toEqual([]);
     });
 
@@ -619,6 +669,7 @@ describe('serverless package --stage test', () => {
       expect((path_?.LogGroupNames as Array<{ Ref: string }>).map((group) => group.Ref).sort()).toEqual([
         'HttpApiLogGroup',
         'IngestLogGroup',
+        'WebhooksLogGroup',
         'WorkerLogGroup',
       ]);
     });

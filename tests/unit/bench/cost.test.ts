@@ -4,6 +4,8 @@
 import { dynamoItemBytes, eventItemBytes } from '../../../bench/fake-aws';
 import { shapeCost, siteDayCost } from '../../../bench/cost';
 import type { IngestMeasurement, WorkerMeasurement } from '../../../bench/in-process';
+import type { NaiveMeasurement } from '../../../bench/naive';
+import { DEPLOYMENT, ingestMemoryMbOf } from '../../../bench/prices';
 
 describe('dynamoItemBytes', () => {
   it('counts names and values as DynamoDB bills them', () => {
@@ -79,8 +81,8 @@ describe('shapeCost', () => {
     expect(cost.ours.dollars.api).toBeCloseTo(1.0);
     expect(cost.ours.dollars.sqs).toBeCloseTo(0.48);
     expect(cost.ours.dollars.dynamodb).toBeCloseTo(0.625);
-    // Each invocation is billed at least 1 ms at 0.5 GB: 1.1 million x 0.0005 GB-s.
-    expect(cost.gbSeconds).toBeCloseTo(550);
+    // Each invocation is billed at least 1 ms: a million ingest requests at 0.25 GB, 100,000 worker invocations at 0.5 GB.
+    expect(cost.gbSeconds).toBeCloseTo(250 + 50);
     expect(cost.floor.dollars.total).toBeCloseTo(1.0 + 0.2 + 0.625);
   });
 
@@ -111,15 +113,48 @@ describe('shapeCost', () => {
     expect(cost.ours.sqsRequests).toBeCloseTo(13 + 4 + 16 + 1);
   });
 
-  it('bills Lambda duration as CPU at 512 MB plus the wait for SQS and DynamoDB (bench/capacity.ts)', () => {
+  it('deploys single events and batches on the 256 MB ingest function, Webhooks arrays and the worker at 512 MB', () => {
+    expect([ingestMemoryMbOf('single'), ingestMemoryMbOf('batch'), ingestMemoryMbOf('webhook')]).toEqual([256, 256, 512]);
+    expect(DEPLOYMENT.workerMemoryMb).toBe(512);
+  });
+
+  it("bills a single event's Lambda duration as CPU at the ingest function's 256 MB plus the wait for SQS and DynamoDB (bench/capacity.ts)", () => {
     const cost = shapeCost(ingest({}), worker({}));
 
-    // Ingest: 150 µs of CPU at 512/1769 of a vCPU (0.52 ms) + one SQS round trip (15 ms) = 16 ms billed.
-    // Worker: 10 events x 30 µs at 512/1769 (1.04 ms) + one DynamoDB call, 4 in flight (2.5 ms) = 4 ms, for 10 events.
-    expect(cost.billedGbSeconds).toBeCloseTo((0.016 * 0.5 + (0.004 * 0.5) / 10) * 1e6);
-    expect(cost.ours.dollars.lambda).toBeCloseTo(1.1 * 0.2 + (0.016 * 0.5 + 0.0002) * 1e6 * 0.0000133334, 6);
+    // Ingest: 150 µs of CPU at 256/1769 of a vCPU (1.04 ms) + one SQS round trip (15 ms) = 17 ms billed, at 0.25 GB.
+    // Worker: 10 events x 30 µs at 512/1769 (1.04 ms) + one DynamoDB call, 4 in flight (2.5 ms) = 4 ms, at 0.5 GB, for 10 events.
+    expect(cost.billedGbSeconds).toBeCloseTo((0.017 * 0.25 + (0.004 * 0.5) / 10) * 1e6);
+    expect(cost.ours.dollars.lambda).toBeCloseTo(1.1 * 0.2 + (0.017 * 0.25 + 0.0002) * 1e6 * 0.0000133334, 6);
     // The handler time alone stays beside, as information.
-    expect(cost.gbSeconds).toBeCloseTo(550);
+    expect(cost.gbSeconds).toBeCloseTo(300);
+  });
+
+  it("bills a Webhooks request at the webhooks function's 512 MB", () => {
+    const cost = shapeCost(ingest({ shape: 'webhook' }), worker({ shape: 'webhook' }));
+
+    // Ingest: 150 µs of CPU at 512/1769 of a vCPU (0.52 ms) + one SQS round trip (15 ms) = 16 ms billed, at 0.5 GB.
+    expect(cost.billedGbSeconds).toBeCloseTo((0.016 * 0.5 + (0.004 * 0.5) / 10) * 1e6);
+    expect(cost.gbSeconds).toBeCloseTo(500 + 50);
+  });
+
+  it("bills the naive design's ingest at the same memory as ours for the shape", () => {
+    const naive: NaiveMeasurement = {
+      shape: 'single',
+      ingestCpuUsPerEvent: 150,
+      workerCpuUsPerEvent: 30,
+      ingestWallUsPerRequest: 150,
+      workerWallUsPerInvocation: 300,
+      workerBatch: 10,
+    };
+
+    const single = shapeCost(ingest({}), worker({}), naive);
+    const webhook = shapeCost(ingest({ shape: 'webhook' }), worker({ shape: 'webhook' }), { ...naive, shape: 'webhook' });
+
+    // Worker: 10 x 30 µs at 512/1769 (1.04 ms) + 10 PutItems in parallel (10 ms) = 12 ms at 0.5 GB, for 10 events.
+    // Ingest: as ours, 17 ms at 0.25 GB (single), 16 ms at 0.5 GB (webhook).
+    const lambda = (ingestGbSeconds: number) => 1.1 * 0.2 + (ingestGbSeconds + (0.012 * 0.5) / 10) * 1e6 * 0.0000133334;
+    expect(single.naive.dollars.lambda).toBeCloseTo(lambda(0.017 * 0.25), 6);
+    expect(webhook.naive.dollars.lambda).toBeCloseTo(lambda(0.016 * 0.5), 6);
   });
 
   it("prices the site day with its own DynamoDB units and its events' floor", () => {

@@ -3,13 +3,22 @@
  * Lambda's runtime would, the requests it fills to the limits, and when a case fails. The memory
  * figures themselves are the bench's output, not asserted here.
  */
-import { caseFailures, eventsFilling, HEAP_GROWTH_MB, lambdaNodeFlags, type CaseResult } from '../../../bench/ingest-memory';
+import { caseFailures, caseMemoryMb, eventsFilling, HEAP_GROWTH_MB, lambdaNodeFlags, type CaseResult } from '../../../bench/ingest-memory';
 
 describe('lambdaNodeFlags', () => {
   it("gives V8 the limits Lambda's Node.js bootstrap sets: a tenth for the young generation, half of it a semi-space, the rest old space", () => {
     expect(lambdaNodeFlags(256)).toEqual(['--max-semi-space-size=12', '--max-old-space-size=231']);
     expect(lambdaNodeFlags(512)).toEqual(['--max-semi-space-size=25', '--max-old-space-size=461']);
     expect(lambdaNodeFlags(1769)).toEqual(['--max-semi-space-size=88', '--max-old-space-size=1593']);
+  });
+});
+
+describe('caseMemoryMb', () => {
+  it('runs a case at the memory of the function its route goes to, unless --memory sets one for all', () => {
+    expect(caseMemoryMb('ingest')).toBe(256);
+    expect(caseMemoryMb('webhooks')).toBe(512);
+    expect(caseMemoryMb('webhooks', 256)).toBe(256);
+    expect(caseMemoryMb('ingest', 1024)).toBe(1024);
   });
 });
 
@@ -35,6 +44,7 @@ describe('eventsFilling', () => {
 describe('caseFailures', () => {
   const result = (overrides: Partial<CaseResult>): CaseResult => ({
     name: 'case',
+    memoryMb: 256,
     flags: '--max-semi-space-size=12 --max-old-space-size=231',
     lambdaFlags: true,
     requestBytes: 1,
