@@ -20,7 +20,7 @@
  * - Costs are this run's dollars per million events for the shape a replay or traffic arrives in.
  */
 import type { WorkerMeasurement } from './in-process';
-import { DEPLOYMENT, ingestMemoryMbOf } from './prices';
+import { DEPLOYMENT } from './prices';
 
 export const DYNAMODB_LATENCY_MS = 10;
 /**
@@ -84,9 +84,7 @@ export function ingestRequestSeconds(
 
 /** The Lambda-duration assumptions, in words, for the report and docs/performance.md. */
 export const LAMBDA_DURATION_MODEL =
-  `Lambda duration is billed as the handler's measured CPU at its function's memory's share of a vCPU (1,769 MB = 1 vCPU): ` +
-  `single events and batches on the ingest function (${ingestMemoryMbOf('single')} MB), Webhooks arrays on the webhooks function ` +
-  `(${ingestMemoryMbOf('webhook')} MB), the worker at ${DEPLOYMENT.workerMemoryMb} MB; ` +
+  `Lambda duration is billed as the handler's measured CPU at its function's memory's share of a vCPU (1,769 MB = 1 vCPU) ` +
   `plus the wait for AWS: each ingest request one SQS round trip of ${SQS_LATENCY_MS} ms (its SendMessageBatch calls go in parallel, ` +
   `${SDK_SOCKETS} at a time) and ${DYNAMODB_LATENCY_MS} ms per DynamoDB read it makes (key and source, cached per instance); ` +
   `each worker invocation ${DYNAMODB_LATENCY_MS} ms per DynamoDB call, ${WRITE_CONCURRENCY} in flight at once; rounded up to Lambda's 1 ms step`;

@@ -78,10 +78,13 @@ For each shape:
    prices in \`bench/prices.ts\` (us-east-1, on-demand, with the date assumed), beside the floor (the
    API request, one invocation per HTTP request, one write unit per KB of event) and a naive design
    (one SQS message and one PutItem per event). **Lambda is billed as AWS bills it**: the handler's
-   measured CPU at the deployed memory's share of a vCPU (512 of 1,769 MB) plus the wait for AWS at
+   measured CPU at its function's memory's share of a vCPU (of 1,769 MB: single events and batches on
+   the ingest function, 256 MB; Webhooks arrays on the webhooks function, 512 MB; the worker, 512 MB;
+   \`bench/prices.ts\`) plus the wait for AWS at
    the capacity model's latencies (\`bench/capacity.ts\`): one SQS round trip of 15 ms per ingest
    request (its SendMessageBatch calls go in parallel) and 10 ms per DynamoDB read it makes; 10 ms
-   per DynamoDB call of a worker invocation, 4 in flight at once; the naive design alike. The handler
+   per DynamoDB call of a worker invocation, 4 in flight at once; the naive design alike, at the same
+   memory. The handler
    time alone is shown beside, as information.
 5. **Cold start**: each bundle's size and the time a fresh \`node\` takes to load it and build its
    dependencies, beside an empty handler and a bundle of only the SDK clients that function uses

@@ -42,7 +42,14 @@ export interface BenchResult {
   startedAt: string;
   command: string;
   machine: { node: string; cpus: number; cpuModel: string; loadAtStart: number[]; loadAtEnd: number[] };
-  settings: { rounds: number; roundMs: number; coldStartRuns: number; e2eSeconds: number };
+  settings: {
+    rounds: number;
+    roundMs: number;
+    coldStartRuns: number;
+    e2eSeconds: number;
+    /** The function memory the run priced Lambda at (bench/prices.ts); absent in runs before the webhooks function, all at 512 MB. */
+    memoryMb?: { ingest: number; webhooks: number; worker: number };
+  };
   shapes: Partial<
     Record<
       ShapeId,
@@ -311,11 +318,19 @@ export function renderReport(result: BenchResult): string {
   parts.push('', ...targetLines(result).map((t) => `- ${t}`));
   parts.push(
     '',
-    `Prices: ${PRICES.region}, on-demand list prices assumed as of ${PRICES.assumedOn} (bench/prices.ts); Lambda arm64: ingest ${DEPLOYMENT.ingestMemoryMb} MB (single events, batches), webhooks ${DEPLOYMENT.webhooksMemoryMb} MB (Webhooks arrays), worker ${DEPLOYMENT.workerMemoryMb} MB, ` +
+    `Prices: ${PRICES.region}, on-demand list prices assumed as of ${PRICES.assumedOn} (bench/prices.ts); ${lambdaMemoryText(result)}, ` +
       `worker batches of ${DEPLOYMENT.workerBatchSize} messages. ${LAMBDA_DURATION_MODEL} (bench/capacity.ts). ` +
       `Medians of ${result.settings.rounds} rounds of ${result.settings.roundMs} ms; cold start: median of ${result.settings.coldStartRuns} processes.`,
   );
   return parts.join('\n');
+}
+
+/** The Lambda memory the run's dollars were priced at: per function since the webhooks function, 512 MB for all before. */
+export function lambdaMemoryText(result: BenchResult): string {
+  const memory = result.settings.memoryMb;
+  return memory
+    ? `Lambda arm64: ingest ${memory.ingest} MB (single events, batches), webhooks ${memory.webhooks} MB (Webhooks arrays), worker ${memory.worker} MB`
+    : 'Lambda arm64 at 512 MB for every function (this run predates the 256 MB ingest function)';
 }
 
 /**

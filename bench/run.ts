@@ -20,6 +20,7 @@ import type { NaiveMeasurement } from './naive';
 import { writePerformancePage } from './performance-page';
 import { renderReport, type BenchResult } from './report';
 import type { PrivacyRatio } from './privacy-ratio';
+import { DEPLOYMENT } from './prices';
 import { SHAPES, type ShapeId } from './shapes';
 import { SITE_DAY, SITE_DAY_QUICK } from './site-day';
 import type { SiteDayMeasurement } from './site-day-pass';
@@ -87,7 +88,13 @@ async function main(): Promise<void> {
       loadAtStart: os.loadavg(),
       loadAtEnd: [],
     },
-    settings: { rounds: args.rounds, roundMs: args.roundMs, coldStartRuns: args.coldStartRuns, e2eSeconds: args.e2eSeconds },
+    settings: {
+      rounds: args.rounds,
+      roundMs: args.roundMs,
+      coldStartRuns: args.coldStartRuns,
+      e2eSeconds: args.e2eSeconds,
+      memoryMb: { ingest: DEPLOYMENT.ingestMemoryMb, webhooks: DEPLOYMENT.webhooksMemoryMb, worker: DEPLOYMENT.workerMemoryMb },
+    },
     shapes: {},
     seconds: 0,
   };

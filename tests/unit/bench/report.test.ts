@@ -2,7 +2,7 @@
  * The report's targets (issue 22): the site day's profile write units and cost are checked against
  * their limits with the worst case beside them; the CPU ratios to the JSON floor are information only.
  */
-import { targetLines, type BenchResult, type SiteDayResult } from '../../../bench/report';
+import { lambdaMemoryText, targetLines, type BenchResult, type SiteDayResult } from '../../../bench/report';
 import type { WorkerMeasurement } from '../../../bench/in-process';
 
 const siteDay = (over: Partial<SiteDayResult>): SiteDayResult => ({
@@ -68,5 +68,16 @@ describe('targetLines', () => {
     expect(cpu).toEqual([
       expect.stringMatching(/^\(information\) worker CPU per event \(\/v1\/batch of 100\) ÷ the parse\+stringify floor: 20\.00x$/),
     ]);
+  });
+});
+
+describe('lambdaMemoryText', () => {
+  it('names the memory per function a run was priced at, and 512 MB for all in runs before the split', () => {
+    const split = { ...result({}), settings: { ...result({}).settings, memoryMb: { ingest: 256, webhooks: 512, worker: 512 } } };
+
+    expect(lambdaMemoryText(split)).toBe(
+      'Lambda arm64: ingest 256 MB (single events, batches), webhooks 512 MB (Webhooks arrays), worker 512 MB',
+    );
+    expect(lambdaMemoryText(result({}))).toMatch(/^Lambda arm64 at 512 MB for every function/);
   });
 });
