@@ -5,9 +5,9 @@
  * Loopback only; controlled over IPC by bench/e2e.ts, and gone when its parent goes.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { SQSEvent } from 'aws-lambda';
 import { startEmulators } from '../local/emulators';
+import { freePort } from '../local/ports';
 import { startPipeline, type Pipeline } from '../local/pipeline';
 import { createWorker } from '../lib/worker/process-batch';
 import { startSqsTrigger, type SqsTrigger } from '../local/sqs-trigger';
@@ -23,18 +23,6 @@ export interface DrainStats {
   /** First worker batch start to last batch end, ms. */
   spanMs: number;
   drained: boolean;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function send(message: unknown): void {

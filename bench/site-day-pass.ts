@@ -5,11 +5,11 @@
  * why); every other AWS call is answered by `FakeAws`, which sizes the event items as the main pass does.
  * Returning users' profiles are written first by the warm-up, unmetered; then the day is metered.
  */
-import { createServer } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createWorkerHandler, loadWorkerDeps } from '../lib/worker/handler';
 import { SEEN_LINK_ENTRIES, SEEN_LINK_TTL_MS, SeenLinks, type LinkSighting } from '../lib/worker/profiles/seen-links';
 import { startDynamoDbLocal } from '../local/emulators';
+import { freePort } from '../local/ports';
 import { provisionTables } from '../local/provision';
 import { eventItemBytes } from './fake-aws';
 import { random, type BenchEvent } from './fixtures';
@@ -91,17 +91,6 @@ class DayClockLinks extends SeenLinks {
     this.clock.now = this.times.get(link.userId) ?? 0;
     super.note(link, profileErasures);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** A request of `shape` holding `events`, as its sender would send it. */
